@@ -1,0 +1,1 @@
+//! The diff engine: compares files, directories and archives and classifies differences.

@@ -1,0 +1,1 @@
+//! The per-step sandbox: fresh Linux namespaces around one build step.
