@@ -2,11 +2,21 @@
 
 use std::process::ExitCode;
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+
+use crate::graph::{self, Graph};
+use crate::store::Store;
 
 use crate::error::Exit;
 
+pub mod build;
 pub mod diff;
+pub mod table;
 
 /// reprobe: are your builds reproducible, and why do your caches miss?
 #[derive(Debug, Parser)]
@@ -19,6 +29,8 @@ pub struct Cli {
 /// The subcommands of DESIGN.md section 1.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build once in the sandbox, reusing the local cache, and record a manifest.
+    Build(build::BuildArgs),
     /// Compare two files, directories or archives and classify each difference.
     Diff(diff::DiffArgs),
 }
@@ -34,6 +46,7 @@ pub fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
+        Command::Build(args) => build::run(args),
         Command::Diff(args) => diff::run(args),
     };
     match outcome {
@@ -42,5 +55,81 @@ pub fn main() -> ExitCode {
             eprintln!("reprobe: error: {err:#}");
             Exit::BadInput.into()
         }
+    }
+}
+
+/// Flags every command takes (DESIGN.md section 1).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Print machine-readable JSON (schema-versioned) on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The store directory [default: .reprobe/ beside the graph]
+    #[arg(long, env = "REPROBE_STORE", value_name = "DIR", global = true)]
+    pub store: Option<PathBuf>,
+    /// Steps to run at once [default: number of cores]
+    #[arg(short = 'j', long = "jobs", value_name = "N", global = true)]
+    pub jobs: Option<usize>,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print more detail.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+impl CommonArgs {
+    /// `-j`, or the number of cores.
+    pub fn jobs(&self) -> usize {
+        self.jobs
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+}
+
+/// Loads and validates the graph named on the command line.
+pub fn load_graph(arg: Option<&Path>) -> anyhow::Result<Graph> {
+    let file = graph::resolve_graph_path(arg);
+    if !file.exists() {
+        anyhow::bail!(
+            "{}: no such graph file; pass a graph file or a directory holding {}",
+            file.display(),
+            graph::DEFAULT_GRAPH_FILE
+        );
+    }
+    Ok(Graph::load(&file)?)
+}
+
+/// Opens the store: `--store`, `REPROBE_STORE`, or `.reprobe/` beside the graph.
+pub fn open_store(common: &CommonArgs, graph: &Graph) -> anyhow::Result<Store> {
+    let dir = common.store.clone().unwrap_or_else(|| graph.root.join(".reprobe"));
+    Ok(Store::open(&dir)?)
+}
+
+/// Ctrl-C and SIGTERM handling: the executor polls the flag and stops; the process then
+/// exits, and every sandbox dies with it (each is tied to reprobe by PR_SET_PDEATHSIG).
+pub struct Interrupt {
+    flag: Arc<AtomicBool>,
+}
+
+impl Interrupt {
+    /// Installs the handlers.
+    pub fn install() -> anyhow::Result<Interrupt> {
+        let flag = Arc::new(AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(&flag)).context("cannot install the signal handler")?;
+        }
+        Ok(Interrupt { flag })
+    }
+
+    /// The flag the executor polls.
+    pub fn flag(&self) -> &AtomicBool {
+        &self.flag
+    }
+
+    /// Exits the process after an interrupt, with the conventional code 130.
+    pub fn exit(&self) -> ! {
+        eprintln!("reprobe: interrupted; running steps were stopped and the store holds only complete entries");
+        std::process::exit(130)
     }
 }

@@ -1,0 +1,197 @@
+//! `reprobe build`: build once in the sandbox, reuse the cache, record a manifest.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::table::{paint, Colour, Table};
+use super::{load_graph, open_store, CommonArgs, Interrupt};
+use crate::error::Exit;
+use crate::exec::{self, BuildEvent, BuildOptions};
+use crate::manifest::{Manifest, StepStatus};
+use crate::sandbox::Sandbox;
+
+/// Flags of `reprobe build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The graph file, or a directory holding reprobe.toml [default: ./reprobe.toml]
+    pub graph: Option<PathBuf>,
+    /// Run every step, ignoring the action cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Copy the declared outputs of the final steps into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Keep the work directory of a failed step in the store's tmp/ for inspection.
+    #[arg(long)]
+    pub keep_failed: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Runs `reprobe build`.
+pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
+    let graph = match load_graph(args.graph.as_deref()) {
+        Ok(graph) => Arc::new(graph),
+        Err(err) => return Ok(report_bad_input(err)),
+    };
+    Sandbox::check_support().map_err(anyhow::Error::from)?;
+    let store = Arc::new(open_store(&args.common, &graph)?);
+    let sandbox = Arc::new(Sandbox::new().context("cannot start the sandbox")?);
+    let options = BuildOptions {
+        jobs: args.common.jobs(),
+        use_cache: !args.no_cache,
+        keep_failed: args.keep_failed,
+        ..BuildOptions::default()
+    };
+    let interrupt = Interrupt::install()?;
+    let mut progress = Progress::new(args.common.quiet || args.common.json);
+    let manifest = match exec::build(graph.clone(), store.clone(), sandbox, &options, interrupt.flag(), &mut |e| progress.event(e)) {
+        Ok(manifest) => manifest,
+        Err(exec::BuildError::Interrupted) => {
+            progress.clear();
+            interrupt.exit();
+        }
+        Err(err) => return Err(err.into()),
+    };
+    progress.clear();
+    if args.common.json {
+        println!("{}", manifest.to_json());
+    } else if !args.common.quiet {
+        print!("{}", render_table(&manifest));
+        println!("{}", summary(&manifest, &store.builds_dir().join(format!("{}.json", manifest.id))));
+    }
+    report_failures(&manifest);
+    if let Some(dir) = &args.out {
+        let failed = manifest.steps.iter().any(|s| s.content_hash.is_none());
+        if !failed {
+            let count = exec::export_final_outputs(&graph, &manifest, &store, dir)
+                .map_err(|e| anyhow::anyhow!("--out {}: {e}", dir.display()))?;
+            if !args.common.quiet && !args.common.json {
+                println!("copied {count} output file(s) of the final steps to {}", dir.display());
+            }
+        }
+    }
+    Ok(build_exit(&manifest))
+}
+
+fn report_bad_input(err: anyhow::Error) -> Exit {
+    eprintln!("reprobe: error: {err:#}");
+    Exit::BadInput
+}
+
+/// Exit 3 when any step failed or was skipped.
+pub fn build_exit(manifest: &Manifest) -> Exit {
+    if manifest.steps.iter().any(|s| matches!(s.status, StepStatus::Failed | StepStatus::Skipped)) {
+        Exit::StepFailed
+    } else {
+        Exit::Ok
+    }
+}
+
+fn render_table(manifest: &Manifest) -> String {
+    let colour = super::table::colour_enabled();
+    let mut table = Table::new(&["STEP", "STATUS", "TIME", "INPUT HASH", "CONTENT HASH"]);
+    for step in &manifest.steps {
+        let (status, hue) = match step.status {
+            StepStatus::Ran => ("ran", Colour::Green),
+            StepStatus::Cached => ("cached", Colour::Yellow),
+            StepStatus::Failed => ("FAILED", Colour::Red),
+            StepStatus::Skipped => ("skipped", Colour::Dim),
+        };
+        let time = match step.status {
+            StepStatus::Ran | StepStatus::Failed => format!("{:.2}s", step.duration_ms as f64 / 1000.0),
+            _ => "-".to_string(),
+        };
+        table.row(vec![
+            step.name.clone(),
+            paint(status, hue, colour),
+            time,
+            step.input_hash.map_or("-".into(), |h| h.short()),
+            step.content_hash.map_or("-".into(), |h| h.short()),
+        ]);
+    }
+    table.render()
+}
+
+fn summary(manifest: &Manifest, path: &std::path::Path) -> String {
+    let count = |status| manifest.steps.iter().filter(|s| s.status == status).count();
+    let (ran, cached, failed, skipped) = (
+        count(StepStatus::Ran),
+        count(StepStatus::Cached),
+        count(StepStatus::Failed),
+        count(StepStatus::Skipped),
+    );
+    let mut text = format!("{} steps: {ran} ran, {cached} cached", manifest.steps.len());
+    if failed + skipped > 0 {
+        text.push_str(&format!(", {failed} failed, {skipped} skipped"));
+    }
+    if ran == 0 && failed == 0 && skipped == 0 {
+        text.push_str(" (nothing to do: every step was a cache hit)");
+    }
+    format!("{text}\nmanifest: {}", path.display())
+}
+
+fn report_failures(manifest: &Manifest) {
+    for step in manifest.steps.iter().filter(|s| s.status == StepStatus::Failed) {
+        eprintln!(
+            "reprobe: step `{}` failed: {}",
+            step.name,
+            step.error.as_deref().unwrap_or("unknown error")
+        );
+        if let Some(tail) = &step.stderr_tail {
+            eprintln!("--- last lines of its stderr ---");
+            for line in tail.lines() {
+                eprintln!("  {line}");
+            }
+        }
+    }
+}
+
+/// Progress on stderr: a line per finished step with -v, else a status line on a terminal.
+struct Progress {
+    quiet: bool,
+    terminal: bool,
+    running: Vec<String>,
+    shown: bool,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Progress {
+        Progress {
+            quiet,
+            terminal: std::io::stderr().is_terminal(),
+            running: Vec::new(),
+            shown: false,
+        }
+    }
+
+    fn event(&mut self, event: BuildEvent) {
+        if self.quiet || !self.terminal {
+            return;
+        }
+        let (done, total) = match event {
+            BuildEvent::Started { step } => {
+                self.running.push(step);
+                return;
+            }
+            BuildEvent::Finished { record, done, total } => {
+                self.running.retain(|s| *s != record.name);
+                (done, total)
+            }
+        };
+        let mut line = format!("[{done}/{total}] running: {}", self.running.join(", "));
+        line.truncate(100);
+        eprint!("\r\x1b[K{line}");
+        self.shown = true;
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            eprint!("\r\x1b[K");
+            self.shown = false;
+        }
+    }
+}

@@ -1,0 +1,689 @@
+//! The executor: runs a graph's steps in dependency order, in parallel, each in its own
+//! sandbox, reusing the action cache, and records a [`Manifest`].
+//!
+//! A failed step stops its dependents while independent steps finish. Every step runs in
+//! a private work directory in the store's `tmp/`, holding only its declared inputs and
+//! its deps' outputs; only its declared outputs are collected.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use crate::graph::{Graph, Step};
+use crate::hash::FileHash;
+use crate::inputs::{self, FileHashCache, InputDep, StepInputs};
+use crate::manifest::{ExitRecord, Host, Manifest, SandboxFindings, StepRecord, StepStatus, MANIFEST_SCHEMA};
+use crate::sandbox::{Sandbox, SandboxSpec, SandboxUser, StepExit};
+use crate::store::{remove_tree, ActionEntry, Store, ACTION_SCHEMA};
+use crate::tree::{self, EntryType, TreeEntry};
+
+/// How many lines of a failed step's stderr are kept.
+const STDERR_TAIL_LINES: usize = 20;
+
+/// The sandbox settings one build runs with: the values `check` varies between builds.
+#[derive(Debug, Clone)]
+pub struct SandboxProfile {
+    /// Directory under which each step's work directory appears (`DIR/STEP`).
+    pub build_dir: String,
+    /// Host name inside.
+    pub hostname: String,
+    /// Domain name inside.
+    pub domainname: String,
+    /// The build user.
+    pub user: SandboxUser,
+    /// The umask.
+    pub umask: u32,
+    /// `LANG` (and `LC_ALL` unset), unless the graph sets it.
+    pub locale: String,
+    /// `TZ`, unless the graph sets it.
+    pub timezone: String,
+    /// CPU limit (affinity), `None` for all cores.
+    pub cpus: Option<usize>,
+    /// Extra variables (the `env` variation), unless the graph sets them.
+    pub extra_env: BTreeMap<String, String>,
+    /// Create input files in reverse order (the `fileorder` variation).
+    pub reverse_file_order: bool,
+    /// Size limit of the private `/tmp`.
+    pub tmp_size_bytes: u64,
+}
+
+impl Default for SandboxProfile {
+    fn default() -> Self {
+        SandboxProfile {
+            build_dir: "/build".into(),
+            hostname: "reprobe".into(),
+            domainname: "reprobe.invalid".into(),
+            user: SandboxUser {
+                uid: 1000,
+                gid: 1000,
+                name: "builder".into(),
+                group: "builder".into(),
+                home: PathBuf::from("/homeless-shelter"),
+            },
+            umask: 0o022,
+            locale: "C.UTF-8".into(),
+            timezone: "UTC".into(),
+            cpus: None,
+            extra_env: BTreeMap::new(),
+            reverse_file_order: false,
+            tmp_size_bytes: 1 << 30,
+        }
+    }
+}
+
+impl SandboxProfile {
+    /// The profile as recorded in the manifest's `variations`.
+    pub fn describe(&self) -> BTreeMap<String, String> {
+        let mut map = BTreeMap::from([
+            ("build_path".to_string(), self.build_dir.clone()),
+            ("hostname".to_string(), format!("{} ({})", self.hostname, self.domainname)),
+            ("user".to_string(), format!("{} ({}:{})", self.user.name, self.user.uid, self.user.gid)),
+            ("umask".to_string(), format!("{:03o}", self.umask)),
+            ("locale".to_string(), self.locale.clone()),
+            ("timezone".to_string(), self.timezone.clone()),
+            ("cpus".to_string(), self.cpus.map_or("all".to_string(), |n| n.to_string())),
+            ("fileorder".to_string(), if self.reverse_file_order { "reverse" } else { "sorted" }.to_string()),
+        ]);
+        if !self.extra_env.is_empty() {
+            let vars: Vec<String> = self.extra_env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            map.insert("env".to_string(), vars.join(" "));
+        }
+        map
+    }
+
+    /// The path a step's work directory has inside the sandbox.
+    pub fn workdir(&self, step: &str) -> PathBuf {
+        Path::new(&self.build_dir).join(step)
+    }
+
+    /// The step's environment: exactly its declared one, plus the sandbox's own
+    /// variables where the graph does not set them (a value the graph pins is never varied).
+    pub fn environment(&self, step: &Step) -> BTreeMap<String, String> {
+        let mut env = step.env.clone();
+        let provided = [
+            ("HOME", self.user.home.to_string_lossy().into_owned()),
+            ("USER", self.user.name.clone()),
+            ("LOGNAME", self.user.name.clone()),
+            ("LANG", self.locale.clone()),
+            ("TZ", self.timezone.clone()),
+            ("TMPDIR", "/tmp".to_string()),
+        ];
+        for (name, value) in provided {
+            env.entry(name.to_string()).or_insert(value);
+        }
+        for (name, value) in &self.extra_env {
+            env.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+        env
+    }
+}
+
+/// How to run a build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Steps run at once.
+    pub jobs: usize,
+    /// Reuse and fill the action cache (`--no-cache` turns reuse off).
+    pub use_cache: bool,
+    /// The sandbox settings.
+    pub profile: SandboxProfile,
+    /// Keep work directories of failed steps (for debugging).
+    pub keep_failed: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            use_cache: true,
+            profile: SandboxProfile::default(),
+            keep_failed: false,
+        }
+    }
+}
+
+/// Something that happened during a build, for progress output.
+#[derive(Debug, Clone)]
+pub enum BuildEvent {
+    /// A step started running in its sandbox.
+    Started {
+        /// The step.
+        step: String,
+    },
+    /// A step finished (ran, cached, failed or skipped).
+    Finished {
+        /// Its record.
+        record: Box<StepRecord>,
+        /// Steps finished so far.
+        done: usize,
+        /// Steps in the graph.
+        total: usize,
+    },
+}
+
+/// Errors that stop a build as a whole (a failing step is not one: it is recorded).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The user interrupted the build.
+    #[error("interrupted")]
+    Interrupted,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Runs every step of `graph` and returns the build's manifest (also written to the store).
+pub fn build(
+    graph: Arc<Graph>,
+    store: Arc<Store>,
+    sandbox: Arc<Sandbox>,
+    options: &BuildOptions,
+    interrupted: &AtomicBool,
+    on_event: &mut dyn FnMut(BuildEvent),
+) -> Result<Manifest, BuildError> {
+    let started = chrono::Utc::now();
+    let total = graph.steps.len();
+    let mut records: Vec<Option<StepRecord>> = vec![None; total];
+    let mut scheduler = Scheduler::new(&graph);
+    let mut running = 0usize;
+    let mut done = 0usize;
+    let (sender, receiver) = mpsc::channel::<(usize, StepRecord)>();
+    let hash_cache = Arc::new(FileHashCache::default());
+    let jobs = options.jobs.max(1);
+    while done < total {
+        if interrupted.load(Ordering::SeqCst) {
+            return Err(BuildError::Interrupted);
+        }
+        while running < jobs {
+            let Some(index) = scheduler.next_ready() else { break };
+            let step = &graph.steps[index];
+            if let Some(blocker) = failed_dep(&graph, step, &records) {
+                let record = skipped(step, format!("not run: dep `{blocker}` did not succeed"));
+                done += 1;
+                on_event(BuildEvent::Finished {
+                    record: Box::new(record.clone()),
+                    done,
+                    total,
+                });
+                records[index] = Some(record);
+                scheduler.finished(index);
+                continue;
+            }
+            running += 1;
+            on_event(BuildEvent::Started { step: step.name.clone() });
+            let job = StepJob {
+                graph: Arc::clone(&graph),
+                store: Arc::clone(&store),
+                sandbox: Arc::clone(&sandbox),
+                options: options.clone(),
+                hash_cache: Arc::clone(&hash_cache),
+                index,
+            };
+            let deps = dep_inputs(&graph, step, &records);
+            let dep_outputs = dep_trees(&graph, step, &records);
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                let record = job.run(deps, dep_outputs);
+                let _ = sender.send((index, record));
+            });
+        }
+        if running == 0 {
+            // Nothing runs and nothing is ready: only possible if every remaining step
+            // was skipped above, which the loop condition then ends.
+            if scheduler.is_idle() {
+                break;
+            }
+            continue;
+        }
+        match receiver.recv_timeout(Duration::from_millis(100)) {
+            Ok((index, record)) => {
+                running -= 1;
+                done += 1;
+                on_event(BuildEvent::Finished {
+                    record: Box::new(record.clone()),
+                    done,
+                    total,
+                });
+                records[index] = Some(record);
+                scheduler.finished(index);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let steps: Vec<StepRecord> = records.into_iter().flatten().collect();
+    let finished = chrono::Utc::now();
+    let manifest = Manifest {
+        schema: MANIFEST_SCHEMA.to_string(),
+        id: crate::manifest::new_build_id(started),
+        graph: graph_relative_name(&graph),
+        started: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        finished: finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        host: Host::current(),
+        variations: options.profile.describe(),
+        steps,
+    };
+    let path = store.builds_dir().join(format!("{}.json", manifest.id));
+    store.write_atomic(&path, manifest.to_json().as_bytes())?;
+    Ok(manifest)
+}
+
+/// Tracks which steps are ready: a count of unfinished deps per step, and the ready
+/// ones in topological order.
+struct Scheduler {
+    pending_deps: Vec<usize>,
+    dependents: Vec<Vec<usize>>,
+    ready: BTreeSet<usize>,
+}
+
+impl Scheduler {
+    fn new(graph: &Graph) -> Scheduler {
+        let total = graph.steps.len();
+        let mut pending_deps = vec![0; total];
+        let mut dependents = vec![Vec::new(); total];
+        for (index, step) in graph.steps.iter().enumerate() {
+            for dep in &step.deps {
+                if let Some(position) = graph.position(dep) {
+                    pending_deps[index] += 1;
+                    dependents[position].push(index);
+                }
+            }
+        }
+        let ready = (0..total).filter(|&i| pending_deps[i] == 0).collect();
+        Scheduler {
+            pending_deps,
+            dependents,
+            ready,
+        }
+    }
+
+    fn next_ready(&mut self) -> Option<usize> {
+        self.ready.pop_first()
+    }
+
+    fn finished(&mut self, index: usize) {
+        for &child in &self.dependents[index] {
+            self.pending_deps[child] -= 1;
+            if self.pending_deps[child] == 0 {
+                self.ready.insert(child);
+            }
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.ready.is_empty()
+    }
+}
+
+fn graph_relative_name(graph: &Graph) -> String {
+    graph
+        .file
+        .file_name()
+        .map_or_else(|| "reprobe.toml".to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+fn failed_dep<'g>(graph: &Graph, step: &'g Step, records: &[Option<StepRecord>]) -> Option<&'g str> {
+    step.deps.iter().map(String::as_str).find(|dep| {
+        graph
+            .position(dep)
+            .and_then(|p| records[p].as_ref())
+            .is_none_or(|r| r.content_hash.is_none())
+    })
+}
+
+fn dep_record<'r>(graph: &Graph, dep: &str, records: &'r [Option<StepRecord>]) -> Option<&'r StepRecord> {
+    graph.position(dep).and_then(|p| records[p].as_ref())
+}
+
+fn dep_inputs(graph: &Graph, step: &Step, records: &[Option<StepRecord>]) -> Vec<InputDep> {
+    step.deps
+        .iter()
+        .filter_map(|dep| {
+            let record = dep_record(graph, dep, records)?;
+            Some(InputDep {
+                step: dep.clone(),
+                content_hash: record.content_hash?,
+                derivation_hash: record.derivation_hash?,
+            })
+        })
+        .collect()
+}
+
+fn dep_trees(graph: &Graph, step: &Step, records: &[Option<StepRecord>]) -> Vec<TreeEntry> {
+    step.deps
+        .iter()
+        .filter_map(|dep| dep_record(graph, dep, records))
+        .flat_map(|r| r.outputs.iter().cloned())
+        .collect()
+}
+
+fn skipped(step: &Step, why: String) -> StepRecord {
+    StepRecord {
+        name: step.name.clone(),
+        status: StepStatus::Skipped,
+        cached: false,
+        input_hash: None,
+        derivation_hash: None,
+        content_hash: None,
+        inputs: None,
+        outputs: Vec::new(),
+        duration_ms: 0,
+        exit: None,
+        findings: SandboxFindings::default(),
+        error: Some(why),
+        stderr_tail: None,
+    }
+}
+
+/// One step's run, owned by its worker thread.
+struct StepJob {
+    graph: Arc<Graph>,
+    store: Arc<Store>,
+    sandbox: Arc<Sandbox>,
+    options: BuildOptions,
+    hash_cache: Arc<FileHashCache>,
+    index: usize,
+}
+
+impl StepJob {
+    fn step(&self) -> &Step {
+        &self.graph.steps[self.index]
+    }
+
+    fn run(&self, deps: Vec<InputDep>, dep_outputs: Vec<TreeEntry>) -> StepRecord {
+        let step = self.step();
+        let mut record = skipped(step, String::new());
+        record.error = None;
+        let inputs = match inputs::gather(step, &self.graph.root, deps, &self.hash_cache) {
+            Ok(inputs) => inputs,
+            Err(err) => return failed(record, err.to_string(), None),
+        };
+        record.input_hash = Some(inputs.input_hash());
+        record.derivation_hash = Some(inputs.derivation_hash());
+        record.inputs = Some(inputs.clone());
+        if let Some(key) = record.input_hash.filter(|_| self.options.use_cache) {
+            match self.store.lookup_action(&key) {
+                Ok(Some(entry)) => {
+                    record.status = StepStatus::Cached;
+                    record.cached = true;
+                    record.content_hash = Some(entry.content_hash);
+                    record.outputs = entry.outputs;
+                    record.duration_ms = entry.duration_ms;
+                    return record;
+                }
+                Ok(None) => {}
+                Err(err) => return failed(record, err.to_string(), None),
+            }
+        }
+        self.run_in_sandbox(record, &inputs, &dep_outputs)
+    }
+
+    fn run_in_sandbox(&self, mut record: StepRecord, inputs: &StepInputs, dep_outputs: &[TreeEntry]) -> StepRecord {
+        let step = self.step();
+        let temp = match self.store.temp_dir(&step.name) {
+            Ok(dir) => dir,
+            Err(err) => return failed(record, err.to_string(), None),
+        };
+        let work = temp.join("work");
+        let result = self.prepare_workdir(&work, inputs, dep_outputs).and_then(|_| {
+            let spec = self.spec(&temp, &work);
+            self.sandbox
+                .run(&spec)
+                .map_err(|e| format!("sandbox: {e}"))
+                .map(|outcome| (outcome, spec))
+        });
+        let (outcome, spec) = match result {
+            Ok(ok) => ok,
+            Err(err) => {
+                remove_tree(&temp);
+                return failed(record, err, None);
+            }
+        };
+        record.duration_ms = outcome.duration.as_millis() as u64;
+        record.exit = Some(exit_record(outcome.status));
+        let record = if outcome.status.success() {
+            self.collect_outputs(record, &work)
+        } else {
+            let why = describe_failure(outcome.status, step);
+            failed(record, why, Some(&spec.stderr))
+        };
+        if record.status != StepStatus::Failed || !self.options.keep_failed {
+            remove_tree(&temp);
+        }
+        record
+    }
+
+    fn spec(&self, temp: &Path, work: &Path) -> SandboxSpec {
+        let step = self.step();
+        let profile = &self.options.profile;
+        SandboxSpec {
+            argv: step.command.argv(),
+            env: profile.environment(step),
+            host_workdir: work.to_path_buf(),
+            workdir: profile.workdir(&step.name),
+            hidden: vec![self.graph.root.clone(), self.store.root().to_path_buf()],
+            hostname: profile.hostname.clone(),
+            domainname: profile.domainname.clone(),
+            user: profile.user.clone(),
+            umask: profile.umask,
+            cpus: profile.cpus,
+            network: step.network,
+            timeout_secs: step.timeout.as_secs_f64(),
+            tmp_size_bytes: profile.tmp_size_bytes,
+            stdout: temp.join("stdout"),
+            stderr: temp.join("stderr"),
+        }
+    }
+
+    /// Fills the work directory with the declared inputs and the deps' outputs.
+    fn prepare_workdir(&self, work: &Path, inputs: &StepInputs, dep_outputs: &[TreeEntry]) -> Result<(), String> {
+        fs::create_dir_all(work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+        let mut files: Vec<_> = inputs.files.iter().collect();
+        if self.options.profile.reverse_file_order {
+            files.reverse();
+        }
+        for file in files {
+            let src = self.graph.root.join(&file.path);
+            let dest = work.join(&file.path);
+            copy_input(&src, &dest, &file.sha256).map_err(|e| format!("input `{}`: {e}", file.path))?;
+            if !self.store.has_blob(&file.sha256) {
+                self.store.ingest_file(&src).map_err(|e| e.to_string())?;
+            }
+        }
+        let mut entries: Vec<&TreeEntry> = dep_outputs.iter().collect();
+        if self.options.profile.reverse_file_order {
+            entries.reverse();
+            entries.sort_by_key(|e| e.kind != EntryType::Dir);
+        }
+        for entry in entries {
+            self.materialize(work, entry).map_err(|e| format!("dep output `{}`: {e}", entry.path))?;
+        }
+        Ok(())
+    }
+
+    fn materialize(&self, work: &Path, entry: &TreeEntry) -> Result<(), String> {
+        let dest = work.join(&entry.path);
+        match entry.kind {
+            EntryType::Dir => fs::create_dir_all(&dest).map_err(|e| e.to_string()),
+            EntryType::Symlink => {
+                if let Some(parent) = dest.parent() {
+                    fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                }
+                let target = entry.target.as_deref().unwrap_or_default();
+                std::os::unix::fs::symlink(target, &dest).map_err(|e| e.to_string())
+            }
+            EntryType::File => {
+                let hash = entry.sha256.ok_or("file entry without a hash")?;
+                self.store.copy_blob(&hash, &dest, entry.mode).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    fn collect_outputs(&self, mut record: StepRecord, work: &Path) -> StepRecord {
+        let step = self.step();
+        let store = &self.store;
+        let entries = match tree::scan_outputs(work, &step.outputs, |p| {
+            store.ingest_file(p).map_err(|e| std::io::Error::other(e.to_string()))
+        }) {
+            Ok(entries) => entries,
+            Err(err) => return failed(record, err.to_string(), None),
+        };
+        if let Some(expected) = step.sha256 {
+            if let Some(err) = check_fixed_output(&entries, &expected) {
+                return failed(record, err, None);
+            }
+        }
+        let content_hash = tree::content_hash(&entries);
+        record.status = StepStatus::Ran;
+        record.content_hash = Some(content_hash);
+        record.outputs = entries;
+        if let (Some(input_hash), Some(derivation_hash)) = (record.input_hash, record.derivation_hash) {
+            let entry = ActionEntry {
+                schema: ACTION_SCHEMA.to_string(),
+                input_hash,
+                derivation_hash,
+                content_hash,
+                outputs: record.outputs.clone(),
+                duration_ms: record.duration_ms,
+            };
+            if let Err(err) = self.store.record_action(&entry) {
+                return failed(record, err.to_string(), None);
+            }
+        }
+        record
+    }
+}
+
+fn check_fixed_output(entries: &[TreeEntry], expected: &FileHash) -> Option<String> {
+    let actual = entries.iter().find(|e| e.kind == EntryType::File).and_then(|e| e.sha256);
+    match actual {
+        Some(actual) if actual == *expected => None,
+        Some(actual) => Some(format!(
+            "fixed-output hash mismatch: declared sha256 {expected}, got {actual}; update `sha256` only if the new content is trusted"
+        )),
+        None => Some("a fixed-output step must produce one regular file".to_string()),
+    }
+}
+
+fn copy_input(src: &Path, dest: &Path, expected: &FileHash) -> std::io::Result<()> {
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::copy(src, dest)?;
+    let (actual, _) = crate::hash::hash_file(dest)?;
+    if actual != *expected {
+        return Err(std::io::Error::other("the file changed while the build was running"));
+    }
+    Ok(())
+}
+
+fn exit_record(status: StepExit) -> ExitRecord {
+    match status {
+        StepExit::Exited(code) => ExitRecord::Exited { code },
+        StepExit::Signaled(signal) => ExitRecord::Signaled { signal },
+        StepExit::TimedOut => ExitRecord::TimedOut,
+    }
+}
+
+fn describe_failure(status: StepExit, step: &Step) -> String {
+    match status {
+        StepExit::Exited(code) => format!("exited with status {code}"),
+        StepExit::Signaled(signal) => format!("killed by signal {signal}"),
+        StepExit::TimedOut => format!("timed out after {:?}; raise `timeout` in the graph if it needs longer", step.timeout),
+    }
+}
+
+fn failed(mut record: StepRecord, why: String, stderr: Option<&Path>) -> StepRecord {
+    record.status = StepStatus::Failed;
+    record.cached = false;
+    record.content_hash = None;
+    record.outputs.clear();
+    record.error = Some(why);
+    record.stderr_tail = stderr.and_then(|p| tail_lines(p, STDERR_TAIL_LINES));
+    record
+}
+
+/// The last `n` lines of a file, reading at most its last 64 KiB.
+pub fn tail_lines(path: &Path, n: usize) -> Option<String> {
+    let mut file = fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let start = len.saturating_sub(64 * 1024);
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(n)..].join("\n");
+    (!tail.trim().is_empty()).then_some(tail)
+}
+
+/// Copies the declared outputs of the graph's final steps into `dir` (for `--out`).
+pub fn export_final_outputs(graph: &Graph, manifest: &Manifest, store: &Store, dir: &Path) -> Result<usize, String> {
+    let mut count = 0;
+    for step in graph.final_steps() {
+        let Some(record) = manifest.step(&step.name) else { continue };
+        for entry in &record.outputs {
+            let dest = dir.join(&entry.path);
+            match entry.kind {
+                EntryType::Dir => fs::create_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?,
+                EntryType::Symlink => {
+                    if let Some(parent) = dest.parent() {
+                        fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+                    }
+                    let _ = fs::remove_file(&dest);
+                    let target = entry.target.as_deref().unwrap_or_default();
+                    std::os::unix::fs::symlink(target, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+                }
+                EntryType::File => {
+                    let hash = entry.sha256.ok_or_else(|| format!("{}: no hash recorded", entry.path))?;
+                    let _ = fs::remove_file(&dest);
+                    store.copy_blob(&hash, &dest, entry.mode).map_err(|e| e.to_string())?;
+                    count += 1;
+                }
+            }
+        }
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_values_are_never_overridden_by_the_profile() {
+        let mut step_env = BTreeMap::new();
+        step_env.insert("TZ".to_string(), "Europe/Paris".to_string());
+        step_env.insert("PATH".to_string(), "/bin".to_string());
+        let step = Step {
+            name: "s".into(),
+            command: crate::graph::Command::Shell("true".into()),
+            inputs: vec![],
+            outputs: vec!["o".into()],
+            tools: vec![],
+            env: step_env,
+            deps: vec![],
+            network: false,
+            sha256: None,
+            timeout: Duration::from_secs(1),
+        };
+        let env = SandboxProfile::default().environment(&step);
+        assert_eq!(env["TZ"], "Europe/Paris");
+        assert_eq!(env["LANG"], "C.UTF-8");
+        assert_eq!(env["HOME"], "/homeless-shelter");
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("err");
+        let text: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        fs::write(&path, text).unwrap();
+        let tail = tail_lines(&path, 3).unwrap();
+        assert_eq!(tail, "line 97\nline 98\nline 99");
+    }
+}

@@ -1,0 +1,849 @@
+//! The build graph: parsing `reprobe.toml` (or `.json`), validating it, and ordering it.
+//!
+//! A graph file is read into [`GraphFile`] (the serde form, also what `import ninja`
+//! writes), then checked into a [`Graph`]: every problem a user can make is reported with
+//! the file, the step and what to do (DESIGN.md section 2).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use globset::{Glob, GlobSetBuilder};
+use serde::{Deserialize, Serialize};
+use walkdir::WalkDir;
+
+use crate::hash::FileHash;
+
+/// The file name looked up when a directory is given as the graph.
+pub const DEFAULT_GRAPH_FILE: &str = "reprobe.toml";
+
+/// The PATH a step gets when the graph declares none.
+pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// The default per-step timeout (DESIGN.md section 4).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The serde form of a graph file, exactly as written by users (and by `import ninja`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GraphFile {
+    /// Graph-wide environment; nothing else from the host environment leaks in.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// The steps, by name.
+    #[serde(default)]
+    pub steps: BTreeMap<String, StepDecl>,
+}
+
+/// One step as declared in the graph file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StepDecl {
+    /// The command: a string run by `/bin/sh -c`, or an argv array.
+    pub run: Command,
+    /// Files, directories or globs relative to the graph's directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
+    /// Files or directories the step must produce.
+    #[serde(default)]
+    pub outputs: Vec<String>,
+    /// Executables resolved on PATH whose bytes join the input hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+    /// Step-specific environment, added to the graph's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Steps whose outputs are placed in this step's work directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<String>,
+    /// Fixed-output fetch: the only kind of step allowed network access.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub network: bool,
+    /// The sha256 a fixed-output step's single output must have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Per-step timeout: seconds, or a string such as "90s", "10m", "1h".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<TimeoutDecl>,
+}
+
+/// A step's command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Command {
+    /// Run by `/bin/sh -c`.
+    Shell(String),
+    /// Executed directly; the program is resolved on the step's PATH.
+    Argv(Vec<String>),
+}
+
+impl Default for Command {
+    fn default() -> Self {
+        Command::Shell(String::new())
+    }
+}
+
+impl Command {
+    /// The argv the sandbox executes.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            Command::Shell(script) => vec!["/bin/sh".into(), "-c".into(), script.clone()],
+            Command::Argv(argv) => argv.clone(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Command::Shell(script) => script.trim().is_empty(),
+            Command::Argv(argv) => argv.first().is_none_or(|p| p.is_empty()),
+        }
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Shell(script) => f.write_str(script),
+            Command::Argv(argv) => f.write_str(&argv.join(" ")),
+        }
+    }
+}
+
+/// A timeout as written in a graph file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TimeoutDecl {
+    /// Whole seconds.
+    Seconds(u64),
+    /// A number with a unit: `s`, `m` or `h`.
+    Text(String),
+}
+
+impl TimeoutDecl {
+    fn to_duration(&self) -> Option<Duration> {
+        match self {
+            TimeoutDecl::Seconds(s) => Some(Duration::from_secs(*s)),
+            TimeoutDecl::Text(text) => parse_duration(text),
+        }
+    }
+}
+
+/// Parses "90", "90s", "10m", "1h" or "1.5h".
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let number: f64 = number.trim().parse().ok()?;
+    let scale = match unit.trim() {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    let secs = number * scale;
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// A validated step, ready to hash and run.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The step's name, unique in the graph.
+    pub name: String,
+    /// What it runs.
+    pub command: Command,
+    /// Declared input files, resolved from the patterns: sorted, relative, `/`-separated.
+    pub inputs: Vec<String>,
+    /// Declared outputs, relative.
+    pub outputs: Vec<String>,
+    /// Tool names, resolved on PATH when hashing.
+    pub tools: Vec<String>,
+    /// The exact environment: the graph's plus the step's.
+    pub env: BTreeMap<String, String>,
+    /// Names of the steps it depends on, sorted.
+    pub deps: Vec<String>,
+    /// Whether this is a fixed-output fetch with network access.
+    pub network: bool,
+    /// The declared hash of a fixed-output step's output.
+    pub sha256: Option<FileHash>,
+    /// How long it may run.
+    pub timeout: Duration,
+}
+
+/// A validated graph, steps in a stable topological order.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// The graph file.
+    pub file: PathBuf,
+    /// The directory every relative path is relative to (the graph file's directory).
+    pub root: PathBuf,
+    /// Steps in topological order (ties broken by name).
+    pub steps: Vec<Step>,
+    index: HashMap<String, usize>,
+}
+
+/// What is wrong with a graph.
+#[derive(Debug, thiserror::Error)]
+pub enum Problem {
+    /// The file cannot be read.
+    #[error("cannot read the graph file: {0}")]
+    Read(std::io::Error),
+    /// TOML or JSON syntax or schema error (carries line and column).
+    #[error("{0}")]
+    Syntax(String),
+    /// No steps.
+    #[error("the graph has no steps; add a [steps.NAME] table")]
+    NoSteps,
+    /// A step name with characters reprobe does not allow.
+    #[error("step name is not allowed: use letters, digits and . _ - + : only")]
+    BadName,
+    /// Empty command.
+    #[error("`run` is empty")]
+    EmptyRun,
+    /// No outputs.
+    #[error("`outputs` is empty: a step must declare what it produces")]
+    NoOutputs,
+    /// A dep that is not a step.
+    #[error("unknown dep `{0}` (no step has that name)")]
+    UnknownDep(String),
+    /// A cycle through deps.
+    #[error("dependency cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+    /// Two steps claim one output.
+    #[error("output `{output}` is also declared by step `{other}`")]
+    DuplicateOutput {
+        /// The output path.
+        output: String,
+        /// The other step.
+        other: String,
+    },
+    /// A path that is absolute or escapes with `..`.
+    #[error("path `{path}` {why}; paths are relative to the graph's directory and stay inside it")]
+    BadPath {
+        /// The path as written.
+        path: String,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// An input pattern matching nothing.
+    #[error("input `{0}` matches no file")]
+    NoMatch(String),
+    /// An input pattern that is not a valid glob.
+    #[error("input `{pattern}` is not a valid glob: {error}")]
+    BadGlob {
+        /// The pattern.
+        pattern: String,
+        /// The parser's message.
+        error: String,
+    },
+    /// network = true without sha256.
+    #[error("`network = true` needs `sha256 = \"...\"`: only fixed-output steps may use the network")]
+    NetworkWithoutSha,
+    /// A fixed-output step must have exactly one output.
+    #[error("a fixed-output step (network = true) must declare exactly one output")]
+    NetworkOutputs,
+    /// sha256 on a step that is not a fetch.
+    #[error("`sha256` is only meaningful with `network = true`")]
+    ShaWithoutNetwork,
+    /// sha256 that is not 64 hex digits.
+    #[error("`sha256 = \"{0}\"` is not 64 hex digits")]
+    BadSha(String),
+    /// An unparsable timeout.
+    #[error("`timeout = {0}` is not a duration (write seconds, or \"90s\", \"10m\", \"1h\")")]
+    BadTimeout(String),
+    /// An input that another step produces.
+    #[error("input `{input}` is an output of step `{producer}`: list `{producer}` in `deps` instead")]
+    InputIsOutput {
+        /// The input path.
+        input: String,
+        /// The producing step.
+        producer: String,
+    },
+    /// An environment variable name that cannot be set.
+    #[error("environment variable name `{0}` is not allowed")]
+    BadEnvName(String),
+}
+
+/// A graph problem with the file and (where there is one) the step it is in.
+#[derive(Debug, thiserror::Error)]
+pub struct GraphError {
+    /// The graph file.
+    pub file: PathBuf,
+    /// The step the problem is in.
+    pub step: Option<String>,
+    /// The problem.
+    #[source]
+    pub problem: Problem,
+}
+
+impl fmt::Display for GraphError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.file.display())?;
+        if let Some(step) = &self.step {
+            write!(f, "step `{step}`: ")?;
+        }
+        write!(f, "{}", self.problem)
+    }
+}
+
+/// Resolves a command-line graph argument: a file, or a directory holding `reprobe.toml`.
+pub fn resolve_graph_path(arg: Option<&Path>) -> PathBuf {
+    let path = arg.unwrap_or_else(|| Path::new("."));
+    if path.is_dir() {
+        path.join(DEFAULT_GRAPH_FILE)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+impl Graph {
+    /// Reads and validates a graph file (TOML, or JSON when it ends in `.json`).
+    pub fn load(file: &Path) -> Result<Graph, GraphError> {
+        let fail = |step: Option<String>, problem| GraphError {
+            file: file.to_path_buf(),
+            step,
+            problem,
+        };
+        let text = fs::read_to_string(file).map_err(|e| fail(None, Problem::Read(e)))?;
+        let parsed = parse_graph_text(file, &text).map_err(|(step, problem)| fail(step, problem))?;
+        let root = file
+            .parent()
+            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .unwrap_or(Path::new("."));
+        let root = fs::canonicalize(root).map_err(|e| fail(None, Problem::Read(e)))?;
+        Graph::from_file(parsed, file, &root)
+    }
+
+    /// Validates a parsed graph whose relative paths are relative to `root`.
+    pub fn from_file(parsed: GraphFile, file: &Path, root: &Path) -> Result<Graph, GraphError> {
+        let fail = |step: &str, problem| GraphError {
+            file: file.to_path_buf(),
+            step: Some(step.to_string()),
+            problem,
+        };
+        if parsed.steps.is_empty() {
+            return Err(GraphError {
+                file: file.to_path_buf(),
+                step: None,
+                problem: Problem::NoSteps,
+            });
+        }
+        for name in parsed.env.keys() {
+            check_env_name(name).map_err(|p| GraphError {
+                file: file.to_path_buf(),
+                step: None,
+                problem: p,
+            })?;
+        }
+        let mut producers: BTreeMap<String, String> = BTreeMap::new();
+        for (name, decl) in &parsed.steps {
+            check_step_shape(name, decl).map_err(|p| fail(name, p))?;
+            for output in &decl.outputs {
+                let key = output.trim_end_matches('/').to_string();
+                if let Some(other) = producers.insert(key, name.clone()) {
+                    return Err(fail(
+                        name,
+                        Problem::DuplicateOutput {
+                            output: output.clone(),
+                            other,
+                        },
+                    ));
+                }
+            }
+        }
+        check_overlapping_outputs(&producers).map_err(|(step, p)| fail(&step, p))?;
+        let order = topological_order(&parsed.steps).map_err(|(step, p)| fail(&step, p))?;
+        let mut steps = Vec::with_capacity(order.len());
+        for name in order {
+            let decl = &parsed.steps[&name];
+            let step = build_step(&name, decl, &parsed.env, root, &producers).map_err(|p| fail(&name, p))?;
+            steps.push(step);
+        }
+        let index = steps.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+        Ok(Graph {
+            file: file.to_path_buf(),
+            root: root.to_path_buf(),
+            steps,
+            index,
+        })
+    }
+
+    /// Looks a step up by name.
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.index.get(name).map(|&i| &self.steps[i])
+    }
+
+    /// The position of a step in [`Graph::steps`].
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// Steps no other step depends on: the graph's final products.
+    pub fn final_steps(&self) -> Vec<&Step> {
+        let used: BTreeSet<&str> = self.steps.iter().flat_map(|s| s.deps.iter().map(String::as_str)).collect();
+        self.steps.iter().filter(|s| !used.contains(s.name.as_str())).collect()
+    }
+
+    /// Every step that depends on `name`, directly or not, in topological order.
+    pub fn dependents(&self, name: &str) -> Vec<&Step> {
+        let mut tainted: BTreeSet<&str> = BTreeSet::from([name]);
+        let mut out = Vec::new();
+        for step in &self.steps {
+            if step.deps.iter().any(|d| tainted.contains(d.as_str())) {
+                tainted.insert(&step.name);
+                out.push(step);
+            }
+        }
+        out
+    }
+}
+
+/// Parses graph text; errors carry the step they are in when it can be found.
+pub fn parse_graph_text(file: &Path, text: &str) -> Result<GraphFile, (Option<String>, Problem)> {
+    if file.extension().is_some_and(|e| e == "json") {
+        return serde_json::from_str(text).map_err(|e| (None, Problem::Syntax(format!("invalid JSON graph: {e}"))));
+    }
+    toml::from_str(text).map_err(|e| {
+        let step = e.span().and_then(|span| step_at(text, span.start));
+        (step, Problem::Syntax(e.to_string().trim_end().to_string()))
+    })
+}
+
+/// The `[steps.NAME]` table that contains byte `offset` of a TOML text.
+fn step_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    before.lines().rev().find_map(|line| {
+        let line = line.trim();
+        let inner = line.strip_prefix('[')?.strip_suffix(']')?.trim();
+        let name = inner.strip_prefix("steps.")?;
+        Some(name.trim_matches('"').to_string())
+    })
+}
+
+fn check_env_name(name: &str) -> Result<(), Problem> {
+    if name.is_empty() || name.contains('=') || name.contains('\0') {
+        return Err(Problem::BadEnvName(name.to_string()));
+    }
+    Ok(())
+}
+
+fn check_step_shape(name: &str, decl: &StepDecl) -> Result<(), Problem> {
+    let name_ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | ':'));
+    if !name_ok {
+        return Err(Problem::BadName);
+    }
+    if decl.run.is_empty() {
+        return Err(Problem::EmptyRun);
+    }
+    if decl.outputs.is_empty() {
+        return Err(Problem::NoOutputs);
+    }
+    for path in decl.outputs.iter().chain(&decl.inputs) {
+        check_relative(path)?;
+    }
+    for key in decl.env.keys() {
+        check_env_name(key)?;
+    }
+    if decl.deps.iter().any(|d| d == name) {
+        return Err(Problem::Cycle(vec![name.to_string(), name.to_string()]));
+    }
+    match (decl.network, &decl.sha256) {
+        (true, None) => return Err(Problem::NetworkWithoutSha),
+        (false, Some(_)) => return Err(Problem::ShaWithoutNetwork),
+        (true, Some(sha)) => {
+            sha.parse::<FileHash>().map_err(|_| Problem::BadSha(sha.clone()))?;
+            if decl.outputs.len() != 1 {
+                return Err(Problem::NetworkOutputs);
+            }
+        }
+        (false, None) => {}
+    }
+    if let Some(timeout) = &decl.timeout {
+        if timeout.to_duration().is_none() {
+            let shown = match timeout {
+                TimeoutDecl::Seconds(s) => s.to_string(),
+                TimeoutDecl::Text(t) => format!("\"{t}\""),
+            };
+            return Err(Problem::BadTimeout(shown));
+        }
+    }
+    Ok(())
+}
+
+/// Rejects absolute paths and paths that climb out with `..`.
+pub fn check_relative(path: &str) -> Result<(), Problem> {
+    let bad = |why| {
+        Err(Problem::BadPath {
+            path: path.to_string(),
+            why,
+        })
+    };
+    if path.is_empty() {
+        return bad("is empty");
+    }
+    let p = Path::new(path);
+    if p.is_absolute() {
+        return bad("is absolute");
+    }
+    if p.components().any(|c| c == Component::ParentDir) {
+        return bad("escapes with `..`");
+    }
+    if p.components().all(|c| c == Component::CurDir) {
+        return bad("names the graph's directory itself");
+    }
+    Ok(())
+}
+
+/// One output inside another output of a different step is as much a clash as a duplicate.
+fn check_overlapping_outputs(producers: &BTreeMap<String, String>) -> Result<(), (String, Problem)> {
+    let mut previous: Option<(&String, &String)> = None;
+    for (output, step) in producers {
+        if let Some((prev_out, prev_step)) = previous {
+            if output.starts_with(&format!("{prev_out}/")) && prev_step != step {
+                return Err((
+                    step.clone(),
+                    Problem::DuplicateOutput {
+                        output: output.clone(),
+                        other: prev_step.clone(),
+                    },
+                ));
+            }
+        }
+        if previous.is_none_or(|(p, _)| !output.starts_with(&format!("{p}/"))) {
+            previous = Some((output, step));
+        }
+    }
+    Ok(())
+}
+
+/// Kahn's algorithm with ties broken by name; a cycle is reported with its steps.
+fn topological_order(steps: &BTreeMap<String, StepDecl>) -> Result<Vec<String>, (String, Problem)> {
+    for (name, decl) in steps {
+        if let Some(dep) = decl.deps.iter().find(|d| !steps.contains_key(*d)) {
+            return Err((name.clone(), Problem::UnknownDep(dep.clone())));
+        }
+    }
+    let mut pending: BTreeMap<&str, usize> = steps
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.deps.iter().collect::<BTreeSet<_>>().len()))
+        .collect();
+    let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (name, decl) in steps {
+        for dep in decl.deps.iter().collect::<BTreeSet<_>>() {
+            dependents.entry(dep.as_str()).or_default().push(name.as_str());
+        }
+    }
+    let mut ready: BTreeSet<&str> = pending.iter().filter(|(_, &n)| n == 0).map(|(s, _)| *s).collect();
+    let mut order = Vec::with_capacity(steps.len());
+    while let Some(name) = ready.pop_first() {
+        order.push(name.to_string());
+        pending.remove(name);
+        for &child in dependents.get(name).map(Vec::as_slice).unwrap_or_default() {
+            let count = pending.get_mut(child).expect("child is pending");
+            *count -= 1;
+            if *count == 0 {
+                ready.insert(child);
+            }
+        }
+    }
+    if order.len() == steps.len() {
+        return Ok(order);
+    }
+    let cycle = find_cycle(steps, &pending.keys().copied().collect());
+    Err((cycle[0].clone(), Problem::Cycle(cycle)))
+}
+
+/// Follows deps inside the unresolved set until a step repeats: that loop is a cycle.
+fn find_cycle(steps: &BTreeMap<String, StepDecl>, unresolved: &BTreeSet<&str>) -> Vec<String> {
+    let Some(&start) = unresolved.iter().next() else {
+        return Vec::new();
+    };
+    let mut path: Vec<&str> = vec![start];
+    loop {
+        let current = *path.last().expect("path is never empty");
+        let next = steps[current]
+            .deps
+            .iter()
+            .map(String::as_str)
+            .find(|d| unresolved.contains(d))
+            .expect("a step left unresolved has an unresolved dep");
+        if let Some(at) = path.iter().position(|p| *p == next) {
+            let mut cycle: Vec<String> = path[at..].iter().map(|s| s.to_string()).collect();
+            cycle.push(next.to_string());
+            return cycle;
+        }
+        path.push(next);
+    }
+}
+
+fn build_step(
+    name: &str,
+    decl: &StepDecl,
+    graph_env: &BTreeMap<String, String>,
+    root: &Path,
+    producers: &BTreeMap<String, String>,
+) -> Result<Step, Problem> {
+    let mut env = graph_env.clone();
+    env.extend(decl.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env.entry("PATH".into()).or_insert_with(|| DEFAULT_PATH.into());
+    let inputs = resolve_inputs(&decl.inputs, root)?;
+    if let Some((input, producer)) = inputs.iter().find_map(|i| producers.get(i).map(|p| (i, p))) {
+        return Err(Problem::InputIsOutput {
+            input: input.clone(),
+            producer: producer.clone(),
+        });
+    }
+    let mut deps = decl.deps.clone();
+    deps.sort();
+    deps.dedup();
+    Ok(Step {
+        name: name.to_string(),
+        command: decl.run.clone(),
+        inputs,
+        outputs: decl.outputs.iter().map(|o| o.trim_end_matches('/').to_string()).collect(),
+        tools: decl.tools.clone(),
+        env,
+        deps,
+        network: decl.network,
+        sha256: decl.sha256.as_deref().and_then(|s| s.parse().ok()),
+        timeout: decl.timeout.as_ref().and_then(TimeoutDecl::to_duration).unwrap_or(DEFAULT_TIMEOUT),
+    })
+}
+
+fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '[', '{'])
+}
+
+/// Expands input patterns into a sorted list of files relative to `root`. A directory
+/// stands for every file below it.
+pub fn resolve_inputs(patterns: &[String], root: &Path) -> Result<Vec<String>, Problem> {
+    let mut files = BTreeSet::new();
+    for pattern in patterns {
+        let before = files.len();
+        if is_glob(pattern) {
+            expand_glob(pattern, root, &mut files)?;
+        } else {
+            let path = root.join(pattern);
+            if path.is_dir() {
+                collect_dir(root, &path, &mut files);
+            } else if path.exists() {
+                files.insert(normalize(pattern));
+            }
+        }
+        if files.len() == before && !pattern_matched_existing(pattern, root, &files) {
+            return Err(Problem::NoMatch(pattern.clone()));
+        }
+    }
+    Ok(files.into_iter().collect())
+}
+
+fn pattern_matched_existing(pattern: &str, root: &Path, files: &BTreeSet<String>) -> bool {
+    // A pattern that only repeats files matched by an earlier pattern still matches.
+    if is_glob(pattern) {
+        let Ok(glob) = Glob::new(pattern) else { return false };
+        let matcher = glob.compile_matcher();
+        files.iter().any(|f| matcher.is_match(f))
+    } else {
+        root.join(pattern).exists()
+    }
+}
+
+fn expand_glob(pattern: &str, root: &Path, files: &mut BTreeSet<String>) -> Result<(), Problem> {
+    let glob = Glob::new(pattern).map_err(|e| Problem::BadGlob {
+        pattern: pattern.to_string(),
+        error: e.kind().to_string(),
+    })?;
+    let set = GlobSetBuilder::new()
+        .add(glob)
+        .build()
+        .map_err(|e| Problem::BadGlob {
+            pattern: pattern.to_string(),
+            error: e.to_string(),
+        })?;
+    let literal: PathBuf = Path::new(pattern)
+        .components()
+        .take_while(|c| !is_glob(&c.as_os_str().to_string_lossy()))
+        .collect();
+    let base = root.join(&literal);
+    for entry in WalkDir::new(&base).sort_by_file_name().into_iter().flatten() {
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let Some(rel) = relative_str(root, entry.path()) else { continue };
+        if set.is_match(&rel) {
+            files.insert(rel);
+        }
+    }
+    Ok(())
+}
+
+fn collect_dir(root: &Path, dir: &Path, files: &mut BTreeSet<String>) {
+    for entry in WalkDir::new(dir).sort_by_file_name().into_iter().flatten() {
+        if !entry.file_type().is_dir() {
+            if let Some(rel) = relative_str(root, entry.path()) {
+                files.insert(rel);
+            }
+        }
+    }
+}
+
+fn relative_str(root: &Path, path: &Path) -> Option<String> {
+    path.strip_prefix(root).ok()?.to_str().map(normalize)
+}
+
+fn normalize(path: &str) -> String {
+    Path::new(path)
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(text: &str) -> Result<Graph, GraphError> {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("src")).unwrap();
+        fs::write(dir.path().join("src/a.c"), "int a;").unwrap();
+        fs::write(dir.path().join("src/b.h"), "int b;").unwrap();
+        let file = dir.path().join("reprobe.toml");
+        fs::write(&file, text).unwrap();
+        Graph::load(&file)
+    }
+
+    fn problem(text: &str) -> String {
+        load_str(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn valid_graph_is_ordered_and_inputs_resolved() {
+        let g = load_str(
+            r#"
+[env]
+PATH = "/usr/bin:/bin"
+[steps.link]
+run = "gcc a.o -o a"
+deps = ["compile"]
+outputs = ["a"]
+[steps.compile]
+run = "gcc -c src/a.c"
+inputs = ["src/*.c", "src/b.h"]
+outputs = ["a.o"]
+env = { CFLAGS = "-O2" }
+"#,
+        )
+        .unwrap();
+        let names: Vec<_> = g.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["compile", "link"]);
+        assert_eq!(g.steps[0].inputs, ["src/a.c", "src/b.h"]);
+        assert_eq!(g.steps[0].env["CFLAGS"], "-O2");
+        assert_eq!(g.steps[0].env["PATH"], "/usr/bin:/bin");
+        assert_eq!(g.final_steps()[0].name, "link");
+    }
+
+    #[test]
+    fn cycle_is_printed() {
+        let err = problem(
+            r#"
+[steps.a]
+run = "x"
+outputs = ["a"]
+deps = ["c"]
+[steps.b]
+run = "x"
+outputs = ["b"]
+deps = ["a"]
+[steps.c]
+run = "x"
+outputs = ["c"]
+deps = ["b"]
+"#,
+        );
+        assert!(err.contains("dependency cycle: a -> c -> b -> a"), "{err}");
+    }
+
+    #[test]
+    fn unknown_dep_names_step_and_dep() {
+        let err = problem("[steps.link]\nrun = \"x\"\noutputs = [\"a\"]\ndeps = [\"compil\"]\n");
+        assert!(err.contains("step `link`: unknown dep `compil`"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_output_names_both_steps() {
+        let err = problem("[steps.a]\nrun = \"x\"\noutputs = [\"o\"]\n[steps.b]\nrun = \"x\"\noutputs = [\"o\"]\n");
+        assert!(err.contains("output `o` is also declared by step `a`"), "{err}");
+    }
+
+    #[test]
+    fn nested_output_of_another_step_is_a_clash() {
+        let err = problem("[steps.a]\nrun = \"x\"\noutputs = [\"o\"]\n[steps.b]\nrun = \"x\"\noutputs = [\"o/x\"]\n");
+        assert!(err.contains("also declared by step `a`"), "{err}");
+    }
+
+    #[test]
+    fn absolute_and_parent_paths_are_rejected() {
+        let err = problem("[steps.a]\nrun = \"x\"\noutputs = [\"/etc/o\"]\n");
+        assert!(err.contains("step `a`: path `/etc/o` is absolute"), "{err}");
+        let err = problem("[steps.a]\nrun = \"x\"\noutputs = [\"o\"]\ninputs = [\"../x\"]\n");
+        assert!(err.contains("`../x` escapes with `..`"), "{err}");
+    }
+
+    #[test]
+    fn glob_matching_nothing_is_rejected() {
+        let err = problem("[steps.a]\nrun = \"x\"\noutputs = [\"o\"]\ninputs = [\"src/*.rs\"]\n");
+        assert!(err.contains("input `src/*.rs` matches no file"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_names_the_step_line_and_column() {
+        let err = problem("[steps.a]\nrun = \"x\"\noutputz = [\"o\"]\n");
+        assert!(err.contains("step `a`"), "{err}");
+        assert!(err.contains("unknown field `outputz`"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_has_line_and_column() {
+        let err = problem("[steps.a]\nrun = \"x\noutputs = []\n");
+        assert!(err.contains("line 2, column"), "{err}");
+    }
+
+    #[test]
+    fn network_needs_sha256() {
+        let err = problem("[steps.f]\nrun = \"curl\"\noutputs = [\"o\"]\nnetwork = true\n");
+        assert!(err.contains("needs `sha256"), "{err}");
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("-1s"), None);
+        assert_eq!(parse_duration("1 fortnight"), None);
+    }
+
+    #[test]
+    fn graph_file_round_trips_through_toml() {
+        let mut file = GraphFile::default();
+        file.steps.insert(
+            "a".into(),
+            StepDecl {
+                run: Command::Argv(vec!["cc".into(), "-c".into()]),
+                outputs: vec!["a.o".into()],
+                ..StepDecl::default()
+            },
+        );
+        let text = toml::to_string(&file).unwrap();
+        assert_eq!(toml::from_str::<GraphFile>(&text).unwrap(), file);
+    }
+}

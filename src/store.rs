@@ -1,0 +1,379 @@
+//! The local store (`.reprobe/`): content-addressed blobs, the action cache and build
+//! manifests (DESIGN.md section 8).
+//!
+//! Every write goes to a temporary file in the store's own `tmp/`, is fsynced and then
+//! renamed into place, so readers never see half an entry and several processes can
+//! share one store. A blob is verified against its name whenever it is read back.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::hash::{ContentHash, DerivationHash, Digest, FileHash, InputHash};
+use crate::tree::TreeEntry;
+
+/// The schema of action-cache entries.
+pub const ACTION_SCHEMA: &str = "reprobe/action/1";
+
+/// Store layout version, written once into `VERSION`.
+const STORE_VERSION: &str = "reprobe-store/1";
+
+/// What the action cache remembers of one successful step run, by input hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionEntry {
+    /// Always [`ACTION_SCHEMA`].
+    pub schema: String,
+    /// The key.
+    pub input_hash: InputHash,
+    /// The step's derivation hash when it ran.
+    pub derivation_hash: DerivationHash,
+    /// What it produced.
+    pub content_hash: ContentHash,
+    /// Its output tree; every file is a blob in the store.
+    pub outputs: Vec<TreeEntry>,
+    /// How long the run took, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// Errors of the store, each naming the file involved.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An I/O error on a store path.
+    #[error("store: {path}: {source}")]
+    Io {
+        /// The store path.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A blob whose bytes no longer match its name; it has been removed.
+    #[error("store: blob {0} is corrupt (its content no longer matches its hash); it was removed and will be rebuilt")]
+    CorruptBlob(FileHash),
+    /// A JSON entry that cannot be parsed.
+    #[error("store: {path}: unreadable entry: {error}")]
+    BadEntry {
+        /// The entry file.
+        path: PathBuf,
+        /// The parser's message.
+        error: String,
+    },
+}
+
+/// Attaches the path to an I/O error.
+pub fn at(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An opened store directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Store {
+    /// Opens (creating if needed) a store and clears temporary files of dead processes.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        for sub in ["blobs", "actions", "builds", "tmp"] {
+            let dir = root.join(sub);
+            fs::create_dir_all(&dir).map_err(at(&dir))?;
+        }
+        let root = fs::canonicalize(root).map_err(at(root))?;
+        let store = Store { root };
+        let version = store.root.join("VERSION");
+        if !version.exists() {
+            store.write_atomic(&version, format!("{STORE_VERSION}\n").as_bytes())?;
+        }
+        store.remove_stale_temporaries();
+        Ok(store)
+    }
+
+    /// The store's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where a blob lives.
+    pub fn blob_path(&self, hash: &FileHash) -> PathBuf {
+        let hex = hash.0.to_hex();
+        self.root.join("blobs").join(&hex[..2]).join(hex)
+    }
+
+    fn action_path(&self, key: &InputHash) -> PathBuf {
+        let hex = key.0.to_hex();
+        self.root.join("actions").join(&hex[..2]).join(format!("{hex}.json"))
+    }
+
+    /// The directory of build manifests.
+    pub fn builds_dir(&self) -> PathBuf {
+        self.root.join("builds")
+    }
+
+    /// A fresh, private temporary directory for one step's work; its name carries our
+    /// pid so a later run can remove it if this process dies.
+    pub fn temp_dir(&self, label: &str) -> Result<PathBuf, StoreError> {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = self
+            .root
+            .join("tmp")
+            .join(format!("{}-{n}-{}", std::process::id(), sanitize(label)));
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(at(&dir))?;
+        }
+        fs::create_dir_all(&dir).map_err(at(&dir))?;
+        Ok(dir)
+    }
+
+    fn temp_file(&self) -> Result<(PathBuf, File), StoreError> {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = self.root.join("tmp").join(format!("{}-{n}.part", std::process::id()));
+        let file = File::create(&path).map_err(at(&path))?;
+        Ok((path, file))
+    }
+
+    /// Writes a file atomically: temp file, fsync, rename, fsync of the directory.
+    pub fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let (tmp, mut file) = self.temp_file()?;
+        let result = file
+            .write_all(bytes)
+            .and_then(|_| file.sync_all())
+            .map_err(at(&tmp))
+            .and_then(|_| self.publish(&tmp, dest));
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    fn publish(&self, tmp: &Path, dest: &Path) -> Result<(), StoreError> {
+        let parent = dest.parent().unwrap_or(&self.root);
+        fs::create_dir_all(parent).map_err(at(parent))?;
+        fs::rename(tmp, dest).map_err(at(dest))?;
+        File::open(parent).and_then(|d| d.sync_all()).map_err(at(parent))
+    }
+
+    /// Copies a file into the blob store while hashing it (one read), unless the blob is
+    /// already there.
+    pub fn ingest_file(&self, src: &Path) -> Result<(FileHash, u64), StoreError> {
+        let mut input = File::open(src).map_err(at(src))?;
+        let (tmp, mut output) = self.temp_file()?;
+        let copied = copy_hashing(&mut input, &mut output).and_then(|r| output.sync_all().map(|_| r));
+        let (hash, size) = match copied {
+            Ok(r) => r,
+            Err(source) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(StoreError::Io {
+                    path: src.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let dest = self.blob_path(&hash);
+        if dest.exists() {
+            let _ = fs::remove_file(&tmp);
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = fs::set_permissions(&tmp, fs::Permissions::from_mode(0o444));
+            self.publish(&tmp, &dest)?;
+        }
+        Ok((hash, size))
+    }
+
+    /// Whether a blob is present (not verified).
+    pub fn has_blob(&self, hash: &FileHash) -> bool {
+        self.blob_path(hash).is_file()
+    }
+
+    /// Copies a blob to `dest` (mode `mode`), verifying its hash on the way. A corrupt
+    /// blob is removed and reported, never served.
+    pub fn copy_blob(&self, hash: &FileHash, dest: &Path, mode: u32) -> Result<(), StoreError> {
+        use std::os::unix::fs::PermissionsExt;
+        let src = self.blob_path(hash);
+        let mut input = File::open(&src).map_err(at(&src))?;
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(at(parent))?;
+        }
+        let mut output = File::create(dest).map_err(at(dest))?;
+        let (actual, _) = copy_hashing(&mut input, &mut output).map_err(at(dest))?;
+        if actual != *hash {
+            let _ = fs::remove_file(&src);
+            let _ = fs::remove_file(dest);
+            return Err(StoreError::CorruptBlob(*hash));
+        }
+        fs::set_permissions(dest, fs::Permissions::from_mode(mode & 0o7777)).map_err(at(dest))
+    }
+
+    /// Looks a step up in the action cache. An entry whose blobs are missing counts as a
+    /// miss (it will be rewritten by the next run).
+    pub fn lookup_action(&self, key: &InputHash) -> Result<Option<ActionEntry>, StoreError> {
+        let path = self.action_path(key);
+        let text = match fs::read(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(at(&path)(err)),
+        };
+        let entry: ActionEntry = match serde_json::from_slice(&text) {
+            Ok(entry) => entry,
+            Err(_) => return Ok(None),
+        };
+        if entry.schema != ACTION_SCHEMA || entry.input_hash != *key {
+            return Ok(None);
+        }
+        let complete = entry
+            .outputs
+            .iter()
+            .filter_map(|e| e.sha256.as_ref())
+            .all(|h| self.has_blob(h));
+        Ok(complete.then_some(entry))
+    }
+
+    /// Records a step's outputs under its input hash.
+    pub fn record_action(&self, entry: &ActionEntry) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec_pretty(entry).map_err(|e| StoreError::BadEntry {
+            path: self.action_path(&entry.input_hash),
+            error: e.to_string(),
+        })?;
+        self.write_atomic(&self.action_path(&entry.input_hash), &bytes)
+    }
+
+    /// Removes temporary files and directories left by processes that no longer run.
+    fn remove_stale_temporaries(&self) {
+        let tmp = self.root.join("tmp");
+        let Ok(entries) = fs::read_dir(&tmp) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let pid = name.to_str().and_then(|n| n.split(['-', '.']).next()).and_then(|p| p.parse::<u32>().ok());
+            let alive = pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            if !alive {
+                let path = entry.path();
+                let _ = make_writable_recursively(&path);
+                let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
+            }
+        }
+    }
+}
+
+/// Restores write permission below a directory so that it can be removed even when a
+/// step made parts of it read-only.
+pub fn make_writable_recursively(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in walkdir::WalkDir::new(path).into_iter().flatten() {
+        if entry.file_type().is_dir() {
+            let _ = fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o755));
+        }
+    }
+    Ok(())
+}
+
+/// Removes a directory tree, restoring permissions first if needed.
+pub fn remove_tree(path: &Path) {
+    if fs::remove_dir_all(path).is_err() {
+        let _ = make_writable_recursively(path);
+        let _ = fs::remove_dir_all(path);
+    }
+}
+
+fn sanitize(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .take(40)
+        .collect()
+}
+
+/// Copies `input` to `output` and returns the sha256 and length of what was copied.
+fn copy_hashing(input: &mut impl Read, output: &mut impl Write) -> io::Result<(FileHash, u64)> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = match input.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        hasher.update(&buffer[..n]);
+        output.write_all(&buffer[..n])?;
+        size += n as u64;
+    }
+    Ok((FileHash(Digest(hasher.finalize().into())), size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingest_then_copy_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let src = dir.path().join("f");
+        fs::write(&src, b"hello").unwrap();
+        let (hash, size) = store.ingest_file(&src).unwrap();
+        assert_eq!(size, 5);
+        assert_eq!(hash.0, Digest::of_bytes(b"hello"));
+        let dest = dir.path().join("out/g");
+        store.copy_blob(&hash, &dest, 0o755).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn corrupt_blob_is_detected_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let src = dir.path().join("f");
+        fs::write(&src, b"hello").unwrap();
+        let (hash, _) = store.ingest_file(&src).unwrap();
+        let blob = store.blob_path(&hash);
+        fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&blob, b"jello").unwrap();
+        let err = store.copy_blob(&hash, &dir.path().join("g"), 0o644).unwrap_err();
+        assert!(matches!(err, StoreError::CorruptBlob(_)));
+        assert!(!blob.exists());
+    }
+
+    #[test]
+    fn action_with_missing_blob_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = InputHash(Digest::of_bytes(b"k"));
+        let entry = ActionEntry {
+            schema: ACTION_SCHEMA.into(),
+            input_hash: key,
+            derivation_hash: DerivationHash(Digest::of_bytes(b"d")),
+            content_hash: ContentHash(Digest::of_bytes(b"c")),
+            outputs: vec![TreeEntry {
+                path: "o".into(),
+                kind: crate::tree::EntryType::File,
+                mode: 0o644,
+                size: 1,
+                sha256: Some(FileHash(Digest::of_bytes(b"x"))),
+                target: None,
+                mtime: 0,
+            }],
+            duration_ms: 1,
+        };
+        store.record_action(&entry).unwrap();
+        assert!(store.lookup_action(&key).unwrap().is_none());
+    }
+
+    #[test]
+    fn stale_temporaries_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        Store::open(dir.path()).unwrap();
+        let stale = dir.path().join("tmp/999999999-0-x");
+        fs::create_dir_all(&stale).unwrap();
+        Store::open(dir.path()).unwrap();
+        assert!(!stale.exists());
+    }
+}
