@@ -16,7 +16,9 @@ use std::time::Duration;
 use crate::graph::{Graph, Step};
 use crate::hash::FileHash;
 use crate::inputs::{self, FileHashCache, InputDep, StepInputs};
-use crate::manifest::{ExitRecord, Host, Manifest, SandboxFindings, StepRecord, StepStatus, MANIFEST_SCHEMA};
+use crate::manifest::{
+    ExitRecord, Host, Manifest, SandboxFindings, StepRecord, StepStatus, MANIFEST_SCHEMA,
+};
 use crate::sandbox::{Sandbox, SandboxSpec, SandboxUser, StepExit};
 use crate::store::{remove_tree, ActionEntry, Store, ACTION_SCHEMA};
 use crate::tree::{self, EntryType, TreeEntry};
@@ -80,16 +82,37 @@ impl SandboxProfile {
     pub fn describe(&self) -> BTreeMap<String, String> {
         let mut map = BTreeMap::from([
             ("build_path".to_string(), self.build_dir.clone()),
-            ("hostname".to_string(), format!("{} ({})", self.hostname, self.domainname)),
-            ("user".to_string(), format!("{} ({}:{})", self.user.name, self.user.uid, self.user.gid)),
+            (
+                "hostname".to_string(),
+                format!("{} ({})", self.hostname, self.domainname),
+            ),
+            (
+                "user".to_string(),
+                format!("{} ({}:{})", self.user.name, self.user.uid, self.user.gid),
+            ),
             ("umask".to_string(), format!("{:03o}", self.umask)),
             ("locale".to_string(), self.locale.clone()),
             ("timezone".to_string(), self.timezone.clone()),
-            ("cpus".to_string(), self.cpus.map_or("all".to_string(), |n| n.to_string())),
-            ("fileorder".to_string(), if self.reverse_file_order { "reverse" } else { "sorted" }.to_string()),
+            (
+                "cpus".to_string(),
+                self.cpus.map_or("all".to_string(), |n| n.to_string()),
+            ),
+            (
+                "fileorder".to_string(),
+                if self.reverse_file_order {
+                    "reverse"
+                } else {
+                    "sorted"
+                }
+                .to_string(),
+            ),
         ]);
         if !self.extra_env.is_empty() {
-            let vars: Vec<String> = self.extra_env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let vars: Vec<String> = self
+                .extra_env
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             map.insert("env".to_string(), vars.join(" "));
         }
         map
@@ -199,7 +222,9 @@ pub fn build(
             return Err(BuildError::Interrupted);
         }
         while running < jobs {
-            let Some(index) = scheduler.next_ready() else { break };
+            let Some(index) = scheduler.next_ready() else {
+                break;
+            };
             let step = &graph.steps[index];
             if let Some(blocker) = failed_dep(&graph, step, &records) {
                 let record = skipped(step, format!("not run: dep `{blocker}` did not succeed"));
@@ -214,7 +239,9 @@ pub fn build(
                 continue;
             }
             running += 1;
-            on_event(BuildEvent::Started { step: step.name.clone() });
+            on_event(BuildEvent::Started {
+                step: step.name.clone(),
+            });
             let job = StepJob {
                 graph: Arc::clone(&graph),
                 store: Arc::clone(&store),
@@ -320,13 +347,17 @@ impl Scheduler {
 }
 
 fn graph_relative_name(graph: &Graph) -> String {
-    graph
-        .file
-        .file_name()
-        .map_or_else(|| "reprobe.toml".to_string(), |n| n.to_string_lossy().into_owned())
+    graph.file.file_name().map_or_else(
+        || "reprobe.toml".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
-fn failed_dep<'g>(graph: &Graph, step: &'g Step, records: &[Option<StepRecord>]) -> Option<&'g str> {
+fn failed_dep<'g>(
+    graph: &Graph,
+    step: &'g Step,
+    records: &[Option<StepRecord>],
+) -> Option<&'g str> {
     step.deps.iter().map(String::as_str).find(|dep| {
         graph
             .position(dep)
@@ -335,7 +366,11 @@ fn failed_dep<'g>(graph: &Graph, step: &'g Step, records: &[Option<StepRecord>])
     })
 }
 
-fn dep_record<'r>(graph: &Graph, dep: &str, records: &'r [Option<StepRecord>]) -> Option<&'r StepRecord> {
+fn dep_record<'r>(
+    graph: &Graph,
+    dep: &str,
+    records: &'r [Option<StepRecord>],
+) -> Option<&'r StepRecord> {
     graph.position(dep).and_then(|p| records[p].as_ref())
 }
 
@@ -422,20 +457,27 @@ impl StepJob {
         self.run_in_sandbox(record, &inputs, &dep_outputs)
     }
 
-    fn run_in_sandbox(&self, mut record: StepRecord, inputs: &StepInputs, dep_outputs: &[TreeEntry]) -> StepRecord {
+    fn run_in_sandbox(
+        &self,
+        mut record: StepRecord,
+        inputs: &StepInputs,
+        dep_outputs: &[TreeEntry],
+    ) -> StepRecord {
         let step = self.step();
         let temp = match self.store.temp_dir(&step.name) {
             Ok(dir) => dir,
             Err(err) => return failed(record, err.to_string(), None),
         };
         let work = temp.join("work");
-        let result = self.prepare_workdir(&work, inputs, dep_outputs).and_then(|_| {
-            let spec = self.spec(&temp, &work);
-            self.sandbox
-                .run(&spec)
-                .map_err(|e| format!("sandbox: {e}"))
-                .map(|outcome| (outcome, spec))
-        });
+        let result = self
+            .prepare_workdir(&work, inputs, dep_outputs)
+            .and_then(|_| {
+                let spec = self.spec(&temp, &work);
+                self.sandbox
+                    .run(&spec)
+                    .map_err(|e| format!("sandbox: {e}"))
+                    .map(|outcome| (outcome, spec))
+            });
         let (outcome, spec) = match result {
             Ok(ok) => ok,
             Err(err) => {
@@ -480,7 +522,12 @@ impl StepJob {
     }
 
     /// Fills the work directory with the declared inputs and the deps' outputs.
-    fn prepare_workdir(&self, work: &Path, inputs: &StepInputs, dep_outputs: &[TreeEntry]) -> Result<(), String> {
+    fn prepare_workdir(
+        &self,
+        work: &Path,
+        inputs: &StepInputs,
+        dep_outputs: &[TreeEntry],
+    ) -> Result<(), String> {
         fs::create_dir_all(work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
         let mut files: Vec<_> = inputs.files.iter().collect();
         if self.options.profile.reverse_file_order {
@@ -489,7 +536,8 @@ impl StepJob {
         for file in files {
             let src = self.graph.root.join(&file.path);
             let dest = work.join(&file.path);
-            copy_input(&src, &dest, &file.sha256).map_err(|e| format!("input `{}`: {e}", file.path))?;
+            copy_input(&src, &dest, &file.sha256)
+                .map_err(|e| format!("input `{}`: {e}", file.path))?;
             if !self.store.has_blob(&file.sha256) {
                 self.store.ingest_file(&src).map_err(|e| e.to_string())?;
             }
@@ -500,7 +548,8 @@ impl StepJob {
             entries.sort_by_key(|e| e.kind != EntryType::Dir);
         }
         for entry in entries {
-            self.materialize(work, entry).map_err(|e| format!("dep output `{}`: {e}", entry.path))?;
+            self.materialize(work, entry)
+                .map_err(|e| format!("dep output `{}`: {e}", entry.path))?;
         }
         Ok(())
     }
@@ -518,7 +567,9 @@ impl StepJob {
             }
             EntryType::File => {
                 let hash = entry.sha256.ok_or("file entry without a hash")?;
-                self.store.copy_blob(&hash, &dest, entry.mode).map_err(|e| e.to_string())
+                self.store
+                    .copy_blob(&hash, &dest, entry.mode)
+                    .map_err(|e| e.to_string())
             }
         }
     }
@@ -527,7 +578,9 @@ impl StepJob {
         let step = self.step();
         let store = &self.store;
         let entries = match tree::scan_outputs(work, &step.outputs, |p| {
-            store.ingest_file(p).map_err(|e| std::io::Error::other(e.to_string()))
+            store
+                .ingest_file(p)
+                .map_err(|e| std::io::Error::other(e.to_string()))
         }) {
             Ok(entries) => entries,
             Err(err) => return failed(record, err.to_string(), None),
@@ -541,7 +594,9 @@ impl StepJob {
         record.status = StepStatus::Ran;
         record.content_hash = Some(content_hash);
         record.outputs = entries;
-        if let (Some(input_hash), Some(derivation_hash)) = (record.input_hash, record.derivation_hash) {
+        if let (Some(input_hash), Some(derivation_hash)) =
+            (record.input_hash, record.derivation_hash)
+        {
             let entry = ActionEntry {
                 schema: ACTION_SCHEMA.to_string(),
                 input_hash,
@@ -559,7 +614,10 @@ impl StepJob {
 }
 
 fn check_fixed_output(entries: &[TreeEntry], expected: &FileHash) -> Option<String> {
-    let actual = entries.iter().find(|e| e.kind == EntryType::File).and_then(|e| e.sha256);
+    let actual = entries
+        .iter()
+        .find(|e| e.kind == EntryType::File)
+        .and_then(|e| e.sha256);
     match actual {
         Some(actual) if actual == *expected => None,
         Some(actual) => Some(format!(
@@ -576,7 +634,9 @@ fn copy_input(src: &Path, dest: &Path, expected: &FileHash) -> std::io::Result<(
     fs::copy(src, dest)?;
     let (actual, _) = crate::hash::hash_file(dest)?;
     if actual != *expected {
-        return Err(std::io::Error::other("the file changed while the build was running"));
+        return Err(std::io::Error::other(
+            "the file changed while the build was running",
+        ));
     }
     Ok(())
 }
@@ -593,7 +653,10 @@ fn describe_failure(status: StepExit, step: &Step) -> String {
     match status {
         StepExit::Exited(code) => format!("exited with status {code}"),
         StepExit::Signaled(signal) => format!("killed by signal {signal}"),
-        StepExit::TimedOut => format!("timed out after {:?}; raise `timeout` in the graph if it needs longer", step.timeout),
+        StepExit::TimedOut => format!(
+            "timed out after {:?}; raise `timeout` in the graph if it needs longer",
+            step.timeout
+        ),
     }
 }
 
@@ -622,26 +685,41 @@ pub fn tail_lines(path: &Path, n: usize) -> Option<String> {
 }
 
 /// Copies the declared outputs of the graph's final steps into `dir` (for `--out`).
-pub fn export_final_outputs(graph: &Graph, manifest: &Manifest, store: &Store, dir: &Path) -> Result<usize, String> {
+pub fn export_final_outputs(
+    graph: &Graph,
+    manifest: &Manifest,
+    store: &Store,
+    dir: &Path,
+) -> Result<usize, String> {
     let mut count = 0;
     for step in graph.final_steps() {
-        let Some(record) = manifest.step(&step.name) else { continue };
+        let Some(record) = manifest.step(&step.name) else {
+            continue;
+        };
         for entry in &record.outputs {
             let dest = dir.join(&entry.path);
             match entry.kind {
-                EntryType::Dir => fs::create_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?,
+                EntryType::Dir => {
+                    fs::create_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?
+                }
                 EntryType::Symlink => {
                     if let Some(parent) = dest.parent() {
-                        fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+                        fs::create_dir_all(parent)
+                            .map_err(|e| format!("{}: {e}", parent.display()))?;
                     }
                     let _ = fs::remove_file(&dest);
                     let target = entry.target.as_deref().unwrap_or_default();
-                    std::os::unix::fs::symlink(target, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+                    std::os::unix::fs::symlink(target, &dest)
+                        .map_err(|e| format!("{}: {e}", dest.display()))?;
                 }
                 EntryType::File => {
-                    let hash = entry.sha256.ok_or_else(|| format!("{}: no hash recorded", entry.path))?;
+                    let hash = entry
+                        .sha256
+                        .ok_or_else(|| format!("{}: no hash recorded", entry.path))?;
                     let _ = fs::remove_file(&dest);
-                    store.copy_blob(&hash, &dest, entry.mode).map_err(|e| e.to_string())?;
+                    store
+                        .copy_blob(&hash, &dest, entry.mode)
+                        .map_err(|e| e.to_string())?;
                     count += 1;
                 }
             }

@@ -240,7 +240,9 @@ pub enum Problem {
         error: String,
     },
     /// network = true without sha256.
-    #[error("`network = true` needs `sha256 = \"...\"`: only fixed-output steps may use the network")]
+    #[error(
+        "`network = true` needs `sha256 = \"...\"`: only fixed-output steps may use the network"
+    )]
     NetworkWithoutSha,
     /// A fixed-output step must have exactly one output.
     #[error("a fixed-output step (network = true) must declare exactly one output")]
@@ -255,7 +257,9 @@ pub enum Problem {
     #[error("`timeout = {0}` is not a duration (write seconds, or \"90s\", \"10m\", \"1h\")")]
     BadTimeout(String),
     /// An input that another step produces.
-    #[error("input `{input}` is an output of step `{producer}`: list `{producer}` in `deps` instead")]
+    #[error(
+        "input `{input}` is an output of step `{producer}`: list `{producer}` in `deps` instead"
+    )]
     InputIsOutput {
         /// The input path.
         input: String,
@@ -308,10 +312,17 @@ impl Graph {
             problem,
         };
         let text = fs::read_to_string(file).map_err(|e| fail(None, Problem::Read(e)))?;
-        let parsed = parse_graph_text(file, &text).map_err(|(step, problem)| fail(step, problem))?;
+        let parsed =
+            parse_graph_text(file, &text).map_err(|(step, problem)| fail(step, problem))?;
         let root = file
             .parent()
-            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
             .unwrap_or(Path::new("."));
         let root = fs::canonicalize(root).map_err(|e| fail(None, Problem::Read(e)))?;
         Graph::from_file(parsed, file, &root)
@@ -359,10 +370,15 @@ impl Graph {
         let mut steps = Vec::with_capacity(order.len());
         for name in order {
             let decl = &parsed.steps[&name];
-            let step = build_step(&name, decl, &parsed.env, root, &producers).map_err(|p| fail(&name, p))?;
+            let step = build_step(&name, decl, &parsed.env, root, &producers)
+                .map_err(|p| fail(&name, p))?;
             steps.push(step);
         }
-        let index = steps.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+        let index = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
         Ok(Graph {
             file: file.to_path_buf(),
             root: root.to_path_buf(),
@@ -383,8 +399,15 @@ impl Graph {
 
     /// Steps no other step depends on: the graph's final products.
     pub fn final_steps(&self) -> Vec<&Step> {
-        let used: BTreeSet<&str> = self.steps.iter().flat_map(|s| s.deps.iter().map(String::as_str)).collect();
-        self.steps.iter().filter(|s| !used.contains(s.name.as_str())).collect()
+        let used: BTreeSet<&str> = self
+            .steps
+            .iter()
+            .flat_map(|s| s.deps.iter().map(String::as_str))
+            .collect();
+        self.steps
+            .iter()
+            .filter(|s| !used.contains(s.name.as_str()))
+            .collect()
     }
 
     /// Every step that depends on `name`, directly or not, in topological order.
@@ -404,7 +427,8 @@ impl Graph {
 /// Parses graph text; errors carry the step they are in when it can be found.
 pub fn parse_graph_text(file: &Path, text: &str) -> Result<GraphFile, (Option<String>, Problem)> {
     if file.extension().is_some_and(|e| e == "json") {
-        return serde_json::from_str(text).map_err(|e| (None, Problem::Syntax(format!("invalid JSON graph: {e}"))));
+        return serde_json::from_str(text)
+            .map_err(|e| (None, Problem::Syntax(format!("invalid JSON graph: {e}"))));
     }
     toml::from_str(text).map_err(|e| {
         let step = e.span().and_then(|span| step_at(text, span.start));
@@ -457,7 +481,8 @@ fn check_step_shape(name: &str, decl: &StepDecl) -> Result<(), Problem> {
         (true, None) => return Err(Problem::NetworkWithoutSha),
         (false, Some(_)) => return Err(Problem::ShaWithoutNetwork),
         (true, Some(sha)) => {
-            sha.parse::<FileHash>().map_err(|_| Problem::BadSha(sha.clone()))?;
+            sha.parse::<FileHash>()
+                .map_err(|_| Problem::BadSha(sha.clone()))?;
             if decl.outputs.len() != 1 {
                 return Err(Problem::NetworkOutputs);
             }
@@ -501,7 +526,9 @@ pub fn check_relative(path: &str) -> Result<(), Problem> {
 }
 
 /// One output inside another output of a different step is as much a clash as a duplicate.
-fn check_overlapping_outputs(producers: &BTreeMap<String, String>) -> Result<(), (String, Problem)> {
+fn check_overlapping_outputs(
+    producers: &BTreeMap<String, String>,
+) -> Result<(), (String, Problem)> {
     let mut previous: Option<(&String, &String)> = None;
     for (output, step) in producers {
         if let Some((prev_out, prev_step)) = previous {
@@ -536,10 +563,17 @@ fn topological_order(steps: &BTreeMap<String, StepDecl>) -> Result<Vec<String>, 
     let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
     for (name, decl) in steps {
         for dep in decl.deps.iter().collect::<BTreeSet<_>>() {
-            dependents.entry(dep.as_str()).or_default().push(name.as_str());
+            dependents
+                .entry(dep.as_str())
+                .or_default()
+                .push(name.as_str());
         }
     }
-    let mut ready: BTreeSet<&str> = pending.iter().filter(|(_, &n)| n == 0).map(|(s, _)| *s).collect();
+    let mut ready: BTreeSet<&str> = pending
+        .iter()
+        .filter(|(_, &n)| n == 0)
+        .map(|(s, _)| *s)
+        .collect();
     let mut order = Vec::with_capacity(steps.len());
     while let Some(name) = ready.pop_first() {
         order.push(name.to_string());
@@ -591,7 +625,8 @@ fn build_step(
 ) -> Result<Step, Problem> {
     let mut env = graph_env.clone();
     env.extend(decl.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    env.entry("PATH".into()).or_insert_with(|| DEFAULT_PATH.into());
+    env.entry("PATH".into())
+        .or_insert_with(|| DEFAULT_PATH.into());
     let inputs = resolve_inputs(&decl.inputs, root)?;
     if let Some((input, producer)) = inputs.iter().find_map(|i| producers.get(i).map(|p| (i, p))) {
         return Err(Problem::InputIsOutput {
@@ -606,13 +641,21 @@ fn build_step(
         name: name.to_string(),
         command: decl.run.clone(),
         inputs,
-        outputs: decl.outputs.iter().map(|o| o.trim_end_matches('/').to_string()).collect(),
+        outputs: decl
+            .outputs
+            .iter()
+            .map(|o| o.trim_end_matches('/').to_string())
+            .collect(),
         tools: decl.tools.clone(),
         env,
         deps,
         network: decl.network,
         sha256: decl.sha256.as_deref().and_then(|s| s.parse().ok()),
-        timeout: decl.timeout.as_ref().and_then(TimeoutDecl::to_duration).unwrap_or(DEFAULT_TIMEOUT),
+        timeout: decl
+            .timeout
+            .as_ref()
+            .and_then(TimeoutDecl::to_duration)
+            .unwrap_or(DEFAULT_TIMEOUT),
     })
 }
 
@@ -646,7 +689,9 @@ pub fn resolve_inputs(patterns: &[String], root: &Path) -> Result<Vec<String>, P
 fn pattern_matched_existing(pattern: &str, root: &Path, files: &BTreeSet<String>) -> bool {
     // A pattern that only repeats files matched by an earlier pattern still matches.
     if is_glob(pattern) {
-        let Ok(glob) = Glob::new(pattern) else { return false };
+        let Ok(glob) = Glob::new(pattern) else {
+            return false;
+        };
         let matcher = glob.compile_matcher();
         files.iter().any(|f| matcher.is_match(f))
     } else {
@@ -671,11 +716,17 @@ fn expand_glob(pattern: &str, root: &Path, files: &mut BTreeSet<String>) -> Resu
         .take_while(|c| !is_glob(&c.as_os_str().to_string_lossy()))
         .collect();
     let base = root.join(&literal);
-    for entry in WalkDir::new(&base).sort_by_file_name().into_iter().flatten() {
+    for entry in WalkDir::new(&base)
+        .sort_by_file_name()
+        .into_iter()
+        .flatten()
+    {
         if entry.file_type().is_dir() {
             continue;
         }
-        let Some(rel) = relative_str(root, entry.path()) else { continue };
+        let Some(rel) = relative_str(root, entry.path()) else {
+            continue;
+        };
         if set.is_match(&rel) {
             files.insert(rel);
         }
@@ -780,7 +831,10 @@ deps = ["b"]
     #[test]
     fn duplicate_output_names_both_steps() {
         let err = problem("[steps.a]\nrun = \"x\"\noutputs = [\"o\"]\n[steps.b]\nrun = \"x\"\noutputs = [\"o\"]\n");
-        assert!(err.contains("output `o` is also declared by step `a`"), "{err}");
+        assert!(
+            err.contains("output `o` is also declared by step `a`"),
+            "{err}"
+        );
     }
 
     #[test]

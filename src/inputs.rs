@@ -233,16 +233,24 @@ fn poisoned<T>(_: T) -> std::io::Error {
 
 /// Gathers a step's inputs: hashes its files (in parallel) and tools, and takes its
 /// deps' keys from `deps` (which the caller fills from the deps' results).
-pub fn gather(step: &Step, root: &Path, deps: Vec<InputDep>, cache: &FileHashCache) -> Result<StepInputs, InputError> {
+pub fn gather(
+    step: &Step,
+    root: &Path,
+    deps: Vec<InputDep>,
+    cache: &FileHashCache,
+) -> Result<StepInputs, InputError> {
     let files = step
         .inputs
         .par_iter()
         .map(|path| {
-            let (sha256, size, executable) = cache.get_or_hash(&root.join(path)).map_err(|source| InputError::File {
-                step: step.name.clone(),
-                path: path.clone(),
-                source,
-            })?;
+            let (sha256, size, executable) =
+                cache
+                    .get_or_hash(&root.join(path))
+                    .map_err(|source| InputError::File {
+                        step: step.name.clone(),
+                        path: path.clone(),
+                        source,
+                    })?;
             Ok(InputFile {
                 path: path.clone(),
                 executable,
@@ -273,11 +281,13 @@ fn hash_tool(step: &Step, tool: &str, cache: &FileHashCache) -> Result<InputTool
         tool: tool.to_string(),
         path: search_path.to_string(),
     })?;
-    let (sha256, _, _) = cache.get_or_hash(&resolved).map_err(|source| InputError::Tool {
-        step: step.name.clone(),
-        tool: tool.to_string(),
-        source,
-    })?;
+    let (sha256, _, _) = cache
+        .get_or_hash(&resolved)
+        .map_err(|source| InputError::Tool {
+            step: step.name.clone(),
+            tool: tool.to_string(),
+            source,
+        })?;
     Ok(InputTool {
         name: tool.to_string(),
         path: resolved.to_string_lossy().into_owned(),

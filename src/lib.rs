@@ -6,11 +6,11 @@
 pub mod cli;
 pub mod diff;
 pub mod error;
-pub mod sandbox;
+pub mod exec;
 pub mod graph;
 pub mod hash;
-pub mod tree;
-pub mod exec;
 pub mod inputs;
 pub mod manifest;
+pub mod sandbox;
 pub mod store;
+pub mod tree;

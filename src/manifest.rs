@@ -191,11 +191,15 @@ impl Manifest {
             path: path.to_path_buf(),
             source,
         })?;
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| ManifestError::Parse {
-            path: path.to_path_buf(),
-            error: e.to_string(),
-        })?;
-        let found = value.get("schema").and_then(|s| s.as_str()).unwrap_or("(none)");
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| ManifestError::Parse {
+                path: path.to_path_buf(),
+                error: e.to_string(),
+            })?;
+        let found = value
+            .get("schema")
+            .and_then(|s| s.as_str())
+            .unwrap_or("(none)");
         if found != MANIFEST_SCHEMA {
             return Err(ManifestError::Version {
                 path: path.to_path_buf(),
@@ -217,9 +221,19 @@ impl Manifest {
 /// A new build id: UTC start time (so ids sort by time), then random hex.
 pub fn new_build_id(now: chrono::DateTime<chrono::Utc>) -> String {
     let random = crate::hash::Digest::of_bytes(
-        format!("{}-{}-{:?}", std::process::id(), now.timestamp_nanos_opt().unwrap_or(0), std::thread::current().id()).as_bytes(),
+        format!(
+            "{}-{}-{:?}",
+            std::process::id(),
+            now.timestamp_nanos_opt().unwrap_or(0),
+            std::thread::current().id()
+        )
+        .as_bytes(),
     );
-    format!("{}-{}", now.format("%Y%m%dT%H%M%S%.3fZ"), &random.to_hex()[..8])
+    format!(
+        "{}-{}",
+        now.format("%Y%m%dT%H%M%S%.3fZ"),
+        &random.to_hex()[..8]
+    )
 }
 
 #[cfg(test)]
@@ -232,7 +246,10 @@ mod tests {
         let path = dir.path().join("m.json");
         fs::write(&path, r#"{"schema": "reprobe/manifest/2"}"#).unwrap();
         let err = Manifest::read(&path).unwrap_err().to_string();
-        assert!(err.contains("reprobe/manifest/2") && err.contains("reprobe/manifest/1"), "{err}");
+        assert!(
+            err.contains("reprobe/manifest/2") && err.contains("reprobe/manifest/1"),
+            "{err}"
+        );
     }
 
     #[test]

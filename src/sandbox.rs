@@ -60,7 +60,9 @@ pub struct Sandbox {
 }
 impl Sandbox {
     pub fn new() -> Result<Self, SandboxError> {
-        Ok(Sandbox { exe: PathBuf::new() })
+        Ok(Sandbox {
+            exe: PathBuf::new(),
+        })
     }
     pub fn with_exe(exe: PathBuf) -> Self {
         Sandbox { exe }

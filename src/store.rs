@@ -109,7 +109,10 @@ impl Store {
 
     fn action_path(&self, key: &InputHash) -> PathBuf {
         let hex = key.0.to_hex();
-        self.root.join("actions").join(&hex[..2]).join(format!("{hex}.json"))
+        self.root
+            .join("actions")
+            .join(&hex[..2])
+            .join(format!("{hex}.json"))
     }
 
     /// The directory of build manifests.
@@ -121,10 +124,10 @@ impl Store {
     /// pid so a later run can remove it if this process dies.
     pub fn temp_dir(&self, label: &str) -> Result<PathBuf, StoreError> {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = self
-            .root
-            .join("tmp")
-            .join(format!("{}-{n}-{}", std::process::id(), sanitize(label)));
+        let dir =
+            self.root
+                .join("tmp")
+                .join(format!("{}-{n}-{}", std::process::id(), sanitize(label)));
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(at(&dir))?;
         }
@@ -134,7 +137,10 @@ impl Store {
 
     fn temp_file(&self) -> Result<(PathBuf, File), StoreError> {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = self.root.join("tmp").join(format!("{}-{n}.part", std::process::id()));
+        let path = self
+            .root
+            .join("tmp")
+            .join(format!("{}-{n}.part", std::process::id()));
         let file = File::create(&path).map_err(at(&path))?;
         Ok((path, file))
     }
@@ -157,7 +163,9 @@ impl Store {
         let parent = dest.parent().unwrap_or(&self.root);
         fs::create_dir_all(parent).map_err(at(parent))?;
         fs::rename(tmp, dest).map_err(at(dest))?;
-        File::open(parent).and_then(|d| d.sync_all()).map_err(at(parent))
+        File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(at(parent))
     }
 
     /// Copies a file into the blob store while hashing it (one read), unless the blob is
@@ -165,7 +173,8 @@ impl Store {
     pub fn ingest_file(&self, src: &Path) -> Result<(FileHash, u64), StoreError> {
         let mut input = File::open(src).map_err(at(src))?;
         let (tmp, mut output) = self.temp_file()?;
-        let copied = copy_hashing(&mut input, &mut output).and_then(|r| output.sync_all().map(|_| r));
+        let copied =
+            copy_hashing(&mut input, &mut output).and_then(|r| output.sync_all().map(|_| r));
         let (hash, size) = match copied {
             Ok(r) => r,
             Err(source) => {
@@ -247,10 +256,15 @@ impl Store {
     /// Removes temporary files and directories left by processes that no longer run.
     fn remove_stale_temporaries(&self) {
         let tmp = self.root.join("tmp");
-        let Ok(entries) = fs::read_dir(&tmp) else { return };
+        let Ok(entries) = fs::read_dir(&tmp) else {
+            return;
+        };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let pid = name.to_str().and_then(|n| n.split(['-', '.']).next()).and_then(|p| p.parse::<u32>().ok());
+            let pid = name
+                .to_str()
+                .and_then(|n| n.split(['-', '.']).next())
+                .and_then(|p| p.parse::<u32>().ok());
             let alive = pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
             if !alive {
                 let path = entry.path();
@@ -284,7 +298,13 @@ pub fn remove_tree(path: &Path) {
 fn sanitize(label: &str) -> String {
     label
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(40)
         .collect()
 }
@@ -337,7 +357,9 @@ mod tests {
         let blob = store.blob_path(&hash);
         fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
         fs::write(&blob, b"jello").unwrap();
-        let err = store.copy_blob(&hash, &dir.path().join("g"), 0o644).unwrap_err();
+        let err = store
+            .copy_blob(&hash, &dir.path().join("g"), 0o644)
+            .unwrap_err();
         assert!(matches!(err, StoreError::CorruptBlob(_)));
         assert!(!blob.exists());
     }

@@ -95,7 +95,11 @@ struct Found {
 
 /// Walks the declared outputs (relative to `root`) and hashes every file with `hash_file`
 /// (which may also store it), in parallel. The result is sorted by path.
-pub fn scan_outputs<F>(root: &Path, outputs: &[String], hash_file: F) -> Result<Vec<TreeEntry>, TreeError>
+pub fn scan_outputs<F>(
+    root: &Path,
+    outputs: &[String],
+    hash_file: F,
+) -> Result<Vec<TreeEntry>, TreeError>
 where
     F: Fn(&Path) -> io::Result<(FileHash, u64)> + Sync,
 {
@@ -120,7 +124,12 @@ where
         .collect()
 }
 
-fn walk(rel: String, abs: PathBuf, meta: fs::Metadata, found: &mut Vec<Found>) -> Result<(), TreeError> {
+fn walk(
+    rel: String,
+    abs: PathBuf,
+    meta: fs::Metadata,
+    found: &mut Vec<Found>,
+) -> Result<(), TreeError> {
     let is_dir = meta.file_type().is_dir();
     found.push(Found {
         rel: rel.clone(),
@@ -225,12 +234,20 @@ mod tests {
     }
 
     fn files() -> impl Strategy<Value = Vec<FileSpec>> {
-        prop::collection::btree_map("[a-z]{1,6}", (prop::collection::vec(any::<u8>(), 0..64), any::<bool>()), 1..8)
-            .prop_map(|m| {
-                m.into_iter()
-                    .map(|(name, (content, executable))| FileSpec { name, content, executable })
-                    .collect()
-            })
+        prop::collection::btree_map(
+            "[a-z]{1,6}",
+            (prop::collection::vec(any::<u8>(), 0..64), any::<bool>()),
+            1..8,
+        )
+        .prop_map(|m| {
+            m.into_iter()
+                .map(|(name, (content, executable))| FileSpec {
+                    name,
+                    content,
+                    executable,
+                })
+                .collect()
+        })
     }
 
     fn write_tree(root: &Path, files: &[FileSpec], order: &[usize]) {

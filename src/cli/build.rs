@@ -48,7 +48,14 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
     };
     let interrupt = Interrupt::install()?;
     let mut progress = Progress::new(args.common.quiet || args.common.json);
-    let manifest = match exec::build(graph.clone(), store.clone(), sandbox, &options, interrupt.flag(), &mut |e| progress.event(e)) {
+    let manifest = match exec::build(
+        graph.clone(),
+        store.clone(),
+        sandbox,
+        &options,
+        interrupt.flag(),
+        &mut |e| progress.event(e),
+    ) {
         Ok(manifest) => manifest,
         Err(exec::BuildError::Interrupted) => {
             progress.clear();
@@ -61,7 +68,13 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
         println!("{}", manifest.to_json());
     } else if !args.common.quiet {
         print!("{}", render_table(&manifest));
-        println!("{}", summary(&manifest, &store.builds_dir().join(format!("{}.json", manifest.id))));
+        println!(
+            "{}",
+            summary(
+                &manifest,
+                &store.builds_dir().join(format!("{}.json", manifest.id))
+            )
+        );
     }
     report_failures(&manifest);
     if let Some(dir) = &args.out {
@@ -70,7 +83,10 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
             let count = exec::export_final_outputs(&graph, &manifest, &store, dir)
                 .map_err(|e| anyhow::anyhow!("--out {}: {e}", dir.display()))?;
             if !args.common.quiet && !args.common.json {
-                println!("copied {count} output file(s) of the final steps to {}", dir.display());
+                println!(
+                    "copied {count} output file(s) of the final steps to {}",
+                    dir.display()
+                );
             }
         }
     }
@@ -84,7 +100,11 @@ fn report_bad_input(err: anyhow::Error) -> Exit {
 
 /// Exit 3 when any step failed or was skipped.
 pub fn build_exit(manifest: &Manifest) -> Exit {
-    if manifest.steps.iter().any(|s| matches!(s.status, StepStatus::Failed | StepStatus::Skipped)) {
+    if manifest
+        .steps
+        .iter()
+        .any(|s| matches!(s.status, StepStatus::Failed | StepStatus::Skipped))
+    {
         Exit::StepFailed
     } else {
         Exit::Ok
@@ -102,7 +122,9 @@ fn render_table(manifest: &Manifest) -> String {
             StepStatus::Skipped => ("skipped", Colour::Dim),
         };
         let time = match step.status {
-            StepStatus::Ran | StepStatus::Failed => format!("{:.2}s", step.duration_ms as f64 / 1000.0),
+            StepStatus::Ran | StepStatus::Failed => {
+                format!("{:.2}s", step.duration_ms as f64 / 1000.0)
+            }
             _ => "-".to_string(),
         };
         table.row(vec![
@@ -135,7 +157,11 @@ fn summary(manifest: &Manifest, path: &std::path::Path) -> String {
 }
 
 fn report_failures(manifest: &Manifest) {
-    for step in manifest.steps.iter().filter(|s| s.status == StepStatus::Failed) {
+    for step in manifest
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Failed)
+    {
         eprintln!(
             "reprobe: step `{}` failed: {}",
             step.name,
@@ -177,7 +203,11 @@ impl Progress {
                 self.running.push(step);
                 return;
             }
-            BuildEvent::Finished { record, done, total } => {
+            BuildEvent::Finished {
+                record,
+                done,
+                total,
+            } => {
                 self.running.retain(|s| *s != record.name);
                 (done, total)
             }

@@ -40,7 +40,11 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
-            let code = if err.use_stderr() { Exit::BadInput } else { Exit::Ok };
+            let code = if err.use_stderr() {
+                Exit::BadInput
+            } else {
+                Exit::Ok
+            };
             let _ = err.print();
             return code.into();
         }
@@ -102,7 +106,10 @@ pub fn load_graph(arg: Option<&Path>) -> anyhow::Result<Graph> {
 
 /// Opens the store: `--store`, `REPROBE_STORE`, or `.reprobe/` beside the graph.
 pub fn open_store(common: &CommonArgs, graph: &Graph) -> anyhow::Result<Store> {
-    let dir = common.store.clone().unwrap_or_else(|| graph.root.join(".reprobe"));
+    let dir = common
+        .store
+        .clone()
+        .unwrap_or_else(|| graph.root.join(".reprobe"));
     Ok(Store::open(&dir)?)
 }
 
@@ -117,7 +124,8 @@ impl Interrupt {
     pub fn install() -> anyhow::Result<Interrupt> {
         let flag = Arc::new(AtomicBool::new(false));
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register(signal, Arc::clone(&flag)).context("cannot install the signal handler")?;
+            signal_hook::flag::register(signal, Arc::clone(&flag))
+                .context("cannot install the signal handler")?;
         }
         Ok(Interrupt { flag })
     }

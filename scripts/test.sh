@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command of the README: installs the few system packages the tests need when
+# they are missing, then runs every test (unit, property and integration) of reprobe.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages used by the corpus and the tests: real compilers and archivers.
+needed=()
+for pair in gcc:gcc ar:binutils tar:tar gzip:gzip zip:zip unzip:unzip python3:python3 xz:xz-utils zstd:zstd; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || needed+=("${pair#*:}")
+done
+if ((${#needed[@]})); then
+  echo "installing missing packages: ${needed[*]}"
+  if [[ $(id -u) -eq 0 ]]; then sudo=(); else sudo=(sudo); fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${needed[@]}"
+fi
+
+cargo fmt --check
+cargo test --locked "$@"
