@@ -51,6 +51,9 @@ pub struct SandboxProfile {
     pub reverse_file_order: bool,
     /// Size limit of the private `/tmp`.
     pub tmp_size_bytes: u64,
+    /// Seconds the clock is pushed ahead (0: the real clock): the work directory's files
+    /// get mtimes that far ahead, and the step's clock too when libfaketime is installed.
+    pub clock_offset_secs: i64,
 }
 
 impl Default for SandboxProfile {
@@ -73,6 +76,7 @@ impl Default for SandboxProfile {
             extra_env: BTreeMap::new(),
             reverse_file_order: false,
             tmp_size_bytes: 1 << 30,
+            clock_offset_secs: 0,
         }
     }
 }
@@ -107,6 +111,11 @@ impl SandboxProfile {
                 .to_string(),
             ),
         ]);
+        let clock = match self.clock_offset_secs {
+            0 => "real".to_string(),
+            offset => format!("real{offset:+}s (libfaketime)"),
+        };
+        map.insert("clock".to_string(), clock);
         if !self.extra_env.is_empty() {
             let vars: Vec<String> = self
                 .extra_env
@@ -141,6 +150,14 @@ impl SandboxProfile {
         for (name, value) in &self.extra_env {
             env.entry(name.clone()).or_insert_with(|| value.clone());
         }
+        if let Some(library) = crate::variation::libfaketime().filter(|_| self.clock_offset_secs != 0) {
+            env.entry("LD_PRELOAD".into()).or_insert_with(|| library.to_string_lossy().into_owned());
+            env.insert("FAKETIME".into(), format!("{:+}", self.clock_offset_secs));
+            env.insert("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into());
+            // File times stay real: faked stat() results would turn a file touched to a
+            // fixed date into a different date, a difference no real build would see.
+            env.insert("NO_FAKE_STAT".into(), "1".into());
+        }
         env
     }
 }
@@ -156,6 +173,11 @@ pub struct BuildOptions {
     pub profile: SandboxProfile,
     /// Keep work directories of failed steps (for debugging).
     pub keep_failed: bool,
+    /// Write successful runs into the action cache (`check` does not: its builds are
+    /// experiments, not artifacts to serve).
+    pub record_cache: bool,
+    /// Write the manifest into the store's `builds/` (the history `explain` reads).
+    pub record_manifest: bool,
 }
 
 impl Default for BuildOptions {
@@ -165,6 +187,8 @@ impl Default for BuildOptions {
             use_cache: true,
             profile: SandboxProfile::default(),
             keep_failed: false,
+            record_cache: true,
+            record_manifest: true,
         }
     }
 }
@@ -294,9 +318,44 @@ pub fn build(
         variations: options.profile.describe(),
         steps,
     };
-    let path = store.builds_dir().join(format!("{}.json", manifest.id));
-    store.write_atomic(&path, manifest.to_json().as_bytes())?;
+    if options.record_manifest {
+        let path = store.builds_dir().join(format!("{}.json", manifest.id));
+        store.write_atomic(&path, manifest.to_json().as_bytes())?;
+    }
     Ok(manifest)
+}
+
+/// Runs one step alone, without looking in the cache, its deps' outputs taken from the
+/// given records (by dep name): `check` uses it to judge a step on the first build's
+/// inputs and to bisect variations.
+pub fn run_one(
+    graph: Arc<Graph>,
+    store: Arc<Store>,
+    sandbox: Arc<Sandbox>,
+    options: &BuildOptions,
+    index: usize,
+    dep_records: &[&StepRecord],
+) -> StepRecord {
+    let mut records: Vec<Option<StepRecord>> = vec![None; graph.steps.len()];
+    for record in dep_records {
+        if let Some(position) = graph.position(&record.name) {
+            records[position] = Some((*record).clone());
+        }
+    }
+    let step = &graph.steps[index];
+    let deps = dep_inputs(&graph, step, &records);
+    let dep_outputs = dep_trees(&graph, step, &records);
+    let mut options = options.clone();
+    options.use_cache = false;
+    let job = StepJob {
+        graph: Arc::clone(&graph),
+        store,
+        sandbox,
+        options,
+        hash_cache: Arc::new(FileHashCache::default()),
+        index,
+    };
+    job.run(deps, dep_outputs)
 }
 
 /// Tracks which steps are ready: a count of unfinished deps per step, and the ready
@@ -551,6 +610,10 @@ impl StepJob {
             self.materialize(work, entry)
                 .map_err(|e| format!("dep output `{}`: {e}", entry.path))?;
         }
+        if self.options.profile.clock_offset_secs != 0 {
+            shift_mtimes(work, self.options.profile.clock_offset_secs)
+                .map_err(|e| format!("clock variation: {e}"))?;
+        }
         Ok(())
     }
 
@@ -637,6 +700,24 @@ fn copy_input(src: &Path, dest: &Path, expected: &FileHash) -> std::io::Result<(
         return Err(std::io::Error::other(
             "the file changed while the build was running",
         ));
+    }
+    Ok(())
+}
+
+/// Sets every file's mtime in the work directory to now + `offset` seconds, as if the
+/// inputs had been checked out at that (later) time.
+fn shift_mtimes(work: &Path, offset: i64) -> std::io::Result<()> {
+    let now = std::time::SystemTime::now();
+    let shifted = if offset >= 0 {
+        now + Duration::from_secs(offset.unsigned_abs())
+    } else {
+        now - Duration::from_secs(offset.unsigned_abs())
+    };
+    for entry in walkdir::WalkDir::new(work).min_depth(1) {
+        let entry = entry.map_err(std::io::Error::other)?;
+        if entry.file_type().is_file() {
+            fs::File::options().write(true).open(entry.path())?.set_modified(shifted)?;
+        }
     }
     Ok(())
 }

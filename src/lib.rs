@@ -14,3 +14,4 @@ pub mod manifest;
 pub mod sandbox;
 pub mod store;
 pub mod tree;
+pub mod variation;

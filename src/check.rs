@@ -1,0 +1,758 @@
+//! `check`: build a graph twice (or N times) in varied sandboxes and judge every step.
+//!
+//! Equal input hash but different content hash means a step is nondeterministic. A step
+//! whose inputs differ only because an upstream step was nondeterministic is re-run on the
+//! first build's inputs, so every step gets its own verdict: root causes
+//! (`nondeterministic`) are separated from what merely inherits a difference (`cascade`).
+//! Every difference is explained by the diff engine, given the values each build had, and
+//! what the values do not explain is bisected over the variations.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::diff::{self, DiffOptions, KnownValues, Reason, ReasonKind, TimeWindow};
+use crate::exec::{self, BuildError, BuildOptions, SandboxProfile};
+use crate::graph::Graph;
+use crate::hash::{ContentHash, InputHash};
+use crate::manifest::{Manifest, NetworkAttempt, StepRecord, StepStatus};
+use crate::sandbox::Sandbox;
+use crate::store::{remove_tree, Store, StoreError};
+use crate::tree::{EntryType, TreeEntry};
+use crate::variation::{self, Variation};
+
+/// The schema of every report (DESIGN.md section 7a).
+pub const REPORT_SCHEMA: &str = "reprobe/report/1";
+
+/// The verdict of one step (DESIGN.md section 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Same inputs, same outputs, in every build.
+    Reproducible,
+    /// Same inputs, different outputs: a root cause.
+    Nondeterministic,
+    /// Differs only because an upstream step did.
+    Cascade,
+    /// Failed in at least one build.
+    Failed,
+    /// Tried to reach the network.
+    Network,
+    /// Read project files it did not declare.
+    Undeclared,
+}
+
+impl Verdict {
+    /// The word of DESIGN.md section 6.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Reproducible => "reproducible",
+            Verdict::Nondeterministic => "nondeterministic",
+            Verdict::Cascade => "cascade",
+            Verdict::Failed => "failed",
+            Verdict::Network => "network",
+            Verdict::Undeclared => "undeclared",
+        }
+    }
+}
+
+/// How `check` runs.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Builds in all (at least 2): the first with the base profile, the rest varied.
+    pub rounds: usize,
+    /// The variations applied to every build after the first.
+    pub variations: BTreeSet<Variation>,
+    /// Steps run at once, shared by the concurrent builds.
+    pub jobs: usize,
+    /// Bisect differences the known values do not explain.
+    pub bisect: bool,
+    /// Keep each build's outputs under this directory (`build-1/STEP/...`).
+    pub keep: Option<PathBuf>,
+}
+
+/// One build of a check.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildSummary {
+    /// Build number, from 1.
+    pub round: usize,
+    /// The build's id.
+    pub id: String,
+    /// The sandbox values it ran with.
+    pub profile: BTreeMap<String, String>,
+    /// Start and end, RFC 3339.
+    pub started: String,
+    /// End, RFC 3339.
+    pub finished: String,
+}
+
+/// The judgement of one step.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepFinding {
+    /// The step.
+    pub name: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// Its input hash in the first build.
+    pub input_hash: Option<InputHash>,
+    /// Its content hash in each build it was judged on (first, then the differing one).
+    pub content_hashes: Vec<ContentHash>,
+    /// Why the outputs differ, with evidence and remedies.
+    pub reasons: Vec<Reason>,
+    /// The smallest set of variations that reproduces the unexplained differences
+    /// (from bisection); empty with `inherent` when no variation is needed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub varies_with: Option<Vec<String>>,
+    /// The difference appears with no variation at all (inherent nondeterminism).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub inherent: bool,
+    /// For a cascade: the nondeterministic upstream steps it inherits from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cascade_of: Vec<String>,
+    /// Network attempts seen in any build.
+    pub network: Vec<NetworkAttempt>,
+    /// Undeclared reads seen in any build.
+    pub undeclared: Vec<String>,
+    /// For a failure: which build and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// For a failure: the end of its stderr.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr_tail: Option<String>,
+    /// Other remarks (differing items, bisection notes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The full diff of the outputs (for HTML reports and `-v`).
+    #[serde(skip)]
+    pub diff: Option<diff::DiffReport>,
+}
+
+/// The result of `check` (`reprobe/report/1`, command `check`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// Always [`REPORT_SCHEMA`].
+    pub schema: &'static str,
+    /// Always `check`.
+    pub command: &'static str,
+    /// `reproducible` when every step is; else the worst verdict found.
+    pub verdict: Verdict,
+    /// The variations applied to the builds after the first.
+    pub variations: Vec<String>,
+    /// The variations turned off (so the report says what was not tested).
+    pub not_varied: Vec<String>,
+    /// Remarks about the run as a whole (for example, no libfaketime).
+    pub notes: Vec<String>,
+    /// The builds.
+    pub builds: Vec<BuildSummary>,
+    /// One finding per step, in topological order.
+    pub steps: Vec<StepFinding>,
+}
+
+impl CheckReport {
+    /// The exit code of DESIGN.md section 1: 0 reproducible, 1 findings, 3 a step failed
+    /// in every build (nothing could be judged for it).
+    pub fn exit(&self) -> crate::error::Exit {
+        use crate::error::Exit;
+        let failed_everywhere = self
+            .steps
+            .iter()
+            .any(|s| s.verdict == Verdict::Failed && s.error.as_deref().is_some_and(|e| e.starts_with("failed in every build")));
+        if failed_everywhere {
+            Exit::StepFailed
+        } else if self.verdict == Verdict::Reproducible {
+            Exit::Ok
+        } else {
+            Exit::Findings
+        }
+    }
+
+    /// Root causes first: the names of the nondeterministic steps.
+    pub fn root_causes(&self) -> Vec<&str> {
+        self.steps
+            .iter()
+            .filter(|s| s.verdict == Verdict::Nondeterministic)
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+
+    /// Renders with keys sorted.
+    pub fn to_json(&self) -> String {
+        let value = serde_json::to_value(self).expect("a report is plain data");
+        serde_json::to_string_pretty(&value).expect("a JSON value always prints")
+    }
+}
+
+/// What `check` needs from its caller.
+pub struct CheckContext {
+    /// The graph.
+    pub graph: Arc<Graph>,
+    /// The store (blobs only: `check` writes neither cache entries nor build history).
+    pub store: Arc<Store>,
+    /// The sandbox.
+    pub sandbox: Arc<Sandbox>,
+}
+
+/// One completed build with the values it ran with.
+struct Round {
+    manifest: Manifest,
+    profile: SandboxProfile,
+    window: TimeWindow,
+}
+
+/// Runs the check.
+pub fn check(cx: &CheckContext, options: &CheckOptions, interrupted: &AtomicBool) -> Result<CheckReport, BuildError> {
+    let base = SandboxProfile::default();
+    let varied = variation::varied_profile(&base, &options.variations);
+    let rounds = run_rounds(cx, options, &base, &varied, interrupted)?;
+    let mut notes = Vec::new();
+    if options.variations.contains(&Variation::Clock) && variation::libfaketime().is_none() {
+        notes.push(
+            "clock: libfaketime is not installed (Debian package `faketime`), so the builds ran at nearly the same real time; timestamps with day resolution such as __DATE__ may go unnoticed".to_string(),
+        );
+    }
+    let first = &rounds[0];
+    let mut findings: Vec<StepFinding> = Vec::new();
+    for (index, step) in cx.graph.steps.iter().enumerate() {
+        let mut finding = judge_step(cx, options, &rounds, index, &findings, &varied);
+        finding.name = step.name.clone();
+        findings.push(finding);
+    }
+    if let Some(dir) = &options.keep {
+        keep_outputs(&cx.store, &rounds, dir).map_err(BuildError::Store)?;
+    }
+    let verdict = findings
+        .iter()
+        .map(|f| f.verdict)
+        .filter(|v| *v != Verdict::Reproducible)
+        .min_by_key(|v| verdict_rank(*v))
+        .unwrap_or(Verdict::Reproducible);
+    let not_varied = Variation::ALL
+        .into_iter()
+        .filter(|v| !options.variations.contains(v))
+        .map(|v| v.name().to_string())
+        .collect();
+    let _ = first;
+    Ok(CheckReport {
+        schema: REPORT_SCHEMA,
+        command: "check",
+        verdict,
+        variations: options.variations.iter().map(|v| v.name().to_string()).collect(),
+        not_varied,
+        notes,
+        builds: rounds
+            .iter()
+            .enumerate()
+            .map(|(i, r)| BuildSummary {
+                round: i + 1,
+                id: r.manifest.id.clone(),
+                profile: r.manifest.variations.clone(),
+                started: r.manifest.started.clone(),
+                finished: r.manifest.finished.clone(),
+            })
+            .collect(),
+        steps: findings,
+    })
+}
+
+/// The overall verdict is the most serious one found.
+fn verdict_rank(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Failed => 0,
+        Verdict::Network => 1,
+        Verdict::Undeclared => 2,
+        Verdict::Nondeterministic => 3,
+        Verdict::Cascade => 4,
+        Verdict::Reproducible => 5,
+    }
+}
+
+/// Runs all rounds, two at a time when cores allow (each build gets half of the jobs).
+fn run_rounds(
+    cx: &CheckContext,
+    options: &CheckOptions,
+    base: &SandboxProfile,
+    varied: &SandboxProfile,
+    interrupted: &AtomicBool,
+) -> Result<Vec<Round>, BuildError> {
+    let rounds = options.rounds.max(2);
+    let concurrent = if options.jobs >= 2 { 2 } else { 1 };
+    let jobs_each = (options.jobs / concurrent).max(1);
+    let mut done: Vec<Round> = Vec::with_capacity(rounds);
+    let mut next = 0;
+    while next < rounds {
+        let batch: Vec<usize> = (next..rounds.min(next + concurrent)).collect();
+        next += batch.len();
+        let results: Vec<Result<Round, BuildError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|&round| {
+                    let profile = if round == 0 { base.clone() } else { varied.clone() };
+                    scope.spawn(move || run_round(cx, profile, jobs_each, interrupted))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(Err(BuildError::Interrupted)))
+                .collect()
+        });
+        for result in results {
+            done.push(result?);
+        }
+    }
+    Ok(done)
+}
+
+fn run_round(cx: &CheckContext, profile: SandboxProfile, jobs: usize, interrupted: &AtomicBool) -> Result<Round, BuildError> {
+    let options = BuildOptions {
+        jobs,
+        use_cache: false,
+        profile: profile.clone(),
+        keep_failed: false,
+        record_cache: false,
+        record_manifest: false,
+    };
+    let manifest = exec::build(
+        Arc::clone(&cx.graph),
+        Arc::clone(&cx.store),
+        Arc::clone(&cx.sandbox),
+        &options,
+        interrupted,
+        &mut |_| {},
+    )?;
+    let window = window_of(&manifest, profile.clock_offset_secs);
+    Ok(Round {
+        manifest,
+        profile,
+        window,
+    })
+}
+
+fn window_of(manifest: &Manifest, offset: i64) -> TimeWindow {
+    let parse = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.timestamp())
+            .unwrap_or(0)
+    };
+    TimeWindow {
+        start: parse(&manifest.started) + offset,
+        end: parse(&manifest.finished) + offset + 1,
+    }
+}
+
+fn empty_finding(record: &StepRecord) -> StepFinding {
+    StepFinding {
+        name: record.name.clone(),
+        verdict: Verdict::Reproducible,
+        input_hash: record.input_hash,
+        content_hashes: record.content_hash.into_iter().collect(),
+        reasons: Vec::new(),
+        varies_with: None,
+        inherent: false,
+        cascade_of: Vec::new(),
+        network: Vec::new(),
+        undeclared: Vec::new(),
+        error: None,
+        stderr_tail: None,
+        notes: Vec::new(),
+        diff: None,
+    }
+}
+
+fn judge_step(
+    cx: &CheckContext,
+    options: &CheckOptions,
+    rounds: &[Round],
+    index: usize,
+    earlier: &[StepFinding],
+    varied: &SandboxProfile,
+) -> StepFinding {
+    let records: Vec<&StepRecord> = rounds.iter().map(|r| &r.manifest.steps[index]).collect();
+    let first = records[0];
+    let mut finding = empty_finding(first);
+    for record in &records {
+        for attempt in &record.findings.network {
+            if !finding.network.contains(attempt) {
+                finding.network.push(attempt.clone());
+            }
+        }
+        for path in &record.findings.undeclared {
+            if !finding.undeclared.contains(path) {
+                finding.undeclared.push(path.clone());
+            }
+        }
+    }
+    if let Some(failure) = judge_failures(&records, &mut finding) {
+        finding.verdict = failure;
+        return finding;
+    }
+    // Judge every later round against the first; the first difference found decides.
+    for (round, record) in rounds.iter().zip(&records).skip(1) {
+        if record.content_hash == first.content_hash {
+            continue;
+        }
+        let (other, cascade_of) = if record.input_hash == first.input_hash {
+            ((*record).clone(), Vec::new())
+        } else {
+            let upstream = differing_upstream(cx, index, earlier);
+            let rerun = rerun_on_first_inputs(cx, rounds, index, &round.profile);
+            if rerun.content_hash == first.content_hash {
+                finding.verdict = Verdict::Cascade;
+                finding.cascade_of = upstream;
+                finding.content_hashes.extend(record.content_hash);
+                finding
+                    .notes
+                    .push("re-run on the first build's inputs, its output is identical: it only inherits a difference".into());
+                continue;
+            }
+            (rerun, upstream)
+        };
+        finding.verdict = Verdict::Nondeterministic;
+        finding.content_hashes = vec![first.content_hash, other.content_hash].into_iter().flatten().collect();
+        if !cascade_of.is_empty() {
+            finding
+                .notes
+                .push("judged on the first build's inputs (its deps also differed): it is nondeterministic itself".into());
+        }
+        explain(cx, options, rounds, index, first, &other, round, &mut finding, varied);
+        break;
+    }
+    if finding.verdict == Verdict::Reproducible || finding.verdict == Verdict::Cascade {
+        if !finding.network.is_empty() {
+            finding.verdict = Verdict::Network;
+        } else if !finding.undeclared.is_empty() {
+            finding.verdict = Verdict::Undeclared;
+        }
+    } else if !finding.network.is_empty() {
+        finding.notes.push("the step also tried to reach the network".into());
+    }
+    finding
+}
+
+/// A step that failed (or was skipped) in some build is judged `failed`.
+fn judge_failures(records: &[&StepRecord], finding: &mut StepFinding) -> Option<Verdict> {
+    let failed: Vec<usize> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r.status, StepStatus::Failed | StepStatus::Skipped))
+        .map(|(i, _)| i)
+        .collect();
+    if failed.is_empty() {
+        return None;
+    }
+    let worst = records[failed[0]];
+    let builds: Vec<String> = failed.iter().map(|i| (i + 1).to_string()).collect();
+    let why = worst.error.clone().unwrap_or_default();
+    finding.error = Some(if failed.len() == records.len() {
+        format!("failed in every build: {why}")
+    } else {
+        format!("failed only in build {} of {}: {why}", builds.join(", "), records.len())
+    });
+    finding.stderr_tail = worst.stderr_tail.clone();
+    finding.content_hashes = records.iter().filter_map(|r| r.content_hash).collect();
+    Some(Verdict::Failed)
+}
+
+/// The nondeterministic (or cascading) steps upstream of `index`, reduced to root causes.
+fn differing_upstream(cx: &CheckContext, index: usize, earlier: &[StepFinding]) -> Vec<String> {
+    let mut roots = BTreeSet::new();
+    let mut stack: Vec<&str> = cx.graph.steps[index].deps.iter().map(String::as_str).collect();
+    let mut seen = BTreeSet::new();
+    while let Some(name) = stack.pop() {
+        if !seen.insert(name) {
+            continue;
+        }
+        let Some(position) = cx.graph.position(name) else { continue };
+        let Some(found) = earlier.get(position) else { continue };
+        match found.verdict {
+            Verdict::Nondeterministic => {
+                roots.insert(name.to_string());
+            }
+            Verdict::Cascade => stack.extend(cx.graph.steps[position].deps.iter().map(String::as_str)),
+            _ => {}
+        }
+    }
+    roots.into_iter().collect()
+}
+
+fn rerun_options(profile: &SandboxProfile) -> BuildOptions {
+    BuildOptions {
+        jobs: 1,
+        use_cache: false,
+        profile: profile.clone(),
+        keep_failed: false,
+        record_cache: false,
+        record_manifest: false,
+    }
+}
+
+/// Re-runs a step with `profile` on the first build's dep outputs.
+fn rerun_on_first_inputs(cx: &CheckContext, rounds: &[Round], index: usize, profile: &SandboxProfile) -> StepRecord {
+    let deps: Vec<&StepRecord> = cx.graph.steps[index]
+        .deps
+        .iter()
+        .filter_map(|d| rounds[0].manifest.step(d))
+        .collect();
+    exec::run_one(
+        Arc::clone(&cx.graph),
+        Arc::clone(&cx.store),
+        Arc::clone(&cx.sandbox),
+        &rerun_options(profile),
+        index,
+        &deps,
+    )
+}
+
+/// The values known to differ between the first build and `other`, for the classifier.
+fn known_values(cx: &CheckContext, index: usize, first: &Round, other: &SandboxProfile, other_window: TimeWindow) -> KnownValues {
+    let step = &cx.graph.steps[index].name;
+    let a = &first.profile;
+    let pair = |x: String, y: String| (x != y).then_some((x, y));
+    KnownValues {
+        build_path: pair(
+            a.workdir(step).to_string_lossy().into_owned(),
+            other.workdir(step).to_string_lossy().into_owned(),
+        ),
+        hostname: pair(a.hostname.clone(), other.hostname.clone()),
+        user: pair(a.user.name.clone(), other.user.name.clone()),
+        clock: Some((first.window, other_window)),
+        timezone: pair(a.timezone.clone(), other.timezone.clone()),
+        locale: pair(a.locale.clone(), other.locale.clone()),
+    }
+}
+
+/// Materializes one build's outputs of a step into `dir` (from the store's blobs).
+fn materialize(store: &Store, outputs: &[TreeEntry], dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(dir).map_err(crate::store::at(dir))?;
+    for entry in outputs {
+        let dest = dir.join(&entry.path);
+        match entry.kind {
+            EntryType::Dir => std::fs::create_dir_all(&dest).map_err(crate::store::at(&dest))?,
+            EntryType::Symlink => {
+                if let Some(parent) = dest.parent() {
+                    std::fs::create_dir_all(parent).map_err(crate::store::at(parent))?;
+                }
+                std::os::unix::fs::symlink(entry.target.as_deref().unwrap_or_default(), &dest)
+                    .map_err(crate::store::at(&dest))?;
+            }
+            EntryType::File => {
+                if let Some(hash) = entry.sha256 {
+                    store.copy_blob(&hash, &dest, entry.mode)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Diffs the outputs of two runs of one step.
+fn diff_outputs(cx: &CheckContext, a: &[TreeEntry], b: &[TreeEntry], known: KnownValues) -> Result<diff::DiffReport, String> {
+    let temp = cx.store.temp_dir("diff").map_err(|e| e.to_string())?;
+    let result = (|| {
+        materialize(&cx.store, a, &temp.join("a")).map_err(|e| e.to_string())?;
+        materialize(&cx.store, b, &temp.join("b")).map_err(|e| e.to_string())?;
+        let options = DiffOptions {
+            known,
+            ..DiffOptions::default()
+        };
+        diff::diff_paths(&temp.join("a"), &temp.join("b"), &options).map_err(|e| e.to_string())
+    })();
+    remove_tree(&temp);
+    result
+}
+
+/// Whether a reason is attributed from evidence (a known value matched exactly, or a
+/// time inside a build's window) rather than guessed from its kind.
+fn attributed_by_evidence(reason: &Reason) -> bool {
+    matches!(
+        reason.kind,
+        ReasonKind::BuildPath | ReasonKind::Hostname | ReasonKind::User | ReasonKind::Timezone
+    ) || (reason.kind == ReasonKind::Timestamp && reason.variation.as_deref() == Some("clock"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn explain(
+    cx: &CheckContext,
+    options: &CheckOptions,
+    rounds: &[Round],
+    index: usize,
+    first: &StepRecord,
+    other: &StepRecord,
+    round: &Round,
+    finding: &mut StepFinding,
+    varied: &SandboxProfile,
+) {
+    let known = known_values(cx, index, &rounds[0], &round.profile, round.window);
+    let report = match diff_outputs(cx, &first.outputs, &other.outputs, known) {
+        Ok(report) => report,
+        Err(err) => {
+            finding.notes.push(format!("could not diff the outputs: {err}"));
+            return;
+        }
+    };
+    finding.reasons = report.items.iter().flat_map(|i| i.reasons.iter().cloned()).collect();
+    let unexplained = finding.reasons.iter().any(|r| !attributed_by_evidence(r));
+    if unexplained && options.bisect {
+        bisect(cx, options, rounds, index, finding, varied);
+    }
+    finding.diff = Some(report);
+}
+
+/// Finds the smallest set of variations that reproduces the unexplained differences by
+/// re-running only this step (its inputs come from the store) with subsets of them.
+fn bisect(cx: &CheckContext, options: &CheckOptions, rounds: &[Round], index: usize, finding: &mut StepFinding, _varied: &SandboxProfile) {
+    let base = &rounds[0].profile;
+    let first = &rounds[0].manifest.steps[index];
+    let mut runs = 0usize;
+    let mut reproduces = |set: &BTreeSet<Variation>| -> bool {
+        runs += 1;
+        let profile = variation::varied_profile(base, set);
+        let record = rerun_on_first_inputs(cx, rounds, index, &profile);
+        if record.content_hash.is_none() {
+            return false;
+        }
+        if record.content_hash == first.content_hash {
+            return false;
+        }
+        let now = chrono::Utc::now().timestamp();
+        let window = TimeWindow {
+            start: now - 600 + profile.clock_offset_secs,
+            end: now + 1 + profile.clock_offset_secs,
+        };
+        let known = known_values(cx, index, &rounds[0], &profile, window);
+        match diff_outputs(cx, &first.outputs, &record.outputs, known) {
+            Ok(report) => report.items.iter().flat_map(|i| &i.reasons).any(|r| !attributed_by_evidence(r)),
+            Err(_) => false,
+        }
+    };
+    let candidates: BTreeSet<Variation> = options.variations.iter().copied().collect();
+    if reproduces(&BTreeSet::new()) {
+        finding.inherent = true;
+        finding.varies_with = Some(Vec::new());
+        for reason in finding.reasons.iter_mut().filter(|r| !attributed_by_evidence(r)) {
+            reason.variation = None;
+        }
+        finding
+            .notes
+            .push("the unexplained difference appears with no variation at all: inherent nondeterminism".into());
+        return;
+    }
+    if candidates.is_empty() || !reproduces(&candidates) {
+        finding
+            .notes
+            .push(format!("bisection: the unexplained difference did not reproduce in {runs} re-runs (rare or racy: try --rounds)"));
+        return;
+    }
+    let minimal = minimize(candidates, &mut reproduces);
+    let names: Vec<String> = minimal.iter().map(|v| v.name().to_string()).collect();
+    for reason in finding.reasons.iter_mut().filter(|r| !attributed_by_evidence(r)) {
+        if let [only] = minimal.iter().collect::<Vec<_>>()[..] {
+            if reason.kind == ReasonKind::Random {
+                reason.kind = kind_of(*only);
+                reason.remedy = diff::classify::remedy(reason.kind).map(str::to_string);
+            }
+        }
+        reason.variation = Some(names.join("+"));
+    }
+    finding.notes.push(format!("bisection: {runs} re-runs of this step; varies with: {}", names.join(", ")));
+    finding.varies_with = Some(names);
+}
+
+/// Delta debugging over a set that is known to reproduce: halves first, then one by one.
+fn minimize(mut set: BTreeSet<Variation>, reproduces: &mut dyn FnMut(&BTreeSet<Variation>) -> bool) -> BTreeSet<Variation> {
+    loop {
+        if set.len() <= 1 {
+            return set;
+        }
+        let items: Vec<Variation> = set.iter().copied().collect();
+        let (left, right) = items.split_at(items.len() / 2);
+        let left: BTreeSet<Variation> = left.iter().copied().collect();
+        let right: BTreeSet<Variation> = right.iter().copied().collect();
+        if reproduces(&left) {
+            set = left;
+            continue;
+        }
+        if reproduces(&right) {
+            set = right;
+            continue;
+        }
+        for variation in items {
+            let mut smaller = set.clone();
+            smaller.remove(&variation);
+            if !smaller.is_empty() && reproduces(&smaller) {
+                set = smaller;
+            }
+        }
+        return set;
+    }
+}
+
+/// The reason kind a variation produces.
+fn kind_of(variation: Variation) -> ReasonKind {
+    match variation {
+        Variation::BuildPath => ReasonKind::BuildPath,
+        Variation::Clock => ReasonKind::Timestamp,
+        Variation::Hostname => ReasonKind::Hostname,
+        Variation::User => ReasonKind::User,
+        Variation::Umask => ReasonKind::Umask,
+        Variation::Locale => ReasonKind::Locale,
+        Variation::Timezone => ReasonKind::Timezone,
+        Variation::FileOrder => ReasonKind::Ordering,
+        Variation::Cpus => ReasonKind::Cpus,
+        Variation::Env => ReasonKind::Env,
+    }
+}
+
+/// Copies every build's outputs into `dir/build-N/` for inspection (`--keep`).
+fn keep_outputs(store: &Store, rounds: &[Round], dir: &Path) -> Result<(), StoreError> {
+    for (i, round) in rounds.iter().enumerate() {
+        let target = dir.join(format!("build-{}", i + 1));
+        for step in &round.manifest.steps {
+            materialize(store, &step.outputs, &target.join(&step.name))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimize_finds_a_single_culprit() {
+        let all: BTreeSet<Variation> = Variation::ALL.into_iter().collect();
+        let mut calls = 0;
+        let found = minimize(all, &mut |s| {
+            calls += 1;
+            s.contains(&Variation::Umask)
+        });
+        assert_eq!(found.into_iter().collect::<Vec<_>>(), vec![Variation::Umask]);
+        assert!(calls <= 8, "{calls} runs");
+    }
+
+    #[test]
+    fn minimize_finds_a_pair_needed_together() {
+        let all: BTreeSet<Variation> = Variation::ALL.into_iter().collect();
+        let found = minimize(all, &mut |s| s.contains(&Variation::Hostname) && s.contains(&Variation::Cpus));
+        assert_eq!(found.into_iter().collect::<Vec<_>>(), vec![Variation::Hostname, Variation::Cpus]);
+    }
+
+    #[test]
+    fn verdict_words_are_design_words() {
+        let words: Vec<&str> = [
+            Verdict::Reproducible,
+            Verdict::Nondeterministic,
+            Verdict::Cascade,
+            Verdict::Failed,
+            Verdict::Network,
+            Verdict::Undeclared,
+        ]
+        .iter()
+        .map(|v| v.as_str())
+        .collect();
+        assert_eq!(words, ["reproducible", "nondeterministic", "cascade", "failed", "network", "undeclared"]);
+        assert_eq!(serde_json::to_string(&Verdict::Cascade).unwrap(), "\"cascade\"");
+    }
+}

@@ -1,0 +1,415 @@
+//! `reprobe check`: build twice in varied sandboxes, judge every step, gate CI.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::table::{colour_enabled, paint, Colour, Table};
+use super::{load_graph, open_store, CommonArgs, Interrupt};
+use crate::check::{self, CheckContext, CheckOptions, CheckReport, StepFinding, Verdict};
+use crate::error::Exit;
+use crate::exec::BuildError;
+use crate::sandbox::Sandbox;
+use crate::variation;
+
+/// Flags of `reprobe check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The graph file, or a directory holding reprobe.toml [default: ./reprobe.toml]
+    pub graph: Option<PathBuf>,
+    /// How many builds (at least 2): the first plain, the others with the variations.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub rounds: usize,
+    /// Apply only these variations (comma-separated): build_path, clock, hostname, user,
+    /// umask, locale, timezone, fileorder, cpus, env.
+    #[arg(long, value_name = "LIST")]
+    pub vary: Option<String>,
+    /// Apply every variation but these (comma-separated); the report lists what was off.
+    #[arg(long, value_name = "LIST")]
+    pub no_vary: Option<String>,
+    /// Do not re-run steps to bisect differences the known values do not explain.
+    #[arg(long)]
+    pub no_bisect: bool,
+    /// Keep every build's outputs in DIR/build-N/STEP/ for inspection.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Write a self-contained HTML report.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write a Markdown summary (for a pull-request comment).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Write a JUnit XML report: one test case per step, non-reproducible ones failing.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Runs `reprobe check`.
+pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
+    let graph = match load_graph(args.graph.as_deref()) {
+        Ok(graph) => Arc::new(graph),
+        Err(err) => {
+            eprintln!("reprobe: error: {err:#}");
+            return Ok(Exit::BadInput);
+        }
+    };
+    let variations = match variation::choose(args.vary.as_deref(), args.no_vary.as_deref()) {
+        Ok(v) => v,
+        Err(err) => {
+            eprintln!("reprobe: error: --vary/--no-vary: {err}");
+            return Ok(Exit::BadInput);
+        }
+    };
+    if args.rounds < 2 {
+        eprintln!("reprobe: error: --rounds must be at least 2 (one build cannot be compared)");
+        return Ok(Exit::BadInput);
+    }
+    Sandbox::check_support().map_err(anyhow::Error::from)?;
+    let cx = CheckContext {
+        store: Arc::new(open_store(&args.common, &graph)?),
+        sandbox: Arc::new(Sandbox::new().context("cannot start the sandbox")?),
+        graph,
+    };
+    let options = CheckOptions {
+        rounds: args.rounds,
+        variations,
+        jobs: args.common.jobs(),
+        bisect: !args.no_bisect,
+        keep: args.keep.clone(),
+    };
+    let interrupt = Interrupt::install()?;
+    if !args.common.quiet && !args.common.json {
+        eprintln!(
+            "reprobe: checking {} steps with {} builds; varying: {}",
+            cx.graph.steps.len(),
+            options.rounds,
+            options.variations.iter().map(|v| v.name()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let report = match check::check(&cx, &options, interrupt.flag()) {
+        Ok(report) => report,
+        Err(BuildError::Interrupted) => interrupt.exit(),
+        Err(err) => return Err(err.into()),
+    };
+    write_reports(&args, &report)?;
+    if args.common.json {
+        println!("{}", report.to_json());
+    } else if !args.common.quiet {
+        print!("{}", render_terminal(&report, args.common.verbose));
+    }
+    Ok(report.exit())
+}
+
+fn write_reports(args: &CheckArgs, report: &CheckReport) -> anyhow::Result<()> {
+    let outputs = [
+        (&args.html, render_html(report)),
+        (&args.markdown, render_markdown(report)),
+        (&args.junit, render_junit(report)),
+    ];
+    for (path, text) in outputs {
+        if let Some(path) = path {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn verdict_colour(verdict: Verdict) -> Colour {
+    match verdict {
+        Verdict::Reproducible => Colour::Green,
+        Verdict::Cascade => Colour::Yellow,
+        _ => Colour::Red,
+    }
+}
+
+fn reason_summary(finding: &StepFinding) -> String {
+    let mut kinds: Vec<String> = Vec::new();
+    for reason in &finding.reasons {
+        let word = reason.kind.as_str().to_string();
+        if !kinds.contains(&word) {
+            kinds.push(word);
+        }
+    }
+    if finding.verdict == Verdict::Cascade {
+        return format!("inherits from {}", finding.cascade_of.join(", "));
+    }
+    if let Some(error) = &finding.error {
+        return error.lines().next().unwrap_or_default().chars().take(60).collect();
+    }
+    kinds.join(", ")
+}
+
+/// The terminal report: a row per step, then the evidence of each finding.
+pub fn render_terminal(report: &CheckReport, verbose: bool) -> String {
+    let colour = colour_enabled();
+    let mut table = Table::new(&["STEP", "VERDICT", "INPUT HASH", "CONTENT HASHES", "REASONS"]);
+    for finding in &report.steps {
+        let hashes: Vec<String> = finding.content_hashes.iter().map(|h| h.short()).collect();
+        table.row(vec![
+            finding.name.clone(),
+            paint(finding.verdict.as_str(), verdict_colour(finding.verdict), colour),
+            finding.input_hash.map_or("-".into(), |h| h.short()),
+            if hashes.is_empty() { "-".into() } else { hashes.join(" ") },
+            reason_summary(finding),
+        ]);
+    }
+    let mut out = table.render();
+    for finding in report.steps.iter().filter(|f| f.verdict != Verdict::Reproducible) {
+        out.push('\n');
+        out.push_str(&render_finding(finding, verbose, colour));
+    }
+    out.push('\n');
+    out.push_str(&summary_line(report));
+    out.push('\n');
+    if !report.not_varied.is_empty() {
+        let _ = writeln!(out, "not varied: {}", report.not_varied.join(", "));
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    out
+}
+
+fn render_finding(finding: &StepFinding, verbose: bool, colour: bool) -> String {
+    let mut out = String::new();
+    let title = format!("{} — {}", finding.name, finding.verdict.as_str());
+    let _ = writeln!(out, "{}", paint(&title, Colour::Bold, colour));
+    if let Some(error) = &finding.error {
+        let _ = writeln!(out, "  {error}");
+    }
+    if let Some(tail) = &finding.stderr_tail {
+        for line in tail.lines() {
+            let _ = writeln!(out, "  | {line}");
+        }
+    }
+    if let Some(with) = &finding.varies_with {
+        let text = if with.is_empty() { "nothing: it differs with no variation at all (random)".to_string() } else { with.join(", ") };
+        let _ = writeln!(out, "  varies with: {text}");
+    }
+    let limit = if verbose { usize::MAX } else { 3 };
+    let mut per_path: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut hidden = 0;
+    let mut remedies: Vec<&str> = Vec::new();
+    for reason in &finding.reasons {
+        let shown = per_path.entry(reason.path.as_str()).or_default();
+        *shown += 1;
+        if *shown > limit {
+            hidden += 1;
+            continue;
+        }
+        let location = match (reason.offset, reason.line) {
+            (_, Some(line)) => format!(" line {line}"),
+            (Some(offset), None) => format!(" offset {offset}"),
+            _ => String::new(),
+        };
+        let context = reason.context.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
+        let variation = reason.variation.as_deref().map(|v| format!(" (varies with {v})")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {} {}{location}{context}: {:?} -> {:?}{variation}",
+            paint(reason.kind.as_str(), Colour::Yellow, colour),
+            reason.path,
+            shorten(&reason.a),
+            shorten(&reason.b)
+        );
+        if let Some(remedy) = reason.remedy.as_deref() {
+            if !remedies.contains(&remedy) {
+                remedies.push(remedy);
+            }
+        }
+    }
+    if hidden > 0 {
+        let _ = writeln!(out, "  ... {hidden} more (-v shows all; the HTML report has everything)");
+    }
+    for remedy in remedies {
+        let _ = writeln!(out, "  fix: {remedy}");
+    }
+    for attempt in &finding.network {
+        let name = attempt.dns_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  network: pid {} `{}` -> {} {}:{}{name}",
+            attempt.pid,
+            attempt.argv.join(" "),
+            attempt.family,
+            attempt.address,
+            attempt.port
+        );
+    }
+    for path in &finding.undeclared {
+        let _ = writeln!(out, "  undeclared read: {path}");
+    }
+    for note in &finding.notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
+    out
+}
+
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= 60 {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(60).collect::<String>())
+    }
+}
+
+/// "2 of 7 steps are not reproducible: ..." with root causes first.
+pub fn summary_line(report: &CheckReport) -> String {
+    let bad = report.steps.iter().filter(|s| s.verdict != Verdict::Reproducible).count();
+    if bad == 0 {
+        return format!("all {} steps are reproducible", report.steps.len());
+    }
+    let roots = report.root_causes();
+    let cascades = report.steps.iter().filter(|s| s.verdict == Verdict::Cascade).count();
+    let mut text = format!("{bad} of {} steps are not reproducible", report.steps.len());
+    if !roots.is_empty() {
+        let _ = write!(text, "; root causes: {}", roots.join(", "));
+    }
+    if cascades > 0 {
+        let _ = write!(text, "; {cascades} cascade(s) only inherit their differences");
+    }
+    for verdict in [Verdict::Failed, Verdict::Network, Verdict::Undeclared] {
+        let names: Vec<&str> = report.steps.iter().filter(|s| s.verdict == verdict).map(|s| s.name.as_str()).collect();
+        if !names.is_empty() {
+            let _ = write!(text, "; {}: {}", verdict.as_str(), names.join(", "));
+        }
+    }
+    text
+}
+
+/// Escapes text for XML and HTML.
+pub fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {
+                let _ = write!(out, "&#x{:x};", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn plain_finding(finding: &StepFinding) -> String {
+    render_finding(finding, true, false)
+}
+
+/// JUnit XML: one test case per step; anything not reproducible fails.
+pub fn render_junit(report: &CheckReport) -> String {
+    let failures = report.steps.iter().filter(|s| s.verdict != Verdict::Reproducible).count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuite name=\"reprobe check\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">",
+        report.steps.len()
+    );
+    for finding in &report.steps {
+        let _ = write!(out, "  <testcase classname=\"reprobe.check\" name=\"{}\"", escape_xml(&finding.name));
+        if finding.verdict == Verdict::Reproducible {
+            out.push_str("/>\n");
+            continue;
+        }
+        let message = format!("{}: {}", finding.verdict.as_str(), reason_summary(finding));
+        let _ = writeln!(
+            out,
+            ">\n    <failure message=\"{}\" type=\"{}\">{}</failure>\n  </testcase>",
+            escape_xml(&message),
+            finding.verdict.as_str(),
+            escape_xml(&plain_finding(finding))
+        );
+    }
+    out.push_str("</testsuite>\n");
+    out
+}
+
+/// A short Markdown summary fit for a pull-request comment.
+pub fn render_markdown(report: &CheckReport) -> String {
+    let mut out = String::from("## reprobe check\n\n");
+    let _ = writeln!(out, "**{}**\n", summary_line(report));
+    out.push_str("| step | verdict | reasons |\n| --- | --- | --- |\n");
+    for finding in &report.steps {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            finding.name,
+            finding.verdict.as_str(),
+            reason_summary(finding).replace('|', "\\|")
+        );
+    }
+    for finding in report.steps.iter().filter(|s| s.verdict != Verdict::Reproducible) {
+        let _ = writeln!(out, "\n<details><summary><code>{}</code>: {}</summary>\n\n```", finding.name, finding.verdict.as_str());
+        out.push_str(&render_finding(finding, false, false));
+        out.push_str("```\n</details>\n");
+    }
+    if !report.not_varied.is_empty() {
+        let _ = writeln!(out, "\nNot varied: {}", report.not_varied.join(", "));
+    }
+    out
+}
+
+/// A self-contained HTML page: the summary table, then every finding with its full
+/// evidence (all reasons, unified diffs, byte ranges).
+pub fn render_html(report: &CheckReport) -> String {
+    let mut out = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>reprobe check</title>\n<style>\
+body{font-family:system-ui,sans-serif;margin:2em;max-width:110em}table{border-collapse:collapse}\
+td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}\
+.reproducible{color:#070}.cascade{color:#a60}.nondeterministic,.failed,.network,.undeclared{color:#b00}\
+pre{background:#f6f6f6;padding:.6em;overflow:auto}code{font-family:ui-monospace,monospace}\
+</style></head><body>\n<h1>reprobe check</h1>\n",
+    );
+    let _ = writeln!(out, "<p><strong>{}</strong></p>", escape_xml(&summary_line(report)));
+    let _ = writeln!(out, "<p>Varied: {}. Not varied: {}.</p>", escape_xml(&report.variations.join(", ")), escape_xml(&report.not_varied.join(", ")));
+    out.push_str("<table><tr><th>step</th><th>verdict</th><th>input hash</th><th>content hashes</th><th>reasons</th></tr>\n");
+    for f in &report.steps {
+        let hashes: Vec<String> = f.content_hashes.iter().map(|h| h.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "<tr><td><a href=\"#step-{0}\">{0}</a></td><td class=\"{1}\">{1}</td><td><code>{2}</code></td><td><code>{3}</code></td><td>{4}</td></tr>",
+            escape_xml(&f.name),
+            f.verdict.as_str(),
+            f.input_hash.map_or(String::new(), |h| h.to_string()),
+            hashes.join("<br>"),
+            escape_xml(&reason_summary(f))
+        );
+    }
+    out.push_str("</table>\n");
+    for f in report.steps.iter().filter(|s| s.verdict != Verdict::Reproducible) {
+        let _ = writeln!(out, "<h2 id=\"step-{0}\">{0} <span class=\"{1}\">{1}</span></h2>", escape_xml(&f.name), f.verdict.as_str());
+        let _ = writeln!(out, "<pre>{}</pre>", escape_xml(&plain_finding(f)));
+        if let Some(diff) = &f.diff {
+            for item in &diff.items {
+                let _ = writeln!(out, "<h3><code>{}</code> ({}, {})</h3>", escape_xml(&item.path), item.kind.as_str(), item.change.as_str());
+                if let Some(unified) = &item.evidence.unified_diff {
+                    let _ = writeln!(out, "<pre>{}</pre>", escape_xml(unified));
+                }
+                for range in &item.evidence.byte_ranges {
+                    let _ = writeln!(
+                        out,
+                        "<table><tr><th>build 1 @ {}</th><th>build 2 @ {}</th></tr><tr><td><pre>{}</pre></td><td><pre>{}</pre></td></tr></table>",
+                        range.offset_a,
+                        range.offset_b,
+                        escape_xml(&range.hex_a),
+                        escape_xml(&range.hex_b)
+                    );
+                }
+                for field in &item.evidence.metadata {
+                    let member = field.member.as_deref().unwrap_or("");
+                    let _ = writeln!(out, "<p><code>{} {}</code>: {} → {}</p>", escape_xml(member), escape_xml(&field.field), escape_xml(&field.a), escape_xml(&field.b));
+                }
+            }
+        }
+    }
+    out.push_str("</body></html>\n");
+    out
+}

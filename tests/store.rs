@@ -1,0 +1,131 @@
+//! The store under concurrency and interruption: two builds sharing one store, and a
+//! build killed in the middle of a step.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Every blob matches its name and every action entry parses and points at blobs.
+fn assert_store_valid(store: &Path) {
+    for entry in walkdir::WalkDir::new(store.join("blobs")) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let (hash, _) = reprobe::hash::hash_file(entry.path()).unwrap();
+            assert_eq!(hash.to_string(), entry.file_name().to_str().unwrap(), "corrupt blob {:?}", entry.path());
+        }
+    }
+    for entry in walkdir::WalkDir::new(store.join("actions")) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let action: reprobe::store::ActionEntry =
+                serde_json::from_slice(&fs::read(entry.path()).unwrap()).expect("action entry parses");
+            for output in &action.outputs {
+                if let Some(hash) = output.sha256 {
+                    let hex = hash.to_string();
+                    assert!(store.join("blobs").join(&hex[..2]).join(&hex).is_file(), "missing blob for {}", output.path);
+                }
+            }
+        }
+    }
+    for entry in fs::read_dir(store.join("builds")).unwrap() {
+        reprobe::manifest::Manifest::read(&entry.unwrap().path()).expect("manifest reads");
+    }
+}
+
+#[test]
+fn two_builds_sharing_one_store_both_succeed_and_leave_it_valid() {
+    let dir = copy_corpus("multi-step");
+    let store = tempfile::tempdir().unwrap();
+    let spawn = || {
+        reprobe()
+            .args(["build", "-q", "--store"])
+            .arg(store.path())
+            .arg(dir.path())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    assert!(a.wait().unwrap().success());
+    assert!(b.wait().unwrap().success());
+    assert_store_valid(store.path());
+    let out = reprobe().args(["build", "--json", "--store"]).arg(store.path()).arg(dir.path()).output().unwrap();
+    let m = json(&out);
+    for step in m["steps"].as_array().unwrap() {
+        assert_eq!(step["status"], "cached", "{}", step["name"]);
+    }
+}
+
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = fs::read(entry.path().join("cmdline")) {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.contains(marker) && !text.contains("reprobe") {
+                found.push(format!("{}: {text}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_build_killed_mid_step_leaves_no_process_and_the_next_build_reuses_what_finished() {
+    let marker = "47.123";
+    let graph = format!(
+        r#"
+[steps.fast]
+run = "echo done > fast.txt"
+outputs = ["fast.txt"]
+[steps.slow]
+run = "echo partial > slow.txt; sleep {marker}; echo whole >> slow.txt"
+deps = ["fast"]
+outputs = ["slow.txt"]
+timeout = 5
+"#
+    );
+    let dir = project(&graph, &[]);
+    let mut child = reprobe().args(["build", "-q"]).current_dir(dir.path()).spawn().unwrap();
+    let start = Instant::now();
+    while processes_with(marker).is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(20), "the slow step never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let start = Instant::now();
+    while !processes_with(marker).is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(5), "step outlived reprobe: {:?}", processes_with(marker));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_store_valid(&dir.path().join(".reprobe"));
+
+    // The next build reuses `fast` and reruns `slow` (which now times out fast, since it
+    // is killed at its timeout: no half entry of it may be served).
+    let fs_graph = graph.replace(&format!("sleep {marker}; "), "");
+    fs::write(dir.path().join("reprobe.toml"), fs_graph).unwrap();
+    let out = run_in(dir.path(), &["build", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let m = json(&out);
+    assert_eq!(step_status(&m, "fast"), "cached");
+    assert_eq!(step_status(&m, "slow"), "ran");
+    let leftovers: Vec<_> = fs::read_dir(dir.path().join(".reprobe/tmp")).unwrap().collect();
+    assert!(leftovers.is_empty(), "temporary files of the killed build were not cleared");
+}
+
+#[test]
+fn a_step_is_killed_at_its_timeout_with_its_children() {
+    let dir = project(
+        "[steps.hang]\nrun = \"(sleep 61.5 &) ; sleep 61.5\"\noutputs = [\"o\"]\ntimeout = \"1s\"\n",
+        &[],
+    );
+    let start = Instant::now();
+    let out = run_in(dir.path(), &["build"]);
+    assert_eq!(code(&out), 3);
+    assert!(start.elapsed() < Duration::from_secs(30));
+    assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(processes_with("61.5").is_empty(), "{:?}", processes_with("61.5"));
+}
