@@ -6,4 +6,5 @@
 pub mod cli;
 pub mod diff;
 pub mod error;
+pub mod report;
 pub mod sandbox;
