@@ -156,10 +156,12 @@ impl CheckReport {
     /// in every build (nothing could be judged for it).
     pub fn exit(&self) -> crate::error::Exit {
         use crate::error::Exit;
-        let failed_everywhere = self
-            .steps
-            .iter()
-            .any(|s| s.verdict == Verdict::Failed && s.error.as_deref().is_some_and(|e| e.starts_with("failed in every build")));
+        let failed_everywhere = self.steps.iter().any(|s| {
+            s.verdict == Verdict::Failed
+                && s.error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("failed in every build"))
+        });
         if failed_everywhere {
             Exit::StepFailed
         } else if self.verdict == Verdict::Reproducible {
@@ -203,7 +205,11 @@ struct Round {
 }
 
 /// Runs the check.
-pub fn check(cx: &CheckContext, options: &CheckOptions, interrupted: &AtomicBool) -> Result<CheckReport, BuildError> {
+pub fn check(
+    cx: &CheckContext,
+    options: &CheckOptions,
+    interrupted: &AtomicBool,
+) -> Result<CheckReport, BuildError> {
     let base = SandboxProfile::default();
     let varied = variation::varied_profile(&base, &options.variations);
     let rounds = run_rounds(cx, options, &base, &varied, interrupted)?;
@@ -239,7 +245,11 @@ pub fn check(cx: &CheckContext, options: &CheckOptions, interrupted: &AtomicBool
         schema: REPORT_SCHEMA,
         command: "check",
         verdict,
-        variations: options.variations.iter().map(|v| v.name().to_string()).collect(),
+        variations: options
+            .variations
+            .iter()
+            .map(|v| v.name().to_string())
+            .collect(),
         not_varied,
         notes,
         builds: rounds
@@ -289,7 +299,11 @@ fn run_rounds(
             let handles: Vec<_> = batch
                 .iter()
                 .map(|&round| {
-                    let profile = if round == 0 { base.clone() } else { varied.clone() };
+                    let profile = if round == 0 {
+                        base.clone()
+                    } else {
+                        varied.clone()
+                    };
                     scope.spawn(move || run_round(cx, profile, jobs_each, interrupted))
                 })
                 .collect();
@@ -305,7 +319,12 @@ fn run_rounds(
     Ok(done)
 }
 
-fn run_round(cx: &CheckContext, profile: SandboxProfile, jobs: usize, interrupted: &AtomicBool) -> Result<Round, BuildError> {
+fn run_round(
+    cx: &CheckContext,
+    profile: SandboxProfile,
+    jobs: usize,
+    interrupted: &AtomicBool,
+) -> Result<Round, BuildError> {
     let options = BuildOptions {
         jobs,
         use_cache: false,
@@ -410,13 +429,26 @@ fn judge_step(
             (rerun, upstream)
         };
         finding.verdict = Verdict::Nondeterministic;
-        finding.content_hashes = vec![first.content_hash, other.content_hash].into_iter().flatten().collect();
+        finding.content_hashes = vec![first.content_hash, other.content_hash]
+            .into_iter()
+            .flatten()
+            .collect();
         if !cascade_of.is_empty() {
             finding
                 .notes
                 .push("judged on the first build's inputs (its deps also differed): it is nondeterministic itself".into());
         }
-        explain(cx, options, rounds, index, first, &other, round, &mut finding, varied);
+        explain(
+            cx,
+            options,
+            rounds,
+            index,
+            first,
+            &other,
+            round,
+            &mut finding,
+            varied,
+        );
         break;
     }
     if finding.verdict == Verdict::Reproducible || finding.verdict == Verdict::Cascade {
@@ -426,7 +458,9 @@ fn judge_step(
             finding.verdict = Verdict::Undeclared;
         }
     } else if !finding.network.is_empty() {
-        finding.notes.push("the step also tried to reach the network".into());
+        finding
+            .notes
+            .push("the step also tried to reach the network".into());
     }
     finding
 }
@@ -448,7 +482,11 @@ fn judge_failures(records: &[&StepRecord], finding: &mut StepFinding) -> Option<
     finding.error = Some(if failed.len() == records.len() {
         format!("failed in every build: {why}")
     } else {
-        format!("failed only in build {} of {}: {why}", builds.join(", "), records.len())
+        format!(
+            "failed only in build {} of {}: {why}",
+            builds.join(", "),
+            records.len()
+        )
     });
     finding.stderr_tail = worst.stderr_tail.clone();
     finding.content_hashes = records.iter().filter_map(|r| r.content_hash).collect();
@@ -458,19 +496,29 @@ fn judge_failures(records: &[&StepRecord], finding: &mut StepFinding) -> Option<
 /// The nondeterministic (or cascading) steps upstream of `index`, reduced to root causes.
 fn differing_upstream(cx: &CheckContext, index: usize, earlier: &[StepFinding]) -> Vec<String> {
     let mut roots = BTreeSet::new();
-    let mut stack: Vec<&str> = cx.graph.steps[index].deps.iter().map(String::as_str).collect();
+    let mut stack: Vec<&str> = cx.graph.steps[index]
+        .deps
+        .iter()
+        .map(String::as_str)
+        .collect();
     let mut seen = BTreeSet::new();
     while let Some(name) = stack.pop() {
         if !seen.insert(name) {
             continue;
         }
-        let Some(position) = cx.graph.position(name) else { continue };
-        let Some(found) = earlier.get(position) else { continue };
+        let Some(position) = cx.graph.position(name) else {
+            continue;
+        };
+        let Some(found) = earlier.get(position) else {
+            continue;
+        };
         match found.verdict {
             Verdict::Nondeterministic => {
                 roots.insert(name.to_string());
             }
-            Verdict::Cascade => stack.extend(cx.graph.steps[position].deps.iter().map(String::as_str)),
+            Verdict::Cascade => {
+                stack.extend(cx.graph.steps[position].deps.iter().map(String::as_str))
+            }
             _ => {}
         }
     }
@@ -489,7 +537,12 @@ fn rerun_options(profile: &SandboxProfile) -> BuildOptions {
 }
 
 /// Re-runs a step with `profile` on the first build's dep outputs.
-fn rerun_on_first_inputs(cx: &CheckContext, rounds: &[Round], index: usize, profile: &SandboxProfile) -> StepRecord {
+fn rerun_on_first_inputs(
+    cx: &CheckContext,
+    rounds: &[Round],
+    index: usize,
+    profile: &SandboxProfile,
+) -> StepRecord {
     let deps: Vec<&StepRecord> = cx.graph.steps[index]
         .deps
         .iter()
@@ -506,7 +559,13 @@ fn rerun_on_first_inputs(cx: &CheckContext, rounds: &[Round], index: usize, prof
 }
 
 /// The values known to differ between the first build and `other`, for the classifier.
-fn known_values(cx: &CheckContext, index: usize, first: &Round, other: &SandboxProfile, other_window: TimeWindow) -> KnownValues {
+fn known_values(
+    cx: &CheckContext,
+    index: usize,
+    first: &Round,
+    other: &SandboxProfile,
+    other_window: TimeWindow,
+) -> KnownValues {
     let step = &cx.graph.steps[index].name;
     let a = &first.profile;
     let pair = |x: String, y: String| (x != y).then_some((x, y));
@@ -548,7 +607,12 @@ fn materialize(store: &Store, outputs: &[TreeEntry], dir: &Path) -> Result<(), S
 }
 
 /// Diffs the outputs of two runs of one step.
-fn diff_outputs(cx: &CheckContext, a: &[TreeEntry], b: &[TreeEntry], known: KnownValues) -> Result<diff::DiffReport, String> {
+fn diff_outputs(
+    cx: &CheckContext,
+    a: &[TreeEntry],
+    b: &[TreeEntry],
+    known: KnownValues,
+) -> Result<diff::DiffReport, String> {
     let temp = cx.store.temp_dir("diff").map_err(|e| e.to_string())?;
     let result = (|| {
         materialize(&cx.store, a, &temp.join("a")).map_err(|e| e.to_string())?;
@@ -588,11 +652,17 @@ fn explain(
     let report = match diff_outputs(cx, &first.outputs, &other.outputs, known) {
         Ok(report) => report,
         Err(err) => {
-            finding.notes.push(format!("could not diff the outputs: {err}"));
+            finding
+                .notes
+                .push(format!("could not diff the outputs: {err}"));
             return;
         }
     };
-    finding.reasons = report.items.iter().flat_map(|i| i.reasons.iter().cloned()).collect();
+    finding.reasons = report
+        .items
+        .iter()
+        .flat_map(|i| i.reasons.iter().cloned())
+        .collect();
     let unexplained = finding.reasons.iter().any(|r| !attributed_by_evidence(r));
     if unexplained && options.bisect {
         bisect(cx, options, rounds, index, finding, varied);
@@ -602,7 +672,14 @@ fn explain(
 
 /// Finds the smallest set of variations that reproduces the unexplained differences by
 /// re-running only this step (its inputs come from the store) with subsets of them.
-fn bisect(cx: &CheckContext, options: &CheckOptions, rounds: &[Round], index: usize, finding: &mut StepFinding, _varied: &SandboxProfile) {
+fn bisect(
+    cx: &CheckContext,
+    options: &CheckOptions,
+    rounds: &[Round],
+    index: usize,
+    finding: &mut StepFinding,
+    _varied: &SandboxProfile,
+) {
     let base = &rounds[0].profile;
     let first = &rounds[0].manifest.steps[index];
     let mut runs = 0usize;
@@ -623,7 +700,11 @@ fn bisect(cx: &CheckContext, options: &CheckOptions, rounds: &[Round], index: us
         };
         let known = known_values(cx, index, &rounds[0], &profile, window);
         match diff_outputs(cx, &first.outputs, &record.outputs, known) {
-            Ok(report) => report.items.iter().flat_map(|i| &i.reasons).any(|r| !attributed_by_evidence(r)),
+            Ok(report) => report
+                .items
+                .iter()
+                .flat_map(|i| &i.reasons)
+                .any(|r| !attributed_by_evidence(r)),
             Err(_) => false,
         }
     };
@@ -631,12 +712,17 @@ fn bisect(cx: &CheckContext, options: &CheckOptions, rounds: &[Round], index: us
     if reproduces(&BTreeSet::new()) {
         finding.inherent = true;
         finding.varies_with = Some(Vec::new());
-        for reason in finding.reasons.iter_mut().filter(|r| !attributed_by_evidence(r)) {
+        for reason in finding
+            .reasons
+            .iter_mut()
+            .filter(|r| !attributed_by_evidence(r))
+        {
             reason.variation = None;
         }
-        finding
-            .notes
-            .push("the unexplained difference appears with no variation at all: inherent nondeterminism".into());
+        finding.notes.push(
+            "the unexplained difference appears with no variation at all: inherent nondeterminism"
+                .into(),
+        );
         return;
     }
     if candidates.is_empty() || !reproduces(&candidates) {
@@ -647,7 +733,11 @@ fn bisect(cx: &CheckContext, options: &CheckOptions, rounds: &[Round], index: us
     }
     let minimal = minimize(candidates, &mut reproduces);
     let names: Vec<String> = minimal.iter().map(|v| v.name().to_string()).collect();
-    for reason in finding.reasons.iter_mut().filter(|r| !attributed_by_evidence(r)) {
+    for reason in finding
+        .reasons
+        .iter_mut()
+        .filter(|r| !attributed_by_evidence(r))
+    {
         if let [only] = minimal.iter().collect::<Vec<_>>()[..] {
             if reason.kind == ReasonKind::Random {
                 reason.kind = kind_of(*only);
@@ -656,12 +746,18 @@ fn bisect(cx: &CheckContext, options: &CheckOptions, rounds: &[Round], index: us
         }
         reason.variation = Some(names.join("+"));
     }
-    finding.notes.push(format!("bisection: {runs} re-runs of this step; varies with: {}", names.join(", ")));
+    finding.notes.push(format!(
+        "bisection: {runs} re-runs of this step; varies with: {}",
+        names.join(", ")
+    ));
     finding.varies_with = Some(names);
 }
 
 /// Delta debugging over a set that is known to reproduce: halves first, then one by one.
-fn minimize(mut set: BTreeSet<Variation>, reproduces: &mut dyn FnMut(&BTreeSet<Variation>) -> bool) -> BTreeSet<Variation> {
+fn minimize(
+    mut set: BTreeSet<Variation>,
+    reproduces: &mut dyn FnMut(&BTreeSet<Variation>) -> bool,
+) -> BTreeSet<Variation> {
     loop {
         if set.len() <= 1 {
             return set;
@@ -728,15 +824,23 @@ mod tests {
             calls += 1;
             s.contains(&Variation::Umask)
         });
-        assert_eq!(found.into_iter().collect::<Vec<_>>(), vec![Variation::Umask]);
+        assert_eq!(
+            found.into_iter().collect::<Vec<_>>(),
+            vec![Variation::Umask]
+        );
         assert!(calls <= 8, "{calls} runs");
     }
 
     #[test]
     fn minimize_finds_a_pair_needed_together() {
         let all: BTreeSet<Variation> = Variation::ALL.into_iter().collect();
-        let found = minimize(all, &mut |s| s.contains(&Variation::Hostname) && s.contains(&Variation::Cpus));
-        assert_eq!(found.into_iter().collect::<Vec<_>>(), vec![Variation::Hostname, Variation::Cpus]);
+        let found = minimize(all, &mut |s| {
+            s.contains(&Variation::Hostname) && s.contains(&Variation::Cpus)
+        });
+        assert_eq!(
+            found.into_iter().collect::<Vec<_>>(),
+            vec![Variation::Hostname, Variation::Cpus]
+        );
     }
 
     #[test]
@@ -752,7 +856,20 @@ mod tests {
         .iter()
         .map(|v| v.as_str())
         .collect();
-        assert_eq!(words, ["reproducible", "nondeterministic", "cascade", "failed", "network", "undeclared"]);
-        assert_eq!(serde_json::to_string(&Verdict::Cascade).unwrap(), "\"cascade\"");
+        assert_eq!(
+            words,
+            [
+                "reproducible",
+                "nondeterministic",
+                "cascade",
+                "failed",
+                "network",
+                "undeclared"
+            ]
+        );
+        assert_eq!(
+            serde_json::to_string(&Verdict::Cascade).unwrap(),
+            "\"cascade\""
+        );
     }
 }

@@ -150,8 +150,11 @@ impl SandboxProfile {
         for (name, value) in &self.extra_env {
             env.entry(name.clone()).or_insert_with(|| value.clone());
         }
-        if let Some(library) = crate::variation::libfaketime().filter(|_| self.clock_offset_secs != 0) {
-            env.entry("LD_PRELOAD".into()).or_insert_with(|| library.to_string_lossy().into_owned());
+        if let Some(library) =
+            crate::variation::libfaketime().filter(|_| self.clock_offset_secs != 0)
+        {
+            env.entry("LD_PRELOAD".into())
+                .or_insert_with(|| library.to_string_lossy().into_owned());
             env.insert("FAKETIME".into(), format!("{:+}", self.clock_offset_secs));
             env.insert("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into());
             // File times stay real: faked stat() results would turn a file touched to a
@@ -716,7 +719,10 @@ fn shift_mtimes(work: &Path, offset: i64) -> std::io::Result<()> {
     for entry in walkdir::WalkDir::new(work).min_depth(1) {
         let entry = entry.map_err(std::io::Error::other)?;
         if entry.file_type().is_file() {
-            fs::File::options().write(true).open(entry.path())?.set_modified(shifted)?;
+            fs::File::options()
+                .write(true)
+                .open(entry.path())?
+                .set_modified(shifted)?;
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! The library is split by concept, one module each; the binary in `main.rs` only parses
 //! the command line (see [`cli`]).
 
+pub mod check;
 pub mod cli;
 pub mod diff;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod graph;
 pub mod hash;
 pub mod inputs;
 pub mod manifest;
+pub mod report;
 pub mod sandbox;
 pub mod store;
 pub mod tree;

@@ -93,11 +93,17 @@ impl FromStr for Variation {
 
 /// Parses a comma-separated list of variation names.
 pub fn parse_list(text: &str) -> Result<BTreeSet<Variation>, UnknownVariation> {
-    text.split(',').filter(|s| !s.trim().is_empty()).map(str::parse).collect()
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(str::parse)
+        .collect()
 }
 
 /// The variations chosen by `--vary` (only these) and `--no-vary` (all but these).
-pub fn choose(vary: Option<&str>, no_vary: Option<&str>) -> Result<BTreeSet<Variation>, UnknownVariation> {
+pub fn choose(
+    vary: Option<&str>,
+    no_vary: Option<&str>,
+) -> Result<BTreeSet<Variation>, UnknownVariation> {
     let mut chosen = match vary {
         Some(list) => parse_list(list)?,
         None => Variation::ALL.into_iter().collect(),
@@ -175,9 +181,10 @@ pub fn varied_profile(base: &SandboxProfile, set: &BTreeSet<Variation>) -> Sandb
             Variation::FileOrder => profile.reverse_file_order = true,
             Variation::Cpus => profile.cpus = Some(1),
             Variation::Env => {
-                profile
-                    .extra_env
-                    .insert("REPROBE_UNRELATED_VARIABLE".into(), "set-by-the-env-variation".into());
+                profile.extra_env.insert(
+                    "REPROBE_UNRELATED_VARIABLE".into(),
+                    "set-by-the-env-variation".into(),
+                );
             }
         }
     }
@@ -199,12 +206,18 @@ mod tests {
     #[test]
     fn vary_selects_only_the_named_ones() {
         let chosen = choose(Some("umask, hostname"), None).unwrap();
-        assert_eq!(chosen.into_iter().collect::<Vec<_>>(), vec![Variation::Hostname, Variation::Umask]);
+        assert_eq!(
+            chosen.into_iter().collect::<Vec<_>>(),
+            vec![Variation::Hostname, Variation::Umask]
+        );
     }
 
     #[test]
     fn unknown_names_are_errors() {
-        assert!(choose(Some("moon_phase"), None).unwrap_err().to_string().contains("moon_phase"));
+        assert!(choose(Some("moon_phase"), None)
+            .unwrap_err()
+            .to_string()
+            .contains("moon_phase"));
     }
 
     #[test]

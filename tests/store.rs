@@ -14,18 +14,28 @@ fn assert_store_valid(store: &Path) {
         let entry = entry.unwrap();
         if entry.file_type().is_file() {
             let (hash, _) = reprobe::hash::hash_file(entry.path()).unwrap();
-            assert_eq!(hash.to_string(), entry.file_name().to_str().unwrap(), "corrupt blob {:?}", entry.path());
+            assert_eq!(
+                hash.to_string(),
+                entry.file_name().to_str().unwrap(),
+                "corrupt blob {:?}",
+                entry.path()
+            );
         }
     }
     for entry in walkdir::WalkDir::new(store.join("actions")) {
         let entry = entry.unwrap();
         if entry.file_type().is_file() {
             let action: reprobe::store::ActionEntry =
-                serde_json::from_slice(&fs::read(entry.path()).unwrap()).expect("action entry parses");
+                serde_json::from_slice(&fs::read(entry.path()).unwrap())
+                    .expect("action entry parses");
             for output in &action.outputs {
                 if let Some(hash) = output.sha256 {
                     let hex = hash.to_string();
-                    assert!(store.join("blobs").join(&hex[..2]).join(&hex).is_file(), "missing blob for {}", output.path);
+                    assert!(
+                        store.join("blobs").join(&hex[..2]).join(&hex).is_file(),
+                        "missing blob for {}",
+                        output.path
+                    );
                 }
             }
         }
@@ -51,7 +61,12 @@ fn two_builds_sharing_one_store_both_succeed_and_leave_it_valid() {
     assert!(a.wait().unwrap().success());
     assert!(b.wait().unwrap().success());
     assert_store_valid(store.path());
-    let out = reprobe().args(["build", "--json", "--store"]).arg(store.path()).arg(dir.path()).output().unwrap();
+    let out = reprobe()
+        .args(["build", "--json", "--store"])
+        .arg(store.path())
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let m = json(&out);
     for step in m["steps"].as_array().unwrap() {
         assert_eq!(step["status"], "cached", "{}", step["name"]);
@@ -87,17 +102,28 @@ timeout = 5
 "#
     );
     let dir = project(&graph, &[]);
-    let mut child = reprobe().args(["build", "-q"]).current_dir(dir.path()).spawn().unwrap();
+    let mut child = reprobe()
+        .args(["build", "-q"])
+        .current_dir(dir.path())
+        .spawn()
+        .unwrap();
     let start = Instant::now();
     while processes_with(marker).is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(20), "the slow step never started");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the slow step never started"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
     child.wait().unwrap();
     let start = Instant::now();
     while !processes_with(marker).is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(5), "step outlived reprobe: {:?}", processes_with(marker));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "step outlived reprobe: {:?}",
+            processes_with(marker)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_store_valid(&dir.path().join(".reprobe"));
@@ -111,8 +137,13 @@ timeout = 5
     let m = json(&out);
     assert_eq!(step_status(&m, "fast"), "cached");
     assert_eq!(step_status(&m, "slow"), "ran");
-    let leftovers: Vec<_> = fs::read_dir(dir.path().join(".reprobe/tmp")).unwrap().collect();
-    assert!(leftovers.is_empty(), "temporary files of the killed build were not cleared");
+    let leftovers: Vec<_> = fs::read_dir(dir.path().join(".reprobe/tmp"))
+        .unwrap()
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary files of the killed build were not cleared"
+    );
 }
 
 #[test]
@@ -127,5 +158,9 @@ fn a_step_is_killed_at_its_timeout_with_its_children() {
     assert!(start.elapsed() < Duration::from_secs(30));
     assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
     std::thread::sleep(Duration::from_millis(200));
-    assert!(processes_with("61.5").is_empty(), "{:?}", processes_with("61.5"));
+    assert!(
+        processes_with("61.5").is_empty(),
+        "{:?}",
+        processes_with("61.5")
+    );
 }

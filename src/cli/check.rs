@@ -87,7 +87,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
             "reprobe: checking {} steps with {} builds; varying: {}",
             cx.graph.steps.len(),
             options.rounds,
-            options.variations.iter().map(|v| v.name()).collect::<Vec<_>>().join(", ")
+            options
+                .variations
+                .iter()
+                .map(|v| v.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let report = match check::check(&cx, &options, interrupt.flag()) {
@@ -112,7 +117,8 @@ fn write_reports(args: &CheckArgs, report: &CheckReport) -> anyhow::Result<()> {
     ];
     for (path, text) in outputs {
         if let Some(path) = path {
-            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
     }
     Ok(())
@@ -138,7 +144,13 @@ fn reason_summary(finding: &StepFinding) -> String {
         return format!("inherits from {}", finding.cascade_of.join(", "));
     }
     if let Some(error) = &finding.error {
-        return error.lines().next().unwrap_or_default().chars().take(60).collect();
+        return error
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(60)
+            .collect();
     }
     kinds.join(", ")
 }
@@ -151,14 +163,26 @@ pub fn render_terminal(report: &CheckReport, verbose: bool) -> String {
         let hashes: Vec<String> = finding.content_hashes.iter().map(|h| h.short()).collect();
         table.row(vec![
             finding.name.clone(),
-            paint(finding.verdict.as_str(), verdict_colour(finding.verdict), colour),
+            paint(
+                finding.verdict.as_str(),
+                verdict_colour(finding.verdict),
+                colour,
+            ),
             finding.input_hash.map_or("-".into(), |h| h.short()),
-            if hashes.is_empty() { "-".into() } else { hashes.join(" ") },
+            if hashes.is_empty() {
+                "-".into()
+            } else {
+                hashes.join(" ")
+            },
             reason_summary(finding),
         ]);
     }
     let mut out = table.render();
-    for finding in report.steps.iter().filter(|f| f.verdict != Verdict::Reproducible) {
+    for finding in report
+        .steps
+        .iter()
+        .filter(|f| f.verdict != Verdict::Reproducible)
+    {
         out.push('\n');
         out.push_str(&render_finding(finding, verbose, colour));
     }
@@ -187,7 +211,11 @@ fn render_finding(finding: &StepFinding, verbose: bool, colour: bool) -> String 
         }
     }
     if let Some(with) = &finding.varies_with {
-        let text = if with.is_empty() { "nothing: it differs with no variation at all (random)".to_string() } else { with.join(", ") };
+        let text = if with.is_empty() {
+            "nothing: it differs with no variation at all (random)".to_string()
+        } else {
+            with.join(", ")
+        };
         let _ = writeln!(out, "  varies with: {text}");
     }
     let limit = if verbose { usize::MAX } else { 3 };
@@ -206,8 +234,16 @@ fn render_finding(finding: &StepFinding, verbose: bool, colour: bool) -> String 
             (Some(offset), None) => format!(" offset {offset}"),
             _ => String::new(),
         };
-        let context = reason.context.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
-        let variation = reason.variation.as_deref().map(|v| format!(" (varies with {v})")).unwrap_or_default();
+        let context = reason
+            .context
+            .as_deref()
+            .map(|c| format!(" [{c}]"))
+            .unwrap_or_default();
+        let variation = reason
+            .variation
+            .as_deref()
+            .map(|v| format!(" (varies with {v})"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "  {} {}{location}{context}: {:?} -> {:?}{variation}",
@@ -223,13 +259,20 @@ fn render_finding(finding: &StepFinding, verbose: bool, colour: bool) -> String 
         }
     }
     if hidden > 0 {
-        let _ = writeln!(out, "  ... {hidden} more (-v shows all; the HTML report has everything)");
+        let _ = writeln!(
+            out,
+            "  ... {hidden} more (-v shows all; the HTML report has everything)"
+        );
     }
     for remedy in remedies {
         let _ = writeln!(out, "  fix: {remedy}");
     }
     for attempt in &finding.network {
-        let name = attempt.dns_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+        let name = attempt
+            .dns_name
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "  network: pid {} `{}` -> {} {}:{}{name}",
@@ -259,21 +302,37 @@ fn shorten(text: &str) -> String {
 
 /// "2 of 7 steps are not reproducible: ..." with root causes first.
 pub fn summary_line(report: &CheckReport) -> String {
-    let bad = report.steps.iter().filter(|s| s.verdict != Verdict::Reproducible).count();
+    let bad = report
+        .steps
+        .iter()
+        .filter(|s| s.verdict != Verdict::Reproducible)
+        .count();
     if bad == 0 {
         return format!("all {} steps are reproducible", report.steps.len());
     }
     let roots = report.root_causes();
-    let cascades = report.steps.iter().filter(|s| s.verdict == Verdict::Cascade).count();
+    let cascades = report
+        .steps
+        .iter()
+        .filter(|s| s.verdict == Verdict::Cascade)
+        .count();
     let mut text = format!("{bad} of {} steps are not reproducible", report.steps.len());
     if !roots.is_empty() {
         let _ = write!(text, "; root causes: {}", roots.join(", "));
     }
     if cascades > 0 {
-        let _ = write!(text, "; {cascades} cascade(s) only inherit their differences");
+        let _ = write!(
+            text,
+            "; {cascades} cascade(s) only inherit their differences"
+        );
     }
     for verdict in [Verdict::Failed, Verdict::Network, Verdict::Undeclared] {
-        let names: Vec<&str> = report.steps.iter().filter(|s| s.verdict == verdict).map(|s| s.name.as_str()).collect();
+        let names: Vec<&str> = report
+            .steps
+            .iter()
+            .filter(|s| s.verdict == verdict)
+            .map(|s| s.name.as_str())
+            .collect();
         if !names.is_empty() {
             let _ = write!(text, "; {}: {}", verdict.as_str(), names.join(", "));
         }
@@ -306,7 +365,11 @@ fn plain_finding(finding: &StepFinding) -> String {
 
 /// JUnit XML: one test case per step; anything not reproducible fails.
 pub fn render_junit(report: &CheckReport) -> String {
-    let failures = report.steps.iter().filter(|s| s.verdict != Verdict::Reproducible).count();
+    let failures = report
+        .steps
+        .iter()
+        .filter(|s| s.verdict != Verdict::Reproducible)
+        .count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -314,7 +377,11 @@ pub fn render_junit(report: &CheckReport) -> String {
         report.steps.len()
     );
     for finding in &report.steps {
-        let _ = write!(out, "  <testcase classname=\"reprobe.check\" name=\"{}\"", escape_xml(&finding.name));
+        let _ = write!(
+            out,
+            "  <testcase classname=\"reprobe.check\" name=\"{}\"",
+            escape_xml(&finding.name)
+        );
         if finding.verdict == Verdict::Reproducible {
             out.push_str("/>\n");
             continue;
@@ -346,8 +413,17 @@ pub fn render_markdown(report: &CheckReport) -> String {
             reason_summary(finding).replace('|', "\\|")
         );
     }
-    for finding in report.steps.iter().filter(|s| s.verdict != Verdict::Reproducible) {
-        let _ = writeln!(out, "\n<details><summary><code>{}</code>: {}</summary>\n\n```", finding.name, finding.verdict.as_str());
+    for finding in report
+        .steps
+        .iter()
+        .filter(|s| s.verdict != Verdict::Reproducible)
+    {
+        let _ = writeln!(
+            out,
+            "\n<details><summary><code>{}</code>: {}</summary>\n\n```",
+            finding.name,
+            finding.verdict.as_str()
+        );
         out.push_str(&render_finding(finding, false, false));
         out.push_str("```\n</details>\n");
     }
@@ -368,8 +444,17 @@ td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top
 pre{background:#f6f6f6;padding:.6em;overflow:auto}code{font-family:ui-monospace,monospace}\
 </style></head><body>\n<h1>reprobe check</h1>\n",
     );
-    let _ = writeln!(out, "<p><strong>{}</strong></p>", escape_xml(&summary_line(report)));
-    let _ = writeln!(out, "<p>Varied: {}. Not varied: {}.</p>", escape_xml(&report.variations.join(", ")), escape_xml(&report.not_varied.join(", ")));
+    let _ = writeln!(
+        out,
+        "<p><strong>{}</strong></p>",
+        escape_xml(&summary_line(report))
+    );
+    let _ = writeln!(
+        out,
+        "<p>Varied: {}. Not varied: {}.</p>",
+        escape_xml(&report.variations.join(", ")),
+        escape_xml(&report.not_varied.join(", "))
+    );
     out.push_str("<table><tr><th>step</th><th>verdict</th><th>input hash</th><th>content hashes</th><th>reasons</th></tr>\n");
     for f in &report.steps {
         let hashes: Vec<String> = f.content_hashes.iter().map(|h| h.to_string()).collect();
@@ -384,12 +469,27 @@ pre{background:#f6f6f6;padding:.6em;overflow:auto}code{font-family:ui-monospace,
         );
     }
     out.push_str("</table>\n");
-    for f in report.steps.iter().filter(|s| s.verdict != Verdict::Reproducible) {
-        let _ = writeln!(out, "<h2 id=\"step-{0}\">{0} <span class=\"{1}\">{1}</span></h2>", escape_xml(&f.name), f.verdict.as_str());
+    for f in report
+        .steps
+        .iter()
+        .filter(|s| s.verdict != Verdict::Reproducible)
+    {
+        let _ = writeln!(
+            out,
+            "<h2 id=\"step-{0}\">{0} <span class=\"{1}\">{1}</span></h2>",
+            escape_xml(&f.name),
+            f.verdict.as_str()
+        );
         let _ = writeln!(out, "<pre>{}</pre>", escape_xml(&plain_finding(f)));
         if let Some(diff) = &f.diff {
             for item in &diff.items {
-                let _ = writeln!(out, "<h3><code>{}</code> ({}, {})</h3>", escape_xml(&item.path), item.kind.as_str(), item.change.as_str());
+                let _ = writeln!(
+                    out,
+                    "<h3><code>{}</code> ({}, {})</h3>",
+                    escape_xml(&item.path),
+                    item.kind.as_str(),
+                    item.change.as_str()
+                );
                 if let Some(unified) = &item.evidence.unified_diff {
                     let _ = writeln!(out, "<pre>{}</pre>", escape_xml(unified));
                 }
@@ -405,7 +505,14 @@ pre{background:#f6f6f6;padding:.6em;overflow:auto}code{font-family:ui-monospace,
                 }
                 for field in &item.evidence.metadata {
                     let member = field.member.as_deref().unwrap_or("");
-                    let _ = writeln!(out, "<p><code>{} {}</code>: {} → {}</p>", escape_xml(member), escape_xml(&field.field), escape_xml(&field.a), escape_xml(&field.b));
+                    let _ = writeln!(
+                        out,
+                        "<p><code>{} {}</code>: {} → {}</p>",
+                        escape_xml(member),
+                        escape_xml(&field.field),
+                        escape_xml(&field.a),
+                        escape_xml(&field.b)
+                    );
                 }
             }
         }

@@ -15,6 +15,7 @@ use crate::store::Store;
 use crate::error::Exit;
 
 pub mod build;
+pub mod check;
 pub mod diff;
 pub mod table;
 
@@ -31,6 +32,8 @@ pub struct Cli {
 pub enum Command {
     /// Build once in the sandbox, reusing the local cache, and record a manifest.
     Build(build::BuildArgs),
+    /// Build twice in varied sandboxes and judge every step: reproducible or not, and why.
+    Check(check::CheckArgs),
     /// Compare two files, directories or archives and classify each difference.
     Diff(diff::DiffArgs),
 }
@@ -51,6 +54,7 @@ pub fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Build(args) => build::run(args),
+        Command::Check(args) => check::run(args),
         Command::Diff(args) => diff::run(args),
     };
     match outcome {

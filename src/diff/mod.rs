@@ -1,1 +1,632 @@
 //! The diff engine: compares files, directories and archives and classifies differences.
+//!
+//! Formats find differences, the classifier explains them (STYLE.md, "One file per
+//! format"): each format lives in its own module behind the [`Format`] trait and is
+//! registered once in [`FORMATS`]; [`classify`] turns differing spans and fields into
+//! [`Reason`]s using the words of DESIGN.md section 6.
+//!
+//! The entry point is [`diff_paths`]. Only what differs is opened: two files are first
+//! compared byte for byte (streamed), and a container is listed only when its bytes differ.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+
+use serde::Serialize;
+
+mod ar;
+mod binary;
+pub mod classify;
+mod compressed;
+mod dir;
+mod elf;
+mod gzip;
+mod json;
+mod members;
+mod tar;
+mod text;
+pub mod timestamps;
+mod zip;
+
+/// Values known to differ between the two sides, given by `check` (which applied the
+/// variations) or by `reprobe diff --known`. Each pair is `(side a, side b)`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KnownValues {
+    /// The two build (work) directories.
+    pub build_path: Option<(String, String)>,
+    /// The two host names.
+    pub hostname: Option<(String, String)>,
+    /// The two user names.
+    pub user: Option<(String, String)>,
+    /// The time windows during which each side was built.
+    pub clock: Option<(TimeWindow, TimeWindow)>,
+    /// The two time zones (e.g. `UTC` and `Pacific/Kiritimati`).
+    pub timezone: Option<(String, String)>,
+    /// The two locales (e.g. `C.UTF-8` and `en_US.UTF-8`).
+    pub locale: Option<(String, String)>,
+}
+
+/// A span of time in unix seconds, both ends included.
+///
+/// A differing span that parses as a time inside either side's window is attributed to
+/// the `clock` variation (DESIGN.md section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TimeWindow {
+    /// First second of the window.
+    pub start: i64,
+    /// Last second of the window.
+    pub end: i64,
+}
+
+impl TimeWindow {
+    /// Whether `t` lies in the window, widened by `slack` seconds on both ends.
+    pub fn contains(&self, t: i64, slack: i64) -> bool {
+        t >= self.start.saturating_sub(slack) && t <= self.end.saturating_add(slack)
+    }
+}
+
+/// Limits and known values for one comparison.
+#[derive(Debug, Clone)]
+pub struct DiffOptions {
+    /// Values known to differ between the sides, for exact attribution.
+    pub known: KnownValues,
+    /// Total bytes that decompression may produce in one comparison (default 4 GiB).
+    pub max_expanded_bytes: u64,
+    /// Largest expansion ratio of one compressed stream (default 1000).
+    pub max_ratio: u64,
+    /// Deepest nesting of containers that is opened (default 8).
+    pub max_depth: usize,
+    /// Most reasons kept for one item (default 50).
+    pub max_findings_per_item: usize,
+    /// Most lines of a unified diff kept as evidence for one item (default 2000).
+    pub max_evidence_lines: usize,
+}
+
+impl Default for DiffOptions {
+    fn default() -> Self {
+        DiffOptions {
+            known: KnownValues::default(),
+            max_expanded_bytes: 4 << 30,
+            max_ratio: 1000,
+            max_depth: 8,
+            max_findings_per_item: 50,
+            max_evidence_lines: 2000,
+        }
+    }
+}
+
+/// Errors that stop a comparison before it starts: unusable top-level inputs.
+///
+/// Problems *inside* the inputs (a corrupt archive, a decompression bomb) are not
+/// errors: they are reported as notes on the item concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    /// A top-level input does not exist.
+    #[error("{path}: no such file or directory")]
+    NotFound {
+        /// The missing path.
+        path: PathBuf,
+    },
+    /// A top-level input could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path that failed.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// The result of a comparison: only the items that differ, sorted by path.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DiffReport {
+    /// Differing items, sorted by path.
+    pub items: Vec<DiffItem>,
+}
+
+impl DiffReport {
+    /// Whether the two sides were identical.
+    pub fn is_identical(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// One differing file, member, or container.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffItem {
+    /// Where the item is, containers separated by `!`: `out.tar.gz!/usr/lib/x.a!foo.o`.
+    pub path: String,
+    /// What kind of content it is.
+    pub kind: ItemKind,
+    /// How it changed.
+    pub change: Change,
+    /// Why it differs, one entry per explained (or unexplained) difference.
+    pub reasons: Vec<Reason>,
+    /// What was seen: diffs, byte ranges, metadata fields, notes.
+    pub evidence: Evidence,
+}
+
+/// The kind of an item, as recognised by the format that compared it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    /// A directory.
+    Directory,
+    /// A symbolic link.
+    Symlink,
+    /// Another non-regular entry (device, fifo, hard link).
+    Special,
+    /// UTF-8 text.
+    Text,
+    /// JSON text.
+    Json,
+    /// Bytes of no recognised format.
+    Binary,
+    /// An ELF object, executable or library.
+    Elf,
+    /// A tar archive.
+    Tar,
+    /// A gzip stream.
+    Gzip,
+    /// An xz stream.
+    Xz,
+    /// A zstd stream.
+    Zstd,
+    /// A zip (or jar) archive.
+    Zip,
+    /// An `ar` archive (static library, .deb).
+    Ar,
+}
+
+impl ItemKind {
+    /// The lowercase name used in JSON and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Directory => "directory",
+            ItemKind::Symlink => "symlink",
+            ItemKind::Special => "special",
+            ItemKind::Text => "text",
+            ItemKind::Json => "json",
+            ItemKind::Binary => "binary",
+            ItemKind::Elf => "elf",
+            ItemKind::Tar => "tar",
+            ItemKind::Gzip => "gzip",
+            ItemKind::Xz => "xz",
+            ItemKind::Zstd => "zstd",
+            ItemKind::Zip => "zip",
+            ItemKind::Ar => "ar",
+        }
+    }
+}
+
+/// How an item changed between side a and side b.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// Only in b.
+    Added,
+    /// Only in a.
+    Removed,
+    /// In both, with different content.
+    Modified,
+    /// In both, same content, different metadata (header fields, order, mode).
+    Metadata,
+}
+
+impl Change {
+    /// The lowercase name used in JSON and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Removed => "removed",
+            Change::Modified => "modified",
+            Change::Metadata => "metadata",
+        }
+    }
+
+    /// The same change seen from the other side.
+    pub fn swapped(self) -> Change {
+        match self {
+            Change::Added => Change::Removed,
+            Change::Removed => Change::Added,
+            other => other,
+        }
+    }
+}
+
+/// Why one part of an item differs, with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    /// The reason, in DESIGN.md section 6 words.
+    pub kind: ReasonKind,
+    /// The item's path.
+    pub path: String,
+    /// Byte offset in side a, where meaningful.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// 1-based line in side a, for text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// The value on side a.
+    pub a: String,
+    /// The value on side b.
+    pub b: String,
+    /// The `check` variation that explains it (DESIGN.md section 5), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variation: Option<String>,
+    /// How to make the difference go away.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
+    /// Where inside the item: an ELF section, a header field, a JSON key path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+}
+
+/// The reasons of DESIGN.md section 6, serialized exactly as written there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum ReasonKind {
+    /// A date or time (clock).
+    #[serde(rename = "timestamp")]
+    Timestamp,
+    /// The build directory.
+    #[serde(rename = "build_path")]
+    BuildPath,
+    /// The host name.
+    #[serde(rename = "hostname")]
+    Hostname,
+    /// The user name or id.
+    #[serde(rename = "user")]
+    User,
+    /// File modes that differ as a umask would make them.
+    #[serde(rename = "umask")]
+    Umask,
+    /// The locale.
+    #[serde(rename = "locale")]
+    Locale,
+    /// The time zone.
+    #[serde(rename = "timezone")]
+    Timezone,
+    /// Same members or lines in another order.
+    #[serde(rename = "ordering")]
+    Ordering,
+    /// The number of CPUs.
+    #[serde(rename = "cpus")]
+    Cpus,
+    /// The environment.
+    #[serde(rename = "env")]
+    Env,
+    /// Unexplained.
+    #[serde(rename = "random")]
+    Random,
+    /// Archive header fields: mtime, uid, gid, names, mode, gzip header.
+    #[serde(rename = "archive-metadata")]
+    ArchiveMetadata,
+}
+
+impl ReasonKind {
+    /// The word of DESIGN.md section 6.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonKind::Timestamp => "timestamp",
+            ReasonKind::BuildPath => "build_path",
+            ReasonKind::Hostname => "hostname",
+            ReasonKind::User => "user",
+            ReasonKind::Umask => "umask",
+            ReasonKind::Locale => "locale",
+            ReasonKind::Timezone => "timezone",
+            ReasonKind::Ordering => "ordering",
+            ReasonKind::Cpus => "cpus",
+            ReasonKind::Env => "env",
+            ReasonKind::Random => "random",
+            ReasonKind::ArchiveMetadata => "archive-metadata",
+        }
+    }
+}
+
+/// What was seen, for a person to check the reasons.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Evidence {
+    /// A unified diff (text, JSON, or the printable strings of a binary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unified_diff: Option<String>,
+    /// Differing byte ranges with hex views of both sides.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub byte_ranges: Vec<ByteRange>,
+    /// Differing metadata fields.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metadata: Vec<FieldDiff>,
+    /// Remarks: corrupt input, limits reached, what was skipped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// One differing byte range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ByteRange {
+    /// Offset of the range in side a.
+    pub offset_a: u64,
+    /// Length of the range in side a.
+    pub len_a: u64,
+    /// Offset of the range in side b.
+    pub offset_b: u64,
+    /// Length of the range in side b.
+    pub len_b: u64,
+    /// Hex and ASCII view of side a around the range.
+    pub hex_a: String,
+    /// Hex and ASCII view of side b around the range.
+    pub hex_b: String,
+}
+
+/// One differing metadata field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldDiff {
+    /// The member it belongs to, if not the item itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// The field: `mtime`, `uid`, `mode`, `order`, `section .text`...
+    pub field: String,
+    /// Value on side a.
+    pub a: String,
+    /// Value on side b.
+    pub b: String,
+}
+
+/// One registered format: how to recognise it and how to compare two instances.
+pub(crate) trait Format: Sync {
+    /// The kind of the items this format reports.
+    fn kind(&self) -> ItemKind;
+    /// Whether `data` (named `name`) is of this format.
+    fn detect(&self, name: &str, data: &[u8]) -> bool;
+    /// Compares two differing instances; returns the differing items under `path`.
+    fn compare(&self, path: &str, a: &[u8], b: &[u8], cx: &Cx) -> Vec<DiffItem>;
+}
+
+/// The formats, most specific first. Anything unrecognised is compared as binary.
+pub(crate) static FORMATS: &[&dyn Format] = &[
+    &gzip::Gzip,
+    &compressed::Xz,
+    &compressed::Zstd,
+    &zip::Zip,
+    &ar::Ar,
+    &elf::Elf,
+    &tar::Tar,
+    &json::Json,
+    &text::Text,
+];
+
+/// The context of one comparison: options, nesting depth and the decompression budget.
+pub(crate) struct Cx<'a> {
+    pub opts: &'a DiffOptions,
+    pub depth: usize,
+    pub expanded: &'a AtomicU64,
+}
+
+impl<'a> Cx<'a> {
+    /// The context one container deeper.
+    pub fn deeper(&self) -> Cx<'a> {
+        Cx {
+            opts: self.opts,
+            depth: self.depth + 1,
+            expanded: self.expanded,
+        }
+    }
+
+    /// Takes `n` bytes from the decompression budget; false once it is exhausted.
+    pub fn take_budget(&self, n: u64) -> bool {
+        let before = self.expanded.fetch_add(n, AtomicOrdering::Relaxed);
+        before.saturating_add(n) <= self.opts.max_expanded_bytes
+    }
+}
+
+/// Compares two files, directories or archives and returns what differs.
+///
+/// Top-level symlinks are followed (the user named them); symlinks inside directories
+/// are compared as links and never followed.
+pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport, DiffError> {
+    let meta_a = top_metadata(a)?;
+    let meta_b = top_metadata(b)?;
+    let expanded = AtomicU64::new(0);
+    let cx = Cx {
+        opts,
+        depth: 0,
+        expanded: &expanded,
+    };
+    let mut items = match (meta_a.is_dir(), meta_b.is_dir()) {
+        (true, true) => dir::compare_dirs(a, b, &cx)?,
+        (false, false) => compare_files(a, b, &cx)?,
+        (dir_a, _) => vec![kind_mismatch(a, dir_a)],
+    };
+    sort_items(&mut items);
+    Ok(DiffReport { items })
+}
+
+/// Sorts items by path (byte order of the escaped path), stable for equal paths.
+pub(crate) fn sort_items(items: &mut [DiffItem]) {
+    items.sort_by(|x, y| x.path.cmp(&y.path));
+}
+
+fn top_metadata(path: &Path) -> Result<std::fs::Metadata, DiffError> {
+    std::fs::metadata(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => DiffError::NotFound {
+            path: path.to_path_buf(),
+        },
+        _ => DiffError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    })
+}
+
+fn kind_mismatch(a: &Path, a_is_dir: bool) -> DiffItem {
+    let (ka, kb) = if a_is_dir {
+        ("directory", "file")
+    } else {
+        ("file", "directory")
+    };
+    let mut item = DiffItem::new(display_name(a), ItemKind::Special, Change::Modified);
+    item.evidence.metadata.push(FieldDiff {
+        member: None,
+        field: "type".into(),
+        a: ka.into(),
+        b: kb.into(),
+    });
+    item
+}
+
+/// The name an input is reported under: its file name.
+fn display_name(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let name = path.file_name().unwrap_or(path.as_os_str());
+    escape_bytes(name.as_bytes())
+}
+
+fn compare_files(a: &Path, b: &Path, cx: &Cx) -> Result<Vec<DiffItem>, DiffError> {
+    if dir::files_equal(a, b).map_err(|source| io_error(a, b, source))? {
+        return Ok(Vec::new());
+    }
+    let data_a = dir::read_file(a, cx.opts.max_expanded_bytes).map_err(|e| io_err(a, e))?;
+    let data_b = dir::read_file(b, cx.opts.max_expanded_bytes).map_err(|e| io_err(b, e))?;
+    Ok(compare_blobs(&display_name(a), &data_a, &data_b, cx))
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> DiffError {
+    DiffError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn io_error(a: &Path, b: &Path, source: std::io::Error) -> DiffError {
+    let path = if std::fs::File::open(a).is_err() {
+        a
+    } else {
+        b
+    };
+    io_err(path, source)
+}
+
+/// Detects the format of `data` named `name`; `None` means binary.
+pub(crate) fn detect(name: &str, data: &[u8]) -> Option<&'static dyn Format> {
+    FORMATS.iter().copied().find(|f| f.detect(name, data))
+}
+
+/// Compares two blobs found at `path`, recursing into containers.
+///
+/// Never returns an empty list for differing inputs: if the format found nothing, the
+/// bytes are compared as binary.
+pub(crate) fn compare_blobs(path: &str, a: &[u8], b: &[u8], cx: &Cx) -> Vec<DiffItem> {
+    if a == b {
+        return Vec::new();
+    }
+    let name = path.rsplit(['!', '/']).next().unwrap_or(path);
+    let (fa, fb) = (detect(name, a), detect(name, b));
+    let mut items = match (fa, fb) {
+        _ if cx.depth > cx.opts.max_depth => {
+            let mut item = binary::compare_item(path, a, b, cx);
+            item.evidence.notes.push(format!(
+                "nesting depth limit ({}) reached: compared as bytes",
+                cx.opts.max_depth
+            ));
+            vec![item]
+        }
+        (Some(fa), Some(fb)) if fa.kind() == fb.kind() => fa.compare(path, a, b, cx),
+        (fa, fb) => {
+            let mut item = binary::compare_item(path, a, b, cx);
+            if fa.map(|f| f.kind()) != fb.map(|f| f.kind()) {
+                item.evidence.metadata.push(FieldDiff {
+                    member: None,
+                    field: "format".into(),
+                    a: kind_name(fa).into(),
+                    b: kind_name(fb).into(),
+                });
+            }
+            vec![item]
+        }
+    };
+    if items.is_empty() {
+        let mut item = binary::compare_item(path, a, b, cx);
+        item.evidence
+            .notes
+            .push("the bytes differ but no member or field does (padding or compression?)".into());
+        items.push(item);
+    }
+    items
+}
+
+fn kind_name(f: Option<&dyn Format>) -> &'static str {
+    f.map_or("binary", |f| f.kind().as_str())
+}
+
+impl DiffItem {
+    /// An item with no reasons or evidence yet.
+    pub fn new(path: String, kind: ItemKind, change: Change) -> DiffItem {
+        DiffItem {
+            path,
+            kind,
+            change,
+            reasons: Vec::new(),
+            evidence: Evidence::default(),
+        }
+    }
+}
+
+/// Shows bytes as text: valid UTF-8 stays, control characters and invalid bytes are
+/// escaped (`\n`, `\x1b`, `\xff`), and a backslash is doubled, so the result is
+/// unambiguous and printable.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out
+}
+
+/// Like [`escape_bytes`] but cut to about `max` characters, with `…` when cut.
+pub(crate) fn escape_short(bytes: &[u8], max: usize) -> String {
+    let cut = bytes.len() > max;
+    let mut s = escape_bytes(&bytes[..bytes.len().min(max)]);
+    if cut {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_keeps_utf8_and_escapes_invalid_bytes() {
+        assert_eq!(escape_bytes("héllo".as_bytes()), "héllo");
+        assert_eq!(escape_bytes(b"a\xffb"), "a\\xffb");
+        assert_eq!(escape_bytes(b"a\\b\n"), "a\\\\b\\n");
+    }
+
+    #[test]
+    fn reason_kinds_serialize_as_design_words() {
+        let words: Vec<String> = [ReasonKind::BuildPath, ReasonKind::ArchiveMetadata]
+            .iter()
+            .map(|k| serde_json::to_string(k).unwrap())
+            .collect();
+        assert_eq!(words, ["\"build_path\"", "\"archive-metadata\""]);
+        assert_eq!(ReasonKind::ArchiveMetadata.as_str(), "archive-metadata");
+    }
+
+    #[test]
+    fn time_window_contains_with_slack() {
+        let w = TimeWindow { start: 10, end: 20 };
+        assert!(w.contains(10, 0) && w.contains(20, 0) && !w.contains(21, 0));
+        assert!(w.contains(25, 5));
+    }
+}

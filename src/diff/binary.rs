@@ -1,0 +1,150 @@
+//! Bytes of no recognised format: differing byte ranges with hex views, classified as
+//! binary content.
+
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use similar::{capture_diff_slices_deadline, Algorithm, DiffOp};
+
+use super::classify::{aligned_ranges, split_lines, Classifier};
+use super::{ByteRange, Change, Cx, DiffItem, ItemKind};
+
+/// Most byte ranges kept as evidence for one item.
+const MAX_RANGES: usize = 16;
+/// Most bytes of one range shown in a hex view.
+const MAX_SHOWN: usize = 64;
+/// Bytes of context shown before and after a range.
+const CONTEXT: usize = 16;
+
+/// Compares two differing blobs as bytes.
+pub(crate) fn compare_item(path: &str, a: &[u8], b: &[u8], cx: &Cx) -> DiffItem {
+    let mut item = DiffItem::new(path.to_string(), ItemKind::Binary, Change::Modified);
+    item.reasons = classify(path, a, b, cx, 0, None);
+    item.evidence.byte_ranges = byte_ranges(a, b);
+    item
+}
+
+/// Classifies binary content (offsets shifted by `base`, reasons tagged with `context`).
+pub(crate) fn classify(
+    path: &str,
+    a: &[u8],
+    b: &[u8],
+    cx: &Cx,
+    base: u64,
+    context: Option<String>,
+) -> Vec<super::Reason> {
+    Classifier {
+        path,
+        known: &cx.opts.known,
+        text: false,
+        base_offset: base,
+        context,
+        limit: cx.opts.max_findings_per_item,
+    }
+    .classify(a, b)
+}
+
+/// The differing ranges of two blobs with hex views, at most [`MAX_RANGES`].
+pub(crate) fn byte_ranges(a: &[u8], b: &[u8]) -> Vec<ByteRange> {
+    let pairs: Vec<(Range<usize>, Range<usize>)> = if a.len() == b.len() {
+        aligned_ranges(a, b, CONTEXT)
+            .into_iter()
+            .take(MAX_RANGES)
+            .map(|r| (r.clone(), r))
+            .collect()
+    } else {
+        shifted_ranges(a, b)
+    };
+    pairs
+        .into_iter()
+        .map(|(ra, rb)| ByteRange {
+            offset_a: ra.start as u64,
+            len_a: ra.len() as u64,
+            offset_b: rb.start as u64,
+            len_b: rb.len() as u64,
+            hex_a: hex_view(a, &ra),
+            hex_b: hex_view(b, &rb),
+        })
+        .collect()
+}
+
+/// Ranges of blobs of different lengths, found by diffing their NUL/newline segments.
+fn shifted_ranges(a: &[u8], b: &[u8]) -> Vec<(Range<usize>, Range<usize>)> {
+    let (la, lb) = (split_lines(a, false), split_lines(b, false));
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let ops = capture_diff_slices_deadline(Algorithm::Myers, &la, &lb, Some(deadline));
+    let starts = |lines: &[&[u8]]| {
+        let mut acc = 0;
+        let mut v: Vec<usize> = lines
+            .iter()
+            .map(|l| {
+                let s = acc;
+                acc += l.len();
+                s
+            })
+            .collect();
+        v.push(acc);
+        v
+    };
+    let (sa, sb) = (starts(&la), starts(&lb));
+    ops.iter()
+        .filter(|op| !matches!(op, DiffOp::Equal { .. }))
+        .take(MAX_RANGES)
+        .map(|op| {
+            let (ra, rb) = (op.old_range(), op.new_range());
+            (sa[ra.start]..sa[ra.end], sb[rb.start]..sb[rb.end])
+        })
+        .collect()
+}
+
+/// A hex and ASCII view of `data` around `r`, 16 bytes a line, offsets in hex.
+pub(crate) fn hex_view(data: &[u8], r: &Range<usize>) -> String {
+    let start = r.start.saturating_sub(CONTEXT) / 16 * 16;
+    let end = (r.start + r.len().min(MAX_SHOWN) + CONTEXT).min(data.len());
+    let mut out = String::new();
+    let mut line = start;
+    while line < end {
+        let chunk = &data[line..(line + 16).min(data.len())];
+        out.push_str(&format!("{line:08x}  "));
+        for i in 0..16 {
+            match chunk.get(i) {
+                Some(byte) => out.push_str(&format!("{byte:02x} ")),
+                None => out.push_str("   "),
+            }
+        }
+        out.push('|');
+        out.extend(chunk.iter().map(|&c| {
+            if c.is_ascii_graphic() || c == b' ' {
+                c as char
+            } else {
+                '.'
+            }
+        }));
+        out.push_str("|\n");
+        line += 16;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_view_shows_offsets_bytes_and_ascii() {
+        let data = b"hello, world! 0123456789";
+        let v = hex_view(data, &(20..21));
+        assert!(v.starts_with("00000000  68 65 6c 6c 6f"), "{v}");
+        assert!(v.contains("|hello, world! 01|"), "{v}");
+        assert!(v.contains("00000010  "), "{v}");
+    }
+
+    #[test]
+    fn ranges_of_shifted_blobs_point_at_the_change() {
+        let a = b"aaaa\0/tmp/x\0tail\0";
+        let b = b"aaaa\0/tmp/xyz\0tail\0";
+        let r = byte_ranges(a, b);
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].offset_a, r[0].len_a, r[0].len_b), (5, 7, 9));
+    }
+}

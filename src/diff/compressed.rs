@@ -1,0 +1,300 @@
+//! Compressed streams (gzip in `gzip.rs`; xz and zstd here): bounded decompression and
+//! comparison of the decompressed content.
+
+use std::io::Read;
+
+use super::members::Meta;
+use super::{compare_blobs, Change, Cx, DiffItem, FieldDiff, Format, ItemKind};
+
+/// Bytes read from a decoder at a time.
+const CHUNK: usize = 256 * 1024;
+/// Streams that expand to less than this are never called bombs, whatever the ratio.
+const RATIO_FLOOR: u64 = 16 << 20;
+
+/// The result of a bounded decompression: what was produced, and why it stopped early.
+pub(crate) struct Expanded {
+    pub data: Vec<u8>,
+    pub problem: Option<String>,
+}
+
+/// Decompresses `reader` (fed `compressed_len` bytes) within the limits of `cx`: the total
+/// expansion budget and the ratio limit. A corrupt or truncated stream, or a limit reached,
+/// is a `problem`, never a panic.
+pub(crate) fn expand(mut reader: impl Read, compressed_len: usize, cx: &Cx) -> Expanded {
+    let ratio_cap = (compressed_len as u64)
+        .saturating_mul(cx.opts.max_ratio)
+        .max(RATIO_FLOOR);
+    let mut data = Vec::new();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => {
+                return Expanded {
+                    data,
+                    problem: None,
+                }
+            }
+            Ok(n) => n,
+            Err(err) => {
+                let problem = Some(format!(
+                    "corrupt or truncated stream after {} bytes: {err}",
+                    data.len()
+                ));
+                return Expanded { data, problem };
+            }
+        };
+        if !cx.take_budget(n as u64) {
+            let problem = Some(format!(
+                "decompression stopped: more than {} bytes expanded in total (limit)",
+                cx.opts.max_expanded_bytes
+            ));
+            return Expanded { data, problem };
+        }
+        data.extend_from_slice(&buf[..n]);
+        if data.len() as u64 > ratio_cap {
+            let problem = Some(format!(
+                "decompression stopped: expands more than {}x (possible decompression bomb)",
+                cx.opts.max_ratio
+            ));
+            return Expanded { data, problem };
+        }
+    }
+}
+
+/// How one compressed format reads its header and opens its decoder.
+pub(crate) struct StreamFormat {
+    pub kind: ItemKind,
+    pub header: fn(&[u8]) -> Vec<Meta>,
+    pub decoder: for<'a> fn(&'a [u8]) -> Box<dyn Read + 'a>,
+    pub inner_name: fn(&[u8], &str) -> String,
+    pub remedy: &'static str,
+}
+
+/// Compares two compressed streams: header fields, then the decompressed content. A tar
+/// inside is transparent: its members are reported as `out.tar.gz!/member`.
+pub(crate) fn compare_stream(
+    f: &StreamFormat,
+    path: &str,
+    a: &[u8],
+    b: &[u8],
+    cx: &Cx,
+) -> Vec<DiffItem> {
+    let mut own = DiffItem::new(path.to_string(), f.kind, Change::Metadata);
+    header_diffs(f, &mut own, a, b, cx);
+    let (ea, eb) = rayon::join(
+        || expand((f.decoder)(a), a.len(), cx),
+        || expand((f.decoder)(b), b.len(), cx),
+    );
+    for (side, e) in [("a", &ea), ("b", &eb)] {
+        if let Some(p) = &e.problem {
+            own.evidence.notes.push(format!("side {side}: {p}"));
+        }
+    }
+    let inner_is_tar = super::tar::is_tar(&ea.data) || super::tar::is_tar(&eb.data);
+    let inner_path = if inner_is_tar {
+        path.to_string()
+    } else {
+        format!("{path}!{}", (f.inner_name)(a, path))
+    };
+    let inner = compare_blobs(&inner_path, &ea.data, &eb.data, &cx.deeper());
+    let mut items = Vec::new();
+    for item in inner {
+        if item.path == own.path {
+            merge_into(&mut own, item);
+        } else {
+            own.change = Change::Modified;
+            items.push(item);
+        }
+    }
+    if !own.reasons.is_empty()
+        || !own.evidence.notes.is_empty()
+        || !own.evidence.metadata.is_empty()
+    {
+        items.push(own);
+    }
+    items
+}
+
+fn header_diffs(f: &StreamFormat, own: &mut DiffItem, a: &[u8], b: &[u8], cx: &Cx) {
+    let style = super::members::Style {
+        kind: f.kind,
+        sep: "!",
+        ordered: false,
+        remedy: f.remedy,
+    };
+    let (ha, hb) = ((f.header)(a), (f.header)(b));
+    for ma in &ha {
+        let Some(mb) = hb.iter().find(|m| m.field == ma.field) else {
+            continue;
+        };
+        if ma.value != mb.value {
+            own.reasons.push(super::members::field_reason(
+                path_of(own),
+                &style,
+                ma,
+                mb,
+                None,
+                cx,
+            ));
+            own.evidence.metadata.push(FieldDiff {
+                member: None,
+                field: ma.field.into(),
+                a: ma.value.clone(),
+                b: mb.value.clone(),
+            });
+        }
+    }
+}
+
+fn path_of(item: &DiffItem) -> &str {
+    &item.path
+}
+
+/// Folds an item found at the same path (a transparent inner tar) into `own`.
+fn merge_into(own: &mut DiffItem, other: DiffItem) {
+    if other.change == Change::Modified {
+        own.change = Change::Modified;
+    }
+    own.reasons.extend(other.reasons);
+    own.evidence.metadata.extend(other.evidence.metadata);
+    own.evidence.notes.extend(other.evidence.notes);
+    own.evidence.byte_ranges.extend(other.evidence.byte_ranges);
+    if own.evidence.unified_diff.is_none() {
+        own.evidence.unified_diff = other.evidence.unified_diff;
+    }
+}
+
+/// The name of the content of `path` without its compression suffix.
+pub(crate) fn strip_suffix(path: &str) -> String {
+    let name = path.rsplit(['!', '/']).next().unwrap_or(path);
+    for (suffix, replacement) in [
+        (".tgz", ".tar"),
+        (".gz", ""),
+        (".xz", ""),
+        (".zst", ""),
+        (".txz", ".tar"),
+    ] {
+        if let Some(stem) = name.strip_suffix(suffix) {
+            if !stem.is_empty() {
+                return format!("{stem}{replacement}");
+            }
+        }
+    }
+    format!("{name}.data")
+}
+
+fn no_header(_: &[u8]) -> Vec<Meta> {
+    Vec::new()
+}
+
+fn name_from_path(_: &[u8], path: &str) -> String {
+    strip_suffix(path)
+}
+
+/// An xz stream.
+pub(crate) struct Xz;
+
+const XZ: StreamFormat = StreamFormat {
+    kind: ItemKind::Xz,
+    header: no_header,
+    decoder: |d| Box::new(xz2::read::XzDecoder::new_multi_decoder(d)),
+    inner_name: name_from_path,
+    remedy: "compress with fixed options (xz -T1 gives the same bytes on every machine)",
+};
+
+impl Format for Xz {
+    fn kind(&self) -> ItemKind {
+        ItemKind::Xz
+    }
+    fn detect(&self, _name: &str, data: &[u8]) -> bool {
+        data.starts_with(b"\xfd7zXZ\x00")
+    }
+    fn compare(&self, path: &str, a: &[u8], b: &[u8], cx: &Cx) -> Vec<DiffItem> {
+        compare_stream(&XZ, path, a, b, cx)
+    }
+}
+
+/// A zstd stream.
+pub(crate) struct Zstd;
+
+const ZSTD: StreamFormat = StreamFormat {
+    kind: ItemKind::Zstd,
+    header: no_header,
+    decoder: |d| match zstd::stream::read::Decoder::new(d) {
+        Ok(dec) => Box::new(dec),
+        Err(err) => Box::new(FailingReader(Some(err))),
+    },
+    inner_name: name_from_path,
+    remedy: "compress with fixed options (zstd without --no-check differences, same level)",
+};
+
+impl Format for Zstd {
+    fn kind(&self) -> ItemKind {
+        ItemKind::Zstd
+    }
+    fn detect(&self, _name: &str, data: &[u8]) -> bool {
+        data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+    }
+    fn compare(&self, path: &str, a: &[u8], b: &[u8], cx: &Cx) -> Vec<DiffItem> {
+        compare_stream(&ZSTD, path, a, b, cx)
+    }
+}
+
+/// A reader that fails once with the error it holds.
+struct FailingReader(Option<std::io::Error>);
+
+impl Read for FailingReader {
+    fn read(&mut self, _buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.take() {
+            Some(err) => Err(err),
+            None => Ok(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+
+    #[test]
+    fn suffixes_are_stripped() {
+        assert_eq!(strip_suffix("x/out.txt.gz"), "out.txt");
+        assert_eq!(strip_suffix("a.tgz"), "a.tar");
+        assert_eq!(strip_suffix("blob"), "blob.data");
+    }
+
+    #[test]
+    fn ratio_limit_stops_a_bomb() {
+        let opts = super::super::DiffOptions {
+            max_ratio: 10,
+            ..Default::default()
+        };
+        let budget = AtomicU64::new(0);
+        let cx = Cx {
+            opts: &opts,
+            depth: 0,
+            expanded: &budget,
+        };
+        let zeros = std::io::repeat(0).take(64 << 20);
+        let e = expand(zeros, 1000, &cx);
+        assert!(e.problem.unwrap().contains("bomb"));
+        assert!(e.data.len() as u64 <= RATIO_FLOOR + CHUNK as u64);
+    }
+
+    #[test]
+    fn budget_limit_stops_expansion() {
+        let opts = super::super::DiffOptions {
+            max_expanded_bytes: 1 << 20,
+            ..Default::default()
+        };
+        let budget = AtomicU64::new(0);
+        let cx = Cx {
+            opts: &opts,
+            depth: 0,
+            expanded: &budget,
+        };
+        let e = expand(std::io::repeat(1).take(8 << 20), 8 << 20, &cx);
+        assert!(e.problem.unwrap().contains("limit"));
+    }
+}

@@ -1,0 +1,213 @@
+//! ELF objects, executables and libraries: which sections differ, each classified, with
+//! the symbol that covers a difference as context.
+
+use std::collections::BTreeMap;
+
+use object::{Object, ObjectSection, ObjectSymbol};
+
+use super::binary::{byte_ranges, classify};
+use super::{Change, Cx, DiffItem, FieldDiff, Format, ItemKind, Reason, ReasonKind};
+
+/// An ELF file (parsed with the `object` crate).
+pub(crate) struct Elf;
+
+impl Format for Elf {
+    fn kind(&self) -> ItemKind {
+        ItemKind::Elf
+    }
+    fn detect(&self, _name: &str, data: &[u8]) -> bool {
+        data.starts_with(b"\x7fELF")
+    }
+    fn compare(&self, path: &str, a: &[u8], b: &[u8], cx: &Cx) -> Vec<DiffItem> {
+        vec![compare_elf(path, a, b, cx)]
+    }
+}
+
+/// One section: its bytes, file offset, and symbols (offset in section, name).
+struct Section<'d> {
+    data: &'d [u8],
+    offset: u64,
+    symbols: Vec<(u64, u64, String)>,
+}
+
+type Sections<'d> = BTreeMap<String, Section<'d>>;
+
+fn sections(data: &[u8]) -> Result<Sections<'_>, String> {
+    let file = object::File::parse(data).map_err(|e| e.to_string())?;
+    let mut out: Sections<'_> = BTreeMap::new();
+    for s in file.sections() {
+        let name = s.name().unwrap_or("?").to_string();
+        let bytes = s.data().unwrap_or_default();
+        let offset = s.file_range().map_or(0, |(o, _)| o);
+        out.entry(name).or_insert(Section {
+            data: bytes,
+            offset,
+            symbols: Vec::new(),
+        });
+    }
+    for sym in file.symbols() {
+        let (Some(idx), Ok(name)) = (sym.section_index(), sym.name()) else {
+            continue;
+        };
+        if name.is_empty() {
+            continue;
+        }
+        let Ok(section) = file.section_by_index(idx) else {
+            continue;
+        };
+        let sname = section.name().unwrap_or("?");
+        if let Some(entry) = out.get_mut(sname) {
+            let start = sym.address().saturating_sub(section.address());
+            entry.symbols.push((start, sym.size(), name.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+fn compare_elf(path: &str, a: &[u8], b: &[u8], cx: &Cx) -> DiffItem {
+    let mut item = DiffItem::new(path.to_string(), ItemKind::Elf, Change::Modified);
+    let (sa, sb) = match (sections(a), sections(b)) {
+        (Ok(sa), Ok(sb)) => (sa, sb),
+        (ra, rb) => {
+            let mut item = super::binary::compare_item(path, a, b, cx);
+            for (side, r) in [("a", ra.err()), ("b", rb.err())] {
+                if let Some(err) = r {
+                    item.evidence
+                        .notes
+                        .push(format!("side {side}: not a readable ELF file: {err}"));
+                }
+            }
+            return item;
+        }
+    };
+    let differing: Vec<&String> = sa
+        .iter()
+        .filter(|(name, s)| sb.get(*name).is_none_or(|t| t.data != s.data))
+        .map(|(name, _)| name)
+        .chain(sb.keys().filter(|n| !sa.contains_key(*n)))
+        .collect();
+    let mut per_section: Vec<(String, Vec<Reason>)> = Vec::new();
+    for name in &differing {
+        let (Some(x), Some(y)) = (sa.get(*name), sb.get(*name)) else {
+            item.evidence
+                .metadata
+                .push(section_presence(name, sa.contains_key(*name)));
+            continue;
+        };
+        item.evidence.metadata.push(FieldDiff {
+            member: None,
+            field: format!("section {name}"),
+            a: format!("{} bytes at 0x{:x}", x.data.len(), x.offset),
+            b: format!("{} bytes at 0x{:x}", y.data.len(), y.offset),
+        });
+        if name.as_str() == ".note.gnu.build-id" && differing.len() > 1 {
+            item.evidence
+                .notes
+                .push("the build-id differs because other sections do".into());
+            continue;
+        }
+        let mut reasons = classify(
+            path,
+            x.data,
+            y.data,
+            cx,
+            x.offset,
+            Some(format!("section {name}")),
+        );
+        add_symbols(&mut reasons, x);
+        per_section.push((name.to_string(), reasons));
+        if item.evidence.byte_ranges.len() < 8 {
+            item.evidence.byte_ranges.extend(shifted(
+                byte_ranges(x.data, y.data),
+                x.offset,
+                y.offset,
+            ));
+        }
+    }
+    drop_consequences(&mut per_section, &sa, &sb, &mut item);
+    item.reasons = per_section.into_iter().flat_map(|(_, r)| r).collect();
+    item.reasons.truncate(cx.opts.max_findings_per_item);
+    item
+}
+
+fn section_presence(name: &str, in_a: bool) -> FieldDiff {
+    FieldDiff {
+        member: None,
+        field: format!("section {name}"),
+        a: if in_a { "present" } else { "absent" }.into(),
+        b: if in_a { "absent" } else { "present" }.into(),
+    }
+}
+
+/// Names the symbol covering each reason's offset, in its context.
+fn add_symbols(reasons: &mut [Reason], section: &Section) {
+    for r in reasons.iter_mut() {
+        let Some(off) = r.offset.map(|o| o.saturating_sub(section.offset)) else {
+            continue;
+        };
+        let sym = section
+            .symbols
+            .iter()
+            .filter(|(start, size, _)| *start <= off && off < start + (*size).max(1))
+            .min_by_key(|(_, size, _)| *size);
+        if let (Some((_, _, name)), Some(ctx)) = (sym, r.context.as_mut()) {
+            ctx.push_str(&format!(", symbol {name}"));
+        }
+    }
+}
+
+fn shifted(ranges: Vec<super::ByteRange>, oa: u64, ob: u64) -> Vec<super::ByteRange> {
+    ranges
+        .into_iter()
+        .take(4)
+        .map(|mut r| {
+            r.offset_a += oa;
+            r.offset_b += ob;
+            r
+        })
+        .collect()
+}
+
+/// When a string section changed length, debug and relocation sections that only differ
+/// in unexplained bytes (or in integers that happen to read as times) differ because
+/// offsets into it moved: say so instead of calling them random.
+fn drop_consequences(
+    per_section: &mut Vec<(String, Vec<Reason>)>,
+    sa: &Sections,
+    sb: &Sections,
+    item: &mut DiffItem,
+) {
+    let strings_moved = per_section.iter().any(|(name, reasons)| {
+        is_string_section(name)
+            && reasons.iter().any(|r| r.kind != ReasonKind::Random)
+            && sa.get(name).map(|s| s.data.len()) != sb.get(name).map(|s| s.data.len())
+    });
+    if !strings_moved {
+        return;
+    }
+    let mut dropped = Vec::new();
+    per_section.retain(|(name, reasons)| {
+        let consequence = is_debug(name)
+            && reasons
+                .iter()
+                .all(|r| matches!(r.kind, ReasonKind::Random | ReasonKind::Timestamp));
+        if consequence {
+            dropped.push(name.clone());
+        }
+        !consequence
+    });
+    if !dropped.is_empty() {
+        item.evidence.notes.push(format!(
+            "{} differ only where offsets into a string section that changed length moved",
+            dropped.join(", ")
+        ));
+    }
+}
+
+fn is_string_section(name: &str) -> bool {
+    name.ends_with("str") || name == ".comment" || name.ends_with("strtab")
+}
+
+fn is_debug(name: &str) -> bool {
+    name.starts_with(".debug") || name.starts_with(".rela") || name.starts_with(".zdebug")
+}

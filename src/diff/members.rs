@@ -1,0 +1,511 @@
+//! Comparing two listings of members: what tar, zip, ar and directories have in common.
+//!
+//! Members only on one side are `added`/`removed` items; members on both sides whose
+//! content differs are compared recursively; metadata differences (order, mtime, owner,
+//! mode) are summed up on the container item, one reason per field.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use super::classify::{default_variation, Classifier};
+use super::timestamps::format_unix;
+use super::{
+    compare_blobs, escape_bytes, Change, Cx, DiffItem, FieldDiff, ItemKind, Reason, ReasonKind,
+};
+
+/// Most per-member field differences kept as evidence on a container.
+const MAX_FIELD_EVIDENCE: usize = 200;
+
+/// The type of a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntryType {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+impl EntryType {
+    fn as_str(self) -> &'static str {
+        match self {
+            EntryType::File => "file",
+            EntryType::Dir => "directory",
+            EntryType::Symlink => "symlink",
+            EntryType::Other => "special",
+        }
+    }
+}
+
+/// A metadata field of a member or a container header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Meta {
+    /// `mtime`, `uid`, `gid`, `uname`, `gname`, `mode`, or a format's own field.
+    pub field: &'static str,
+    /// The value as shown.
+    pub value: String,
+    /// The value as a number (unix seconds for times, the mode bits for modes).
+    pub num: Option<i64>,
+}
+
+impl Meta {
+    /// A field with a number, shown as text.
+    pub fn num(field: &'static str, n: i64) -> Meta {
+        let value = match field {
+            "mode" => format!("{:o}", n),
+            "mtime" => format!("{} ({n})", format_unix(n)),
+            _ => n.to_string(),
+        };
+        Meta {
+            field,
+            value,
+            num: Some(n),
+        }
+    }
+
+    /// A field shown as text.
+    pub fn text(field: &'static str, value: impl Into<String>) -> Meta {
+        Meta {
+            field,
+            value: value.into(),
+            num: None,
+        }
+    }
+}
+
+/// Where a member's content is.
+#[derive(Debug, Clone)]
+pub(crate) enum Data {
+    /// Read into memory (archive members).
+    Bytes(Vec<u8>),
+    /// A file on disk, read only if it differs.
+    File(PathBuf, u64),
+    /// No content (directories, links).
+    None,
+}
+
+/// One member of a container.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub name: Vec<u8>,
+    pub entry: EntryType,
+    pub link: Option<Vec<u8>>,
+    pub meta: Vec<Meta>,
+    pub data: Data,
+}
+
+/// A container's members, its header fields, and the error that stopped the listing.
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    pub members: Vec<Member>,
+    pub header: Vec<Meta>,
+    pub error: Option<String>,
+}
+
+/// How to report a container format.
+pub(crate) struct Style {
+    /// The container's kind.
+    pub kind: ItemKind,
+    /// Between the container path and a member name: `!/` (tar, zip), `!` (ar), `/`.
+    pub sep: &'static str,
+    /// Whether member order is meaningful (not for directories).
+    pub ordered: bool,
+    /// The remedy for this format's header differences.
+    pub remedy: &'static str,
+}
+
+/// Compares two listings of the container at `path`.
+pub(crate) fn compare_listings(
+    path: &str,
+    style: &Style,
+    a: Listing,
+    b: Listing,
+    cx: &Cx,
+) -> Vec<DiffItem> {
+    let mut own = DiffItem::new(path.to_string(), style.kind, Change::Metadata);
+    for (side, listing) in [("a", &a), ("b", &b)] {
+        if let Some(err) = &listing.error {
+            own.evidence
+                .notes
+                .push(format!("side {side}: {err} (compared what could be read)"));
+        }
+    }
+    header_reasons(&mut own, style, &a.header, &b.header, cx);
+    let index_a = index(&a.members);
+    let index_b = index(&b.members);
+    if style.ordered {
+        order_reason(&mut own, &a.members, &b.members, &index_a, &index_b);
+    }
+    let mut items = only_on_one_side(path, style, &a.members, &index_b, Change::Removed);
+    items.extend(only_on_one_side(
+        path,
+        style,
+        &b.members,
+        &index_a,
+        Change::Added,
+    ));
+    let common: Vec<(&Member, &Member)> = index_a
+        .iter()
+        .filter_map(|(key, &i)| index_b.get(key).map(|&j| (&a.members[i], &b.members[j])))
+        .collect();
+    field_reasons(&mut own, style, &common, cx);
+    let deeper = cx.deeper();
+    let member_items: Vec<DiffItem> = common
+        .par_iter()
+        .flat_map_iter(|(ma, mb)| compare_member(path, style, ma, mb, &deeper))
+        .collect();
+    if member_items.iter().any(|i| i.change != Change::Metadata) || !items.is_empty() {
+        own.change = Change::Modified;
+    }
+    items.extend(member_items);
+    if !own.reasons.is_empty()
+        || !own.evidence.notes.is_empty()
+        || a.error.is_some() != b.error.is_some()
+    {
+        own.reasons.truncate(cx.opts.max_findings_per_item);
+        items.push(own);
+    }
+    items
+}
+
+/// The path of a member inside its container.
+pub(crate) fn member_path(container: &str, sep: &str, name: &[u8]) -> String {
+    let mut name = name;
+    if container.is_empty() {
+        return escape_bytes(name);
+    }
+    if sep.ends_with('/') {
+        while let Some(rest) = name.strip_prefix(b"./").or_else(|| name.strip_prefix(b"/")) {
+            name = rest;
+        }
+    }
+    format!("{container}{sep}{}", escape_bytes(name))
+}
+
+/// Members by (name, occurrence): duplicate names in one archive stay distinct.
+fn index(members: &[Member]) -> BTreeMap<(Vec<u8>, usize), usize> {
+    let mut seen: BTreeMap<&[u8], usize> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for (i, m) in members.iter().enumerate() {
+        let n = seen.entry(&m.name).or_default();
+        out.insert((m.name.clone(), *n), i);
+        *n += 1;
+    }
+    out
+}
+
+fn only_on_one_side(
+    path: &str,
+    style: &Style,
+    members: &[Member],
+    other: &BTreeMap<(Vec<u8>, usize), usize>,
+    change: Change,
+) -> Vec<DiffItem> {
+    index(members)
+        .into_iter()
+        .filter(|(key, _)| !other.contains_key(key))
+        .map(|((name, _), i)| {
+            let m = &members[i];
+            let mut item = DiffItem::new(member_path(path, style.sep, &name), kind_of(m), change);
+            item.evidence.metadata.push(FieldDiff {
+                member: None,
+                field: "present".into(),
+                a: (change == Change::Removed).to_string(),
+                b: (change == Change::Added).to_string(),
+            });
+            item
+        })
+        .collect()
+}
+
+fn kind_of(m: &Member) -> ItemKind {
+    match m.entry {
+        EntryType::Dir => ItemKind::Directory,
+        EntryType::Symlink => ItemKind::Symlink,
+        EntryType::Other => ItemKind::Special,
+        EntryType::File => match &m.data {
+            Data::Bytes(bytes) => {
+                super::detect(&escape_bytes(&m.name), bytes).map_or(ItemKind::Binary, |f| f.kind())
+            }
+            _ => ItemKind::Binary,
+        },
+    }
+}
+
+fn header_reasons(own: &mut DiffItem, style: &Style, a: &[Meta], b: &[Meta], cx: &Cx) {
+    for ma in a {
+        let Some(mb) = b.iter().find(|m| m.field == ma.field) else {
+            continue;
+        };
+        if ma.value != mb.value {
+            own.reasons
+                .push(field_reason(&own.path, style, ma, mb, None, cx));
+            own.evidence.metadata.push(FieldDiff {
+                member: None,
+                field: ma.field.into(),
+                a: ma.value.clone(),
+                b: mb.value.clone(),
+            });
+        }
+    }
+}
+
+/// One reason for a differing field: `umask` for group/other write bits, `user` for
+/// known user names, otherwise `archive-metadata`.
+pub(crate) fn field_reason(
+    path: &str,
+    style: &Style,
+    a: &Meta,
+    b: &Meta,
+    member: Option<(&str, usize)>,
+    cx: &Cx,
+) -> Reason {
+    let kind = field_kind(a, b, cx);
+    let variation = match (kind, a.field) {
+        (ReasonKind::ArchiveMetadata, "mtime") => mtime_variation(a, b, cx),
+        (ReasonKind::ArchiveMetadata, "uid" | "gid" | "uname" | "gname") => Some("user"),
+        (k, _) => default_variation(k),
+    };
+    let context = match member {
+        Some((name, 0)) => format!("{} of {name}", a.field),
+        Some((name, more)) => format!("{} of {name} and {more} more members", a.field),
+        None => format!("header {}", a.field),
+    };
+    Reason {
+        kind,
+        path: path.to_string(),
+        offset: None,
+        line: None,
+        a: a.value.clone(),
+        b: b.value.clone(),
+        variation: variation.map(str::to_string),
+        remedy: Some(match kind {
+            ReasonKind::ArchiveMetadata => style.remedy.to_string(),
+            k => super::classify::remedy(k).unwrap_or_default().to_string(),
+        }),
+        context: Some(context),
+    }
+}
+
+fn field_kind(a: &Meta, b: &Meta, cx: &Cx) -> ReasonKind {
+    match a.field {
+        "mode" => match (a.num, b.num) {
+            (Some(x), Some(y)) if (x ^ y) & !0o022 == 0 => ReasonKind::Umask,
+            _ => ReasonKind::ArchiveMetadata,
+        },
+        "uname" | "gname" => match &cx.opts.known.user {
+            Some((ua, ub)) if *ua == a.value && *ub == b.value => ReasonKind::User,
+            _ => ReasonKind::ArchiveMetadata,
+        },
+        _ => ReasonKind::ArchiveMetadata,
+    }
+}
+
+fn mtime_variation(a: &Meta, b: &Meta, cx: &Cx) -> Option<&'static str> {
+    let Some((wa, wb)) = cx.opts.known.clock else {
+        return Some("clock");
+    };
+    let inside = |t: Option<i64>| t.is_some_and(|t| wa.contains(t, 60) || wb.contains(t, 60));
+    (inside(a.num) || inside(b.num)).then_some("clock")
+}
+
+/// One reason per field that differs in any common member, plus per-member evidence.
+fn field_reasons(own: &mut DiffItem, style: &Style, common: &[(&Member, &Member)], cx: &Cx) {
+    let mut by_field: BTreeMap<&'static str, Vec<(&Member, &Meta, &Meta)>> = BTreeMap::new();
+    for (ma, mb) in common {
+        for fa in &ma.meta {
+            if let Some(fb) = mb.meta.iter().find(|f| f.field == fa.field) {
+                if fa.value != fb.value {
+                    by_field.entry(fa.field).or_default().push((ma, fa, fb));
+                }
+            }
+        }
+    }
+    for diffs in by_field.values() {
+        let (m, fa, fb) = diffs[0];
+        let name = escape_bytes(&m.name);
+        own.reasons.push(field_reason(
+            &own.path,
+            style,
+            fa,
+            fb,
+            Some((&name, diffs.len() - 1)),
+            cx,
+        ));
+        for (m, fa, fb) in diffs.iter().take(MAX_FIELD_EVIDENCE) {
+            own.evidence.metadata.push(FieldDiff {
+                member: Some(escape_bytes(&m.name)),
+                field: fa.field.into(),
+                a: fa.value.clone(),
+                b: fb.value.clone(),
+            });
+        }
+    }
+}
+
+/// An `ordering` reason if the members both sides share appear in another order.
+fn order_reason(
+    own: &mut DiffItem,
+    a: &[Member],
+    b: &[Member],
+    index_a: &BTreeMap<(Vec<u8>, usize), usize>,
+    index_b: &BTreeMap<(Vec<u8>, usize), usize>,
+) {
+    let order = |members: &[Member], other: &BTreeMap<(Vec<u8>, usize), usize>| {
+        let mut seen: BTreeMap<&[u8], usize> = BTreeMap::new();
+        members
+            .iter()
+            .filter_map(|m| {
+                let n = seen.entry(&m.name).or_default();
+                let key = (m.name.clone(), *n);
+                *n += 1;
+                other.contains_key(&key).then_some(key)
+            })
+            .collect::<Vec<_>>()
+    };
+    let (oa, ob) = (order(a, index_b), order(b, index_a));
+    let Some(first) = oa.iter().zip(&ob).position(|(x, y)| x != y) else {
+        return;
+    };
+    let show = |o: &[(Vec<u8>, usize)]| {
+        o[first..]
+            .iter()
+            .take(3)
+            .map(|(n, _)| escape_bytes(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    own.reasons.push(Reason {
+        kind: ReasonKind::Ordering,
+        path: own.path.clone(),
+        offset: None,
+        line: None,
+        a: show(&oa),
+        b: show(&ob),
+        variation: Some("fileorder".into()),
+        remedy: super::classify::remedy(ReasonKind::Ordering).map(str::to_string),
+        context: Some(format!("member order from position {}", first + 1)),
+    });
+    own.evidence.metadata.push(FieldDiff {
+        member: None,
+        field: "order".into(),
+        a: show(&oa),
+        b: show(&ob),
+    });
+}
+
+/// Compares one member present on both sides: type, link target, content.
+fn compare_member(path: &str, style: &Style, a: &Member, b: &Member, cx: &Cx) -> Vec<DiffItem> {
+    let mpath = member_path(path, style.sep, &a.name);
+    if a.entry != b.entry {
+        let mut item = DiffItem::new(mpath, kind_of(a), Change::Modified);
+        item.evidence.metadata.push(FieldDiff {
+            member: None,
+            field: "type".into(),
+            a: a.entry.as_str().into(),
+            b: b.entry.as_str().into(),
+        });
+        return vec![item];
+    }
+    if a.link != b.link {
+        return vec![link_item(mpath, a, b, cx)];
+    }
+    if let (Data::Bytes(x), Data::Bytes(y)) = (&a.data, &b.data) {
+        return compare_blobs(&mpath, x, y, cx);
+    }
+    match content_pair(&a.data, &b.data, cx) {
+        Ok(None) => Vec::new(),
+        Ok(Some((da, db))) => compare_blobs(&mpath, &da, &db, cx),
+        Err(err) => {
+            let mut item = DiffItem::new(mpath, ItemKind::Binary, Change::Modified);
+            item.evidence.notes.push(format!("could not read: {err}"));
+            vec![item]
+        }
+    }
+}
+
+fn link_item(mpath: String, a: &Member, b: &Member, cx: &Cx) -> DiffItem {
+    let (la, lb) = (
+        a.link.clone().unwrap_or_default(),
+        b.link.clone().unwrap_or_default(),
+    );
+    let mut item = DiffItem::new(mpath, kind_of(a), Change::Modified);
+    let classifier = Classifier {
+        path: &item.path,
+        known: &cx.opts.known,
+        text: true,
+        base_offset: 0,
+        context: Some("link target".into()),
+        limit: cx.opts.max_findings_per_item,
+    };
+    let mut reasons = classifier.classify(&la, &lb);
+    for r in &mut reasons {
+        r.offset = None;
+        r.line = None;
+    }
+    item.reasons = reasons;
+    item.evidence.metadata.push(FieldDiff {
+        member: None,
+        field: "link target".into(),
+        a: escape_bytes(&la),
+        b: escape_bytes(&lb),
+    });
+    item
+}
+
+/// Loads both contents if they differ; `None` if they are equal.
+fn content_pair(a: &Data, b: &Data, cx: &Cx) -> std::io::Result<Option<(Vec<u8>, Vec<u8>)>> {
+    match (a, b) {
+        (Data::File(pa, sa), Data::File(pb, sb)) => {
+            if sa == sb && super::dir::files_equal(pa, pb)? {
+                return Ok(None);
+            }
+            let limit = cx.opts.max_expanded_bytes;
+            Ok(Some((
+                super::dir::read_file(pa, limit)?,
+                super::dir::read_file(pb, limit)?,
+            )))
+        }
+        (Data::None, Data::None) => Ok(None),
+        (x, y) => Ok(Some((load(x)?, load(y)?))),
+    }
+}
+
+fn load(d: &Data) -> std::io::Result<Vec<u8>> {
+    match d {
+        Data::Bytes(x) => Ok(x.clone()),
+        Data::File(p, _) => std::fs::read(p),
+        Data::None => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_paths_strip_dot_slash_and_escape() {
+        assert_eq!(
+            member_path("x.tar", "!/", b"./usr/bin/a"),
+            "x.tar!/usr/bin/a"
+        );
+        assert_eq!(member_path("x.a", "!", b"foo.o"), "x.a!foo.o");
+        assert_eq!(member_path("d", "/", b"n\xff"), "d/n\\xff");
+    }
+
+    #[test]
+    fn mode_difference_in_group_write_is_umask() {
+        let opts = super::super::DiffOptions::default();
+        let budget = std::sync::atomic::AtomicU64::new(0);
+        let cx = Cx {
+            opts: &opts,
+            depth: 0,
+            expanded: &budget,
+        };
+        let kind = field_kind(&Meta::num("mode", 0o644), &Meta::num("mode", 0o664), &cx);
+        assert_eq!(kind, ReasonKind::Umask);
+        let kind = field_kind(&Meta::num("mode", 0o644), &Meta::num("mode", 0o755), &cx);
+        assert_eq!(kind, ReasonKind::ArchiveMetadata);
+    }
+}
