@@ -8,6 +8,7 @@ pub mod cli;
 pub mod diff;
 pub mod error;
 pub mod exec;
+pub mod explain;
 pub mod graph;
 pub mod hash;
 pub mod inputs;
