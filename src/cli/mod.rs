@@ -21,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Compare two files, directories or archives and classify each difference.
     Diff(diff::DiffArgs),
+    /// Internal: runs one sandboxed step from a request file (re-executed by reprobe).
+    #[command(name = "__sandbox", hide = true)]
+    Sandbox { request: std::path::PathBuf },
 }
 
 /// Parses the command line, runs the command and maps its outcome to an exit code.
@@ -35,6 +38,7 @@ pub fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Diff(args) => diff::run(args),
+        Command::Sandbox { request } => crate::sandbox::helper_main(&request),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -1,1 +1,0 @@
-//! The per-step sandbox: fresh Linux namespaces around one build step.
