@@ -31,7 +31,11 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
-            let code = if err.use_stderr() { Exit::BadInput } else { Exit::Ok };
+            let code = if err.use_stderr() {
+                Exit::BadInput
+            } else {
+                Exit::Ok
+            };
             let _ = err.print();
             return code.into();
         }

@@ -98,7 +98,11 @@ fn c_strings<S: Into<Vec<u8>>>(
     items
         .map(|s| {
             CString::new(s).map_err(|_| {
-                SetupFailure::new("prepare the argv/env of", "the step", "NUL byte in a string")
+                SetupFailure::new(
+                    "prepare the argv/env of",
+                    "the step",
+                    "NUL byte in a string",
+                )
             })
         })
         .collect()
@@ -140,7 +144,10 @@ mod tests {
             exec_candidates("./configure", Some("/usr/bin")),
             vec![PathBuf::from("./configure")]
         );
-        assert_eq!(exec_candidates("/bin/sh", None), vec![PathBuf::from("/bin/sh")]);
+        assert_eq!(
+            exec_candidates("/bin/sh", None),
+            vec![PathBuf::from("/bin/sh")]
+        );
     }
 
     #[test]

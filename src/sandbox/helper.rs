@@ -249,8 +249,10 @@ fn clone_init(request: &HelperRequest, fds: &InitFds) -> Result<InitGuard, Setup
     let flags = namespace_flags(request.spec.network);
     // SAFETY: this process is single-threaded, so the child may allocate and run
     // arbitrary Rust code; the stack is ample for init's setup.
-    let pid = unsafe { nix::sched::clone(callback, &mut stack, flags, Some(libc::SIGCHLD)) }
-        .map_err(SetupFailure::errno("clone the sandbox init into", "new namespaces"))?;
+    let pid =
+        unsafe { nix::sched::clone(callback, &mut stack, flags, Some(libc::SIGCHLD)) }.map_err(
+            SetupFailure::errno("clone the sandbox init into", "new namespaces"),
+        )?;
     Ok(InitGuard(pid))
 }
 
@@ -268,10 +270,7 @@ fn write_id_maps(init: &InitGuard, request: &HelperRequest) -> Result<(), SetupF
 /// One write(2) to a /proc file (id maps must be written in a single call).
 fn write_proc(path: &Path, text: &str) -> Result<(), SetupFailure> {
     let fail = || SetupFailure::io("write", path.display());
-    let mut file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(fail())?;
+    let mut file = OpenOptions::new().write(true).open(path).map_err(fail())?;
     let written = file.write(text.as_bytes()).map_err(fail())?;
     if written == text.len() {
         Ok(())
@@ -413,7 +412,12 @@ mod tests {
     #[test]
     fn a_timeout_is_reported_even_without_a_report() {
         let pid = Pid::from_raw(1);
-        let status = decide(vec![], true, WaitStatus::Signaled(pid, Signal::SIGKILL, false), 5);
+        let status = decide(
+            vec![],
+            true,
+            WaitStatus::Signaled(pid, Signal::SIGKILL, false),
+            5,
+        );
         assert!(matches!(
             status,
             Ok(HelperStatus::Finished {

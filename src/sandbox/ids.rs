@@ -134,16 +134,23 @@ pub(super) fn check_user(user: &SandboxUser) -> Result<(), SandboxError> {
     let bad = |msg: String| Err(SandboxError::InvalidSpec(msg));
     for (what, value) in [("user name", &user.name), ("group name", &user.group)] {
         if value.is_empty() || value.contains([':', '\n', '\0', ',']) {
-            return bad(format!("{what} {value:?} is empty or contains ':', ',' or a newline"));
+            return bad(format!(
+                "{what} {value:?} is empty or contains ':', ',' or a newline"
+            ));
         }
     }
     let home = user.home.to_string_lossy();
     if !user.home.is_absolute() || home.contains([':', '\n', '\0']) {
-        return bad(format!("home {home:?} is not absolute or contains ':' or a newline"));
+        return bad(format!(
+            "home {home:?} is not absolute or contains ':' or a newline"
+        ));
     }
     let limit = u32::MAX - SHIFT_BASE - 1;
     if user.uid >= limit || user.gid >= limit {
-        return bad(format!("uid {} / gid {} must be below {limit}", user.uid, user.gid));
+        return bad(format!(
+            "uid {} / gid {} must be below {limit}",
+            user.uid, user.gid
+        ));
     }
     Ok(())
 }

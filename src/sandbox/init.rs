@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::sys::prctl;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, setgroups, setresgid, setresuid, sethostname, ForkResult, Gid, Pid, Uid};
+use nix::unistd::{fork, setgroups, sethostname, setresgid, setresuid, ForkResult, Gid, Pid, Uid};
 
 use super::helper::{HelperRequest, InitFds, InitReport, SetupFailure};
 use super::ids::IdMode;

@@ -29,7 +29,7 @@ use super::{ids, SandboxSpec, ALWAYS_HIDDEN};
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 /// Top-level host entries the sandbox gets its own version of.
-const OWN_TOP_LEVEL: [&str; 3] = ["dev", "proc", "tmp"];
+const OWN_TOP_LEVEL: [&str; 4] = ["dev", "proc", "sys", "tmp"];
 
 /// Handles taken in phase 1 that phase 2 needs after the host paths are covered.
 pub(super) struct HostView {
@@ -42,12 +42,25 @@ pub(super) struct HostView {
 /// Phase 1: private mount propagation, the handles, and the hidden directories covered.
 pub(super) fn prepare_host_view(request: &HelperRequest) -> Result<HostView, SetupFailure> {
     let spec = &request.spec;
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(SetupFailure::errno("make mount propagation private on", "/"))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(SetupFailure::errno(
+        "make mount propagation private on",
+        "/",
+    ))?;
     let workdir = open_path(&spec.host_workdir)?;
     let owner = owner_options(request);
     let root_options = format!("mode=0755,size=4m{owner}");
-    mount_tmpfs(&request.root_dir, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &root_options)?;
+    mount_tmpfs(
+        &request.root_dir,
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        &root_options,
+    )?;
     let root = open_path(&request.root_dir)?;
     let extra = [spec.host_workdir.clone(), request.scratch_dir.clone()];
     for dir in cover_order(&spec.hidden, &extra) {
@@ -62,11 +75,16 @@ pub(super) fn build_root(request: &HelperRequest, host: &HostView) -> Result<(),
     fchdir(host.root.as_raw_fd()).map_err(SetupFailure::errno("chdir to", "the new root"))?;
     bind_host_top_level()?;
     let owner = owner_options(request);
+    mount_sys(&owner)?;
     make_dev(spec, &owner)?;
     mount_proc()?;
     make_dir(Path::new("tmp"))?;
     let tmp_options = format!("mode=1777,size={}{owner}", spec.tmp_size_bytes);
-    mount_tmpfs(Path::new("tmp"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &tmp_options)?;
+    mount_tmpfs(
+        Path::new("tmp"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        &tmp_options,
+    )?;
     bind_workdir(spec, &host.workdir)?;
     write_etc(spec)
 }
@@ -77,8 +95,7 @@ pub(super) fn enter_root(spec: &SandboxSpec, host: HostView) -> Result<(), Setup
     drop(host);
     set_mount_attrs(Path::new("."), false, libc::MOUNT_ATTR_RDONLY)?;
     pivot_root(".", ".").map_err(SetupFailure::errno("pivot_root to", "the new root"))?;
-    umount2(".", MntFlags::MNT_DETACH)
-        .map_err(SetupFailure::errno("detach", "the old root"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(SetupFailure::errno("detach", "the old root"))?;
     chdir("/").map_err(SetupFailure::errno("chdir to", "/"))?;
     chdir(&spec.workdir).map_err(SetupFailure::errno("chdir to", spec.workdir.display()))
 }
@@ -86,8 +103,13 @@ pub(super) fn enter_root(spec: &SandboxSpec, host: HostView) -> Result<(), Setup
 /// Brings the loopback interface of the new network namespace up.
 pub(super) fn loopback_up() -> Result<(), SetupFailure> {
     let fail = |op| SetupFailure::errno(op, "network interface lo");
-    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
-        .map_err(fail("open a socket to configure"))?;
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(fail("open a socket to configure"))?;
     // SAFETY: ifreq is plain data; all-zero is a valid value.
     let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in request.ifr_name.iter_mut().zip(b"lo") {
@@ -175,15 +197,19 @@ fn bind(source: &Path, target: &Path, recursive: bool) -> Result<(), SetupFailur
         flags |= MsFlags::MS_REC;
     }
     mount(Some(source), target, None::<&str>, flags, None::<&str>).map_err(|errno| {
-        SetupFailure::errno("bind-mount", format!("{} on {}", source.display(), target.display()))(
-            errno,
-        )
+        SetupFailure::errno(
+            "bind-mount",
+            format!("{} on {}", source.display(), target.display()),
+        )(errno)
     })
 }
 
 /// `mount_setattr(2)`: sets mount attributes, on every sub-mount too if `recursive`.
 fn set_mount_attrs(path: &Path, recursive: bool, attrs: u64) -> Result<(), SetupFailure> {
-    let fail = SetupFailure::errno("set mount attributes (read-only, nosuid, nodev) on", path.display());
+    let fail = SetupFailure::errno(
+        "set mount attributes (read-only, nosuid, nodev) on",
+        path.display(),
+    );
     let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| SetupFailure::new("set mount attributes on", path.display(), "NUL byte"))?;
     let attr = libc::mount_attr {
@@ -219,7 +245,10 @@ fn make_dir(path: &Path) -> Result<(), SetupFailure> {
 /// as recursive binds, symlinks (merged `/usr`) as symlinks.
 fn bind_host_top_level() -> Result<(), SetupFailure> {
     let entries = fs::read_dir("/").map_err(SetupFailure::io("list", "/"))?;
-    let mut names: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    let mut names: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
     names.sort();
     for name in names {
         if OWN_TOP_LEVEL.iter().any(|own| name == *own) {
@@ -227,10 +256,12 @@ fn bind_host_top_level() -> Result<(), SetupFailure> {
         }
         let host = Path::new("/").join(&name);
         let here = PathBuf::from(&name);
-        let meta = fs::symlink_metadata(&host).map_err(SetupFailure::io("inspect", host.display()))?;
+        let meta =
+            fs::symlink_metadata(&host).map_err(SetupFailure::io("inspect", host.display()))?;
         if meta.file_type().is_symlink() {
             let target = fs::read_link(&host).map_err(SetupFailure::io("read", host.display()))?;
-            symlink(&target, &here).map_err(SetupFailure::io("create the symlink", here.display()))?;
+            symlink(&target, &here)
+                .map_err(SetupFailure::io("create the symlink", here.display()))?;
         } else if meta.is_dir() {
             make_dir(&here)?;
             bind(&host, &here, true)?;
@@ -277,6 +308,22 @@ fn make_dev(spec: &SandboxSpec, owner: &str) -> Result<(), SetupFailure> {
     set_mount_attrs(dev, false, libc::MOUNT_ATTR_RDONLY)
 }
 
+/// A new read-only sysfs, which shows the new network namespace's interfaces (only `lo`)
+/// instead of the host's. Where the kernel refuses one (the host network namespace of a
+/// fetch step, or a container masking parts of its `/sys`), the host's is bound
+/// read-only with its network interfaces covered.
+fn mount_sys(owner: &str) -> Result<(), SetupFailure> {
+    let sys = Path::new("sys");
+    make_dir(sys)?;
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if mount(Some("sysfs"), sys, Some("sysfs"), flags, None::<&str>).is_ok() {
+        return Ok(());
+    }
+    bind(Path::new("/sys"), sys, true)?;
+    set_mount_attrs(sys, true, HOST_ATTRS)?;
+    cover(&sys.join("class/net"), owner)
+}
+
 /// A new procfs for the new pid namespace (init is its pid 1).
 fn mount_proc() -> Result<(), SetupFailure> {
     let proc = Path::new("proc");
@@ -295,13 +342,22 @@ fn bind_workdir(spec: &SandboxSpec, workdir: &OwnedFd) -> Result<(), SetupFailur
         spec.workdir.display(),
     ))?;
     let source = PathBuf::from(format!("/proc/self/fd/{}", workdir.as_raw_fd()));
-    mount(Some(&source), here, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(
-        SetupFailure::errno(
-            "bind-mount the work directory on",
-            spec.workdir.display(),
-        ),
-    )?;
-    set_mount_attrs(here, false, libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV)
+    mount(
+        Some(&source),
+        here,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(SetupFailure::errno(
+        "bind-mount the work directory on",
+        spec.workdir.display(),
+    ))?;
+    set_mount_attrs(
+        here,
+        false,
+        libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV,
+    )
 }
 
 /// Generated `/etc` files bound over the host's: the build user's passwd and group,
@@ -337,7 +393,9 @@ fn write_etc(spec: &SandboxSpec) -> Result<(), SetupFailure> {
 
 /// The sandbox's `/etc/hosts`: loopback names and its own host name.
 fn hosts(hostname: &str) -> String {
-    format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n")
+    format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+    )
 }
 
 #[cfg(test)]
@@ -347,10 +405,16 @@ mod tests {
     #[test]
     fn covers_come_ancestors_first_without_nested_ones() {
         let hidden = vec![PathBuf::from("/work/proj"), PathBuf::from("/root/proj")];
-        let extra = vec![PathBuf::from("/work/proj/.reprobe/w"), PathBuf::from("/tmp/x")];
+        let extra = vec![
+            PathBuf::from("/work/proj/.reprobe/w"),
+            PathBuf::from("/tmp/x"),
+        ];
         let order = cover_order(&hidden, &extra);
         let order: Vec<_> = order.iter().map(|p| p.to_str().unwrap_or("?")).collect();
-        assert_eq!(order, ["/home", "/root", "/run", "/tmp", "/var/tmp", "/work/proj"]);
+        assert_eq!(
+            order,
+            ["/home", "/root", "/run", "/tmp", "/var/tmp", "/work/proj"]
+        );
     }
 
     #[test]
