@@ -26,7 +26,10 @@ fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
 }
 
 fn verdict(report: &Value, name: &str) -> String {
-    step(report, name)["verdict"].as_str().expect("verdict").to_string()
+    step(report, name)["verdict"]
+        .as_str()
+        .expect("verdict")
+        .to_string()
 }
 
 fn reason_kinds(report: &Value, name: &str) -> Vec<String> {
@@ -56,7 +59,10 @@ fn hello_c_is_reproducible_and_exits_zero() {
     assert_eq!(report["verdict"], "reproducible");
     for s in ["compile", "link"] {
         assert_eq!(verdict(&report, s), "reproducible");
-        assert_eq!(step(&report, s)["content_hashes"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            step(&report, s)["content_hashes"].as_array().unwrap().len(),
+            1
+        );
     }
 }
 
@@ -74,7 +80,10 @@ fn date_macro_is_a_timestamp_and_source_date_epoch_fixes_it() {
     assert_eq!(verdict(&report, "stamped"), "nondeterministic");
     let reason = reason_of(&report, "stamped", "timestamp");
     assert_eq!(reason["variation"], "clock");
-    assert!(reason["remedy"].as_str().unwrap().contains("SOURCE_DATE_EPOCH"));
+    assert!(reason["remedy"]
+        .as_str()
+        .unwrap()
+        .contains("SOURCE_DATE_EPOCH"));
     assert_eq!(verdict(&report, "fixed"), "reproducible");
 }
 
@@ -86,7 +95,10 @@ fn debug_info_holds_the_build_path_and_prefix_map_fixes_it() {
     let reason = reason_of(&report, "debug", "build_path");
     assert_eq!(reason["a"], "/build/debug");
     assert_eq!(reason["b"], "/reprobe/build-variant-two/debug");
-    assert!(reason["remedy"].as_str().unwrap().contains("-ffile-prefix-map"));
+    assert!(reason["remedy"]
+        .as_str()
+        .unwrap()
+        .contains("-ffile-prefix-map"));
     assert_eq!(verdict(&report, "mapped"), "reproducible");
 }
 
@@ -95,19 +107,40 @@ fn naive_archives_are_nondeterministic_and_their_fixed_versions_are_not() {
     let (code, report) = check_json("archives", &[]);
     assert_eq!(code, 1);
     for fixed in ["tar-fixed", "gzip-fixed", "ar-fixed", "zip-fixed"] {
-        assert_eq!(verdict(&report, fixed), "reproducible", "{fixed}: {:#}", step(&report, fixed));
+        assert_eq!(
+            verdict(&report, fixed),
+            "reproducible",
+            "{fixed}: {:#}",
+            step(&report, fixed)
+        );
     }
-    for naive in ["tar-naive", "gzip-naive", "ar-naive", "zip-naive", "umask-mode"] {
+    for naive in [
+        "tar-naive",
+        "gzip-naive",
+        "ar-naive",
+        "zip-naive",
+        "umask-mode",
+    ] {
         assert_eq!(verdict(&report, naive), "nondeterministic", "{naive}");
     }
-    assert!(reason_kinds(&report, "tar-naive").contains(&"ordering".to_string()), "{:#}", step(&report, "tar-naive"));
-    assert!(reason_kinds(&report, "gzip-naive").iter().any(|k| k == "archive-metadata" || k == "timestamp"));
+    assert!(
+        reason_kinds(&report, "tar-naive").contains(&"ordering".to_string()),
+        "{:#}",
+        step(&report, "tar-naive")
+    );
+    assert!(reason_kinds(&report, "gzip-naive")
+        .iter()
+        .any(|k| k == "archive-metadata" || k == "timestamp"));
     assert!(reason_kinds(&report, "ar-naive").contains(&"archive-metadata".to_string()));
     assert!(reason_kinds(&report, "zip-naive").contains(&"archive-metadata".to_string()));
     let remedies = step(&report, "gzip-naive")["reasons"].to_string();
     assert!(remedies.contains("gzip -n"), "{remedies}");
     let umask = step(&report, "umask-mode");
-    assert_eq!(umask["varies_with"], serde_json::json!(["umask"]), "{umask:#}");
+    assert_eq!(
+        umask["varies_with"],
+        serde_json::json!(["umask"]),
+        "{umask:#}"
+    );
 }
 
 #[test]
@@ -124,7 +157,11 @@ fn python_facts_are_each_attributed_to_their_variation() {
     ];
     for (name, kind) in expected {
         assert_eq!(verdict(&report, name), "nondeterministic", "{name}");
-        assert!(reason_kinds(&report, name).contains(&kind.to_string()), "{name}: {:#}", step(&report, name));
+        assert!(
+            reason_kinds(&report, name).contains(&kind.to_string()),
+            "{name}: {:#}",
+            step(&report, name)
+        );
     }
     for inherent in ["hash-seed", "uuid"] {
         let s = step(&report, inherent);
@@ -141,7 +178,10 @@ fn a_nondeterministic_step_is_the_root_cause_and_its_dependents_are_cascades() {
     let (code, report) = check_json("cascade", &[]);
     assert_eq!(code, 1);
     assert_eq!(verdict(&report, "stamp"), "nondeterministic");
-    assert_eq!(reason_of(&report, "stamp", "timestamp")["variation"], "clock");
+    assert_eq!(
+        reason_of(&report, "stamp", "timestamp")["variation"],
+        "clock"
+    );
     for s in ["upper", "lower", "joined"] {
         assert_eq!(verdict(&report, s), "cascade", "{s}");
         assert_eq!(step(&report, s)["cascade_of"], serde_json::json!(["stamp"]));
@@ -173,16 +213,40 @@ fn junit_markdown_and_html_reports_are_written() {
     let dir = copy_corpus("cascade");
     let out_dir = tempfile::tempdir().unwrap();
     let p = |n: &str| out_dir.path().join(n).to_string_lossy().into_owned();
-    let out = run_in(dir.path(), &["check", "-q", "--junit", &p("j.xml"), "--markdown", &p("r.md"), "--html", &p("r.html")]);
+    let out = run_in(
+        dir.path(),
+        &[
+            "check",
+            "-q",
+            "--junit",
+            &p("j.xml"),
+            "--markdown",
+            &p("r.md"),
+            "--html",
+            &p("r.html"),
+        ],
+    );
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let junit = std::fs::read_to_string(out_dir.path().join("j.xml")).unwrap();
-    assert!(junit.contains("<testsuite name=\"reprobe check\" tests=\"5\" failures=\"4\""), "{junit}");
-    assert!(junit.contains("<failure message=\"nondeterministic"), "{junit}");
+    assert!(
+        junit.contains("<testsuite name=\"reprobe check\" tests=\"5\" failures=\"4\""),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("<failure message=\"nondeterministic"),
+        "{junit}"
+    );
     let md = std::fs::read_to_string(out_dir.path().join("r.md")).unwrap();
     assert!(md.contains("| `stamp` | nondeterministic |"), "{md}");
     let html = std::fs::read_to_string(out_dir.path().join("r.html")).unwrap();
-    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("stamp.txt"), "{html}");
-    assert!(!html.contains("http://") && !html.contains("https://"), "self-contained");
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && html.contains("stamp.txt"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "self-contained"
+    );
 }
 
 #[test]
@@ -195,7 +259,10 @@ fn a_step_failing_in_one_build_only_is_a_finding() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let report = json(&out);
     assert_eq!(verdict(&report, "flaky"), "failed");
-    assert!(step(&report, "flaky")["error"].as_str().unwrap().contains("failed only in build 2"));
+    assert!(step(&report, "flaky")["error"]
+        .as_str()
+        .unwrap()
+        .contains("failed only in build 2"));
 }
 
 #[test]
@@ -203,5 +270,9 @@ fn a_bad_variation_name_is_bad_input() {
     let dir = copy_corpus("hello-c");
     let out = run_in(dir.path(), &["check", "--vary", "moon_phase"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("unknown variation `moon_phase`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown variation `moon_phase`"),
+        "{}",
+        stderr(&out)
+    );
 }
