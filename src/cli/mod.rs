@@ -36,6 +36,9 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Compare two files, directories or archives and classify each difference.
     Diff(diff::DiffArgs),
+    /// Internal: runs one sandboxed step from a request file (re-executed by reprobe).
+    #[command(name = "__sandbox", hide = true)]
+    Sandbox { request: std::path::PathBuf },
 }
 
 /// Parses the command line, runs the command and maps its outcome to an exit code.
@@ -56,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::Check(args) => check::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Sandbox { request } => crate::sandbox::helper_main(&request),
     };
     match outcome {
         Ok(exit) => exit.into(),
