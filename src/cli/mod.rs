@@ -15,8 +15,10 @@ use crate::store::Store;
 use crate::error::Exit;
 
 pub mod build;
+pub mod challenge;
 pub mod check;
 pub mod diff;
+pub mod explain;
 pub mod table;
 
 /// reprobe: are your builds reproducible, and why do your caches miss?
@@ -36,6 +38,10 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Compare two files, directories or archives and classify each difference.
     Diff(diff::DiffArgs),
+    /// Explain why steps of NEW missed the cache of OLD (default: the last two builds).
+    Explain(explain::ExplainArgs),
+    /// Compare manifests from different machines: same input hash, same output?
+    Challenge(challenge::ChallengeArgs),
     /// Internal: runs one sandboxed step from a request file (re-executed by reprobe).
     #[command(name = "__sandbox", hide = true)]
     Sandbox { request: std::path::PathBuf },
@@ -59,6 +65,8 @@ pub fn main() -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::Check(args) => check::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Challenge(args) => challenge::run(args),
         Command::Sandbox { request } => crate::sandbox::helper_main(&request),
     };
     match outcome {
