@@ -373,17 +373,32 @@ fn change_text(change: &InputChange, colour: bool) -> String {
     }
 }
 
-/// A word diff as `gcc [-O2-] {+-O3+} -c a.c` (wdiff style), coloured on a terminal.
+/// A word diff for people: a replaced run as `[old -> new]`, a removed run as
+/// `[removed: old]`, an added one as `[added: new]`; coloured on a terminal.
 pub fn words_text(words: &[WordSegment], colour: bool) -> String {
-    words
-        .iter()
-        .map(|w| match w.op {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let w = &words[i];
+        let next = words.get(i + 1);
+        let replaced = w.op == WordOp::Delete && next.is_some_and(|n| n.op == WordOp::Insert);
+        parts.push(match w.op {
             WordOp::Equal => w.text.clone(),
-            WordOp::Delete => paint(&format!("[-{}-]", w.text), Colour::Red, colour),
-            WordOp::Insert => paint(&format!("{{+{}+}}", w.text), Colour::Green, colour),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+            WordOp::Delete if replaced => {
+                i += 1;
+                let new = next.map_or("", |n| n.text.as_str());
+                format!(
+                    "[{} -> {}]",
+                    paint(&w.text, Colour::Red, colour),
+                    paint(new, Colour::Green, colour)
+                )
+            }
+            WordOp::Delete => format!("[removed: {}]", paint(&w.text, Colour::Red, colour)),
+            WordOp::Insert => format!("[added: {}]", paint(&w.text, Colour::Green, colour)),
+        });
+        i += 1;
+    }
+    parts.join(" ")
 }
 
 fn diff_line(line: &str, colour: bool) -> String {
