@@ -46,7 +46,7 @@ pub fn run(args: ChallengeArgs) -> anyhow::Result<Exit> {
     let manifests: Vec<Labelled> = labels
         .par_iter()
         .map(|label| {
-            history::resolve(label, store.as_ref()).map(|b| Labelled {
+            history::resolve_with(label, store.as_ref(), history::read_outline).map(|b| Labelled {
                 label: label.to_string(),
                 manifest: b.manifest,
             })

@@ -72,12 +72,102 @@ pub fn read_manifest(path: &Path) -> Result<Manifest, ManifestError> {
     }
 }
 
+/// Reads a manifest without its steps' input trees (each step's `inputs` is `None`):
+/// what `challenge` needs, parsed in a fraction of the time on large manifests.
+pub fn read_outline(path: &Path) -> Result<Manifest, ManifestError> {
+    let parsed = fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Outline>(&bytes).ok());
+    match parsed {
+        Some(outline) if outline.schema == MANIFEST_SCHEMA => Ok(outline.into_manifest()),
+        _ => Manifest::read(path).map(|mut m| {
+            m.steps.iter_mut().for_each(|s| s.inputs = None);
+            m
+        }),
+    }
+}
+
+/// A manifest whose steps skip `inputs` when parsed.
+#[derive(serde::Deserialize)]
+struct Outline {
+    schema: String,
+    id: String,
+    graph: String,
+    started: String,
+    finished: String,
+    host: crate::manifest::Host,
+    variations: std::collections::BTreeMap<String, String>,
+    steps: Vec<StepOutline>,
+}
+
+/// A step record without `inputs` (serde skips the field unread).
+#[derive(serde::Deserialize)]
+struct StepOutline {
+    name: String,
+    status: crate::manifest::StepStatus,
+    cached: bool,
+    input_hash: Option<crate::hash::InputHash>,
+    derivation_hash: Option<crate::hash::DerivationHash>,
+    content_hash: Option<crate::hash::ContentHash>,
+    outputs: Vec<crate::tree::TreeEntry>,
+    duration_ms: u64,
+    exit: Option<crate::manifest::ExitRecord>,
+    findings: crate::manifest::SandboxFindings,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    stderr_tail: Option<String>,
+}
+
+impl Outline {
+    fn into_manifest(self) -> Manifest {
+        let steps = self
+            .steps
+            .into_iter()
+            .map(|s| crate::manifest::StepRecord {
+                name: s.name,
+                status: s.status,
+                cached: s.cached,
+                input_hash: s.input_hash,
+                derivation_hash: s.derivation_hash,
+                content_hash: s.content_hash,
+                inputs: None,
+                outputs: s.outputs,
+                duration_ms: s.duration_ms,
+                exit: s.exit,
+                findings: s.findings,
+                error: s.error,
+                stderr_tail: s.stderr_tail,
+            })
+            .collect();
+        Manifest {
+            schema: self.schema,
+            id: self.id,
+            graph: self.graph,
+            started: self.started,
+            finished: self.finished,
+            host: self.host,
+            variations: self.variations,
+            steps,
+        }
+    }
+}
+
 /// Resolves a command-line argument: an existing file is a manifest; anything else is a
 /// build id (or a unique prefix of one) in `store`.
 pub fn resolve(arg: &str, store: Option<&Store>) -> Result<LoadedBuild, HistoryError> {
+    resolve_with(arg, store, read_manifest)
+}
+
+/// [`resolve`], reading the manifest with `reader` (for example [`read_outline`]).
+pub fn resolve_with(
+    arg: &str,
+    store: Option<&Store>,
+    reader: fn(&Path) -> Result<Manifest, ManifestError>,
+) -> Result<LoadedBuild, HistoryError> {
     let path = Path::new(arg);
     if path.is_file() {
-        return load(path);
+        return load(path, reader);
     }
     let Some(store) = store else {
         return Err(HistoryError::NoSuchBuild {
@@ -90,8 +180,8 @@ pub fn resolve(arg: &str, store: Option<&Store>) -> Result<LoadedBuild, HistoryE
     let matches: Vec<&String> = ids.iter().filter(|id| id.starts_with(arg)).collect();
     let exact = ids.iter().find(|id| id.as_str() == arg);
     match (exact, matches.as_slice()) {
-        (Some(id), _) => load(&manifest_path(store, id)),
-        (None, [id]) => load(&manifest_path(store, id)),
+        (Some(id), _) => load(&manifest_path(store, id), reader),
+        (None, [id]) => load(&manifest_path(store, id), reader),
         (None, []) => Err(HistoryError::NoSuchBuild {
             arg: arg.into(),
             store: store_name,
@@ -104,9 +194,12 @@ pub fn resolve(arg: &str, store: Option<&Store>) -> Result<LoadedBuild, HistoryE
     }
 }
 
-fn load(path: &Path) -> Result<LoadedBuild, HistoryError> {
+fn load(
+    path: &Path,
+    reader: fn(&Path) -> Result<Manifest, ManifestError>,
+) -> Result<LoadedBuild, HistoryError> {
     Ok(LoadedBuild {
-        manifest: read_manifest(path)?,
+        manifest: reader(path)?,
         path: path.to_path_buf(),
     })
 }
@@ -151,7 +244,7 @@ pub fn latest_builds(
         }
         // A manifest that cannot be read (half-deleted, another version) is passed over
         // here: the default pair is "the last two usable builds".
-        if let Ok(build) = load(&manifest_path(store, id)) {
+        if let Ok(build) = load(&manifest_path(store, id), read_manifest) {
             if build.manifest.graph == graph {
                 found.push(build);
             }
