@@ -548,3 +548,31 @@ fn the_host_path_of_the_work_directory_is_invisible() {
     let step = step.argv(&["bash", "-c", &format!("ls -A {host}; echo end")]);
     assert_eq!(step.output(), "end\n");
 }
+
+#[test]
+fn a_root_build_user_cannot_undo_the_sandbox() {
+    let project = visible_temp_dir();
+    fs::write(project.path().join("secret.txt"), "s3cret").expect("secret");
+    let path = project.path().display().to_string();
+    let mut step = Step::bash(&format!(
+        "id -u; umount -l {path} && echo unmounted; umount -l /var/tmp && echo unmounted; \
+         mount -o remount,rw /usr && echo remounted; hostname other && echo renamed; \
+         cat {path}/secret.txt; echo end"
+    ));
+    step.spec.hidden = vec![project.path().to_path_buf()];
+    step.spec.user = SandboxUser {
+        uid: 0,
+        gid: 0,
+        name: "root".into(),
+        group: "root".into(),
+        home: "/root".into(),
+    };
+    assert_eq!(step.output(), "0\nend\n", "stderr: {}", step.stderr());
+}
+
+#[test]
+fn stdout_and_stderr_may_share_one_file() {
+    let mut step = Step::bash("echo one; echo two >&2; echo three");
+    step.spec.stderr = step.spec.stdout.clone();
+    assert_eq!(step.output(), "one\ntwo\nthree\n");
+}

@@ -276,7 +276,16 @@ impl Sandbox {
         status_path: &Path,
     ) -> Result<SandboxOutcome, SandboxError> {
         let stdout = create_output(&spec.stdout)?;
-        let stderr = create_output(&spec.stderr)?;
+        let stderr = if spec.stderr == spec.stdout {
+            // One file for both streams: share the open file (and its offset).
+            stdout.try_clone().map_err(|source| SandboxError::Io {
+                action: "duplicate the handle of",
+                path: spec.stderr.clone(),
+                source,
+            })?
+        } else {
+            create_output(&spec.stderr)?
+        };
         let mut command = Command::new(&self.exe);
         command
             .arg("__sandbox")
