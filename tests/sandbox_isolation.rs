@@ -576,3 +576,72 @@ fn stdout_and_stderr_may_share_one_file() {
     step.spec.stderr = step.spec.stdout.clone();
     assert_eq!(step.output(), "one\ntwo\nthree\n");
 }
+
+/// Marker of the long step run by the child process of the kill tests.
+const LONG_STEP_ENV: &str = "REPROBE_TEST_LONG_STEP_MARKER";
+
+/// Not a test on its own: the body of the child process of the kill tests (it returns
+/// at once unless that child sets `LONG_STEP_ENV`).
+#[test]
+fn long_step_for_the_kill_tests() {
+    let Ok(marker) = std::env::var(LONG_STEP_ENV) else {
+        return;
+    };
+    let step = Step::bash(&format!(
+        "setsid bash -c 'sleep 1000; : {marker}' >/dev/null 2>&1 & sleep 1000; : {marker}"
+    ));
+    let _ = step.run();
+}
+
+/// Polls `done` for up to `limit`.
+fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+/// Runs a long step in a child process, kills that process with `signal`, and checks
+/// that every process of the step is gone.
+fn killing_the_caller_kills_the_step(signal: i32) {
+    let marker = unique_marker(&format!("killed-{signal}"));
+    let tmp = tempfile::tempdir().expect("temp dir for the child");
+    let exe = std::env::current_exe().expect("test binary");
+    let mut child = Command::new(exe)
+        .args([
+            "--exact",
+            "long_step_for_the_kill_tests",
+            "--test-threads=1",
+        ])
+        .env(LONG_STEP_ENV, &marker)
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("child test process");
+    let started = eventually(Duration::from_secs(20), || {
+        processes_with(&marker).len() >= 2
+    });
+    // SAFETY: plain kill(2) of our own child.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let _ = child.wait();
+    assert!(started, "the step never started");
+    let gone = eventually(Duration::from_secs(10), || {
+        processes_with(&marker).is_empty()
+    });
+    assert!(gone, "survivors: {:?}", processes_with(&marker));
+}
+
+#[test]
+fn sigkill_of_the_caller_kills_the_step() {
+    killing_the_caller_kills_the_step(libc::SIGKILL);
+}
+
+#[test]
+fn sigterm_of_the_caller_kills_the_step() {
+    killing_the_caller_kills_the_step(libc::SIGTERM);
+}
