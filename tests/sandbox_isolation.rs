@@ -475,13 +475,21 @@ fn a_missing_program_fails_like_in_a_shell() {
 }
 
 #[test]
+fn a_workdir_below_an_existing_host_directory_replaces_it() {
+    let mut step = Step::bash("pwd; ls -A /srv; echo x > out");
+    step.spec.workdir = "/srv/reprobe/work".into();
+    assert_eq!(step.output(), "/srv/reprobe/work\nreprobe\n");
+    assert!(step.work().join("out").exists());
+}
+
+#[test]
 fn a_setup_failure_is_an_error_naming_the_path() {
     let mut step = Step::bash("true");
-    step.spec.workdir = "/usr/reprobe-cannot-exist/work".into();
+    step.spec.workdir = "/proc/reprobe-cannot-exist/work".into();
     let err = sandbox().run(&step.spec).expect_err("setup must fail");
     let message = err.to_string();
     assert!(
-        message.contains("/usr/reprobe-cannot-exist/work"),
+        message.contains("/proc/reprobe-cannot-exist/work"),
         "{message}"
     );
     assert!(message.starts_with("sandbox setup failed"), "{message}");
