@@ -205,9 +205,12 @@ pub fn helper_main(request_path: &Path) -> ! {
 }
 
 /// Reads the request file written by `Sandbox::run`.
+/// The file is removed once read: it holds the step's environment, and nothing else
+/// needs it (a killed reprobe cannot clean its temporary directory up).
 fn load_request(path: &Path) -> Result<HelperRequest, String> {
     let text = fs::read(path)
         .map_err(|err| format!("cannot read the request {}: {err}", path.display()))?;
+    let _ = fs::remove_file(path);
     serde_json::from_slice(&text)
         .map_err(|err| format!("cannot parse the request {}: {err}", path.display()))
 }
