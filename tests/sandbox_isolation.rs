@@ -183,6 +183,9 @@ fn the_only_network_interface_is_loopback_and_it_is_up() {
     let out = step.output();
     let names: Vec<&str> = out.split_whitespace().collect();
     assert!(names.iter().all(|n| *n == "lo"), "interfaces: {names:?}");
+    let flags = Step::bash("cat /sys/class/net/lo/flags").output();
+    let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).expect("flags");
+    assert_eq!(flags & 1, 1, "lo is down: {flags:#x}");
 }
 
 #[test]
@@ -248,12 +251,15 @@ fn writes_outside_the_work_directory_and_tmp_fail() {
 
 #[test]
 fn the_work_directory_tmp_and_dev_shm_are_writable() {
-    let step = Step::bash(
-        "echo a > out.txt && echo b > /tmp/t && echo c > /dev/shm/s && cat /tmp/t /dev/shm/s",
-    );
+    let marker = unique_marker("shm");
+    let step = Step::bash(&format!(
+        "echo a > out.txt && echo b > /tmp/t && echo c > /dev/shm/{marker} && cat /tmp/t /dev/shm/{marker}"
+    ));
     assert_eq!(step.output(), "b\nc\n");
     let out = step.work().join("out.txt");
     assert_eq!(fs::read_to_string(&out).expect("output on the host"), "a\n");
+    let host_shm = Path::new("/dev/shm").join(&marker);
+    assert!(!host_shm.exists(), "sandbox /dev/shm leaked to the host");
 }
 
 #[test]
