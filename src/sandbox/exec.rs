@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+use nix::sched::{sched_getaffinity, sched_setaffinity, unshare, CloneFlags, CpuSet};
 use nix::sys::prctl;
 use nix::sys::signal::Signal;
 use nix::sys::stat::{umask, Mode};
@@ -52,6 +52,9 @@ pub(super) fn exec_step(spec: &SandboxSpec, ids: IdMode) -> Result<Infallible, S
         restrict_cpus(cpus)?;
     }
     become_build_user(spec, ids)?;
+    if spec.user.uid == 0 {
+        lock_mounts()?;
+    }
     prctl::set_no_new_privs().map_err(SetupFailure::errno("set", "PR_SET_NO_NEW_PRIVS"))?;
     prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(SetupFailure::errno("set", "PR_SET_PDEATHSIG"))?;
@@ -132,6 +135,28 @@ fn become_build_user(spec: &SandboxSpec, ids: IdMode) -> Result<(), SetupFailure
     }
     setresgid(gid, gid, gid).map_err(fail("setresgid to", "the build group"))?;
     setresuid(uid, uid, uid).map_err(fail("setresuid to", "the build user"))
+}
+
+/// For a build user with uid 0 (who keeps capabilities in the sandbox's user namespace):
+/// enters a nested user and mount namespace, where every mount is locked, so the step
+/// can neither unmount what hides host directories nor make read-only mounts writable.
+/// Its id maps map only its own ids, which an unprivileged process may write itself.
+fn lock_mounts() -> Result<(), SetupFailure> {
+    // Init's id change made this process non-dumpable, which gives its /proc/self files
+    // to the host's root; exec would make it dumpable again anyway.
+    prctl::set_dumpable(true).map_err(SetupFailure::errno("set", "PR_SET_DUMPABLE"))?;
+    let flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS;
+    unshare(flags).map_err(SetupFailure::errno("unshare", "a nested user namespace"))?;
+    let writes = [
+        ("setgroups", "deny"),
+        ("uid_map", "0 0 1\n"),
+        ("gid_map", "0 0 1\n"),
+    ];
+    for (file, text) in writes {
+        let path = format!("/proc/self/{file}");
+        std::fs::write(&path, text).map_err(SetupFailure::io("write", &path))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -94,6 +94,16 @@ impl SetupFailure {
         }
     }
 
+    /// The failure with each text clipped to [`CLIP_BYTES`], so a report always fits in
+    /// the report pipe.
+    fn clipped(&self) -> Self {
+        SetupFailure {
+            operation: clip(&self.operation),
+            path: clip(&self.path),
+            message: clip(&self.message),
+        }
+    }
+
     /// A `map_err` adapter turning an errno into a failure of `operation` on `path`.
     pub(super) fn errno(operation: &str, path: impl Display) -> impl FnOnce(Errno) -> Self {
         let (operation, path) = (operation.to_string(), path.to_string());
@@ -115,6 +125,18 @@ impl SetupFailure {
     }
 }
 
+/// Longest text of a [`SetupFailure`] sent through the report pipe.
+const CLIP_BYTES: usize = 1024;
+
+/// `text` cut to at most [`CLIP_BYTES`] on a character boundary.
+fn clip(text: &str) -> String {
+    let mut end = text.len().min(CLIP_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
 /// Messages from init and the step process to the helper, one JSON line each.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) enum InitReport {
@@ -129,12 +151,16 @@ pub(super) enum InitReport {
 pub(super) struct ReportPipe(pub RawFd);
 
 impl ReportPipe {
-    /// Sends one report with a single write (atomic: reports are far below PIPE_BUF).
+    /// Sends one report with a single write. Reports are clipped so that they fit in the
+    /// pipe's buffer: the helper reads them only after init is gone.
     pub(super) fn send(self, report: &InitReport) {
-        let Ok(mut line) = serde_json::to_vec(report) else {
+        let clipped = match report {
+            InitReport::Setup(failure) => InitReport::Setup(failure.clipped()),
+            InitReport::Step(exit) => InitReport::Step(*exit),
+        };
+        let Ok(mut line) = serde_json::to_vec(&clipped) else {
             return;
         };
-        line.truncate(libc::PIPE_BUF - 1);
         line.push(b'\n');
         // SAFETY: the fd stays open for the life of this process; ManuallyDrop keeps
         // the File from closing it.
@@ -179,9 +205,12 @@ pub fn helper_main(request_path: &Path) -> ! {
 }
 
 /// Reads the request file written by `Sandbox::run`.
+/// The file is removed once read: it holds the step's environment, and nothing else
+/// needs it (a killed reprobe cannot clean its temporary directory up).
 fn load_request(path: &Path) -> Result<HelperRequest, String> {
     let text = fs::read(path)
         .map_err(|err| format!("cannot read the request {}: {err}", path.display()))?;
+    let _ = fs::remove_file(path);
     serde_json::from_slice(&text)
         .map_err(|err| format!("cannot parse the request {}: {err}", path.display()))
 }
@@ -407,6 +436,15 @@ mod tests {
             Ok(HelperStatus::SetupFailed(f)) => assert_eq!(f, failure),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn long_failure_texts_are_clipped_on_character_boundaries() {
+        let failure = SetupFailure::new("op", "é".repeat(2000), "m");
+        let clipped = failure.clipped();
+        assert!(clipped.path.len() <= CLIP_BYTES);
+        assert!(clipped.path.chars().all(|c| c == 'é'));
+        assert_eq!(clipped.operation, "op");
     }
 
     #[test]

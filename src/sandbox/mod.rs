@@ -14,6 +14,17 @@
 //!
 //! Every link dies with the one above it (`PR_SET_PDEATHSIG`), and every process of the
 //! step dies with init (the kernel empties a pid namespace when its init exits).
+//!
+//! Ids: when reprobe runs as root, sandbox id `n` is host id `3_000_000 + n` (the work
+//! directory is chowned to the build user for the step and back to the caller after),
+//! so the step owns nothing on the host and cannot read root-only files. Run by an
+//! ordinary user, the build user is that user. A build user with uid 0 runs in a nested
+//! user namespace where every mount is locked, so it cannot unmount what hides host
+//! directories.
+//!
+//! Known limits: a reprobe killed with SIGKILL leaves its temporary directory (an empty
+//! mount point) in `$TMPDIR`; `/proc/self/mountinfo` inside still names the host path of
+//! the work directory; mount_setattr(2) needs Linux 5.12.
 
 mod exec;
 mod helper;
@@ -276,7 +287,16 @@ impl Sandbox {
         status_path: &Path,
     ) -> Result<SandboxOutcome, SandboxError> {
         let stdout = create_output(&spec.stdout)?;
-        let stderr = create_output(&spec.stderr)?;
+        let stderr = if spec.stderr == spec.stdout {
+            // One file for both streams: share the open file (and its offset).
+            stdout.try_clone().map_err(|source| SandboxError::Io {
+                action: "duplicate the handle of",
+                path: spec.stderr.clone(),
+                source,
+            })?
+        } else {
+            create_output(&spec.stderr)?
+        };
         let mut command = Command::new(&self.exe);
         command
             .arg("__sandbox")
