@@ -54,7 +54,14 @@ pub struct SandboxProfile {
     /// Seconds the clock is pushed ahead (0: the real clock): the work directory's files
     /// get mtimes that far ahead, and the step's clock too when libfaketime is installed.
     pub clock_offset_secs: i64,
+    /// Push the step's own clock with libfaketime when the clock is offset and the
+    /// library is installed (`check` turns it off for a build that stalled under it).
+    pub use_faketime: bool,
 }
+
+/// The longest a step may run under libfaketime before it counts as stalled (libfaketime
+/// was seen to hang some programs, rustc among them).
+pub const FAKETIME_STALL_LIMIT: Duration = Duration::from_secs(600);
 
 impl Default for SandboxProfile {
     fn default() -> Self {
@@ -77,6 +84,7 @@ impl Default for SandboxProfile {
             reverse_file_order: false,
             tmp_size_bytes: 1 << 30,
             clock_offset_secs: 0,
+            use_faketime: true,
         }
     }
 }
@@ -111,9 +119,10 @@ impl SandboxProfile {
                 .to_string(),
             ),
         ]);
-        let clock = match self.clock_offset_secs {
-            0 => "real".to_string(),
-            offset => format!("real{offset:+}s (libfaketime)"),
+        let clock = match (self.clock_offset_secs, self.faketime()) {
+            (0, _) => "real".to_string(),
+            (offset, Some(_)) => format!("real{offset:+}s (input mtimes and libfaketime)"),
+            (offset, None) => format!("real{offset:+}s (input mtimes only)"),
         };
         map.insert("clock".to_string(), clock);
         if !self.extra_env.is_empty() {
@@ -125,6 +134,14 @@ impl SandboxProfile {
             map.insert("env".to_string(), vars.join(" "));
         }
         map
+    }
+
+    /// The libfaketime library this profile runs steps under, if any.
+    pub fn faketime(&self) -> Option<PathBuf> {
+        if self.clock_offset_secs == 0 || !self.use_faketime {
+            return None;
+        }
+        crate::variation::libfaketime()
     }
 
     /// The path a step's work directory has inside the sandbox.
@@ -150,9 +167,7 @@ impl SandboxProfile {
         for (name, value) in &self.extra_env {
             env.entry(name.clone()).or_insert_with(|| value.clone());
         }
-        if let Some(library) =
-            crate::variation::libfaketime().filter(|_| self.clock_offset_secs != 0)
-        {
+        if let Some(library) = self.faketime() {
             env.entry("LD_PRELOAD".into())
                 .or_insert_with(|| library.to_string_lossy().into_owned());
             env.insert("FAKETIME".into(), format!("{:+}", self.clock_offset_secs));
@@ -583,7 +598,10 @@ impl StepJob {
             umask: profile.umask,
             cpus: profile.cpus,
             network: step.network,
-            timeout_secs: step.timeout.as_secs_f64(),
+            timeout_secs: match profile.faketime() {
+                Some(_) => step.timeout.min(FAKETIME_STALL_LIMIT).as_secs_f64(),
+                None => step.timeout.as_secs_f64(),
+            },
             tmp_size_bytes: profile.tmp_size_bytes,
             stdout: temp.join("stdout"),
             stderr: temp.join("stderr"),

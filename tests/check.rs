@@ -276,3 +276,24 @@ fn a_bad_variation_name_is_bad_input() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_step_that_breaks_under_libfaketime_is_rebuilt_without_it_and_the_report_says_so() {
+    if reprobe::variation::libfaketime().is_none() {
+        eprintln!("libfaketime is not installed (scripts/test.sh installs it); skipping");
+        return;
+    }
+    let dir = project(
+        "[steps.fragile]\nrun = 'case \"$LD_PRELOAD\" in *faketime*) exit 9;; esac; echo ok > o'\noutputs = [\"o\"]\n",
+        &[],
+    );
+    let out = run_in(dir.path(), &["check", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(verdict(&report, "fragile"), "reproducible");
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("failed or stalled under libfaketime"),
+        "{notes}"
+    );
+}
