@@ -21,7 +21,7 @@ use crate::hash::{ContentHash, InputHash};
 use crate::manifest::{Manifest, NetworkAttempt, StepRecord, StepStatus};
 use crate::sandbox::Sandbox;
 use crate::store::{remove_tree, Store, StoreError};
-use crate::tree::{EntryType, TreeEntry};
+use crate::tree::TreeEntry;
 use crate::variation::{self, Variation};
 
 /// The schema of every report (DESIGN.md section 7a).
@@ -626,29 +626,14 @@ fn known_values(
     }
 }
 
-/// Materializes one build's outputs of a step into `dir` (from the store's blobs).
+/// Materializes one build's outputs of a step into `dir` (from the store's blobs). Only
+/// the executable bit is part of a content hash; other mode bits would show up as
+/// differences the verdict does not depend on, so files get canonical modes.
 fn materialize(store: &Store, outputs: &[TreeEntry], dir: &Path) -> Result<(), StoreError> {
     std::fs::create_dir_all(dir).map_err(crate::store::at(dir))?;
     for entry in outputs {
-        let dest = dir.join(&entry.path);
-        match entry.kind {
-            EntryType::Dir => std::fs::create_dir_all(&dest).map_err(crate::store::at(&dest))?,
-            EntryType::Symlink => {
-                if let Some(parent) = dest.parent() {
-                    std::fs::create_dir_all(parent).map_err(crate::store::at(parent))?;
-                }
-                std::os::unix::fs::symlink(entry.target.as_deref().unwrap_or_default(), &dest)
-                    .map_err(crate::store::at(&dest))?;
-            }
-            EntryType::File => {
-                // Only the executable bit is part of a content hash; other mode bits
-                // would show up as differences the verdict does not depend on.
-                let mode = if entry.executable() { 0o755 } else { 0o644 };
-                if let Some(hash) = entry.sha256 {
-                    store.copy_blob(&hash, &dest, mode)?;
-                }
-            }
-        }
+        let mode = if entry.executable() { 0o755 } else { 0o644 };
+        store.materialize_entry(dir, entry, mode)?;
     }
     Ok(())
 }

@@ -646,23 +646,9 @@ impl StepJob {
     }
 
     fn materialize(&self, work: &Path, entry: &TreeEntry) -> Result<(), String> {
-        let dest = work.join(&entry.path);
-        match entry.kind {
-            EntryType::Dir => fs::create_dir_all(&dest).map_err(|e| e.to_string()),
-            EntryType::Symlink => {
-                if let Some(parent) = dest.parent() {
-                    fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-                }
-                let target = entry.target.as_deref().unwrap_or_default();
-                std::os::unix::fs::symlink(target, &dest).map_err(|e| e.to_string())
-            }
-            EntryType::File => {
-                let hash = entry.sha256.ok_or("file entry without a hash")?;
-                self.store
-                    .copy_blob(&hash, &dest, entry.mode)
-                    .map_err(|e| e.to_string())
-            }
-        }
+        self.store
+            .materialize_entry(work, entry, entry.mode)
+            .map_err(|e| e.to_string())
     }
 
     fn collect_outputs(&self, mut record: StepRecord, work: &Path) -> StepRecord {
@@ -809,32 +795,10 @@ pub fn export_final_outputs(
             continue;
         };
         for entry in &record.outputs {
-            let dest = dir.join(&entry.path);
-            match entry.kind {
-                EntryType::Dir => {
-                    fs::create_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?
-                }
-                EntryType::Symlink => {
-                    if let Some(parent) = dest.parent() {
-                        fs::create_dir_all(parent)
-                            .map_err(|e| format!("{}: {e}", parent.display()))?;
-                    }
-                    let _ = fs::remove_file(&dest);
-                    let target = entry.target.as_deref().unwrap_or_default();
-                    std::os::unix::fs::symlink(target, &dest)
-                        .map_err(|e| format!("{}: {e}", dest.display()))?;
-                }
-                EntryType::File => {
-                    let hash = entry
-                        .sha256
-                        .ok_or_else(|| format!("{}: no hash recorded", entry.path))?;
-                    let _ = fs::remove_file(&dest);
-                    store
-                        .copy_blob(&hash, &dest, entry.mode)
-                        .map_err(|e| e.to_string())?;
-                    count += 1;
-                }
-            }
+            store
+                .materialize_entry(dir, entry, entry.mode)
+                .map_err(|e| e.to_string())?;
+            count += usize::from(entry.kind == EntryType::File);
         }
     }
     Ok(count)
