@@ -19,7 +19,7 @@ use crate::inputs::{self, FileHashCache, InputDep, StepInputs};
 use crate::manifest::{
     ExitRecord, Host, Manifest, SandboxFindings, StepRecord, StepStatus, MANIFEST_SCHEMA,
 };
-use crate::sandbox::{Sandbox, SandboxSpec, SandboxUser, StepExit};
+use crate::sandbox::{Observation, Sandbox, SandboxSpec, SandboxUser, StepExit};
 use crate::store::{remove_tree, ActionEntry, Store, ACTION_SCHEMA};
 use crate::tree::{self, EntryType, TreeEntry};
 
@@ -556,10 +556,14 @@ impl StepJob {
         };
         record.duration_ms = outcome.duration.as_millis() as u64;
         record.exit = Some(exit_record(outcome.status));
+        record.findings = outcome.findings;
         let record = if outcome.status.success() {
             self.collect_outputs(record, &work)
         } else {
-            let why = describe_failure(outcome.status, step);
+            let mut why = describe_failure(outcome.status, step);
+            if let Some(hint) = undeclared_hint(&step.name, &record.findings.undeclared) {
+                why = format!("{why}; {hint}");
+            }
             failed(record, why, Some(&spec.stderr))
         };
         if record.status != StepStatus::Failed || !self.options.keep_failed {
@@ -587,6 +591,11 @@ impl StepJob {
             tmp_size_bytes: profile.tmp_size_bytes,
             stdout: temp.join("stdout"),
             stderr: temp.join("stderr"),
+            observation: Observation {
+                project_root: Some(self.graph.root.clone()),
+                ignored: vec![self.store.root().to_path_buf()],
+                ..Observation::from_env()
+            },
         }
     }
 
@@ -752,6 +761,20 @@ fn describe_failure(status: StepExit, step: &Step) -> String {
             step.timeout
         ),
     }
+}
+
+/// The likely reason of a failure: "step `compile` tried to open src/config.h, which is
+/// not in its inputs".
+pub fn undeclared_hint(step: &str, undeclared: &[String]) -> Option<String> {
+    let (first, rest) = undeclared.split_first()?;
+    let (paths, verb) = if rest.is_empty() {
+        (first.clone(), "is")
+    } else {
+        (undeclared.join(", "), "are")
+    };
+    Some(format!(
+        "step `{step}` tried to open {paths}, which {verb} not in its inputs"
+    ))
 }
 
 fn failed(mut record: StepRecord, why: String, stderr: Option<&Path>) -> StepRecord {
