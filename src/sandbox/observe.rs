@@ -221,7 +221,13 @@ impl Supervisor {
         }
     }
 
-    fn on_ip_connect(&mut self, listener: RawFd, call: &Call, fd: i32, dest: Destination) -> Answer {
+    fn on_ip_connect(
+        &mut self,
+        listener: RawFd,
+        call: &Call,
+        fd: i32,
+        dest: Destination,
+    ) -> Answer {
         let tgid = thread_group(call.pid);
         self.dns_sockets.remove(&(tgid, fd));
         if dest.is_loopback() && !dest.is_dns() {
@@ -338,7 +344,11 @@ impl PathRules {
         if let Ok(rel) = path.strip_prefix(&self.workdir) {
             return self.undeclared_project_file(rel, true);
         }
-        if let Some(rel) = self.project.as_ref().and_then(|p| path.strip_prefix(p).ok()) {
+        if let Some(rel) = self
+            .project
+            .as_ref()
+            .and_then(|p| path.strip_prefix(p).ok())
+        {
             return self.undeclared_project_file(rel, false);
         }
         if self.homes.iter().any(|home| path.starts_with(home)) {
@@ -381,10 +391,12 @@ impl PathRules {
 
 /// True for an `/etc`-relative path in [`ETC_ALLOWED`] (entries ending in `/` are trees).
 fn etc_allowed(rel: &str) -> bool {
-    ETC_ALLOWED.iter().any(|allowed| match allowed.strip_suffix('/') {
-        Some(dir) => rel == dir || rel.starts_with(allowed),
-        None => rel == *allowed,
-    })
+    ETC_ALLOWED
+        .iter()
+        .any(|allowed| match allowed.strip_suffix('/') {
+            Some(dir) => rel == dir || rel.starts_with(allowed),
+            None => rel == *allowed,
+        })
 }
 
 /// Removes `.` and resolves `..` lexically (symlinks are not followed).
@@ -727,7 +739,10 @@ mod tests {
         let rules = rules(project.path(), work.path());
         let pid = std::process::id() as i32;
         let at = |p: &str| rules.classify(Path::new(p), pid);
-        assert_eq!(at("/build/compile/src/config.h").as_deref(), Some("src/config.h"));
+        assert_eq!(
+            at("/build/compile/src/config.h").as_deref(),
+            Some("src/config.h")
+        );
         assert_eq!(at("/build/compile/src/hello.c"), None);
         assert_eq!(at("/build/compile/src/absent.h"), None);
         let absolute = project.path().join("src/config.h");
@@ -751,8 +766,14 @@ mod tests {
             Some("/homeless-shelter/.config/x")
         );
         assert_eq!(rules.classify(Path::new("/etc/passwd"), pid), None);
-        assert_eq!(rules.classify(Path::new("/etc/ld.so.conf.d/x.conf"), pid), None);
-        assert_eq!(rules.classify(Path::new("/etc/no-such-file-here"), pid), None);
+        assert_eq!(
+            rules.classify(Path::new("/etc/ld.so.conf.d/x.conf"), pid),
+            None
+        );
+        assert_eq!(
+            rules.classify(Path::new("/etc/no-such-file-here"), pid),
+            None
+        );
     }
 
     #[test]

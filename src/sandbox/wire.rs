@@ -96,7 +96,10 @@ fn unix_path(sun_path: &[u8]) -> String {
         None => String::new(),
         Some((0, rest)) => format!("@{}", String::from_utf8_lossy(rest).trim_end_matches('\0')),
         Some(_) => {
-            let end = sun_path.iter().position(|&b| b == 0).unwrap_or(sun_path.len());
+            let end = sun_path
+                .iter()
+                .position(|&b| b == 0)
+                .unwrap_or(sun_path.len());
             String::from_utf8_lossy(&sun_path[..end]).into_owned()
         }
     }
@@ -257,7 +260,10 @@ mod tests {
     #[test]
     fn a_query_name_is_read_from_udp_and_tcp_messages() {
         let query = encode_query("example.org", 7);
-        assert_eq!(dns_query_name(&query, false).as_deref(), Some("example.org"));
+        assert_eq!(
+            dns_query_name(&query, false).as_deref(),
+            Some("example.org")
+        );
         let mut tcp = (query.len() as u16).to_be_bytes().to_vec();
         tcp.extend_from_slice(&query);
         assert_eq!(dns_query_name(&tcp, true).as_deref(), Some("example.org"));
