@@ -183,6 +183,11 @@ pub struct BuildOptions {
     pub record_manifest: bool,
     /// Where work directories are made (default: the store's `tmp/`).
     pub work_root: Option<PathBuf>,
+    /// Observe file opens (undeclared reads) in every step. Each observed open costs a
+    /// round trip through the supervisor (several times the open itself), so `build`
+    /// leaves this off and observes opens only when re-running a failed step to explain
+    /// it; `check` turns it on. Network calls are always observed.
+    pub observe_files: bool,
 }
 
 impl Default for BuildOptions {
@@ -195,6 +200,7 @@ impl Default for BuildOptions {
             record_cache: true,
             record_manifest: true,
             work_root: None,
+            observe_files: false,
         }
     }
 }
@@ -557,6 +563,10 @@ impl StepJob {
         record.duration_ms = outcome.duration.as_millis() as u64;
         record.exit = Some(exit_record(outcome.status));
         record.findings = outcome.findings;
+        let exited_failing = matches!(outcome.status, StepExit::Exited(code) if code != 0);
+        if exited_failing && !spec.observation.files && spec.observation.network && !step.network {
+            record.findings.undeclared = self.explain_failure(inputs, dep_outputs);
+        }
         let record = if outcome.status.success() {
             self.collect_outputs(record, &work)
         } else {
@@ -570,6 +580,28 @@ impl StepJob {
             remove_tree(&temp);
         }
         record
+    }
+
+    /// Runs a failed step once more with file opens observed, in a fresh work directory,
+    /// and returns the undeclared paths it tried (the likely reason of the failure).
+    fn explain_failure(&self, inputs: &StepInputs, dep_outputs: &[TreeEntry]) -> Vec<String> {
+        let step = self.step();
+        let Ok(temp) = self.store.temp_dir(&format!("{}-explain", step.name)) else {
+            return Vec::new();
+        };
+        let work = temp.join("work");
+        let found = self
+            .prepare_workdir(&work, inputs, dep_outputs)
+            .ok()
+            .and_then(|_| {
+                let mut spec = self.spec(&temp, &work);
+                spec.observation.files = true;
+                self.sandbox.run(&spec).ok()
+            })
+            .map(|outcome| outcome.findings.undeclared)
+            .unwrap_or_default();
+        remove_tree(&temp);
+        found
     }
 
     fn spec(&self, temp: &Path, work: &Path) -> SandboxSpec {
@@ -594,7 +626,7 @@ impl StepJob {
             observation: Observation {
                 project_root: Some(self.graph.root.clone()),
                 ignored: vec![self.store.root().to_path_buf()],
-                ..Observation::from_env()
+                ..Observation::from_env(self.options.observe_files)
             },
         }
     }

@@ -31,6 +31,18 @@ fn build(dir: &std::path::Path, extra: &[&str]) -> (i32, Value, String) {
     (code(&out), json(&out), stderr(&out))
 }
 
+/// Like [`build`], with file opens observed in every step (`build` observes them only
+/// to explain a failure; `check` always does).
+fn build_observing_files(dir: &std::path::Path) -> (i32, Value, String) {
+    let out = reprobe()
+        .args(["build", "--json", "--no-cache"])
+        .env("REPROBE_OBSERVE", "all")
+        .current_dir(dir)
+        .output()
+        .expect("reprobe runs");
+    (code(&out), json(&out), stderr(&out))
+}
+
 fn findings<'a>(manifest: &'a Value, step: &str) -> &'a Value {
     let steps = manifest["steps"].as_array().expect("steps");
     &steps
@@ -295,8 +307,17 @@ fn an_absolute_path_into_the_project_is_an_undeclared_read() {
         )),
     )
     .unwrap();
-    let (code, manifest, err) = build(dir.path(), &[]);
-    assert_eq!(code, 0, "{err}");
+    let (status, manifest, err) = build(dir.path(), &[]);
+    assert_eq!(status, 0, "{err}");
+    assert!(
+        undeclared(&manifest, "s").is_empty(),
+        "build observes opens only on failure"
+    );
+    let out = run_in(dir.path(), &["check", "--json"]);
+    let report = json(&out);
+    assert_eq!(report["steps"][0]["verdict"], "undeclared", "{report}");
+    assert_eq!(report["steps"][0]["undeclared"][0], "data.txt");
+    let (_, manifest, _) = build_observing_files(dir.path());
     assert_eq!(undeclared(&manifest, "s"), vec!["data.txt"]);
 }
 
@@ -306,7 +327,7 @@ fn reads_of_home_and_unlisted_etc_files_are_reported_and_judged_undeclared() {
         &one_step("cat ~/.config/x /etc/hostname 2>/dev/null; cat /etc/passwd > /dev/null; echo same > out"),
         &[],
     );
-    let (status, manifest, err) = build(dir.path(), &[]);
+    let (status, manifest, err) = build_observing_files(dir.path());
     assert_eq!(status, 0, "{err}");
     let paths = undeclared(&manifest, "s");
     assert_eq!(paths, vec!["/etc/hostname", "/homeless-shelter/.config/x"]);

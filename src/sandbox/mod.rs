@@ -105,8 +105,9 @@ pub struct SandboxSpec {
     pub observation: Observation,
 }
 
-/// Environment variable choosing what is observed: `all` (the default), `network`, or
-/// `off`. Meant for measuring the cost of observation (`benches/observe.sh`).
+/// Environment variable overriding what is observed: `all` (network calls and file
+/// opens), `network`, or `off`. Meant for measuring the cost of observation
+/// (`benches/observe.sh`) and for debugging.
 pub const OBSERVE_ENV: &str = "REPROBE_OBSERVE";
 
 /// What the sandbox's supervisor watches while a step runs (DESIGN.md sections 4 and 6).
@@ -134,13 +135,14 @@ impl Default for Observation {
 }
 
 impl Observation {
-    /// The default observation, narrowed by [`OBSERVE_ENV`] when it is set.
-    pub fn from_env() -> Self {
+    /// Network calls always, file opens when `files`; [`OBSERVE_ENV`] overrides both.
+    pub fn from_env(files: bool) -> Self {
         let level = std::env::var(OBSERVE_ENV).unwrap_or_default();
         let (network, files) = match level.as_str() {
             "off" => (false, false),
             "network" => (true, false),
-            _ => (true, true),
+            "all" => (true, true),
+            _ => (true, files),
         };
         Observation {
             network,
