@@ -374,6 +374,7 @@ fn run_round(
         record_cache: false,
         record_manifest: false,
         work_root: crate::store::tmpfs_work_root(),
+        observe_files: true,
     };
     let manifest = exec::build(
         Arc::clone(&cx.graph),
@@ -577,6 +578,7 @@ fn rerun_options(profile: &SandboxProfile) -> BuildOptions {
         record_cache: false,
         record_manifest: false,
         work_root: crate::store::tmpfs_work_root(),
+        observe_files: false,
     }
 }
 

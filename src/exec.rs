@@ -19,7 +19,7 @@ use crate::inputs::{self, FileHashCache, InputDep, StepInputs};
 use crate::manifest::{
     ExitRecord, Host, Manifest, SandboxFindings, StepRecord, StepStatus, MANIFEST_SCHEMA,
 };
-use crate::sandbox::{Sandbox, SandboxSpec, SandboxUser, StepExit};
+use crate::sandbox::{Observation, Sandbox, SandboxSpec, SandboxUser, StepExit};
 use crate::store::{remove_tree, ActionEntry, Store, ACTION_SCHEMA};
 use crate::tree::{self, EntryType, TreeEntry};
 
@@ -198,6 +198,11 @@ pub struct BuildOptions {
     pub record_manifest: bool,
     /// Where work directories are made (default: the store's `tmp/`).
     pub work_root: Option<PathBuf>,
+    /// Observe file opens (undeclared reads) in every step. Each observed open costs a
+    /// round trip through the supervisor (several times the open itself), so `build`
+    /// leaves this off and observes opens only when re-running a failed step to explain
+    /// it; `check` turns it on. Network calls are always observed.
+    pub observe_files: bool,
 }
 
 impl Default for BuildOptions {
@@ -210,6 +215,7 @@ impl Default for BuildOptions {
             record_cache: true,
             record_manifest: true,
             work_root: None,
+            observe_files: false,
         }
     }
 }
@@ -571,16 +577,46 @@ impl StepJob {
         };
         record.duration_ms = outcome.duration.as_millis() as u64;
         record.exit = Some(exit_record(outcome.status));
+        record.findings = outcome.findings;
+        let exited_failing = matches!(outcome.status, StepExit::Exited(code) if code != 0);
+        if exited_failing && !spec.observation.files && spec.observation.network && !step.network {
+            record.findings.undeclared = self.explain_failure(inputs, dep_outputs);
+        }
         let record = if outcome.status.success() {
             self.collect_outputs(record, &work)
         } else {
-            let why = describe_failure(outcome.status, step);
+            let mut why = describe_failure(outcome.status, step);
+            if let Some(hint) = undeclared_hint(&step.name, &record.findings.undeclared) {
+                why = format!("{why}; {hint}");
+            }
             failed(record, why, Some(&spec.stderr))
         };
         if record.status != StepStatus::Failed || !self.options.keep_failed {
             remove_tree(&temp);
         }
         record
+    }
+
+    /// Runs a failed step once more with file opens observed, in a fresh work directory,
+    /// and returns the undeclared paths it tried (the likely reason of the failure).
+    fn explain_failure(&self, inputs: &StepInputs, dep_outputs: &[TreeEntry]) -> Vec<String> {
+        let step = self.step();
+        let Ok(temp) = self.store.temp_dir(&format!("{}-explain", step.name)) else {
+            return Vec::new();
+        };
+        let work = temp.join("work");
+        let found = self
+            .prepare_workdir(&work, inputs, dep_outputs)
+            .ok()
+            .and_then(|_| {
+                let mut spec = self.spec(&temp, &work);
+                spec.observation.files = true;
+                self.sandbox.run(&spec).ok()
+            })
+            .map(|outcome| outcome.findings.undeclared)
+            .unwrap_or_default();
+        remove_tree(&temp);
+        found
     }
 
     fn spec(&self, temp: &Path, work: &Path) -> SandboxSpec {
@@ -605,6 +641,11 @@ impl StepJob {
             tmp_size_bytes: profile.tmp_size_bytes,
             stdout: temp.join("stdout"),
             stderr: temp.join("stderr"),
+            observation: Observation {
+                project_root: Some(self.graph.root.clone()),
+                ignored: vec![self.store.root().to_path_buf()],
+                ..Observation::from_env(self.options.observe_files)
+            },
         }
     }
 
@@ -756,6 +797,20 @@ fn describe_failure(status: StepExit, step: &Step) -> String {
             step.timeout
         ),
     }
+}
+
+/// The likely reason of a failure: "step `compile` tried to open src/config.h, which is
+/// not in its inputs".
+pub fn undeclared_hint(step: &str, undeclared: &[String]) -> Option<String> {
+    let (first, rest) = undeclared.split_first()?;
+    let (paths, verb) = if rest.is_empty() {
+        (first.clone(), "is")
+    } else {
+        (undeclared.join(", "), "are")
+    };
+    Some(format!(
+        "step `{step}` tried to open {paths}, which {verb} not in its inputs"
+    ))
 }
 
 fn failed(mut record: StepRecord, why: String, stderr: Option<&Path>) -> StepRecord {
