@@ -54,6 +54,7 @@ impl Step {
             tmp_size_bytes: 16 << 20,
             stdout: dir.path().join("stdout"),
             stderr: dir.path().join("stderr"),
+            observation: Default::default(),
         };
         Step { _dir: dir, spec }
     }
@@ -183,6 +184,9 @@ fn the_only_network_interface_is_loopback_and_it_is_up() {
     let out = step.output();
     let names: Vec<&str> = out.split_whitespace().collect();
     assert!(names.iter().all(|n| *n == "lo"), "interfaces: {names:?}");
+    let flags = Step::bash("cat /sys/class/net/lo/flags").output();
+    let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).expect("flags");
+    assert_eq!(flags & 1, 1, "lo is down: {flags:#x}");
 }
 
 #[test]
@@ -248,12 +252,15 @@ fn writes_outside_the_work_directory_and_tmp_fail() {
 
 #[test]
 fn the_work_directory_tmp_and_dev_shm_are_writable() {
-    let step = Step::bash(
-        "echo a > out.txt && echo b > /tmp/t && echo c > /dev/shm/s && cat /tmp/t /dev/shm/s",
-    );
+    let marker = unique_marker("shm");
+    let step = Step::bash(&format!(
+        "echo a > out.txt && echo b > /tmp/t && echo c > /dev/shm/{marker} && cat /tmp/t /dev/shm/{marker}"
+    ));
     assert_eq!(step.output(), "b\nc\n");
     let out = step.work().join("out.txt");
     assert_eq!(fs::read_to_string(&out).expect("output on the host"), "a\n");
+    let host_shm = Path::new("/dev/shm").join(&marker);
+    assert!(!host_shm.exists(), "sandbox /dev/shm leaked to the host");
 }
 
 #[test]
@@ -475,13 +482,21 @@ fn a_missing_program_fails_like_in_a_shell() {
 }
 
 #[test]
+fn a_workdir_below_an_existing_host_directory_replaces_it() {
+    let mut step = Step::bash("pwd; ls -A /srv; echo x > out");
+    step.spec.workdir = "/srv/reprobe/work".into();
+    assert_eq!(step.output(), "/srv/reprobe/work\nreprobe\n");
+    assert!(step.work().join("out").exists());
+}
+
+#[test]
 fn a_setup_failure_is_an_error_naming_the_path() {
     let mut step = Step::bash("true");
-    step.spec.workdir = "/usr/reprobe-cannot-exist/work".into();
+    step.spec.workdir = "/proc/reprobe-cannot-exist/work".into();
     let err = sandbox().run(&step.spec).expect_err("setup must fail");
     let message = err.to_string();
     assert!(
-        message.contains("/usr/reprobe-cannot-exist/work"),
+        message.contains("/proc/reprobe-cannot-exist/work"),
         "{message}"
     );
     assert!(message.starts_with("sandbox setup failed"), "{message}");
@@ -514,19 +529,23 @@ fn per_step_overhead_of_true_is_measured() {
     let step = Step::bash("").argv(&["/bin/true"]);
     step.output();
     let rounds = 20;
-    let mut total = Duration::ZERO;
+    let (mut total, mut inside) = (Duration::ZERO, Duration::ZERO);
     let mut best = Duration::MAX;
     for _ in 0..rounds {
         let start = Instant::now();
-        assert!(step.run().status.success());
+        let outcome = step.run();
         let took = start.elapsed();
+        assert!(outcome.status.success());
         total += took;
+        inside += outcome.duration;
         best = best.min(took);
     }
     println!(
-        "sandbox overhead for /bin/true: mean {:?}, best {:?} over {rounds} runs",
+        "sandbox overhead for /bin/true: mean {:?} per run (best {:?}), of which {:?} \
+         from namespace creation to the last process gone; {rounds} sequential runs",
         total / rounds,
-        best
+        best,
+        inside / rounds,
     );
 }
 
@@ -547,4 +566,101 @@ fn the_host_path_of_the_work_directory_is_invisible() {
     let host = step.work().display().to_string();
     let step = step.argv(&["bash", "-c", &format!("ls -A {host}; echo end")]);
     assert_eq!(step.output(), "end\n");
+}
+
+#[test]
+fn a_root_build_user_cannot_undo_the_sandbox() {
+    let project = visible_temp_dir();
+    fs::write(project.path().join("secret.txt"), "s3cret").expect("secret");
+    let path = project.path().display().to_string();
+    let mut step = Step::bash(&format!(
+        "id -u; umount -l {path} && echo unmounted; umount -l /var/tmp && echo unmounted; \
+         mount -o remount,rw /usr && echo remounted; hostname other && echo renamed; \
+         cat {path}/secret.txt; echo end"
+    ));
+    step.spec.hidden = vec![project.path().to_path_buf()];
+    step.spec.user = SandboxUser {
+        uid: 0,
+        gid: 0,
+        name: "root".into(),
+        group: "root".into(),
+        home: "/root".into(),
+    };
+    assert_eq!(step.output(), "0\nend\n", "stderr: {}", step.stderr());
+}
+
+#[test]
+fn stdout_and_stderr_may_share_one_file() {
+    let mut step = Step::bash("echo one; echo two >&2; echo three");
+    step.spec.stderr = step.spec.stdout.clone();
+    assert_eq!(step.output(), "one\ntwo\nthree\n");
+}
+
+/// Marker of the long step run by the child process of the kill tests.
+const LONG_STEP_ENV: &str = "REPROBE_TEST_LONG_STEP_MARKER";
+
+/// Not a test on its own: the body of the child process of the kill tests (it returns
+/// at once unless that child sets `LONG_STEP_ENV`).
+#[test]
+fn long_step_for_the_kill_tests() {
+    let Ok(marker) = std::env::var(LONG_STEP_ENV) else {
+        return;
+    };
+    let step = Step::bash(&format!(
+        "setsid bash -c 'sleep 1000; : {marker}' >/dev/null 2>&1 & sleep 1000; : {marker}"
+    ));
+    let _ = step.run();
+}
+
+/// Polls `done` for up to `limit`.
+fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+/// Runs a long step in a child process, kills that process with `signal`, and checks
+/// that every process of the step is gone.
+fn killing_the_caller_kills_the_step(signal: i32) {
+    let marker = unique_marker(&format!("killed-{signal}"));
+    let tmp = tempfile::tempdir().expect("temp dir for the child");
+    let exe = std::env::current_exe().expect("test binary");
+    let mut child = Command::new(exe)
+        .args([
+            "--exact",
+            "long_step_for_the_kill_tests",
+            "--test-threads=1",
+        ])
+        .env(LONG_STEP_ENV, &marker)
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("child test process");
+    let started = eventually(Duration::from_secs(20), || {
+        processes_with(&marker).len() >= 2
+    });
+    // SAFETY: plain kill(2) of our own child.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let _ = child.wait();
+    assert!(started, "the step never started");
+    let gone = eventually(Duration::from_secs(10), || {
+        processes_with(&marker).is_empty()
+    });
+    assert!(gone, "survivors: {:?}", processes_with(&marker));
+}
+
+#[test]
+fn sigkill_of_the_caller_kills_the_step() {
+    killing_the_caller_kills_the_step(libc::SIGKILL);
+}
+
+#[test]
+fn sigterm_of_the_caller_kills_the_step() {
+    killing_the_caller_kills_the_step(libc::SIGTERM);
 }

@@ -85,7 +85,7 @@ pub(super) fn build_root(request: &HelperRequest, host: &HostView) -> Result<(),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         &tmp_options,
     )?;
-    bind_workdir(spec, &host.workdir)?;
+    bind_workdir(spec, &host.workdir, &owner)?;
     write_etc(spec)
 }
 
@@ -334,13 +334,28 @@ fn mount_proc() -> Result<(), SetupFailure> {
 }
 
 /// Binds the host work directory (through its handle) at the spec's `workdir`, creating
-/// the missing directories above it in the new root.
-fn bind_workdir(spec: &SandboxSpec, workdir: &OwnedFd) -> Result<(), SetupFailure> {
+/// the missing directories above it in the new root. When they would have to be created
+/// inside a read-only host directory (a workdir `/build/work` on a host that has a
+/// `/build`), that directory's nearest existing ancestor is replaced by a tmpfs holding
+/// only the path to the work directory.
+fn bind_workdir(spec: &SandboxSpec, workdir: &OwnedFd, owner: &str) -> Result<(), SetupFailure> {
     let here = spec.workdir.strip_prefix("/").unwrap_or(&spec.workdir);
-    fs::create_dir_all(here).map_err(SetupFailure::io(
-        "create the work directory mount point",
-        spec.workdir.display(),
-    ))?;
+    let fail = || {
+        SetupFailure::io(
+            "create the work directory mount point",
+            spec.workdir.display(),
+        )
+    };
+    match fs::create_dir_all(here) {
+        Err(err) if err.raw_os_error() == Some(libc::EROFS) => {
+            let base = nearest_existing_ancestor(here);
+            let options = format!("mode=0755,size=64k{owner}");
+            mount_tmpfs(&base, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &options)?;
+            fs::create_dir_all(here).map_err(fail())?;
+            set_mount_attrs(&base, false, libc::MOUNT_ATTR_RDONLY)?;
+        }
+        other => other.map_err(fail())?,
+    }
     let source = PathBuf::from(format!("/proc/self/fd/{}", workdir.as_raw_fd()));
     mount(
         Some(&source),
@@ -358,6 +373,15 @@ fn bind_workdir(spec: &SandboxSpec, workdir: &OwnedFd) -> Result<(), SetupFailur
         false,
         libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV,
     )
+}
+
+/// The deepest ancestor of the relative path `path` that exists (never the root itself).
+fn nearest_existing_ancestor(path: &Path) -> PathBuf {
+    path.ancestors()
+        .filter(|a| !a.as_os_str().is_empty() && a.exists())
+        .map(Path::to_path_buf)
+        .next()
+        .unwrap_or_else(|| path.to_path_buf())
 }
 
 /// Generated `/etc` files bound over the host's: the build user's passwd and group,
