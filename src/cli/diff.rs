@@ -82,7 +82,7 @@ fn print(report: &Report, json: bool, verbose: bool) -> std::io::Result<()> {
     if json {
         out.write_all(report.to_json().as_bytes())?;
     } else {
-        terminal::render(report, &mut out, terminal::use_colour(), verbose)?;
+        terminal::render(report, &mut out, super::table::colour_enabled(), verbose)?;
     }
     out.flush()
 }

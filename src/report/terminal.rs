@@ -13,11 +13,6 @@ const SHORT_FIELDS: usize = 10;
 /// Byte ranges shown per item without `-v`.
 const SHORT_RANGES: usize = 2;
 
-/// Whether standard output should be coloured: a terminal, and no `NO_COLOR`.
-pub fn use_colour() -> bool {
-    use std::io::IsTerminal;
-    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-}
 
 struct Paint {
     on: bool,
