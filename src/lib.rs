@@ -12,6 +12,7 @@ pub mod graph;
 pub mod hash;
 pub mod inputs;
 pub mod manifest;
+pub mod ninja;
 pub mod report;
 pub mod sandbox;
 pub mod store;
