@@ -18,3 +18,4 @@ pub mod sandbox;
 pub mod store;
 pub mod tree;
 pub mod variation;
+pub mod wholecmd;

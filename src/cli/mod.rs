@@ -17,6 +17,7 @@ use crate::error::Exit;
 pub mod build;
 pub mod check;
 pub mod diff;
+pub mod import;
 pub mod table;
 
 /// reprobe: are your builds reproducible, and why do your caches miss?
@@ -36,6 +37,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Compare two files, directories or archives and classify each difference.
     Diff(diff::DiffArgs),
+    /// Turn another build system's graph into a reprobe graph.
+    Import(import::ImportArgs),
 }
 
 /// Parses the command line, runs the command and maps its outcome to an exit code.
@@ -56,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::Check(args) => check::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Import(args) => import::run(args),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -85,7 +85,12 @@ fn parse_records(mut bytes: &[u8], version: u32) -> Option<HashMap<String, Vec<S
     }
     let name = |id: u32| paths.get(id as usize).cloned();
     deps.into_iter()
-        .map(|(out, ins)| Some((name(out)?, ins.into_iter().map(name).collect::<Option<_>>()?)))
+        .map(|(out, ins)| {
+            Some((
+                name(out)?,
+                ins.into_iter().map(name).collect::<Option<_>>()?,
+            ))
+        })
         .collect()
 }
 
@@ -145,7 +150,11 @@ mod tests {
         let text = "obj/a.o: ../src/a.c \\\n  ../include/my\\ header.h /usr/include/stdio.h\n";
         assert_eq!(
             parse_depfile(text),
-            ["../src/a.c", "../include/my header.h", "/usr/include/stdio.h"]
+            [
+                "../src/a.c",
+                "../include/my header.h",
+                "/usr/include/stdio.h"
+            ]
         );
     }
 
@@ -167,7 +176,10 @@ mod tests {
     fn ninja_deps_v4_is_read_and_later_records_win() {
         let mut log = DEPS_MAGIC.to_vec();
         log.extend_from_slice(&4u32.to_le_bytes());
-        for (id, path) in ["a.o", "../src/a.c", "../src/a.h", "gen.h"].iter().enumerate() {
+        for (id, path) in ["a.o", "../src/a.c", "../src/a.h", "gen.h"]
+            .iter()
+            .enumerate()
+        {
             path_record(&mut log, path, id as u32);
         }
         let deps = |ids: &[u32]| {
@@ -182,7 +194,11 @@ mod tests {
         let second = deps(&[1, 2, 3]);
         let mut second_full = 0u32.to_le_bytes().to_vec();
         second_full.extend_from_slice(&second[4..]);
-        record(&mut log, 0x8000_0000 | second_full.len() as u32, &second_full);
+        record(
+            &mut log,
+            0x8000_0000 | second_full.len() as u32,
+            &second_full,
+        );
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(".ninja_deps");
         std::fs::write(&file, log).unwrap();
@@ -196,6 +212,9 @@ mod tests {
         let file = dir.path().join(".ninja_deps");
         std::fs::write(&file, "hello").unwrap();
         let err = read_ninja_deps(&file).unwrap_err().to_string();
-        assert!(err.ends_with(".ninja_deps: not a Ninja deps log (bad magic)"), "{err}");
+        assert!(
+            err.ends_with(".ninja_deps: not a Ninja deps log (bad magic)"),
+            "{err}"
+        );
     }
 }

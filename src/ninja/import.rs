@@ -19,9 +19,7 @@ use std::path::{Path, PathBuf};
 
 use super::deps::{parse_depfile, read_ninja_deps};
 use super::parse::{canonicalize_path, parse_file, shell_escape, BuildFile, Edge, NinjaError};
-use super::paths::{
-    common_ancestor, is_system_path, normalize_abs, relative_inside, Rewriter,
-};
+use super::paths::{common_ancestor, is_system_path, normalize_abs, relative_inside, Rewriter};
 use crate::graph::{Command, Graph, GraphError, GraphFile, StepDecl, DEFAULT_PATH};
 
 /// Words that start a shell command but are no tool whose bytes matter.
@@ -89,7 +87,10 @@ pub fn import(ninja_file: &Path, options: &ImportOptions) -> Result<Import, Impo
 }
 
 /// Imports `ninja_file` and validates the result into a [`Graph`] (for `--ninja`).
-pub fn load_graph(ninja_file: &Path, options: &ImportOptions) -> Result<(Graph, Import), ImportError> {
+pub fn load_graph(
+    ninja_file: &Path,
+    options: &ImportOptions,
+) -> Result<(Graph, Import), ImportError> {
     let imported = import(ninja_file, options)?;
     let file = imported.root.join(&imported.build_dir).join(
         ninja_file
@@ -119,7 +120,9 @@ pub fn import_parsed(
         graph.steps.insert(name, step);
     }
     if graph.steps.is_empty() {
-        return Err(importer.layout.error("no build edge to import (every selected target is phony or a source file)"));
+        return Err(importer
+            .layout
+            .error("no build edge to import (every selected target is phony or a source file)"));
     }
     Ok(importer.finish(graph))
 }
@@ -322,7 +325,11 @@ impl<'a> Importer<'a> {
                 continue;
             }
             let edge = &self.file.edges[i];
-            stack.extend(all_inputs(edge).chain(&edge.validations).map(String::as_str));
+            stack.extend(
+                all_inputs(edge)
+                    .chain(&edge.validations)
+                    .map(String::as_str),
+            );
             if let Some(found) = edge.outputs.first().and_then(|o| self.discovered.get(o)) {
                 stack.extend(found.iter().map(String::as_str));
             }
@@ -334,7 +341,11 @@ impl<'a> Importer<'a> {
 
     /// Sets the root: the one asked for (which must hold everything), or the deepest
     /// directory holding the build directory and the sources.
-    fn choose_root(&mut self, selected: &[usize], wanted: Option<&Path>) -> Result<(), ImportError> {
+    fn choose_root(
+        &mut self,
+        selected: &[usize],
+        wanted: Option<&Path>,
+    ) -> Result<(), ImportError> {
         let mut root = self.layout.build.clone();
         for &i in selected {
             for input in &self.file.edges[i].inputs {
@@ -349,7 +360,8 @@ impl<'a> Importer<'a> {
         }
         if let Some(wanted) = wanted {
             let wanted = std::fs::canonicalize(wanted).map_err(|e| {
-                self.layout.error(format!("the root {}: {e}", wanted.display()))
+                self.layout
+                    .error(format!("the root {}: {e}", wanted.display()))
             })?;
             if !root.starts_with(&wanted) {
                 return Err(self.layout.error(format!(
@@ -385,7 +397,10 @@ impl<'a> Importer<'a> {
     fn name_steps(&mut self, selected: &[usize]) {
         let mut used = HashSet::new();
         for &i in selected {
-            let first = self.file.edges[i].outputs.first().map_or("step", String::as_str);
+            let first = self.file.edges[i]
+                .outputs
+                .first()
+                .map_or("step", String::as_str);
             let base = sanitize_name(first);
             let mut name = base.clone();
             let mut n = 2;
@@ -420,8 +435,12 @@ impl<'a> Importer<'a> {
                     Source::File(rel) => {
                         inputs.insert(rel);
                     }
-                    Source::Outside(p) => count(&mut self.tally.outside, &mut self.tally.outside_example, p),
-                    Source::Missing(p) => count(&mut self.tally.missing, &mut self.tally.missing_example, p),
+                    Source::Outside(p) => {
+                        count(&mut self.tally.outside, &mut self.tally.outside_example, p)
+                    }
+                    Source::Missing(p) => {
+                        count(&mut self.tally.missing, &mut self.tally.missing_example, p)
+                    }
                 }
             }
         }
@@ -447,7 +466,10 @@ impl<'a> Importer<'a> {
                     .ok_or_else(|| {
                         self.edge_error(
                             edge,
-                            format!("output '{o}' is outside the graph's root {}", self.root.display()),
+                            format!(
+                                "output '{o}' is outside the graph's root {}",
+                                self.root.display()
+                            ),
                         )
                     })
             })
@@ -466,7 +488,9 @@ impl<'a> Importer<'a> {
         match edge.outputs.first().and_then(|o| self.discovered.get(o)) {
             Some(found) => wanted.extend(found.iter().cloned()),
             None if uses_depfile => {
-                self.tally.undiscovered.push(edge.outputs.first().cloned().unwrap_or_default());
+                self.tally
+                    .undiscovered
+                    .push(edge.outputs.first().cloned().unwrap_or_default());
                 wanted.extend(edge.order_only.iter().cloned());
             }
             None => {}
@@ -626,10 +650,14 @@ pub fn sanitize_name(path: &str) -> String {
 fn notes(tally: &Tally, file: &str) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(err) = &tally.deps_log {
-        notes.push(format!("the deps log could not be read ({err}); depfiles on disk were used instead"));
+        notes.push(format!(
+            "the deps log could not be read ({err}); depfiles on disk were used instead"
+        ));
     }
     if !tally.undiscovered.is_empty() {
-        let dir = Path::new(file).parent().map_or(".".into(), |p| p.display().to_string());
+        let dir = Path::new(file)
+            .parent()
+            .map_or(".".into(), |p| p.display().to_string());
         notes.push(format!(
             "{} step(s) compile with a depfile but Ninja has not recorded what they include (no .ninja_deps entry, no depfile on disk), e.g. `{}`: the headers they read are not inputs yet, so they may fail in the sandbox or miss header changes. Build once with `ninja -C {}`, then import again.",
             tally.undiscovered.len(),

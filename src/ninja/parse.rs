@@ -542,7 +542,13 @@ impl Parser {
         }
     }
 
-    fn parse(&mut self, text: &str, name: &str, scope: usize, depth: usize) -> Result<(), NinjaError> {
+    fn parse(
+        &mut self,
+        text: &str,
+        name: &str,
+        scope: usize,
+        depth: usize,
+    ) -> Result<(), NinjaError> {
         let mut lx = Lexer::new(text, name);
         while lx.next_statement()? {
             self.statement(&mut lx, scope, depth)?;
@@ -649,7 +655,10 @@ impl Parser {
             bindings.insert(key.to_string(), value);
         }
         if bindings.contains_key("rspfile") != bindings.contains_key("rspfile_content") {
-            return Err(lx.error_at(line, "rspfile and rspfile_content need to be both specified"));
+            return Err(lx.error_at(
+                line,
+                "rspfile and rspfile_content need to be both specified",
+            ));
         }
         if !bindings.contains_key("command") {
             return Err(lx.error_at(line, format!("rule '{name}': expected 'command =' line")));
@@ -912,10 +921,7 @@ impl EdgeEnv<'_> {
         if let Some(eval) = self.rule.bindings.get(name) {
             if stack.iter().any(|s| s == name) {
                 stack.push(name.to_string());
-                return Err(format!(
-                    "cycle in rule variables: {}",
-                    stack.join(" -> ")
-                ));
+                return Err(format!("cycle in rule variables: {}", stack.join(" -> ")));
             }
             stack.push(name.to_string());
             let value = self.evaluate(eval, escape, stack)?;
@@ -929,7 +935,12 @@ impl EdgeEnv<'_> {
             .to_string())
     }
 
-    fn evaluate(&self, eval: &Eval, escape: bool, stack: &mut Vec<String>) -> Result<String, String> {
+    fn evaluate(
+        &self,
+        eval: &Eval,
+        escape: bool,
+        stack: &mut Vec<String>,
+    ) -> Result<String, String> {
         let mut out = String::new();
         for piece in &eval.0 {
             match piece {
@@ -1013,9 +1024,7 @@ mod tests {
 
     #[test]
     fn escapes_and_continuations() {
-        let file = parse(
-            "rule r\n  command = echo $$HOME $\n      done\nbuild a$ b$:c: r x$$y\n",
-        );
+        let file = parse("rule r\n  command = echo $$HOME $\n      done\nbuild a$ b$:c: r x$$y\n");
         let edge = &file.edges[0];
         assert_eq!(edge.outputs, ["a b:c"]);
         assert_eq!(edge.inputs, ["x$y"]);
@@ -1033,7 +1042,8 @@ mod tests {
 
     #[test]
     fn braced_variables_and_comments() {
-        let file = parse("# top\nx.y = 3\nrule r\n  # inside\n  command = echo ${x.y}$x.y\nbuild o: r\n");
+        let file =
+            parse("# top\nx.y = 3\nrule r\n  # inside\n  command = echo ${x.y}$x.y\nbuild o: r\n");
         assert_eq!(file.edges[0].command, "echo 3.y");
     }
 
@@ -1069,20 +1079,44 @@ mod tests {
             error("rule r\n  command = x\n\nbuild a: cc b\n"),
             "build.ninja:4: unknown build rule 'cc'"
         );
-        assert_eq!(error("x = $!\n"), "build.ninja:1: bad $-escape (literal $ must be written as $$)");
-        assert_eq!(error("rule r\n  command = x\n  colour = red\n"), "build.ninja:3: unexpected variable 'colour'");
-        assert_eq!(error("rule r\n  command = x\nbuild a: r\nbuild a: r\n"), "build.ninja:4: multiple rules generate a");
-        assert_eq!(error("rule r\n  command = x\n  pool = big\nbuild a: r\n"), "build.ninja:4: unknown pool name 'big'");
-        assert_eq!(error("default nothing\n"), "build.ninja:1: unknown target 'nothing'");
+        assert_eq!(
+            error("x = $!\n"),
+            "build.ninja:1: bad $-escape (literal $ must be written as $$)"
+        );
+        assert_eq!(
+            error("rule r\n  command = x\n  colour = red\n"),
+            "build.ninja:3: unexpected variable 'colour'"
+        );
+        assert_eq!(
+            error("rule r\n  command = x\nbuild a: r\nbuild a: r\n"),
+            "build.ninja:4: multiple rules generate a"
+        );
+        assert_eq!(
+            error("rule r\n  command = x\n  pool = big\nbuild a: r\n"),
+            "build.ninja:4: unknown pool name 'big'"
+        );
+        assert_eq!(
+            error("default nothing\n"),
+            "build.ninja:1: unknown target 'nothing'"
+        );
         assert_eq!(error("  x = 1\n"), "build.ninja:1: unexpected indent");
-        assert_eq!(error("rule r\n  description = x\n"), "build.ninja:1: rule 'r': expected 'command =' line");
-        assert_eq!(error("rule r\n  command = $a\n  a = $command\n"), "build.ninja:3: unexpected variable 'a'");
+        assert_eq!(
+            error("rule r\n  description = x\n"),
+            "build.ninja:1: rule 'r': expected 'command =' line"
+        );
+        assert_eq!(
+            error("rule r\n  command = $a\n  a = $command\n"),
+            "build.ninja:3: unexpected variable 'a'"
+        );
     }
 
     #[test]
     fn recursive_rule_variables_are_an_error() {
         let err = error("rule r\n  command = $depfile\n  depfile = $command\nbuild o: r\n");
-        assert!(err.starts_with("build.ninja:4: cycle in rule variables"), "{err}");
+        assert!(
+            err.starts_with("build.ninja:4: cycle in rule variables"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1108,6 +1142,9 @@ mod tests {
     #[test]
     fn a_missing_include_names_the_including_line() {
         let err = error("rule r\n  command = x\ninclude nope.ninja\n");
-        assert!(err.starts_with("build.ninja:3: loading 'nope.ninja'"), "{err}");
+        assert!(
+            err.starts_with("build.ninja:3: loading 'nope.ninja'"),
+            "{err}"
+        );
     }
 }

@@ -12,8 +12,8 @@ use std::path::{Component, Path, PathBuf};
 
 /// Host directories whose files belong to the toolchain, never to the project.
 const SYSTEM_PREFIXES: &[&str] = &[
-    "/usr/", "/lib/", "/lib32/", "/lib64/", "/bin/", "/sbin/", "/etc/", "/opt/", "/nix/",
-    "/gnu/", "/proc/", "/dev/",
+    "/usr/", "/lib/", "/lib32/", "/lib64/", "/bin/", "/sbin/", "/etc/", "/opt/", "/nix/", "/gnu/",
+    "/proc/", "/dev/",
 ];
 
 /// Whether an absolute path is a system (toolchain) file.
@@ -145,7 +145,9 @@ mod tests {
     fn absolute_root_paths_become_relative_to_the_build_dir() {
         let r = Rewriter::new(vec!["/home/me/proj".into()], "build");
         assert_eq!(
-            r.rewrite("cd /home/me/proj/build && cc -I/home/me/proj/include -c /home/me/proj/src/a.c"),
+            r.rewrite(
+                "cd /home/me/proj/build && cc -I/home/me/proj/include -c /home/me/proj/src/a.c"
+            ),
             "cd ../build && cc -I../include -c ../src/a.c"
         );
         assert_eq!(
@@ -163,6 +165,9 @@ mod tests {
         );
         assert!(is_system_path(Path::new("/usr/include/stdio.h")));
         assert!(!is_system_path(Path::new("/home/me/x.h")));
-        assert_eq!(normalize_abs(Path::new("/a/b/../c/./d")), Path::new("/a/c/d"));
+        assert_eq!(
+            normalize_abs(Path::new("/a/b/../c/./d")),
+            Path::new("/a/c/d")
+        );
     }
 }
