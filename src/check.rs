@@ -214,6 +214,11 @@ pub fn check(
     let varied = variation::varied_profile(&base, &options.variations);
     let rounds = run_rounds(cx, options, &base, &varied, interrupted)?;
     let mut notes = Vec::new();
+    if options.variations.contains(&Variation::FileOrder)
+        && crate::store::tmpfs_work_root().is_none()
+    {
+        notes.push("fileorder: no tmpfs at /dev/shm, so work directories list files in the file system's own (hashed) order and the variation may not show".to_string());
+    }
     if options.variations.contains(&Variation::Clock) && variation::libfaketime().is_none() {
         notes.push(
             "clock: libfaketime is not installed (Debian package `faketime`), so the builds ran at nearly the same real time; timestamps with day resolution such as __DATE__ may go unnoticed".to_string(),
@@ -332,6 +337,7 @@ fn run_round(
         keep_failed: false,
         record_cache: false,
         record_manifest: false,
+        work_root: crate::store::tmpfs_work_root(),
     };
     let manifest = exec::build(
         Arc::clone(&cx.graph),
@@ -533,6 +539,7 @@ fn rerun_options(profile: &SandboxProfile) -> BuildOptions {
         keep_failed: false,
         record_cache: false,
         record_manifest: false,
+        work_root: crate::store::tmpfs_work_root(),
     }
 }
 
@@ -597,8 +604,11 @@ fn materialize(store: &Store, outputs: &[TreeEntry], dir: &Path) -> Result<(), S
                     .map_err(crate::store::at(&dest))?;
             }
             EntryType::File => {
+                // Only the executable bit is part of a content hash; other mode bits
+                // would show up as differences the verdict does not depend on.
+                let mode = if entry.executable() { 0o755 } else { 0o644 };
                 if let Some(hash) = entry.sha256 {
-                    store.copy_blob(&hash, &dest, entry.mode)?;
+                    store.copy_blob(&hash, &dest, mode)?;
                 }
             }
         }
@@ -632,8 +642,12 @@ fn diff_outputs(
 fn attributed_by_evidence(reason: &Reason) -> bool {
     matches!(
         reason.kind,
-        ReasonKind::BuildPath | ReasonKind::Hostname | ReasonKind::User | ReasonKind::Timezone
-    ) || (reason.kind == ReasonKind::Timestamp && reason.variation.as_deref() == Some("clock"))
+        ReasonKind::BuildPath
+            | ReasonKind::Hostname
+            | ReasonKind::User
+            | ReasonKind::Timezone
+            | ReasonKind::Locale
+    ) || reason.variation.as_deref() == Some("clock")
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -670,8 +684,67 @@ fn explain(
     finding.diff = Some(report);
 }
 
-/// Finds the smallest set of variations that reproduces the unexplained differences by
-/// re-running only this step (its inputs come from the store) with subsets of them.
+/// Identifies one unexplained difference across runs: its item, kind and context.
+type ReasonKey = (String, ReasonKind, Option<String>);
+
+fn key_of(reason: &Reason) -> ReasonKey {
+    (reason.path.clone(), reason.kind, reason.context.clone())
+}
+
+/// Re-runs of one step under subsets of the variations, remembered by subset.
+struct Bisector<'a> {
+    cx: &'a CheckContext,
+    rounds: &'a [Round],
+    index: usize,
+    runs: usize,
+    seen: BTreeMap<BTreeSet<Variation>, BTreeSet<ReasonKey>>,
+}
+
+impl Bisector<'_> {
+    /// The unexplained differences between the first build and a re-run under `set`.
+    fn unexplained(&mut self, set: &BTreeSet<Variation>) -> BTreeSet<ReasonKey> {
+        if let Some(found) = self.seen.get(set) {
+            return found.clone();
+        }
+        self.runs += 1;
+        let first = &self.rounds[0];
+        let record = &first.manifest.steps[self.index];
+        let profile = variation::varied_profile(&first.profile, set);
+        let started = chrono::Utc::now().timestamp();
+        let rerun = rerun_on_first_inputs(self.cx, self.rounds, self.index, &profile);
+        let window = TimeWindow {
+            start: started + profile.clock_offset_secs,
+            end: chrono::Utc::now().timestamp() + 1 + profile.clock_offset_secs,
+        };
+        let found = if rerun.content_hash.is_none() || rerun.content_hash == record.content_hash {
+            BTreeSet::new()
+        } else {
+            let known = known_values(self.cx, self.index, first, &profile, window);
+            diff_outputs(self.cx, &record.outputs, &rerun.outputs, known)
+                .map(|report| {
+                    report
+                        .items
+                        .iter()
+                        .flat_map(|i| &i.reasons)
+                        .filter(|r| !attributed_by_evidence(r))
+                        .map(key_of)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        self.seen.insert(set.clone(), found.clone());
+        found
+    }
+
+    fn reproduces(&mut self, set: &BTreeSet<Variation>, targets: &BTreeSet<ReasonKey>) -> bool {
+        !self.unexplained(set).is_disjoint(targets)
+    }
+}
+
+/// Finds, for the differences the known values do not explain, the smallest sets of
+/// variations that reproduce them, by re-running only this step (its inputs come from
+/// the store) with subsets of the variations. Independent causes are found one after
+/// the other; what differs with no variation at all is inherent (`random`).
 fn bisect(
     cx: &CheckContext,
     options: &CheckOptions,
@@ -680,77 +753,99 @@ fn bisect(
     finding: &mut StepFinding,
     _varied: &SandboxProfile,
 ) {
-    let base = &rounds[0].profile;
-    let first = &rounds[0].manifest.steps[index];
-    let mut runs = 0usize;
-    let mut reproduces = |set: &BTreeSet<Variation>| -> bool {
-        runs += 1;
-        let profile = variation::varied_profile(base, set);
-        let record = rerun_on_first_inputs(cx, rounds, index, &profile);
-        if record.content_hash.is_none() {
-            return false;
-        }
-        if record.content_hash == first.content_hash {
-            return false;
-        }
-        let now = chrono::Utc::now().timestamp();
-        let window = TimeWindow {
-            start: now - 600 + profile.clock_offset_secs,
-            end: now + 1 + profile.clock_offset_secs,
-        };
-        let known = known_values(cx, index, &rounds[0], &profile, window);
-        match diff_outputs(cx, &first.outputs, &record.outputs, known) {
-            Ok(report) => report
-                .items
-                .iter()
-                .flat_map(|i| &i.reasons)
-                .any(|r| !attributed_by_evidence(r)),
-            Err(_) => false,
-        }
+    let mut bisector = Bisector {
+        cx,
+        rounds,
+        index,
+        runs: 0,
+        seen: BTreeMap::new(),
     };
-    let candidates: BTreeSet<Variation> = options.variations.iter().copied().collect();
-    if reproduces(&BTreeSet::new()) {
-        finding.inherent = true;
-        finding.varies_with = Some(Vec::new());
-        for reason in finding
-            .reasons
-            .iter_mut()
-            .filter(|r| !attributed_by_evidence(r))
-        {
-            reason.variation = None;
+    let mut remaining: BTreeSet<ReasonKey> = finding
+        .reasons
+        .iter()
+        .filter(|r| !attributed_by_evidence(r))
+        .map(key_of)
+        .collect();
+    let mut attribution: BTreeMap<ReasonKey, Vec<Variation>> = BTreeMap::new();
+    let inherent: BTreeSet<ReasonKey> = bisector
+        .unexplained(&BTreeSet::new())
+        .intersection(&remaining)
+        .cloned()
+        .collect();
+    remaining.retain(|k| !inherent.contains(k));
+    let all: BTreeSet<Variation> = options.variations.clone();
+    while !remaining.is_empty() && !all.is_empty() && bisector.reproduces(&all, &remaining) {
+        let targets = remaining.clone();
+        let minimal = minimize(all.clone(), &mut |set| bisector.reproduces(set, &targets));
+        let explained: Vec<ReasonKey> = bisector
+            .unexplained(&minimal)
+            .intersection(&remaining)
+            .cloned()
+            .collect();
+        if explained.is_empty() {
+            break;
         }
-        finding.notes.push(
-            "the unexplained difference appears with no variation at all: inherent nondeterminism"
-                .into(),
-        );
-        return;
+        for key in explained {
+            remaining.remove(&key);
+            attribution.insert(key, minimal.iter().copied().collect());
+        }
     }
-    if candidates.is_empty() || !reproduces(&candidates) {
-        finding
-            .notes
-            .push(format!("bisection: the unexplained difference did not reproduce in {runs} re-runs (rare or racy: try --rounds)"));
-        return;
+    apply_attribution(finding, &inherent, &attribution);
+    let mut note = format!("bisection: {} re-runs of this step", bisector.runs);
+    if let Some(with) = &finding.varies_with {
+        if !with.is_empty() {
+            note.push_str(&format!("; varies with: {}", with.join(", ")));
+        }
     }
-    let minimal = minimize(candidates, &mut reproduces);
-    let names: Vec<String> = minimal.iter().map(|v| v.name().to_string()).collect();
+    if !remaining.is_empty() {
+        note.push_str(&format!(
+            "; {} difference(s) did not reproduce (rare or racy: try --rounds)",
+            remaining.len()
+        ));
+    }
+    finding.notes.push(note);
+}
+
+/// Writes bisection results into the reasons and the finding's summary.
+fn apply_attribution(
+    finding: &mut StepFinding,
+    inherent: &BTreeSet<ReasonKey>,
+    attribution: &BTreeMap<ReasonKey, Vec<Variation>>,
+) {
+    let mut varies_with: BTreeSet<Variation> = BTreeSet::new();
     for reason in finding
         .reasons
         .iter_mut()
         .filter(|r| !attributed_by_evidence(r))
     {
-        if let [only] = minimal.iter().collect::<Vec<_>>()[..] {
+        let key = key_of(reason);
+        if inherent.contains(&key) {
+            reason.variation = None;
+            continue;
+        }
+        let Some(set) = attribution.get(&key) else {
+            continue;
+        };
+        varies_with.extend(set.iter().copied());
+        if let [only] = set[..] {
             if reason.kind == ReasonKind::Random {
-                reason.kind = kind_of(*only);
+                reason.kind = kind_of(only);
                 reason.remedy = diff::classify::remedy(reason.kind).map(str::to_string);
             }
         }
+        let names: Vec<&str> = set.iter().map(|v| v.name()).collect();
         reason.variation = Some(names.join("+"));
     }
-    finding.notes.push(format!(
-        "bisection: {runs} re-runs of this step; varies with: {}",
-        names.join(", ")
-    ));
-    finding.varies_with = Some(names);
+    if !inherent.is_empty() {
+        finding.inherent = true;
+        finding.notes.push(
+            "some differences appear with no variation at all: inherent nondeterminism (random)"
+                .into(),
+        );
+    }
+    if !varies_with.is_empty() || finding.inherent {
+        finding.varies_with = Some(varies_with.iter().map(|v| v.name().to_string()).collect());
+    }
 }
 
 /// Delta debugging over a set that is known to reproduce: halves first, then one by one.

@@ -181,6 +181,8 @@ pub struct BuildOptions {
     pub record_cache: bool,
     /// Write the manifest into the store's `builds/` (the history `explain` reads).
     pub record_manifest: bool,
+    /// Where work directories are made (default: the store's `tmp/`).
+    pub work_root: Option<PathBuf>,
 }
 
 impl Default for BuildOptions {
@@ -192,6 +194,7 @@ impl Default for BuildOptions {
             keep_failed: false,
             record_cache: true,
             record_manifest: true,
+            work_root: None,
         }
     }
 }
@@ -526,7 +529,11 @@ impl StepJob {
         dep_outputs: &[TreeEntry],
     ) -> StepRecord {
         let step = self.step();
-        let temp = match self.store.temp_dir(&step.name) {
+        let temp = match &self.options.work_root {
+            Some(base) => self.store.temp_dir_in(base, &step.name),
+            None => self.store.temp_dir(&step.name),
+        };
+        let temp = match temp {
             Ok(dir) => dir,
             Err(err) => return failed(record, err.to_string(), None),
         };

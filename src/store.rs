@@ -123,11 +123,14 @@ impl Store {
     /// A fresh, private temporary directory for one step's work; its name carries our
     /// pid so a later run can remove it if this process dies.
     pub fn temp_dir(&self, label: &str) -> Result<PathBuf, StoreError> {
+        self.temp_dir_in(&self.root.join("tmp"), label)
+    }
+
+    /// Like [`Store::temp_dir`], but below `base` (for example a tmpfs, whose directory
+    /// listings follow creation order, unlike ext4's hashed ones).
+    pub fn temp_dir_in(&self, base: &Path, label: &str) -> Result<PathBuf, StoreError> {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            self.root
-                .join("tmp")
-                .join(format!("{}-{n}-{}", std::process::id(), sanitize(label)));
+        let dir = base.join(format!("{}-{n}-{}", std::process::id(), sanitize(label)));
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(at(&dir))?;
         }
@@ -255,22 +258,43 @@ impl Store {
 
     /// Removes temporary files and directories left by processes that no longer run.
     fn remove_stale_temporaries(&self) {
-        let tmp = self.root.join("tmp");
-        let Ok(entries) = fs::read_dir(&tmp) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let pid = name
-                .to_str()
-                .and_then(|n| n.split(['-', '.']).next())
-                .and_then(|p| p.parse::<u32>().ok());
-            let alive = pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-            if !alive {
-                let path = entry.path();
-                let _ = make_writable_recursively(&path);
-                let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
-            }
+        remove_dead_process_entries(&self.root.join("tmp"));
+        if let Some(tmpfs) = tmpfs_work_root() {
+            remove_dead_process_entries(&tmpfs);
+        }
+    }
+}
+
+/// A directory on a tmpfs for work directories (`/dev/shm/reprobe`), when the machine
+/// has one: there, a directory lists its entries in the order they were created, which
+/// the `fileorder` variation relies on (ext4 lists them in hash order).
+pub fn tmpfs_work_root() -> Option<PathBuf> {
+    let shm = Path::new("/dev/shm");
+    let stat = nix::sys::statfs::statfs(shm).ok()?;
+    if stat.filesystem_type() != nix::sys::statfs::TMPFS_MAGIC {
+        return None;
+    }
+    let dir = shm.join("reprobe");
+    fs::create_dir_all(&dir).ok()?;
+    Some(dir)
+}
+
+/// Removes the entries of `dir` named `PID-...` whose process no longer runs.
+fn remove_dead_process_entries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.split(['-', '.']).next())
+            .and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            let path = entry.path();
+            let _ = make_writable_recursively(&path);
+            let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
         }
     }
 }

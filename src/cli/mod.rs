@@ -39,6 +39,9 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Turn another build system's graph into a reprobe graph.
     Import(import::ImportArgs),
+    /// Internal: runs one sandboxed step from a request file (re-executed by reprobe).
+    #[command(name = "__sandbox", hide = true)]
+    Sandbox { request: std::path::PathBuf },
 }
 
 /// Parses the command line, runs the command and maps its outcome to an exit code.
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Import(args) => import::run(args),
+        Command::Sandbox { request } => crate::sandbox::helper_main(&request),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -540,7 +540,10 @@ fn differing_spans(a: &[u8], b: &[u8]) -> Vec<(Range<usize>, Range<usize>)> {
         }
         let (ra, rb) = (op.old_range(), op.new_range());
         match out.last_mut() {
-            Some(last) if ra.start - last.0.end < 4 && rb.start - last.1.end < 4 => {
+            Some(last)
+                if ra.start.saturating_sub(last.0.end) < 4
+                    && rb.start.saturating_sub(last.1.end) < 4 =>
+            {
                 last.0.end = ra.end;
                 last.1.end = rb.end;
             }

@@ -1,0 +1,467 @@
+//! The helper process (`reprobe __sandbox REQUEST`): single-threaded, so it may fork.
+//! It clones the sandbox's init into fresh namespaces, writes its id maps from outside,
+//! enforces the timeout and writes the outcome to the status file.
+
+use std::fmt::Display;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{pipe2, Pid};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{namespace_flags, IdMode};
+use super::init;
+use super::{SandboxError, SandboxSpec, StepExit};
+
+/// Stack of the cloned init process (lazily allocated, so generous is cheap).
+const INIT_STACK_BYTES: usize = 8 << 20;
+
+/// What `Sandbox::run` hands to the helper, as JSON in a private temporary file.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct HelperRequest {
+    /// The step to run.
+    pub spec: SandboxSpec,
+    /// How sandbox ids map to host ids.
+    pub ids: IdMode,
+    /// The per-run temporary directory (hidden inside the sandbox).
+    pub scratch_dir: PathBuf,
+    /// Empty directory in `scratch_dir` where the new root tmpfs is mounted.
+    pub root_dir: PathBuf,
+    /// Where the helper writes its [`HelperStatus`].
+    pub status_path: PathBuf,
+}
+
+impl HelperRequest {
+    /// A request whose temporary paths live in `scratch`.
+    pub(super) fn new(spec: SandboxSpec, ids: IdMode, scratch: &Path) -> Self {
+        HelperRequest {
+            spec,
+            ids,
+            scratch_dir: scratch.to_path_buf(),
+            root_dir: scratch.join("root"),
+            status_path: scratch.join("status.json"),
+        }
+    }
+
+    /// The JSON text of the request.
+    pub(super) fn to_json(&self) -> Result<Vec<u8>, SandboxError> {
+        serde_json::to_vec(self).map_err(|err| SandboxError::Protocol {
+            path: self.scratch_dir.join("request.json"),
+            message: err.to_string(),
+        })
+    }
+}
+
+/// What the helper reports back in the status file.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) enum HelperStatus {
+    /// The step ran (and maybe failed or timed out).
+    Finished {
+        /// How it ended.
+        exit: StepExit,
+        /// Wall time from clone to the last process gone, in nanoseconds.
+        duration_ns: u64,
+    },
+    /// The sandbox could not be built; the step did not run.
+    SetupFailed(SetupFailure),
+}
+
+/// A failed setup operation, with the operation and the path it was applied to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct SetupFailure {
+    /// What was being done, e.g. "mount tmpfs on".
+    pub operation: String,
+    /// The path or object it was done to.
+    pub path: String,
+    /// The OS error or explanation.
+    pub message: String,
+}
+
+impl SetupFailure {
+    /// A failure with an explanation.
+    pub(super) fn new(operation: &str, path: impl Display, message: impl Display) -> Self {
+        SetupFailure {
+            operation: operation.into(),
+            path: path.to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    /// The failure with each text clipped to [`CLIP_BYTES`], so a report always fits in
+    /// the report pipe.
+    fn clipped(&self) -> Self {
+        SetupFailure {
+            operation: clip(&self.operation),
+            path: clip(&self.path),
+            message: clip(&self.message),
+        }
+    }
+
+    /// A `map_err` adapter turning an errno into a failure of `operation` on `path`.
+    pub(super) fn errno(operation: &str, path: impl Display) -> impl FnOnce(Errno) -> Self {
+        let (operation, path) = (operation.to_string(), path.to_string());
+        move |errno| SetupFailure {
+            operation,
+            path,
+            message: io::Error::from(errno).to_string(),
+        }
+    }
+
+    /// A `map_err` adapter turning an io error into a failure of `operation` on `path`.
+    pub(super) fn io(operation: &str, path: impl Display) -> impl FnOnce(io::Error) -> Self {
+        let (operation, path) = (operation.to_string(), path.to_string());
+        move |err| SetupFailure {
+            operation,
+            path,
+            message: err.to_string(),
+        }
+    }
+}
+
+/// Longest text of a [`SetupFailure`] sent through the report pipe.
+const CLIP_BYTES: usize = 1024;
+
+/// `text` cut to at most [`CLIP_BYTES`] on a character boundary.
+fn clip(text: &str) -> String {
+    let mut end = text.len().min(CLIP_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+/// Messages from init and the step process to the helper, one JSON line each.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) enum InitReport {
+    /// Setup failed inside the sandbox.
+    Setup(SetupFailure),
+    /// The step's main process ended.
+    Step(StepExit),
+}
+
+/// The write end of the report pipe, as init and the step process use it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ReportPipe(pub RawFd);
+
+impl ReportPipe {
+    /// Sends one report with a single write. Reports are clipped so that they fit in the
+    /// pipe's buffer: the helper reads them only after init is gone.
+    pub(super) fn send(self, report: &InitReport) {
+        let clipped = match report {
+            InitReport::Setup(failure) => InitReport::Setup(failure.clipped()),
+            InitReport::Step(exit) => InitReport::Step(*exit),
+        };
+        let Ok(mut line) = serde_json::to_vec(&clipped) else {
+            return;
+        };
+        line.push(b'\n');
+        // SAFETY: the fd stays open for the life of this process; ManuallyDrop keeps
+        // the File from closing it.
+        let file = std::mem::ManuallyDrop::new(unsafe { fs::File::from_raw_fd(self.0) });
+        let _ = (&*file).write(&line);
+    }
+}
+
+/// The fds shared between the helper and init.
+pub(super) struct InitFds {
+    /// Init reads one byte here once its id maps are written; EOF means the helper died.
+    pub go_read: RawFd,
+    /// The helper's end of the go pipe (init closes its copy).
+    pub go_write: RawFd,
+    /// The helper's end of the report pipe (init closes its copy).
+    pub report_read: RawFd,
+    /// Where init and the step send [`InitReport`]s.
+    pub report: ReportPipe,
+}
+
+/// Entry of the hidden `reprobe __sandbox REQUEST` subcommand: runs one sandboxed step
+/// and writes its outcome to the request's status file. Exits 0 when the status file
+/// was written, 2 when not (the reason is on stderr, which is the step's stderr file).
+pub fn helper_main(request_path: &Path) -> ! {
+    let code = match load_request(request_path) {
+        Ok(request) => {
+            let status = supervise(&request);
+            match write_status(&request.status_path, &status) {
+                Ok(()) => 0,
+                Err(err) => {
+                    eprintln!("reprobe __sandbox: cannot write the status file: {err}");
+                    2
+                }
+            }
+        }
+        Err(err) => {
+            eprintln!("reprobe __sandbox: {err}");
+            2
+        }
+    };
+    std::process::exit(code)
+}
+
+/// Reads the request file written by `Sandbox::run`.
+/// The file is removed once read: it holds the step's environment, and nothing else
+/// needs it (a killed reprobe cannot clean its temporary directory up).
+fn load_request(path: &Path) -> Result<HelperRequest, String> {
+    let text = fs::read(path)
+        .map_err(|err| format!("cannot read the request {}: {err}", path.display()))?;
+    let _ = fs::remove_file(path);
+    serde_json::from_slice(&text)
+        .map_err(|err| format!("cannot parse the request {}: {err}", path.display()))
+}
+
+/// Writes the status file (the caller reads it after this process exits).
+fn write_status(path: &Path, status: &HelperStatus) -> io::Result<()> {
+    let json = serde_json::to_vec(status)?;
+    fs::write(path, json)
+}
+
+/// Runs the sandbox and turns every outcome into a status.
+fn supervise(request: &HelperRequest) -> HelperStatus {
+    // Nothing inherited from reprobe should reach the step.
+    // SAFETY: plain system call; failure only means fds stay as they are.
+    unsafe { libc::close_range(3, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+    run_sandbox(request).unwrap_or_else(HelperStatus::SetupFailed)
+}
+
+/// Clones init into the new namespaces, maps its ids, lets it go and waits for it.
+fn run_sandbox(request: &HelperRequest) -> Result<HelperStatus, SetupFailure> {
+    let pipe = |what| SetupFailure::errno("create", what);
+    let (go_read, go_write) = pipe2(OFlag::O_CLOEXEC).map_err(pipe("the go pipe"))?;
+    let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(pipe("the report pipe"))?;
+    let fds = InitFds {
+        go_read: go_read.as_raw_fd(),
+        go_write: go_write.as_raw_fd(),
+        report_read: report_read.as_raw_fd(),
+        report: ReportPipe(report_write.as_raw_fd()),
+    };
+    let start = Instant::now();
+    let guard = clone_init(request, &fds)?;
+    drop((go_read, report_write));
+    write_id_maps(&guard, request)?;
+    write_byte(&go_write)?;
+    let (wait, timed_out) = wait_with_timeout(guard, request.spec.timeout_secs)?;
+    let duration_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let reports = read_reports(report_read);
+    drop(go_write);
+    decide(reports, timed_out, wait, duration_ns)
+}
+
+/// Kills and reaps init unless defused: no error path leaves a sandbox running.
+struct InitGuard(Pid);
+
+impl InitGuard {
+    /// The pid, and the guard's duty, handed to the caller.
+    fn defuse(self) -> Pid {
+        let pid = self.0;
+        std::mem::forget(self);
+        pid
+    }
+}
+
+impl Drop for InitGuard {
+    fn drop(&mut self) {
+        let _ = kill(self.0, Signal::SIGKILL);
+        let _ = waitpid(self.0, None);
+    }
+}
+
+/// Starts init as pid 1 of the new pid namespace, inside all the new namespaces.
+fn clone_init(request: &HelperRequest, fds: &InitFds) -> Result<InitGuard, SetupFailure> {
+    let mut stack = vec![0u8; INIT_STACK_BYTES];
+    let callback = Box::new(|| init::init_main(request, fds));
+    let flags = namespace_flags(request.spec.network);
+    // SAFETY: this process is single-threaded, so the child may allocate and run
+    // arbitrary Rust code; the stack is ample for init's setup.
+    let pid =
+        unsafe { nix::sched::clone(callback, &mut stack, flags, Some(libc::SIGCHLD)) }.map_err(
+            SetupFailure::errno("clone the sandbox init into", "new namespaces"),
+        )?;
+    Ok(InitGuard(pid))
+}
+
+/// Writes init's uid/gid maps from outside its user namespace.
+fn write_id_maps(init: &InitGuard, request: &HelperRequest) -> Result<(), SetupFailure> {
+    let proc_dir = PathBuf::from(format!("/proc/{}", init.0));
+    let user = &request.spec.user;
+    if let IdMode::Caller { .. } = request.ids {
+        write_proc(&proc_dir.join("setgroups"), "deny")?;
+    }
+    write_proc(&proc_dir.join("uid_map"), &request.ids.uid_map(user.uid))?;
+    write_proc(&proc_dir.join("gid_map"), &request.ids.gid_map(user.gid))
+}
+
+/// One write(2) to a /proc file (id maps must be written in a single call).
+fn write_proc(path: &Path, text: &str) -> Result<(), SetupFailure> {
+    let fail = || SetupFailure::io("write", path.display());
+    let mut file = OpenOptions::new().write(true).open(path).map_err(fail())?;
+    let written = file.write(text.as_bytes()).map_err(fail())?;
+    if written == text.len() {
+        Ok(())
+    } else {
+        Err(SetupFailure::new("write", path.display(), "short write"))
+    }
+}
+
+/// Tells init its ids are mapped.
+fn write_byte(fd: &OwnedFd) -> Result<(), SetupFailure> {
+    nix::unistd::write(fd.as_fd(), b"g")
+        .map(drop)
+        .map_err(SetupFailure::errno("signal", "the sandbox init"))
+}
+
+/// Waits for init to end, killing it (and so its whole pid namespace) at the timeout.
+fn wait_with_timeout(
+    init: InitGuard,
+    timeout_secs: f64,
+) -> Result<(WaitStatus, bool), SetupFailure> {
+    let pidfd = pidfd_open(init.0)?;
+    let timeout = Duration::try_from_secs_f64(timeout_secs).unwrap_or(Duration::MAX);
+    let deadline = Instant::now().checked_add(timeout);
+    let pid = init.defuse();
+    let timed_out = loop {
+        let wait_ms = match deadline {
+            None => -1,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break true;
+                }
+                i32::try_from(left.as_millis() + 1).unwrap_or(i32::MAX)
+            }
+        };
+        if poll_readable(&pidfd, wait_ms)? {
+            break false;
+        }
+    };
+    if timed_out {
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+    loop {
+        match waitpid(pid, None) {
+            Err(Errno::EINTR) => continue,
+            Ok(status) => return Ok((status, timed_out)),
+            Err(errno) => return Err(SetupFailure::errno("wait for", "the sandbox init")(errno)),
+        }
+    }
+}
+
+/// `pidfd_open(2)`: an fd that becomes readable when the process exits.
+fn pidfd_open(pid: Pid) -> Result<OwnedFd, SetupFailure> {
+    // SAFETY: plain system call with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    let fd = Errno::result(fd).map_err(SetupFailure::errno("pidfd_open", "the sandbox init"))?;
+    let fd = RawFd::try_from(fd)
+        .map_err(|_| SetupFailure::new("pidfd_open", "the sandbox init", "fd out of range"))?;
+    // SAFETY: the kernel just returned this fd to us, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Polls one fd for readability for up to `wait_ms` (-1: forever).
+fn poll_readable(fd: &OwnedFd, wait_ms: i32) -> Result<bool, SetupFailure> {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: pfd is a valid pollfd for the duration of the call.
+    let rc = unsafe { libc::poll(&mut pfd, 1, wait_ms) };
+    match Errno::result(rc) {
+        Ok(n) => Ok(n > 0),
+        Err(Errno::EINTR) => Ok(false),
+        Err(errno) => Err(SetupFailure::errno("poll", "the sandbox init")(errno)),
+    }
+}
+
+/// Reads every report sent by init and the step (all writers are gone by now).
+fn read_reports(read_end: OwnedFd) -> Vec<InitReport> {
+    let mut file = fs::File::from(read_end);
+    let _ = nix::fcntl::fcntl(
+        file.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK),
+    );
+    let mut text = Vec::new();
+    let _ = file.read_to_end(&mut text);
+    text.split(|&b| b == b'\n')
+        .filter_map(|line| serde_json::from_slice(line).ok())
+        .collect()
+}
+
+/// The status for what happened: a setup failure wins, then a timeout, then the exit.
+fn decide(
+    reports: Vec<InitReport>,
+    timed_out: bool,
+    wait: WaitStatus,
+    duration_ns: u64,
+) -> Result<HelperStatus, SetupFailure> {
+    let mut exit = None;
+    for report in reports {
+        match report {
+            InitReport::Setup(failure) => return Ok(HelperStatus::SetupFailed(failure)),
+            InitReport::Step(step) => exit = Some(step),
+        }
+    }
+    let exit = match (timed_out, exit) {
+        (true, _) => StepExit::TimedOut,
+        (false, Some(exit)) => exit,
+        (false, None) => {
+            return Err(SetupFailure::new(
+                "run",
+                "the sandbox init",
+                format!("it ended without reporting the step's status ({wait:?})"),
+            ))
+        }
+    };
+    Ok(HelperStatus::Finished { exit, duration_ns })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_setup_failure_wins_over_an_exit_status() {
+        let failure = SetupFailure::new("mount tmpfs on", "/tmp", "EPERM");
+        let reports = vec![
+            InitReport::Step(StepExit::Exited(126)),
+            InitReport::Setup(failure.clone()),
+        ];
+        let pid = Pid::from_raw(1);
+        match decide(reports, false, WaitStatus::Exited(pid, 0), 1) {
+            Ok(HelperStatus::SetupFailed(f)) => assert_eq!(f, failure),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn long_failure_texts_are_clipped_on_character_boundaries() {
+        let failure = SetupFailure::new("op", "é".repeat(2000), "m");
+        let clipped = failure.clipped();
+        assert!(clipped.path.len() <= CLIP_BYTES);
+        assert!(clipped.path.chars().all(|c| c == 'é'));
+        assert_eq!(clipped.operation, "op");
+    }
+
+    #[test]
+    fn a_timeout_is_reported_even_without_a_report() {
+        let pid = Pid::from_raw(1);
+        let status = decide(
+            vec![],
+            true,
+            WaitStatus::Signaled(pid, Signal::SIGKILL, false),
+            5,
+        );
+        assert!(matches!(
+            status,
+            Ok(HelperStatus::Finished {
+                exit: StepExit::TimedOut,
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,148 @@
+//! Pid 1 of the step's pid namespace: builds the sandbox, forks the step, reaps every
+//! process the step leaves, and exits when the step's main process does (which makes
+//! the kernel kill all the others).
+
+use std::ffi::CString;
+use std::os::fd::RawFd;
+
+use nix::errno::Errno;
+use nix::sys::prctl;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, setgroups, sethostname, setresgid, setresuid, ForkResult, Gid, Pid, Uid};
+
+use super::helper::{HelperRequest, InitFds, InitReport, SetupFailure};
+use super::ids::IdMode;
+use super::{exec, rootfs, SandboxSpec, StepExit};
+
+/// Entry of the cloned init process. Never returns: it reports and `_exit`s.
+pub(super) fn init_main(request: &HelperRequest, fds: &InitFds) -> isize {
+    close(fds.go_write);
+    close(fds.report_read);
+    if !wait_for_go(fds.go_read) {
+        exit(1);
+    }
+    match setup_and_run(request, fds) {
+        Ok(status) => {
+            fds.report.send(&InitReport::Step(status));
+            exit(0)
+        }
+        Err(failure) => {
+            fds.report.send(&InitReport::Setup(failure));
+            exit(1)
+        }
+    }
+}
+
+/// Builds the sandbox, runs the step and returns how its main process ended.
+fn setup_and_run(request: &HelperRequest, fds: &InitFds) -> Result<StepExit, SetupFailure> {
+    let spec = &request.spec;
+    let host = rootfs::prepare_host_view(request)?;
+    become_setup_user(request.ids)?;
+    stay_tied_to_helper(fds.go_read)?;
+    rootfs::build_root(request, &host)?;
+    set_names(spec)?;
+    if !spec.network {
+        rootfs::loopback_up()?;
+    }
+    rootfs::enter_root(spec, host)?;
+    let step = spawn_step(request, fds)?;
+    reap_until(step)
+}
+
+/// Blocks until the helper has written our id maps. False if the helper died first.
+fn wait_for_go(go_read: RawFd) -> bool {
+    let mut byte = [0u8; 1];
+    loop {
+        // SAFETY: reading into a live one-byte buffer.
+        let n = unsafe { libc::read(go_read, byte.as_mut_ptr().cast(), 1) };
+        match Errno::result(n) {
+            Ok(n) => return n == 1,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// In shifted mode, becomes the sandbox's root (an unprivileged host id) with no
+/// supplementary groups; from here on nothing root-only on the host is reachable.
+fn become_setup_user(ids: IdMode) -> Result<(), SetupFailure> {
+    if let IdMode::Shifted { .. } = ids {
+        let fail = SetupFailure::errno;
+        let (root_uid, root_gid) = (Uid::from_raw(0), Gid::from_raw(0));
+        setgroups(&[]).map_err(fail("drop supplementary groups of", "the sandbox init"))?;
+        setresgid(root_gid, root_gid, root_gid).map_err(fail("setresgid(0) in", "the sandbox"))?;
+        setresuid(root_uid, root_uid, root_uid).map_err(fail("setresuid(0) in", "the sandbox"))?;
+    }
+    Ok(())
+}
+
+/// Dies with the helper: PR_SET_PDEATHSIG (set after the id change, which clears it),
+/// then a check that the helper did not die before it was set.
+fn stay_tied_to_helper(go_read: RawFd) -> Result<(), SetupFailure> {
+    prctl::set_pdeathsig(Signal::SIGKILL)
+        .map_err(SetupFailure::errno("set", "PR_SET_PDEATHSIG"))?;
+    let mut pfd = libc::pollfd {
+        fd: go_read,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: pfd is a valid pollfd for the duration of the call.
+    let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
+    if rc > 0 && pfd.revents & libc::POLLHUP != 0 {
+        exit(1);
+    }
+    Ok(())
+}
+
+/// Sets the UTS namespace's host and domain names.
+fn set_names(spec: &SandboxSpec) -> Result<(), SetupFailure> {
+    sethostname(&spec.hostname).map_err(SetupFailure::errno("sethostname", &spec.hostname))?;
+    let domain = CString::new(spec.domainname.as_bytes())
+        .map_err(|_| SetupFailure::new("setdomainname", &spec.domainname, "NUL byte"))?;
+    // SAFETY: the pointer and length describe a live buffer.
+    let rc = unsafe { libc::setdomainname(domain.as_ptr(), spec.domainname.len()) };
+    Errno::result(rc)
+        .map(drop)
+        .map_err(SetupFailure::errno("setdomainname", &spec.domainname))
+}
+
+/// Forks the step process; it reports its own setup failures before exec.
+fn spawn_step(request: &HelperRequest, fds: &InitFds) -> Result<Pid, SetupFailure> {
+    // SAFETY: init is single-threaded, so the child may run arbitrary code.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            let Err(failure) = exec::exec_step(&request.spec, request.ids);
+            fds.report.send(&InitReport::Setup(failure));
+            exit(exec::EXIT_CANNOT_EXECUTE)
+        }
+        Ok(ForkResult::Parent { child }) => Ok(child),
+        Err(errno) => Err(SetupFailure::errno("fork", "the step process")(errno)),
+    }
+}
+
+/// Reaps children (the step and any orphans reparented to us) until the step ends.
+fn reap_until(step: Pid) -> Result<StepExit, SetupFailure> {
+    loop {
+        match waitpid(None, None) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == step => return Ok(StepExit::Exited(code)),
+            Ok(WaitStatus::Signaled(pid, signal, _)) if pid == step => {
+                return Ok(StepExit::Signaled(signal as i32))
+            }
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(SetupFailure::errno("wait for", "the step")(errno)),
+        }
+    }
+}
+
+/// Closes an fd inherited from the helper that init must not keep.
+fn close(fd: RawFd) {
+    // SAFETY: the fd is one of the helper's pipe ends, unused by this process.
+    unsafe { libc::close(fd) };
+}
+
+/// Ends init (or the forked step) without running destructors of the helper's state.
+fn exit(code: i32) -> ! {
+    // SAFETY: _exit never returns.
+    unsafe { libc::_exit(code) }
+}

@@ -1,0 +1,541 @@
+//! The per-step sandbox: fresh Linux namespaces around one build step (DESIGN.md section 4).
+//!
+//! `Sandbox::run` never forks the (multi-threaded) reprobe process to run foreign code.
+//! It writes a request file and re-executes the reprobe binary as `reprobe __sandbox FILE`;
+//! that single-threaded helper ([`helper_main`]) creates the namespaces, becomes the parent
+//! of a small init process (pid 1 of the step's pid namespace) and reports the outcome back
+//! through a status file. The process chain, top to bottom:
+//!
+//! ```text
+//! reprobe ── helper (host namespaces: writes the id maps, enforces the timeout)
+//!              └─ init (pid 1: builds the root filesystem, reaps, reports)
+//!                   └─ step (build user, exact environment, exec)
+//! ```
+//!
+//! Every link dies with the one above it (`PR_SET_PDEATHSIG`), and every process of the
+//! step dies with init (the kernel empties a pid namespace when its init exits).
+//!
+//! Ids: when reprobe runs as root, sandbox id `n` is host id `3_000_000 + n` (the work
+//! directory is chowned to the build user for the step and back to the caller after),
+//! so the step owns nothing on the host and cannot read root-only files. Run by an
+//! ordinary user, the build user is that user. A build user with uid 0 runs in a nested
+//! user namespace where every mount is locked, so it cannot unmount what hides host
+//! directories.
+//!
+//! Known limits: a reprobe killed with SIGKILL leaves its temporary directory (an empty
+//! mount point) in `$TMPDIR`; `/proc/self/mountinfo` inside still names the host path of
+//! the work directory; mount_setattr(2) needs Linux 5.12.
+
+mod exec;
+mod helper;
+mod ids;
+mod init;
+mod rootfs;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use helper::helper_main;
+
+use helper::{HelperRequest, HelperStatus, SetupFailure};
+use ids::IdMode;
+
+/// Environment variable that overrides the binary re-executed as the sandbox helper.
+///
+/// Integration tests of the library run inside the test harness, whose `current_exe` is
+/// not reprobe; they point this at `env!("CARGO_BIN_EXE_reprobe")`.
+pub const SANDBOX_EXE_ENV: &str = "REPROBE_SANDBOX_EXE";
+
+/// Directories hidden in every sandbox, whatever the spec says (DESIGN.md section 4).
+pub const ALWAYS_HIDDEN: [&str; 5] = ["/home", "/root", "/tmp", "/var/tmp", "/run"];
+
+/// Everything needed to run one step in isolation.
+///
+/// Serde (de)serializable because it is passed to the re-executed helper process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SandboxSpec {
+    /// Program and arguments; a shell command comes as `["/bin/sh", "-c", cmd]`.
+    /// `argv[0]` without a slash is looked up in the spec's own `PATH`.
+    pub argv: Vec<String>,
+    /// The exact environment of the step: nothing from the caller leaks in.
+    pub env: BTreeMap<String, String>,
+    /// Absolute host directory, prepared by the caller with the inputs; the step's cwd.
+    pub host_workdir: PathBuf,
+    /// Absolute path where `host_workdir` appears inside (varies: `build_path` variation).
+    pub workdir: PathBuf,
+    /// Host directories that must be invisible inside (the project dir, the store), in
+    /// addition to [`ALWAYS_HIDDEN`].
+    pub hidden: Vec<PathBuf>,
+    /// Host name seen by the step (`uname -n`).
+    pub hostname: String,
+    /// NIS domain name seen by the step.
+    pub domainname: String,
+    /// The build user the step runs as.
+    pub user: SandboxUser,
+    /// The step's umask, e.g. `0o022`.
+    pub umask: u32,
+    /// `Some(n)`: restrict CPU affinity to the first `n` allowed cores (`nproc` says `n`).
+    pub cpus: Option<usize>,
+    /// True only for fixed-output fetch steps: keep the host network namespace.
+    pub network: bool,
+    /// Wall-clock limit; the whole step is killed when it is reached.
+    pub timeout_secs: f64,
+    /// Size limit of the private `/tmp` (and of `/dev/shm`).
+    pub tmp_size_bytes: u64,
+    /// Host file receiving the step's stdout (created or truncated).
+    pub stdout: PathBuf,
+    /// Host file receiving the step's stderr (created or truncated).
+    pub stderr: PathBuf,
+}
+
+/// The identity a step runs as, with its own `/etc/passwd` and `/etc/group` entries
+/// (the `user` variation changes all of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxUser {
+    /// Numeric user id inside the sandbox.
+    pub uid: u32,
+    /// Numeric primary group id inside the sandbox.
+    pub gid: u32,
+    /// Login name (`id -un`, `whoami`).
+    pub name: String,
+    /// Name of the primary group.
+    pub group: String,
+    /// Home directory written to the passwd entry (the step's `HOME` comes from its env).
+    pub home: PathBuf,
+}
+
+/// What happened to one step, as the build engine needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxOutcome {
+    /// How the step ended.
+    pub status: StepExit,
+    /// Wall time from creating the sandbox until its last process was gone.
+    pub duration: Duration,
+}
+
+/// How a step's main process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepExit {
+    /// It exited with this code.
+    Exited(i32),
+    /// It was killed by this signal number.
+    Signaled(i32),
+    /// It ran past `timeout_secs` and was killed with everything it started.
+    TimedOut,
+}
+
+impl StepExit {
+    /// True when the step exited with code 0: the only successful outcome.
+    pub fn success(&self) -> bool {
+        matches!(self, StepExit::Exited(0))
+    }
+}
+
+/// Why a step could not be run in the sandbox (as opposed to a step that ran and failed).
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The kernel does not let reprobe create the namespaces it needs; steps are never
+    /// run unisolated instead.
+    #[error(
+        "user namespaces are not usable: {reason}; {fix} (reprobe never runs a step unisolated)"
+    )]
+    Unsupported {
+        /// What was found.
+        reason: String,
+        /// The kernel setting to change.
+        fix: String,
+    },
+    /// The spec cannot describe a sandbox (a caller bug or a bad graph).
+    #[error("invalid sandbox spec: {0}")]
+    InvalidSpec(String),
+    /// A host-side file operation failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On which host path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The helper process could not be started.
+    #[error("cannot start the sandbox helper {}: {source}; set {SANDBOX_EXE_ENV} to the reprobe binary", exe.display())]
+    Spawn {
+        /// The binary that was executed.
+        exe: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Building the sandbox failed (a mount, the id maps, ...); the step did not run.
+    #[error("sandbox setup failed: {operation} {path}: {message}")]
+    Setup {
+        /// The operation that failed, e.g. "mount tmpfs on".
+        operation: String,
+        /// The path (or object) it was applied to.
+        path: String,
+        /// The OS error or explanation.
+        message: String,
+    },
+    /// The helper ended without a report (killed, e.g. by Ctrl-C, or crashed).
+    #[error("the sandbox helper ended without reporting an outcome ({status}); its last words are in {}", stderr.display())]
+    HelperDied {
+        /// The helper's exit status.
+        status: ExitStatus,
+        /// The step's stderr file, which the helper also writes to.
+        stderr: PathBuf,
+    },
+    /// The helper's report could not be understood (a reprobe version mismatch?).
+    #[error("cannot read the sandbox helper's report {}: {message}", path.display())]
+    Protocol {
+        /// The status file.
+        path: PathBuf,
+        /// What was wrong with it.
+        message: String,
+    },
+}
+
+impl From<SetupFailure> for SandboxError {
+    fn from(f: SetupFailure) -> Self {
+        SandboxError::Setup {
+            operation: f.operation,
+            path: f.path,
+            message: f.message,
+        }
+    }
+}
+
+/// Runs build steps in sandboxes by re-executing the reprobe binary as the helper.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    exe: PathBuf,
+}
+
+impl Sandbox {
+    /// A sandbox runner re-executing the running binary, or `$REPROBE_SANDBOX_EXE`.
+    pub fn new() -> Result<Self, SandboxError> {
+        if let Some(exe) = std::env::var_os(SANDBOX_EXE_ENV) {
+            return Ok(Self::with_exe(exe.into()));
+        }
+        let exe = std::env::current_exe().map_err(|source| SandboxError::Io {
+            action: "locate the running reprobe binary",
+            path: PathBuf::from("/proc/self/exe"),
+            source,
+        })?;
+        Ok(Self::with_exe(exe))
+    }
+
+    /// A sandbox runner re-executing `exe` (a reprobe binary) as the helper.
+    pub fn with_exe(exe: PathBuf) -> Self {
+        Sandbox { exe }
+    }
+
+    /// Checks that this kernel lets reprobe create the namespaces a sandbox needs, so a
+    /// build stops before its first step with an error naming the setting to change.
+    pub fn check_support() -> Result<(), SandboxError> {
+        ids::check_sysctls()?;
+        ids::probe_namespaces()
+    }
+
+    /// Runs one step in a fresh sandbox and waits for it (and everything it started).
+    ///
+    /// Blocking, and safe to call from many threads at once: every call has its own
+    /// helper process, temporary directory and namespaces.
+    pub fn run(&self, spec: &SandboxSpec) -> Result<SandboxOutcome, SandboxError> {
+        validate(spec)?;
+        let ids = IdMode::for_caller(&spec.user)?;
+        let scratch = tempfile::Builder::new()
+            .prefix("reprobe-sandbox-")
+            .permissions(fs::Permissions::from_mode(0o755))
+            .tempdir()
+            .map_err(|source| SandboxError::Io {
+                action: "create a temporary directory in",
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let request = HelperRequest::new(spec.clone(), ids, scratch.path());
+        fs::create_dir(&request.root_dir).map_err(|source| SandboxError::Io {
+            action: "create the sandbox root mount point",
+            path: request.root_dir.clone(),
+            source,
+        })?;
+        let request_path = scratch.path().join("request.json");
+        write_private(&request_path, &request.to_json()?)?;
+
+        ids::hand_over_workdir(&spec.host_workdir, ids, &spec.user)?;
+        let outcome = self.spawn_helper(spec, &request_path, &request.status_path);
+        let taken_back = ids::take_back_workdir(&spec.host_workdir, ids);
+        let outcome = outcome?;
+        taken_back?;
+        Ok(outcome)
+    }
+
+    /// Starts `reprobe __sandbox REQUEST`, waits for it and decodes its status file.
+    fn spawn_helper(
+        &self,
+        spec: &SandboxSpec,
+        request_path: &Path,
+        status_path: &Path,
+    ) -> Result<SandboxOutcome, SandboxError> {
+        let stdout = create_output(&spec.stdout)?;
+        let stderr = if spec.stderr == spec.stdout {
+            // One file for both streams: share the open file (and its offset).
+            stdout.try_clone().map_err(|source| SandboxError::Io {
+                action: "duplicate the handle of",
+                path: spec.stderr.clone(),
+                source,
+            })?
+        } else {
+            create_output(&spec.stderr)?
+        };
+        let mut command = Command::new(&self.exe);
+        command
+            .arg("__sandbox")
+            .arg(request_path)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr);
+        let parent = std::process::id();
+        // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid).
+        unsafe {
+            command.pre_exec(move || die_with_parent(parent));
+        }
+        let status = command.status().map_err(|source| SandboxError::Spawn {
+            exe: self.exe.clone(),
+            source,
+        })?;
+        read_status(status_path, status, &spec.stderr)
+    }
+}
+
+/// In the forked child before exec: die when the thread that spawned us dies.
+fn die_with_parent(parent: u32) -> io::Result<()> {
+    // SAFETY: plain system calls with integer arguments.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::getppid() as u32 != parent {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+    }
+    Ok(())
+}
+
+/// Decodes the helper's status file into the outcome or the setup error it reports.
+fn read_status(
+    status_path: &Path,
+    status: ExitStatus,
+    stderr: &Path,
+) -> Result<SandboxOutcome, SandboxError> {
+    let text = match fs::read_to_string(status_path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            return Err(SandboxError::HelperDied {
+                status,
+                stderr: stderr.to_path_buf(),
+            })
+        }
+        Err(source) => {
+            return Err(SandboxError::Io {
+                action: "read the sandbox status file",
+                path: status_path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let parsed: HelperStatus =
+        serde_json::from_str(&text).map_err(|err| SandboxError::Protocol {
+            path: status_path.to_path_buf(),
+            message: err.to_string(),
+        })?;
+    match parsed {
+        HelperStatus::Finished { exit, duration_ns } => Ok(SandboxOutcome {
+            status: exit,
+            duration: Duration::from_nanos(duration_ns),
+        }),
+        HelperStatus::SetupFailed(failure) => Err(failure.into()),
+    }
+}
+
+/// Creates (or truncates) one of the step's output files on the host.
+fn create_output(path: &Path) -> Result<File, SandboxError> {
+    File::create(path).map_err(|source| SandboxError::Io {
+        action: "create the step output file",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes a file only its owner can read (the request holds the step's environment).
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), SandboxError> {
+    let io_err = |source| SandboxError::Io {
+        action: "write the sandbox request",
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err)?;
+    file.write_all(contents).map_err(io_err)
+}
+
+/// Rejects specs that cannot describe a sandbox, before anything is created.
+fn validate(spec: &SandboxSpec) -> Result<(), SandboxError> {
+    let bad = |msg: String| Err(SandboxError::InvalidSpec(msg));
+    if spec.argv.is_empty() || spec.argv[0].is_empty() {
+        return bad("argv is empty: there is no program to run".into());
+    }
+    let mut strings = spec
+        .argv
+        .iter()
+        .chain(spec.env.keys())
+        .chain(spec.env.values());
+    if let Some(s) = strings.find(|s| s.contains('\0')) {
+        return bad(format!("{s:?} contains a NUL byte"));
+    }
+    if let Some(key) = spec.env.keys().find(|k| k.is_empty() || k.contains('=')) {
+        return bad(format!(
+            "environment variable name {key:?} is empty or contains '='"
+        ));
+    }
+    check_dir_path("host_workdir", &spec.host_workdir)?;
+    check_dir_path("workdir", &spec.workdir)?;
+    for hidden in &spec.hidden {
+        check_dir_path("hidden", hidden)?;
+    }
+    ids::check_user(&spec.user)?;
+    check_names(spec)?;
+    if spec.umask > 0o777 {
+        return bad(format!("umask {:o} is larger than 0777", spec.umask));
+    }
+    if spec.cpus == Some(0) {
+        return bad("cpus is Some(0): a step needs at least one core".into());
+    }
+    if !(spec.timeout_secs.is_finite() && spec.timeout_secs > 0.0) {
+        return bad(format!(
+            "timeout_secs {} is not a positive number",
+            spec.timeout_secs
+        ));
+    }
+    if spec.tmp_size_bytes == 0 {
+        return bad("tmp_size_bytes is 0 (tmpfs would read that as unlimited)".into());
+    }
+    Ok(())
+}
+
+/// Host and domain names must be settable (at most 64 bytes, no NUL).
+fn check_names(spec: &SandboxSpec) -> Result<(), SandboxError> {
+    for (what, name) in [
+        ("hostname", &spec.hostname),
+        ("domainname", &spec.domainname),
+    ] {
+        if name.len() > 64 || name.contains(['\0', '\n']) {
+            return Err(SandboxError::InvalidSpec(format!(
+                "{what} {name:?} is longer than 64 bytes or contains NUL/newline"
+            )));
+        }
+    }
+    if spec.hostname.is_empty() {
+        return Err(SandboxError::InvalidSpec("hostname is empty".into()));
+    }
+    Ok(())
+}
+
+/// A directory path the sandbox mounts on or over: absolute, normal, not `/`.
+fn check_dir_path(what: &str, path: &Path) -> Result<(), SandboxError> {
+    let normal = path.is_absolute()
+        && path.components().count() > 1
+        && path
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    if normal {
+        Ok(())
+    } else {
+        Err(SandboxError::InvalidSpec(format!(
+            "{what} {} must be an absolute path below / without `..`",
+            path.display()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> SandboxSpec {
+        SandboxSpec {
+            argv: vec!["/bin/true".into()],
+            env: BTreeMap::from([("PATH".into(), "/usr/bin:/bin".into())]),
+            host_workdir: "/tmp/x".into(),
+            workdir: "/build/work".into(),
+            hidden: vec![],
+            hostname: "reprobe".into(),
+            domainname: "(none)".into(),
+            user: SandboxUser {
+                uid: 1000,
+                gid: 100,
+                name: "builder".into(),
+                group: "users".into(),
+                home: "/homeless-shelter".into(),
+            },
+            umask: 0o022,
+            cpus: None,
+            network: false,
+            timeout_secs: 10.0,
+            tmp_size_bytes: 1 << 20,
+            stdout: "/dev/null".into(),
+            stderr: "/dev/null".into(),
+        }
+    }
+
+    #[test]
+    fn a_plain_spec_is_valid() {
+        assert!(validate(&spec()).is_ok());
+    }
+
+    #[test]
+    fn relative_or_dotted_workdirs_are_rejected() {
+        for bad in ["build", "/", "/build/../etc", "build/x"] {
+            let mut s = spec();
+            s.workdir = bad.into();
+            assert!(validate(&s).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn empty_argv_zero_cpus_and_bad_timeouts_are_rejected() {
+        let mut s = spec();
+        s.argv.clear();
+        assert!(validate(&s).is_err());
+        let mut s = spec();
+        s.cpus = Some(0);
+        assert!(validate(&s).is_err());
+        for t in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let mut s = spec();
+            s.timeout_secs = t;
+            assert!(validate(&s).is_err());
+        }
+    }
+
+    #[test]
+    fn only_exit_zero_is_success() {
+        assert!(StepExit::Exited(0).success());
+        assert!(!StepExit::Exited(1).success());
+        assert!(!StepExit::Signaled(9).success());
+        assert!(!StepExit::TimedOut.success());
+    }
+}

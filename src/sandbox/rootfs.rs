@@ -1,0 +1,457 @@
+//! The sandbox's file system and network: a tmpfs root holding read-only binds of the
+//! host's top-level directories with the hidden ones covered, a minimal `/dev`, a new
+//! `/proc`, a private `/tmp`, the work directory, generated `/etc` files; and `lo` up.
+//!
+//! Two phases, because in shifted mode the identities differ:
+//! 1. [`prepare_host_view`] runs with init's original host identity (root, in a new user
+//!    namespace), which can still look up paths below root-only directories: it opens the
+//!    work directory, mounts the root tmpfs and covers the hidden directories *at their
+//!    host paths* in the new mount namespace.
+//! 2. [`build_root`] runs as the sandbox's root (an unprivileged host id, so it can
+//!    create files in tmpfs mounted in the namespace) and fills the new root, relative to
+//!    it as the current directory; [`enter_root`] pivots into it.
+
+use std::fs::{self, File};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{symlink, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+use nix::unistd::{chdir, fchdir, pivot_root};
+
+use super::helper::{HelperRequest, SetupFailure};
+use super::{ids, SandboxSpec, ALWAYS_HIDDEN};
+
+/// Devices bound from the host into the sandbox's `/dev`.
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Top-level host entries the sandbox gets its own version of.
+const OWN_TOP_LEVEL: [&str; 4] = ["dev", "proc", "sys", "tmp"];
+
+/// Handles taken in phase 1 that phase 2 needs after the host paths are covered.
+pub(super) struct HostView {
+    /// The host work directory (`O_PATH`), bound at the spec's `workdir`.
+    workdir: OwnedFd,
+    /// The new root tmpfs (`O_PATH`), whose mount point may be covered by then.
+    root: OwnedFd,
+}
+
+/// Phase 1: private mount propagation, the handles, and the hidden directories covered.
+pub(super) fn prepare_host_view(request: &HelperRequest) -> Result<HostView, SetupFailure> {
+    let spec = &request.spec;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(SetupFailure::errno(
+        "make mount propagation private on",
+        "/",
+    ))?;
+    let workdir = open_path(&spec.host_workdir)?;
+    let owner = owner_options(request);
+    let root_options = format!("mode=0755,size=4m{owner}");
+    mount_tmpfs(
+        &request.root_dir,
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        &root_options,
+    )?;
+    let root = open_path(&request.root_dir)?;
+    let extra = [spec.host_workdir.clone(), request.scratch_dir.clone()];
+    for dir in cover_order(&spec.hidden, &extra) {
+        cover(&dir, &owner)?;
+    }
+    Ok(HostView { workdir, root })
+}
+
+/// Phase 2: fills the new root (current directory) with everything the step sees.
+pub(super) fn build_root(request: &HelperRequest, host: &HostView) -> Result<(), SetupFailure> {
+    let spec = &request.spec;
+    fchdir(host.root.as_raw_fd()).map_err(SetupFailure::errno("chdir to", "the new root"))?;
+    bind_host_top_level()?;
+    let owner = owner_options(request);
+    mount_sys(&owner)?;
+    make_dev(spec, &owner)?;
+    mount_proc()?;
+    make_dir(Path::new("tmp"))?;
+    let tmp_options = format!("mode=1777,size={}{owner}", spec.tmp_size_bytes);
+    mount_tmpfs(
+        Path::new("tmp"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        &tmp_options,
+    )?;
+    bind_workdir(spec, &host.workdir, &owner)?;
+    write_etc(spec)
+}
+
+/// Makes the new root read-only, pivots into it, detaches the host root and enters
+/// the work directory.
+pub(super) fn enter_root(spec: &SandboxSpec, host: HostView) -> Result<(), SetupFailure> {
+    drop(host);
+    set_mount_attrs(Path::new("."), false, libc::MOUNT_ATTR_RDONLY)?;
+    pivot_root(".", ".").map_err(SetupFailure::errno("pivot_root to", "the new root"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(SetupFailure::errno("detach", "the old root"))?;
+    chdir("/").map_err(SetupFailure::errno("chdir to", "/"))?;
+    chdir(&spec.workdir).map_err(SetupFailure::errno("chdir to", spec.workdir.display()))
+}
+
+/// Brings the loopback interface of the new network namespace up.
+pub(super) fn loopback_up() -> Result<(), SetupFailure> {
+    let fail = |op| SetupFailure::errno(op, "network interface lo");
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(fail("open a socket to configure"))?;
+    // SAFETY: ifreq is plain data; all-zero is a valid value.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in request.ifr_name.iter_mut().zip(b"lo") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we pass.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) };
+    Errno::result(rc).map_err(fail("read the flags of"))?;
+    // SAFETY: the union field written by SIOCGIFFLAGS.
+    unsafe { request.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
+    // SAFETY: as above.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &request) };
+    Errno::result(rc).map(drop).map_err(fail("bring up"))
+}
+
+/// The directories to cover, ancestors first and without ones inside another: the
+/// always-hidden ones, the spec's, and `extra` (the host work dir and scratch dir, so
+/// the step cannot find its host path).
+pub(super) fn cover_order(hidden: &[PathBuf], extra: &[PathBuf]) -> Vec<PathBuf> {
+    let mut all: Vec<PathBuf> = ALWAYS_HIDDEN
+        .iter()
+        .map(PathBuf::from)
+        .chain(hidden.iter().cloned())
+        .chain(extra.iter().cloned())
+        .collect();
+    all.sort_by(|a, b| {
+        (a.components().count(), a.as_os_str()).cmp(&(b.components().count(), b.as_os_str()))
+    });
+    let mut kept: Vec<PathBuf> = Vec::new();
+    for path in all {
+        if !kept.iter().any(|k| path.starts_with(k)) {
+            kept.push(path);
+        }
+    }
+    kept
+}
+
+/// tmpfs ownership options: the root of each tmpfs belongs to the sandbox's setup user.
+fn owner_options(request: &HelperRequest) -> String {
+    let (uid, gid) = request.ids.setup_ids(&request.spec.user);
+    format!(",uid={uid},gid={gid}")
+}
+
+/// Opens a directory as an `O_PATH` handle.
+fn open_path(path: &Path) -> Result<OwnedFd, SetupFailure> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(SetupFailure::io("open", path.display()))?;
+    Ok(file.into())
+}
+
+/// Covers a host directory with an empty read-only tmpfs. Paths that do not exist or
+/// cannot be reached even by init's host identity are invisible already and skipped.
+fn cover(dir: &Path, owner: &str) -> Result<(), SetupFailure> {
+    match fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(SetupFailure::new("hide", dir.display(), "not a directory")),
+        Err(err) if unreachable(&err) => return Ok(()),
+        Err(err) => return Err(SetupFailure::io("hide", dir.display())(err)),
+    }
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount_tmpfs(dir, flags, &format!("mode=0555,size=4k{owner}"))
+}
+
+/// Errors meaning "this path cannot be reached at all".
+fn unreachable(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::PermissionDenied
+    )
+}
+
+/// Mounts a fresh tmpfs on `target`.
+fn mount_tmpfs(target: &Path, flags: MsFlags, options: &str) -> Result<(), SetupFailure> {
+    mount(Some("tmpfs"), target, Some("tmpfs"), flags, Some(options))
+        .map_err(SetupFailure::errno("mount tmpfs on", target.display()))
+}
+
+/// Bind-mounts `source` on `target` (recursively if asked).
+fn bind(source: &Path, target: &Path, recursive: bool) -> Result<(), SetupFailure> {
+    let mut flags = MsFlags::MS_BIND;
+    if recursive {
+        flags |= MsFlags::MS_REC;
+    }
+    mount(Some(source), target, None::<&str>, flags, None::<&str>).map_err(|errno| {
+        SetupFailure::errno(
+            "bind-mount",
+            format!("{} on {}", source.display(), target.display()),
+        )(errno)
+    })
+}
+
+/// `mount_setattr(2)`: sets mount attributes, on every sub-mount too if `recursive`.
+fn set_mount_attrs(path: &Path, recursive: bool, attrs: u64) -> Result<(), SetupFailure> {
+    let fail = SetupFailure::errno(
+        "set mount attributes (read-only, nosuid, nodev) on",
+        path.display(),
+    );
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| SetupFailure::new("set mount attributes on", path.display(), "NUL byte"))?;
+    let attr = libc::mount_attr {
+        attr_set: attrs,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: the path and attr pointers are valid for the call; size matches the struct.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            flags as libc::c_uint,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    Errno::result(rc).map(drop).map_err(fail)
+}
+
+/// Read-only, nosuid and nodev: what every host bind gets.
+const HOST_ATTRS: u64 = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
+
+/// Creates a directory in the new root.
+fn make_dir(path: &Path) -> Result<(), SetupFailure> {
+    fs::create_dir(path).map_err(SetupFailure::io("create the directory", path.display()))
+}
+
+/// Recreates every top-level entry of the host root, read-only: directories and files
+/// as recursive binds, symlinks (merged `/usr`) as symlinks.
+fn bind_host_top_level() -> Result<(), SetupFailure> {
+    let entries = fs::read_dir("/").map_err(SetupFailure::io("list", "/"))?;
+    let mut names: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    names.sort();
+    for name in names {
+        if OWN_TOP_LEVEL.iter().any(|own| name == *own) {
+            continue;
+        }
+        let host = Path::new("/").join(&name);
+        let here = PathBuf::from(&name);
+        let meta =
+            fs::symlink_metadata(&host).map_err(SetupFailure::io("inspect", host.display()))?;
+        if meta.file_type().is_symlink() {
+            let target = fs::read_link(&host).map_err(SetupFailure::io("read", host.display()))?;
+            symlink(&target, &here)
+                .map_err(SetupFailure::io("create the symlink", here.display()))?;
+        } else if meta.is_dir() {
+            make_dir(&here)?;
+            bind(&host, &here, true)?;
+            set_mount_attrs(&here, true, HOST_ATTRS)?;
+        } else if meta.is_file() {
+            File::create(&here).map_err(SetupFailure::io("create", here.display()))?;
+            bind(&host, &here, false)?;
+            set_mount_attrs(&here, false, HOST_ATTRS)?;
+        }
+    }
+    Ok(())
+}
+
+/// A minimal `/dev`: the usual devices bound from the host, the std stream links, and a
+/// writable size-limited `/dev/shm`; the `/dev` tmpfs itself is read-only.
+fn make_dev(spec: &SandboxSpec, owner: &str) -> Result<(), SetupFailure> {
+    let dev = Path::new("dev");
+    make_dir(dev)?;
+    let options = format!("mode=0755,size=64k{owner}");
+    mount_tmpfs(dev, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, &options)?;
+    for name in DEVICES {
+        let host = Path::new("/dev").join(name);
+        if name == "tty" && !host.exists() {
+            continue;
+        }
+        let here = dev.join(name);
+        File::create(&here).map_err(SetupFailure::io("create", here.display()))?;
+        bind(&host, &here, false)?;
+    }
+    let links = [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ];
+    for (name, target) in links {
+        let here = dev.join(name);
+        symlink(target, &here).map_err(SetupFailure::io("create the symlink", here.display()))?;
+    }
+    let shm = dev.join("shm");
+    make_dir(&shm)?;
+    let shm_options = format!("mode=1777,size={}{owner}", spec.tmp_size_bytes);
+    mount_tmpfs(&shm, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &shm_options)?;
+    set_mount_attrs(dev, false, libc::MOUNT_ATTR_RDONLY)
+}
+
+/// A new read-only sysfs, which shows the new network namespace's interfaces (only `lo`)
+/// instead of the host's. Where the kernel refuses one (the host network namespace of a
+/// fetch step, or a container masking parts of its `/sys`), the host's is bound
+/// read-only with its network interfaces covered.
+fn mount_sys(owner: &str) -> Result<(), SetupFailure> {
+    let sys = Path::new("sys");
+    make_dir(sys)?;
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if mount(Some("sysfs"), sys, Some("sysfs"), flags, None::<&str>).is_ok() {
+        return Ok(());
+    }
+    bind(Path::new("/sys"), sys, true)?;
+    set_mount_attrs(sys, true, HOST_ATTRS)?;
+    cover(&sys.join("class/net"), owner)
+}
+
+/// A new procfs for the new pid namespace (init is its pid 1).
+fn mount_proc() -> Result<(), SetupFailure> {
+    let proc = Path::new("proc");
+    make_dir(proc)?;
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(Some("proc"), proc, Some("proc"), flags, None::<&str>)
+        .map_err(SetupFailure::errno("mount proc on", "/proc"))
+}
+
+/// Binds the host work directory (through its handle) at the spec's `workdir`, creating
+/// the missing directories above it in the new root. When they would have to be created
+/// inside a read-only host directory (a workdir `/build/work` on a host that has a
+/// `/build`), that directory's nearest existing ancestor is replaced by a tmpfs holding
+/// only the path to the work directory.
+fn bind_workdir(spec: &SandboxSpec, workdir: &OwnedFd, owner: &str) -> Result<(), SetupFailure> {
+    let here = spec.workdir.strip_prefix("/").unwrap_or(&spec.workdir);
+    let fail = || {
+        SetupFailure::io(
+            "create the work directory mount point",
+            spec.workdir.display(),
+        )
+    };
+    match fs::create_dir_all(here) {
+        Err(err) if err.raw_os_error() == Some(libc::EROFS) => {
+            let base = nearest_existing_ancestor(here);
+            let options = format!("mode=0755,size=64k{owner}");
+            mount_tmpfs(&base, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &options)?;
+            fs::create_dir_all(here).map_err(fail())?;
+            set_mount_attrs(&base, false, libc::MOUNT_ATTR_RDONLY)?;
+        }
+        other => other.map_err(fail())?,
+    }
+    let source = PathBuf::from(format!("/proc/self/fd/{}", workdir.as_raw_fd()));
+    mount(
+        Some(&source),
+        here,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(SetupFailure::errno(
+        "bind-mount the work directory on",
+        spec.workdir.display(),
+    ))?;
+    set_mount_attrs(
+        here,
+        false,
+        libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV,
+    )
+}
+
+/// The deepest ancestor of the relative path `path` that exists (never the root itself).
+fn nearest_existing_ancestor(path: &Path) -> PathBuf {
+    path.ancestors()
+        .filter(|a| !a.as_os_str().is_empty() && a.exists())
+        .map(Path::to_path_buf)
+        .next()
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+/// Generated `/etc` files bound over the host's: the build user's passwd and group,
+/// and hosts/hostname matching the sandbox's host name.
+fn write_etc(spec: &SandboxSpec) -> Result<(), SetupFailure> {
+    let files = [
+        ("passwd", ids::passwd(&spec.user), true),
+        ("group", ids::group(&spec.user), true),
+        ("hosts", hosts(&spec.hostname), false),
+        ("hostname", format!("{}\n", spec.hostname), false),
+    ];
+    for (name, contents, required) in files {
+        let target = Path::new("etc").join(name);
+        match fs::symlink_metadata(&target) {
+            Ok(meta) if meta.is_file() => {}
+            _ if !required => continue,
+            _ => {
+                let why = "the host has no regular file there to cover";
+                return Err(SetupFailure::new("replace", format!("/etc/{name}"), why));
+            }
+        }
+        let staged = PathBuf::from(format!(".reprobe-{name}"));
+        let fail = SetupFailure::io("write", format!("/etc/{name}"));
+        fs::write(&staged, contents).map_err(fail)?;
+        let mode = fs::Permissions::from_mode(0o644);
+        fs::set_permissions(&staged, mode).map_err(SetupFailure::io("chmod", staged.display()))?;
+        bind(&staged, &target, false)?;
+        set_mount_attrs(&target, false, HOST_ATTRS)?;
+        fs::remove_file(&staged).map_err(SetupFailure::io("remove", staged.display()))?;
+    }
+    Ok(())
+}
+
+/// The sandbox's `/etc/hosts`: loopback names and its own host name.
+fn hosts(hostname: &str) -> String {
+    format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn covers_come_ancestors_first_without_nested_ones() {
+        let hidden = vec![PathBuf::from("/work/proj"), PathBuf::from("/root/proj")];
+        let extra = vec![
+            PathBuf::from("/work/proj/.reprobe/w"),
+            PathBuf::from("/tmp/x"),
+        ];
+        let order = cover_order(&hidden, &extra);
+        let order: Vec<_> = order.iter().map(|p| p.to_str().unwrap_or("?")).collect();
+        assert_eq!(
+            order,
+            ["/home", "/root", "/run", "/tmp", "/var/tmp", "/work/proj"]
+        );
+    }
+
+    #[test]
+    fn duplicate_hidden_dirs_are_covered_once() {
+        let hidden = vec![PathBuf::from("/srv/a"), PathBuf::from("/srv/a")];
+        let order = cover_order(&hidden, &[]);
+        assert_eq!(order.iter().filter(|p| p.ends_with("a")).count(), 1);
+    }
+
+    #[test]
+    fn hosts_names_loopback_and_the_sandbox_host() {
+        let text = hosts("builder-a");
+        assert!(text.contains("127.0.0.1\tlocalhost\n"));
+        assert!(text.ends_with("127.0.1.1\tbuilder-a\n"));
+    }
+}

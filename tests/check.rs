@@ -1,0 +1,278 @@
+//! `reprobe check` end to end: real builds of the corpus, twice, in varied sandboxes.
+//! Each test asserts the verdict of every step and the main reason with its evidence.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn check_json(name: &str, extra: &[&str]) -> (i32, Value) {
+    let dir = copy_corpus(name);
+    let mut args = vec!["check", "--json"];
+    args.extend_from_slice(extra);
+    let out = run_in(dir.path(), &args);
+    let code = code(&out);
+    assert!(code == 0 || code == 1, "exit {code}: {}", stderr(&out));
+    (code, json(&out))
+}
+
+fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {report:#}"))
+}
+
+fn verdict(report: &Value, name: &str) -> String {
+    step(report, name)["verdict"]
+        .as_str()
+        .expect("verdict")
+        .to_string()
+}
+
+fn reason_kinds(report: &Value, name: &str) -> Vec<String> {
+    step(report, name)["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .map(|r| r["kind"].as_str().expect("kind").to_string())
+        .collect()
+}
+
+fn reason_of<'a>(report: &'a Value, name: &str, kind: &str) -> &'a Value {
+    step(report, name)["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .find(|r| r["kind"] == kind)
+        .unwrap_or_else(|| panic!("{name}: no `{kind}` reason in {:#}", step(report, name)))
+}
+
+#[test]
+fn hello_c_is_reproducible_and_exits_zero() {
+    let (code, report) = check_json("hello-c", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["schema"], "reprobe/report/1");
+    assert_eq!(report["command"], "check");
+    assert_eq!(report["verdict"], "reproducible");
+    for s in ["compile", "link"] {
+        assert_eq!(verdict(&report, s), "reproducible");
+        assert_eq!(
+            step(&report, s)["content_hashes"].as_array().unwrap().len(),
+            1
+        );
+    }
+}
+
+#[test]
+fn multi_step_diamond_is_reproducible() {
+    let (code, report) = check_json("multi-step", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["steps"].as_array().unwrap().len(), 7);
+}
+
+#[test]
+fn date_macro_is_a_timestamp_and_source_date_epoch_fixes_it() {
+    let (code, report) = check_json("c-timestamps", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(verdict(&report, "stamped"), "nondeterministic");
+    let reason = reason_of(&report, "stamped", "timestamp");
+    assert_eq!(reason["variation"], "clock");
+    assert!(reason["remedy"]
+        .as_str()
+        .unwrap()
+        .contains("SOURCE_DATE_EPOCH"));
+    assert_eq!(verdict(&report, "fixed"), "reproducible");
+}
+
+#[test]
+fn debug_info_holds_the_build_path_and_prefix_map_fixes_it() {
+    let (code, report) = check_json("c-debug-path", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(verdict(&report, "debug"), "nondeterministic");
+    let reason = reason_of(&report, "debug", "build_path");
+    assert_eq!(reason["a"], "/build/debug");
+    assert_eq!(reason["b"], "/reprobe/build-variant-two/debug");
+    assert!(reason["remedy"]
+        .as_str()
+        .unwrap()
+        .contains("-ffile-prefix-map"));
+    assert_eq!(verdict(&report, "mapped"), "reproducible");
+}
+
+#[test]
+fn naive_archives_are_nondeterministic_and_their_fixed_versions_are_not() {
+    let (code, report) = check_json("archives", &[]);
+    assert_eq!(code, 1);
+    for fixed in ["tar-fixed", "gzip-fixed", "ar-fixed", "zip-fixed"] {
+        assert_eq!(
+            verdict(&report, fixed),
+            "reproducible",
+            "{fixed}: {:#}",
+            step(&report, fixed)
+        );
+    }
+    for naive in [
+        "tar-naive",
+        "gzip-naive",
+        "ar-naive",
+        "zip-naive",
+        "umask-mode",
+    ] {
+        assert_eq!(verdict(&report, naive), "nondeterministic", "{naive}");
+    }
+    assert!(
+        reason_kinds(&report, "tar-naive").contains(&"ordering".to_string()),
+        "{:#}",
+        step(&report, "tar-naive")
+    );
+    assert!(reason_kinds(&report, "gzip-naive")
+        .iter()
+        .any(|k| k == "archive-metadata" || k == "timestamp"));
+    assert!(reason_kinds(&report, "ar-naive").contains(&"archive-metadata".to_string()));
+    assert!(reason_kinds(&report, "zip-naive").contains(&"archive-metadata".to_string()));
+    let remedies = step(&report, "gzip-naive")["reasons"].to_string();
+    assert!(remedies.contains("gzip -n"), "{remedies}");
+    let umask = step(&report, "umask-mode");
+    assert_eq!(
+        umask["varies_with"],
+        serde_json::json!(["umask"]),
+        "{umask:#}"
+    );
+}
+
+#[test]
+fn python_facts_are_each_attributed_to_their_variation() {
+    let (code, report) = check_json("python-env", &[]);
+    assert_eq!(code, 1);
+    let expected = [
+        ("hostname", "hostname"),
+        ("whoami", "user"),
+        ("cwd", "build_path"),
+        ("timezone", "timezone"),
+        ("locale", "locale"),
+        ("cpus", "cpus"),
+    ];
+    for (name, kind) in expected {
+        assert_eq!(verdict(&report, name), "nondeterministic", "{name}");
+        assert!(
+            reason_kinds(&report, name).contains(&kind.to_string()),
+            "{name}: {:#}",
+            step(&report, name)
+        );
+    }
+    for inherent in ["hash-seed", "uuid"] {
+        let s = step(&report, inherent);
+        assert_eq!(s["verdict"], "nondeterministic", "{inherent}");
+        assert_eq!(s["inherent"], true, "{inherent}: {s:#}");
+        assert_eq!(s["varies_with"], serde_json::json!([]));
+    }
+    assert_eq!(verdict(&report, "sorted-set"), "reproducible");
+    assert_eq!(verdict(&report, "pinned"), "reproducible");
+}
+
+#[test]
+fn a_nondeterministic_step_is_the_root_cause_and_its_dependents_are_cascades() {
+    let (code, report) = check_json("cascade", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(verdict(&report, "stamp"), "nondeterministic");
+    assert_eq!(
+        reason_of(&report, "stamp", "timestamp")["variation"],
+        "clock"
+    );
+    for s in ["upper", "lower", "joined"] {
+        assert_eq!(verdict(&report, s), "cascade", "{s}");
+        assert_eq!(step(&report, s)["cascade_of"], serde_json::json!(["stamp"]));
+    }
+    assert_eq!(verdict(&report, "length"), "reproducible");
+}
+
+#[test]
+fn terminal_output_names_root_causes_first_and_gives_the_fix() {
+    let dir = copy_corpus("cascade");
+    let out = run_in(dir.path(), &["check"]);
+    assert_eq!(code(&out), 1);
+    let text = stdout(&out);
+    assert!(text.contains("root causes: stamp"), "{text}");
+    assert!(text.contains("3 cascade(s)"), "{text}");
+    assert!(text.contains("fix: "), "{text}");
+}
+
+#[test]
+fn no_vary_is_reported_and_keeps_the_other_variations() {
+    let (_, report) = check_json("c-debug-path", &["--no-vary", "build_path"]);
+    assert_eq!(verdict(&report, "debug"), "reproducible");
+    assert_eq!(report["not_varied"], serde_json::json!(["build_path"]));
+    assert_eq!(report["variations"].as_array().unwrap().len(), 9);
+}
+
+#[test]
+fn junit_markdown_and_html_reports_are_written() {
+    let dir = copy_corpus("cascade");
+    let out_dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| out_dir.path().join(n).to_string_lossy().into_owned();
+    let out = run_in(
+        dir.path(),
+        &[
+            "check",
+            "-q",
+            "--junit",
+            &p("j.xml"),
+            "--markdown",
+            &p("r.md"),
+            "--html",
+            &p("r.html"),
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let junit = std::fs::read_to_string(out_dir.path().join("j.xml")).unwrap();
+    assert!(
+        junit.contains("<testsuite name=\"reprobe check\" tests=\"5\" failures=\"4\""),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("<failure message=\"nondeterministic"),
+        "{junit}"
+    );
+    let md = std::fs::read_to_string(out_dir.path().join("r.md")).unwrap();
+    assert!(md.contains("| `stamp` | nondeterministic |"), "{md}");
+    let html = std::fs::read_to_string(out_dir.path().join("r.html")).unwrap();
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && html.contains("stamp.txt"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "self-contained"
+    );
+}
+
+#[test]
+fn a_step_failing_in_one_build_only_is_a_finding() {
+    let dir = project(
+        "[steps.flaky]\nrun = \"test \\\"$(hostname)\\\" = reprobe && echo ok > o\"\noutputs = [\"o\"]\n",
+        &[],
+    );
+    let out = run_in(dir.path(), &["check", "--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(verdict(&report, "flaky"), "failed");
+    assert!(step(&report, "flaky")["error"]
+        .as_str()
+        .unwrap()
+        .contains("failed only in build 2"));
+}
+
+#[test]
+fn a_bad_variation_name_is_bad_input() {
+    let dir = copy_corpus("hello-c");
+    let out = run_in(dir.path(), &["check", "--vary", "moon_phase"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("unknown variation `moon_phase`"),
+        "{}",
+        stderr(&out)
+    );
+}
