@@ -216,7 +216,8 @@ struct Tally {
 struct Importer<'a> {
     file: &'a BuildFile,
     layout: Layout,
-    index: HashMap<&'a str, usize>,
+    /// Each output's absolute path -> its edge (`a.h` and `/abs/build/a.h` are one file).
+    index: HashMap<PathBuf, usize>,
     discovered: HashMap<String, Vec<String>>,
     root: PathBuf,
     build_rel: String,
@@ -233,7 +234,7 @@ impl<'a> Importer<'a> {
         let mut index = HashMap::with_capacity(file.edges.len());
         for (i, edge) in file.edges.iter().enumerate() {
             for output in edge.all_outputs() {
-                index.insert(output.as_str(), i);
+                index.insert(layout.absolute(output), i);
             }
         }
         Importer {
@@ -283,7 +284,7 @@ impl<'a> Importer<'a> {
     fn targets(&self, wanted: &[String]) -> Result<Vec<String>, ImportError> {
         if !wanted.is_empty() {
             for target in wanted {
-                if !self.index.contains_key(canonicalize_path(target).as_str()) {
+                if self.producer(&canonicalize_path(target)).is_none() {
                     return Err(self.layout.error(format!("unknown target '{target}'")));
                 }
             }
@@ -295,21 +296,26 @@ impl<'a> Importer<'a> {
         Ok(self.final_outputs())
     }
 
+    /// The edge producing a Ninja path, if any.
+    fn producer(&self, path: &str) -> Option<usize> {
+        self.index.get(&self.layout.absolute(path)).copied()
+    }
+
     /// Outputs no edge consumes (Ninja's default without `default`), generators excepted.
     fn final_outputs(&self) -> Vec<String> {
-        let consumed: HashSet<&str> = self
+        let consumed: HashSet<usize> = self
             .file
             .edges
             .iter()
-            .flat_map(|e| all_inputs(e).map(String::as_str))
+            .flat_map(all_inputs)
+            .filter_map(|p| self.producer(p))
             .collect();
         self.file
             .edges
             .iter()
-            .filter(|e| !e.generator)
-            .flat_map(|e| e.all_outputs())
-            .filter(|o| !consumed.contains(o.as_str()))
-            .cloned()
+            .enumerate()
+            .filter(|(i, e)| !e.generator && !consumed.contains(i))
+            .filter_map(|(_, e)| e.outputs.first().cloned())
             .collect()
     }
 
@@ -318,7 +324,7 @@ impl<'a> Importer<'a> {
         let mut seen = vec![false; self.file.edges.len()];
         let mut stack: Vec<&str> = targets.iter().map(String::as_str).collect();
         while let Some(path) = stack.pop() {
-            let Some(&i) = self.index.get(path) else {
+            let Some(i) = self.producer(path) else {
                 continue;
             };
             if std::mem::replace(&mut seen[i], true) {
@@ -349,7 +355,7 @@ impl<'a> Importer<'a> {
         let mut root = self.layout.build.clone();
         for &i in selected {
             for input in &self.file.edges[i].inputs {
-                if self.index.contains_key(input.as_str()) {
+                if self.producer(input).is_some() {
                     continue;
                 }
                 let abs = self.layout.absolute(input);
@@ -430,6 +436,7 @@ impl<'a> Importer<'a> {
                 match source {
                     Source::Step(j) if j != i => {
                         deps.insert(self.names[&j].clone());
+                        deps.extend(self.thin_archive_members(j));
                     }
                     Source::Step(_) => {}
                     Source::File(rel) => {
@@ -458,8 +465,28 @@ impl<'a> Importer<'a> {
         Ok((self.names[&i].clone(), step))
     }
 
+    /// A thin archive (`ar T`, Meson's static libraries) only names its members: whoever
+    /// links it needs the member objects too, so they become deps of the consumer.
+    fn thin_archive_members(&mut self, j: usize) -> Vec<String> {
+        let edge = &self.file.edges[j];
+        if !is_thin_archive_command(&edge.command) {
+            return Vec::new();
+        }
+        let mut members = Vec::new();
+        for input in &edge.inputs {
+            for source in self.classify(input) {
+                if let Source::Step(k) = source {
+                    members.push(self.names[&k].clone());
+                }
+            }
+        }
+        members
+    }
+
     fn outputs(&self, edge: &Edge) -> Result<Vec<String>, ImportError> {
+        let mut seen = HashSet::new();
         edge.all_outputs()
+            .filter(|o| seen.insert(self.layout.absolute(o)))
             .map(|o| {
                 relative_inside(&self.root, &self.layout.absolute(o))
                     .filter(|rel| !rel.is_empty())
@@ -502,15 +529,15 @@ impl<'a> Importer<'a> {
     fn classify(&mut self, path: &str) -> Vec<Source> {
         self.expand_phony(path)
             .into_iter()
-            .map(|p| match self.index.get(p.as_str()) {
-                Some(&j) if !self.file.edges[j].is_phony() => Source::Step(j),
+            .map(|p| match self.producer(&p) {
+                Some(j) if !self.file.edges[j].is_phony() => Source::Step(j),
                 _ => self.file_source(&p),
             })
             .collect()
     }
 
     fn expand_phony(&mut self, path: &str) -> Vec<String> {
-        let Some(&j) = self.index.get(path) else {
+        let Some(j) = self.producer(path) else {
             return vec![path.to_string()];
         };
         let edge = &self.file.edges[j];
@@ -554,8 +581,17 @@ impl<'a> Importer<'a> {
             dirs.insert(&self.build_rel);
         }
         let mut prepare = Vec::new();
-        if !dirs.is_empty() {
-            let list: Vec<String> = dirs.iter().map(|d| shell_escape(d)).collect();
+        let leaves: Vec<&str> = dirs
+            .iter()
+            .filter(|d| {
+                !dirs
+                    .iter()
+                    .any(|o| o.len() > d.len() && o.starts_with(&format!("{d}/")))
+            })
+            .copied()
+            .collect();
+        if !leaves.is_empty() {
+            let list: Vec<String> = leaves.iter().map(|d| shell_escape(d)).collect();
             prepare.push(format!("mkdir -p {}", list.join(" ")));
         }
         if !self.build_rel.is_empty() {
@@ -614,6 +650,25 @@ impl<'a> Importer<'a> {
             notes,
         }
     }
+}
+
+/// Whether a command creates a thin archive: `ar`/`gcc-ar`/`llvm-ar` with a `T` modifier
+/// or `--thin`.
+fn is_thin_archive_command(command: &str) -> bool {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    words.windows(2).any(|pair| {
+        let program = pair[0].rsplit('/').next().unwrap_or(pair[0]);
+        let is_ar = program == "ar" || program.ends_with("-ar");
+        let flags = pair[1];
+        is_ar
+            && (flags == "--thin"
+                || (!flags.starts_with("--")
+                    && flags.trim_start_matches('-').contains('T')
+                    && flags
+                        .trim_start_matches('-')
+                        .chars()
+                        .all(|c| c.is_ascii_alphabetic())))
+    })
 }
 
 fn count(counter: &mut usize, example: &mut Option<String>, path: String) {
