@@ -67,7 +67,10 @@ fn edge() -> impl Strategy<Value = Edge> {
 fn build_file() -> impl Strategy<Value = BuildFile> {
     (vec(edge(), 1..12), any::<bool>(), 1usize..5).prop_map(|(mut edges, with_default, depth)| {
         for (i, edge) in edges.iter_mut().enumerate() {
-            let outputs = edge.outputs.iter_mut().chain(edge.implicit_outputs.iter_mut());
+            let outputs = edge
+                .outputs
+                .iter_mut()
+                .chain(edge.implicit_outputs.iter_mut());
             for (j, output) in outputs.enumerate() {
                 output.push_str(&format!(".o{i}x{j}"));
             }

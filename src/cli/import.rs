@@ -69,18 +69,20 @@ fn import_ninja(args: &NinjaArgs) -> anyhow::Result<Exit> {
         root: output_dir.or_else(|| args.root.clone()),
         targets: args.targets.clone(),
     };
-    let imported = ninja::import(&args.file, &options)?;
+    let mut imported = ninja::import(&args.file, &options)?;
     let output = match &args.output {
         Some(o) => imported
             .root
             .join(o.file_name().context("-o names no file")?),
         None => imported.root.join(DEFAULT_GRAPH_FILE),
     };
-    Graph::from_file(imported.graph.clone(), &output, &imported.root)?;
-    refuse_to_clobber(&output, args.force)?;
     let text = imported.to_toml(&args.file.display().to_string())?;
+    let graph = std::mem::take(&mut imported.graph);
+    let steps = graph.steps.len();
+    Graph::from_file(graph, &output, &imported.root)?;
+    refuse_to_clobber(&output, args.force)?;
     std::fs::write(&output, text).with_context(|| format!("cannot write {}", output.display()))?;
-    report(args, &imported, &output);
+    report(args, &imported, steps, &output);
     Ok(Exit::Ok)
 }
 
@@ -97,14 +99,14 @@ fn refuse_to_clobber(output: &Path, force: bool) -> anyhow::Result<()> {
     )
 }
 
-fn report(args: &NinjaArgs, imported: &ninja::Import, output: &Path) {
+fn report(args: &NinjaArgs, imported: &ninja::Import, steps: usize, output: &Path) {
     if args.common.json {
         let value = serde_json::json!({
             "schema": "reprobe/import/1",
             "graph": output,
             "root": imported.root,
             "build_dir": imported.build_dir,
-            "steps": imported.graph.steps.len(),
+            "steps": steps,
             "undiscovered": imported.undiscovered,
             "notes": imported.notes,
         });
@@ -117,7 +119,7 @@ fn report(args: &NinjaArgs, imported: &ninja::Import, output: &Path) {
     println!(
         "wrote {}: {} steps from {} (build directory: {})",
         output.display(),
-        imported.graph.steps.len(),
+        steps,
         args.file.display(),
         if imported.build_dir.is_empty() {
             "."

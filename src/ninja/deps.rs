@@ -165,7 +165,7 @@ mod tests {
 
     fn path_record(out: &mut Vec<u8>, path: &str, id: u32) {
         let mut body = path.as_bytes().to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         body.extend_from_slice(&(!id).to_le_bytes());

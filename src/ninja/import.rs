@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 
 use super::deps::{parse_depfile, read_ninja_deps};
 use super::parse::{canonicalize_path, parse_file, shell_escape, BuildFile, Edge, NinjaError};
-use super::paths::{common_ancestor, is_system_path, normalize_abs, relative_inside, Rewriter};
+use super::paths::{
+    common_ancestor, is_system_path, normalize_abs, normalize_join, relative_inside,
+    relative_inside_str, Rewriter,
+};
 use crate::graph::{Command, Graph, GraphError, GraphFile, StepDecl, DEFAULT_PATH};
 
 /// Words that start a shell command but are no tool whose bytes matter.
@@ -132,8 +135,12 @@ struct Layout {
     file: String,
     /// The canonical build directory.
     build: PathBuf,
+    /// The same, as a string.
+    build_str: String,
     /// `(spelling, canonical)`: a symlinked prefix the build directory was reached through.
     alias: Option<(PathBuf, PathBuf)>,
+    /// The same, as strings.
+    alias_str: Option<(String, String)>,
 }
 
 impl Layout {
@@ -150,7 +157,19 @@ impl Layout {
         let given = normalize_abs(&std::path::absolute(dir).map_err(fail)?);
         let build = std::fs::canonicalize(dir).map_err(fail)?;
         let alias = symlink_alias(&given, &build);
-        Ok(Layout { file, build, alias })
+        let alias_str = alias.as_ref().map(|(a, b)| {
+            (
+                a.to_string_lossy().into_owned(),
+                b.to_string_lossy().into_owned(),
+            )
+        });
+        Ok(Layout {
+            file,
+            build_str: build.to_string_lossy().into_owned(),
+            build,
+            alias,
+            alias_str,
+        })
     }
 
     fn error(&self, message: impl Into<String>) -> ImportError {
@@ -161,17 +180,14 @@ impl Layout {
     }
 
     /// A Ninja path as an absolute, normalized host path.
-    fn absolute(&self, path: &str) -> PathBuf {
-        if !path.starts_with('/') {
-            return normalize_abs(&self.build.join(path));
-        }
-        let path = normalize_abs(Path::new(path));
-        if let Some((spelling, real)) = &self.alias {
-            if let Ok(rest) = path.strip_prefix(spelling) {
-                return real.join(rest);
+    fn absolute(&self, path: &str) -> String {
+        let normal = normalize_join(&self.build_str, path);
+        if let Some((spelling, real)) = &self.alias_str {
+            if let Some(rest) = relative_inside_str(spelling, &normal) {
+                return normalize_join(real, rest);
             }
         }
-        path
+        normal
     }
 }
 
@@ -217,14 +233,15 @@ struct Importer<'a> {
     file: &'a BuildFile,
     layout: Layout,
     /// Each output's absolute path -> its edge (`a.h` and `/abs/build/a.h` are one file).
-    index: HashMap<PathBuf, usize>,
+    index: HashMap<String, usize>,
     discovered: HashMap<String, Vec<String>>,
     root: PathBuf,
+    root_str: String,
     build_rel: String,
     rewriter: Rewriter,
     names: HashMap<usize, String>,
     phony_memo: HashMap<usize, Vec<String>>,
-    kinds: HashMap<PathBuf, Option<bool>>,
+    kinds: HashMap<String, Option<bool>>,
     tools: HashMap<String, bool>,
     tally: Tally,
 }
@@ -243,6 +260,7 @@ impl<'a> Importer<'a> {
             index,
             discovered: HashMap::new(),
             root: PathBuf::new(),
+            root_str: String::new(),
             build_rel: String::new(),
             rewriter: Rewriter::new(Vec::new(), ""),
             names: HashMap::new(),
@@ -256,7 +274,8 @@ impl<'a> Importer<'a> {
     /// Loads `.ninja_deps` and the depfiles left on disk.
     fn discover(&mut self) -> Result<(), ImportError> {
         let log = self.layout.build.join(".ninja_deps");
-        if log.is_file() {
+        let log_present = log.is_file();
+        if log_present {
             match read_ninja_deps(&log) {
                 Ok(deps) => self.discovered = deps,
                 Err(err) => self.tally.deps_log = Some(err.to_string()),
@@ -266,7 +285,9 @@ impl<'a> Importer<'a> {
             let Some(first) = edge.outputs.first() else {
                 continue;
             };
-            if edge.depfile.is_empty() || self.discovered.contains_key(first) {
+            // With a deps log, `deps = gcc` depfiles were moved into it and deleted.
+            let in_log = log_present && !edge.deps.is_empty();
+            if edge.depfile.is_empty() || in_log || self.discovered.contains_key(first) {
                 continue;
             }
             let path = self.layout.absolute(&edge.depfile);
@@ -358,7 +379,7 @@ impl<'a> Importer<'a> {
                 if self.producer(input).is_some() {
                     continue;
                 }
-                let abs = self.layout.absolute(input);
+                let abs = PathBuf::from(self.layout.absolute(input));
                 if !is_system_path(&abs) {
                     root = common_ancestor(&root, abs.parent().unwrap_or(&abs));
                 }
@@ -396,6 +417,7 @@ impl<'a> Importer<'a> {
             }
         }
         self.rewriter = Rewriter::new(aliases, &self.build_rel);
+        self.root_str = root.to_string_lossy().into_owned();
         self.root = root;
     }
 
@@ -488,8 +510,9 @@ impl<'a> Importer<'a> {
         edge.all_outputs()
             .filter(|o| seen.insert(self.layout.absolute(o)))
             .map(|o| {
-                relative_inside(&self.root, &self.layout.absolute(o))
+                relative_inside_str(&self.root_str, &self.layout.absolute(o))
                     .filter(|rel| !rel.is_empty())
+                    .map(str::to_string)
                     .ok_or_else(|| {
                         self.edge_error(
                             edge,
@@ -558,7 +581,10 @@ impl<'a> Importer<'a> {
 
     fn file_source(&mut self, path: &str) -> Source {
         let abs = self.layout.absolute(path);
-        let Some(rel) = relative_inside(&self.root, &abs).filter(|r| !r.is_empty()) else {
+        let Some(rel) = relative_inside_str(&self.root_str, &abs)
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+        else {
             return Source::Outside(path.to_string());
         };
         let is_file = *self
@@ -741,10 +767,124 @@ fn notes(tally: &Tally, file: &str) -> Vec<String> {
 impl Import {
     /// The graph as TOML, with a header saying where it came from.
     pub fn to_toml(&self, source: &str) -> Result<String, toml::ser::Error> {
-        let body = toml::to_string(&self.graph)?;
+        let body = match write_steps_toml(&self.graph) {
+            Some(text) => text,
+            None => toml::to_string(&self.graph)?,
+        };
         Ok(format!("{GENERATED_MARK} from {source}.\n# Re-run the import after changing the build; edits here are lost.\n\n{body}"))
     }
 }
 
+/// A fast TOML writer for the graphs `import` produces (shell commands and path lists):
+/// large build files make tens of thousands of steps, which the general serializer writes
+/// slowly. `None` when the graph uses anything else.
+fn write_steps_toml(graph: &GraphFile) -> Option<String> {
+    if !graph.env.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(graph.steps.len() * 256);
+    for (name, step) in &graph.steps {
+        let simple =
+            step.env.is_empty() && !step.network && step.sha256.is_none() && step.timeout.is_none();
+        let Command::Shell(run) = &step.run else {
+            return None;
+        };
+        if !simple {
+            return None;
+        }
+        out.push_str("[steps.");
+        toml_key(&mut out, name);
+        out.push_str("]\nrun = ");
+        toml_string(&mut out, run);
+        out.push('\n');
+        toml_list(&mut out, "inputs", &step.inputs, false);
+        toml_list(&mut out, "outputs", &step.outputs, true);
+        toml_list(&mut out, "tools", &step.tools, false);
+        toml_list(&mut out, "deps", &step.deps, false);
+        out.push('\n');
+    }
+    Some(out)
+}
+
+fn toml_key(out: &mut String, key: &str) {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        out.push_str(key);
+    } else {
+        toml_string(out, key);
+    }
+}
+
+fn toml_list(out: &mut String, key: &str, items: &[String], always: bool) {
+    if items.is_empty() && !always {
+        return;
+    }
+    out.push_str(key);
+    out.push_str(" = [");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        toml_string(out, item);
+    }
+    out.push_str("]\n");
+}
+
+/// A TOML basic string; a multi-line one (`"""`) when the text has newlines.
+fn toml_string(out: &mut String, text: &str) {
+    let multiline = text.contains('\n');
+    out.push_str(if multiline { "\"\"\"\n" } else { "\"" });
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' if multiline => out.push('\n'),
+            '\t' => out.push('\t'),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04X}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push_str(if multiline { "\"\"\"" } else { "\"" });
+}
+
 /// The first words of every graph written by `reprobe import ninja`.
 pub const GENERATED_MARK: &str = "# Generated by `reprobe import ninja`";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_toml_writer_reads_back_as_the_same_graph() {
+        let mut graph = GraphFile::default();
+        graph.steps.insert(
+            "a/b \"c\".o".into(),
+            StepDecl {
+                run: Command::Shell(
+                    "mkdir -p x || exit 1\necho \"$HOME\" 'q' \\ \t\u{1} \"\"\"".into(),
+                ),
+                inputs: vec!["src/a b.c".into(), "ü\\\"".into()],
+                outputs: vec!["out/a.o".into()],
+                tools: vec!["/usr/bin/cc".into()],
+                deps: vec!["gen".into()],
+                ..StepDecl::default()
+            },
+        );
+        graph.steps.insert(
+            "gen".into(),
+            StepDecl {
+                run: Command::Shell("true".into()),
+                outputs: vec!["gen.h".into()],
+                ..StepDecl::default()
+            },
+        );
+        let text = write_steps_toml(&graph).unwrap();
+        let back: GraphFile = toml::from_str(&text).unwrap();
+        assert_eq!(back, graph, "{text}");
+    }
+}

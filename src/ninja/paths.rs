@@ -37,6 +37,51 @@ pub fn normalize_abs(path: &Path) -> PathBuf {
     out
 }
 
+/// Lexically normalizes `base/path` (or `path` alone when it is absolute) as a string:
+/// the fast form of [`normalize_abs`] used for every path of a large build file.
+pub fn normalize_join(base: &str, path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::with_capacity(16);
+    let joined = if path.starts_with('/') {
+        None
+    } else {
+        Some(base)
+    };
+    for part in joined
+        .into_iter()
+        .flat_map(|b| b.split('/'))
+        .chain(path.split('/'))
+    {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    let mut out = String::with_capacity(base.len() + path.len() + 1);
+    for part in parts {
+        out.push('/');
+        out.push_str(part);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// `path` relative to `base` (both absolute, normalized strings), when inside it.
+pub fn relative_inside_str<'p>(base: &str, path: &'p str) -> Option<&'p str> {
+    let rest = path.strip_prefix(base)?;
+    if rest.is_empty() {
+        return Some("");
+    }
+    if base == "/" {
+        return Some(rest);
+    }
+    rest.strip_prefix('/')
+}
+
 /// The deepest directory holding both `a` and `b` (both absolute and normalized).
 pub fn common_ancestor(a: &Path, b: &Path) -> PathBuf {
     a.components()
@@ -155,6 +200,16 @@ mod tests {
             "cc /home/me/project2/a.c /x/home/me/proj/a.c"
         );
         assert_eq!(r.rewrite("echo /home/me/proj"), "echo ..");
+    }
+
+    #[test]
+    fn string_normalization_matches_the_path_form() {
+        assert_eq!(normalize_join("/a/b", "../c/./d"), "/a/c/d");
+        assert_eq!(normalize_join("/a/b", "/x//y/.."), "/x");
+        assert_eq!(normalize_join("/", ".."), "/");
+        assert_eq!(relative_inside_str("/a/b", "/a/b/c/d"), Some("c/d"));
+        assert_eq!(relative_inside_str("/a/b", "/a/bc"), None);
+        assert_eq!(relative_inside_str("/a/b", "/a/b"), Some(""));
     }
 
     #[test]
