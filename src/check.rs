@@ -21,7 +21,7 @@ use crate::hash::{ContentHash, InputHash};
 use crate::manifest::{Manifest, NetworkAttempt, StepRecord, StepStatus};
 use crate::sandbox::Sandbox;
 use crate::store::{remove_tree, Store, StoreError};
-use crate::tree::{EntryType, TreeEntry};
+use crate::tree::TreeEntry;
 use crate::variation::{self, Variation};
 
 /// The schema of every report (DESIGN.md section 7a).
@@ -202,6 +202,8 @@ struct Round {
     manifest: Manifest,
     profile: SandboxProfile,
     window: TimeWindow,
+    /// Why this build had to be redone, for the report.
+    note: Option<String>,
 }
 
 /// Runs the check.
@@ -224,6 +226,7 @@ pub fn check(
             "clock: libfaketime is not installed (Debian package `faketime`), so the builds ran at nearly the same real time; timestamps with day resolution such as __DATE__ may go unnoticed".to_string(),
         );
     }
+    notes.extend(rounds.iter().filter_map(|r| r.note.clone()));
     let first = &rounds[0];
     let mut findings: Vec<StepFinding> = Vec::new();
     for (index, step) in cx.graph.steps.iter().enumerate() {
@@ -321,7 +324,40 @@ fn run_rounds(
             done.push(result?);
         }
     }
+    let mut rerun = Vec::new();
+    for (i, round) in done.iter().enumerate().skip(1) {
+        if round.profile.faketime().is_some()
+            && failed_only_here(&done[0].manifest, &round.manifest)
+        {
+            rerun.push(i);
+        }
+    }
+    for i in rerun {
+        let mut profile = done[i].profile.clone();
+        profile.use_faketime = false;
+        let failed: Vec<String> = done[i]
+            .manifest
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Failed)
+            .map(|s| s.name.clone())
+            .collect();
+        let mut round = run_round(cx, profile, options.jobs, interrupted)?;
+        round.note = Some(format!(
+            "libfaketime: step(s) {} failed or stalled under libfaketime in build {}; that build was re-run without it (its clock variation then only shifts input mtimes)",
+            failed.join(", "),
+            i + 1
+        ));
+        done[i] = round;
+    }
     Ok(done)
+}
+
+/// Whether a step succeeded in the first build but failed in `other`.
+fn failed_only_here(first: &Manifest, other: &Manifest) -> bool {
+    first.steps.iter().zip(&other.steps).any(|(a, b)| {
+        matches!(a.status, StepStatus::Ran | StepStatus::Cached) && b.status == StepStatus::Failed
+    })
 }
 
 fn run_round(
@@ -338,6 +374,7 @@ fn run_round(
         record_cache: false,
         record_manifest: false,
         work_root: crate::store::tmpfs_work_root(),
+        observe_files: true,
     };
     let manifest = exec::build(
         Arc::clone(&cx.graph),
@@ -352,6 +389,7 @@ fn run_round(
         manifest,
         profile,
         window,
+        note: None,
     })
 }
 
@@ -540,6 +578,7 @@ fn rerun_options(profile: &SandboxProfile) -> BuildOptions {
         record_cache: false,
         record_manifest: false,
         work_root: crate::store::tmpfs_work_root(),
+        observe_files: false,
     }
 }
 
@@ -589,29 +628,14 @@ fn known_values(
     }
 }
 
-/// Materializes one build's outputs of a step into `dir` (from the store's blobs).
+/// Materializes one build's outputs of a step into `dir` (from the store's blobs). Only
+/// the executable bit is part of a content hash; other mode bits would show up as
+/// differences the verdict does not depend on, so files get canonical modes.
 fn materialize(store: &Store, outputs: &[TreeEntry], dir: &Path) -> Result<(), StoreError> {
     std::fs::create_dir_all(dir).map_err(crate::store::at(dir))?;
     for entry in outputs {
-        let dest = dir.join(&entry.path);
-        match entry.kind {
-            EntryType::Dir => std::fs::create_dir_all(&dest).map_err(crate::store::at(&dest))?,
-            EntryType::Symlink => {
-                if let Some(parent) = dest.parent() {
-                    std::fs::create_dir_all(parent).map_err(crate::store::at(parent))?;
-                }
-                std::os::unix::fs::symlink(entry.target.as_deref().unwrap_or_default(), &dest)
-                    .map_err(crate::store::at(&dest))?;
-            }
-            EntryType::File => {
-                // Only the executable bit is part of a content hash; other mode bits
-                // would show up as differences the verdict does not depend on.
-                let mode = if entry.executable() { 0o755 } else { 0o644 };
-                if let Some(hash) = entry.sha256 {
-                    store.copy_blob(&hash, &dest, mode)?;
-                }
-            }
-        }
+        let mode = if entry.executable() { 0o755 } else { 0o644 };
+        store.materialize_entry(dir, entry, mode)?;
     }
     Ok(())
 }
@@ -709,7 +733,8 @@ impl Bisector<'_> {
         self.runs += 1;
         let first = &self.rounds[0];
         let record = &first.manifest.steps[self.index];
-        let profile = variation::varied_profile(&first.profile, set);
+        let mut profile = variation::varied_profile(&first.profile, set);
+        profile.use_faketime = self.rounds.iter().all(|r| r.profile.use_faketime);
         let started = chrono::Utc::now().timestamp();
         let rerun = rerun_on_first_inputs(self.cx, self.rounds, self.index, &profile);
         let window = TimeWindow {

@@ -19,7 +19,7 @@ use crate::inputs::{self, FileHashCache, InputDep, StepInputs};
 use crate::manifest::{
     ExitRecord, Host, Manifest, SandboxFindings, StepRecord, StepStatus, MANIFEST_SCHEMA,
 };
-use crate::sandbox::{Sandbox, SandboxSpec, SandboxUser, StepExit};
+use crate::sandbox::{Observation, Sandbox, SandboxSpec, SandboxUser, StepExit};
 use crate::store::{remove_tree, ActionEntry, Store, ACTION_SCHEMA};
 use crate::tree::{self, EntryType, TreeEntry};
 
@@ -54,7 +54,14 @@ pub struct SandboxProfile {
     /// Seconds the clock is pushed ahead (0: the real clock): the work directory's files
     /// get mtimes that far ahead, and the step's clock too when libfaketime is installed.
     pub clock_offset_secs: i64,
+    /// Push the step's own clock with libfaketime when the clock is offset and the
+    /// library is installed (`check` turns it off for a build that stalled under it).
+    pub use_faketime: bool,
 }
+
+/// The longest a step may run under libfaketime before it counts as stalled (libfaketime
+/// was seen to hang some programs, rustc among them).
+pub const FAKETIME_STALL_LIMIT: Duration = Duration::from_secs(600);
 
 impl Default for SandboxProfile {
     fn default() -> Self {
@@ -77,6 +84,7 @@ impl Default for SandboxProfile {
             reverse_file_order: false,
             tmp_size_bytes: 1 << 30,
             clock_offset_secs: 0,
+            use_faketime: true,
         }
     }
 }
@@ -111,9 +119,10 @@ impl SandboxProfile {
                 .to_string(),
             ),
         ]);
-        let clock = match self.clock_offset_secs {
-            0 => "real".to_string(),
-            offset => format!("real{offset:+}s (libfaketime)"),
+        let clock = match (self.clock_offset_secs, self.faketime()) {
+            (0, _) => "real".to_string(),
+            (offset, Some(_)) => format!("real{offset:+}s (input mtimes and libfaketime)"),
+            (offset, None) => format!("real{offset:+}s (input mtimes only)"),
         };
         map.insert("clock".to_string(), clock);
         if !self.extra_env.is_empty() {
@@ -125,6 +134,14 @@ impl SandboxProfile {
             map.insert("env".to_string(), vars.join(" "));
         }
         map
+    }
+
+    /// The libfaketime library this profile runs steps under, if any.
+    pub fn faketime(&self) -> Option<PathBuf> {
+        if self.clock_offset_secs == 0 || !self.use_faketime {
+            return None;
+        }
+        crate::variation::libfaketime()
     }
 
     /// The path a step's work directory has inside the sandbox.
@@ -150,9 +167,7 @@ impl SandboxProfile {
         for (name, value) in &self.extra_env {
             env.entry(name.clone()).or_insert_with(|| value.clone());
         }
-        if let Some(library) =
-            crate::variation::libfaketime().filter(|_| self.clock_offset_secs != 0)
-        {
+        if let Some(library) = self.faketime() {
             env.entry("LD_PRELOAD".into())
                 .or_insert_with(|| library.to_string_lossy().into_owned());
             env.insert("FAKETIME".into(), format!("{:+}", self.clock_offset_secs));
@@ -183,6 +198,11 @@ pub struct BuildOptions {
     pub record_manifest: bool,
     /// Where work directories are made (default: the store's `tmp/`).
     pub work_root: Option<PathBuf>,
+    /// Observe file opens (undeclared reads) in every step. Each observed open costs a
+    /// round trip through the supervisor (several times the open itself), so `build`
+    /// leaves this off and observes opens only when re-running a failed step to explain
+    /// it; `check` turns it on. Network calls are always observed.
+    pub observe_files: bool,
 }
 
 impl Default for BuildOptions {
@@ -195,6 +215,7 @@ impl Default for BuildOptions {
             record_cache: true,
             record_manifest: true,
             work_root: None,
+            observe_files: false,
         }
     }
 }
@@ -556,16 +577,46 @@ impl StepJob {
         };
         record.duration_ms = outcome.duration.as_millis() as u64;
         record.exit = Some(exit_record(outcome.status));
+        record.findings = outcome.findings;
+        let exited_failing = matches!(outcome.status, StepExit::Exited(code) if code != 0);
+        if exited_failing && !spec.observation.files && spec.observation.network && !step.network {
+            record.findings.undeclared = self.explain_failure(inputs, dep_outputs);
+        }
         let record = if outcome.status.success() {
             self.collect_outputs(record, &work)
         } else {
-            let why = describe_failure(outcome.status, step);
+            let mut why = describe_failure(outcome.status, step);
+            if let Some(hint) = undeclared_hint(&step.name, &record.findings.undeclared) {
+                why = format!("{why}; {hint}");
+            }
             failed(record, why, Some(&spec.stderr))
         };
         if record.status != StepStatus::Failed || !self.options.keep_failed {
             remove_tree(&temp);
         }
         record
+    }
+
+    /// Runs a failed step once more with file opens observed, in a fresh work directory,
+    /// and returns the undeclared paths it tried (the likely reason of the failure).
+    fn explain_failure(&self, inputs: &StepInputs, dep_outputs: &[TreeEntry]) -> Vec<String> {
+        let step = self.step();
+        let Ok(temp) = self.store.temp_dir(&format!("{}-explain", step.name)) else {
+            return Vec::new();
+        };
+        let work = temp.join("work");
+        let found = self
+            .prepare_workdir(&work, inputs, dep_outputs)
+            .ok()
+            .and_then(|_| {
+                let mut spec = self.spec(&temp, &work);
+                spec.observation.files = true;
+                self.sandbox.run(&spec).ok()
+            })
+            .map(|outcome| outcome.findings.undeclared)
+            .unwrap_or_default();
+        remove_tree(&temp);
+        found
     }
 
     fn spec(&self, temp: &Path, work: &Path) -> SandboxSpec {
@@ -583,10 +634,18 @@ impl StepJob {
             umask: profile.umask,
             cpus: profile.cpus,
             network: step.network,
-            timeout_secs: step.timeout.as_secs_f64(),
+            timeout_secs: match profile.faketime() {
+                Some(_) => step.timeout.min(FAKETIME_STALL_LIMIT).as_secs_f64(),
+                None => step.timeout.as_secs_f64(),
+            },
             tmp_size_bytes: profile.tmp_size_bytes,
             stdout: temp.join("stdout"),
             stderr: temp.join("stderr"),
+            observation: Observation {
+                project_root: Some(self.graph.root.clone()),
+                ignored: vec![self.store.root().to_path_buf()],
+                ..Observation::from_env(self.options.observe_files)
+            },
         }
     }
 
@@ -628,23 +687,9 @@ impl StepJob {
     }
 
     fn materialize(&self, work: &Path, entry: &TreeEntry) -> Result<(), String> {
-        let dest = work.join(&entry.path);
-        match entry.kind {
-            EntryType::Dir => fs::create_dir_all(&dest).map_err(|e| e.to_string()),
-            EntryType::Symlink => {
-                if let Some(parent) = dest.parent() {
-                    fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-                }
-                let target = entry.target.as_deref().unwrap_or_default();
-                std::os::unix::fs::symlink(target, &dest).map_err(|e| e.to_string())
-            }
-            EntryType::File => {
-                let hash = entry.sha256.ok_or("file entry without a hash")?;
-                self.store
-                    .copy_blob(&hash, &dest, entry.mode)
-                    .map_err(|e| e.to_string())
-            }
-        }
+        self.store
+            .materialize_entry(work, entry, entry.mode)
+            .map_err(|e| e.to_string())
     }
 
     fn collect_outputs(&self, mut record: StepRecord, work: &Path) -> StepRecord {
@@ -754,6 +799,20 @@ fn describe_failure(status: StepExit, step: &Step) -> String {
     }
 }
 
+/// The likely reason of a failure: "step `compile` tried to open src/config.h, which is
+/// not in its inputs".
+pub fn undeclared_hint(step: &str, undeclared: &[String]) -> Option<String> {
+    let (first, rest) = undeclared.split_first()?;
+    let (paths, verb) = if rest.is_empty() {
+        (first.clone(), "is")
+    } else {
+        (undeclared.join(", "), "are")
+    };
+    Some(format!(
+        "step `{step}` tried to open {paths}, which {verb} not in its inputs"
+    ))
+}
+
 fn failed(mut record: StepRecord, why: String, stderr: Option<&Path>) -> StepRecord {
     record.status = StepStatus::Failed;
     record.cached = false;
@@ -791,32 +850,10 @@ pub fn export_final_outputs(
             continue;
         };
         for entry in &record.outputs {
-            let dest = dir.join(&entry.path);
-            match entry.kind {
-                EntryType::Dir => {
-                    fs::create_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?
-                }
-                EntryType::Symlink => {
-                    if let Some(parent) = dest.parent() {
-                        fs::create_dir_all(parent)
-                            .map_err(|e| format!("{}: {e}", parent.display()))?;
-                    }
-                    let _ = fs::remove_file(&dest);
-                    let target = entry.target.as_deref().unwrap_or_default();
-                    std::os::unix::fs::symlink(target, &dest)
-                        .map_err(|e| format!("{}: {e}", dest.display()))?;
-                }
-                EntryType::File => {
-                    let hash = entry
-                        .sha256
-                        .ok_or_else(|| format!("{}: no hash recorded", entry.path))?;
-                    let _ = fs::remove_file(&dest);
-                    store
-                        .copy_blob(&hash, &dest, entry.mode)
-                        .map_err(|e| e.to_string())?;
-                    count += 1;
-                }
-            }
+            store
+                .materialize_entry(dir, entry, entry.mode)
+                .map_err(|e| e.to_string())?;
+            count += usize::from(entry.kind == EntryType::File);
         }
     }
     Ok(count)

@@ -74,8 +74,23 @@ impl Serialize for Digest {
 
 impl<'de> Deserialize<'de> for Digest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
+        // A visitor, not `String::deserialize`: the hex is parsed in place, without an
+        // allocation per digest (manifests hold hundreds of thousands of them).
+        deserializer.deserialize_str(DigestVisitor)
+    }
+}
+
+struct DigestVisitor;
+
+impl serde::de::Visitor<'_> for DigestVisitor {
+    type Value = Digest;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sha256 digest (64 hex digits)")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Digest, E> {
+        s.parse().map_err(E::custom)
     }
 }
 

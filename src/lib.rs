@@ -3,11 +3,13 @@
 //! The library is split by concept, one module each; the binary in `main.rs` only parses
 //! the command line (see [`cli`]).
 
+pub mod challenge;
 pub mod check;
 pub mod cli;
 pub mod diff;
 pub mod error;
 pub mod exec;
+pub mod explain;
 pub mod graph;
 pub mod hash;
 pub mod inputs;

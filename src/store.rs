@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::hash::{ContentHash, DerivationHash, Digest, FileHash, InputHash};
-use crate::tree::TreeEntry;
+use crate::tree::{EntryType, TreeEntry};
 
 /// The schema of action-cache entries.
 pub const ACTION_SCHEMA: &str = "reprobe/action/1";
@@ -148,7 +148,7 @@ impl Store {
         Ok((path, file))
     }
 
-    /// Writes a file atomically: temp file, fsync, rename, fsync of the directory.
+    /// Writes a file atomically: temp file, fsync, rename.
     pub fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         let (tmp, mut file) = self.temp_file()?;
         let result = file
@@ -162,13 +162,13 @@ impl Store {
         result
     }
 
+    /// Renames a complete, fsynced temporary file into place. The directory is not
+    /// fsynced: a rename lost to a power cut leaves a missing entry (a cache miss), never
+    /// a half one, and every entry is verified when it is read back.
     fn publish(&self, tmp: &Path, dest: &Path) -> Result<(), StoreError> {
         let parent = dest.parent().unwrap_or(&self.root);
         fs::create_dir_all(parent).map_err(at(parent))?;
-        fs::rename(tmp, dest).map_err(at(dest))?;
-        File::open(parent)
-            .and_then(|d| d.sync_all())
-            .map_err(at(parent))
+        fs::rename(tmp, dest).map_err(at(dest))
     }
 
     /// Copies a file into the blob store while hashing it (one read), unless the blob is
@@ -299,6 +299,68 @@ fn remove_dead_process_entries(dir: &Path) {
     }
 }
 
+impl Store {
+    /// Recreates one recorded output entry below `root`: a directory, a symlink (never
+    /// followed) or a file copied from its verified blob with `mode`. An existing entry
+    /// at the destination is replaced. Nothing is ever written through a symlink: a
+    /// destination whose parent inside `root` is a symlink is refused.
+    pub fn materialize_entry(
+        &self,
+        root: &Path,
+        entry: &TreeEntry,
+        mode: u32,
+    ) -> Result<(), StoreError> {
+        let dest = root.join(&entry.path);
+        refuse_symlinked_parents(root, &dest)?;
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(at(parent))?;
+        }
+        match entry.kind {
+            EntryType::Dir => fs::create_dir_all(&dest).map_err(at(&dest)),
+            EntryType::Symlink => {
+                let _ = fs::remove_file(&dest);
+                let target = entry.target.as_deref().unwrap_or_default();
+                std::os::unix::fs::symlink(target, &dest).map_err(at(&dest))
+            }
+            EntryType::File => {
+                let _ = fs::remove_file(&dest);
+                match entry.sha256 {
+                    Some(hash) => self.copy_blob(&hash, &dest, mode),
+                    None => Err(StoreError::BadEntry {
+                        path: dest,
+                        error: "a file entry without a hash".into(),
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// Fails when any existing directory between `root` and `dest` is a symlink.
+fn refuse_symlinked_parents(root: &Path, dest: &Path) -> Result<(), StoreError> {
+    let Ok(rel) = dest.strip_prefix(root) else {
+        return Err(StoreError::BadEntry {
+            path: dest.to_path_buf(),
+            error: "outside the destination directory".into(),
+        });
+    };
+    let mut current = root.to_path_buf();
+    let components: Vec<_> = rel.components().collect();
+    for component in components.iter().take(components.len().saturating_sub(1)) {
+        current.push(component);
+        if fs::symlink_metadata(&current).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(StoreError::BadEntry {
+                path: dest.to_path_buf(),
+                error: format!(
+                    "refusing to write through the symlink {}",
+                    current.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Restores write permission below a directory so that it can be removed even when a
 /// step made parts of it read-only.
 pub fn make_writable_recursively(path: &Path) -> io::Result<()> {
@@ -411,6 +473,36 @@ mod tests {
         };
         store.record_action(&entry).unwrap();
         assert!(store.lookup_action(&key).unwrap().is_none());
+    }
+
+    #[test]
+    fn materializing_never_writes_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        let work = dir.path().join("work");
+        fs::create_dir_all(&work).unwrap();
+        std::os::unix::fs::symlink(&outside, work.join("sub")).unwrap();
+        let src = dir.path().join("f");
+        fs::write(&src, b"evil").unwrap();
+        let (hash, _) = store.ingest_file(&src).unwrap();
+        let entry = TreeEntry {
+            path: "sub/passwd".into(),
+            kind: EntryType::File,
+            mode: 0o644,
+            size: 4,
+            sha256: Some(hash),
+            target: None,
+            mtime: 0,
+        };
+        let err = store.materialize_entry(&work, &entry, 0o644).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("refusing to write through the symlink"),
+            "{err}"
+        );
+        assert!(!outside.join("passwd").exists());
     }
 
     #[test]

@@ -276,3 +276,62 @@ fn a_bad_variation_name_is_bad_input() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_step_that_breaks_under_libfaketime_is_rebuilt_without_it_and_the_report_says_so() {
+    if reprobe::variation::libfaketime().is_none() {
+        eprintln!("libfaketime is not installed (scripts/test.sh installs it); skipping");
+        return;
+    }
+    let dir = project(
+        "[steps.fragile]\nrun = 'case \"$LD_PRELOAD\" in *faketime*) exit 9;; esac; echo ok > o'\noutputs = [\"o\"]\n",
+        &[],
+    );
+    let out = run_in(dir.path(), &["check", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(verdict(&report, "fragile"), "reproducible");
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("failed or stalled under libfaketime"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn keep_holds_every_builds_outputs() {
+    let dir = copy_corpus("cascade");
+    let keep = tempfile::tempdir().unwrap();
+    let out = run_in(
+        dir.path(),
+        &[
+            "check",
+            "-q",
+            "--no-bisect",
+            "--keep",
+            keep.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let a = std::fs::read_to_string(keep.path().join("build-1/stamp/stamp.txt")).unwrap();
+    let b = std::fs::read_to_string(keep.path().join("build-2/stamp/stamp.txt")).unwrap();
+    assert_ne!(a, b);
+    assert!(keep.path().join("build-2/joined/joined.txt").is_file());
+}
+
+#[test]
+fn a_step_failing_in_every_build_exits_3_and_the_json_report_is_still_written() {
+    let dir = project(
+        "[steps.ok]\nrun = \"echo fine > a\"\noutputs = [\"a\"]\n[steps.broken]\nrun = \"echo 'cc: fatal error' >&2; exit 1\"\noutputs = [\"b\"]\n",
+        &[],
+    );
+    let out = run_in(dir.path(), &["check", "--json"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(verdict(&report, "broken"), "failed");
+    assert!(step(&report, "broken")["stderr_tail"]
+        .as_str()
+        .unwrap()
+        .contains("cc: fatal error"));
+    assert_eq!(verdict(&report, "ok"), "reproducible");
+}

@@ -54,6 +54,7 @@ impl Step {
             tmp_size_bytes: 16 << 20,
             stdout: dir.path().join("stdout"),
             stderr: dir.path().join("stderr"),
+            observation: Default::default(),
         };
         Step { _dir: dir, spec }
     }

@@ -164,3 +164,50 @@ fn a_step_is_killed_at_its_timeout_with_its_children() {
         processes_with("61.5")
     );
 }
+
+#[test]
+fn ctrl_c_stops_every_step_process_and_leaves_the_store_consistent() {
+    let marker = "53.321";
+    let dir = project(
+        &format!(
+            "[steps.quick]\nrun = \"echo q > q\"\noutputs = [\"q\"]\n[steps.slow]\nrun = \"sleep {marker} & sleep {marker}; echo s > s\"\noutputs = [\"s\"]\ndeps = [\"quick\"]\n"
+        ),
+        &[],
+    );
+    let mut child = reprobe()
+        .args(["build", "-q"])
+        .current_dir(dir.path())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while processes_with(marker).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the slow step never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "interrupted builds exit 130");
+    let start = Instant::now();
+    while !processes_with(marker).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "step outlived reprobe: {:?}",
+            processes_with(marker)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_store_valid(&dir.path().join(".reprobe"));
+    let graph = fs::read_to_string(dir.path().join("reprobe.toml")).unwrap();
+    fs::write(
+        dir.path().join("reprobe.toml"),
+        graph.replace(&format!("sleep {marker} & sleep {marker}; "), ""),
+    )
+    .unwrap();
+    let m = json(&run_in(dir.path(), &["build", "--json"]));
+    assert_eq!(step_status(&m, "quick"), "cached");
+    assert_eq!(step_status(&m, "slow"), "ran");
+}

@@ -10,7 +10,7 @@ use super::table::{paint, Colour, Table};
 use super::{open_store, CommonArgs, Interrupt};
 use crate::error::Exit;
 use crate::exec::{self, BuildEvent, BuildOptions};
-use crate::manifest::{Manifest, StepStatus};
+use crate::manifest::{Manifest, NetworkAttempt, StepRecord, StepStatus};
 use crate::sandbox::Sandbox;
 
 /// Flags of `reprobe build`.
@@ -27,6 +27,9 @@ pub struct BuildArgs {
     /// Keep the work directory of a failed step in the store's tmp/ for inspection.
     #[arg(long)]
     pub keep_failed: bool,
+    /// Exit with 1 when a step tried to reach the network (it is always reported).
+    #[arg(long)]
+    pub deny_network_attempts: bool,
     #[command(flatten)]
     pub source: super::import::GraphSource,
     #[command(flatten)]
@@ -82,6 +85,7 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
         );
     }
     report_failures(&manifest);
+    report_findings(&manifest);
     if let Some(dir) = &args.out {
         let failed = manifest.steps.iter().any(|s| s.content_hash.is_none());
         if !failed {
@@ -95,7 +99,65 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
             }
         }
     }
-    Ok(build_exit(&manifest))
+    let exit = build_exit(&manifest);
+    if exit == Exit::Ok && args.deny_network_attempts && tried_network(&manifest) {
+        return Ok(Exit::Findings);
+    }
+    Ok(exit)
+}
+
+/// True when any step of the build tried to reach the network.
+pub fn tried_network(manifest: &Manifest) -> bool {
+    manifest
+        .steps
+        .iter()
+        .any(|s| !s.findings.network.is_empty())
+}
+
+/// Warns on stderr about every network attempt, and about undeclared reads of steps
+/// that did not fail (a failed step's error names them already).
+fn report_findings(manifest: &Manifest) {
+    for step in &manifest.steps {
+        for attempt in &step.findings.network {
+            eprintln!(
+                "reprobe: warning: {}",
+                describe_attempt(&step.name, attempt)
+            );
+        }
+        if step.status != StepStatus::Failed && !step.findings.undeclared.is_empty() {
+            eprintln!("reprobe: warning: {}", describe_undeclared(step));
+        }
+    }
+}
+
+/// "step `fetch` tried to reach the network: `curl …` (pid 7) connected to inet
+/// 192.0.2.1 port 443 (denied)"; DNS queries name what was looked up.
+pub fn describe_attempt(step: &str, attempt: &NetworkAttempt) -> String {
+    let process = format!("`{}` (pid {})", attempt.argv.join(" "), attempt.pid);
+    let destination = if attempt.port == 0 {
+        format!("{} {}", attempt.family, attempt.address)
+    } else {
+        format!(
+            "{} {} port {}",
+            attempt.family, attempt.address, attempt.port
+        )
+    };
+    match &attempt.dns_name {
+        Some(name) => format!(
+            "step `{step}` tried to reach the network: {process} looked up {name} at {destination} (denied)"
+        ),
+        None => format!(
+            "step `{step}` tried to reach the network: {process} contacted {destination} (denied)"
+        ),
+    }
+}
+
+fn describe_undeclared(step: &StepRecord) -> String {
+    format!(
+        "step `{}` read or tried to read paths it did not declare: {}",
+        step.name,
+        step.findings.undeclared.join(", ")
+    )
 }
 
 fn report_bad_input(err: anyhow::Error) -> Exit {

@@ -32,6 +32,12 @@ pub struct DiffArgs {
     /// Deepest nesting of archives that is opened.
     #[arg(long, default_value_t = 8)]
     pub max_depth: usize,
+    /// Most bytes that decompression may produce in total (default 4 GiB).
+    #[arg(long, default_value_t = 4 << 30, value_name = "BYTES")]
+    pub max_expanded_bytes: u64,
+    /// Largest expansion ratio of one compressed stream or zip entry.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub max_ratio: u64,
     /// Show all evidence, not only the start of each item's.
     #[arg(short, long)]
     pub verbose: bool,
@@ -43,6 +49,8 @@ pub fn run(args: DiffArgs) -> anyhow::Result<Exit> {
     let opts = DiffOptions {
         known,
         max_depth: args.max_depth,
+        max_expanded_bytes: args.max_expanded_bytes,
+        max_ratio: args.max_ratio,
         ..DiffOptions::default()
     };
     let diff = match diff_paths(&args.a, &args.b, &opts) {

@@ -15,8 +15,10 @@ use crate::store::Store;
 use crate::error::Exit;
 
 pub mod build;
+pub mod challenge;
 pub mod check;
 pub mod diff;
+pub mod explain;
 pub mod import;
 pub mod table;
 
@@ -37,6 +39,10 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Compare two files, directories or archives and classify each difference.
     Diff(diff::DiffArgs),
+    /// Explain why steps of NEW missed the cache of OLD (default: the last two builds).
+    Explain(explain::ExplainArgs),
+    /// Compare manifests from different machines: same input hash, same output?
+    Challenge(challenge::ChallengeArgs),
     /// Turn another build system's graph into a reprobe graph.
     Import(import::ImportArgs),
     /// Internal: runs one sandboxed step from a request file (re-executed by reprobe).
@@ -62,6 +68,8 @@ pub fn main() -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::Check(args) => check::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Challenge(args) => challenge::run(args),
         Command::Import(args) => import::run(args),
         Command::Sandbox { request } => crate::sandbox::helper_main(&request),
     };

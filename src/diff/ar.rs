@@ -43,8 +43,16 @@ fn list(data: &[u8], cx: &Cx) -> Listing {
             if !cx.take_budget(h.size()) {
                 return Err(std::io::Error::other("expansion limit reached"));
             }
+            let size = h.size();
             let mut buf = Vec::new();
             e.read_to_end(&mut buf)?;
+            if (buf.len() as u64) < size {
+                return Err(std::io::Error::other(format!(
+                    "member {} cut short: {} of {size} bytes",
+                    super::escape_bytes(&name),
+                    buf.len()
+                )));
+            }
             Ok(Member {
                 name,
                 entry: EntryType::File,

@@ -19,25 +19,27 @@ const CONTEXT: usize = 16;
 /// Compares two differing blobs as bytes.
 pub(crate) fn compare_item(path: &str, a: &[u8], b: &[u8], cx: &Cx) -> DiffItem {
     let mut item = DiffItem::new(path.to_string(), ItemKind::Binary, Change::Modified);
-    item.reasons = classify(path, a, b, cx, 0, None);
+    item.reasons = classify(path, a, b, cx, (0, 0), None);
     item.evidence.byte_ranges = byte_ranges(a, b);
     item
 }
 
-/// Classifies binary content (offsets shifted by `base`, reasons tagged with `context`).
+/// Classifies binary content (offsets shifted by `base` on sides a and b, reasons tagged
+/// with `context`).
 pub(crate) fn classify(
     path: &str,
     a: &[u8],
     b: &[u8],
     cx: &Cx,
-    base: u64,
+    base: (u64, u64),
     context: Option<String>,
 ) -> Vec<super::Reason> {
     Classifier {
         path,
         known: &cx.opts.known,
         text: false,
-        base_offset: base,
+        base_offset: base.0,
+        base_offset_b: base.1,
         context,
         limit: cx.opts.max_findings_per_item,
     }

@@ -32,8 +32,10 @@ pub struct Classifier<'a> {
     pub known: &'a KnownValues,
     /// Whether the content is text (lines, line numbers) or binary.
     pub text: bool,
-    /// Added to offsets (e.g. the file offset of an ELF section).
+    /// Added to offsets in a (e.g. the file offset of an ELF section).
     pub base_offset: u64,
+    /// Added to offsets in b.
+    pub base_offset_b: u64,
     /// Copied into each reason's `context`.
     pub context: Option<String>,
     /// Most reasons kept.
@@ -73,9 +75,43 @@ fn known_pairs(known: &KnownValues) -> Vec<KnownPair> {
     pairs
 }
 
+/// Where a line pair starts on each side: byte offsets and 0-based line indexes.
+#[derive(Debug, Clone, Copy)]
+struct Loc {
+    off_a: usize,
+    off_b: usize,
+    line_a: usize,
+    line_b: usize,
+}
+
 impl Classifier<'_> {
     /// Explains why `a` and `b` differ. Returns at most `limit` reasons, deduplicated.
+    ///
+    /// The result does not depend on which side is called a: the work is done in one
+    /// canonical orientation and mirrored back, so `classify(b, a)` gives the same
+    /// reasons with the sides swapped.
     pub fn classify(&self, a: &[u8], b: &[u8]) -> Vec<Reason> {
+        if a <= b {
+            return self.classify_oriented(a, b);
+        }
+        let known = self.known.swapped();
+        let swapped = Classifier {
+            path: self.path,
+            known: &known,
+            text: self.text,
+            base_offset: self.base_offset_b,
+            base_offset_b: self.base_offset,
+            context: self.context.clone(),
+            limit: self.limit,
+        };
+        let mut reasons = swapped.classify_oriented(b, a);
+        for r in &mut reasons {
+            r.mirror();
+        }
+        reasons
+    }
+
+    fn classify_oriented(&self, a: &[u8], b: &[u8]) -> Vec<Reason> {
         let (na, nb, mut reasons) = self.normalize(a, b);
         if na != nb {
             reasons.extend(self.classify_normalized(&na, &nb));
@@ -90,7 +126,9 @@ impl Classifier<'_> {
             kind,
             path: self.path.to_string(),
             offset: None,
+            offset_b: None,
             line: None,
+            line_b: None,
             a,
             b,
             variation: default_variation(kind).map(str::to_string),
@@ -119,8 +157,11 @@ impl Classifier<'_> {
                 String::from_utf8_lossy(&pair.b).into(),
             );
             r.variation = Some(pair.variation.to_string());
+            let first_b = memchr::memmem::find(b, &pair.b);
             r.offset = first.map(|o| self.base_offset + o as u64);
             r.line = first.filter(|_| self.text).map(|o| line_of(a, o));
+            r.offset_b = first_b.map(|o| self.base_offset_b + o as u64);
+            r.line_b = first_b.filter(|_| self.text).map(|o| line_of(b, o));
             reasons.push(r);
         }
         (na, nb, reasons)
@@ -166,6 +207,7 @@ impl Classifier<'_> {
             let (ta, tb) = (timestamps::find_times(wa), timestamps::find_times(wb));
             if let Some(mut reason) = self.explain_span(wa, &local, wb, &local, &ta, &tb) {
                 reason.offset = Some(self.base_offset + r.start as u64);
+                reason.offset_b = Some(self.base_offset_b + r.start as u64);
                 out.push(reason);
             }
             if out.len() > self.limit * 2 {
@@ -185,6 +227,7 @@ impl Classifier<'_> {
         };
         let mut r = self.reason(ReasonKind::Ordering, show(la), show(lb));
         r.line = self.text.then_some(first as u64 + 1);
+        r.line_b = r.line;
         r
     }
 
@@ -203,18 +246,29 @@ impl Classifier<'_> {
         if old.len() == new.len() {
             let mut out = Vec::new();
             for (&i, &j) in old.iter().zip(new) {
-                out.extend(self.classify_pair(la[i], lb[j], offset_in(a, la[i]), i));
+                let loc = Loc {
+                    off_a: offset_in(a, la[i]),
+                    off_b: offset_in(b, lb[j]),
+                    line_a: i,
+                    line_b: j,
+                };
+                out.extend(self.classify_pair(la[i], lb[j], loc));
             }
             return out;
         }
         let blob_a = join(la, old, a);
         let blob_b = join(lb, new, b);
-        let start = old.first().map_or(0, |&i| offset_in(a, la[i]));
-        self.classify_pair(blob_a, blob_b, start, old.first().copied().unwrap_or(0))
+        let loc = Loc {
+            off_a: offset_in(a, blob_a),
+            off_b: offset_in(b, blob_b),
+            line_a: old.first().copied().unwrap_or(0),
+            line_b: new.first().copied().unwrap_or(0),
+        };
+        self.classify_pair(blob_a, blob_b, loc)
     }
 
-    /// Classifies one differing line (or blob) pair; `offset` and `line` locate it in a.
-    fn classify_pair(&self, la: &[u8], lb: &[u8], offset: usize, line: usize) -> Vec<Reason> {
+    /// Classifies one differing line (or blob) pair, located by `loc`.
+    fn classify_pair(&self, la: &[u8], lb: &[u8], loc: Loc) -> Vec<Reason> {
         let spans = if la.len().max(lb.len()) > MAX_SPAN_DIFF {
             vec![(0..la.len(), 0..lb.len())]
         } else {
@@ -225,8 +279,10 @@ impl Classifier<'_> {
             .into_iter()
             .filter_map(|(ra, rb)| {
                 let mut r = self.explain_span(la, &ra, lb, &rb, &ta, &tb)?;
-                r.offset = Some(self.base_offset + (offset + ra.start) as u64);
-                r.line = self.text.then_some(line as u64 + 1);
+                r.offset = Some(self.base_offset + (loc.off_a + ra.start) as u64);
+                r.offset_b = Some(self.base_offset_b + (loc.off_b + rb.start) as u64);
+                r.line = self.text.then_some(loc.line_a as u64 + 1);
+                r.line_b = self.text.then_some(loc.line_b as u64 + 1);
                 Some(r)
             })
             .collect()
@@ -408,17 +464,19 @@ fn replace_all(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
 }
 
 fn touches_placeholder(line: &[u8], r: &Range<usize>) -> bool {
-    let lo = r.start.saturating_sub(MAX_SPAN_DIFF.min(256));
+    let start = r.start.min(line.len());
     let hi = (r.end + 2).min(line.len());
-    let window = &line[lo..hi];
-    // Inside a placeholder run: a MARK before the span with only fill bytes between.
-    if let Some(p) = memchr::memmem::rfind(&window[..(r.start - lo).min(window.len())], &MARK) {
-        let between = &window[p + 3..(r.start - lo).min(window.len())];
-        if between.iter().all(|&c| c == 0x02) {
-            return true;
-        }
+    // A MARK inside (or just after) the span.
+    if memchr::memmem::find(&line[start..hi.max(start)], &MARK).is_some() {
+        return true;
     }
-    memchr::memmem::find(&line[r.start.min(line.len())..hi], &MARK).is_some()
+    // Inside a placeholder run: a MARK before the span with only fill bytes between.
+    let lo = start.saturating_sub(256);
+    let Some(p) = memchr::memmem::rfind(&line[lo..start], &MARK) else {
+        return false;
+    };
+    let after_mark = lo + p + 3;
+    after_mark >= start || line[after_mark..start].iter().all(|&c| c == 0x02)
 }
 
 fn line_of(data: &[u8], offset: usize) -> u64 {
@@ -492,8 +550,8 @@ fn hunks(ops: &[DiffOp]) -> Vec<(Range<usize>, Range<usize>)> {
         let (ra, rb) = (op.old_range(), op.new_range());
         match out.last_mut() {
             Some(last) if open => {
-                last.0.end = ra.end;
-                last.1.end = rb.end;
+                last.0.end = last.0.end.max(ra.end);
+                last.1.end = last.1.end.max(rb.end);
             }
             _ => out.push((ra, rb)),
         }
@@ -544,8 +602,8 @@ fn differing_spans(a: &[u8], b: &[u8]) -> Vec<(Range<usize>, Range<usize>)> {
                 if ra.start.saturating_sub(last.0.end) < 4
                     && rb.start.saturating_sub(last.1.end) < 4 =>
             {
-                last.0.end = ra.end;
-                last.1.end = rb.end;
+                last.0.end = last.0.end.max(ra.end);
+                last.1.end = last.1.end.max(rb.end);
             }
             _ => out.push((ra, rb)),
         }
@@ -642,6 +700,7 @@ mod tests {
             known,
             text: true,
             base_offset: 0,
+            base_offset_b: 0,
             context: None,
             limit: 50,
         };
@@ -731,6 +790,7 @@ mod tests {
             known: &k,
             text: false,
             base_offset: 0,
+            base_offset_b: 0,
             context: None,
             limit: 50,
         };

@@ -85,15 +85,28 @@ fn member(path: &Path, rel: &Path, meta: &std::fs::Metadata) -> Member {
     }
 }
 
-/// Whether two files have the same bytes, streamed in blocks (stops at the first
-/// difference, like `cmp`).
+/// Files up to this size are compared by reading each in one go.
+const SMALL_FILE: u64 = 1 << 20;
+
+/// Whether two files have the same bytes: sizes first, then the bytes, small files read
+/// whole and large ones streamed in blocks (stopping at the first difference, like `cmp`).
 pub(crate) fn files_equal(a: &Path, b: &Path) -> io::Result<bool> {
     let (mut fa, mut fb) = (File::open(a)?, File::open(b)?);
-    if fa.metadata()?.len() != fb.metadata()?.len() {
+    let size = fa.metadata()?.len();
+    if size != fb.metadata()?.len() {
         return Ok(false);
     }
-    let mut ba = vec![0u8; 256 * 1024];
-    let mut bb = vec![0u8; 256 * 1024];
+    if size <= SMALL_FILE {
+        let (mut ba, mut bb) = (
+            Vec::with_capacity(size as usize),
+            Vec::with_capacity(size as usize),
+        );
+        fa.read_to_end(&mut ba)?;
+        fb.read_to_end(&mut bb)?;
+        return Ok(ba == bb);
+    }
+    let mut ba = vec![0u8; 128 * 1024];
+    let mut bb = vec![0u8; 128 * 1024];
     loop {
         let n = read_full(&mut fa, &mut ba)?;
         let m = read_full(&mut fb, &mut bb)?;

@@ -111,7 +111,7 @@ fn compare_elf(path: &str, a: &[u8], b: &[u8], cx: &Cx) -> DiffItem {
             x.data,
             y.data,
             cx,
-            x.offset,
+            (x.offset, y.offset),
             Some(format!("section {name}")),
         );
         add_symbols(&mut reasons, x);

@@ -62,7 +62,9 @@ impl Walk<'_> {
             kind,
             path: self.path.to_string(),
             offset: None,
+            offset_b: None,
             line: None,
+            line_b: None,
             a,
             b,
             variation: super::classify::default_variation(kind).map(str::to_string),
@@ -155,6 +157,7 @@ impl Walk<'_> {
             known: &self.cx.opts.known,
             text: true,
             base_offset: 0,
+            base_offset_b: 0,
             context: Some(format!("key {key}")),
             limit: 8,
         }
@@ -162,7 +165,9 @@ impl Walk<'_> {
         .into_iter()
         .map(|mut r| {
             r.offset = None;
+            r.offset_b = None;
             r.line = None;
+            r.line_b = None;
             r
         })
         .collect()

@@ -123,7 +123,8 @@ pub(crate) fn compare_listings(
     b: Listing,
     cx: &Cx,
 ) -> Vec<DiffItem> {
-    let mut own = DiffItem::new(path.to_string(), style.kind, Change::Metadata);
+    let own_path = if path.is_empty() { "." } else { path };
+    let mut own = DiffItem::new(own_path.to_string(), style.kind, Change::Metadata);
     for (side, listing) in [("a", &a), ("b", &b)] {
         if let Some(err) = &listing.error {
             own.evidence
@@ -276,7 +277,9 @@ pub(crate) fn field_reason(
         kind,
         path: path.to_string(),
         offset: None,
+        offset_b: None,
         line: None,
+        line_b: None,
         a: a.value.clone(),
         b: b.value.clone(),
         variation: variation.map(str::to_string),
@@ -313,7 +316,7 @@ fn mtime_variation(a: &Meta, b: &Meta, cx: &Cx) -> Option<&'static str> {
 /// One reason per field that differs in any common member, plus per-member evidence.
 fn field_reasons(own: &mut DiffItem, style: &Style, common: &[(&Member, &Member)], cx: &Cx) {
     let mut by_field: BTreeMap<&'static str, Vec<(&Member, &Meta, &Meta)>> = BTreeMap::new();
-    for (ma, mb) in common {
+    for (ma, mb) in common.iter().filter(|(ma, mb)| ma.entry == mb.entry) {
         for fa in &ma.meta {
             if let Some(fb) = mb.meta.iter().find(|f| f.field == fa.field) {
                 if fa.value != fb.value {
@@ -380,7 +383,9 @@ fn order_reason(
         kind: ReasonKind::Ordering,
         path: own.path.clone(),
         offset: None,
+        offset_b: None,
         line: None,
+        line_b: None,
         a: show(&oa),
         b: show(&ob),
         variation: Some("fileorder".into()),
@@ -399,7 +404,8 @@ fn order_reason(
 fn compare_member(path: &str, style: &Style, a: &Member, b: &Member, cx: &Cx) -> Vec<DiffItem> {
     let mpath = member_path(path, style.sep, &a.name);
     if a.entry != b.entry {
-        let mut item = DiffItem::new(mpath, kind_of(a), Change::Modified);
+        // The smaller kind of the two, so that swapping the sides gives the same item.
+        let mut item = DiffItem::new(mpath, kind_of(a).min(kind_of(b)), Change::Modified);
         item.evidence.metadata.push(FieldDiff {
             member: None,
             field: "type".into(),
@@ -436,13 +442,16 @@ fn link_item(mpath: String, a: &Member, b: &Member, cx: &Cx) -> DiffItem {
         known: &cx.opts.known,
         text: true,
         base_offset: 0,
+        base_offset_b: 0,
         context: Some("link target".into()),
         limit: cx.opts.max_findings_per_item,
     };
     let mut reasons = classifier.classify(&la, &lb);
     for r in &mut reasons {
         r.offset = None;
+        r.offset_b = None;
         r.line = None;
+        r.line_b = None;
     }
     item.reasons = reasons;
     item.evidence.metadata.push(FieldDiff {

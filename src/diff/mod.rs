@@ -45,6 +45,32 @@ pub struct KnownValues {
     pub locale: Option<(String, String)>,
 }
 
+impl KnownValues {
+    /// The same values with sides a and b swapped.
+    pub fn swapped(&self) -> KnownValues {
+        fn swap<T: Clone>(pair: &Option<(T, T)>) -> Option<(T, T)> {
+            pair.as_ref().map(|(a, b)| (b.clone(), a.clone()))
+        }
+        KnownValues {
+            build_path: swap(&self.build_path),
+            hostname: swap(&self.hostname),
+            user: swap(&self.user),
+            clock: swap(&self.clock),
+            timezone: swap(&self.timezone),
+            locale: swap(&self.locale),
+        }
+    }
+}
+
+impl Reason {
+    /// The same reason seen from the other side: values, offsets and lines swapped.
+    pub fn mirror(&mut self) {
+        std::mem::swap(&mut self.a, &mut self.b);
+        std::mem::swap(&mut self.offset, &mut self.offset_b);
+        std::mem::swap(&mut self.line, &mut self.line_b);
+    }
+}
+
 /// A span of time in unix seconds, both ends included.
 ///
 /// A differing span that parses as a time inside either side's window is attributed to
@@ -243,9 +269,15 @@ pub struct Reason {
     /// Byte offset in side a, where meaningful.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
+    /// Byte offset in side b (differs from `offset` when content before it shifted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset_b: Option<u64>,
     /// 1-based line in side a, for text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
+    /// 1-based line in side b, for text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_b: Option<u64>,
     /// The value on side a.
     pub a: String,
     /// The value on side b.

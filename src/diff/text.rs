@@ -35,6 +35,7 @@ pub(crate) fn compare_text(path: &str, kind: ItemKind, a: &[u8], b: &[u8], cx: &
         known: &cx.opts.known,
         text: true,
         base_offset: 0,
+        base_offset_b: 0,
         context: None,
         limit: cx.opts.max_findings_per_item,
     }

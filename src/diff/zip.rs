@@ -80,7 +80,7 @@ fn member(
     }
     meta.push(Meta::text(
         "extra",
-        hex::encode(f.extra_data().unwrap_or_default()),
+        show_extra(f.extra_data().unwrap_or_default()),
     ));
     meta.push(Meta::text("compression", f.compression().to_string()));
     meta.push(Meta::text("entry comment", f.comment().to_string()));
@@ -120,4 +120,60 @@ fn member(
         meta,
         data,
     })
+}
+
+/// Shows zip extra fields readably: the extended timestamp (`UT`) and Unix owner (`ux`)
+/// fields decoded, others as hex.
+fn show_extra(data: &[u8]) -> String {
+    let mut parts = Vec::new();
+    let mut rest = data;
+    while rest.len() >= 4 {
+        let id = u16::from_le_bytes([rest[0], rest[1]]);
+        let len = usize::from(u16::from_le_bytes([rest[2], rest[3]]));
+        let Some(body) = rest.get(4..4 + len) else {
+            parts.push(format!("truncated {}", hex::encode(rest)));
+            break;
+        };
+        parts.push(match (id, body) {
+            (0x5455, [flags, t0, t1, t2, t3, ..]) if flags & 1 == 1 => {
+                let t = i32::from_le_bytes([*t0, *t1, *t2, *t3]);
+                format!("UT mtime {}", super::timestamps::format_unix(i64::from(t)))
+            }
+            (0x7875, [1, n, ids @ ..]) => {
+                let n = usize::from(*n);
+                let uid = ids.get(..n).map(le_uint);
+                let gid = ids.get(n + 1..).map(le_uint);
+                format!(
+                    "ux uid {} gid {}",
+                    uid.unwrap_or_default(),
+                    gid.unwrap_or_default()
+                )
+            }
+            _ => format!("0x{id:04x} {}", hex::encode(body)),
+        });
+        rest = &rest[4 + len..];
+    }
+    parts.join("; ")
+}
+
+fn le_uint(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .rev()
+        .fold(0u64, |acc, &b| acc.wrapping_shl(8) | u64::from(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_fields_are_decoded() {
+        let raw = hex::decode("555405000300f1536575780b000104000000000400000000").unwrap();
+        assert_eq!(
+            show_extra(&raw),
+            "UT mtime 2023-11-14T22:13:20Z; ux uid 0 gid 0"
+        );
+        assert_eq!(show_extra(&[1, 0, 2, 0, 0xab, 0xcd]), "0x0001 abcd");
+    }
 }

@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -15,7 +16,7 @@ use nix::unistd::{execve, setgroups, setresgid, setresuid, setsid, Gid, Pid, Uid
 
 use super::helper::SetupFailure;
 use super::ids::IdMode;
-use super::SandboxSpec;
+use super::{seccomp, SandboxSpec};
 
 /// The search path `execvp` uses when the environment has no `PATH`.
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
@@ -43,9 +44,14 @@ pub(super) fn exec_candidates(program: &str, path: Option<&str>) -> Vec<PathBuf>
 
 /// In the step process (forked by init, already in the new root and work directory):
 /// detaches from the terminal, applies umask and CPU affinity, drops to the build user
-/// and execs. Returns only if preparing failed; a program that cannot be executed ends
-/// the process with 127/126 and a message on the step's stderr, as a shell would.
-pub(super) fn exec_step(spec: &SandboxSpec, ids: IdMode) -> Result<Infallible, SetupFailure> {
+/// and execs, observed through `handover` when it is given. Returns only if preparing
+/// failed; a program that cannot be executed ends the process with 127/126 and a message
+/// on the step's stderr, as a shell would.
+pub(super) fn exec_step(
+    spec: &SandboxSpec,
+    ids: IdMode,
+    handover: Option<RawFd>,
+) -> Result<Infallible, SetupFailure> {
     setsid().map_err(SetupFailure::errno("setsid in", "the step process"))?;
     umask(Mode::from_bits_truncate(spec.umask));
     if let Some(cpus) = spec.cpus {
@@ -61,7 +67,11 @@ pub(super) fn exec_step(spec: &SandboxSpec, ids: IdMode) -> Result<Infallible, S
     let argv = c_strings(spec.argv.iter().map(String::as_str))?;
     let env = c_strings(spec.env.iter().map(|(k, v)| format!("{k}={v}")))?;
     let path = spec.env.get("PATH").map(String::as_str);
-    let errno = exec_first(&exec_candidates(&spec.argv[0], path), &argv, &env);
+    let candidates = exec_candidates(&spec.argv[0], path);
+    if let (Some(set), Some(handover)) = (spec.observation.filter_set(spec.network), handover) {
+        install_observer(set, handover)?;
+    }
+    let errno = exec_first(&candidates, &argv, &env);
     let _ = writeln!(
         std::io::stderr(),
         "reprobe sandbox: cannot execute `{}`: {}",
@@ -74,6 +84,34 @@ pub(super) fn exec_step(spec: &SandboxSpec, ids: IdMode) -> Result<Infallible, S
     };
     // SAFETY: _exit never returns; nothing needs flushing (stderr is unbuffered).
     unsafe { libc::_exit(code) }
+}
+
+/// Installs the seccomp filter and hands its listener to the helper's supervisor: writes
+/// the fd number (`write`, which the filter lets through) and waits for the helper to
+/// have copied it. The step never runs unobserved: a missing acknowledgement is an error.
+fn install_observer(set: seccomp::FilterSet, handover: RawFd) -> Result<(), SetupFailure> {
+    // The id change made this process non-dumpable; the supervisor needs to copy its fd.
+    prctl::set_dumpable(true).map_err(SetupFailure::errno("set", "PR_SET_DUMPABLE"))?;
+    let listener = seccomp::install(&seccomp::filter_program(set))
+        .map_err(SetupFailure::io("install", "the seccomp filter"))?;
+    let number = listener.as_raw_fd().to_ne_bytes();
+    // SAFETY: handover is the open hand-over socket; the buffers are live.
+    let sent = unsafe { libc::write(handover, number.as_ptr().cast(), number.len()) };
+    if sent != number.len() as isize {
+        let err = std::io::Error::last_os_error();
+        return Err(SetupFailure::io("hand over", "the seccomp listener")(err));
+    }
+    let mut ack = [0u8; 1];
+    // SAFETY: reading into a live one-byte buffer.
+    let got = unsafe { libc::read(handover, ack.as_mut_ptr().cast(), 1) };
+    if got != 1 {
+        let why = "the supervisor did not take the seccomp listener";
+        return Err(SetupFailure::new("hand over", "the seccomp listener", why));
+    }
+    drop(listener);
+    // SAFETY: the socket is ours and no longer needed (it is close-on-exec anyway).
+    unsafe { libc::close(handover) };
+    Ok(())
 }
 
 /// Tries each candidate like execvp: a missing one moves on, a permission error is

@@ -12,13 +12,16 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
+use nix::sys::socket::{setsockopt, socketpair, sockopt, AddressFamily, SockFlag, SockType};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{pipe2, Pid};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{namespace_flags, IdMode};
 use super::init;
+use super::observe::Supervisor;
 use super::{SandboxError, SandboxSpec, StepExit};
+use crate::manifest::SandboxFindings;
 
 /// Stack of the cloned init process (lazily allocated, so generous is cheap).
 const INIT_STACK_BYTES: usize = 8 << 20;
@@ -68,6 +71,9 @@ pub(super) enum HelperStatus {
         exit: StepExit,
         /// Wall time from clone to the last process gone, in nanoseconds.
         duration_ns: u64,
+        /// What the supervisor saw.
+        #[serde(default)]
+        findings: SandboxFindings,
     },
     /// The sandbox could not be built; the step did not run.
     SetupFailed(SetupFailure),
@@ -179,6 +185,10 @@ pub(super) struct InitFds {
     pub report_read: RawFd,
     /// Where init and the step send [`InitReport`]s.
     pub report: ReportPipe,
+    /// The step's end of the seccomp hand-over socket, when the step is observed.
+    pub observe_step: Option<RawFd>,
+    /// The helper's end of it (init closes its copy).
+    pub observe_helper: Option<RawFd>,
 }
 
 /// Entry of the hidden `reprobe __sandbox REQUEST` subcommand: runs one sandboxed step
@@ -234,22 +244,50 @@ fn run_sandbox(request: &HelperRequest) -> Result<HelperStatus, SetupFailure> {
     let pipe = |what| SetupFailure::errno("create", what);
     let (go_read, go_write) = pipe2(OFlag::O_CLOEXEC).map_err(pipe("the go pipe"))?;
     let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(pipe("the report pipe"))?;
+    let handover = handover_socket(&request.spec)?;
     let fds = InitFds {
         go_read: go_read.as_raw_fd(),
         go_write: go_write.as_raw_fd(),
         report_read: report_read.as_raw_fd(),
         report: ReportPipe(report_write.as_raw_fd()),
+        observe_step: handover.as_ref().map(|(_, step)| step.as_raw_fd()),
+        observe_helper: handover.as_ref().map(|(helper, _)| helper.as_raw_fd()),
     };
     let start = Instant::now();
     let guard = clone_init(request, &fds)?;
     drop((go_read, report_write));
+    let mut supervisor = handover.map(|(helper, step)| {
+        drop(step);
+        Supervisor::new(&request.spec, helper)
+    });
     write_id_maps(&guard, request)?;
     write_byte(&go_write)?;
-    let (wait, timed_out) = wait_with_timeout(guard, request.spec.timeout_secs)?;
+    let (wait, timed_out) =
+        wait_with_timeout(guard, request.spec.timeout_secs, supervisor.as_mut())?;
     let duration_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
     let reports = read_reports(report_read);
     drop(go_write);
-    decide(reports, timed_out, wait, duration_ns)
+    let findings = supervisor.map(Supervisor::finish).unwrap_or_default();
+    decide(reports, timed_out, wait, duration_ns, findings)
+}
+
+/// The socketpair (helper end, step end) the step hands its seccomp listener over on,
+/// when the step is observed at all. The helper's end reports the sender's pid.
+fn handover_socket(spec: &SandboxSpec) -> Result<Option<(OwnedFd, OwnedFd)>, SetupFailure> {
+    if spec.observation.filter_set(spec.network).is_none() {
+        return Ok(None);
+    }
+    let fail = SetupFailure::errno;
+    let (helper, step) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(fail("create", "the seccomp hand-over socket"))?;
+    setsockopt(&helper, sockopt::PassCred, &true)
+        .map_err(fail("set SO_PASSCRED on", "the seccomp hand-over socket"))?;
+    Ok(Some((helper, step)))
 }
 
 /// Kills and reaps init unless defused: no error path leaves a sandbox running.
@@ -316,9 +354,11 @@ fn write_byte(fd: &OwnedFd) -> Result<(), SetupFailure> {
 }
 
 /// Waits for init to end, killing it (and so its whole pid namespace) at the timeout.
+/// Serves the supervisor meanwhile.
 fn wait_with_timeout(
     init: InitGuard,
     timeout_secs: f64,
+    mut supervisor: Option<&mut Supervisor>,
 ) -> Result<(WaitStatus, bool), SetupFailure> {
     let pidfd = pidfd_open(init.0)?;
     let timeout = Duration::try_from_secs_f64(timeout_secs).unwrap_or(Duration::MAX);
@@ -335,7 +375,7 @@ fn wait_with_timeout(
                 i32::try_from(left.as_millis() + 1).unwrap_or(i32::MAX)
             }
         };
-        if poll_readable(&pidfd, wait_ms)? {
+        if poll_readable(&pidfd, wait_ms, supervisor.as_deref_mut())? {
             break false;
         }
     };
@@ -362,17 +402,31 @@ fn pidfd_open(pid: Pid) -> Result<OwnedFd, SetupFailure> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Polls one fd for readability for up to `wait_ms` (-1: forever).
-fn poll_readable(fd: &OwnedFd, wait_ms: i32) -> Result<bool, SetupFailure> {
-    let mut pfd = libc::pollfd {
+/// Polls `fd` for readability for up to `wait_ms` (-1: forever), serving the
+/// supervisor's fds when they are ready first.
+fn poll_readable(
+    fd: &OwnedFd,
+    wait_ms: i32,
+    supervisor: Option<&mut Supervisor>,
+) -> Result<bool, SetupFailure> {
+    let mut pfds = vec![libc::pollfd {
         fd: fd.as_raw_fd(),
         events: libc::POLLIN,
         revents: 0,
-    };
-    // SAFETY: pfd is a valid pollfd for the duration of the call.
-    let rc = unsafe { libc::poll(&mut pfd, 1, wait_ms) };
+    }];
+    if let Some(supervisor) = &supervisor {
+        pfds.extend(supervisor.poll_fds());
+    }
+    // SAFETY: pfds is a valid array of pollfds for the duration of the call.
+    let rc = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, wait_ms) };
     match Errno::result(rc) {
-        Ok(n) => Ok(n > 0),
+        Ok(_) if pfds[0].revents != 0 => Ok(true),
+        Ok(_) => {
+            if let Some(supervisor) = supervisor {
+                supervisor.serve(&pfds[1..]);
+            }
+            Ok(false)
+        }
         Err(Errno::EINTR) => Ok(false),
         Err(errno) => Err(SetupFailure::errno("poll", "the sandbox init")(errno)),
     }
@@ -398,6 +452,7 @@ fn decide(
     timed_out: bool,
     wait: WaitStatus,
     duration_ns: u64,
+    findings: SandboxFindings,
 ) -> Result<HelperStatus, SetupFailure> {
     let mut exit = None;
     for report in reports {
@@ -417,7 +472,11 @@ fn decide(
             ))
         }
     };
-    Ok(HelperStatus::Finished { exit, duration_ns })
+    Ok(HelperStatus::Finished {
+        exit,
+        duration_ns,
+        findings,
+    })
 }
 
 #[cfg(test)]
@@ -432,7 +491,13 @@ mod tests {
             InitReport::Setup(failure.clone()),
         ];
         let pid = Pid::from_raw(1);
-        match decide(reports, false, WaitStatus::Exited(pid, 0), 1) {
+        match decide(
+            reports,
+            false,
+            WaitStatus::Exited(pid, 0),
+            1,
+            SandboxFindings::default(),
+        ) {
             Ok(HelperStatus::SetupFailed(f)) => assert_eq!(f, failure),
             other => panic!("unexpected {other:?}"),
         }
@@ -455,6 +520,7 @@ mod tests {
             true,
             WaitStatus::Signaled(pid, Signal::SIGKILL, false),
             5,
+            SandboxFindings::default(),
         );
         assert!(matches!(
             status,

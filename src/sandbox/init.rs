@@ -19,6 +19,9 @@ use super::{exec, rootfs, SandboxSpec, StepExit};
 pub(super) fn init_main(request: &HelperRequest, fds: &InitFds) -> isize {
     close(fds.go_write);
     close(fds.report_read);
+    if let Some(fd) = fds.observe_helper {
+        close(fd);
+    }
     if !wait_for_go(fds.go_read) {
         exit(1);
     }
@@ -112,7 +115,7 @@ fn spawn_step(request: &HelperRequest, fds: &InitFds) -> Result<Pid, SetupFailur
     // SAFETY: init is single-threaded, so the child may run arbitrary code.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let Err(failure) = exec::exec_step(&request.spec, request.ids);
+            let Err(failure) = exec::exec_step(&request.spec, request.ids, fds.observe_step);
             fds.report.send(&InitReport::Setup(failure));
             exit(exec::EXIT_CANNOT_EXECUTE)
         }

@@ -30,7 +30,10 @@ mod exec;
 mod helper;
 mod ids;
 mod init;
+mod observe;
 mod rootfs;
+mod seccomp;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -44,6 +47,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use helper::helper_main;
+pub use observe::ETC_ALLOWED;
+
+use crate::manifest::SandboxFindings;
 
 use helper::{HelperRequest, HelperStatus, SetupFailure};
 use ids::IdMode;
@@ -94,6 +100,65 @@ pub struct SandboxSpec {
     pub stdout: PathBuf,
     /// Host file receiving the step's stderr (created or truncated).
     pub stderr: PathBuf,
+    /// What the supervisor watches (never anything for a `network` step).
+    #[serde(default)]
+    pub observation: Observation,
+}
+
+/// Environment variable overriding what is observed: `all` (network calls and file
+/// opens), `network`, or `off`. Meant for measuring the cost of observation
+/// (`benches/observe.sh`) and for debugging.
+pub const OBSERVE_ENV: &str = "REPROBE_OBSERVE";
+
+/// What the sandbox's supervisor watches while a step runs (DESIGN.md sections 4 and 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    /// Network system calls: recorded and denied, except loopback.
+    pub network: bool,
+    /// File opens: undeclared project files, home directories, unlisted `/etc` files.
+    pub files: bool,
+    /// The project on the host, to which the work directory's relative paths map back.
+    pub project_root: Option<PathBuf>,
+    /// Host directories below the project that are never reported (the store).
+    pub ignored: Vec<PathBuf>,
+}
+
+impl Default for Observation {
+    fn default() -> Self {
+        Observation {
+            network: true,
+            files: true,
+            project_root: None,
+            ignored: Vec::new(),
+        }
+    }
+}
+
+impl Observation {
+    /// Network calls always, file opens when `files`; [`OBSERVE_ENV`] overrides both.
+    pub fn from_env(files: bool) -> Self {
+        let level = std::env::var(OBSERVE_ENV).unwrap_or_default();
+        let (network, files) = match level.as_str() {
+            "off" => (false, false),
+            "network" => (true, false),
+            "all" => (true, true),
+            _ => (true, files),
+        };
+        Observation {
+            network,
+            files,
+            ..Observation::default()
+        }
+    }
+
+    /// The calls the step's filter sends to the supervisor (none for a fetch step).
+    pub(crate) fn filter_set(&self, network_step: bool) -> Option<seccomp::FilterSet> {
+        let set = seccomp::FilterSet {
+            network: self.network && !network_step,
+            files: self.files && !network_step,
+        };
+        (set.network || set.files).then_some(set)
+    }
 }
 
 /// The identity a step runs as, with its own `/etc/passwd` and `/etc/group` entries
@@ -119,6 +184,8 @@ pub struct SandboxOutcome {
     pub status: StepExit,
     /// Wall time from creating the sandbox until its last process was gone.
     pub duration: Duration,
+    /// What the supervisor saw: network attempts and undeclared reads.
+    pub findings: SandboxFindings,
 }
 
 /// How a step's main process ended.
@@ -360,9 +427,14 @@ fn read_status(
             message: err.to_string(),
         })?;
     match parsed {
-        HelperStatus::Finished { exit, duration_ns } => Ok(SandboxOutcome {
+        HelperStatus::Finished {
+            exit,
+            duration_ns,
+            findings,
+        } => Ok(SandboxOutcome {
             status: exit,
             duration: Duration::from_nanos(duration_ns),
+            findings,
         }),
         HelperStatus::SetupFailed(failure) => Err(failure.into()),
     }
@@ -499,6 +571,7 @@ mod tests {
             tmp_size_bytes: 1 << 20,
             stdout: "/dev/null".into(),
             stderr: "/dev/null".into(),
+            observation: Observation::default(),
         }
     }
 

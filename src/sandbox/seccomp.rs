@@ -1,0 +1,277 @@
+//! The seccomp filter that makes a step's network and file system calls visible to the
+//! supervisor ([`super::observe`]), and the small kernel interface around it.
+//!
+//! The step process installs the filter right before `execve`, after `PR_SET_NO_NEW_PRIVS`,
+//! with `SECCOMP_FILTER_FLAG_NEW_LISTENER`. Every filtered call then blocks in the kernel
+//! until the supervisor answers its notification (`seccomp_unotify(2)`): "continue" or an
+//! errno. Calls of a foreign architecture (32-bit programs on x86-64) are not filtered:
+//! a documented limit.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use libc::{sock_filter, sock_fprog};
+
+/// The system calls the filter sends to the supervisor, by what they mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FilterSet {
+    /// `connect`, `sendto`, `sendmsg`, `sendmmsg`.
+    pub network: bool,
+    /// `open`, `openat` (when they may read) and `openat2`.
+    pub files: bool,
+}
+
+/// The audit architecture of the system calls the filter understands.
+#[cfg(target_arch = "x86_64")]
+const NATIVE_ARCH: u32 = 0xC000_003E;
+/// The audit architecture of the system calls the filter understands.
+#[cfg(target_arch = "aarch64")]
+const NATIVE_ARCH: u32 = 0xC000_00B7;
+
+/// x32 system calls carry this bit in their number on x86-64.
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+/// Offsets into `struct seccomp_data`.
+const DATA_NR: u32 = 0;
+const DATA_ARCH: u32 = 4;
+/// Offset of the low 32 bits of argument `i` (little endian).
+const fn data_arg(i: u32) -> u32 {
+    16 + 8 * i
+}
+
+/// Open flags that cannot read a file: such opens are not observed.
+const NOT_A_READ: u32 =
+    (libc::O_WRONLY | libc::O_CREAT | libc::O_PATH | libc::O_DIRECTORY | libc::O_TMPFILE) as u32;
+
+const RET_ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+const RET_NOTIFY: u32 = libc::SECCOMP_RET_USER_NOTIF;
+
+/// The network system calls observed.
+pub(crate) const NETWORK_CALLS: [libc::c_long; 4] = [
+    libc::SYS_connect,
+    libc::SYS_sendto,
+    libc::SYS_sendmsg,
+    libc::SYS_sendmmsg,
+];
+
+/// An open-like call and the argument holding its flags (`None`: flags behind a pointer).
+struct OpenCall {
+    nr: libc::c_long,
+    flags_arg: Option<u32>,
+}
+
+/// The file calls observed (the `stat` family is not: see the module docs of `observe`).
+fn open_calls() -> Vec<OpenCall> {
+    let mut calls = vec![
+        OpenCall {
+            nr: libc::SYS_openat,
+            flags_arg: Some(2),
+        },
+        OpenCall {
+            nr: libc::SYS_openat2,
+            flags_arg: None,
+        },
+    ];
+    #[cfg(target_arch = "x86_64")]
+    calls.push(OpenCall {
+        nr: libc::SYS_open,
+        flags_arg: Some(1),
+    });
+    calls
+}
+
+fn stmt(code: u32, k: u32) -> sock_filter {
+    sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+fn jump(code: u32, k: u32, jt: u8, jf: u8) -> sock_filter {
+    sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    }
+}
+
+const LD_ABS: u32 = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+const JEQ: u32 = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
+const JSET: u32 = libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K;
+const JGE: u32 = libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K;
+const RET: u32 = libc::BPF_RET | libc::BPF_K;
+
+/// Assembles the filter program for `set`.
+///
+/// Shape: foreign architecture or x32 → allow; each observed network call → notify; each
+/// open call → allow when its flags cannot read, else notify; anything else → allow.
+pub(crate) fn filter_program(set: FilterSet) -> Vec<sock_filter> {
+    let mut prog = vec![
+        stmt(LD_ABS, DATA_ARCH),
+        jump(JEQ, NATIVE_ARCH, 1, 0),
+        stmt(RET, RET_ALLOW),
+        stmt(LD_ABS, DATA_NR),
+        jump(JGE, X32_SYSCALL_BIT, 0, 1),
+        stmt(RET, RET_ALLOW),
+    ];
+    if set.network {
+        for nr in NETWORK_CALLS {
+            prog.push(jump(JEQ, nr as u32, 0, 1));
+            prog.push(stmt(RET, RET_NOTIFY));
+        }
+    }
+    if set.files {
+        for call in open_calls() {
+            match call.flags_arg {
+                None => {
+                    prog.push(jump(JEQ, call.nr as u32, 0, 1));
+                    prog.push(stmt(RET, RET_NOTIFY));
+                }
+                Some(arg) => {
+                    // nr matches: load flags, allow non-reads, notify the rest. The
+                    // accumulator is clobbered, so reload nr when it does not match.
+                    prog.push(jump(JEQ, call.nr as u32, 0, 4));
+                    prog.push(stmt(LD_ABS, data_arg(arg)));
+                    prog.push(jump(JSET, NOT_A_READ, 0, 1));
+                    prog.push(stmt(RET, RET_ALLOW));
+                    prog.push(stmt(RET, RET_NOTIFY));
+                }
+            }
+        }
+    }
+    prog.push(stmt(RET, RET_ALLOW));
+    prog
+}
+
+/// Installs `prog` on the calling thread and returns the notification listener.
+/// `PR_SET_NO_NEW_PRIVS` must be set already.
+pub(crate) fn install(prog: &[sock_filter]) -> io::Result<OwnedFd> {
+    let fprog = sock_fprog {
+        len: u16::try_from(prog.len()).map_err(|_| io::Error::other("filter too long"))?,
+        filter: prog.as_ptr().cast_mut(),
+    };
+    // SAFETY: fprog points to a live program for the duration of the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            &fprog as *const sock_fprog,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = RawFd::try_from(fd).map_err(|_| io::Error::other("listener fd out of range"))?;
+    // SAFETY: the kernel just returned this fd, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Runs a classic BPF program over a `seccomp_data`, for tests of the filter.
+#[cfg(test)]
+pub(crate) fn run_filter(prog: &[sock_filter], data: &libc::seccomp_data) -> u32 {
+    let bytes: Vec<u8> = {
+        let mut b = Vec::new();
+        b.extend_from_slice(&data.nr.to_le_bytes());
+        b.extend_from_slice(&data.arch.to_le_bytes());
+        b.extend_from_slice(&data.instruction_pointer.to_le_bytes());
+        for arg in data.args {
+            b.extend_from_slice(&arg.to_le_bytes());
+        }
+        b
+    };
+    let (mut pc, mut acc) = (0usize, 0u32);
+    loop {
+        let ins = prog[pc];
+        let code = u32::from(ins.code);
+        pc += 1;
+        match code {
+            LD_ABS => {
+                let at = ins.k as usize;
+                acc = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+            }
+            RET => return ins.k,
+            JEQ | JSET | JGE => {
+                let taken = match code {
+                    JEQ => acc == ins.k,
+                    JSET => acc & ins.k != 0,
+                    _ => acc >= ins.k,
+                };
+                pc += usize::from(if taken { ins.jt } else { ins.jf });
+            }
+            other => panic!("unexpected instruction {other:#x}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: FilterSet = FilterSet {
+        network: true,
+        files: true,
+    };
+
+    fn call(nr: libc::c_long, args: [u64; 6]) -> libc::seccomp_data {
+        libc::seccomp_data {
+            nr: nr as i32,
+            arch: NATIVE_ARCH,
+            instruction_pointer: 0,
+            args,
+        }
+    }
+
+    fn verdict(set: FilterSet, data: libc::seccomp_data) -> u32 {
+        run_filter(&filter_program(set), &data)
+    }
+
+    #[test]
+    fn network_calls_are_notified() {
+        for nr in NETWORK_CALLS {
+            assert_eq!(verdict(ALL, call(nr, [0; 6])), RET_NOTIFY, "nr {nr}");
+        }
+    }
+
+    #[test]
+    fn reading_opens_are_notified_and_writing_ones_allowed() {
+        let rdonly = call(libc::SYS_openat, [0, 0, libc::O_RDONLY as u64, 0, 0, 0]);
+        assert_eq!(verdict(ALL, rdonly), RET_NOTIFY);
+        let rdwr = call(libc::SYS_openat, [0, 0, libc::O_RDWR as u64, 0, 0, 0]);
+        assert_eq!(verdict(ALL, rdwr), RET_NOTIFY);
+        let create = (libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC) as u64;
+        assert_eq!(
+            verdict(ALL, call(libc::SYS_openat, [0, 0, create, 0, 0, 0])),
+            RET_ALLOW
+        );
+        let dir = (libc::O_RDONLY | libc::O_DIRECTORY) as u64;
+        assert_eq!(
+            verdict(ALL, call(libc::SYS_openat, [0, 0, dir, 0, 0, 0])),
+            RET_ALLOW
+        );
+        assert_eq!(verdict(ALL, call(libc::SYS_openat2, [0; 6])), RET_NOTIFY);
+    }
+
+    #[test]
+    fn other_calls_foreign_arches_and_x32_are_allowed() {
+        assert_eq!(verdict(ALL, call(libc::SYS_read, [0; 6])), RET_ALLOW);
+        let mut foreign = call(libc::SYS_connect, [0; 6]);
+        foreign.arch = 0x4000_0003;
+        assert_eq!(verdict(ALL, foreign), RET_ALLOW);
+        let x32 = call(libc::SYS_connect | X32_SYSCALL_BIT as libc::c_long, [0; 6]);
+        assert_eq!(verdict(ALL, x32), RET_ALLOW);
+    }
+
+    #[test]
+    fn a_set_without_files_leaves_opens_alone() {
+        let set = FilterSet {
+            network: true,
+            files: false,
+        };
+        assert_eq!(verdict(set, call(libc::SYS_openat, [0; 6])), RET_ALLOW);
+        assert_eq!(verdict(set, call(libc::SYS_connect, [0; 6])), RET_NOTIFY);
+    }
+}

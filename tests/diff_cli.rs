@@ -1,0 +1,206 @@
+//! `reprobe diff` as a user runs it: exit codes, messages, report files, known values.
+
+mod diff_support;
+
+use diff_support::*;
+
+#[test]
+fn missing_input_exits_2_and_names_the_file() {
+    let (a, _) = pair("same.txt");
+    let (code, _, stderr) = reprobe(&["diff", a.to_str().unwrap(), "/nonexistent/zzz.tar"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("/nonexistent/zzz.tar"), "{stderr}");
+}
+
+#[test]
+fn bad_known_flag_exits_2_with_a_message() {
+    let (a, b) = pair("same.txt");
+    let args = [
+        "diff",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--known",
+        "colour=red,blue",
+    ];
+    let (code, _, stderr) = reprobe(&args);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unknown name \"colour\""), "{stderr}");
+}
+
+#[test]
+fn terminal_table_lists_path_kind_change_and_reasons() {
+    let (a, b) = pair("stamp.o");
+    let (code, stdout, _) = reprobe(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let header = stdout.lines().next().unwrap();
+    assert!(header.starts_with("PATH") && header.contains("KIND") && header.contains("REASONS"));
+    assert!(
+        stdout.lines().nth(1).unwrap().contains("stamp.o  elf"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("timestamp [section .rodata"), "{stdout}");
+    assert!(!stdout.contains('\x1b'), "no colour when not a terminal");
+}
+
+#[test]
+fn identical_inputs_print_identical_and_exit_0() {
+    let (a, b) = pair("same.txt");
+    let (code, stdout, _) = reprobe(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!((code, stdout.trim()), (0, "identical"));
+}
+
+#[test]
+fn html_report_is_self_contained_and_side_by_side() {
+    let dir = scratch("html");
+    let p = pairs();
+    let html = dir.join("r.html");
+    let (pa, pb) = (p.join("a"), p.join("b"));
+    let args = [
+        "diff",
+        pa.to_str().unwrap(),
+        pb.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ];
+    let (code, _, _) = reprobe(&args);
+    assert_eq!(code, 1);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    for external in ["<script src", "<link", "http://", "https://", "<img"] {
+        assert!(!page.contains(external), "external asset {external}");
+    }
+    assert!(page.contains("<table class=\"sbs\">"), "side-by-side table");
+    assert!(page.contains("<td class=\"del\">./epsilon</td>") || page.contains("./alpha"));
+    assert!(page.contains("archive-metadata"));
+}
+
+#[test]
+fn markdown_report_summarises_items() {
+    let dir = scratch("md");
+    let p = pairs();
+    let md = dir.join("r.md");
+    let (pa, pb) = (p.join("a"), p.join("b"));
+    let args = [
+        "diff",
+        pa.to_str().unwrap(),
+        pb.to_str().unwrap(),
+        "--markdown",
+        md.to_str().unwrap(),
+    ];
+    reprobe(&args);
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.contains("**8 differing item(s)**"), "{text}");
+    assert!(
+        text.contains("| `stamp.o` | elf | modified | timestamp |"),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_is_stable_across_runs() {
+    let p = pairs();
+    let run = || {
+        reprobe(&[
+            "diff",
+            "--json",
+            p.join("a").to_str().unwrap(),
+            p.join("b").to_str().unwrap(),
+        ])
+        .1
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn known_clock_window_attributes_timestamps_to_clock() {
+    let dir = scratch("clock");
+    sh(
+        &dir,
+        "date -u -d @1700000000 > a.txt && date -u -d @1800000000 > b.txt",
+    );
+    let (a, b) = (dir.join("a.txt"), dir.join("b.txt"));
+    let inside = "clock=1699999990..1700000010,1799999990..1800000010";
+    let (_, report) = diff_json(&a, &b, &["--known", inside]);
+    let r = &item(&report, "a.txt")["reasons"][0];
+    assert_eq!(
+        (r["kind"].as_str(), r["variation"].as_str()),
+        (Some("timestamp"), Some("clock"))
+    );
+    let outside = "clock=100..200,300..400";
+    let (_, report) = diff_json(&a, &b, &["--known", outside]);
+    let r = &item(&report, "a.txt")["reasons"][0];
+    assert_eq!(r["kind"], "timestamp");
+    assert!(r.get("variation").is_none(), "outside both windows: {r}");
+}
+
+#[test]
+fn date_output_is_reported_as_timestamp() {
+    let dir = scratch("date");
+    sh(
+        &dir,
+        "for t in 1700000000 1800000000; do { echo \"built on $(date -u -d @$t)\"; date -u -d @$t -R; date -u -d @$t -Iseconds; echo \"epoch $t\"; } > $t.txt; done",
+    );
+    let (_, report) = diff_json(
+        &dir.join("1700000000.txt"),
+        &dir.join("1800000000.txt"),
+        &[],
+    );
+    let t = item(&report, "1700000000.txt");
+    assert_eq!(kinds(t), ["timestamp"]);
+    assert_eq!(t["reasons"].as_array().unwrap().len(), 4, "{t:#}");
+}
+
+#[test]
+fn known_hostname_and_user_are_attributed() {
+    let dir = scratch("host");
+    std::fs::write(dir.join("a"), "built by alice on build-host-1\n").unwrap();
+    std::fs::write(dir.join("b"), "built by robert on ci-runner-22\n").unwrap();
+    let (_, report) = diff_json(
+        &dir.join("a"),
+        &dir.join("b"),
+        &[
+            "--known",
+            "hostname=build-host-1,ci-runner-22",
+            "--known",
+            "user=alice,robert",
+        ],
+    );
+    assert_eq!(kinds(item(&report, "a")), ["hostname", "user"]);
+}
+
+#[test]
+fn json_diff_reports_key_paths() {
+    let dir = scratch("json");
+    std::fs::write(
+        dir.join("a.json"),
+        r#"{"name": "x", "built": "2023-11-14T22:13:20Z", "seed": 1234, "tags": ["a", "b"]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("b.json"),
+        r#"{"name": "x", "built": "2027-01-15T08:00:00Z", "seed": 9876, "tags": ["b", "a"]}"#,
+    )
+    .unwrap();
+    let (_, report) = diff_json(&dir.join("a.json"), &dir.join("b.json"), &[]);
+    let j = item(&report, "a.json");
+    assert_eq!(j["kind"], "json");
+    let by_key: Vec<(String, String)> = j["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["context"].as_str().unwrap().to_string(),
+                r["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_key,
+        [
+            ("key $.built".to_string(), "timestamp".to_string()),
+            ("key $.seed".to_string(), "random".to_string()),
+            ("key $.tags".to_string(), "ordering".to_string())
+        ]
+    );
+}

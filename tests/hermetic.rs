@@ -1,0 +1,416 @@
+//! Hermeticity findings end to end: network attempts seen by the seccomp supervisor,
+//! undeclared reads, and pinned (fixed-output) fetches, with the real binary and real
+//! programs in the real sandbox.
+//!
+//! Destinations that must be *recorded* are never loopback: inside a step, 127.0.0.1 is
+//! the step's own loopback, which is allowed and not reported. They are documentation
+//! addresses (192.0.2.1, 2001:db8::1, 10.1.2.3) that a step cannot reach anyway: it has
+//! no route. DNS queries are recorded whatever the resolver's address.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::thread;
+
+const PATH_ENV: &str = "[env]\nPATH = \"/usr/bin:/bin\"\n";
+
+/// A graph with one step `s` running `run` and producing `out`.
+fn one_step(run: &str) -> String {
+    format!("{PATH_ENV}\n[steps.s]\nrun = '''{run}'''\noutputs = [\"out\"]\n")
+}
+
+/// Builds the project in `dir` with `--json` and returns (exit code, manifest, stderr).
+fn build(dir: &std::path::Path, extra: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["build", "--json", "--no-cache"];
+    args.extend_from_slice(extra);
+    let out = run_in(dir, &args);
+    (code(&out), json(&out), stderr(&out))
+}
+
+/// Like [`build`], with file opens observed in every step (`build` observes them only
+/// to explain a failure; `check` always does).
+fn build_observing_files(dir: &std::path::Path) -> (i32, Value, String) {
+    let out = reprobe()
+        .args(["build", "--json", "--no-cache"])
+        .env("REPROBE_OBSERVE", "all")
+        .current_dir(dir)
+        .output()
+        .expect("reprobe runs");
+    (code(&out), json(&out), stderr(&out))
+}
+
+fn findings<'a>(manifest: &'a Value, step: &str) -> &'a Value {
+    let steps = manifest["steps"].as_array().expect("steps");
+    &steps
+        .iter()
+        .find(|s| s["name"] == step)
+        .unwrap_or_else(|| panic!("no step {step}"))["findings"]
+}
+
+fn attempts(manifest: &Value, step: &str) -> Vec<Value> {
+    findings(manifest, step)["network"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn undeclared(manifest: &Value, step: &str) -> Vec<String> {
+    findings(manifest, step)["undeclared"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The attempt to `address`, if recorded.
+fn attempt_to<'a>(list: &'a [Value], address: &str) -> Option<&'a Value> {
+    list.iter().find(|a| a["address"] == address)
+}
+
+fn argv(attempt: &Value) -> String {
+    attempt["argv"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn bash_dev_tcp_to_a_remote_address_is_recorded_denied_and_warned_about() {
+    let dir = project(
+        &one_step("bash -c 'exec 3<>/dev/tcp/192.0.2.1/8443' 2>err; echo $? > out"),
+        &[],
+    );
+    let (code, manifest, err) = build(dir.path(), &[]);
+    assert_eq!(code, 0, "{err}");
+    let list = attempts(&manifest, "s");
+    let attempt = attempt_to(&list, "192.0.2.1").unwrap_or_else(|| panic!("{list:?}"));
+    assert_eq!(attempt["family"], "inet");
+    assert_eq!(attempt["port"], 8443);
+    assert!(argv(attempt).starts_with("bash -c exec 3<>/dev/tcp/192.0.2.1/8443"));
+    assert!(attempt["pid"].as_i64().unwrap() > 1);
+    assert!(
+        err.contains("step `s` tried to reach the network") && err.contains("192.0.2.1 port 8443"),
+        "{err}"
+    );
+    assert_eq!(list.len(), 1, "only the connect: {list:?}");
+}
+
+#[test]
+fn deny_network_attempts_makes_build_exit_1() {
+    let dir = project(
+        &one_step("bash -c 'exec 3<>/dev/tcp/192.0.2.1/80'; echo > out"),
+        &[],
+    );
+    let (plain, _, _) = build(dir.path(), &[]);
+    assert_eq!(plain, 0);
+    let (denied, _, err) = build(dir.path(), &["--deny-network-attempts"]);
+    assert_eq!(denied, 1, "{err}");
+}
+
+#[test]
+fn the_step_gets_enetunreach_as_on_a_machine_without_network() {
+    let script = "import socket, errno\n\
+s = socket.socket()\n\
+try:\n    s.connect(('192.0.2.1', 80))\nexcept OSError as e:\n    open('out', 'w').write(errno.errorcode[e.errno])\n";
+    let dir = project(
+        &one_step("python3 probe.py").replace("run", "inputs = [\"probe.py\"]\nrun"),
+        &[("probe.py", script)],
+    );
+    let (code, manifest, err) = build(dir.path(), &["--out", "o"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("o/out")).unwrap(),
+        "ENETUNREACH"
+    );
+    assert!(attempt_to(&attempts(&manifest, "s"), "192.0.2.1").is_some());
+}
+
+#[test]
+fn loopback_inside_the_step_is_allowed_and_never_reaches_the_host() {
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    host.set_nonblocking(true).unwrap();
+    let port = host.local_addr().unwrap().port();
+    // Inside, 127.0.0.1 is the step's own loopback: nothing listens there.
+    let dir = project(
+        &one_step(&format!(
+            "bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' 2>/dev/null; echo $? > out"
+        )),
+        &[],
+    );
+    let (code, manifest, err) = build(dir.path(), &["--out", "o"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(attempts(&manifest, "s").is_empty(), "{manifest}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("o/out")).unwrap(),
+        "1\n"
+    );
+    assert!(host.accept().is_err(), "the host listener was reached");
+}
+
+#[test]
+fn python_sockets_inet6_and_udp_are_recorded_with_address_and_port() {
+    let script = r#"import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+try:
+    s.connect(('2001:db8::1', 8080))
+except OSError:
+    pass
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    u.sendto(b'hi', ('10.1.2.3', 9999))
+except OSError:
+    pass
+open('out', 'w').write('done')
+"#;
+    let dir = project(
+        &one_step("python3 probe.py").replace("run", "inputs = [\"probe.py\"]\nrun"),
+        &[("probe.py", script)],
+    );
+    let (code, manifest, err) = build(dir.path(), &[]);
+    assert_eq!(code, 0, "{err}");
+    let list = attempts(&manifest, "s");
+    let v6 = attempt_to(&list, "2001:db8::1").unwrap_or_else(|| panic!("{list:?}"));
+    assert_eq!(
+        (v6["family"].as_str(), v6["port"].as_u64()),
+        (Some("inet6"), Some(8080))
+    );
+    assert!(argv(v6).starts_with("python3 probe.py"));
+    let udp = attempt_to(&list, "10.1.2.3").unwrap_or_else(|| panic!("{list:?}"));
+    assert_eq!(udp["port"], 9999);
+}
+
+#[test]
+fn getent_hosts_is_recorded_with_the_name_it_looked_up() {
+    let dir = project(&one_step("getent hosts example.org; echo $? > out"), &[]);
+    let (code, manifest, err) = build(dir.path(), &[]);
+    assert_eq!(code, 0, "{err}");
+    let list = attempts(&manifest, "s");
+    let dns = list
+        .iter()
+        .find(|a| a["dns_name"] == "example.org")
+        .unwrap_or_else(|| panic!("no DNS query recorded: {list:?}"));
+    assert_eq!(dns["port"], 53);
+    assert_eq!(argv(dns), "getent hosts example.org");
+    assert!(err.contains("looked up example.org"), "{err}");
+}
+
+#[test]
+fn a_dns_query_to_a_loopback_resolver_is_recorded_too() {
+    let script = "import socket, struct\n\
+q = struct.pack('>HHHHHH', 1, 0x100, 1, 0, 0, 0) + b'\\x05build\\x07example\\x00' + struct.pack('>HH', 1, 1)\n\
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+try:\n    u.sendto(q, ('127.0.0.53', 53))\nexcept OSError:\n    pass\n\
+open('out', 'w').write('done')\n";
+    let dir = project(
+        &one_step("python3 probe.py").replace("run", "inputs = [\"probe.py\"]\nrun"),
+        &[("probe.py", script)],
+    );
+    let (code, manifest, err) = build(dir.path(), &[]);
+    assert_eq!(code, 0, "{err}");
+    let list = attempts(&manifest, "s");
+    let dns = attempt_to(&list, "127.0.0.53").unwrap_or_else(|| panic!("{list:?}"));
+    assert_eq!(dns["dns_name"], "build.example");
+}
+
+#[test]
+fn a_static_binary_is_observed_too() {
+    let dir = project(&format!("{PATH_ENV}\n[steps.s]\nrun = \"./probe > out\"\ninputs = [\"probe\"]\noutputs = [\"out\"]\n"), &[(
+        "probe.c",
+        "#include <arpa/inet.h>\n#include <stdio.h>\n#include <sys/socket.h>\n\
+int main(void) {\n  struct sockaddr_in a = {0};\n  a.sin_family = AF_INET;\n  a.sin_port = htons(443);\n\
+  inet_pton(AF_INET, \"192.0.2.7\", &a.sin_addr);\n  int s = socket(AF_INET, SOCK_STREAM, 0);\n\
+  printf(\"%d\\n\", connect(s, (struct sockaddr *)&a, sizeof a));\n  return 0;\n}\n",
+    )]);
+    let status = Command::new("gcc")
+        .args(["-static", "-O2", "-o", "probe", "probe.c"])
+        .current_dir(dir.path())
+        .status()
+        .expect("gcc runs");
+    assert!(status.success(), "gcc -static failed");
+    let (code, manifest, err) = build(dir.path(), &[]);
+    assert_eq!(code, 0, "{err}");
+    let list = attempts(&manifest, "s");
+    let attempt = attempt_to(&list, "192.0.2.7").unwrap_or_else(|| panic!("{list:?}"));
+    assert_eq!(attempt["port"], 443);
+    assert_eq!(argv(attempt), "./probe");
+}
+
+#[test]
+fn a_grandchild_is_observed_with_its_own_pid_and_argv() {
+    let dir = project(
+        &one_step("sh -c 'bash -c \"exec 3<>/dev/tcp/10.9.8.7/21\"; true' 2>/dev/null; echo > out"),
+        &[],
+    );
+    let (code, manifest, err) = build(dir.path(), &[]);
+    assert_eq!(code, 0, "{err}");
+    let list = attempts(&manifest, "s");
+    let attempt = attempt_to(&list, "10.9.8.7").unwrap_or_else(|| panic!("{list:?}"));
+    assert_eq!(attempt["port"], 21);
+    assert_eq!(argv(attempt), "bash -c exec 3<>/dev/tcp/10.9.8.7/21");
+    assert!(attempt["pid"].as_i64().unwrap() > 2, "{attempt}");
+}
+
+#[test]
+fn check_gives_a_step_that_tried_the_network_the_verdict_network() {
+    let dir = project(
+        &one_step("bash -c 'exec 3<>/dev/tcp/192.0.2.1/80' 2>/dev/null; echo same > out"),
+        &[],
+    );
+    let out = run_in(dir.path(), &["check", "--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["steps"][0]["verdict"], "network");
+    assert_eq!(report["steps"][0]["network"][0]["address"], "192.0.2.1");
+}
+
+#[test]
+fn an_undeclared_header_fails_the_step_with_the_likely_reason() {
+    let dir = project(
+        &format!("{PATH_ENV}\n[steps.compile]\nrun = \"gcc -c src/hello.c -o hello.o\"\ninputs = [\"src/hello.c\"]\noutputs = [\"hello.o\"]\n"),
+        &[
+            ("src/hello.c", "#include \"config.h\"\nint main(void) { return X; }\n"),
+            ("src/config.h", "#define X 0\n"),
+        ],
+    );
+    let out = run_in(dir.path(), &["build"]);
+    assert_eq!(code(&out), 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("step `compile` tried to open src/config.h, which is not in its inputs"),
+        "{err}"
+    );
+    let (_, manifest, _) = build(dir.path(), &[]);
+    assert_eq!(undeclared(&manifest, "compile"), vec!["src/config.h"]);
+}
+
+#[test]
+fn an_absolute_path_into_the_project_is_an_undeclared_read() {
+    let dir = project("", &[("data.txt", "secret\n")]);
+    let host_path = dir.path().join("data.txt");
+    std::fs::write(
+        dir.path().join("reprobe.toml"),
+        one_step(&format!(
+            "cat {} > out 2>/dev/null; true",
+            host_path.display()
+        )),
+    )
+    .unwrap();
+    let (status, manifest, err) = build(dir.path(), &[]);
+    assert_eq!(status, 0, "{err}");
+    assert!(
+        undeclared(&manifest, "s").is_empty(),
+        "build observes opens only on failure"
+    );
+    let out = run_in(dir.path(), &["check", "--json"]);
+    let report = json(&out);
+    assert_eq!(report["steps"][0]["verdict"], "undeclared", "{report}");
+    assert_eq!(report["steps"][0]["undeclared"][0], "data.txt");
+    let (_, manifest, _) = build_observing_files(dir.path());
+    assert_eq!(undeclared(&manifest, "s"), vec!["data.txt"]);
+}
+
+#[test]
+fn reads_of_home_and_unlisted_etc_files_are_reported_and_judged_undeclared() {
+    let dir = project(
+        &one_step("cat ~/.config/x /etc/hostname 2>/dev/null; cat /etc/passwd > /dev/null; echo same > out"),
+        &[],
+    );
+    let (status, manifest, err) = build_observing_files(dir.path());
+    assert_eq!(status, 0, "{err}");
+    let paths = undeclared(&manifest, "s");
+    assert_eq!(paths, vec!["/etc/hostname", "/homeless-shelter/.config/x"]);
+    assert!(err.contains("did not declare"), "{err}");
+    let out = run_in(dir.path(), &["check", "--json"]);
+    let report = json(&out);
+    assert_eq!(report["steps"][0]["verdict"], "undeclared", "{report}");
+    assert_eq!(code(&out), 1);
+}
+
+#[test]
+fn a_clean_step_has_no_findings() {
+    let dir = project(
+        &one_step("cat src/a.txt > out").replace("run", "inputs = [\"src/a.txt\"]\nrun"),
+        &[("src/a.txt", "a\n")],
+    );
+    let (code, manifest, err) = build(dir.path(), &["--deny-network-attempts"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(attempts(&manifest, "s").is_empty());
+    assert!(undeclared(&manifest, "s").is_empty());
+}
+
+/// Serves `body` for every GET on the host's loopback; returns the port.
+fn serve(body: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let head = format!(
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        }
+    });
+    port
+}
+
+const PAYLOAD: &[u8] = b"pinned content\n";
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn fetch_graph(port: u16, path: &str, sha: &str) -> String {
+    format!(
+        "{PATH_ENV}\n[steps.fetch]\nrun = \"curl -sSf -o src.txt http://127.0.0.1:{port}/{path}\"\nnetwork = true\noutputs = [\"src.txt\"]\nsha256 = \"{sha}\"\n"
+    )
+}
+
+#[test]
+fn a_pinned_fetch_reaches_the_host_and_a_new_url_with_the_same_content_is_no_rebuild() {
+    let port = serve(PAYLOAD);
+    let dir = project(&fetch_graph(port, "a.txt", &sha256_hex(PAYLOAD)), &[]);
+    let out = run_in(dir.path(), &["build", "--json", "--deny-network-attempts"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let manifest = json(&out);
+    assert_eq!(step_status(&manifest, "fetch"), "ran");
+    assert!(attempts(&manifest, "fetch").is_empty());
+    std::fs::write(
+        dir.path().join("reprobe.toml"),
+        fetch_graph(port, "mirror/b.txt", &sha256_hex(PAYLOAD)),
+    )
+    .unwrap();
+    let again = json(&run_in(dir.path(), &["build", "--json"]));
+    assert_eq!(step_status(&again, "fetch"), "cached");
+}
+
+#[test]
+fn a_pinned_fetch_with_other_content_fails_showing_both_hashes() {
+    let port = serve(PAYLOAD);
+    let declared = sha256_hex(b"what we expected\n");
+    let dir = project(&fetch_graph(port, "a.txt", &declared), &[]);
+    let out = run_in(dir.path(), &["build"]);
+    assert_eq!(code(&out), 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&declared) && err.contains(&sha256_hex(PAYLOAD)),
+        "{err}"
+    );
+}
