@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::table::{paint, Colour, Table};
-use super::{load_graph, open_store, CommonArgs, Interrupt};
+use super::{open_store, CommonArgs, Interrupt};
 use crate::error::Exit;
 use crate::exec::{self, BuildEvent, BuildOptions};
 use crate::manifest::{Manifest, NetworkAttempt, StepRecord, StepStatus};
@@ -31,12 +31,17 @@ pub struct BuildArgs {
     #[arg(long)]
     pub deny_network_attempts: bool,
     #[command(flatten)]
+    pub source: super::import::GraphSource,
+    #[command(flatten)]
     pub common: CommonArgs,
 }
 
 /// Runs `reprobe build`.
 pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
-    let graph = match load_graph(args.graph.as_deref()) {
+    let graph = match args
+        .source
+        .load(args.graph.as_deref(), args.common.quiet || args.common.json)
+    {
         Ok(graph) => Arc::new(graph),
         Err(err) => return Ok(report_bad_input(err)),
     };

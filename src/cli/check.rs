@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::table::{colour_enabled, paint, Colour, Table};
-use super::{load_graph, open_store, CommonArgs, Interrupt};
+use super::{open_store, CommonArgs, Interrupt};
 use crate::check::{self, CheckContext, CheckOptions, CheckReport, StepFinding, Verdict};
 use crate::error::Exit;
 use crate::exec::BuildError;
@@ -45,12 +45,17 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     #[command(flatten)]
+    pub source: super::import::GraphSource,
+    #[command(flatten)]
     pub common: CommonArgs,
 }
 
 /// Runs `reprobe check`.
 pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
-    let graph = match load_graph(args.graph.as_deref()) {
+    let graph = match args
+        .source
+        .load(args.graph.as_deref(), args.common.quiet || args.common.json)
+    {
         Ok(graph) => Arc::new(graph),
         Err(err) => {
             eprintln!("reprobe: error: {err:#}");

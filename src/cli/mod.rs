@@ -19,6 +19,7 @@ pub mod challenge;
 pub mod check;
 pub mod diff;
 pub mod explain;
+pub mod import;
 pub mod table;
 
 /// reprobe: are your builds reproducible, and why do your caches miss?
@@ -42,6 +43,8 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Compare manifests from different machines: same input hash, same output?
     Challenge(challenge::ChallengeArgs),
+    /// Turn another build system's graph into a reprobe graph.
+    Import(import::ImportArgs),
     /// Internal: runs one sandboxed step from a request file (re-executed by reprobe).
     #[command(name = "__sandbox", hide = true)]
     Sandbox { request: std::path::PathBuf },
@@ -67,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => diff::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Challenge(args) => challenge::run(args),
+        Command::Import(args) => import::run(args),
         Command::Sandbox { request } => crate::sandbox::helper_main(&request),
     };
     match outcome {

@@ -1,0 +1,1150 @@
+//! The Ninja file parser: statements, scopes, variable expansion, `include`/`subninja`.
+//!
+//! It follows Ninja's manifest semantics: file-level variables are evaluated when they are
+//! declared; a build statement's own bindings are evaluated in the enclosing file scope;
+//! its paths see those bindings; rule variables (`command`, `depfile`, ...) are expanded
+//! per edge, looking up `$in`/`$in_newline`/`$out`, then the edge's bindings, then the
+//! rule's, then the file scope and its parents (a `subninja` opens a child scope, an
+//! `include` shares the current one). Paths are canonicalized as Ninja does (`a/./b`,
+//! `a/../b`). Every error names the file and the line: `build.ninja:12: unknown build
+//! rule 'cc'`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How deep `include`/`subninja` may nest before the parser assumes a loop.
+const MAX_INCLUDE_DEPTH: usize = 64;
+
+/// Variables a `rule` may set (anything else is an error, as in Ninja).
+const RULE_VARIABLES: &[&str] = &[
+    "command",
+    "depfile",
+    "dyndep",
+    "deps",
+    "description",
+    "generator",
+    "pool",
+    "restat",
+    "rspfile",
+    "rspfile_content",
+    "msvc_deps_prefix",
+    "hide_success",
+    "hide_progress",
+];
+
+/// A problem in a Ninja file.
+#[derive(Debug, thiserror::Error)]
+pub enum NinjaError {
+    /// Invalid syntax or meaning, at a line of a file.
+    #[error("{file}:{line}: {message}")]
+    Syntax {
+        /// The file, as named by the user or the `include` statement.
+        file: String,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file (the manifest or an included one) cannot be read.
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where a statement was written.
+#[derive(Debug, Clone, Default)]
+pub struct Location {
+    /// The file.
+    pub file: Arc<str>,
+    /// The 1-based line of the statement's first line.
+    pub line: usize,
+}
+
+/// Locations never make two edges differ: one graph written twice has other line numbers.
+impl PartialEq for Location {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Location {}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// One build edge with its paths (canonicalized, relative to the build directory unless
+/// absolute) and its rule variables expanded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Edge {
+    /// The rule's name (`phony` for phony edges).
+    pub rule: String,
+    /// Explicit outputs (`$out`).
+    pub outputs: Vec<String>,
+    /// Implicit outputs (after `|` in the outputs).
+    pub implicit_outputs: Vec<String>,
+    /// Explicit inputs (`$in`).
+    pub inputs: Vec<String>,
+    /// Implicit inputs (after `|`).
+    pub implicit_inputs: Vec<String>,
+    /// Order-only inputs (after `||`).
+    pub order_only: Vec<String>,
+    /// Validations (after `|@`).
+    pub validations: Vec<String>,
+    /// The expanded command (empty for phony edges).
+    pub command: String,
+    /// The expanded description.
+    pub description: String,
+    /// The depfile the command writes, if any.
+    pub depfile: String,
+    /// `deps = gcc` or `deps = msvc`: Ninja moves the depfile into `.ninja_deps`.
+    pub deps: String,
+    /// The pool (`console`, a declared pool, or empty).
+    pub pool: String,
+    /// A response file written before the command runs.
+    pub rspfile: String,
+    /// The response file's content.
+    pub rspfile_content: String,
+    /// Whether the edge regenerates the build files (`generator = 1`).
+    pub generator: bool,
+    /// A dyndep file (not supported by the importer, which says so).
+    pub dyndep: String,
+    /// Where the edge was declared.
+    pub location: Location,
+}
+
+impl Edge {
+    /// Whether this is a `phony` edge (an alias, not a command).
+    pub fn is_phony(&self) -> bool {
+        self.rule == "phony"
+    }
+
+    /// Explicit and implicit outputs.
+    pub fn all_outputs(&self) -> impl Iterator<Item = &String> {
+        self.outputs.iter().chain(&self.implicit_outputs)
+    }
+}
+
+/// A parsed Ninja manifest: its edges in file order, its default targets and pools.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildFile {
+    /// Every build edge, in the order written (includes and subninjas inline).
+    pub edges: Vec<Edge>,
+    /// The targets of `default` statements, in order.
+    pub defaults: Vec<String>,
+    /// Declared pools and their depth.
+    pub pools: BTreeMap<String, usize>,
+}
+
+/// Reads and parses `path` (paths of `include`/`subninja` resolve against its directory,
+/// where Ninja runs).
+pub fn parse_file(path: &Path) -> Result<BuildFile, NinjaError> {
+    let name = path.display().to_string();
+    let text = read_text(path, &name)?;
+    let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    parse_str(&text, &name, &dir)
+}
+
+/// Parses manifest text; `name` is used in errors, `dir` resolves `include` paths.
+pub fn parse_str(text: &str, name: &str, dir: &Path) -> Result<BuildFile, NinjaError> {
+    let mut parser = Parser::new(dir);
+    parser.parse(text, name, 0, 0)?;
+    Ok(parser.out)
+}
+
+fn read_text(path: &Path, name: &str) -> Result<String, NinjaError> {
+    let bytes = std::fs::read(path).map_err(|source| NinjaError::Read {
+        file: name.to_string(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|_| NinjaError::Read {
+        file: name.to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+    })
+}
+
+/// Ninja's path canonicalization: drops `.` and empty components and folds `dir/..`.
+pub fn canonicalize_path(path: &str) -> String {
+    let simple = !path.is_empty()
+        && !path.starts_with('.')
+        && !path.ends_with('/')
+        && !path.contains("/.")
+        && !path.contains("//");
+    if simple {
+        return path.to_string();
+    }
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|last| *last != "..") => {
+                parts.pop();
+            }
+            ".." if absolute => {}
+            _ => parts.push(part),
+        }
+    }
+    let joined = parts.join("/");
+    match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
+}
+
+/// Ninja's shell escaping of one path inside `$in` and `$out`.
+pub fn shell_escape(path: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-' | '.' | '/');
+    if !path.is_empty() && path.chars().all(safe) {
+        return path.to_string();
+    }
+    format!("'{}'", path.replace('\'', "'\\''"))
+}
+
+/// A piece of an unevaluated string.
+#[derive(Debug, Clone)]
+enum Piece {
+    Literal(String),
+    Variable(String),
+}
+
+/// An unevaluated string: literal text and `$variable` references.
+#[derive(Debug, Clone, Default)]
+struct Eval(Vec<Piece>);
+
+impl Eval {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[derive(Debug)]
+struct Rule {
+    bindings: HashMap<String, Eval>,
+}
+
+#[derive(Debug, Default)]
+struct Scope {
+    vars: HashMap<String, String>,
+    rules: HashMap<String, Arc<Rule>>,
+    parent: Option<usize>,
+}
+
+/// The byte cursor over one file.
+struct Lexer<'t> {
+    src: &'t str,
+    bytes: &'t [u8],
+    pos: usize,
+    line: usize,
+    file: &'t str,
+}
+
+impl<'t> Lexer<'t> {
+    fn new(src: &'t str, file: &'t str) -> Lexer<'t> {
+        Lexer {
+            src,
+            bytes: src.as_bytes(),
+            pos: 0,
+            line: 1,
+            file,
+        }
+    }
+
+    fn error_at(&self, line: usize, message: impl Into<String>) -> NinjaError {
+        NinjaError::Syntax {
+            file: self.file.to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    fn error(&self, message: impl Into<String>) -> NinjaError {
+        self.error_at(self.line, message)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, offset: usize) -> Option<u8> {
+        self.bytes.get(self.pos + offset).copied()
+    }
+
+    /// The newline at the cursor, if any: its length (1 or 2).
+    fn newline_len(&self) -> Option<usize> {
+        match (self.peek(), self.peek_at(1)) {
+            (Some(b'\n'), _) => Some(1),
+            (Some(b'\r'), Some(b'\n')) => Some(2),
+            _ => None,
+        }
+    }
+
+    fn skip_line(&mut self) {
+        match memchr::memchr(b'\n', &self.bytes[self.pos..]) {
+            Some(i) => {
+                self.pos += i + 1;
+                self.line += 1;
+            }
+            None => self.pos = self.bytes.len(),
+        }
+    }
+
+    fn count_spaces(&self) -> usize {
+        self.bytes[self.pos..]
+            .iter()
+            .take_while(|&&b| b == b' ')
+            .count()
+    }
+
+    /// Skips blank and comment lines; `Ok(false)` at the end of the file.
+    fn next_statement(&mut self) -> Result<bool, NinjaError> {
+        loop {
+            let spaces = self.count_spaces();
+            let after = self.bytes.get(self.pos + spaces).copied();
+            match after {
+                None => return Ok(false),
+                Some(b'#') => self.skip_line(),
+                Some(b'\n') | Some(b'\r') => {
+                    self.pos += spaces;
+                    if self.newline_len().is_none() {
+                        return Err(self.error("unexpected carriage return"));
+                    }
+                    self.skip_line();
+                }
+                Some(_) if spaces > 0 => return Err(self.error("unexpected indent")),
+                Some(_) => return Ok(true),
+            }
+        }
+    }
+
+    /// Whether an indented binding line follows (comment lines are skipped).
+    fn binding_follows(&mut self) -> bool {
+        loop {
+            let spaces = self.count_spaces();
+            match self.bytes.get(self.pos + spaces).copied() {
+                Some(b'#') => self.skip_line(),
+                Some(b'\n') | Some(b'\r') | None => return false,
+                Some(_) if spaces > 0 => {
+                    self.pos += spaces;
+                    return true;
+                }
+                Some(_) => return false,
+            }
+        }
+    }
+
+    /// Skips spaces and `$`-newline continuations between tokens.
+    fn skip_spaces(&mut self) {
+        loop {
+            match (self.peek(), self.peek_at(1), self.peek_at(2)) {
+                (Some(b' '), _, _) => self.pos += 1,
+                (Some(b'$'), Some(b'\n'), _) => {
+                    self.pos += 2;
+                    self.line += 1;
+                }
+                (Some(b'$'), Some(b'\r'), Some(b'\n')) => {
+                    self.pos += 3;
+                    self.line += 1;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// An identifier (`[A-Za-z0-9_.-]+`), or `None` when there is none at the cursor.
+    fn ident(&mut self) -> Option<&'t str> {
+        let start = self.pos;
+        while self.peek().is_some_and(is_varname_byte) {
+            self.pos += 1;
+        }
+        (self.pos > start).then(|| &self.src[start..self.pos])
+    }
+
+    fn expect_ident(&mut self, what: &str) -> Result<&'t str, NinjaError> {
+        self.skip_spaces();
+        self.ident()
+            .ok_or_else(|| self.error(format!("expected {what}, got {}", self.describe_next())))
+    }
+
+    fn describe_next(&self) -> String {
+        match self.peek() {
+            None => "end of file".into(),
+            Some(b'\n') | Some(b'\r') => "newline".into(),
+            Some(_) => {
+                let rest = &self.src[self.pos..];
+                let word: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+                format!("'{word}'")
+            }
+        }
+    }
+
+    fn expect_newline(&mut self) -> Result<(), NinjaError> {
+        self.skip_spaces();
+        if self.peek().is_none() {
+            return Ok(());
+        }
+        match self.newline_len() {
+            Some(n) => {
+                self.pos += n;
+                self.line += 1;
+                Ok(())
+            }
+            None => Err(self.error(format!("expected newline, got {}", self.describe_next()))),
+        }
+    }
+
+    /// Reads a `$`-escaped string: a path (stops at space, `:`, `|`) or a value (to the
+    /// end of the line).
+    fn eval(&mut self, path: bool) -> Result<Eval, NinjaError> {
+        let mut pieces = Vec::new();
+        let mut text = String::new();
+        let mut run = self.pos;
+        while let Some(byte) = self.peek() {
+            match byte {
+                b'$' => {
+                    text.push_str(&self.src[run..self.pos]);
+                    self.escape(&mut text, &mut pieces)?;
+                    run = self.pos;
+                }
+                b' ' | b':' | b'|' if path => break,
+                b'\n' => break,
+                b'\r' if self.peek_at(1) == Some(b'\n') => break,
+                0 => return Err(self.error("unexpected NUL byte")),
+                _ => self.pos += 1,
+            }
+        }
+        text.push_str(&self.src[run..self.pos]);
+        if !text.is_empty() {
+            pieces.push(Piece::Literal(text));
+        }
+        Ok(Eval(pieces))
+    }
+
+    /// One `$` escape at the cursor.
+    fn escape(&mut self, text: &mut String, pieces: &mut Vec<Piece>) -> Result<(), NinjaError> {
+        let next = self.peek_at(1);
+        match next {
+            Some(b'$') | Some(b' ') | Some(b':') => {
+                text.push(char::from(next.unwrap_or(b'$')));
+                self.pos += 2;
+            }
+            Some(b'\n') | Some(b'\r') => {
+                self.pos += 1;
+                let Some(n) = self.newline_len() else {
+                    return Err(self.error("bad $-escape (literal $ must be written as $$)"));
+                };
+                self.pos += n;
+                self.line += 1;
+                self.pos += self.count_spaces();
+            }
+            Some(b'{') => {
+                self.pos += 2;
+                let name = self.ident().unwrap_or_default();
+                if !self.eat(b'}') {
+                    return Err(self.error("bad $-escape: expected '}' after ${name"));
+                }
+                flush_variable(text, pieces, name);
+            }
+            Some(b) if is_simple_varname_byte(b) => {
+                self.pos += 1;
+                let start = self.pos;
+                while self.peek().is_some_and(is_simple_varname_byte) {
+                    self.pos += 1;
+                }
+                flush_variable(text, pieces, &self.src[start..self.pos]);
+            }
+            _ => return Err(self.error("bad $-escape (literal $ must be written as $$)")),
+        }
+        Ok(())
+    }
+
+    /// Paths up to the next `:`, `|` or newline.
+    fn paths(&mut self) -> Result<Vec<Eval>, NinjaError> {
+        let mut out = Vec::new();
+        loop {
+            self.skip_spaces();
+            let path = self.eval(true)?;
+            if path.is_empty() {
+                return Ok(out);
+            }
+            out.push(path);
+        }
+    }
+}
+
+fn flush_variable(text: &mut String, pieces: &mut Vec<Piece>, name: &str) {
+    if !text.is_empty() {
+        pieces.push(Piece::Literal(std::mem::take(text)));
+    }
+    pieces.push(Piece::Variable(name.to_string()));
+}
+
+fn is_varname_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+fn is_simple_varname_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')
+}
+
+/// The paths of a build statement, still unevaluated.
+#[derive(Default)]
+struct EdgePaths {
+    outputs: Vec<Eval>,
+    implicit_outputs: Vec<Eval>,
+    inputs: Vec<Eval>,
+    implicit_inputs: Vec<Eval>,
+    order_only: Vec<Eval>,
+    validations: Vec<Eval>,
+}
+
+/// The parser's state across files.
+struct Parser {
+    dir: PathBuf,
+    scopes: Vec<Scope>,
+    produced: HashMap<String, usize>,
+    out: BuildFile,
+}
+
+impl Parser {
+    fn new(dir: &Path) -> Parser {
+        let mut root = Scope::default();
+        root.rules.insert(
+            "phony".into(),
+            Arc::new(Rule {
+                bindings: HashMap::new(),
+            }),
+        );
+        Parser {
+            dir: dir.to_path_buf(),
+            scopes: vec![root],
+            produced: HashMap::new(),
+            out: BuildFile::default(),
+        }
+    }
+
+    fn parse(
+        &mut self,
+        text: &str,
+        name: &str,
+        scope: usize,
+        depth: usize,
+    ) -> Result<(), NinjaError> {
+        let mut lx = Lexer::new(text, name);
+        while lx.next_statement()? {
+            self.statement(&mut lx, scope, depth)?;
+        }
+        Ok(())
+    }
+
+    fn statement(&mut self, lx: &mut Lexer, scope: usize, depth: usize) -> Result<(), NinjaError> {
+        let line = lx.line;
+        let Some(word) = lx.ident() else {
+            return Err(lx.error(format!(
+                "expected a statement (build, rule, pool, default, include, subninja or a variable), got {}",
+                lx.describe_next()
+            )));
+        };
+        match word {
+            "build" => self.build(lx, scope, line),
+            "rule" => self.rule(lx, scope),
+            "pool" => self.pool(lx, scope),
+            "default" => self.default(lx, scope),
+            "include" => self.include(lx, scope, depth, false),
+            "subninja" => self.include(lx, scope, depth, true),
+            name => {
+                let value = self.binding_value(lx)?;
+                let value = self.eval_in_scope(&value, scope);
+                self.scopes[scope].vars.insert(name.to_string(), value);
+                Ok(())
+            }
+        }
+    }
+
+    /// The ` = value` part of a binding, through the end of its line.
+    fn binding_value(&mut self, lx: &mut Lexer) -> Result<Eval, NinjaError> {
+        lx.skip_spaces();
+        if !lx.eat(b'=') {
+            return Err(lx.error(format!("expected '=', got {}", lx.describe_next())));
+        }
+        lx.skip_spaces();
+        let value = lx.eval(false)?;
+        lx.expect_newline()?;
+        Ok(value)
+    }
+
+    /// An indented `key = value` line.
+    fn binding<'t>(&mut self, lx: &mut Lexer<'t>) -> Result<(&'t str, Eval), NinjaError> {
+        let key = lx.expect_ident("a variable name")?;
+        let value = self.binding_value(lx)?;
+        Ok((key, value))
+    }
+
+    fn lookup_scope(&self, mut scope: usize, name: &str) -> Option<&str> {
+        loop {
+            if let Some(value) = self.scopes[scope].vars.get(name) {
+                return Some(value);
+            }
+            scope = self.scopes[scope].parent?;
+        }
+    }
+
+    fn find_rule(&self, mut scope: usize, name: &str) -> Option<Arc<Rule>> {
+        loop {
+            if let Some(rule) = self.scopes[scope].rules.get(name) {
+                return Some(Arc::clone(rule));
+            }
+            scope = self.scopes[scope].parent?;
+        }
+    }
+
+    fn eval_in_scope(&self, eval: &Eval, scope: usize) -> String {
+        self.eval_with(eval, &[], scope)
+    }
+
+    /// Evaluates with an edge's bindings first, then the scope chain.
+    fn eval_with(&self, eval: &Eval, edge_vars: &[(String, String)], scope: usize) -> String {
+        let mut out = String::new();
+        for piece in &eval.0 {
+            match piece {
+                Piece::Literal(text) => out.push_str(text),
+                Piece::Variable(name) => {
+                    if let Some((_, v)) = edge_vars.iter().rev().find(|(k, _)| k == name) {
+                        out.push_str(v);
+                    } else if let Some(v) = self.lookup_scope(scope, name) {
+                        out.push_str(v);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn rule(&mut self, lx: &mut Lexer, scope: usize) -> Result<(), NinjaError> {
+        let line = lx.line;
+        let name = lx.expect_ident("a rule name")?;
+        lx.expect_newline()?;
+        if self.scopes[scope].rules.contains_key(name) {
+            return Err(lx.error_at(line, format!("duplicate rule '{name}'")));
+        }
+        let mut bindings = HashMap::new();
+        while lx.binding_follows() {
+            let (key, value) = self.binding(lx)?;
+            if !RULE_VARIABLES.contains(&key) {
+                return Err(lx.error_at(lx.line - 1, format!("unexpected variable '{key}'")));
+            }
+            bindings.insert(key.to_string(), value);
+        }
+        if bindings.contains_key("rspfile") != bindings.contains_key("rspfile_content") {
+            return Err(lx.error_at(
+                line,
+                "rspfile and rspfile_content need to be both specified",
+            ));
+        }
+        if !bindings.contains_key("command") {
+            return Err(lx.error_at(line, format!("rule '{name}': expected 'command =' line")));
+        }
+        self.scopes[scope]
+            .rules
+            .insert(name.to_string(), Arc::new(Rule { bindings }));
+        Ok(())
+    }
+
+    fn pool(&mut self, lx: &mut Lexer, scope: usize) -> Result<(), NinjaError> {
+        let line = lx.line;
+        let name = lx.expect_ident("a pool name")?;
+        lx.expect_newline()?;
+        if self.out.pools.contains_key(name) || name == "console" {
+            return Err(lx.error_at(line, format!("duplicate pool '{name}'")));
+        }
+        let mut depth = None;
+        while lx.binding_follows() {
+            let (key, value) = self.binding(lx)?;
+            if key != "depth" {
+                return Err(lx.error_at(lx.line - 1, format!("unexpected variable '{key}'")));
+            }
+            let text = self.eval_in_scope(&value, scope);
+            let parsed = text
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| lx.error_at(lx.line - 1, format!("invalid pool depth '{text}'")))?;
+            depth = Some(parsed);
+        }
+        let depth = depth.ok_or_else(|| lx.error_at(line, "expected 'depth =' line"))?;
+        self.out.pools.insert(name.to_string(), depth);
+        Ok(())
+    }
+
+    fn default(&mut self, lx: &mut Lexer, scope: usize) -> Result<(), NinjaError> {
+        let paths = lx.paths()?;
+        if paths.is_empty() {
+            return Err(lx.error("expected target name"));
+        }
+        for path in &paths {
+            let target = canonicalize_path(&self.eval_in_scope(path, scope));
+            if !self.produced.contains_key(&target) {
+                return Err(lx.error(format!("unknown target '{target}'")));
+            }
+            self.out.defaults.push(target);
+        }
+        lx.expect_newline()
+    }
+
+    fn include(
+        &mut self,
+        lx: &mut Lexer,
+        scope: usize,
+        depth: usize,
+        subninja: bool,
+    ) -> Result<(), NinjaError> {
+        let line = lx.line;
+        lx.skip_spaces();
+        let path = lx.eval(true)?;
+        if path.is_empty() {
+            return Err(lx.error("expected path"));
+        }
+        lx.expect_newline()?;
+        if depth >= MAX_INCLUDE_DEPTH {
+            return Err(lx.error_at(line, "include/subninja nesting too deep (a loop?)"));
+        }
+        let rel = self.eval_in_scope(&path, scope);
+        let file = self.dir.join(&rel);
+        let text = std::fs::read(&file)
+            .map_err(|e| lx.error_at(line, format!("loading '{rel}': {e}")))
+            .and_then(|bytes| {
+                String::from_utf8(bytes)
+                    .map_err(|_| lx.error_at(line, format!("loading '{rel}': not UTF-8 text")))
+            })?;
+        let name = file.display().to_string();
+        let target = if subninja {
+            self.scopes.push(Scope {
+                parent: Some(scope),
+                ..Scope::default()
+            });
+            self.scopes.len() - 1
+        } else {
+            scope
+        };
+        self.parse(&text, &name, target, depth + 1)
+    }
+
+    fn edge_outputs(&mut self, lx: &mut Lexer) -> Result<EdgePaths, NinjaError> {
+        let mut paths = EdgePaths {
+            outputs: lx.paths()?,
+            ..EdgePaths::default()
+        };
+        if paths.outputs.is_empty() {
+            return Err(lx.error("expected path"));
+        }
+        if lx.eat(b'|') {
+            paths.implicit_outputs = lx.paths()?;
+        }
+        if !lx.eat(b':') {
+            return Err(lx.error(format!("expected ':', got {}", lx.describe_next())));
+        }
+        Ok(paths)
+    }
+
+    fn edge_inputs(&mut self, lx: &mut Lexer, paths: &mut EdgePaths) -> Result<(), NinjaError> {
+        paths.inputs = lx.paths()?;
+        if lx.peek() == Some(b'|') && !matches!(lx.peek_at(1), Some(b'|') | Some(b'@')) {
+            lx.pos += 1;
+            paths.implicit_inputs = lx.paths()?;
+        }
+        if lx.peek() == Some(b'|') && lx.peek_at(1) == Some(b'|') {
+            lx.pos += 2;
+            paths.order_only = lx.paths()?;
+        }
+        if lx.peek() == Some(b'|') && lx.peek_at(1) == Some(b'@') {
+            lx.pos += 2;
+            paths.validations = lx.paths()?;
+        }
+        lx.expect_newline()
+    }
+
+    fn build(&mut self, lx: &mut Lexer, scope: usize, line: usize) -> Result<(), NinjaError> {
+        let mut paths = self.edge_outputs(lx)?;
+        let rule_name = lx.expect_ident("build command name")?;
+        let rule = self
+            .find_rule(scope, rule_name)
+            .ok_or_else(|| lx.error(format!("unknown build rule '{rule_name}'")))?;
+        self.edge_inputs(lx, &mut paths)?;
+        let mut edge_vars: Vec<(String, String)> = Vec::new();
+        while lx.binding_follows() {
+            let (key, value) = self.binding(lx)?;
+            let value = self.eval_in_scope(&value, scope);
+            edge_vars.push((key.to_string(), value));
+        }
+        let list = |evals: &[Eval]| -> Vec<String> {
+            evals
+                .iter()
+                .map(|e| canonicalize_path(&self.eval_with(e, &edge_vars, scope)))
+                .collect()
+        };
+        let mut edge = Edge {
+            rule: rule_name.to_string(),
+            outputs: list(&paths.outputs),
+            implicit_outputs: list(&paths.implicit_outputs),
+            inputs: list(&paths.inputs),
+            implicit_inputs: list(&paths.implicit_inputs),
+            order_only: list(&paths.order_only),
+            validations: list(&paths.validations),
+            location: Location {
+                file: Arc::from(lx.file),
+                line,
+            },
+            ..Edge::default()
+        };
+        let env = EdgeEnv {
+            parser: self,
+            rule: &rule,
+            edge_vars: &edge_vars,
+            scope,
+            inputs: &edge.inputs,
+            outputs: &edge.outputs,
+        };
+        let vars = env.expand_all().map_err(|m| lx.error_at(line, m))?;
+        vars.apply(&mut edge);
+        self.check_pool(&edge).map_err(|m| lx.error_at(line, m))?;
+        self.register(edge).map_err(|m| lx.error_at(line, m))
+    }
+
+    fn check_pool(&self, edge: &Edge) -> Result<(), String> {
+        let known = edge.pool.is_empty()
+            || edge.pool == "console"
+            || self.out.pools.contains_key(&edge.pool);
+        if known {
+            Ok(())
+        } else {
+            Err(format!("unknown pool name '{}'", edge.pool))
+        }
+    }
+
+    fn register(&mut self, edge: Edge) -> Result<(), String> {
+        let index = self.out.edges.len();
+        for output in edge.all_outputs() {
+            if self.produced.insert(output.clone(), index).is_some() {
+                return Err(format!("multiple rules generate {output}"));
+            }
+        }
+        self.out.edges.push(edge);
+        Ok(())
+    }
+}
+
+/// The rule variables of one edge, expanded.
+struct RuleVars {
+    values: Vec<String>,
+}
+
+/// The rule variables the parser expands for every edge, in [`RuleVars`] order.
+const EXPANDED: [&str; 9] = [
+    "command",
+    "description",
+    "depfile",
+    "deps",
+    "pool",
+    "rspfile",
+    "rspfile_content",
+    "generator",
+    "dyndep",
+];
+
+impl RuleVars {
+    fn apply(mut self, edge: &mut Edge) {
+        let mut take = |i: usize| std::mem::take(&mut self.values[i]);
+        edge.command = take(0);
+        edge.description = take(1);
+        edge.depfile = take(2);
+        edge.deps = take(3);
+        edge.pool = take(4);
+        edge.rspfile = take(5);
+        edge.rspfile_content = take(6);
+        edge.generator = !take(7).is_empty();
+        edge.dyndep = take(8);
+    }
+}
+
+/// Variable lookup for a rule's bindings on one edge (Ninja's `EdgeEnv`).
+struct EdgeEnv<'p> {
+    parser: &'p Parser,
+    rule: &'p Rule,
+    edge_vars: &'p [(String, String)],
+    scope: usize,
+    inputs: &'p [String],
+    outputs: &'p [String],
+}
+
+impl EdgeEnv<'_> {
+    fn expand_all(&self) -> Result<RuleVars, String> {
+        let mut stack = Vec::new();
+        let values = EXPANDED
+            .iter()
+            .map(|name| {
+                let escape = !matches!(*name, "depfile" | "rspfile" | "dyndep");
+                self.lookup(name, escape, &mut stack)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RuleVars { values })
+    }
+
+    /// Ninja's `EdgeEnv` lookup; `escape` is off for file names (`depfile`, `rspfile`).
+    fn lookup(&self, name: &str, escape: bool, stack: &mut Vec<String>) -> Result<String, String> {
+        match name {
+            "in" => return Ok(join_paths(self.inputs, " ", escape)),
+            "in_newline" => return Ok(join_paths(self.inputs, "\n", escape)),
+            "out" => return Ok(join_paths(self.outputs, " ", escape)),
+            _ => {}
+        }
+        if let Some((_, value)) = self.edge_vars.iter().rev().find(|(k, _)| k == name) {
+            return Ok(value.clone());
+        }
+        if let Some(eval) = self.rule.bindings.get(name) {
+            if stack.iter().any(|s| s == name) {
+                stack.push(name.to_string());
+                return Err(format!("cycle in rule variables: {}", stack.join(" -> ")));
+            }
+            stack.push(name.to_string());
+            let value = self.evaluate(eval, escape, stack)?;
+            stack.pop();
+            return Ok(value);
+        }
+        Ok(self
+            .parser
+            .lookup_scope(self.scope, name)
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    fn evaluate(
+        &self,
+        eval: &Eval,
+        escape: bool,
+        stack: &mut Vec<String>,
+    ) -> Result<String, String> {
+        let mut out = String::new();
+        for piece in &eval.0 {
+            match piece {
+                Piece::Literal(text) => out.push_str(text),
+                Piece::Variable(name) => out.push_str(&self.lookup(name, escape, stack)?),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn join_paths(paths: &[String], separator: &str, escape: bool) -> String {
+    let mut out = String::new();
+    for (i, path) in paths.iter().enumerate() {
+        if i > 0 {
+            out.push_str(separator);
+        }
+        if escape {
+            out.push_str(&shell_escape(path));
+        } else {
+            out.push_str(path);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> BuildFile {
+        parse_str(text, "build.ninja", Path::new(".")).unwrap()
+    }
+
+    fn error(text: &str) -> String {
+        parse_str(text, "build.ninja", Path::new("."))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn rule_and_build_expand_in_and_out() {
+        let file = parse(
+            "cflags = -O2\nrule cc\n  command = gcc $cflags -c $in -o $out\n  description = CC $out\n\nbuild a.o: cc a.c\n",
+        );
+        let edge = &file.edges[0];
+        assert_eq!(edge.command, "gcc -O2 -c a.c -o a.o");
+        assert_eq!(edge.description, "CC a.o");
+        assert_eq!(edge.outputs, ["a.o"]);
+        assert_eq!(edge.inputs, ["a.c"]);
+    }
+
+    #[test]
+    fn edge_bindings_shadow_file_variables_and_see_the_file_scope() {
+        let file = parse(
+            "flags = -O2\nrule cc\n  command = cc $flags $in\nbuild a.o: cc a.c\n  flags = $flags -g\nbuild b.o: cc b.c\n",
+        );
+        assert_eq!(file.edges[0].command, "cc -O2 -g a.c");
+        assert_eq!(file.edges[1].command, "cc -O2 b.c");
+    }
+
+    #[test]
+    fn file_variables_are_evaluated_when_declared() {
+        let file = parse("a = 1\nb = $a\na = 2\nrule r\n  command = echo $a $b\nbuild o: r\n");
+        assert_eq!(file.edges[0].command, "echo 2 1");
+    }
+
+    #[test]
+    fn implicit_order_only_validation_and_implicit_outputs_are_separated() {
+        let file = parse(
+            "rule r\n  command = x\nbuild o | o.d: r i1 i2 | h.h || gen v |@ check\nbuild gen v check: r\n",
+        );
+        let edge = &file.edges[0];
+        assert_eq!(edge.outputs, ["o"]);
+        assert_eq!(edge.implicit_outputs, ["o.d"]);
+        assert_eq!(edge.inputs, ["i1", "i2"]);
+        assert_eq!(edge.implicit_inputs, ["h.h"]);
+        assert_eq!(edge.order_only, ["gen", "v"]);
+        assert_eq!(edge.validations, ["check"]);
+    }
+
+    #[test]
+    fn escapes_and_continuations() {
+        let file = parse("rule r\n  command = echo $$HOME $\n      done\nbuild a$ b$:c: r x$$y\n");
+        let edge = &file.edges[0];
+        assert_eq!(edge.outputs, ["a b:c"]);
+        assert_eq!(edge.inputs, ["x$y"]);
+        assert_eq!(edge.command, "echo $HOME done");
+    }
+
+    #[test]
+    fn in_and_out_are_shell_escaped_and_in_newline_splits_lines() {
+        let file = parse("rule r\n  command = cat $in > $out\n  rspfile = $out.rsp\n  rspfile_content = $in_newline\nbuild o$ 1: r a b'c\n");
+        let edge = &file.edges[0];
+        assert_eq!(edge.command, "cat a 'b'\\''c' > 'o 1'");
+        assert_eq!(edge.rspfile_content, "a\n'b'\\''c'");
+        assert_eq!(edge.rspfile, "o 1.rsp");
+    }
+
+    #[test]
+    fn braced_variables_and_comments() {
+        let file =
+            parse("# top\nx.y = 3\nrule r\n  # inside\n  command = echo ${x.y}$x.y\nbuild o: r\n");
+        assert_eq!(file.edges[0].command, "echo 3.y");
+    }
+
+    #[test]
+    fn rule_variables_may_refer_to_each_other() {
+        let file = parse("rule r\n  depfile = $out.d\n  command = cc -MF $depfile -o $out\n  deps = gcc\nbuild o: r\n");
+        assert_eq!(file.edges[0].command, "cc -MF o.d -o o");
+        assert_eq!(file.edges[0].depfile, "o.d");
+        assert_eq!(file.edges[0].deps, "gcc");
+    }
+
+    #[test]
+    fn paths_are_canonicalized() {
+        let file = parse("rule r\n  command = x\nbuild ./a/../b/./c: r ../src//x.c\n");
+        assert_eq!(file.edges[0].outputs, ["b/c"]);
+        assert_eq!(file.edges[0].inputs, ["../src/x.c"]);
+        assert_eq!(canonicalize_path("/a/../../b"), "/b");
+        assert_eq!(canonicalize_path("../../x"), "../../x");
+    }
+
+    #[test]
+    fn pools_defaults_and_phony() {
+        let file = parse("pool link\n  depth = 2\nrule r\n  command = x\n  pool = link\nbuild a: r\nbuild all: phony a\ndefault all\n");
+        assert_eq!(file.pools["link"], 2);
+        assert_eq!(file.edges[0].pool, "link");
+        assert!(file.edges[1].is_phony());
+        assert_eq!(file.defaults, ["all"]);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        assert_eq!(
+            error("rule r\n  command = x\n\nbuild a: cc b\n"),
+            "build.ninja:4: unknown build rule 'cc'"
+        );
+        assert_eq!(
+            error("x = $!\n"),
+            "build.ninja:1: bad $-escape (literal $ must be written as $$)"
+        );
+        assert_eq!(
+            error("rule r\n  command = x\n  colour = red\n"),
+            "build.ninja:3: unexpected variable 'colour'"
+        );
+        assert_eq!(
+            error("rule r\n  command = x\nbuild a: r\nbuild a: r\n"),
+            "build.ninja:4: multiple rules generate a"
+        );
+        assert_eq!(
+            error("rule r\n  command = x\n  pool = big\nbuild a: r\n"),
+            "build.ninja:4: unknown pool name 'big'"
+        );
+        assert_eq!(
+            error("default nothing\n"),
+            "build.ninja:1: unknown target 'nothing'"
+        );
+        assert_eq!(error("  x = 1\n"), "build.ninja:1: unexpected indent");
+        assert_eq!(
+            error("rule r\n  description = x\n"),
+            "build.ninja:1: rule 'r': expected 'command =' line"
+        );
+        assert_eq!(
+            error("rule r\n  command = $a\n  a = $command\n"),
+            "build.ninja:3: unexpected variable 'a'"
+        );
+    }
+
+    #[test]
+    fn recursive_rule_variables_are_an_error() {
+        let err = error("rule r\n  command = $depfile\n  depfile = $command\nbuild o: r\n");
+        assert!(
+            err.starts_with("build.ninja:4: cycle in rule variables"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn include_shares_the_scope_and_subninja_opens_a_child() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("vars.ninja"), "flags = -g\n").unwrap();
+        std::fs::write(
+            dir.path().join("sub.ninja"),
+            "flags = -O3\nrule cc\n  command = cc $flags $in\nbuild sub.o: cc sub.c\n",
+        )
+        .unwrap();
+        let main = dir.path().join("build.ninja");
+        std::fs::write(
+            &main,
+            "include vars.ninja\nsubninja sub.ninja\nrule cc\n  command = cc $flags $in\nbuild a.o: cc a.c\n",
+        )
+        .unwrap();
+        let file = parse_file(&main).unwrap();
+        assert_eq!(file.edges[0].command, "cc -O3 sub.c");
+        assert_eq!(file.edges[1].command, "cc -g a.c");
+    }
+
+    #[test]
+    fn a_missing_include_names_the_including_line() {
+        let err = error("rule r\n  command = x\ninclude nope.ninja\n");
+        assert!(
+            err.starts_with("build.ninja:3: loading 'nope.ninja'"),
+            "{err}"
+        );
+    }
+}
