@@ -18,7 +18,7 @@ struct Project {
 impl Project {
     fn new() -> Project {
         let dir = copy_corpus("explain");
-        let tools = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tools dir");
+        let tools = tempfile::tempdir_in(sandbox_visible_tmp()).expect("tools dir");
         let graph = dir.path().join("reprobe.toml");
         let text = fs::read_to_string(&graph).expect("graph");
         let text = text.replace("@TOOLS@", &tools.path().display().to_string());

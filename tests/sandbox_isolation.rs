@@ -2,6 +2,8 @@
 //! `reprobe::sandbox::Sandbox` (which re-executes the reprobe binary) and checks one
 //! behaviour a build step must or must not have.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::net::TcpListener;
@@ -123,7 +125,7 @@ fn processes_with(marker: &str) -> Vec<String> {
 fn visible_temp_dir() -> TempDir {
     tempfile::Builder::new()
         .prefix("sandbox-project-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .tempdir_in(common::sandbox_visible_tmp())
         .expect("temp dir in the target dir")
 }
 

@@ -97,3 +97,17 @@ pub fn step_status(manifest: &serde_json::Value, step: &str) -> String {
         .expect("status")
         .to_string()
 }
+
+/// A directory steps can see by absolute path. The sandbox hides `/tmp`, `/var/tmp`,
+/// `/home`, `/root` and `/run`; when the checkout (and so cargo's temp dir) lives below one
+/// of them, as a CI clone in `/tmp` does, a directory in `/var/cache` is used instead.
+pub fn sandbox_visible_tmp() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let hidden = ["/tmp", "/var/tmp", "/home", "/root", "/run"];
+    if !hidden.iter().any(|h| target.starts_with(h)) {
+        return target;
+    }
+    let dir = PathBuf::from("/var/cache/reprobe-tests");
+    fs::create_dir_all(&dir).expect("create /var/cache/reprobe-tests");
+    dir
+}
