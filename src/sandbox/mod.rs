@@ -30,6 +30,7 @@ mod exec;
 mod helper;
 mod ids;
 mod init;
+mod limits;
 mod observe;
 mod rootfs;
 mod seccomp;
@@ -47,6 +48,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use helper::helper_main;
+pub use limits::{
+    format_size, parse_size, Enforcement, LimitExceeded, Limits, DEFAULT_DISK_BYTES,
+    DEFAULT_MEMORY_BYTES, DEFAULT_PIDS,
+};
 pub use observe::ETC_ALLOWED;
 
 use crate::manifest::SandboxFindings;
@@ -94,8 +99,9 @@ pub struct SandboxSpec {
     pub network: bool,
     /// Wall-clock limit; the whole step is killed when it is reached.
     pub timeout_secs: f64,
-    /// Size limit of the private `/tmp` (and of `/dev/shm`).
-    pub tmp_size_bytes: u64,
+    /// Memory, disk and process limits. The disk limit is the size of the one tmpfs
+    /// holding the work directory, `/tmp` and `/dev/shm`.
+    pub limits: Limits,
     /// Host file receiving the step's stdout (created or truncated).
     pub stdout: PathBuf,
     /// Host file receiving the step's stderr (created or truncated).
@@ -186,6 +192,8 @@ pub struct SandboxOutcome {
     pub duration: Duration,
     /// What the supervisor saw: network attempts and undeclared reads.
     pub findings: SandboxFindings,
+    /// For a failed step, the limit it most likely ran into.
+    pub exceeded: Option<LimitExceeded>,
 }
 
 /// How a step's main process ended.
@@ -431,10 +439,12 @@ fn read_status(
             exit,
             duration_ns,
             findings,
+            exceeded,
         } => Ok(SandboxOutcome {
             status: exit,
             duration: Duration::from_nanos(duration_ns),
             findings,
+            exceeded: exceeded.filter(|_| !exit.success()),
         }),
         HelperStatus::SetupFailed(failure) => Err(failure.into()),
     }
@@ -503,8 +513,9 @@ fn validate(spec: &SandboxSpec) -> Result<(), SandboxError> {
             spec.timeout_secs
         ));
     }
-    if spec.tmp_size_bytes == 0 {
-        return bad("tmp_size_bytes is 0 (tmpfs would read that as unlimited)".into());
+    let limits = &spec.limits;
+    if limits.disk_bytes == 0 || limits.memory_bytes == 0 || limits.pids == 0 {
+        return bad(format!("limits must be positive: {limits:?}"));
     }
     Ok(())
 }
@@ -568,7 +579,7 @@ mod tests {
             cpus: None,
             network: false,
             timeout_secs: 10.0,
-            tmp_size_bytes: 1 << 20,
+            limits: Limits::default(),
             stdout: "/dev/null".into(),
             stderr: "/dev/null".into(),
             observation: Observation::default(),
