@@ -45,6 +45,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     #[command(flatten)]
+    pub limits: super::build::LimitArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
 }
 
@@ -80,7 +82,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         jobs: args.common.jobs(),
         bisect: !args.no_bisect,
         keep: args.keep.clone(),
+        limits: args.limits.defaults(),
     };
+    if args.common.verbose && !args.common.quiet {
+        eprintln!("reprobe: {}", super::build::describe_limits(&options.limits));
+    }
     let interrupt = Interrupt::install()?;
     if !args.common.quiet && !args.common.json {
         eprintln!(
