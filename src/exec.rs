@@ -827,7 +827,7 @@ fn exit_record(status: StepExit) -> ExitRecord {
     }
 }
 
-/// Why a step failed: the limit it ran into, if any, then how it ended.
+/// Why a step failed: the limit it ran into, if any, and how it ended.
 fn describe_failure(
     status: StepExit,
     exceeded: Option<LimitExceeded>,
@@ -840,9 +840,10 @@ fn describe_failure(
             format!("timed out after {timeout:?}; raise `timeout` in the graph if it needs longer")
         }
     };
-    match exceeded {
-        Some(limit) if status != StepExit::TimedOut => format!("{limit} ({ended})"),
-        _ => ended,
+    match (exceeded, status) {
+        (None, _) => ended,
+        (Some(limit), StepExit::TimedOut) => format!("{ended} (before that, {limit})"),
+        (Some(limit), _) => format!("{limit} ({ended})"),
     }
 }
 

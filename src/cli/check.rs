@@ -85,7 +85,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         limits: args.limits.defaults(),
     };
     if args.common.verbose && !args.common.quiet {
-        eprintln!("reprobe: {}", super::build::describe_limits(&options.limits));
+        eprintln!(
+            "reprobe: {}",
+            super::build::describe_limits(&options.limits)
+        );
     }
     let interrupt = Interrupt::install()?;
     if !args.common.quiet && !args.common.json {

@@ -66,12 +66,16 @@ fn setup_and_run(
         .try_clone()
         .map_err(SetupFailure::io("duplicate", "the disk handle"))?;
     let mut watch = Watch::new(spec.limits, root);
-    let status = reap_until(step, &mut watch)?;
+    let status = reap_until(step, &mut watch, fds)?;
     limits::end_all_processes();
-    watch.sample();
+    let _ = watch.sample();
+    // A shell reports a command killed by signal N as exit status 128 + N.
     let exceeded = match status {
         StepExit::Exited(0) => None,
         StepExit::Signaled(signal) => watch.verdict(Some(signal), limits::peak_rss_of_children()),
+        StepExit::Exited(code) if code > 128 => {
+            watch.verdict(Some(code - 128), limits::peak_rss_of_children())
+        }
         _ => watch.verdict(None, limits::peak_rss_of_children()),
     };
     rootfs::copy_back(spec, &disk)?;
@@ -181,7 +185,7 @@ fn spawn_step(request: &HelperRequest, fds: &InitFds) -> Result<Pid, SetupFailur
 
 /// Reaps children (the step and any orphans reparented to us) until the step ends,
 /// sampling the step's use of its limits in between.
-fn reap_until(step: Pid, watch: &mut Watch) -> Result<StepExit, SetupFailure> {
+fn reap_until(step: Pid, watch: &mut Watch, fds: &InitFds) -> Result<StepExit, SetupFailure> {
     loop {
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
@@ -196,7 +200,9 @@ fn reap_until(step: Pid, watch: &mut Watch) -> Result<StepExit, SetupFailure> {
                 Err(errno) => return Err(SetupFailure::errno("wait for", "the step")(errno)),
             }
         }
-        watch.sample();
+        if let Some(limit) = watch.sample() {
+            fds.report.send(&InitReport::Limit(limit));
+        }
         wait_for_sigchld();
     }
 }

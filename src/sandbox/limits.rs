@@ -246,8 +246,11 @@ impl Watch {
         }
     }
 
-    /// Takes one sample of the tmpfs and of the number of processes in the sandbox.
-    pub(super) fn sample(&mut self) {
+    /// Takes one sample of the tmpfs and of the number of processes in the sandbox, and
+    /// returns a limit the step has just reached for the first time (init reports it at
+    /// once, so that it is known even if the step is then killed at its timeout).
+    pub(super) fn sample(&mut self) -> Option<LimitExceeded> {
+        let was = self.verdict(None, 0);
         if let Ok(stat) = nix::sys::statfs::fstatfs(&self.disk) {
             let free = (stat.blocks_available() as u64).saturating_mul(stat.block_size() as u64);
             if free < FULL_MARGIN_BYTES || stat.files_free() == 0 {
@@ -255,6 +258,8 @@ impl Watch {
             }
         }
         self.most_processes = self.most_processes.max(count_processes());
+        let now = self.verdict(None, 0);
+        (now != was).then_some(now).flatten()
     }
 
     /// The limit a failed step most likely ran into, judged from the samples, how its

@@ -192,7 +192,7 @@ pub struct SandboxOutcome {
     pub duration: Duration,
     /// What the supervisor saw: network attempts and undeclared reads.
     pub findings: SandboxFindings,
-    /// For a failed step, the limit it most likely ran into.
+    /// For a failed (or timed-out) step, the limit it most likely ran into.
     pub exceeded: Option<LimitExceeded>,
 }
 
