@@ -866,6 +866,37 @@ env = { CFLAGS = "-O2" }
     }
 
     #[test]
+    fn limit_keys_are_read_and_unset_ones_stay_unset() {
+        let g = load_str(
+            "[steps.a]\nrun = \"x\"\noutputs = [\"a\"]\nmemory = \"512M\"\ndisk = 1048576\npids = 100\ntimeout = \"90s\"\n[steps.b]\nrun = \"x\"\noutputs = [\"b\"]\n",
+        )
+        .unwrap();
+        let a = &g.steps[0];
+        assert_eq!(a.memory, Some(512 << 20));
+        assert_eq!(a.disk, Some(1 << 20));
+        assert_eq!(a.pids, Some(100));
+        assert_eq!(a.timeout, Some(Duration::from_secs(90)));
+        let b = &g.steps[1];
+        assert_eq!(
+            (b.memory, b.disk, b.pids, b.timeout),
+            (None, None, None, None)
+        );
+    }
+
+    #[test]
+    fn bad_limits_are_named() {
+        let step = "[steps.a]\nrun = \"x\"\noutputs = [\"a\"]\n";
+        let err = problem(&format!("{step}memory = \"4X\"\n"));
+        assert!(err.contains("`memory = \"4X\"` is not a size"), "{err}");
+        let err = problem(&format!("{step}disk = 0\n"));
+        assert!(err.contains("`disk = 0` is not a size"), "{err}");
+        let err = problem(&format!("{step}pids = 0\n"));
+        assert!(err.contains("`pids = 0`"), "{err}");
+        let err = problem(&format!("{step}cpu = 2\n"));
+        assert!(err.contains("unknown field"), "{err}");
+    }
+
+    #[test]
     fn cycle_is_printed() {
         let err = problem(
             r#"

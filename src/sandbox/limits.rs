@@ -252,7 +252,9 @@ impl Watch {
     pub(super) fn sample(&mut self) -> Option<LimitExceeded> {
         let was = self.verdict(None, 0);
         if let Ok(stat) = nix::sys::statfs::fstatfs(&self.disk) {
-            let free = (stat.blocks_available() as u64).saturating_mul(stat.block_size() as u64);
+            let free = stat
+                .blocks_available()
+                .saturating_mul(stat.block_size() as u64);
             if free < FULL_MARGIN_BYTES || stat.files_free() == 0 {
                 self.disk_full = true;
             }
@@ -346,7 +348,7 @@ pub fn format_size(bytes: u64) -> String {
     for (scale, name) in UNITS {
         if bytes >= scale {
             let value = bytes as f64 / scale as f64;
-            return if bytes % scale == 0 {
+            return if bytes.is_multiple_of(scale) {
                 format!("{} {name}", bytes / scale)
             } else {
                 format!("{value:.1} {name}")
@@ -453,12 +455,10 @@ fn set_mode_and_mtime(path: &Path, meta: &fs::Metadata) -> Result<(), SetupFailu
 pub(super) fn end_all_processes() {
     // SAFETY: plain system call; in init, -1 means every other process of the namespace.
     unsafe { libc::kill(-1, libc::SIGKILL) };
-    loop {
-        match nix::sys::wait::waitpid(None, None) {
-            Ok(_) | Err(Errno::EINTR) => continue,
-            Err(_) => break,
-        }
-    }
+    while matches!(
+        nix::sys::wait::waitpid(None, None),
+        Ok(_) | Err(Errno::EINTR)
+    ) {}
 }
 
 #[cfg(test)]

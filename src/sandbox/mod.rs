@@ -13,7 +13,13 @@
 //! ```
 //!
 //! Every link dies with the one above it (`PR_SET_PDEATHSIG`), and every process of the
-//! step dies with init (the kernel empties a pid namespace when its init exits).
+//! step dies with init (the kernel empties a pid namespace when its init exits; init also
+//! kills them all itself once the step's main process has ended).
+//!
+//! Limits ([`Limits`], module `limits`): the work directory, `/tmp` and `/dev/shm` are
+//! one tmpfs of the step's disk limit, into which init copies the prepared host work
+//! directory before the step and from which it copies everything back after it; memory,
+//! processes and file sizes are capped with rlimits.
 //!
 //! Ids: when reprobe runs as root, sandbox id `n` is host id `3_000_000 + n` (the work
 //! directory is chowned to the build user for the step and back to the caller after),

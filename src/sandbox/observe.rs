@@ -714,7 +714,7 @@ mod tests {
             cpus: None,
             network: false,
             timeout_secs: 1.0,
-            limits: super::Limits::default(),
+            limits: crate::sandbox::Limits::default(),
             stdout: "/dev/null".into(),
             stderr: "/dev/null".into(),
             observation: Observation {
