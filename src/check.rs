@@ -72,6 +72,8 @@ pub struct CheckOptions {
     pub bisect: bool,
     /// Keep each build's outputs under this directory (`build-1/STEP/...`).
     pub keep: Option<PathBuf>,
+    /// Limits of steps that do not set their own.
+    pub limits: exec::LimitDefaults,
 }
 
 /// One build of a check.
@@ -212,7 +214,10 @@ pub fn check(
     options: &CheckOptions,
     interrupted: &AtomicBool,
 ) -> Result<CheckReport, BuildError> {
-    let base = SandboxProfile::default();
+    let base = SandboxProfile {
+        limits: options.limits,
+        ..SandboxProfile::default()
+    };
     let varied = variation::varied_profile(&base, &options.variations);
     let rounds = run_rounds(cx, options, &base, &varied, interrupted)?;
     let mut notes = Vec::new();

@@ -13,13 +13,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use crate::graph::{Graph, Step};
+use crate::graph::{Graph, Step, DEFAULT_TIMEOUT};
 use crate::hash::FileHash;
 use crate::inputs::{self, FileHashCache, InputDep, StepInputs};
 use crate::manifest::{
     ExitRecord, Host, Manifest, SandboxFindings, StepRecord, StepStatus, MANIFEST_SCHEMA,
 };
-use crate::sandbox::{Observation, Sandbox, SandboxSpec, SandboxUser, StepExit};
+use crate::sandbox::{
+    LimitExceeded, Limits, Observation, Sandbox, SandboxSpec, SandboxUser, StepExit,
+};
 use crate::store::{remove_tree, ActionEntry, Store, ACTION_SCHEMA};
 use crate::tree::{self, EntryType, TreeEntry};
 
@@ -49,14 +51,49 @@ pub struct SandboxProfile {
     pub extra_env: BTreeMap<String, String>,
     /// Create input files in reverse order (the `fileorder` variation).
     pub reverse_file_order: bool,
-    /// Size limit of the private `/tmp`.
-    pub tmp_size_bytes: u64,
+    /// The limits of steps that do not set their own.
+    pub limits: LimitDefaults,
     /// Seconds the clock is pushed ahead (0: the real clock): the work directory's files
     /// get mtimes that far ahead, and the step's clock too when libfaketime is installed.
     pub clock_offset_secs: i64,
     /// Push the step's own clock with libfaketime when the clock is offset and the
     /// library is installed (`check` turns it off for a build that stalled under it).
     pub use_faketime: bool,
+}
+
+/// The limits a step gets for each of `timeout`, `memory`, `disk` and `pids` that it
+/// does not set itself (`--timeout`, `--memory`, `--disk`, `--pids`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimitDefaults {
+    /// Wall-clock limit.
+    pub timeout: Duration,
+    /// Memory, disk and process limits.
+    pub limits: Limits,
+}
+
+impl Default for LimitDefaults {
+    fn default() -> Self {
+        LimitDefaults {
+            timeout: DEFAULT_TIMEOUT,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl LimitDefaults {
+    /// The timeout of `step`.
+    pub fn timeout(&self, step: &Step) -> Duration {
+        step.timeout.unwrap_or(self.timeout)
+    }
+
+    /// The memory, disk and process limits of `step`.
+    pub fn limits(&self, step: &Step) -> Limits {
+        Limits {
+            memory_bytes: step.memory.unwrap_or(self.limits.memory_bytes),
+            disk_bytes: step.disk.unwrap_or(self.limits.disk_bytes),
+            pids: step.pids.unwrap_or(self.limits.pids),
+        }
+    }
 }
 
 /// The longest a step may run under libfaketime before it counts as stalled (libfaketime
@@ -82,7 +119,7 @@ impl Default for SandboxProfile {
             cpus: None,
             extra_env: BTreeMap::new(),
             reverse_file_order: false,
-            tmp_size_bytes: 1 << 30,
+            limits: LimitDefaults::default(),
             clock_offset_secs: 0,
             use_faketime: true,
         }
@@ -585,7 +622,8 @@ impl StepJob {
         let record = if outcome.status.success() {
             self.collect_outputs(record, &work)
         } else {
-            let mut why = describe_failure(outcome.status, step);
+            let timeout = self.options.profile.limits.timeout(step);
+            let mut why = describe_failure(outcome.status, outcome.exceeded, timeout);
             if let Some(hint) = undeclared_hint(&step.name, &record.findings.undeclared) {
                 why = format!("{why}; {hint}");
             }
@@ -622,6 +660,7 @@ impl StepJob {
     fn spec(&self, temp: &Path, work: &Path) -> SandboxSpec {
         let step = self.step();
         let profile = &self.options.profile;
+        let timeout = profile.limits.timeout(step);
         SandboxSpec {
             argv: step.command.argv(),
             env: profile.environment(step),
@@ -635,10 +674,10 @@ impl StepJob {
             cpus: profile.cpus,
             network: step.network,
             timeout_secs: match profile.faketime() {
-                Some(_) => step.timeout.min(FAKETIME_STALL_LIMIT).as_secs_f64(),
-                None => step.timeout.as_secs_f64(),
+                Some(_) => timeout.min(FAKETIME_STALL_LIMIT).as_secs_f64(),
+                None => timeout.as_secs_f64(),
             },
-            tmp_size_bytes: profile.tmp_size_bytes,
+            limits: profile.limits.limits(step),
             stdout: temp.join("stdout"),
             stderr: temp.join("stderr"),
             observation: Observation {
@@ -788,14 +827,23 @@ fn exit_record(status: StepExit) -> ExitRecord {
     }
 }
 
-fn describe_failure(status: StepExit, step: &Step) -> String {
-    match status {
+/// Why a step failed: the limit it ran into, if any, and how it ended.
+fn describe_failure(
+    status: StepExit,
+    exceeded: Option<LimitExceeded>,
+    timeout: Duration,
+) -> String {
+    let ended = match status {
         StepExit::Exited(code) => format!("exited with status {code}"),
         StepExit::Signaled(signal) => format!("killed by signal {signal}"),
-        StepExit::TimedOut => format!(
-            "timed out after {:?}; raise `timeout` in the graph if it needs longer",
-            step.timeout
-        ),
+        StepExit::TimedOut => {
+            format!("timed out after {timeout:?}; raise `timeout` in the graph if it needs longer")
+        }
+    };
+    match (exceeded, status) {
+        (None, _) => ended,
+        (Some(limit), StepExit::TimedOut) => format!("{ended} (before that, {limit})"),
+        (Some(limit), _) => format!("{limit} ({ended})"),
     }
 }
 
@@ -878,7 +926,10 @@ mod tests {
             deps: vec![],
             network: false,
             sha256: None,
-            timeout: Duration::from_secs(1),
+            timeout: Some(Duration::from_secs(1)),
+            memory: None,
+            disk: None,
+            pids: None,
         };
         let env = SandboxProfile::default().environment(&step);
         assert_eq!(env["TZ"], "Europe/Paris");

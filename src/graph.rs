@@ -67,6 +67,43 @@ pub struct StepDecl {
     /// Per-step timeout: seconds, or a string such as "90s", "10m", "1h".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<TimeoutDecl>,
+    /// Per-process memory limit: bytes, or a string such as "512M", "4G".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<SizeDecl>,
+    /// Limit of the work directory, `/tmp` and `/dev/shm` together: bytes, or "1G".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<SizeDecl>,
+    /// Most processes (and threads) the step may have at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<u64>,
+}
+
+/// A size as written in a graph file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SizeDecl {
+    /// Bytes.
+    Bytes(u64),
+    /// A number with a unit: `k`, `M`, `G`, `T` (powers of 1024).
+    Text(String),
+}
+
+impl SizeDecl {
+    /// The size in bytes, if it is one.
+    pub fn to_bytes(&self) -> Option<u64> {
+        match self {
+            SizeDecl::Bytes(0) => None,
+            SizeDecl::Bytes(n) => Some(*n),
+            SizeDecl::Text(text) => crate::sandbox::parse_size(text),
+        }
+    }
+
+    fn shown(&self) -> String {
+        match self {
+            SizeDecl::Bytes(n) => n.to_string(),
+            SizeDecl::Text(t) => format!("\"{t}\""),
+        }
+    }
 }
 
 /// A step's command.
@@ -169,8 +206,14 @@ pub struct Step {
     pub network: bool,
     /// The declared hash of a fixed-output step's output.
     pub sha256: Option<FileHash>,
-    /// How long it may run.
-    pub timeout: Duration,
+    /// How long it may run (`None`: the build's default, 1 h unless `--timeout`).
+    pub timeout: Option<Duration>,
+    /// Per-process memory limit in bytes (`None`: the build's default).
+    pub memory: Option<u64>,
+    /// Disk limit in bytes (`None`: the build's default).
+    pub disk: Option<u64>,
+    /// Process limit (`None`: the build's default).
+    pub pids: Option<u64>,
 }
 
 /// A validated graph, steps in a stable topological order.
@@ -256,6 +299,17 @@ pub enum Problem {
     /// An unparsable timeout.
     #[error("`timeout = {0}` is not a duration (write seconds, or \"90s\", \"10m\", \"1h\")")]
     BadTimeout(String),
+    /// An unparsable `memory` or `disk`.
+    #[error("`{key} = {value}` is not a size (write bytes, or \"512M\", \"4G\")")]
+    BadSize {
+        /// `memory` or `disk`.
+        key: &'static str,
+        /// The value as written.
+        value: String,
+    },
+    /// `pids = 0`.
+    #[error("`pids = 0` would not even let the step's own process run")]
+    ZeroPids,
     /// An input that another step produces.
     #[error(
         "input `{input}` is an output of step `{producer}`: list `{producer}` in `deps` instead"
@@ -498,6 +552,17 @@ fn check_step_shape(name: &str, decl: &StepDecl) -> Result<(), Problem> {
             return Err(Problem::BadTimeout(shown));
         }
     }
+    for (key, size) in [("memory", &decl.memory), ("disk", &decl.disk)] {
+        if let Some(size) = size.as_ref().filter(|s| s.to_bytes().is_none()) {
+            return Err(Problem::BadSize {
+                key,
+                value: size.shown(),
+            });
+        }
+    }
+    if decl.pids == Some(0) {
+        return Err(Problem::ZeroPids);
+    }
     Ok(())
 }
 
@@ -651,11 +716,10 @@ fn build_step(
         deps,
         network: decl.network,
         sha256: decl.sha256.as_deref().and_then(|s| s.parse().ok()),
-        timeout: decl
-            .timeout
-            .as_ref()
-            .and_then(TimeoutDecl::to_duration)
-            .unwrap_or(DEFAULT_TIMEOUT),
+        timeout: decl.timeout.as_ref().and_then(TimeoutDecl::to_duration),
+        memory: decl.memory.as_ref().and_then(SizeDecl::to_bytes),
+        disk: decl.disk.as_ref().and_then(SizeDecl::to_bytes),
+        pids: decl.pids,
     })
 }
 
@@ -799,6 +863,37 @@ env = { CFLAGS = "-O2" }
         assert_eq!(g.steps[0].env["CFLAGS"], "-O2");
         assert_eq!(g.steps[0].env["PATH"], "/usr/bin:/bin");
         assert_eq!(g.final_steps()[0].name, "link");
+    }
+
+    #[test]
+    fn limit_keys_are_read_and_unset_ones_stay_unset() {
+        let g = load_str(
+            "[steps.a]\nrun = \"x\"\noutputs = [\"a\"]\nmemory = \"512M\"\ndisk = 1048576\npids = 100\ntimeout = \"90s\"\n[steps.b]\nrun = \"x\"\noutputs = [\"b\"]\n",
+        )
+        .unwrap();
+        let a = &g.steps[0];
+        assert_eq!(a.memory, Some(512 << 20));
+        assert_eq!(a.disk, Some(1 << 20));
+        assert_eq!(a.pids, Some(100));
+        assert_eq!(a.timeout, Some(Duration::from_secs(90)));
+        let b = &g.steps[1];
+        assert_eq!(
+            (b.memory, b.disk, b.pids, b.timeout),
+            (None, None, None, None)
+        );
+    }
+
+    #[test]
+    fn bad_limits_are_named() {
+        let step = "[steps.a]\nrun = \"x\"\noutputs = [\"a\"]\n";
+        let err = problem(&format!("{step}memory = \"4X\"\n"));
+        assert!(err.contains("`memory = \"4X\"` is not a size"), "{err}");
+        let err = problem(&format!("{step}disk = 0\n"));
+        assert!(err.contains("`disk = 0` is not a size"), "{err}");
+        let err = problem(&format!("{step}pids = 0\n"));
+        assert!(err.contains("`pids = 0`"), "{err}");
+        let err = problem(&format!("{step}cpu = 2\n"));
+        assert!(err.contains("unknown field"), "{err}");
     }
 
     #[test]

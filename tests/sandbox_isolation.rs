@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use reprobe::sandbox::{Sandbox, SandboxOutcome, SandboxSpec, SandboxUser, StepExit};
+use reprobe::sandbox::{Limits, Sandbox, SandboxOutcome, SandboxSpec, SandboxUser, StepExit};
 use tempfile::TempDir;
 
 /// One step's host side: its work directory and output files, all in a temp dir.
@@ -53,7 +53,10 @@ impl Step {
             cpus: None,
             network: false,
             timeout_secs: 60.0,
-            tmp_size_bytes: 16 << 20,
+            limits: Limits {
+                disk_bytes: 16 << 20,
+                ..Limits::default()
+            },
             stdout: dir.path().join("stdout"),
             stderr: dir.path().join("stderr"),
             observation: Default::default(),

@@ -9,9 +9,9 @@ use anyhow::Context;
 use super::table::{paint, Colour, Table};
 use super::{open_store, CommonArgs, Interrupt};
 use crate::error::Exit;
-use crate::exec::{self, BuildEvent, BuildOptions};
+use crate::exec::{self, BuildEvent, BuildOptions, LimitDefaults, SandboxProfile};
 use crate::manifest::{Manifest, NetworkAttempt, StepRecord, StepStatus};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{format_size, Enforcement, Sandbox};
 
 /// Flags of `reprobe build`.
 #[derive(Debug, clap::Args)]
@@ -33,7 +33,71 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub source: super::import::GraphSource,
     #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// Limits of steps that do not set their own (`build` and `check`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Timeout of steps that set no `timeout`: "90s", "10m", "1h" [default: 1h]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub timeout: Option<std::time::Duration>,
+    /// Memory limit per process of steps that set no `memory`: "512M", "4G" [default: 4G]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    pub memory: Option<u64>,
+    /// Limit of the work directory, /tmp and /dev/shm of steps that set no `disk`
+    /// [default: 4G]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    pub disk: Option<u64>,
+    /// Process limit of steps that set no `pids` [default: 4096]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub pids: Option<u64>,
+}
+
+impl LimitArgs {
+    /// The build's default limits, with these flags applied.
+    pub fn defaults(&self) -> LimitDefaults {
+        let mut defaults = LimitDefaults::default();
+        if let Some(timeout) = self.timeout {
+            defaults.timeout = timeout;
+        }
+        if let Some(memory) = self.memory {
+            defaults.limits.memory_bytes = memory;
+        }
+        if let Some(disk) = self.disk {
+            defaults.limits.disk_bytes = disk;
+        }
+        if let Some(pids) = self.pids {
+            defaults.limits.pids = pids;
+        }
+        defaults
+    }
+}
+
+fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    crate::graph::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration (write seconds, or 90s, 10m, 1h)"))
+}
+
+fn parse_size_arg(text: &str) -> Result<u64, String> {
+    crate::sandbox::parse_size(text)
+        .ok_or_else(|| format!("`{text}` is not a size (write bytes, or 512M, 4G)"))
+}
+
+/// "limits (defaults: timeout 1h, memory 4 GiB, disk 4 GiB, pids 4096): enforced by …",
+/// for `-v`.
+pub fn describe_limits(defaults: &LimitDefaults) -> String {
+    format!(
+        "limits of steps that set none: timeout {:?}, memory {} per process, disk {}, \
+         pids {}; enforced by {}",
+        defaults.timeout,
+        format_size(defaults.limits.memory_bytes),
+        format_size(defaults.limits.disk_bytes),
+        defaults.limits.pids,
+        Enforcement::detect()
+    )
 }
 
 /// Runs `reprobe build`.
@@ -48,10 +112,18 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
     Sandbox::check_support().map_err(anyhow::Error::from)?;
     let store = Arc::new(open_store(&args.common, &graph)?);
     let sandbox = Arc::new(Sandbox::new().context("cannot start the sandbox")?);
+    let limits = args.limits.defaults();
+    if args.common.verbose && !args.common.quiet {
+        eprintln!("reprobe: {}", describe_limits(&limits));
+    }
     let options = BuildOptions {
         jobs: args.common.jobs(),
         use_cache: !args.no_cache,
         keep_failed: args.keep_failed,
+        profile: SandboxProfile {
+            limits,
+            ..SandboxProfile::default()
+        },
         ..BuildOptions::default()
     };
     let interrupt = Interrupt::install()?;

@@ -47,6 +47,8 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub source: super::import::GraphSource,
     #[command(flatten)]
+    pub limits: super::build::LimitArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
 }
 
@@ -85,7 +87,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         jobs: args.common.jobs(),
         bisect: !args.no_bisect,
         keep: args.keep.clone(),
+        limits: args.limits.defaults(),
     };
+    if args.common.verbose && !args.common.quiet {
+        eprintln!(
+            "reprobe: {}",
+            super::build::describe_limits(&options.limits)
+        );
+    }
     let interrupt = Interrupt::install()?;
     if !args.common.quiet && !args.common.json {
         eprintln!(

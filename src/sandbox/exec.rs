@@ -16,7 +16,7 @@ use nix::unistd::{execve, setgroups, setresgid, setresuid, setsid, Gid, Pid, Uid
 
 use super::helper::SetupFailure;
 use super::ids::IdMode;
-use super::{seccomp, SandboxSpec};
+use super::{limits, seccomp, SandboxSpec};
 
 /// The search path `execvp` uses when the environment has no `PATH`.
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
@@ -61,6 +61,7 @@ pub(super) fn exec_step(
     if spec.user.uid == 0 {
         lock_mounts()?;
     }
+    limits::apply_rlimits(&spec.limits)?;
     prctl::set_no_new_privs().map_err(SetupFailure::errno("set", "PR_SET_NO_NEW_PRIVS"))?;
     prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(SetupFailure::errno("set", "PR_SET_PDEATHSIG"))?;

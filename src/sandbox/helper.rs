@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{namespace_flags, IdMode};
 use super::init;
+use super::limits::LimitExceeded;
 use super::observe::Supervisor;
 use super::{SandboxError, SandboxSpec, StepExit};
 use crate::manifest::SandboxFindings;
@@ -74,6 +75,9 @@ pub(super) enum HelperStatus {
         /// What the supervisor saw.
         #[serde(default)]
         findings: SandboxFindings,
+        /// The limit the step most likely ran into, if it failed.
+        #[serde(default)]
+        exceeded: Option<LimitExceeded>,
     },
     /// The sandbox could not be built; the step did not run.
     SetupFailed(SetupFailure),
@@ -150,6 +154,8 @@ pub(super) enum InitReport {
     Setup(SetupFailure),
     /// The step's main process ended.
     Step(StepExit),
+    /// The step ran into one of its limits (sent before `Step`).
+    Limit(LimitExceeded),
 }
 
 /// The write end of the report pipe, as init and the step process use it.
@@ -163,6 +169,7 @@ impl ReportPipe {
         let clipped = match report {
             InitReport::Setup(failure) => InitReport::Setup(failure.clipped()),
             InitReport::Step(exit) => InitReport::Step(*exit),
+            InitReport::Limit(limit) => InitReport::Limit(*limit),
         };
         let Ok(mut line) = serde_json::to_vec(&clipped) else {
             return;
@@ -455,10 +462,12 @@ fn decide(
     findings: SandboxFindings,
 ) -> Result<HelperStatus, SetupFailure> {
     let mut exit = None;
+    let mut exceeded = None;
     for report in reports {
         match report {
             InitReport::Setup(failure) => return Ok(HelperStatus::SetupFailed(failure)),
             InitReport::Step(step) => exit = Some(step),
+            InitReport::Limit(limit) => exceeded = Some(limit),
         }
     }
     let exit = match (timed_out, exit) {
@@ -476,6 +485,7 @@ fn decide(
         exit,
         duration_ns,
         findings,
+        exceeded,
     })
 }
 

@@ -1,18 +1,20 @@
 //! Pid 1 of the step's pid namespace: builds the sandbox, forks the step, reaps every
-//! process the step leaves, and exits when the step's main process does (which makes
-//! the kernel kill all the others).
+//! process the step leaves while sampling its disk and process count, and when the
+//! step's main process ends, kills every other process, copies the work directory back
+//! to the host and exits.
 
 use std::ffi::CString;
 use std::os::fd::RawFd;
 
 use nix::errno::Errno;
 use nix::sys::prctl;
-use nix::sys::signal::Signal;
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, setgroups, sethostname, setresgid, setresuid, ForkResult, Gid, Pid, Uid};
 
 use super::helper::{HelperRequest, InitFds, InitReport, SetupFailure};
 use super::ids::IdMode;
+use super::limits::{self, LimitExceeded, Watch};
 use super::{exec, rootfs, SandboxSpec, StepExit};
 
 /// Entry of the cloned init process. Never returns: it reports and `_exit`s.
@@ -26,7 +28,10 @@ pub(super) fn init_main(request: &HelperRequest, fds: &InitFds) -> isize {
         exit(1);
     }
     match setup_and_run(request, fds) {
-        Ok(status) => {
+        Ok((status, exceeded)) => {
+            if let Some(limit) = exceeded {
+                fds.report.send(&InitReport::Limit(limit));
+            }
             fds.report.send(&InitReport::Step(status));
             exit(0)
         }
@@ -37,21 +42,73 @@ pub(super) fn init_main(request: &HelperRequest, fds: &InitFds) -> isize {
     }
 }
 
-/// Builds the sandbox, runs the step and returns how its main process ended.
-fn setup_and_run(request: &HelperRequest, fds: &InitFds) -> Result<StepExit, SetupFailure> {
+/// Builds the sandbox, runs the step, ends every process it left, copies its work
+/// directory back to the host and returns how its main process ended, with the limit a
+/// failed step most likely ran into.
+fn setup_and_run(
+    request: &HelperRequest,
+    fds: &InitFds,
+) -> Result<(StepExit, Option<LimitExceeded>), SetupFailure> {
     let spec = &request.spec;
     let host = rootfs::prepare_host_view(request)?;
     become_setup_user(request.ids)?;
     stay_tied_to_helper(fds.go_read)?;
-    rootfs::build_root(request, &host)?;
+    let disk = rootfs::build_root(request, &host)?;
     set_names(spec)?;
     if !spec.network {
         rootfs::loopback_up()?;
     }
     rootfs::enter_root(spec, host)?;
+    set_sigchld_blocked(true)?;
     let step = spawn_step(request, fds)?;
-    reap_until(step)
+    let root = disk
+        .root
+        .try_clone()
+        .map_err(SetupFailure::io("duplicate", "the disk handle"))?;
+    let mut watch = Watch::new(spec.limits, root);
+    let status = reap_until(step, &mut watch, fds)?;
+    limits::end_all_processes();
+    let _ = watch.sample();
+    // A shell reports a command killed by signal N as exit status 128 + N.
+    let exceeded = match status {
+        StepExit::Exited(0) => None,
+        StepExit::Signaled(signal) => watch.verdict(Some(signal), limits::peak_rss_of_children()),
+        StepExit::Exited(code) if code > 128 => {
+            watch.verdict(Some(code - 128), limits::peak_rss_of_children())
+        }
+        _ => watch.verdict(None, limits::peak_rss_of_children()),
+    };
+    rootfs::copy_back(spec, &disk)?;
+    Ok((status, exceeded))
 }
+
+/// Blocks (or unblocks) SIGCHLD: init waits for it with a timeout between samples, and
+/// the step must not inherit the blocked mask.
+fn set_sigchld_blocked(blocked: bool) -> Result<(), SetupFailure> {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    let how = if blocked {
+        SigmaskHow::SIG_BLOCK
+    } else {
+        SigmaskHow::SIG_UNBLOCK
+    };
+    sigprocmask(how, Some(&set), None).map_err(SetupFailure::errno("change the mask of", "SIGCHLD"))
+}
+
+/// Waits up to [`SAMPLE_INTERVAL_MS`] for a SIGCHLD (which must be blocked).
+fn wait_for_sigchld() {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    let timeout = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: SAMPLE_INTERVAL_MS * 1_000_000,
+    };
+    // SAFETY: the set and the timeout are live for the call; the info pointer may be null.
+    unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &timeout) };
+}
+
+/// How often init samples the step's disk and processes while waiting for it.
+const SAMPLE_INTERVAL_MS: libc::c_long = 50;
 
 /// Blocks until the helper has written our id maps. False if the helper died first.
 fn wait_for_go(go_read: RawFd) -> bool {
@@ -115,7 +172,9 @@ fn spawn_step(request: &HelperRequest, fds: &InitFds) -> Result<Pid, SetupFailur
     // SAFETY: init is single-threaded, so the child may run arbitrary code.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let Err(failure) = exec::exec_step(&request.spec, request.ids, fds.observe_step);
+            let result = set_sigchld_blocked(false)
+                .and_then(|()| exec::exec_step(&request.spec, request.ids, fds.observe_step));
+            let Err(failure) = result;
             fds.report.send(&InitReport::Setup(failure));
             exit(exec::EXIT_CANNOT_EXECUTE)
         }
@@ -124,17 +183,27 @@ fn spawn_step(request: &HelperRequest, fds: &InitFds) -> Result<Pid, SetupFailur
     }
 }
 
-/// Reaps children (the step and any orphans reparented to us) until the step ends.
-fn reap_until(step: Pid) -> Result<StepExit, SetupFailure> {
+/// Reaps children (the step and any orphans reparented to us) until the step ends,
+/// sampling the step's use of its limits in between.
+fn reap_until(step: Pid, watch: &mut Watch, fds: &InitFds) -> Result<StepExit, SetupFailure> {
     loop {
-        match waitpid(None, None) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == step => return Ok(StepExit::Exited(code)),
-            Ok(WaitStatus::Signaled(pid, signal, _)) if pid == step => {
-                return Ok(StepExit::Signaled(signal as i32))
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == step => {
+                    return Ok(StepExit::Exited(code))
+                }
+                Ok(WaitStatus::Signaled(pid, signal, _)) if pid == step => {
+                    return Ok(StepExit::Signaled(signal as i32))
+                }
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(errno) => return Err(SetupFailure::errno("wait for", "the step")(errno)),
             }
-            Ok(_) | Err(Errno::EINTR) => continue,
-            Err(errno) => return Err(SetupFailure::errno("wait for", "the step")(errno)),
         }
+        if let Some(limit) = watch.sample() {
+            fds.report.send(&InitReport::Limit(limit));
+        }
+        wait_for_sigchld();
     }
 }
 

@@ -13,7 +13,13 @@
 //! ```
 //!
 //! Every link dies with the one above it (`PR_SET_PDEATHSIG`), and every process of the
-//! step dies with init (the kernel empties a pid namespace when its init exits).
+//! step dies with init (the kernel empties a pid namespace when its init exits; init also
+//! kills them all itself once the step's main process has ended).
+//!
+//! Limits ([`Limits`], module `limits`): the work directory, `/tmp` and `/dev/shm` are
+//! one tmpfs of the step's disk limit, into which init copies the prepared host work
+//! directory before the step and from which it copies everything back after it; memory,
+//! processes and file sizes are capped with rlimits.
 //!
 //! Ids: when reprobe runs as root, sandbox id `n` is host id `3_000_000 + n` (the work
 //! directory is chowned to the build user for the step and back to the caller after),
@@ -30,6 +36,7 @@ mod exec;
 mod helper;
 mod ids;
 mod init;
+mod limits;
 mod observe;
 mod rootfs;
 mod seccomp;
@@ -47,6 +54,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use helper::helper_main;
+pub use limits::{
+    format_size, parse_size, Enforcement, LimitExceeded, Limits, DEFAULT_DISK_BYTES,
+    DEFAULT_MEMORY_BYTES, DEFAULT_PIDS,
+};
 pub use observe::ETC_ALLOWED;
 
 use crate::manifest::SandboxFindings;
@@ -94,8 +105,9 @@ pub struct SandboxSpec {
     pub network: bool,
     /// Wall-clock limit; the whole step is killed when it is reached.
     pub timeout_secs: f64,
-    /// Size limit of the private `/tmp` (and of `/dev/shm`).
-    pub tmp_size_bytes: u64,
+    /// Memory, disk and process limits. The disk limit is the size of the one tmpfs
+    /// holding the work directory, `/tmp` and `/dev/shm`.
+    pub limits: Limits,
     /// Host file receiving the step's stdout (created or truncated).
     pub stdout: PathBuf,
     /// Host file receiving the step's stderr (created or truncated).
@@ -186,6 +198,8 @@ pub struct SandboxOutcome {
     pub duration: Duration,
     /// What the supervisor saw: network attempts and undeclared reads.
     pub findings: SandboxFindings,
+    /// For a failed (or timed-out) step, the limit it most likely ran into.
+    pub exceeded: Option<LimitExceeded>,
 }
 
 /// How a step's main process ended.
@@ -431,10 +445,12 @@ fn read_status(
             exit,
             duration_ns,
             findings,
+            exceeded,
         } => Ok(SandboxOutcome {
             status: exit,
             duration: Duration::from_nanos(duration_ns),
             findings,
+            exceeded: exceeded.filter(|_| !exit.success()),
         }),
         HelperStatus::SetupFailed(failure) => Err(failure.into()),
     }
@@ -503,8 +519,9 @@ fn validate(spec: &SandboxSpec) -> Result<(), SandboxError> {
             spec.timeout_secs
         ));
     }
-    if spec.tmp_size_bytes == 0 {
-        return bad("tmp_size_bytes is 0 (tmpfs would read that as unlimited)".into());
+    let limits = &spec.limits;
+    if limits.disk_bytes == 0 || limits.memory_bytes == 0 || limits.pids == 0 {
+        return bad(format!("limits must be positive: {limits:?}"));
     }
     Ok(())
 }
@@ -568,7 +585,7 @@ mod tests {
             cpus: None,
             network: false,
             timeout_secs: 10.0,
-            tmp_size_bytes: 1 << 20,
+            limits: Limits::default(),
             stdout: "/dev/null".into(),
             stderr: "/dev/null".into(),
             observation: Observation::default(),

@@ -714,7 +714,7 @@ mod tests {
             cpus: None,
             network: false,
             timeout_secs: 1.0,
-            tmp_size_bytes: 1,
+            limits: crate::sandbox::Limits::default(),
             stdout: "/dev/null".into(),
             stderr: "/dev/null".into(),
             observation: Observation {

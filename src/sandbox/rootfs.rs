@@ -23,7 +23,7 @@ use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
 use nix::unistd::{chdir, fchdir, pivot_root};
 
 use super::helper::{HelperRequest, SetupFailure};
-use super::{ids, SandboxSpec, ALWAYS_HIDDEN};
+use super::{ids, limits, SandboxSpec, ALWAYS_HIDDEN};
 
 /// Devices bound from the host into the sandbox's `/dev`.
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -69,25 +69,102 @@ pub(super) fn prepare_host_view(request: &HelperRequest) -> Result<HostView, Set
     Ok(HostView { workdir, root })
 }
 
-/// Phase 2: fills the new root (current directory) with everything the step sees.
-pub(super) fn build_root(request: &HelperRequest, host: &HostView) -> Result<(), SetupFailure> {
+/// Name of the staging mount point of the step's disk tmpfs in the new root.
+const DISK_STAGING: &str = ".reprobe-disk";
+
+/// Handles on the step's disk that init keeps after entering the new root.
+pub(super) struct StepDisk {
+    /// The host work directory (`O_PATH`), where the work directory is copied back.
+    pub host_workdir: OwnedFd,
+    /// The work directory in the tmpfs (`O_PATH`).
+    pub work: OwnedFd,
+    /// The root of the tmpfs (`O_PATH`), sampled for free space.
+    pub root: OwnedFd,
+}
+
+/// Phase 2: fills the new root (current directory) with everything the step sees. The
+/// work directory, `/tmp` and `/dev/shm` are directories of one tmpfs of the step's disk
+/// limit; the prepared host work directory is copied into it.
+pub(super) fn build_root(
+    request: &HelperRequest,
+    host: &HostView,
+) -> Result<StepDisk, SetupFailure> {
     let spec = &request.spec;
     fchdir(host.root.as_raw_fd()).map_err(SetupFailure::errno("chdir to", "the new root"))?;
     bind_host_top_level()?;
     let owner = owner_options(request);
     mount_sys(&owner)?;
-    make_dev(spec, &owner)?;
+    let disk = make_disk(request, host, &owner)?;
+    let staging = Path::new(DISK_STAGING);
+    make_dev(&staging.join("shm"), &owner)?;
     mount_proc()?;
     make_dir(Path::new("tmp"))?;
-    let tmp_options = format!("mode=1777,size={}{owner}", spec.tmp_size_bytes);
-    mount_tmpfs(
-        Path::new("tmp"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        &tmp_options,
-    )?;
-    bind_workdir(spec, &host.workdir, &owner)?;
-    write_etc(spec)
+    bind(&staging.join("tmp"), Path::new("tmp"), false)?;
+    set_mount_attrs(Path::new("tmp"), false, WRITABLE_ATTRS)?;
+    bind_workdir(spec, &staging.join("work"), &owner)?;
+    write_etc(spec)?;
+    umount2(staging, MntFlags::MNT_DETACH).map_err(SetupFailure::errno(
+        "detach",
+        "the staging mount of the disk",
+    ))?;
+    fs::remove_dir(staging).map_err(SetupFailure::io("remove", DISK_STAGING))?;
+    Ok(disk)
 }
+
+/// Mounts the step's disk tmpfs at [`DISK_STAGING`] with `tmp`, `shm` and `work` in it,
+/// and copies the prepared host work directory into `work`, owned by the build user.
+fn make_disk(
+    request: &HelperRequest,
+    host: &HostView,
+    owner: &str,
+) -> Result<StepDisk, SetupFailure> {
+    let spec = &request.spec;
+    let staging = Path::new(DISK_STAGING);
+    make_dir(staging)?;
+    let options = format!("{}{owner}", spec.limits.tmpfs_options());
+    mount_tmpfs(staging, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &options)?;
+    for (name, mode) in [("tmp", 0o1777), ("shm", 0o1777), ("work", 0o755)] {
+        let dir = staging.join(name);
+        make_dir(&dir)?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
+            .map_err(SetupFailure::io("chmod", dir.display()))?;
+    }
+    let work = staging.join("work");
+    let (uid, gid) = (spec.user.uid, spec.user.gid);
+    std::os::unix::fs::lchown(&work, Some(uid), Some(gid))
+        .map_err(SetupFailure::io("change the owner of", work.display()))?;
+    let source = fd_path(&host.workdir);
+    limits::copy_tree(&source, &work, Some((uid, gid)))?;
+    let host_workdir = host
+        .workdir
+        .try_clone()
+        .map_err(SetupFailure::io("duplicate", "the work directory handle"))?;
+    Ok(StepDisk {
+        host_workdir,
+        work: open_path(&work)?,
+        root: open_path(staging)?,
+    })
+}
+
+/// After the step (and every process of it) ended: replaces the host work directory's
+/// contents with the tmpfs work directory's, owned by the build user.
+pub(super) fn copy_back(spec: &SandboxSpec, disk: &StepDisk) -> Result<(), SetupFailure> {
+    let host = fd_path(&disk.host_workdir);
+    limits::empty_dir(&host)?;
+    limits::copy_tree(
+        &fd_path(&disk.work),
+        &host,
+        Some((spec.user.uid, spec.user.gid)),
+    )
+}
+
+/// The `/proc/self/fd/N` path of a handle.
+fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// Attributes of the writable mounts: nosuid, nodev.
+const WRITABLE_ATTRS: u64 = libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
 
 /// Makes the new root read-only, pivots into it, detaches the host root and enters
 /// the work directory.
@@ -276,8 +353,9 @@ fn bind_host_top_level() -> Result<(), SetupFailure> {
 }
 
 /// A minimal `/dev`: the usual devices bound from the host, the std stream links, and a
-/// writable size-limited `/dev/shm`; the `/dev` tmpfs itself is read-only.
-fn make_dev(spec: &SandboxSpec, owner: &str) -> Result<(), SetupFailure> {
+/// writable `/dev/shm` (bound from `shm`, on the step's disk); the `/dev` tmpfs itself is
+/// read-only.
+fn make_dev(shm_source: &Path, owner: &str) -> Result<(), SetupFailure> {
     let dev = Path::new("dev");
     make_dir(dev)?;
     let options = format!("mode=0755,size=64k{owner}");
@@ -303,8 +381,8 @@ fn make_dev(spec: &SandboxSpec, owner: &str) -> Result<(), SetupFailure> {
     }
     let shm = dev.join("shm");
     make_dir(&shm)?;
-    let shm_options = format!("mode=1777,size={}{owner}", spec.tmp_size_bytes);
-    mount_tmpfs(&shm, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &shm_options)?;
+    bind(shm_source, &shm, false)?;
+    set_mount_attrs(&shm, false, WRITABLE_ATTRS)?;
     set_mount_attrs(dev, false, libc::MOUNT_ATTR_RDONLY)
 }
 
@@ -333,12 +411,12 @@ fn mount_proc() -> Result<(), SetupFailure> {
         .map_err(SetupFailure::errno("mount proc on", "/proc"))
 }
 
-/// Binds the host work directory (through its handle) at the spec's `workdir`, creating
+/// Binds `source` (the work directory on the step's disk) at the spec's `workdir`, creating
 /// the missing directories above it in the new root. When they would have to be created
 /// inside a read-only host directory (a workdir `/build/work` on a host that has a
 /// `/build`), that directory's nearest existing ancestor is replaced by a tmpfs holding
 /// only the path to the work directory.
-fn bind_workdir(spec: &SandboxSpec, workdir: &OwnedFd, owner: &str) -> Result<(), SetupFailure> {
+fn bind_workdir(spec: &SandboxSpec, source: &Path, owner: &str) -> Result<(), SetupFailure> {
     let here = spec.workdir.strip_prefix("/").unwrap_or(&spec.workdir);
     let fail = || {
         SetupFailure::io(
@@ -356,9 +434,8 @@ fn bind_workdir(spec: &SandboxSpec, workdir: &OwnedFd, owner: &str) -> Result<()
         }
         other => other.map_err(fail())?,
     }
-    let source = PathBuf::from(format!("/proc/self/fd/{}", workdir.as_raw_fd()));
     mount(
-        Some(&source),
+        Some(source),
         here,
         None::<&str>,
         MsFlags::MS_BIND,
@@ -368,11 +445,7 @@ fn bind_workdir(spec: &SandboxSpec, workdir: &OwnedFd, owner: &str) -> Result<()
         "bind-mount the work directory on",
         spec.workdir.display(),
     ))?;
-    set_mount_attrs(
-        here,
-        false,
-        libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV,
-    )
+    set_mount_attrs(here, false, WRITABLE_ATTRS)
 }
 
 /// The deepest ancestor of the relative path `path` that exists (never the root itself).
