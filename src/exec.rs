@@ -682,7 +682,11 @@ impl StepJob {
             stderr: temp.join("stderr"),
             observation: Observation {
                 project_root: Some(self.graph.root.clone()),
-                ignored: vec![self.store.root().to_path_buf()],
+                // The store, and the step's own outputs: a tool that opens its output
+                // before writing it (`ar r`) reads nothing undeclared.
+                ignored: std::iter::once(self.store.root().to_path_buf())
+                    .chain(step.outputs.iter().map(|o| self.graph.root.join(o)))
+                    .collect(),
                 ..Observation::from_env(self.options.observe_files)
             },
         }

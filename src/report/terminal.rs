@@ -13,7 +13,6 @@ const SHORT_FIELDS: usize = 10;
 /// Byte ranges shown per item without `-v`.
 const SHORT_RANGES: usize = 2;
 
-
 struct Paint {
     on: bool,
 }

@@ -342,14 +342,14 @@ impl PathRules {
     /// The finding for an opened absolute (normalized) sandbox path, if any.
     fn classify(&self, path: &Path, pid: i32) -> Option<String> {
         if let Ok(rel) = path.strip_prefix(&self.workdir) {
-            return self.undeclared_project_file(rel, true);
+            return self.undeclared_project_file(rel, Some(pid));
         }
         if let Some(rel) = self
             .project
             .as_ref()
             .and_then(|p| path.strip_prefix(p).ok())
         {
-            return self.undeclared_project_file(rel, false);
+            return self.undeclared_project_file(rel, None);
         }
         if self.homes.iter().any(|home| path.starts_with(home)) {
             return Some(path.display().to_string());
@@ -361,7 +361,8 @@ impl PathRules {
     }
 
     /// `rel` (inside the project) when the project has it and the step cannot see it.
-    fn undeclared_project_file(&self, rel: &Path, in_workdir: bool) -> Option<String> {
+    /// `in_workdir` is the pid of a process that opened it relative to its work directory.
+    fn undeclared_project_file(&self, rel: &Path, in_workdir: Option<i32>) -> Option<String> {
         let project = self.project.as_ref()?;
         if rel.as_os_str().is_empty() {
             return None;
@@ -370,8 +371,16 @@ impl PathRules {
         if self.ignored.iter().any(|dir| host.starts_with(dir)) {
             return None;
         }
-        if in_workdir && fs::symlink_metadata(self.host_workdir.join(rel)).is_ok() {
-            return None;
+        if let Some(pid) = in_workdir {
+            // The work directory is a tmpfs inside the sandbox: look at the step's view.
+            let inside = self.workdir.join(rel);
+            let seen = PathBuf::from(format!("/proc/{pid}/root"))
+                .join(inside.strip_prefix("/").unwrap_or(&inside));
+            if fs::symlink_metadata(seen).is_ok()
+                || fs::symlink_metadata(self.host_workdir.join(rel)).is_ok()
+            {
+                return None;
+            }
         }
         fs::symlink_metadata(&host).ok()?;
         Some(rel.display().to_string())
