@@ -17,6 +17,7 @@ use crate::error::Exit;
 pub mod build;
 pub mod check;
 pub mod diff;
+pub mod store;
 pub mod table;
 
 /// reprobe: are your builds reproducible, and why do your caches miss?
@@ -36,6 +37,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Compare two files, directories or archives and classify each difference.
     Diff(diff::DiffArgs),
+    /// Check the store (`verify`) or remove what nothing references (`gc`).
+    Store(store::StoreArgs),
     /// Internal: runs one sandboxed step from a request file (re-executed by reprobe).
     #[command(name = "__sandbox", hide = true)]
     Sandbox { request: std::path::PathBuf },
@@ -59,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::Check(args) => check::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Store(args) => store::run(args),
         Command::Sandbox { request } => crate::sandbox::helper_main(&request),
     };
     match outcome {
