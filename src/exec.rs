@@ -14,13 +14,13 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use crate::graph::{Graph, Step};
-use crate::hash::FileHash;
+use crate::hash::{ContentHash, FileHash};
 use crate::inputs::{self, FileHashCache, InputDep, StepInputs};
 use crate::manifest::{
     ExitRecord, Host, Manifest, SandboxFindings, StepRecord, StepStatus, MANIFEST_SCHEMA,
 };
 use crate::sandbox::{Sandbox, SandboxSpec, SandboxUser, StepExit};
-use crate::store::{remove_tree, ActionEntry, Store, ACTION_SCHEMA};
+use crate::store::{remove_tree, ActionEntry, Store, StoreError, ACTION_SCHEMA};
 use crate::tree::{self, EntryType, TreeEntry};
 
 /// How many lines of a failed step's stderr are kept.
@@ -279,6 +279,7 @@ pub fn build(
                 options: options.clone(),
                 hash_cache: Arc::clone(&hash_cache),
                 index,
+                reruns: cached_dep_reruns(&graph, step, &records),
             };
             let deps = dep_inputs(&graph, step, &records);
             let dep_outputs = dep_trees(&graph, step, &records);
@@ -360,6 +361,7 @@ pub fn run_one(
         options,
         hash_cache: Arc::new(FileHashCache::default()),
         index,
+        reruns: Vec::new(),
     };
     job.run(deps, dep_outputs)
 }
@@ -461,6 +463,53 @@ fn dep_trees(graph: &Graph, step: &Step, records: &[Option<StepRecord>]) -> Vec<
         .collect()
 }
 
+/// What a step needs to re-run one of its deps that came from the cache, should a blob
+/// of that dep's outputs turn out corrupt (or gone) when it is placed in the work
+/// directory: the dep's own deps and their outputs.
+#[derive(Debug, Clone)]
+struct DepRerun {
+    index: usize,
+    content_hash: ContentHash,
+    outputs: Vec<TreeEntry>,
+    deps: Vec<InputDep>,
+    dep_outputs: Vec<TreeEntry>,
+}
+
+/// The [`DepRerun`]s of a step's cached deps (steps that ran in this build just wrote
+/// their blobs, so only cached ones are prepared for).
+fn cached_dep_reruns(graph: &Graph, step: &Step, records: &[Option<StepRecord>]) -> Vec<DepRerun> {
+    step.deps
+        .iter()
+        .filter_map(|dep| {
+            let index = graph.position(dep)?;
+            let record = records[index].as_ref().filter(|r| r.cached)?;
+            let dep_step = &graph.steps[index];
+            Some(DepRerun {
+                index,
+                content_hash: record.content_hash?,
+                outputs: record.outputs.clone(),
+                deps: dep_inputs(graph, dep_step, records),
+                dep_outputs: dep_trees(graph, dep_step, records),
+            })
+        })
+        .collect()
+}
+
+/// Why a work directory could not be prepared.
+enum PrepareError {
+    /// A dep's output blob is corrupt or missing in the store (a corrupt one has been
+    /// removed by [`Store::copy_blob`]).
+    BadDepBlob { hash: FileHash, why: String },
+    /// Anything else.
+    Other(String),
+}
+
+impl From<String> for PrepareError {
+    fn from(why: String) -> Self {
+        PrepareError::Other(why)
+    }
+}
+
 fn skipped(step: &Step, why: String) -> StepRecord {
     StepRecord {
         name: step.name.clone(),
@@ -487,6 +536,7 @@ struct StepJob {
     options: BuildOptions,
     hash_cache: Arc<FileHashCache>,
     index: usize,
+    reruns: Vec<DepRerun>,
 }
 
 impl StepJob {
@@ -539,7 +589,7 @@ impl StepJob {
         };
         let work = temp.join("work");
         let result = self
-            .prepare_workdir(&work, inputs, dep_outputs)
+            .prepare_with_reruns(&work, inputs, dep_outputs)
             .and_then(|_| {
                 let spec = self.spec(&temp, &work);
                 self.sandbox
@@ -590,13 +640,70 @@ impl StepJob {
         }
     }
 
+    /// Prepares the work directory; when a cached dep's output blob is corrupt or gone,
+    /// re-runs that dep once (which stores its outputs again) and tries again. A corrupt
+    /// blob is thus rebuilt, never served.
+    fn prepare_with_reruns(
+        &self,
+        work: &Path,
+        inputs: &StepInputs,
+        dep_outputs: &[TreeEntry],
+    ) -> Result<(), String> {
+        let mut rerun = BTreeSet::new();
+        loop {
+            let (hash, why) = match self.prepare_workdir(work, inputs, dep_outputs) {
+                Ok(()) => return Ok(()),
+                Err(PrepareError::Other(why)) => return Err(why),
+                Err(PrepareError::BadDepBlob { hash, why }) => (hash, why),
+            };
+            let owner = self.reruns.iter().find(|d| {
+                !rerun.contains(&d.index) && d.outputs.iter().any(|o| o.sha256 == Some(hash))
+            });
+            let Some(dep) = owner else {
+                return Err(why);
+            };
+            rerun.insert(dep.index);
+            self.rerun_dep(dep, &why)?;
+            remove_tree(work);
+        }
+    }
+
+    /// Runs a cached dep again, without the cache; its content must be what the cache
+    /// said, or this step's input hash would be wrong.
+    fn rerun_dep(&self, dep: &DepRerun, why: &str) -> Result<(), String> {
+        let mut options = self.options.clone();
+        options.use_cache = false;
+        let job = StepJob {
+            graph: Arc::clone(&self.graph),
+            store: Arc::clone(&self.store),
+            sandbox: Arc::clone(&self.sandbox),
+            options,
+            hash_cache: Arc::clone(&self.hash_cache),
+            index: dep.index,
+            reruns: Vec::new(),
+        };
+        let name = &self.graph.steps[dep.index].name;
+        let record = job.run(dep.deps.clone(), dep.dep_outputs.clone());
+        match record.content_hash {
+            Some(hash) if hash == dep.content_hash => Ok(()),
+            Some(hash) => Err(format!(
+                "{why}; dep `{name}` was re-run to rebuild it but produced other content ({hash}, the cache had {}): it is not reproducible; run the build again to use its new output",
+                dep.content_hash
+            )),
+            None => Err(format!(
+                "{why}; dep `{name}` was re-run to rebuild it and failed: {}",
+                record.error.unwrap_or_default()
+            )),
+        }
+    }
+
     /// Fills the work directory with the declared inputs and the deps' outputs.
     fn prepare_workdir(
         &self,
         work: &Path,
         inputs: &StepInputs,
         dep_outputs: &[TreeEntry],
-    ) -> Result<(), String> {
+    ) -> Result<(), PrepareError> {
         fs::create_dir_all(work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
         let mut files: Vec<_> = inputs.files.iter().collect();
         if self.options.profile.reverse_file_order {
@@ -617,8 +724,15 @@ impl StepJob {
             entries.sort_by_key(|e| e.kind != EntryType::Dir);
         }
         for entry in entries {
-            self.materialize(work, entry)
-                .map_err(|e| format!("dep output `{}`: {e}", entry.path))?;
+            self.materialize(work, entry).map_err(|e| match e {
+                PrepareError::BadDepBlob { hash, why } => PrepareError::BadDepBlob {
+                    hash,
+                    why: format!("dep output `{}`: {why}", entry.path),
+                },
+                PrepareError::Other(why) => {
+                    PrepareError::Other(format!("dep output `{}`: {why}", entry.path))
+                }
+            })?;
         }
         if self.options.profile.clock_offset_secs != 0 {
             shift_mtimes(work, self.options.profile.clock_offset_secs)
@@ -627,22 +741,25 @@ impl StepJob {
         Ok(())
     }
 
-    fn materialize(&self, work: &Path, entry: &TreeEntry) -> Result<(), String> {
+    fn materialize(&self, work: &Path, entry: &TreeEntry) -> Result<(), PrepareError> {
         let dest = work.join(&entry.path);
+        let other = |e: std::io::Error| PrepareError::Other(e.to_string());
         match entry.kind {
-            EntryType::Dir => fs::create_dir_all(&dest).map_err(|e| e.to_string()),
+            EntryType::Dir => fs::create_dir_all(&dest).map_err(other),
             EntryType::Symlink => {
                 if let Some(parent) = dest.parent() {
-                    fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                    fs::create_dir_all(parent).map_err(other)?;
                 }
                 let target = entry.target.as_deref().unwrap_or_default();
-                std::os::unix::fs::symlink(target, &dest).map_err(|e| e.to_string())
+                std::os::unix::fs::symlink(target, &dest).map_err(other)
             }
             EntryType::File => {
-                let hash = entry.sha256.ok_or("file entry without a hash")?;
+                let hash = entry
+                    .sha256
+                    .ok_or_else(|| PrepareError::Other("file entry without a hash".into()))?;
                 self.store
                     .copy_blob(&hash, &dest, entry.mode)
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| blob_error(hash, e))
             }
         }
     }
@@ -683,6 +800,23 @@ impl StepJob {
             }
         }
         record
+    }
+}
+
+/// Sorts a failure to copy a blob: corrupt or missing means "rebuild the dep".
+fn blob_error(hash: FileHash, err: StoreError) -> PrepareError {
+    let bad = match &err {
+        StoreError::CorruptBlob(_) => true,
+        StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    };
+    if bad {
+        PrepareError::BadDepBlob {
+            hash,
+            why: err.to_string(),
+        }
+    } else {
+        PrepareError::Other(err.to_string())
     }
 }
 
