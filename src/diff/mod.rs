@@ -445,6 +445,20 @@ pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport, 
     Ok(DiffReport { items })
 }
 
+/// Compares two in-memory blobs named `name` (for fuzzing and embedding): the same
+/// engine as [`diff_paths`] on two files, without touching the file system.
+pub fn diff_bytes(name: &str, a: &[u8], b: &[u8], opts: &DiffOptions) -> DiffReport {
+    let expanded = AtomicU64::new(0);
+    let cx = Cx {
+        opts,
+        depth: 0,
+        expanded: &expanded,
+    };
+    let mut items = compare_blobs(name, a, b, &cx);
+    sort_items(&mut items);
+    DiffReport { items }
+}
+
 /// Sorts items by path (byte order of the escaped path), stable for equal paths.
 pub(crate) fn sort_items(items: &mut [DiffItem]) {
     items.sort_by(|x, y| x.path.cmp(&y.path));
