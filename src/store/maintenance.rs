@@ -191,7 +191,7 @@ impl Store {
                         .into(),
             });
         }
-        let results: Vec<(FileHash, PathBuf, std::io::Result<(FileHash, u64)>)> = blobs
+        let results: Vec<HashedBlob> = blobs
             .into_par_iter()
             .map(|(hash, path)| {
                 let actual = crate::hash::hash_file(&path);
@@ -534,6 +534,9 @@ impl Store {
         }
     }
 }
+
+/// A blob's name, path, and what its content hashes to.
+type HashedBlob = (FileHash, PathBuf, std::io::Result<(FileHash, u64)>);
 
 /// What happened to one candidate for removal.
 enum Collected {
