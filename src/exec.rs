@@ -784,9 +784,11 @@ impl StepJob {
         record.status = StepStatus::Ran;
         record.content_hash = Some(content_hash);
         record.outputs = entries;
-        if let (Some(input_hash), Some(derivation_hash)) =
-            (record.input_hash, record.derivation_hash)
-        {
+        if let (true, Some(input_hash), Some(derivation_hash)) = (
+            self.options.record_cache,
+            record.input_hash,
+            record.derivation_hash,
+        ) {
             let entry = ActionEntry {
                 schema: ACTION_SCHEMA.to_string(),
                 input_hash,
