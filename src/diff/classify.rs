@@ -412,8 +412,11 @@ fn touches_placeholder(line: &[u8], r: &Range<usize>) -> bool {
     let hi = (r.end + 2).min(line.len());
     let window = &line[lo..hi];
     // Inside a placeholder run: a MARK before the span with only fill bytes between.
-    if let Some(p) = memchr::memmem::rfind(&window[..(r.start - lo).min(window.len())], &MARK) {
-        let between = &window[p + 3..(r.start - lo).min(window.len())];
+    let before = (r.start - lo).min(window.len());
+    if let Some(p) = memchr::memmem::rfind(&window[..before], &MARK) {
+        // The fill bytes after MARK and the index byte; none when the span starts at
+        // the index byte (fuzzing found that slicing `p + 3..` overran there).
+        let between = window.get(p + 3..before).unwrap_or_default();
         if between.iter().all(|&c| c == 0x02) {
             return true;
         }
