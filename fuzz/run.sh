@@ -29,6 +29,8 @@ mkdir -p logs
 crashed=0
 for t in "${targets[@]}"; do
     mkdir -p "corpus/$t" "seeds/$t"
+    # Crashers of earlier runs were copied to regressions/ then; count only new ones.
+    rm -rf "artifacts/$t"
     echo "== $t (${secs}s)"
     set +e
     cargo +nightly fuzz run -O "$t" "corpus/$t" "seeds/$t" -- \
