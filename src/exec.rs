@@ -14,7 +14,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use crate::graph::{Graph, Step, DEFAULT_TIMEOUT};
-use crate::hash::FileHash;
+use crate::hash::{ContentHash, FileHash};
 use crate::inputs::{self, FileHashCache, InputDep, StepInputs};
 use crate::manifest::{
     ExitRecord, Host, Manifest, SandboxFindings, StepRecord, StepStatus, MANIFEST_SCHEMA,
@@ -22,7 +22,7 @@ use crate::manifest::{
 use crate::sandbox::{
     LimitExceeded, Limits, Observation, Sandbox, SandboxSpec, SandboxUser, StepExit,
 };
-use crate::store::{remove_tree, ActionEntry, Store, ACTION_SCHEMA};
+use crate::store::{remove_tree, ActionEntry, Store, StoreError, ACTION_SCHEMA};
 use crate::tree::{self, EntryType, TreeEntry};
 
 /// How many lines of a failed step's stderr are kept.
@@ -337,6 +337,7 @@ pub fn build(
                 options: options.clone(),
                 hash_cache: Arc::clone(&hash_cache),
                 index,
+                reruns: cached_dep_reruns(&graph, step, &records),
             };
             let deps = dep_inputs(&graph, step, &records);
             let dep_outputs = dep_trees(&graph, step, &records);
@@ -418,6 +419,7 @@ pub fn run_one(
         options,
         hash_cache: Arc::new(FileHashCache::default()),
         index,
+        reruns: Vec::new(),
     };
     job.run(deps, dep_outputs)
 }
@@ -519,6 +521,53 @@ fn dep_trees(graph: &Graph, step: &Step, records: &[Option<StepRecord>]) -> Vec<
         .collect()
 }
 
+/// What a step needs to re-run one of its deps that came from the cache, should a blob
+/// of that dep's outputs turn out corrupt (or gone) when it is placed in the work
+/// directory: the dep's own deps and their outputs.
+#[derive(Debug, Clone)]
+struct DepRerun {
+    index: usize,
+    content_hash: ContentHash,
+    outputs: Vec<TreeEntry>,
+    deps: Vec<InputDep>,
+    dep_outputs: Vec<TreeEntry>,
+}
+
+/// The [`DepRerun`]s of a step's cached deps (steps that ran in this build just wrote
+/// their blobs, so only cached ones are prepared for).
+fn cached_dep_reruns(graph: &Graph, step: &Step, records: &[Option<StepRecord>]) -> Vec<DepRerun> {
+    step.deps
+        .iter()
+        .filter_map(|dep| {
+            let index = graph.position(dep)?;
+            let record = records[index].as_ref().filter(|r| r.cached)?;
+            let dep_step = &graph.steps[index];
+            Some(DepRerun {
+                index,
+                content_hash: record.content_hash?,
+                outputs: record.outputs.clone(),
+                deps: dep_inputs(graph, dep_step, records),
+                dep_outputs: dep_trees(graph, dep_step, records),
+            })
+        })
+        .collect()
+}
+
+/// Why a work directory could not be prepared.
+enum PrepareError {
+    /// A dep's output blob is corrupt or missing in the store (a corrupt one has been
+    /// removed by [`Store::copy_blob`]).
+    BadDepBlob { hash: FileHash, why: String },
+    /// Anything else.
+    Other(String),
+}
+
+impl From<String> for PrepareError {
+    fn from(why: String) -> Self {
+        PrepareError::Other(why)
+    }
+}
+
 fn skipped(step: &Step, why: String) -> StepRecord {
     StepRecord {
         name: step.name.clone(),
@@ -545,6 +594,7 @@ struct StepJob {
     options: BuildOptions,
     hash_cache: Arc<FileHashCache>,
     index: usize,
+    reruns: Vec<DepRerun>,
 }
 
 impl StepJob {
@@ -597,7 +647,7 @@ impl StepJob {
         };
         let work = temp.join("work");
         let result = self
-            .prepare_workdir(&work, inputs, dep_outputs)
+            .prepare_with_reruns(&work, inputs, dep_outputs)
             .and_then(|_| {
                 let spec = self.spec(&temp, &work);
                 self.sandbox
@@ -692,13 +742,70 @@ impl StepJob {
         }
     }
 
+    /// Prepares the work directory; when a cached dep's output blob is corrupt or gone,
+    /// re-runs that dep once (which stores its outputs again) and tries again. A corrupt
+    /// blob is thus rebuilt, never served.
+    fn prepare_with_reruns(
+        &self,
+        work: &Path,
+        inputs: &StepInputs,
+        dep_outputs: &[TreeEntry],
+    ) -> Result<(), String> {
+        let mut rerun = BTreeSet::new();
+        loop {
+            let (hash, why) = match self.prepare_workdir(work, inputs, dep_outputs) {
+                Ok(()) => return Ok(()),
+                Err(PrepareError::Other(why)) => return Err(why),
+                Err(PrepareError::BadDepBlob { hash, why }) => (hash, why),
+            };
+            let owner = self.reruns.iter().find(|d| {
+                !rerun.contains(&d.index) && d.outputs.iter().any(|o| o.sha256 == Some(hash))
+            });
+            let Some(dep) = owner else {
+                return Err(why);
+            };
+            rerun.insert(dep.index);
+            self.rerun_dep(dep, &why)?;
+            remove_tree(work);
+        }
+    }
+
+    /// Runs a cached dep again, without the cache; its content must be what the cache
+    /// said, or this step's input hash would be wrong.
+    fn rerun_dep(&self, dep: &DepRerun, why: &str) -> Result<(), String> {
+        let mut options = self.options.clone();
+        options.use_cache = false;
+        let job = StepJob {
+            graph: Arc::clone(&self.graph),
+            store: Arc::clone(&self.store),
+            sandbox: Arc::clone(&self.sandbox),
+            options,
+            hash_cache: Arc::clone(&self.hash_cache),
+            index: dep.index,
+            reruns: Vec::new(),
+        };
+        let name = &self.graph.steps[dep.index].name;
+        let record = job.run(dep.deps.clone(), dep.dep_outputs.clone());
+        match record.content_hash {
+            Some(hash) if hash == dep.content_hash => Ok(()),
+            Some(hash) => Err(format!(
+                "{why}; dep `{name}` was re-run to rebuild it but produced other content ({hash}, the cache had {}): it is not reproducible; run the build again to use its new output",
+                dep.content_hash
+            )),
+            None => Err(format!(
+                "{why}; dep `{name}` was re-run to rebuild it and failed: {}",
+                record.error.unwrap_or_default()
+            )),
+        }
+    }
+
     /// Fills the work directory with the declared inputs and the deps' outputs.
     fn prepare_workdir(
         &self,
         work: &Path,
         inputs: &StepInputs,
         dep_outputs: &[TreeEntry],
-    ) -> Result<(), String> {
+    ) -> Result<(), PrepareError> {
         fs::create_dir_all(work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
         let mut files: Vec<_> = inputs.files.iter().collect();
         if self.options.profile.reverse_file_order {
@@ -719,8 +826,15 @@ impl StepJob {
             entries.sort_by_key(|e| e.kind != EntryType::Dir);
         }
         for entry in entries {
-            self.materialize(work, entry)
-                .map_err(|e| format!("dep output `{}`: {e}", entry.path))?;
+            self.materialize(work, entry).map_err(|e| match e {
+                PrepareError::BadDepBlob { hash, why } => PrepareError::BadDepBlob {
+                    hash,
+                    why: format!("dep output `{}`: {why}", entry.path),
+                },
+                PrepareError::Other(why) => {
+                    PrepareError::Other(format!("dep output `{}`: {why}", entry.path))
+                }
+            })?;
         }
         if self.options.profile.clock_offset_secs != 0 {
             shift_mtimes(work, self.options.profile.clock_offset_secs)
@@ -729,10 +843,13 @@ impl StepJob {
         Ok(())
     }
 
-    fn materialize(&self, work: &Path, entry: &TreeEntry) -> Result<(), String> {
-        self.store
-            .materialize_entry(work, entry, entry.mode)
-            .map_err(|e| e.to_string())
+    fn materialize(&self, work: &Path, entry: &TreeEntry) -> Result<(), PrepareError> {
+        let result = self.store.materialize_entry(work, entry, entry.mode);
+        match (result, entry.sha256) {
+            (Ok(()), _) => Ok(()),
+            (Err(err), Some(hash)) if entry.kind == EntryType::File => Err(blob_error(hash, err)),
+            (Err(err), _) => Err(PrepareError::Other(err.to_string())),
+        }
     }
 
     fn collect_outputs(&self, mut record: StepRecord, work: &Path) -> StepRecord {
@@ -755,9 +872,11 @@ impl StepJob {
         record.status = StepStatus::Ran;
         record.content_hash = Some(content_hash);
         record.outputs = entries;
-        if let (Some(input_hash), Some(derivation_hash)) =
-            (record.input_hash, record.derivation_hash)
-        {
+        if let (true, Some(input_hash), Some(derivation_hash)) = (
+            self.options.record_cache,
+            record.input_hash,
+            record.derivation_hash,
+        ) {
             let entry = ActionEntry {
                 schema: ACTION_SCHEMA.to_string(),
                 input_hash,
@@ -771,6 +890,23 @@ impl StepJob {
             }
         }
         record
+    }
+}
+
+/// Sorts a failure to copy a blob: corrupt or missing means "rebuild the dep".
+fn blob_error(hash: FileHash, err: StoreError) -> PrepareError {
+    let bad = match &err {
+        StoreError::CorruptBlob(_) => true,
+        StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    };
+    if bad {
+        PrepareError::BadDepBlob {
+            hash,
+            why: err.to_string(),
+        }
+    } else {
+        PrepareError::Other(err.to_string())
     }
 }
 

@@ -191,8 +191,13 @@ impl Manifest {
             path: path.to_path_buf(),
             source,
         })?;
+        Manifest::from_json(path, &text)
+    }
+
+    /// Parses and version-checks manifest text; `path` only names it in errors.
+    pub fn from_json(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| ManifestError::Parse {
+            serde_json::from_str(text).map_err(|e| ManifestError::Parse {
                 path: path.to_path_buf(),
                 error: e.to_string(),
             })?;

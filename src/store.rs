@@ -19,8 +19,11 @@ use crate::tree::{EntryType, TreeEntry};
 /// The schema of action-cache entries.
 pub const ACTION_SCHEMA: &str = "reprobe/action/1";
 
+mod maintenance;
+pub use maintenance::{GcOptions, GcReport, Problem, ProblemKind, VerifyReport};
+
 /// Store layout version, written once into `VERSION`.
-const STORE_VERSION: &str = "reprobe-store/1";
+pub const STORE_VERSION: &str = "reprobe-store/1";
 
 /// What the action cache remembers of one successful step run, by input hash.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,6 +56,25 @@ pub enum StoreError {
     /// A blob whose bytes no longer match its name; it has been removed.
     #[error("store: blob {0} is corrupt (its content no longer matches its hash); it was removed and will be rebuilt")]
     CorruptBlob(FileHash),
+    /// A directory that is not a reprobe store (for commands that must not create one).
+    #[error(
+        "store: {path}: not a reprobe store (no VERSION file); pass --store DIR or build first"
+    )]
+    NotAStore {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A store written by another layout version.
+    #[error("store: {path}: store layout `{found}` is not supported; this reprobe reads `{STORE_VERSION}`")]
+    Version {
+        /// The VERSION file.
+        path: PathBuf,
+        /// The version it declares.
+        found: String,
+    },
+    /// Another `reprobe store gc` holds the store's gc lock.
+    #[error("store: {0}: another `reprobe store gc` is running on this store")]
+    Busy(PathBuf),
     /// A JSON entry that cannot be parsed.
     #[error("store: {path}: unreadable entry: {error}")]
     BadEntry {
@@ -89,11 +111,46 @@ impl Store {
         let root = fs::canonicalize(root).map_err(at(root))?;
         let store = Store { root };
         let version = store.root.join("VERSION");
-        if !version.exists() {
+        if version.exists() {
+            store.check_version()?;
+        } else {
             store.write_atomic(&version, format!("{STORE_VERSION}\n").as_bytes())?;
         }
         store.remove_stale_temporaries();
         Ok(store)
+    }
+
+    /// Opens a store that must already exist (for `store verify` and `store gc`, which
+    /// never create one). Clears temporary files of dead processes, like [`Store::open`].
+    pub fn open_existing(root: &Path) -> Result<Store, StoreError> {
+        if !root.join("VERSION").is_file() {
+            return Err(StoreError::NotAStore {
+                path: root.to_path_buf(),
+            });
+        }
+        let root = fs::canonicalize(root).map_err(at(root))?;
+        let store = Store { root };
+        store.check_version()?;
+        for sub in ["blobs", "actions", "builds", "tmp"] {
+            let dir = store.root.join(sub);
+            fs::create_dir_all(&dir).map_err(at(&dir))?;
+        }
+        store.remove_stale_temporaries();
+        Ok(store)
+    }
+
+    /// Fails with both versions named when `VERSION` is not this reprobe's layout.
+    fn check_version(&self) -> Result<(), StoreError> {
+        let path = self.root.join("VERSION");
+        let text = fs::read_to_string(&path).map_err(at(&path))?;
+        let found = text.trim();
+        if found != STORE_VERSION {
+            return Err(StoreError::Version {
+                path,
+                found: found.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// The store's directory.
@@ -189,7 +246,8 @@ impl Store {
             }
         };
         let dest = self.blob_path(&hash);
-        if dest.exists() {
+        if touch(&dest) {
+            // Already stored: the fresh mtime tells `store gc` that a build uses it now.
             let _ = fs::remove_file(&tmp);
         } else {
             use std::os::unix::fs::PermissionsExt;
@@ -244,7 +302,9 @@ impl Store {
             .iter()
             .filter_map(|e| e.sha256.as_ref())
             .all(|h| self.has_blob(h));
-        Ok(complete.then_some(entry))
+        // A hit refreshes the entry's mtime, so that `store gc` (which spares young
+        // entries) does not collect it under a running build; if gc just took it, miss.
+        Ok((complete && touch(&path)).then_some(entry))
     }
 
     /// Records a step's outputs under its input hash.
@@ -256,12 +316,14 @@ impl Store {
         self.write_atomic(&self.action_path(&entry.input_hash), &bytes)
     }
 
-    /// Removes temporary files and directories left by processes that no longer run.
-    fn remove_stale_temporaries(&self) {
-        remove_dead_process_entries(&self.root.join("tmp"));
+    /// Removes temporary files and directories left by processes that no longer run;
+    /// returns how many were removed.
+    fn remove_stale_temporaries(&self) -> usize {
+        let mut removed = remove_dead_process_entries(&self.root.join("tmp"));
         if let Some(tmpfs) = tmpfs_work_root() {
-            remove_dead_process_entries(&tmpfs);
+            removed += remove_dead_process_entries(&tmpfs);
         }
+        removed
     }
 }
 
@@ -279,11 +341,25 @@ pub fn tmpfs_work_root() -> Option<PathBuf> {
     Some(dir)
 }
 
-/// Removes the entries of `dir` named `PID-...` whose process no longer runs.
-fn remove_dead_process_entries(dir: &Path) {
+/// Sets a file's mtime to now; false only when the file does not exist. (A file that
+/// exists but cannot be touched, in a store shared with another user, still counts.)
+fn touch(path: &Path) -> bool {
+    match File::open(path) {
+        Ok(file) => {
+            let _ = file.set_modified(std::time::SystemTime::now());
+            true
+        }
+        Err(err) => err.kind() != io::ErrorKind::NotFound,
+    }
+}
+
+/// Removes the entries of `dir` named `PID-...` whose process no longer runs; returns
+/// how many were removed.
+fn remove_dead_process_entries(dir: &Path) -> usize {
     let Ok(entries) = fs::read_dir(dir) else {
-        return;
+        return 0;
     };
+    let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
         let pid = name
@@ -294,9 +370,15 @@ fn remove_dead_process_entries(dir: &Path) {
         if !alive {
             let path = entry.path();
             let _ = make_writable_recursively(&path);
-            let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
+            if fs::remove_dir_all(&path)
+                .or_else(|_| fs::remove_file(&path))
+                .is_ok()
+            {
+                removed += 1;
+            }
         }
     }
+    removed
 }
 
 impl Store {

@@ -20,6 +20,7 @@ pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod import;
+pub mod store;
 pub mod table;
 
 /// reprobe: are your builds reproducible, and why do your caches miss?
@@ -45,6 +46,8 @@ pub enum Command {
     Challenge(challenge::ChallengeArgs),
     /// Turn another build system's graph into a reprobe graph.
     Import(import::ImportArgs),
+    /// Check the store (`verify`) or remove what nothing references (`gc`).
+    Store(store::StoreArgs),
     /// Internal: runs one sandboxed step from a request file (re-executed by reprobe).
     #[command(name = "__sandbox", hide = true)]
     Sandbox { request: std::path::PathBuf },
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Challenge(args) => challenge::run(args),
         Command::Import(args) => import::run(args),
+        Command::Store(args) => store::run(args),
         Command::Sandbox { request } => crate::sandbox::helper_main(&request),
     };
     match outcome {

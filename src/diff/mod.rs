@@ -442,9 +442,15 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// Takes `n` bytes from the decompression budget; false once it is exhausted.
+    /// Takes `n` bytes from the decompression budget; false once it is exhausted. The
+    /// count saturates: a member claiming 2^64 bytes cannot wrap it back to zero.
     pub fn take_budget(&self, n: u64) -> bool {
-        let before = self.expanded.fetch_add(n, AtomicOrdering::Relaxed);
+        let before = self
+            .expanded
+            .fetch_update(AtomicOrdering::Relaxed, AtomicOrdering::Relaxed, |v| {
+                Some(v.saturating_add(n))
+            })
+            .unwrap_or(u64::MAX);
         before.saturating_add(n) <= self.opts.max_expanded_bytes
     }
 }
@@ -469,6 +475,20 @@ pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport, 
     };
     sort_items(&mut items);
     Ok(DiffReport { items })
+}
+
+/// Compares two in-memory blobs named `name` (for fuzzing and embedding): the same
+/// engine as [`diff_paths`] on two files, without touching the file system.
+pub fn diff_bytes(name: &str, a: &[u8], b: &[u8], opts: &DiffOptions) -> DiffReport {
+    let expanded = AtomicU64::new(0);
+    let cx = Cx {
+        opts,
+        depth: 0,
+        expanded: &expanded,
+    };
+    let mut items = compare_blobs(name, a, b, &cx);
+    sort_items(&mut items);
+    DiffReport { items }
 }
 
 /// Sorts items by path (byte order of the escaped path), stable for equal paths.
@@ -541,6 +561,10 @@ pub(crate) fn detect(name: &str, data: &[u8]) -> Option<&'static dyn Format> {
     FORMATS.iter().copied().find(|f| f.detect(name, data))
 }
 
+/// The deepest nesting ever opened, whatever `max_depth` says: every level takes stack
+/// (recursion through rayon's workers), and 10,000 nested gzip streams overflowed it.
+pub const MAX_NESTING: usize = 64;
+
 /// Compares two blobs found at `path`, recursing into containers.
 ///
 /// Never returns an empty list for differing inputs: if the format found nothing, the
@@ -551,12 +575,12 @@ pub(crate) fn compare_blobs(path: &str, a: &[u8], b: &[u8], cx: &Cx) -> Vec<Diff
     }
     let name = path.rsplit(['!', '/']).next().unwrap_or(path);
     let (fa, fb) = (detect(name, a), detect(name, b));
+    let max_depth = cx.opts.max_depth.min(MAX_NESTING);
     let mut items = match (fa, fb) {
-        _ if cx.depth > cx.opts.max_depth => {
+        _ if cx.depth > max_depth => {
             let mut item = binary::compare_item(path, a, b, cx);
             item.evidence.notes.push(format!(
-                "nesting depth limit ({}) reached: compared as bytes",
-                cx.opts.max_depth
+                "nesting depth limit ({max_depth}) reached: compared as bytes"
             ));
             vec![item]
         }

@@ -1,0 +1,232 @@
+//! `reprobe store verify` and `reprobe store gc`: check a store, collect what nothing
+//! references (the rules are in [`crate::store`]'s maintenance module documentation).
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use serde::Serialize;
+
+use super::CommonArgs;
+use crate::error::Exit;
+use crate::graph;
+use crate::store::{GcOptions, GcReport, Store, StoreError, VerifyReport};
+
+/// The schema of `store verify --json`.
+pub const VERIFY_SCHEMA: &str = "reprobe/store-verify/1";
+/// The schema of `store gc --json`.
+pub const GC_SCHEMA: &str = "reprobe/store-gc/1";
+
+/// Flags of `reprobe store`.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    #[command(subcommand)]
+    pub command: StoreCommand,
+}
+
+/// The store subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Check every blob against its hash, and every action entry and manifest against
+    /// its blobs: exit 0 when sound, 1 when problems were found (each names its file).
+    Verify(VerifyArgs),
+    /// Remove blobs and action entries nothing references (older than --grace).
+    Gc(GcArgs),
+}
+
+/// Flags of `reprobe store verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// A graph file or directory whose store (`.reprobe/` beside it) is meant [default: .]
+    pub graph: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Flags of `reprobe store gc`.
+#[derive(Debug, clap::Args)]
+pub struct GcArgs {
+    /// A graph file or directory whose store (`.reprobe/` beside it) is meant [default: .]
+    pub graph: Option<PathBuf>,
+    /// Never remove anything younger than this (e.g. `30s`, `2h`, `0`): builds running
+    /// beside gc write blobs before the entries that reference them.
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub grace: String,
+    /// Keep only the K newest build manifests and the action entries they used.
+    #[arg(long, value_name = "K")]
+    pub keep_builds: Option<usize>,
+    /// Only report what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Runs `reprobe store ...`.
+pub fn run(args: StoreArgs) -> anyhow::Result<Exit> {
+    match args.command {
+        StoreCommand::Verify(args) => verify(args),
+        StoreCommand::Gc(args) => gc(args),
+    }
+}
+
+/// `--store`, `REPROBE_STORE`, or `.reprobe/` beside the graph.
+fn store_dir(common: &CommonArgs, graph_arg: Option<&Path>) -> PathBuf {
+    if let Some(dir) = &common.store {
+        return dir.clone();
+    }
+    let file = graph::resolve_graph_path(graph_arg);
+    let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
+    parent.unwrap_or(Path::new(".")).join(".reprobe")
+}
+
+fn open(common: &CommonArgs, graph_arg: Option<&Path>) -> Result<Store, Exit> {
+    Store::open_existing(&store_dir(common, graph_arg)).map_err(|err: StoreError| {
+        eprintln!("reprobe: error: {err}");
+        Exit::BadInput
+    })
+}
+
+#[derive(Serialize)]
+struct VerifyJson<'a> {
+    schema: &'static str,
+    store: String,
+    ok: bool,
+    #[serde(flatten)]
+    report: &'a VerifyReport,
+}
+
+fn verify(args: VerifyArgs) -> anyhow::Result<Exit> {
+    let store = match open(&args.common, args.graph.as_deref()) {
+        Ok(store) => store,
+        Err(exit) => return Ok(exit),
+    };
+    let report = store.verify();
+    if args.common.json {
+        let json = VerifyJson {
+            schema: VERIFY_SCHEMA,
+            store: store.root().display().to_string(),
+            ok: report.is_ok(),
+            report: &report,
+        };
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print!("{}", render_verify(&store, &report, args.common.quiet));
+    }
+    Ok(if report.is_ok() {
+        Exit::Ok
+    } else {
+        Exit::Findings
+    })
+}
+
+/// The text of `store verify`: one line per problem, then a summary.
+fn render_verify(store: &Store, report: &VerifyReport, quiet: bool) -> String {
+    let mut text = String::new();
+    for problem in &report.problems {
+        text.push_str(&format!(
+            "{}: {}: {}\n",
+            problem.path,
+            problem.kind.as_str(),
+            problem.message
+        ));
+    }
+    if quiet && report.is_ok() {
+        return text;
+    }
+    text.push_str(&format!(
+        "store {}: {} blobs ({} bytes), {} action entries, {} manifests checked: ",
+        store.root().display(),
+        report.blobs,
+        report.blob_bytes,
+        report.actions,
+        report.manifests
+    ));
+    match report.problems.len() {
+        0 => text.push_str("ok\n"),
+        n => text.push_str(&format!("{n} problem(s)\n")),
+    }
+    text
+}
+
+#[derive(Serialize)]
+struct GcJson<'a> {
+    schema: &'static str,
+    store: String,
+    dry_run: bool,
+    grace_secs: u64,
+    #[serde(flatten)]
+    report: &'a GcReport,
+}
+
+fn gc(args: GcArgs) -> anyhow::Result<Exit> {
+    let Some(grace) = parse_grace(&args.grace) else {
+        eprintln!(
+            "reprobe: error: --grace `{}`: not a duration (e.g. 90, 30s, 2h)",
+            args.grace
+        );
+        return Ok(Exit::BadInput);
+    };
+    let store = match open(&args.common, args.graph.as_deref()) {
+        Ok(store) => store,
+        Err(exit) => return Ok(exit),
+    };
+    let options = GcOptions {
+        grace,
+        keep_builds: args.keep_builds,
+        dry_run: args.dry_run,
+    };
+    let report = match store.gc(&options) {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("reprobe: error: {err}");
+            return Ok(Exit::BadInput);
+        }
+    };
+    if args.common.json {
+        let json = GcJson {
+            schema: GC_SCHEMA,
+            store: store.root().display().to_string(),
+            dry_run: args.dry_run,
+            grace_secs: grace.as_secs(),
+            report: &report,
+        };
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else if !args.common.quiet {
+        print!("{}", render_gc(&store, &report, args.dry_run));
+    }
+    for err in &report.errors {
+        eprintln!("reprobe: cannot remove {err}");
+    }
+    Ok(if report.errors.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Findings
+    })
+}
+
+/// A duration as in the graph's `timeout`, or zero (`0`, `0s`...), which means "now".
+fn parse_grace(text: &str) -> Option<std::time::Duration> {
+    let number = text.trim().trim_end_matches(['s', 'm', 'h']);
+    if number.parse::<f64>().is_ok_and(|n| n == 0.0) {
+        return Some(std::time::Duration::ZERO);
+    }
+    graph::parse_duration(text)
+}
+
+fn render_gc(store: &Store, r: &GcReport, dry_run: bool) -> String {
+    let verb = if dry_run { "would remove" } else { "removed" };
+    format!(
+        "store {}: {verb} {} blobs ({} bytes), {} action entries, {} manifests, {} stale temporaries\n\
+         kept {} blobs, {} action entries, {} manifests; {} unreferenced but younger than the grace period\n",
+        store.root().display(),
+        r.removed_blobs,
+        r.removed_bytes,
+        r.removed_actions,
+        r.removed_manifests,
+        r.removed_temporaries,
+        r.kept_blobs,
+        r.kept_actions,
+        r.kept_manifests,
+        r.spared_young
+    )
+}

@@ -1,0 +1,450 @@
+//! Hostile archives for the diff engine, through `reprobe diff`: `../` and absolute
+//! member names, device files, hard links and symlinks to outside, thousands of nested
+//! levels, decompression bombs, garbage after a gzip stream. Each must give a finding
+//! (exit 0 or 1, JSON on stdout), never a crash, a hang or a file written anywhere: the
+//! diff engine works in memory, so neither the working directory nor the temporary
+//! directory may gain a file.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Most time one hostile comparison may take.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// A place to run one comparison: the inputs in `inputs/`, an empty working directory
+/// `cwd/sub/` (so `../` lands in `cwd/`), and an empty `tmp/` as TMPDIR.
+struct Arena {
+    root: tempfile::TempDir,
+}
+
+impl Arena {
+    fn new() -> Arena {
+        let root = tempfile::tempdir().unwrap();
+        for sub in ["inputs", "cwd/sub", "tmp"] {
+            std::fs::create_dir_all(root.path().join(sub)).unwrap();
+        }
+        Arena { root }
+    }
+
+    fn input(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.root.path().join("inputs").join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// Runs `reprobe diff --json A B` (plus `extra` flags) and checks the rules.
+    fn diff(&self, a: &Path, b: &Path, extra: &[&str]) -> Output {
+        let out = run_with_deadline(
+            reprobe()
+                .args(["diff", "--json"])
+                .args(extra)
+                .arg(a)
+                .arg(b)
+                .current_dir(self.root.path().join("cwd/sub"))
+                .env("TMPDIR", self.root.path().join("tmp")),
+        );
+        let status = code(&out);
+        assert!(
+            status == 0 || status == 1,
+            "exit {status} (a crash?): {}",
+            stderr(&out)
+        );
+        let report = json(&out);
+        assert_eq!(report["schema"], "reprobe/report/1");
+        assert_eq!(
+            self.files_below("cwd"),
+            Vec::<PathBuf>::new(),
+            "written in cwd"
+        );
+        assert_eq!(
+            self.files_below("tmp"),
+            Vec::<PathBuf>::new(),
+            "written in TMPDIR"
+        );
+        out
+    }
+
+    fn files_below(&self, sub: &str) -> Vec<PathBuf> {
+        walkdir::WalkDir::new(self.root.path().join(sub))
+            .min_depth(1)
+            .into_iter()
+            .flatten()
+            .filter(|e| !e.file_type().is_dir())
+            .map(|e| e.into_path())
+            .collect()
+    }
+}
+
+fn run_with_deadline(cmd: &mut std::process::Command) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("reprobe diff did not finish within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One raw tar member: any name, any type, no checks by the tar crate's builder.
+struct Raw<'a> {
+    name: &'a [u8],
+    kind: tar::EntryType,
+    link: &'a [u8],
+    data: &'a [u8],
+}
+
+fn raw(name: &'static str, data: &'static [u8]) -> Raw<'static> {
+    Raw {
+        name: name.as_bytes(),
+        kind: tar::EntryType::Regular,
+        link: b"",
+        data,
+    }
+}
+
+fn raw_tar(members: &[Raw]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for m in members {
+        let mut h = tar::Header::new_ustar();
+        {
+            let old = h.as_old_mut();
+            old.name[..m.name.len()].copy_from_slice(m.name);
+            old.linkname[..m.link.len()].copy_from_slice(m.link);
+        }
+        h.set_entry_type(m.kind);
+        h.set_size(m.data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_700_000_000);
+        if matches!(m.kind, tar::EntryType::Char | tar::EntryType::Block) {
+            h.set_device_major(1).unwrap();
+            h.set_device_minor(3).unwrap();
+        }
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(m.data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+fn gzip(data: &[u8], level: flate2::Compression) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// Asserts that the report mentions `needle` somewhere (a path, a note, a field).
+fn mentions(out: &Output, needle: &str) {
+    assert!(
+        stdout(out).contains(needle),
+        "`{needle}` not in the report:\n{}",
+        &stdout(out)[..stdout(out).len().min(4000)]
+    );
+}
+
+#[test]
+fn tar_members_named_with_dotdot_are_compared_in_memory_and_never_extracted() {
+    let arena = Arena::new();
+    let members = |text: &'static [u8]| {
+        raw_tar(&[
+            raw("../evil.txt", text),
+            raw("../../evil2.txt", text),
+            raw("a/../../evil3.txt", text),
+        ])
+    };
+    let a = arena.input("a.tar", &members(b"one\n"));
+    let b = arena.input("b.tar", &members(b"two\n"));
+    let out = arena.diff(&a, &b, &[]);
+    assert_eq!(code(&out), 1);
+    mentions(&out, "evil.txt");
+    assert!(!arena.root.path().join("evil.txt").exists());
+}
+
+#[test]
+fn tar_members_with_absolute_names_are_compared_in_memory() {
+    let arena = Arena::new();
+    let target = format!("/tmp/reprobe-hostile-{}.txt", std::process::id());
+    let name: &'static str = Box::leak(target.clone().into_boxed_str());
+    let a = arena.input(
+        "a.tar",
+        &raw_tar(&[raw(name, b"one\n"), raw("/etc/passwd", b"x")]),
+    );
+    let b = arena.input(
+        "b.tar",
+        &raw_tar(&[raw(name, b"two\n"), raw("/etc/passwd", b"y")]),
+    );
+    let out = arena.diff(&a, &b, &[]);
+    assert_eq!(code(&out), 1);
+    mentions(&out, "etc/passwd");
+    assert!(!Path::new(&target).exists(), "{target} was written");
+}
+
+#[test]
+fn tar_device_files_and_fifos_are_reported_as_special_members() {
+    let arena = Arena::new();
+    let devices = |extra: &'static str| {
+        raw_tar(&[
+            Raw {
+                name: b"dev/null",
+                kind: tar::EntryType::Char,
+                link: b"",
+                data: b"",
+            },
+            Raw {
+                name: b"dev/sda",
+                kind: tar::EntryType::Block,
+                link: b"",
+                data: b"",
+            },
+            Raw {
+                name: b"fifo",
+                kind: tar::EntryType::Fifo,
+                link: b"",
+                data: b"",
+            },
+            raw(extra, b"x"),
+        ])
+    };
+    let a = arena.input("a.tar", &devices("only-a"));
+    let b = arena.input("b.tar", &devices("only-b"));
+    let out = arena.diff(&a, &b, &[]);
+    assert_eq!(code(&out), 1);
+    mentions(&out, "only-a");
+}
+
+#[test]
+fn hard_links_and_symlinks_pointing_outside_are_never_followed() {
+    let arena = Arena::new();
+    let links = |target: &'static [u8]| {
+        raw_tar(&[
+            Raw {
+                name: b"hard",
+                kind: tar::EntryType::Link,
+                link: target,
+                data: b"",
+            },
+            Raw {
+                name: b"soft",
+                kind: tar::EntryType::Symlink,
+                link: target,
+                data: b"",
+            },
+            Raw {
+                name: b"up",
+                kind: tar::EntryType::Link,
+                link: b"../../../../etc/shadow",
+                data: b"",
+            },
+        ])
+    };
+    let a = arena.input("a.tar", &links(b"/etc/shadow"));
+    let b = arena.input("b.tar", &links(b"/etc/passwd"));
+    let out = arena.diff(&a, &b, &[]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        !stdout(&out).contains("root:"),
+        "a host file's content reached the report"
+    );
+}
+
+/// A gzip stream of `data` in stored (uncompressed) deflate blocks, written by hand:
+/// ten thousand levels of it are built in well under a second.
+fn stored_gzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 65535 * 5 + 32);
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+    let mut chunks = data.chunks(65535).peekable();
+    if chunks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(chunk) = chunks.next() {
+        let last = u8::from(chunks.peek().is_none());
+        let len = chunk.len() as u16;
+        out.push(last);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+/// Ten thousand gzip streams, one inside the other, around `payload`.
+fn nested_gzip(payload: &[u8]) -> Vec<u8> {
+    let mut data = payload.to_vec();
+    for _ in 0..10_000 {
+        data = stored_gzip(&data);
+    }
+    data
+}
+
+#[test]
+fn hand_made_stored_gzip_decodes() {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let data = vec![7u8; 200_000];
+    flate2::read::GzDecoder::new(&stored_gzip(&data)[..])
+        .read_to_end(&mut out)
+        .unwrap();
+    assert_eq!(out, data);
+}
+
+#[test]
+fn ten_thousand_nested_gzip_levels_stop_at_the_depth_limit() {
+    let arena = Arena::new();
+    let a = arena.input("a.gz", &nested_gzip(b"one\n"));
+    let b = arena.input("b.gz", &nested_gzip(b"two\n"));
+    let out = arena.diff(&a, &b, &[]);
+    assert_eq!(code(&out), 1);
+    mentions(&out, "nesting depth limit");
+}
+
+#[test]
+fn ten_thousand_nested_levels_with_a_huge_max_depth_do_not_overflow_the_stack() {
+    let arena = Arena::new();
+    let a = arena.input("a.gz", &nested_gzip(b"one\n"));
+    let b = arena.input("b.gz", &nested_gzip(b"two\n"));
+    let out = arena.diff(&a, &b, &["--max-depth", "1000000"]);
+    assert_eq!(code(&out), 1);
+    mentions(&out, "nesting depth limit");
+}
+
+#[test]
+fn five_hundred_nested_tar_levels_are_bounded() {
+    let arena = Arena::new();
+    let nest = |payload: &'static [u8]| {
+        let mut data = payload.to_vec();
+        for _ in 0..500 {
+            let inner: &'static [u8] = Box::leak(data.into_boxed_slice());
+            data = raw_tar(&[raw("inner.tar", inner)]);
+        }
+        data
+    };
+    let a = arena.input("a.tar", &nest(b"one\n"));
+    let b = arena.input("b.tar", &nest(b"two\n"));
+    for extra in [&[][..], &["--max-depth", "1000000"][..]] {
+        let out = arena.diff(&a, &b, extra);
+        assert_eq!(code(&out), 1);
+        mentions(&out, "nesting depth limit");
+    }
+}
+
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9));
+    for (name, data) in entries {
+        w.start_file(*name, opts).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn a_zip_bomb_is_a_finding_not_an_exhausted_machine() {
+    let arena = Arena::new();
+    let zeros = vec![0u8; 256 << 20];
+    let mut ones = zeros.clone();
+    ones[0] = 1;
+    let a = arena.input("a.zip", &zip_of(&[("bomb", &zeros), ("../evil", b"x")]));
+    let b = arena.input("b.zip", &zip_of(&[("bomb", &ones), ("../evil", b"y")]));
+    let out = arena.diff(&a, &b, &[]);
+    assert_eq!(code(&out), 1);
+    mentions(&out, "decompression bomb");
+}
+
+#[test]
+fn a_gzip_bomb_is_stopped_by_the_ratio_limit() {
+    let arena = Arena::new();
+    let zeros = vec![0u8; 256 << 20];
+    let mut ones = zeros.clone();
+    ones[zeros.len() - 1] = 1;
+    let a = arena.input("a.gz", &gzip(&zeros, flate2::Compression::best()));
+    let b = arena.input("b.gz", &gzip(&ones, flate2::Compression::best()));
+    let out = arena.diff(&a, &b, &[]);
+    assert_eq!(code(&out), 1);
+    mentions(&out, "decompression bomb");
+}
+
+#[test]
+fn garbage_after_a_gzip_stream_is_noted() {
+    let arena = Arena::new();
+    let mut a = gzip(b"same content\n", flate2::Compression::default());
+    let mut b = a.clone();
+    a.extend_from_slice(b"GARBAGE\x00\x01trailing bytes");
+    b.extend_from_slice(b"\x1f\x8bnot really a second member");
+    let a = arena.input("a.gz", &a);
+    let b = arena.input("b.gz", &b);
+    let out = arena.diff(&a, &b, &[]);
+    assert_eq!(code(&out), 1);
+}
+
+#[test]
+fn truncated_and_lying_archives_give_findings() {
+    let arena = Arena::new();
+    let full = raw_tar(&[raw("a.txt", b"hello world\n"), raw("b.txt", b"more\n")]);
+    // A header that claims 8 GiB of content.
+    let mut liar = raw_tar(&[raw("big", b"")]);
+    liar[124..136].copy_from_slice(b"77777777777\0");
+    let h = tar::Header::from_byte_slice(&liar[..512]);
+    let mut fixed = h.clone();
+    fixed.set_cksum();
+    liar[..512].copy_from_slice(fixed.as_bytes());
+    let cases: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
+        ("cut.tar", full.clone(), full[..700].to_vec()),
+        ("liar.tar", liar.clone(), full.clone()),
+        ("cut.gz", gzip(&full, flate2::Compression::fast()), {
+            let g = gzip(&full, flate2::Compression::fast());
+            g[..g.len() / 2].to_vec()
+        }),
+        ("cut.zip", zip_of(&[("x", b"abc")]), {
+            let z = zip_of(&[("x", b"abd")]);
+            z[..z.len() - 10].to_vec()
+        }),
+        (
+            "cut.a",
+            b"!<arch>\nfoo.o/          0           0     0     644     99999     `\nxx".to_vec(),
+            b"!<arch>\n".to_vec(),
+        ),
+    ];
+    for (name, a_bytes, b_bytes) in cases {
+        let a = arena.input(&format!("a-{name}"), &a_bytes);
+        let b = arena.input(&format!("b-{name}"), &b_bytes);
+        let out = arena.diff(&a, &b, &[]);
+        assert_eq!(code(&out), 1, "{name}");
+    }
+}
+
+#[test]
+fn ar_members_named_with_dotdot_are_compared_in_memory() {
+    let arena = Arena::new();
+    let archive = |data: &[u8]| {
+        let mut builder = ar::Builder::new(Vec::new());
+        let header = ar::Header::new(b"../evil.o".to_vec(), data.len() as u64);
+        builder.append(&header, data).unwrap();
+        builder.into_inner().unwrap()
+    };
+    let a = arena.input("a.a", &archive(b"one"));
+    let b = arena.input("b.a", &archive(b"two"));
+    let out = arena.diff(&a, &b, &[]);
+    assert_eq!(code(&out), 1);
+    mentions(&out, "evil.o");
+}

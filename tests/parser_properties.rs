@@ -1,0 +1,185 @@
+//! Property tests of the parsers that read untrusted text: the graph parser and the
+//! manifest reader never panic, and what they accept round-trips. (The fuzz targets in
+//! `fuzz/` push the same parsers much further; these run in every `cargo test`.)
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use proptest::prelude::*;
+use reprobe::graph::{parse_graph_text, Command, Graph, GraphFile, StepDecl, TimeoutDecl};
+use reprobe::manifest::Manifest;
+
+/// Fragments of graph files, so that random text often gets past the first line.
+fn graph_like_text() -> impl Strategy<Value = String> {
+    let fragment = prop_oneof![
+        Just("[steps.a]\n".to_string()),
+        Just("[steps.\"b c\"]\n".to_string()),
+        Just("[env]\nPATH = \"/bin\"\n".to_string()),
+        Just("run = \"true\"\n".to_string()),
+        Just("run = [\"sh\", \"-c\", \"x\"]\n".to_string()),
+        Just("run = []\n".to_string()),
+        Just("outputs = [\"o\"]\n".to_string()),
+        Just("outputs = [\"../o\", \"/abs\"]\n".to_string()),
+        Just("inputs = [\"**/*\", \"[\"]\n".to_string()),
+        Just("deps = [\"a\", \"a\", \"zz\"]\n".to_string()),
+        Just("network = true\n".to_string()),
+        Just("sha256 = \"00\"\n".to_string()),
+        Just("timeout = \"1e309h\"\n".to_string()),
+        Just("timeout = -1\n".to_string()),
+        Just("timeout = 18446744073709551615\n".to_string()),
+        Just("env = { \"=\" = \"x\" }\n".to_string()),
+        "[ -~\n]{0,20}",
+    ];
+    prop::collection::vec(fragment, 0..12).prop_map(|parts| parts.concat())
+}
+
+fn name() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9_-]{0,8}"
+}
+
+fn rel_path() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9_.]{0,6}(/[a-z][a-z0-9_]{0,6}){0,2}"
+}
+
+fn step_decl(earlier: Vec<String>) -> impl Strategy<Value = StepDecl> {
+    let command = prop_oneof![
+        "[a-z][ -~]{0,29}".prop_map(Command::Shell),
+        prop::collection::vec("[ -~]{1,8}", 1..4).prop_map(Command::Argv),
+    ];
+    let deps = if earlier.is_empty() {
+        Just(Vec::new()).boxed()
+    } else {
+        prop::sample::subsequence(earlier.clone(), 0..=earlier.len()).boxed()
+    };
+    let timeout = prop_oneof![
+        Just(None),
+        (1u64..100_000).prop_map(|s| Some(TimeoutDecl::Seconds(s))),
+        "[1-9][0-9]{0,2}[smh]".prop_map(|t| Some(TimeoutDecl::Text(t))),
+    ];
+    (
+        command,
+        prop::collection::vec(rel_path(), 1..3),
+        prop::collection::btree_map("[A-Z][A-Z0-9_]{0,6}", "[ -~]{0,10}", 0..3),
+        deps,
+        timeout,
+    )
+        .prop_map(|(run, outputs, env, deps, timeout)| StepDecl {
+            run,
+            outputs,
+            env,
+            deps,
+            timeout,
+            ..StepDecl::default()
+        })
+}
+
+/// A valid graph: unique step names, deps only on earlier steps (so no cycle), each
+/// output claimed once.
+fn graph_file() -> impl Strategy<Value = GraphFile> {
+    prop::collection::btree_set(name(), 1..6).prop_flat_map(|names| {
+        let names: Vec<String> = names.into_iter().collect();
+        let steps: Vec<_> = (0..names.len())
+            .map(|i| step_decl(names[..i].to_vec()))
+            .collect();
+        let env = prop::collection::btree_map("[A-Z][A-Z0-9_]{0,6}", "[ -~]{0,10}", 0..3);
+        (steps, env).prop_map(move |(decls, env)| {
+            let mut steps = BTreeMap::new();
+            for (i, (name, mut decl)) in names.iter().zip(decls).enumerate() {
+                decl.outputs = decl
+                    .outputs
+                    .iter()
+                    .map(|o| format!("{name}{i}/{o}"))
+                    .collect();
+                steps.insert(name.clone(), decl);
+            }
+            GraphFile { env, steps }
+        })
+    })
+}
+
+fn arbitrary_json() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        "[ -~]{0,12}".prop_map(serde_json::Value::from),
+        Just(serde_json::Value::from("reprobe/manifest/1")),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            prop::collection::btree_map(
+                prop_oneof![
+                    Just("schema".to_string()),
+                    Just("steps".to_string()),
+                    Just("outputs".to_string()),
+                    Just("name".to_string()),
+                    "[a-z_]{1,8}",
+                ],
+                inner,
+                0..5
+            )
+            .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn graph_parser_never_panics_on_arbitrary_text(text in "\\PC{0,200}") {
+        for file in ["reprobe.toml", "g.json"] {
+            let _ = parse_graph_text(Path::new(file), &text);
+        }
+    }
+
+    #[test]
+    fn graph_validation_never_panics_on_graph_like_text(text in graph_like_text()) {
+        let file = Path::new("reprobe.toml");
+        if let Ok(parsed) = parse_graph_text(file, &text) {
+            let _ = Graph::from_file(parsed, file, Path::new("/nonexistent/reprobe-prop"));
+        }
+    }
+
+    #[test]
+    fn valid_graphs_round_trip_through_toml_and_json(graph in graph_file()) {
+        let toml_text = toml::to_string(&graph).expect("a graph prints as TOML");
+        let back = parse_graph_text(Path::new("reprobe.toml"), &toml_text)
+            .map_err(|(_, p)| p.to_string());
+        prop_assert_eq!(back.as_ref(), Ok(&graph), "{}", toml_text);
+        let json_text = serde_json::to_string(&graph).expect("a graph prints as JSON");
+        let back = parse_graph_text(Path::new("g.json"), &json_text)
+            .map_err(|(_, p)| p.to_string());
+        prop_assert_eq!(back.as_ref(), Ok(&graph));
+    }
+
+    #[test]
+    fn valid_graphs_pass_validation(graph in graph_file()) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("reprobe.toml");
+        let validated = Graph::from_file(graph.clone(), &file, dir.path());
+        prop_assert!(validated.is_ok(), "{:?}", validated.err().map(|e| e.to_string()));
+        prop_assert_eq!(validated.unwrap().steps.len(), graph.steps.len());
+    }
+
+    #[test]
+    fn manifest_reader_never_panics_on_arbitrary_text(text in "\\PC{0,300}") {
+        let _ = Manifest::from_json(Path::new("m.json"), &text);
+    }
+
+    #[test]
+    fn manifest_reader_never_panics_on_arbitrary_json(value in arbitrary_json()) {
+        let _ = Manifest::from_json(Path::new("m.json"), &value.to_string());
+    }
+}
+
+#[test]
+fn a_real_manifest_round_trips_byte_for_byte() {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/seeds/manifest_read/multi-step.manifest.json");
+    let manifest = Manifest::read(&seed).expect("the seed manifest reads");
+    let text = manifest.to_json();
+    let again = Manifest::from_json(Path::new("m.json"), &text).expect("reads back");
+    assert_eq!(again.to_json(), text);
+}
