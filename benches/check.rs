@@ -47,7 +47,10 @@ fn chain_graph(steps: usize) -> String {
 fn trivial_graph(steps: usize) -> String {
     let mut text = String::from("[env]\nPATH = \"/usr/bin:/bin\"\n");
     for i in 0..steps {
-        let _ = write!(text, "\n[steps.t{i}]\nrun = \"echo {i} > t{i}.txt\"\noutputs = [\"t{i}.txt\"]\n");
+        let _ = write!(
+            text,
+            "\n[steps.t{i}]\nrun = \"echo {i} > t{i}.txt\"\noutputs = [\"t{i}.txt\"]\n"
+        );
     }
     text
 }
@@ -70,7 +73,9 @@ fn main() {
     let trivial = tempfile::tempdir().expect("temp dir");
     let steps = 200;
     std::fs::write(trivial.path().join("reprobe.toml"), trivial_graph(steps)).expect("graph");
-    let sandboxed = best_of(3, || reprobe(&["build", "--no-cache", "-q", "-j1"], trivial.path()));
+    let sandboxed = best_of(3, || {
+        reprobe(&["build", "--no-cache", "-q", "-j1"], trivial.path())
+    });
     let direct = best_of(3, || {
         let start = Instant::now();
         for i in 0..steps {

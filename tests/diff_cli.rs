@@ -227,7 +227,10 @@ fn a_python_set_printed_in_hash_seed_order_is_ordering() {
     assert_eq!(t["reasons"].as_array().unwrap().len(), 1, "{t:#}");
     assert_eq!(r["a"], "alpha theta epsilon beta zeta eta delta gamma");
     assert_eq!(r["b"], "gamma alpha epsilon beta eta delta zeta theta");
-    assert_eq!((r["line"].as_u64(), r["line_b"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (r["line"].as_u64(), r["line_b"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(r["path"], "a.txt");
     assert!(
         r["context"]

@@ -850,7 +850,11 @@ mod tests {
         let b = "gamma epsilon zeta delta eta theta alpha beta\n";
         assert_eq!(run(a, b, &k), [ReasonKind::Ordering]);
         assert_eq!(
-            run("{'alpha', 'beta', 'gamma'}", "{'gamma', 'alpha', 'beta'}", &k),
+            run(
+                "{'alpha', 'beta', 'gamma'}",
+                "{'gamma', 'alpha', 'beta'}",
+                &k
+            ),
             [ReasonKind::Ordering]
         );
         // Other words, or the same letters in other words, are not a reordering.

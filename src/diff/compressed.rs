@@ -120,6 +120,7 @@ fn header_diffs(f: &StreamFormat, own: &mut DiffItem, a: &[u8], b: &[u8], cx: &C
         kind: f.kind,
         sep: "!",
         ordered: false,
+        fields_on_members: false,
         remedy: f.remedy,
     };
     let (ha, hb) = ((f.header)(a), (f.header)(b));

@@ -14,6 +14,7 @@ const STYLE: Style = Style {
     kind: ItemKind::Directory,
     sep: "/",
     ordered: false,
+    fields_on_members: true,
     remedy: "set file modes explicitly (install -m, chmod)",
 };
 

@@ -26,6 +26,7 @@ mod tar;
 mod text;
 pub mod timestamps;
 mod zip;
+pub mod zones;
 
 /// Values known to differ between the two sides, given by `check` (which applied the
 /// variations) or by `reprobe diff --known`. Each pair is `(side a, side b)`.

@@ -12,6 +12,7 @@ const STYLE: Style = Style {
     kind: ItemKind::Tar,
     sep: "!/",
     ordered: true,
+    fields_on_members: false,
     remedy: "tar --sort=name --mtime=@$SOURCE_DATE_EPOCH --owner=0 --group=0 --numeric-owner",
 };
 
