@@ -192,3 +192,45 @@ fn every_reason_of_the_corpus_carries_its_item_path() {
     let (_, report) = diff_json(&dir.join("a"), &dir.join("b"), &[]);
     assert_reason_paths(&report);
 }
+
+#[test]
+fn tar_gz_streams_that_differ_only_outside_the_members_are_reported() {
+    // The same member in both; only the blocking factor (the padding) differs.
+    let dir = scratch("tar-padding");
+    let tar = "tar --mtime=@0 --owner=0 --group=0 --numeric-owner";
+    sh(
+        &dir,
+        &format!(
+            "echo hi > f && {tar} -b 20 -cf - f | gzip -n > a.tar.gz && \
+             {tar} -b 40 -cf - f | gzip -n > b.tar.gz"
+        ),
+    );
+    let (code, report) = diff_json(&dir.join("a.tar.gz"), &dir.join("b.tar.gz"), &[]);
+    assert_eq!(code, 1);
+    assert_reason_paths(&report);
+    let gz = item(&report, "a.tar.gz");
+    let r = reason(gz, "tar stream outside the members");
+    assert_eq!(r["kind"], "archive-metadata");
+    assert!(r["a"].as_str().unwrap().starts_with("10240 bytes"), "{r}");
+    assert!(r["b"].as_str().unwrap().starts_with("20480 bytes"), "{r}");
+}
+
+#[test]
+fn streamed_tar_gz_with_reordered_and_changed_members() {
+    // Many members, so that the two streams are read in step and matched as they come.
+    let dir = scratch("tar-stream");
+    sh(
+        &dir,
+        "mkdir -p a b && for i in $(seq 1 300); do echo \"file $i\" > a/f$i; done && cp a/* b/ && \
+         echo 'built 2023-11-14T22:13:20Z' > a/f150 && echo 'built 2027-01-15T08:00:00Z' > b/f150 && \
+         (cd a && ls | sort | tar --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - -T - | gzip -n > ../a.tar.gz) && \
+         (cd b && ls | sort -r | tar --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - -T - | gzip -n > ../b.tar.gz)",
+    );
+    let (code, report) = diff_json(&dir.join("a.tar.gz"), &dir.join("b.tar.gz"), &[]);
+    assert_eq!(code, 1);
+    assert_reason_paths(&report);
+    let changed = item(&report, "a.tar.gz!/f150");
+    assert_eq!(kinds(changed), ["timestamp"]);
+    assert_eq!(kinds(item(&report, "a.tar.gz")), ["ordering"]);
+    assert_eq!(items(&report).len(), 2, "{report:#}");
+}

@@ -89,7 +89,7 @@ fn markdown_report_summarises_items() {
     ];
     reprobe(&args);
     let text = std::fs::read_to_string(&md).unwrap();
-    assert!(text.contains("**8 differing item(s)**"), "{text}");
+    assert!(text.contains("**11 differing item(s)**"), "{text}");
     assert!(
         text.contains("| `stamp.o` | elf | modified | timestamp |"),
         "{text}"

@@ -112,6 +112,8 @@ pub(crate) enum Data {
     File(PathBuf, u64),
     /// No content (directories, links).
     None,
+    /// Content dropped once found equal to the other side's (streamed archives).
+    Same,
 }
 
 /// One member of a container.
@@ -621,7 +623,7 @@ fn link_item(mpath: String, a: &Member, b: &Member, cx: &Cx) -> DiffItem {
 fn content_pair(a: &Data, b: &Data, cx: &Cx) -> std::io::Result<Option<(Vec<u8>, Vec<u8>)>> {
     match (a, b) {
         (Data::File(pa, sa), Data::File(pb, sb)) => {
-            if sa == sb && super::dir::files_equal(pa, pb)? {
+            if sa == sb && super::dir::same_content(pa, pb, *sa)? {
                 return Ok(None);
             }
             let limit = cx.opts.max_expanded_bytes;
@@ -630,7 +632,7 @@ fn content_pair(a: &Data, b: &Data, cx: &Cx) -> std::io::Result<Option<(Vec<u8>,
                 super::dir::read_file(pb, limit)?,
             )))
         }
-        (Data::None, Data::None) => Ok(None),
+        (Data::None, Data::None) | (Data::Same, Data::Same) => Ok(None),
         (x, y) => Ok(Some((load(x)?, load(y)?))),
     }
 }
@@ -639,7 +641,7 @@ fn load(d: &Data) -> std::io::Result<Vec<u8>> {
     match d {
         Data::Bytes(x) => Ok(x.clone()),
         Data::File(p, _) => std::fs::read(p),
-        Data::None => Ok(Vec::new()),
+        Data::None | Data::Same => Ok(Vec::new()),
     }
 }
 

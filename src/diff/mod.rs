@@ -465,7 +465,7 @@ pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport, 
     };
     let mut items = match (meta_a.is_dir(), meta_b.is_dir()) {
         (true, true) => dir::compare_dirs(a, b, &cx)?,
-        (false, false) => compare_files(a, b, &cx)?,
+        (false, false) => compare_files(a, b, (meta_a.len(), meta_b.len()), &cx)?,
         (dir_a, _) => vec![kind_mismatch(a, dir_a)],
     };
     sort_items(&mut items);
@@ -512,12 +512,26 @@ fn display_name(path: &Path) -> String {
     escape_bytes(name.as_bytes())
 }
 
-fn compare_files(a: &Path, b: &Path, cx: &Cx) -> Result<Vec<DiffItem>, DiffError> {
-    if dir::files_equal(a, b).map_err(|source| io_error(a, b, source))? {
+/// Files of equal size above this are first compared as streams (likely equal, and not
+/// worth holding in memory); smaller ones are read once, in parallel, and compared there.
+const STREAM_FIRST: u64 = 512 << 20;
+
+fn compare_files(
+    a: &Path,
+    b: &Path,
+    (size_a, size_b): (u64, u64),
+    cx: &Cx,
+) -> Result<Vec<DiffItem>, DiffError> {
+    if size_a == size_b
+        && size_a > STREAM_FIRST
+        && dir::same_content(a, b, size_a).map_err(|source| io_error(a, b, source))?
+    {
         return Ok(Vec::new());
     }
-    let data_a = dir::read_file(a, cx.opts.max_expanded_bytes).map_err(|e| io_err(a, e))?;
-    let data_b = dir::read_file(b, cx.opts.max_expanded_bytes).map_err(|e| io_err(b, e))?;
+    let limit = cx.opts.max_expanded_bytes;
+    let (data_a, data_b) = rayon::join(|| dir::read_file(a, limit), || dir::read_file(b, limit));
+    let data_a = data_a.map_err(|e| io_err(a, e))?;
+    let data_b = data_b.map_err(|e| io_err(b, e))?;
     Ok(compare_blobs(&display_name(a), &data_a, &data_b, cx))
 }
 
