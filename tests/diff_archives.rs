@@ -234,3 +234,24 @@ fn streamed_tar_gz_with_reordered_and_changed_members() {
     assert_eq!(kinds(item(&report, "a.tar.gz")), ["ordering"]);
     assert_eq!(items(&report).len(), 2, "{report:#}");
 }
+
+#[test]
+fn large_tar_gz_files_are_compared_straight_from_disk() {
+    // Above 16 MiB the compressed files are not read into memory but decompressed as
+    // they are read; the findings are the same.
+    let dir = scratch("tar-large");
+    sh(
+        &dir,
+        "mkdir -p a b && head -c 18000000 /dev/urandom > a/big && cp a/big b/big && \
+         echo 'built 2023-11-14T22:13:20Z' > a/stamp && echo 'built 2027-01-15T08:00:00Z' > b/stamp && \
+         for s in a b; do (cd $s && tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - . | gzip -n -1 > ../$s.tar.gz); done",
+    );
+    assert!(std::fs::metadata(dir.join("a.tar.gz")).unwrap().len() > 16 << 20);
+    let (code, report) = diff_json(&dir.join("a.tar.gz"), &dir.join("b.tar.gz"), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(item(&report, "a.tar.gz!/stamp")), ["timestamp"]);
+    assert_eq!(items(&report).len(), 1, "{report:#}");
+    // Identical large files: nothing to report.
+    let (code, report) = diff_json(&dir.join("a.tar.gz"), &dir.join("a.tar.gz"), &[]);
+    assert_eq!((code, items(&report).len()), (0, 0));
+}

@@ -136,7 +136,7 @@ pub(crate) type Decoder<'a> = Box<dyn Read + Send + 'a>;
 pub(crate) struct StreamFormat {
     pub kind: ItemKind,
     pub header: fn(&[u8]) -> Vec<Meta>,
-    pub decoder: for<'a> fn(&'a [u8]) -> Decoder<'a>,
+    pub decoder: for<'a> fn(Decoder<'a>) -> Decoder<'a>,
     pub inner_name: fn(&[u8], &str) -> String,
     pub remedy: &'static str,
 }
@@ -152,10 +152,122 @@ pub(crate) fn compare_stream(
     b: &[u8],
     cx: &Cx,
 ) -> Vec<DiffItem> {
+    let sa = Source {
+        head: a,
+        reader: Box::new(a),
+        len: a.len() as u64,
+    };
+    let sb = Source {
+        head: b,
+        reader: Box::new(b),
+        len: b.len() as u64,
+    };
+    compare_sources(f, path, sa, sb, cx)
+}
+
+/// One side of a compressed stream: its first bytes (for the header), a reader of the
+/// whole stream, and its compressed length.
+pub(crate) struct Source<'a> {
+    pub head: &'a [u8],
+    pub reader: Decoder<'a>,
+    pub len: u64,
+}
+
+/// Bytes of a file read ahead for its header.
+const HEAD: usize = 64 * 1024;
+
+/// Compares two large compressed files straight from disk, without reading them into
+/// memory: the `FORMATS` entry of their content decides, and `None` means that they are
+/// not (both) of one compressed format, to be compared the usual way.
+pub(crate) fn compare_files(
+    path: &str,
+    a: &std::path::Path,
+    b: &std::path::Path,
+    cx: &Cx,
+) -> std::io::Result<Option<Vec<DiffItem>>> {
+    let open = |p: &std::path::Path| -> std::io::Result<(Vec<u8>, std::fs::File, u64)> {
+        let mut file = std::fs::File::open(p)?;
+        let len = file.metadata()?.len();
+        let mut head = vec![0u8; HEAD];
+        let n = read_full(&mut file, &mut head)?;
+        head.truncate(n);
+        Ok((head, file, len))
+    };
+    let (head_a, file_a, len_a) = open(a)?;
+    let (head_b, file_b, len_b) = open(b)?;
+    let format = match (sniff(&head_a), sniff(&head_b)) {
+        (Some(fa), Some(fb)) if std::ptr::eq(fa, fb) => fa,
+        _ => return Ok(None),
+    };
+    Ok(Some(compare_open_files(
+        format,
+        path,
+        (&head_a, file_a, len_a),
+        (&head_b, file_b, len_b),
+        cx,
+    )))
+}
+
+type OpenFile<'a> = (&'a [u8], std::fs::File, u64);
+
+fn compare_open_files<'a>(
+    format: &StreamFormat,
+    path: &str,
+    (head_a, file_a, len_a): OpenFile<'a>,
+    (head_b, file_b, len_b): OpenFile<'a>,
+    cx: &Cx,
+) -> Vec<DiffItem> {
+    let source = |head: &'a [u8], file: std::fs::File, len: u64| -> Source<'a> {
+        let rest = std::io::BufReader::with_capacity(1 << 20, file);
+        Source {
+            head,
+            reader: Box::new(head.chain(rest)),
+            len,
+        }
+    };
+    let (sa, sb) = (source(head_a, file_a, len_a), source(head_b, file_b, len_b));
+    compare_sources(format, path, sa, sb, cx)
+}
+
+/// The compressed format whose magic `head` starts with.
+fn sniff(head: &[u8]) -> Option<&'static StreamFormat> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Some(&super::gzip::GZIP)
+    } else if head.starts_with(b"\xfd7zXZ\x00") {
+        Some(&XZ)
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(&ZSTD)
+    } else {
+        None
+    }
+}
+
+fn read_full(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match f.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+fn compare_sources(
+    f: &StreamFormat,
+    path: &str,
+    a: Source<'_>,
+    b: Source<'_>,
+    cx: &Cx,
+) -> Vec<DiffItem> {
     let mut own = DiffItem::new(path.to_string(), f.kind, Change::Metadata);
-    header_diffs(f, &mut own, a, b, cx);
-    let mut da = Bounded::new((f.decoder)(a), a.len(), cx);
-    let mut db = Bounded::new((f.decoder)(b), b.len(), cx);
+    header_diffs(f, &mut own, a.head, b.head, cx);
+    let (len_a, len_b) = (a.len as usize, b.len as usize);
+    let head_bytes_a = a.head;
+    let mut da = Bounded::new((f.decoder)(a.reader), len_a, cx);
+    let mut db = Bounded::new((f.decoder)(b.reader), len_b, cx);
     let (head_a, head_b) = (read_head(&mut da, 512), read_head(&mut db, 512));
     let deeper = cx.deeper();
     let streamed_tar = super::tar::is_tar(&head_a)
@@ -171,7 +283,7 @@ pub(crate) fn compare_stream(
         let inner_path = if inner_is_tar {
             path.to_string()
         } else {
-            format!("{path}!{}", (f.inner_name)(a, path))
+            format!("{path}!{}", (f.inner_name)(head_bytes_a, path))
         };
         compare_blobs(&inner_path, &ea, &eb, &deeper)
     };
@@ -278,7 +390,7 @@ fn name_from_path(_: &[u8], path: &str) -> String {
 /// An xz stream.
 pub(crate) struct Xz;
 
-const XZ: StreamFormat = StreamFormat {
+pub(crate) const XZ: StreamFormat = StreamFormat {
     kind: ItemKind::Xz,
     header: no_header,
     decoder: |d| Box::new(xz2::read::XzDecoder::new_multi_decoder(d)),
@@ -301,7 +413,7 @@ impl Format for Xz {
 /// A zstd stream.
 pub(crate) struct Zstd;
 
-const ZSTD: StreamFormat = StreamFormat {
+pub(crate) const ZSTD: StreamFormat = StreamFormat {
     kind: ItemKind::Zstd,
     header: no_header,
     decoder: |d| match zstd::stream::read::Decoder::new(d) {

@@ -512,9 +512,10 @@ fn display_name(path: &Path) -> String {
     escape_bytes(name.as_bytes())
 }
 
-/// Files of equal size above this are first compared as streams (likely equal, and not
-/// worth holding in memory); smaller ones are read once, in parallel, and compared there.
-const STREAM_FIRST: u64 = 512 << 20;
+/// Files larger than this are first compared as byte streams when their sizes are equal
+/// (stopping at the first difference), and compressed ones are then decompressed
+/// straight from disk rather than read into memory.
+const LARGE_FILE: u64 = 16 << 20;
 
 fn compare_files(
     a: &Path,
@@ -522,11 +523,17 @@ fn compare_files(
     (size_a, size_b): (u64, u64),
     cx: &Cx,
 ) -> Result<Vec<DiffItem>, DiffError> {
-    if size_a == size_b
-        && size_a > STREAM_FIRST
-        && dir::same_content(a, b, size_a).map_err(|source| io_error(a, b, source))?
-    {
-        return Ok(Vec::new());
+    if size_a.min(size_b) > LARGE_FILE {
+        if size_a == size_b
+            && dir::same_content(a, b, size_a).map_err(|source| io_error(a, b, source))?
+        {
+            return Ok(Vec::new());
+        }
+        let streamed = compressed::compare_files(&display_name(a), a, b, cx)
+            .map_err(|source| io_error(a, b, source))?;
+        if let Some(items) = streamed {
+            return Ok(items);
+        }
     }
     let limit = cx.opts.max_expanded_bytes;
     let (data_a, data_b) = rayon::join(|| dir::read_file(a, limit), || dir::read_file(b, limit));
