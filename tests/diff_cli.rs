@@ -89,7 +89,7 @@ fn markdown_report_summarises_items() {
     ];
     reprobe(&args);
     let text = std::fs::read_to_string(&md).unwrap();
-    assert!(text.contains("**8 differing item(s)**"), "{text}");
+    assert!(text.contains("**11 differing item(s)**"), "{text}");
     assert!(
         text.contains("| `stamp.o` | elf | modified | timestamp |"),
         "{text}"
@@ -202,5 +202,41 @@ fn json_diff_reports_key_paths() {
             ("key $.seed".to_string(), "random".to_string()),
             ("key $.tags".to_string(), "ordering".to_string())
         ]
+    );
+}
+
+#[test]
+fn a_python_set_printed_in_hash_seed_order_is_ordering() {
+    // `' '.join({...})` under PYTHONHASHSEED=1 and 2 (python-env's `hash-seed` step).
+    let dir = scratch("hash-seed");
+    std::fs::write(
+        dir.join("a.txt"),
+        "alpha theta epsilon beta zeta eta delta gamma\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("b.txt"),
+        "gamma alpha epsilon beta eta delta zeta theta\n",
+    )
+    .unwrap();
+    let (code, report) = diff_json(&dir.join("a.txt"), &dir.join("b.txt"), &[]);
+    assert_eq!(code, 1);
+    let t = item(&report, "a.txt");
+    assert_eq!(kinds(t), ["ordering"], "{t:#}");
+    let r = &t["reasons"][0];
+    assert_eq!(t["reasons"].as_array().unwrap().len(), 1, "{t:#}");
+    assert_eq!(r["a"], "alpha theta epsilon beta zeta eta delta gamma");
+    assert_eq!(r["b"], "gamma alpha epsilon beta eta delta zeta theta");
+    assert_eq!(
+        (r["line"].as_u64(), r["line_b"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(r["path"], "a.txt");
+    assert!(
+        r["context"]
+            .as_str()
+            .unwrap()
+            .starts_with("same 8 words in another order"),
+        "{r}"
     );
 }

@@ -73,8 +73,14 @@ fn zip_timestamps_are_reported_as_archive_metadata() {
         contexts.iter().any(|c| c.starts_with("mtime of")),
         "{contexts:?}"
     );
+    // The UT extra field is decoded: its mtime is a reason of its own, and no opaque
+    // `extra` hex mixes times with owners.
     assert!(
-        contexts.iter().any(|c| c.starts_with("extra of")),
+        contexts.iter().any(|c| c.starts_with("UT mtime of")),
+        "{contexts:?}"
+    );
+    assert!(
+        !contexts.iter().any(|c| c.starts_with("extra of")),
         "{contexts:?}"
     );
 }
@@ -185,10 +191,13 @@ fn corpus_directories_report_every_differing_pair_sorted() {
         [
             "debug.o",
             "files.zip",
+            "hello.deb!data.tar.zst!/usr/share/hello/stamp.txt",
             "hello.txt.gz",
             "libhello.a",
             "listing.txt",
             "members.tar",
+            "members.tar.xz",
+            "members.tar.zst",
             "stamp.o",
             "unsorted.tar"
         ]
@@ -210,5 +219,39 @@ fn nested_archives_are_reported_under_bang_paths() {
     assert_eq!(code, 1);
     let o = item(&report, "out.tar.gz!/lib/libstamp.a!stamp.o");
     assert_eq!(kinds(o), ["timestamp"]);
+    assert_eq!(items(&report).len(), 1, "{report:#}");
+}
+
+#[test]
+fn tar_xz_and_tar_zst_are_opened_and_their_members_compared() {
+    for (name, kind) in [("members.tar.xz", "xz"), ("members.tar.zst", "zstd")] {
+        let (a, b) = pair(name);
+        let (code, report) = diff_json(&a, &b, &[]);
+        assert_eq!(code, 1, "{name}");
+        let it = item(&report, name);
+        assert_eq!(it["kind"], kind);
+        assert_eq!(it["change"], "metadata", "{name}: {it:#}");
+        assert_eq!(kinds(it), ["archive-metadata"], "{name}");
+        let r = reasons_of(it, "archive-metadata")[0];
+        assert_eq!(r["context"], "mtime of src/hello.c and 2 more members");
+        assert_eq!(r["variation"], "clock");
+        assert_eq!(items(&report).len(), 1, "{name}: {report:#}");
+    }
+}
+
+#[test]
+fn deb_is_opened_down_to_the_file_in_its_data_tar_zst() {
+    let (a, b) = pair("hello.deb");
+    let (code, report) = diff_json(&a, &b, &[]);
+    assert_eq!(code, 1);
+    let stamp = item(&report, "hello.deb!data.tar.zst!/usr/share/hello/stamp.txt");
+    assert_eq!(stamp["kind"], "text");
+    assert_eq!(kinds(stamp), ["timestamp"]);
+    let r = reasons_of(stamp, "timestamp")[0];
+    assert_eq!(
+        (r["a"].as_str(), r["b"].as_str()),
+        (Some("2023-11-14T22:13:20Z"), Some("2027-01-15T08:00:00Z"))
+    );
+    // control.tar.xz and the ar headers are identical: nothing else is reported.
     assert_eq!(items(&report).len(), 1, "{report:#}");
 }

@@ -13,6 +13,10 @@
 #   stamp.o         gcc, __DATE__/__TIME__ (SOURCE_DATE_EPOCH differs) timestamp
 #   debug.o         gcc -g built in two directories                    build_path
 #   listing.txt     a file listing in readdir order                    ordering
+#   members.tar.xz  members.tar compressed by xz                       archive-metadata
+#   members.tar.zst members.tar compressed by zstd                     archive-metadata
+#   hello.deb       a .deb (ar: debian-binary, control.tar.xz,         timestamp, in
+#                   data.tar.zst) whose data holds the build date      hello.deb!data.tar.zst!/usr/share/hello/stamp.txt
 #   same.txt        identical                                          (none)
 #
 # Readdir order differs only on a filesystem that lists entries in creation order, like
@@ -45,6 +49,21 @@ build() {
     touch -d "@$when" src/*
 
     tar -cf "$dest/members.tar" src/hello.c src/world.c src/hello.txt
+    xz -T1 -c "$dest/members.tar" > "$dest/members.tar.xz"
+    zstd -q -c "$dest/members.tar" > "$dest/members.tar.zst"
+
+    # A .deb laid out by hand as dpkg-deb does: normalised tars, a deterministic ar; only
+    # the build date written into the package's data differs.
+    rm -rf deb && mkdir -p deb/control deb/data/usr/share/hello
+    printf 'Package: hello\nVersion: 1.0\nArchitecture: all\nMaintainer: nobody <nobody@example.org>\nDescription: hello\n' > deb/control/control
+    printf 'hello, reproducible world\n' > deb/data/usr/share/hello/hello.txt
+    date -u -d "@$when" '+built %Y-%m-%dT%H:%M:%SZ' > deb/data/usr/share/hello/stamp.txt
+    printf '2.0\n' > deb/debian-binary
+    norm="--sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner"
+    (cd deb/control && tar $norm -cf - . | xz -T1 -c > ../control.tar.xz)
+    (cd deb/data && tar $norm -cf - . | zstd -q -c > ../data.tar.zst)
+    rm -f "$dest/hello.deb"
+    (cd deb && ar rcD "$dest/hello.deb" debian-binary control.tar.xz data.tar.zst)
 
     cp src/hello.txt hello.txt && touch -d "@$when" hello.txt
     gzip -c hello.txt > "$dest/hello.txt.gz"

@@ -12,6 +12,7 @@ const STYLE: Style = Style {
     kind: ItemKind::Ar,
     sep: "!",
     ordered: true,
+    fields_on_members: false,
     remedy: "ar D (deterministic mode: zero timestamps, uids and gids)",
 };
 

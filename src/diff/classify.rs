@@ -199,11 +199,23 @@ impl Classifier<'_> {
     fn classify_aligned(&self, a: &[u8], b: &[u8]) -> Vec<Reason> {
         const WINDOW: usize = 64;
         let mut out = Vec::new();
+        let mut seen_segments: Vec<usize> = Vec::new();
         for r in aligned_ranges(a, b, 4) {
             let lo = r.start.saturating_sub(WINDOW);
             let hi = (r.end + WINDOW).min(a.len());
             let (wa, wb) = (&a[lo..hi], &b[lo..hi]);
             let local = r.start - lo..r.end - lo;
+            let seg = segment_around(a, b, &r);
+            if same_words_reordered(&a[seg.clone()], &b[seg.clone()]) {
+                if seen_segments.last() != Some(&seg.start) {
+                    let mut reason = self.word_order_reason(&a[seg.clone()], &b[seg.clone()]);
+                    reason.offset = Some(self.base_offset + seg.start as u64);
+                    reason.offset_b = Some(self.base_offset_b + seg.start as u64);
+                    out.push(reason);
+                    seen_segments.push(seg.start);
+                }
+                continue;
+            }
             let (ta, tb) = (timestamps::find_times(wa), timestamps::find_times(wb));
             if let Some(mut reason) = self.explain_span(wa, &local, wb, &local, &ta, &tb) {
                 reason.offset = Some(self.base_offset + r.start as u64);
@@ -215,6 +227,28 @@ impl Classifier<'_> {
             }
         }
         out
+    }
+
+    /// `ordering` for one line (or binary segment) holding the same words in another
+    /// order, as a hash set or a directory listing printed on one line gives. The evidence
+    /// is both lines, and the context says that the words moved.
+    fn word_order_reason(&self, la: &[u8], lb: &[u8]) -> Reason {
+        let mut r = self.reason(
+            ReasonKind::Ordering,
+            escape_short(trim_sep(la), SHOW),
+            escape_short(trim_sep(lb), SHOW),
+        );
+        // The context names the difference, not this pair's particular order: `check`
+        // matches reasons across re-runs by path, kind and context.
+        let what = format!("same {} words in another order", words(la).len());
+        r.context = Some(match &self.context {
+            Some(c) => format!("{c}: {what}"),
+            None => what,
+        });
+        // A hash seed, a directory listing and parallel output all reorder words: the
+        // kind is certain, the variation is not (check finds it by bisection).
+        r.variation = None;
+        r
     }
 
     fn ordering_reason(&self, la: &[&[u8]], lb: &[&[u8]]) -> Reason {
@@ -269,6 +303,14 @@ impl Classifier<'_> {
 
     /// Classifies one differing line (or blob) pair, located by `loc`.
     fn classify_pair(&self, la: &[u8], lb: &[u8], loc: Loc) -> Vec<Reason> {
+        if same_words_reordered(la, lb) {
+            let mut r = self.word_order_reason(la, lb);
+            r.offset = Some(self.base_offset + loc.off_a as u64);
+            r.offset_b = Some(self.base_offset_b + loc.off_b as u64);
+            r.line = self.text.then_some(loc.line_a as u64 + 1);
+            r.line_b = self.text.then_some(loc.line_b as u64 + 1);
+            return vec![r];
+        }
         let spans = if la.len().max(lb.len()) > MAX_SPAN_DIFF {
             vec![(0..la.len(), 0..lb.len())]
         } else {
@@ -538,6 +580,53 @@ fn is_reordering(la: &[&[u8]], lb: &[&[u8]]) -> bool {
     sa == sb
 }
 
+/// Splits a line into words: runs of bytes that are neither whitespace nor punctuation
+/// that separates list items (`,;:|"'` and brackets).
+fn words(line: &[u8]) -> Vec<&[u8]> {
+    line.split(|&c| is_boundary(c) || matches!(c, b':' | b'|'))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Whether two different lines hold the same words, in another order, with the same
+/// separators: the same multiset of words, the same multiset of bytes, at least two words.
+pub(crate) fn same_words_reordered(a: &[u8], b: &[u8]) -> bool {
+    if a == b || a.len() != b.len() || a.len() > MAX_SPAN_DIFF {
+        return false;
+    }
+    let mut bytes = [0i32; 256];
+    for (&x, &y) in a.iter().zip(b) {
+        bytes[usize::from(x)] += 1;
+        bytes[usize::from(y)] -= 1;
+    }
+    if bytes.iter().any(|&n| n != 0) {
+        return false;
+    }
+    let (mut wa, mut wb) = (words(a), words(b));
+    if wa.len() < 2 || wa == wb {
+        return false;
+    }
+    wa.sort_unstable();
+    wb.sort_unstable();
+    wa == wb
+}
+
+/// The segment (between newlines or NULs) around a differing range of two equal-length
+/// blobs, the same bounds on both sides.
+fn segment_around(a: &[u8], b: &[u8], r: &Range<usize>) -> Range<usize> {
+    let is_end = |c: u8| c == b'\n' || c == 0;
+    let lo = r.start.saturating_sub(MAX_LINE);
+    let start = (lo..r.start)
+        .rev()
+        .find(|&i| is_end(a[i]) || is_end(b[i]))
+        .map_or(lo, |i| i + 1);
+    let hi = (r.end + MAX_LINE).min(a.len());
+    let end = (r.end..hi)
+        .find(|&i| is_end(a[i]) || is_end(b[i]))
+        .unwrap_or(hi);
+    start..end
+}
+
 /// Groups consecutive non-equal operations into (old lines, new lines) hunks.
 fn hunks(ops: &[DiffOp]) -> Vec<(Range<usize>, Range<usize>)> {
     let mut out: Vec<(Range<usize>, Range<usize>)> = Vec::new();
@@ -746,6 +835,66 @@ mod tests {
             run("cwd=/home/x/a\n", "cwd=/srv/y/b\n", &k),
             [ReasonKind::BuildPath]
         );
+    }
+
+    #[test]
+    fn a_set_printed_in_hash_order_is_ordering() {
+        let k = KnownValues::default();
+        let a = "theta eta gamma zeta alpha epsilon delta beta\n";
+        let b = "gamma epsilon zeta delta eta theta alpha beta\n";
+        assert_eq!(run(a, b, &k), [ReasonKind::Ordering]);
+        assert_eq!(
+            run(
+                "{'alpha', 'beta', 'gamma'}",
+                "{'gamma', 'alpha', 'beta'}",
+                &k
+            ),
+            [ReasonKind::Ordering]
+        );
+        // Other words, or the same letters in other words, are not a reordering.
+        assert!(!same_words_reordered(b"a b c", b"a b d"));
+        assert!(!same_words_reordered(b"ab c", b"ba c"));
+        assert!(!same_words_reordered(b"a b", b"a  b"));
+    }
+
+    #[test]
+    fn reordered_words_carry_both_lines_as_evidence() {
+        let k = KnownValues::default();
+        let c = Classifier {
+            path: "f",
+            known: &k,
+            text: true,
+            base_offset: 0,
+            base_offset_b: 0,
+            context: None,
+            limit: 50,
+        };
+        let r = c.classify(b"x\nb c a\n", b"x\na b c\n");
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].a.as_str(), r[0].b.as_str()), ("b c a", "a b c"));
+        assert_eq!((r[0].line, r[0].offset), (Some(2), Some(2)));
+        assert_eq!(
+            r[0].context.as_deref(),
+            Some("same 3 words in another order")
+        );
+    }
+
+    #[test]
+    fn reordered_words_in_a_binary_segment_are_ordering() {
+        let k = KnownValues::default();
+        let c = Classifier {
+            path: "f",
+            known: &k,
+            text: false,
+            base_offset: 0,
+            base_offset_b: 0,
+            context: None,
+            limit: 50,
+        };
+        let a = b"\x7fELF\0\0 alpha beta gamma\0\x01\x02";
+        let b = b"\x7fELF\0\0 gamma alpha beta\0\x01\x02";
+        let kinds: Vec<_> = c.classify(a, b).into_iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, [ReasonKind::Ordering]);
     }
 
     #[test]

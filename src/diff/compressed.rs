@@ -12,66 +12,139 @@ const CHUNK: usize = 256 * 1024;
 const RATIO_FLOOR: u64 = 16 << 20;
 
 /// The result of a bounded decompression: what was produced, and why it stopped early.
+#[cfg(test)]
 pub(crate) struct Expanded {
     pub data: Vec<u8>,
     pub problem: Option<String>,
 }
 
-/// Decompresses `reader` (fed `compressed_len` bytes) within the limits of `cx`: the total
-/// expansion budget and the ratio limit. A corrupt or truncated stream, or a limit reached,
-/// is a `problem`, never a panic.
-pub(crate) fn expand(mut reader: impl Read, compressed_len: usize, cx: &Cx) -> Expanded {
-    let ratio_cap = (compressed_len as u64)
-        .saturating_mul(cx.opts.max_ratio)
-        .max(RATIO_FLOOR);
-    let mut data = Vec::new();
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => {
-                return Expanded {
-                    data,
-                    problem: None,
-                }
-            }
+/// A decompressing reader held within the limits of a [`Cx`]: the total expansion budget
+/// and the ratio limit. A corrupt or truncated stream, or a limit reached, ends the
+/// stream with an error and records a `problem` (the reader never panics).
+pub(crate) struct Bounded<'c, R> {
+    inner: R,
+    cx: &'c Cx<'c>,
+    produced: u64,
+    ratio_cap: u64,
+    problem: Option<String>,
+}
+
+impl<'c, R: Read> Bounded<'c, R> {
+    /// Bounds `inner`, the decoder of a stream of `compressed_len` bytes.
+    pub(crate) fn new(inner: R, compressed_len: usize, cx: &'c Cx<'c>) -> Self {
+        let ratio_cap = (compressed_len as u64)
+            .saturating_mul(cx.opts.max_ratio)
+            .max(RATIO_FLOOR);
+        Bounded {
+            inner,
+            cx,
+            produced: 0,
+            ratio_cap,
+            problem: None,
+        }
+    }
+
+    /// Why the stream ended early, if it did.
+    pub(crate) fn problem(&self) -> Option<&String> {
+        self.problem.as_ref()
+    }
+
+    fn stop(&mut self, problem: String) -> std::io::Error {
+        let err = std::io::Error::other(problem.clone());
+        self.problem.get_or_insert(problem);
+        err
+    }
+}
+
+impl<R: Read> Read for Bounded<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(p) = &self.problem {
+            return Err(std::io::Error::other(p.clone()));
+        }
+        let n = match self.inner.read(buf) {
             Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => return Err(err),
             Err(err) => {
-                let problem = Some(format!(
-                    "corrupt or truncated stream after {} bytes: {err}",
-                    data.len()
-                ));
-                return Expanded { data, problem };
+                let produced = self.produced;
+                return Err(self.stop(format!(
+                    "corrupt or truncated stream after {produced} bytes: {err}"
+                )));
             }
         };
-        if !cx.take_budget(n as u64) {
-            let problem = Some(format!(
-                "decompression stopped: more than {} bytes expanded in total (limit)",
-                cx.opts.max_expanded_bytes
-            ));
-            return Expanded { data, problem };
+        if !self.cx.take_budget(n as u64) {
+            let limit = self.cx.opts.max_expanded_bytes;
+            return Err(self.stop(format!(
+                "decompression stopped: more than {limit} bytes expanded in total (limit)"
+            )));
         }
-        data.extend_from_slice(&buf[..n]);
-        if data.len() as u64 > ratio_cap {
-            let problem = Some(format!(
-                "decompression stopped: expands more than {}x (possible decompression bomb)",
-                cx.opts.max_ratio
-            ));
-            return Expanded { data, problem };
+        self.produced += n as u64;
+        if self.produced > self.ratio_cap {
+            let ratio = self.cx.opts.max_ratio;
+            return Err(self.stop(format!(
+                "decompression stopped: expands more than {ratio}x (possible decompression bomb)"
+            )));
+        }
+        Ok(n)
+    }
+}
+
+/// Decompresses `reader` (fed `compressed_len` bytes) within the limits of `cx`.
+#[cfg(test)]
+pub(crate) fn expand<'c>(reader: impl Read, compressed_len: usize, cx: &'c Cx<'c>) -> Expanded {
+    let mut bounded = Bounded::new(reader, compressed_len, cx);
+    let data = read_rest(&mut bounded, Vec::new());
+    Expanded {
+        data,
+        problem: bounded.problem,
+    }
+}
+
+/// Reads the rest of `reader` after `data`; stops at the first error (recorded by a
+/// [`Bounded`] reader).
+fn read_rest(reader: &mut impl Read, mut data: Vec<u8>) -> Vec<u8> {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return data,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return data,
         }
     }
 }
+
+/// Reads up to `n` bytes (fewer only at the end of the stream or on an error).
+fn read_head(reader: &mut impl Read, n: usize) -> Vec<u8> {
+    let mut head = vec![0u8; n];
+    let mut filled = 0;
+    while filled < n {
+        match reader.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(k) => filled += k,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    head.truncate(filled);
+    head
+}
+
+/// A boxed decoder that can move to another thread.
+pub(crate) type Decoder<'a> = Box<dyn Read + Send + 'a>;
 
 /// How one compressed format reads its header and opens its decoder.
 pub(crate) struct StreamFormat {
     pub kind: ItemKind,
     pub header: fn(&[u8]) -> Vec<Meta>,
-    pub decoder: for<'a> fn(&'a [u8]) -> Box<dyn Read + 'a>,
+    pub decoder: for<'a> fn(Decoder<'a>) -> Decoder<'a>,
     pub inner_name: fn(&[u8], &str) -> String,
     pub remedy: &'static str,
 }
 
 /// Compares two compressed streams: header fields, then the decompressed content. A tar
-/// inside is transparent: its members are reported as `out.tar.gz!/member`.
+/// inside is transparent: its members are reported as `out.tar.gz!/member`, and it is
+/// compared as it is decompressed, member by member, on two threads, so that only the
+/// members that differ are held in memory.
 pub(crate) fn compare_stream(
     f: &StreamFormat,
     path: &str,
@@ -79,24 +152,146 @@ pub(crate) fn compare_stream(
     b: &[u8],
     cx: &Cx,
 ) -> Vec<DiffItem> {
+    let sa = Source {
+        head: a,
+        reader: Box::new(a),
+        len: a.len() as u64,
+    };
+    let sb = Source {
+        head: b,
+        reader: Box::new(b),
+        len: b.len() as u64,
+    };
+    compare_sources(f, path, sa, sb, cx)
+}
+
+/// One side of a compressed stream: its first bytes (for the header), a reader of the
+/// whole stream, and its compressed length.
+pub(crate) struct Source<'a> {
+    pub head: &'a [u8],
+    pub reader: Decoder<'a>,
+    pub len: u64,
+}
+
+/// Bytes of a file read ahead for its header.
+const HEAD: usize = 64 * 1024;
+
+/// Compares two large compressed files straight from disk, without reading them into
+/// memory: the `FORMATS` entry of their content decides, and `None` means that they are
+/// not (both) of one compressed format, to be compared the usual way.
+pub(crate) fn compare_files(
+    path: &str,
+    a: &std::path::Path,
+    b: &std::path::Path,
+    cx: &Cx,
+) -> std::io::Result<Option<Vec<DiffItem>>> {
+    let open = |p: &std::path::Path| -> std::io::Result<(Vec<u8>, std::fs::File, u64)> {
+        let mut file = std::fs::File::open(p)?;
+        let len = file.metadata()?.len();
+        let mut head = vec![0u8; HEAD];
+        let n = read_full(&mut file, &mut head)?;
+        head.truncate(n);
+        Ok((head, file, len))
+    };
+    let (head_a, file_a, len_a) = open(a)?;
+    let (head_b, file_b, len_b) = open(b)?;
+    let format = match (sniff(&head_a), sniff(&head_b)) {
+        (Some(fa), Some(fb)) if std::ptr::eq(fa, fb) => fa,
+        _ => return Ok(None),
+    };
+    Ok(Some(compare_open_files(
+        format,
+        path,
+        (&head_a, file_a, len_a),
+        (&head_b, file_b, len_b),
+        cx,
+    )))
+}
+
+type OpenFile<'a> = (&'a [u8], std::fs::File, u64);
+
+fn compare_open_files<'a>(
+    format: &StreamFormat,
+    path: &str,
+    (head_a, file_a, len_a): OpenFile<'a>,
+    (head_b, file_b, len_b): OpenFile<'a>,
+    cx: &Cx,
+) -> Vec<DiffItem> {
+    let source = |head: &'a [u8], file: std::fs::File, len: u64| -> Source<'a> {
+        let rest = std::io::BufReader::with_capacity(1 << 20, file);
+        Source {
+            head,
+            reader: Box::new(head.chain(rest)),
+            len,
+        }
+    };
+    let (sa, sb) = (source(head_a, file_a, len_a), source(head_b, file_b, len_b));
+    compare_sources(format, path, sa, sb, cx)
+}
+
+/// The compressed format whose magic `head` starts with.
+fn sniff(head: &[u8]) -> Option<&'static StreamFormat> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Some(&super::gzip::GZIP)
+    } else if head.starts_with(b"\xfd7zXZ\x00") {
+        Some(&XZ)
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(&ZSTD)
+    } else {
+        None
+    }
+}
+
+fn read_full(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match f.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+fn compare_sources(
+    f: &StreamFormat,
+    path: &str,
+    a: Source<'_>,
+    b: Source<'_>,
+    cx: &Cx,
+) -> Vec<DiffItem> {
     let mut own = DiffItem::new(path.to_string(), f.kind, Change::Metadata);
-    header_diffs(f, &mut own, a, b, cx);
-    let (ea, eb) = rayon::join(
-        || expand((f.decoder)(a), a.len(), cx),
-        || expand((f.decoder)(b), b.len(), cx),
-    );
-    for (side, e) in [("a", &ea), ("b", &eb)] {
-        if let Some(p) = &e.problem {
+    header_diffs(f, &mut own, a.head, b.head, cx);
+    let (len_a, len_b) = (a.len as usize, b.len as usize);
+    let head_bytes_a = a.head;
+    let mut da = Bounded::new((f.decoder)(a.reader), len_a, cx);
+    let mut db = Bounded::new((f.decoder)(b.reader), len_b, cx);
+    let (head_a, head_b) = (read_head(&mut da, 512), read_head(&mut db, 512));
+    let deeper = cx.deeper();
+    let streamed_tar = super::tar::is_tar(&head_a)
+        && super::tar::is_tar(&head_b)
+        && deeper.depth <= cx.opts.max_depth;
+    let inner = if streamed_tar {
+        let ra = std::io::Cursor::new(head_a).chain(&mut da);
+        let rb = std::io::Cursor::new(head_b).chain(&mut db);
+        super::tar::compare_streams(path, ra, rb, &deeper)
+    } else {
+        let (ea, eb) = rayon::join(|| read_rest(&mut da, head_a), || read_rest(&mut db, head_b));
+        let inner_is_tar = super::tar::is_tar(&ea) || super::tar::is_tar(&eb);
+        let inner_path = if inner_is_tar {
+            path.to_string()
+        } else {
+            format!("{path}!{}", (f.inner_name)(head_bytes_a, path))
+        };
+        compare_blobs(&inner_path, &ea, &eb, &deeper)
+    };
+    for (side, d) in [("a", &da), ("b", &db)] {
+        if let Some(p) = d.problem() {
             own.evidence.notes.push(format!("side {side}: {p}"));
         }
     }
-    let inner_is_tar = super::tar::is_tar(&ea.data) || super::tar::is_tar(&eb.data);
-    let inner_path = if inner_is_tar {
-        path.to_string()
-    } else {
-        format!("{path}!{}", (f.inner_name)(a, path))
-    };
-    let inner = compare_blobs(&inner_path, &ea.data, &eb.data, &cx.deeper());
     let mut items = Vec::new();
     for item in inner {
         if item.path == own.path {
@@ -120,6 +315,7 @@ fn header_diffs(f: &StreamFormat, own: &mut DiffItem, a: &[u8], b: &[u8], cx: &C
         kind: f.kind,
         sep: "!",
         ordered: false,
+        fields_on_members: false,
         remedy: f.remedy,
     };
     let (ha, hb) = ((f.header)(a), (f.header)(b));
@@ -194,7 +390,7 @@ fn name_from_path(_: &[u8], path: &str) -> String {
 /// An xz stream.
 pub(crate) struct Xz;
 
-const XZ: StreamFormat = StreamFormat {
+pub(crate) const XZ: StreamFormat = StreamFormat {
     kind: ItemKind::Xz,
     header: no_header,
     decoder: |d| Box::new(xz2::read::XzDecoder::new_multi_decoder(d)),
@@ -217,11 +413,11 @@ impl Format for Xz {
 /// A zstd stream.
 pub(crate) struct Zstd;
 
-const ZSTD: StreamFormat = StreamFormat {
+pub(crate) const ZSTD: StreamFormat = StreamFormat {
     kind: ItemKind::Zstd,
     header: no_header,
     decoder: |d| match zstd::stream::read::Decoder::new(d) {
-        Ok(dec) => Box::new(dec),
+        Ok(dec) => Box::new(dec) as Decoder<'_>,
         Err(err) => Box::new(FailingReader(Some(err))),
     },
     inner_name: name_from_path,

@@ -7,7 +7,7 @@ use super::{escape_bytes, Cx, DiffItem, Format, ItemKind};
 /// A gzip stream (RFC 1952).
 pub(crate) struct Gzip;
 
-const GZIP: StreamFormat = StreamFormat {
+pub(crate) const GZIP: StreamFormat = StreamFormat {
     kind: ItemKind::Gzip,
     header,
     decoder: |d| Box::new(flate2::read::MultiGzDecoder::new(d)),

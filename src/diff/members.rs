@@ -38,6 +38,21 @@ impl EntryType {
     }
 }
 
+/// How a metadata field holds a time, which decides how a difference in it is explained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimeField {
+    /// Unix seconds in an archive header (tar, ar, gzip): `archive-metadata`, with the
+    /// variation `clock` when inside a build's time window.
+    Header,
+    /// A UTC time of a zip member (the `UT` extra field): `timestamp` with `clock` when
+    /// inside a build's window.
+    Utc,
+    /// A local time without zone (zip's DOS time), counted as if it were UTC: `timezone`
+    /// when the two sides differ by exactly the two known zones' offsets, else `timestamp`
+    /// with `clock` when inside a build's window widened by the largest zone offsets.
+    Local,
+}
+
 /// A metadata field of a member or a container header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Meta {
@@ -47,10 +62,12 @@ pub(crate) struct Meta {
     pub value: String,
     /// The value as a number (unix seconds for times, the mode bits for modes).
     pub num: Option<i64>,
+    /// Whether (and how) the field is a time.
+    pub time: Option<TimeField>,
 }
 
 impl Meta {
-    /// A field with a number, shown as text.
+    /// A field with a number, shown as text. `mtime` is a header time in unix seconds.
     pub fn num(field: &'static str, n: i64) -> Meta {
         let value = match field {
             "mode" => format!("{:o}", n),
@@ -61,6 +78,17 @@ impl Meta {
             field,
             value,
             num: Some(n),
+            time: (field == "mtime").then_some(TimeField::Header),
+        }
+    }
+
+    /// A time field: `secs` in unix seconds (for a local time, as if it were UTC).
+    pub fn time(field: &'static str, secs: i64, value: String, time: TimeField) -> Meta {
+        Meta {
+            field,
+            value,
+            num: Some(secs),
+            time: Some(time),
         }
     }
 
@@ -70,6 +98,7 @@ impl Meta {
             field,
             value: value.into(),
             num: None,
+            time: None,
         }
     }
 }
@@ -83,6 +112,8 @@ pub(crate) enum Data {
     File(PathBuf, u64),
     /// No content (directories, links).
     None,
+    /// Content dropped once found equal to the other side's (streamed archives).
+    Same,
 }
 
 /// One member of a container.
@@ -111,6 +142,9 @@ pub(crate) struct Style {
     pub sep: &'static str,
     /// Whether member order is meaningful (not for directories).
     pub ordered: bool,
+    /// Whether a member's differing fields are reasons of the member's own item (files
+    /// of a directory: each is an item) rather than of the container (archive headers).
+    pub fields_on_members: bool,
     /// The remedy for this format's header differences.
     pub remedy: &'static str,
 }
@@ -150,12 +184,31 @@ pub(crate) fn compare_listings(
         .iter()
         .filter_map(|(key, &i)| index_b.get(key).map(|&j| (&a.members[i], &b.members[j])))
         .collect();
-    field_reasons(&mut own, style, &common, cx);
+    let mut field_items = Vec::new();
+    if style.fields_on_members {
+        field_items = member_field_items(path, style, &common, cx);
+    } else {
+        field_reasons(&mut own, style, &common, cx);
+    }
     let deeper = cx.deeper();
-    let member_items: Vec<DiffItem> = common
+    let mut member_items: Vec<DiffItem> = common
         .par_iter()
         .flat_map_iter(|(ma, mb)| compare_member(path, style, ma, mb, &deeper))
         .collect();
+    for field_item in field_items {
+        match member_items.iter_mut().find(|i| i.path == field_item.path) {
+            Some(content) => {
+                let mut reasons = field_item.reasons;
+                reasons.append(&mut content.reasons);
+                content.reasons = reasons;
+                content
+                    .evidence
+                    .metadata
+                    .extend(field_item.evidence.metadata);
+            }
+            None => member_items.push(field_item),
+        }
+    }
     if member_items.iter().any(|i| i.change != Change::Metadata) || !items.is_empty() {
         own.change = Change::Modified;
     }
@@ -262,11 +315,16 @@ pub(crate) fn field_reason(
     member: Option<(&str, usize)>,
     cx: &Cx,
 ) -> Reason {
-    let kind = field_kind(a, b, cx);
-    let variation = match (kind, a.field) {
-        (ReasonKind::ArchiveMetadata, "mtime") => mtime_variation(a, b, cx),
-        (ReasonKind::ArchiveMetadata, "uid" | "gid" | "uname" | "gname") => Some("user"),
-        (k, _) => default_variation(k),
+    let (kind, variation) = match a.time {
+        Some(time) => time_attribution(time, a.num, b.num, cx),
+        None => {
+            let kind = field_kind(a, b, cx);
+            let variation = match (kind, a.field) {
+                (ReasonKind::ArchiveMetadata, "uid" | "gid" | "uname" | "gname") => Some("user"),
+                (k, _) => default_variation(k),
+            };
+            (kind, variation)
+        }
     };
     let context = match member {
         Some((name, 0)) => format!("{} of {name}", a.field),
@@ -284,7 +342,7 @@ pub(crate) fn field_reason(
         b: b.value.clone(),
         variation: variation.map(str::to_string),
         remedy: Some(match kind {
-            ReasonKind::ArchiveMetadata => style.remedy.to_string(),
+            ReasonKind::ArchiveMetadata | ReasonKind::Timestamp => style.remedy.to_string(),
             k => super::classify::remedy(k).unwrap_or_default().to_string(),
         }),
         context: Some(context),
@@ -305,12 +363,110 @@ fn field_kind(a: &Meta, b: &Meta, cx: &Cx) -> ReasonKind {
     }
 }
 
-fn mtime_variation(a: &Meta, b: &Meta, cx: &Cx) -> Option<&'static str> {
-    let Some((wa, wb)) = cx.opts.known.clock else {
-        return Some("clock");
+/// Slack around a build's window for a header time in UTC: a file written just before
+/// the step started (an input, a generated source) still counts.
+const UTC_SLACK: i64 = 120;
+/// Slack for a local time: the zone offsets reach from UTC-12 to UTC+14.
+const LOCAL_SLACK: i64 = 14 * 3600 + UTC_SLACK;
+
+/// The reason kind and variation of a differing time field (see [`TimeField`]).
+///
+/// Without known clock windows (`reprobe diff` with no `--known clock`) a header time is
+/// `archive-metadata` with its usual cause, `clock`; with windows, only times inside
+/// one are attributed to the clock, and zip times inside one are `timestamp`s.
+fn time_attribution(
+    time: TimeField,
+    a: Option<i64>,
+    b: Option<i64>,
+    cx: &Cx,
+) -> (ReasonKind, Option<&'static str>) {
+    let known = &cx.opts.known;
+    if let (TimeField::Local, Some(x), Some(y), Some((za, zb))) = (time, a, b, &known.timezone) {
+        if zone_shift(za, zb, x, y) {
+            return (ReasonKind::Timezone, Some("timezone"));
+        }
+    }
+    let Some((wa, wb)) = known.clock else {
+        return (ReasonKind::ArchiveMetadata, Some("clock"));
     };
-    let inside = |t: Option<i64>| t.is_some_and(|t| wa.contains(t, 60) || wb.contains(t, 60));
-    (inside(a.num) || inside(b.num)).then_some("clock")
+    let slack = match time {
+        TimeField::Local => LOCAL_SLACK,
+        TimeField::Header | TimeField::Utc => UTC_SLACK,
+    };
+    let inside = |t: Option<i64>| t.is_some_and(|t| wa.contains(t, slack) || wb.contains(t, slack));
+    match (inside(a) || inside(b), time) {
+        (false, _) => (ReasonKind::ArchiveMetadata, None),
+        (true, TimeField::Header) => (ReasonKind::ArchiveMetadata, Some("clock")),
+        (true, TimeField::Utc | TimeField::Local) => (ReasonKind::Timestamp, Some("clock")),
+    }
+}
+
+/// Whether two local times (each counted as if UTC) differ by exactly the difference of
+/// the two zones' offsets: the same instant written in zone `za` and in zone `zb`.
+fn zone_shift(za: &str, zb: &str, local_a: i64, local_b: i64) -> bool {
+    let (Some(off_a), Some(off_b)) = (
+        super::zones::utc_offset(za, local_a),
+        super::zones::utc_offset(zb, local_b),
+    ) else {
+        return false;
+    };
+    off_a != off_b && local_b - local_a == off_b - off_a
+}
+
+/// One item per member whose fields differ (a file of a directory whose mode differs),
+/// the reasons carrying the member's own path.
+fn member_field_items(
+    path: &str,
+    style: &Style,
+    common: &[(&Member, &Member)],
+    cx: &Cx,
+) -> Vec<DiffItem> {
+    let mut items = Vec::new();
+    for (ma, mb) in common.iter().filter(|(ma, mb)| ma.entry == mb.entry) {
+        let mut item: Option<DiffItem> = None;
+        for fa in &ma.meta {
+            let Some(fb) = mb.meta.iter().find(|f| f.field == fa.field) else {
+                continue;
+            };
+            if fa.value == fb.value {
+                continue;
+            }
+            let item = item.get_or_insert_with(|| {
+                let kind = sniff_kind(ma);
+                DiffItem::new(
+                    member_path(path, style.sep, &ma.name),
+                    kind,
+                    Change::Metadata,
+                )
+            });
+            let name = escape_bytes(&ma.name);
+            let reason = field_reason(&item.path, style, fa, fb, Some((&name, 0)), cx);
+            item.reasons.push(reason);
+            item.evidence.metadata.push(FieldDiff {
+                member: None,
+                field: fa.field.into(),
+                a: fa.value.clone(),
+                b: fb.value.clone(),
+            });
+        }
+        items.extend(item);
+    }
+    items
+}
+
+/// The kind of a member, reading the start of a file on disk to recognise its format.
+fn sniff_kind(m: &Member) -> ItemKind {
+    match (&m.data, m.entry) {
+        (Data::File(path, size), EntryType::File) => {
+            let limit = if *size <= 1 << 20 { *size } else { 64 << 10 };
+            match super::dir::read_file(path, limit) {
+                Ok(head) => super::detect(&escape_bytes(&m.name), &head)
+                    .map_or(ItemKind::Binary, |f| f.kind()),
+                Err(_) => ItemKind::Binary,
+            }
+        }
+        _ => kind_of(m),
+    }
 }
 
 /// One reason per field that differs in any common member, plus per-member evidence.
@@ -467,7 +623,7 @@ fn link_item(mpath: String, a: &Member, b: &Member, cx: &Cx) -> DiffItem {
 fn content_pair(a: &Data, b: &Data, cx: &Cx) -> std::io::Result<Option<(Vec<u8>, Vec<u8>)>> {
     match (a, b) {
         (Data::File(pa, sa), Data::File(pb, sb)) => {
-            if sa == sb && super::dir::files_equal(pa, pb)? {
+            if sa == sb && super::dir::same_content(pa, pb, *sa)? {
                 return Ok(None);
             }
             let limit = cx.opts.max_expanded_bytes;
@@ -476,7 +632,7 @@ fn content_pair(a: &Data, b: &Data, cx: &Cx) -> std::io::Result<Option<(Vec<u8>,
                 super::dir::read_file(pb, limit)?,
             )))
         }
-        (Data::None, Data::None) => Ok(None),
+        (Data::None, Data::None) | (Data::Same, Data::Same) => Ok(None),
         (x, y) => Ok(Some((load(x)?, load(y)?))),
     }
 }
@@ -485,7 +641,7 @@ fn load(d: &Data) -> std::io::Result<Vec<u8>> {
     match d {
         Data::Bytes(x) => Ok(x.clone()),
         Data::File(p, _) => std::fs::read(p),
-        Data::None => Ok(Vec::new()),
+        Data::None | Data::Same => Ok(Vec::new()),
     }
 }
 

@@ -26,6 +26,7 @@ mod tar;
 mod text;
 pub mod timestamps;
 mod zip;
+pub mod zones;
 
 /// Values known to differ between the two sides, given by `check` (which applied the
 /// variations) or by `reprobe diff --known`. Each pair is `(side a, side b)`.
@@ -470,7 +471,7 @@ pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport, 
     };
     let mut items = match (meta_a.is_dir(), meta_b.is_dir()) {
         (true, true) => dir::compare_dirs(a, b, &cx)?,
-        (false, false) => compare_files(a, b, &cx)?,
+        (false, false) => compare_files(a, b, (meta_a.len(), meta_b.len()), &cx)?,
         (dir_a, _) => vec![kind_mismatch(a, dir_a)],
     };
     sort_items(&mut items);
@@ -531,12 +532,33 @@ fn display_name(path: &Path) -> String {
     escape_bytes(name.as_bytes())
 }
 
-fn compare_files(a: &Path, b: &Path, cx: &Cx) -> Result<Vec<DiffItem>, DiffError> {
-    if dir::files_equal(a, b).map_err(|source| io_error(a, b, source))? {
-        return Ok(Vec::new());
+/// Files larger than this are first compared as byte streams when their sizes are equal
+/// (stopping at the first difference), and compressed ones are then decompressed
+/// straight from disk rather than read into memory.
+const LARGE_FILE: u64 = 16 << 20;
+
+fn compare_files(
+    a: &Path,
+    b: &Path,
+    (size_a, size_b): (u64, u64),
+    cx: &Cx,
+) -> Result<Vec<DiffItem>, DiffError> {
+    if size_a.min(size_b) > LARGE_FILE {
+        if size_a == size_b
+            && dir::same_content(a, b, size_a).map_err(|source| io_error(a, b, source))?
+        {
+            return Ok(Vec::new());
+        }
+        let streamed = compressed::compare_files(&display_name(a), a, b, cx)
+            .map_err(|source| io_error(a, b, source))?;
+        if let Some(items) = streamed {
+            return Ok(items);
+        }
     }
-    let data_a = dir::read_file(a, cx.opts.max_expanded_bytes).map_err(|e| io_err(a, e))?;
-    let data_b = dir::read_file(b, cx.opts.max_expanded_bytes).map_err(|e| io_err(b, e))?;
+    let limit = cx.opts.max_expanded_bytes;
+    let (data_a, data_b) = rayon::join(|| dir::read_file(a, limit), || dir::read_file(b, limit));
+    let data_a = data_a.map_err(|e| io_err(a, e))?;
+    let data_b = data_b.map_err(|e| io_err(b, e))?;
     Ok(compare_blobs(&display_name(a), &data_a, &data_b, cx))
 }
 

@@ -2,7 +2,7 @@
 
 use std::io::{Cursor, Read};
 
-use super::members::{compare_listings, Data, EntryType, Listing, Member, Meta, Style};
+use super::members::{compare_listings, Data, EntryType, Listing, Member, Meta, Style, TimeField};
 use super::{escape_bytes, Cx, DiffItem, Format, ItemKind};
 
 /// A zip archive.
@@ -12,6 +12,7 @@ const STYLE: Style = Style {
     kind: ItemKind::Zip,
     sep: "!/",
     ordered: true,
+    fields_on_members: false,
     remedy: "zip -X with sorted entries and mtimes clamped to SOURCE_DATE_EPOCH (or strip-nondeterminism)",
 };
 
@@ -62,26 +63,12 @@ fn member(
     let name = f.name_raw().to_vec();
     let mut meta = Vec::new();
     if let Some(t) = f.last_modified() {
-        meta.push(Meta::text(
-            "mtime",
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02} (DOS)",
-                t.year(),
-                t.month(),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            ),
-        ));
+        meta.push(dos_time(&t));
     }
     if let Some(mode) = f.unix_mode() {
         meta.push(Meta::num("mode", i64::from(mode & 0o7777)));
     }
-    meta.push(Meta::text(
-        "extra",
-        show_extra(f.extra_data().unwrap_or_default()),
-    ));
+    meta.extend(extra_fields(f.extra_data().unwrap_or_default()));
     meta.push(Meta::text("compression", f.compression().to_string()));
     meta.push(Meta::text("entry comment", f.comment().to_string()));
     let entry = if f.is_dir() {
@@ -122,58 +109,180 @@ fn member(
     })
 }
 
-/// Shows zip extra fields readably: the extended timestamp (`UT`) and Unix owner (`ux`)
-/// fields decoded, others as hex.
-fn show_extra(data: &[u8]) -> String {
-    let mut parts = Vec::new();
+/// A member's DOS time: local time of the machine that wrote it, with no zone, in
+/// two-second steps. Counted as if it were UTC, so that two zones show as a shift.
+fn dos_time(t: &zip::DateTime) -> Meta {
+    let shown = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} (DOS)",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let secs = chrono::NaiveDate::from_ymd_opt(
+        i32::from(t.year()),
+        u32::from(t.month()),
+        u32::from(t.day()),
+    )
+    .and_then(|d| {
+        d.and_hms_opt(
+            u32::from(t.hour()),
+            u32::from(t.minute()),
+            u32::from(t.second()),
+        )
+    })
+    .map(|dt| dt.and_utc().timestamp());
+    match secs {
+        Some(secs) => Meta::time("mtime", secs, shown, TimeField::Local),
+        None => Meta::text("mtime", shown),
+    }
+}
+
+/// A UTC time of an extra field, as a metadata field.
+fn utc_time(field: &'static str, secs: i64) -> Meta {
+    let shown = format!("{} ({secs})", super::timestamps::format_unix(secs));
+    Meta::time(field, secs, shown, TimeField::Utc)
+}
+
+/// Decodes the extra fields that hold times and owners, each into its own metadata field
+/// so that a time and an owner are explained separately: the extended timestamp (`UT`:
+/// `UT mtime`, `UT atime`, `UT ctime`), Info-ZIP Unix owners (`ux` and `Ux`: `uid`,
+/// `gid`) and the old Info-ZIP Unix field (`UX`: times and owners). Other fields are kept
+/// together as hex in `extra`.
+fn extra_fields(data: &[u8]) -> Vec<Meta> {
+    let mut out = Vec::new();
+    let mut other = Vec::new();
     let mut rest = data;
     while rest.len() >= 4 {
         let id = u16::from_le_bytes([rest[0], rest[1]]);
         let len = usize::from(u16::from_le_bytes([rest[2], rest[3]]));
         let Some(body) = rest.get(4..4 + len) else {
-            parts.push(format!("truncated {}", hex::encode(rest)));
+            other.push(format!("truncated {}", hex::encode(rest)));
+            rest = &[];
             break;
         };
-        parts.push(match (id, body) {
-            (0x5455, [flags, t0, t1, t2, t3, ..]) if flags & 1 == 1 => {
-                let t = i32::from_le_bytes([*t0, *t1, *t2, *t3]);
-                format!("UT mtime {}", super::timestamps::format_unix(i64::from(t)))
-            }
-            (0x7875, [1, n, ids @ ..]) => {
-                let n = usize::from(*n);
-                let uid = ids.get(..n).map(le_uint);
-                let gid = ids.get(n + 1..).map(le_uint);
-                format!(
-                    "ux uid {} gid {}",
-                    uid.unwrap_or_default(),
-                    gid.unwrap_or_default()
-                )
-            }
-            _ => format!("0x{id:04x} {}", hex::encode(body)),
-        });
         rest = &rest[4 + len..];
+        match id {
+            0x5455 => {
+                let Some((&flags, mut times)) = body.split_first() else {
+                    continue;
+                };
+                // The central directory keeps only the mtime whatever the flags say.
+                for (bit, field) in [(1, "UT mtime"), (2, "UT atime"), (4, "UT ctime")] {
+                    if flags & bit == 0 {
+                        continue;
+                    }
+                    let Some(t) = times.get(..4) else { break };
+                    out.push(utc_time(
+                        field,
+                        i64::from(i32::from_le_bytes([t[0], t[1], t[2], t[3]])),
+                    ));
+                    times = &times[4..];
+                }
+            }
+            0x7875 => {
+                // version 1, uid size, uid, gid size, gid (little endian, any size).
+                if let [1, n, ids @ ..] = body {
+                    let n = usize::from(*n);
+                    if let Some(uid) = ids.get(..n) {
+                        out.push(Meta::num("uid", le_uint(uid)));
+                    }
+                    if let Some((&m, gid)) = ids.get(n..).and_then(<[u8]>::split_first) {
+                        if let Some(gid) = gid.get(..usize::from(m)) {
+                            out.push(Meta::num("gid", le_uint(gid)));
+                        }
+                    }
+                }
+            }
+            0x7855 => {
+                // Local header: uid and gid, 16 bits each; empty in the central directory.
+                if let [u0, u1, g0, g1, ..] = body {
+                    out.push(Meta::num("uid", i64::from(u16::from_le_bytes([*u0, *u1]))));
+                    out.push(Meta::num("gid", i64::from(u16::from_le_bytes([*g0, *g1]))));
+                }
+            }
+            0x5855 => {
+                // atime, mtime, then (local header only) uid and gid, 16 bits each.
+                if let [a0, a1, a2, a3, m0, m1, m2, m3, ids @ ..] = body {
+                    out.push(utc_time(
+                        "UX atime",
+                        i64::from(i32::from_le_bytes([*a0, *a1, *a2, *a3])),
+                    ));
+                    out.push(utc_time(
+                        "UX mtime",
+                        i64::from(i32::from_le_bytes([*m0, *m1, *m2, *m3])),
+                    ));
+                    if let [u0, u1, g0, g1, ..] = ids {
+                        out.push(Meta::num("uid", i64::from(u16::from_le_bytes([*u0, *u1]))));
+                        out.push(Meta::num("gid", i64::from(u16::from_le_bytes([*g0, *g1]))));
+                    }
+                }
+            }
+            _ => other.push(format!("0x{id:04x} {}", hex::encode(body))),
+        }
     }
-    parts.join("; ")
+    if !rest.is_empty() {
+        other.push(format!("trailing {}", hex::encode(rest)));
+    }
+    if !other.is_empty() {
+        out.push(Meta::text("extra", other.join("; ")));
+    }
+    out
 }
 
-fn le_uint(bytes: &[u8]) -> u64 {
+fn le_uint(bytes: &[u8]) -> i64 {
     bytes
         .iter()
+        .take(8)
         .rev()
-        .fold(0u64, |acc, &b| acc.wrapping_shl(8) | u64::from(b))
+        .fold(0u64, |acc, &b| acc.wrapping_shl(8) | u64::from(b)) as i64
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn shown(metas: &[Meta]) -> Vec<(String, String)> {
+        metas
+            .iter()
+            .map(|m| (m.field.to_string(), m.value.clone()))
+            .collect()
+    }
+
     #[test]
-    fn extra_fields_are_decoded() {
-        let raw = hex::decode("555405000300f1536575780b000104000000000400000000").unwrap();
+    fn extra_fields_are_decoded_into_times_and_owners() {
+        let raw = hex::decode("555405000300f1536575780b000104e80300000404000000").unwrap();
+        let metas = extra_fields(&raw);
         assert_eq!(
-            show_extra(&raw),
-            "UT mtime 2023-11-14T22:13:20Z; ux uid 0 gid 0"
+            shown(&metas),
+            [
+                (
+                    "UT mtime".into(),
+                    "2023-11-14T22:13:20Z (1700000000)".into()
+                ),
+                ("uid".into(), "1000".into()),
+                ("gid".into(), "4".into()),
+            ]
         );
-        assert_eq!(show_extra(&[1, 0, 2, 0, 0xab, 0xcd]), "0x0001 abcd");
+        assert_eq!(metas[0].time, Some(TimeField::Utc));
+        assert_eq!(
+            shown(&extra_fields(&[1, 0, 2, 0, 0xab, 0xcd])),
+            [("extra".into(), "0x0001 abcd".into())]
+        );
+        // Local-header `UT` with mtime and atime; a truncated field does not panic.
+        let raw = hex::decode("555409000300f1536500f15365").unwrap();
+        assert_eq!(extra_fields(&raw).len(), 2);
+        assert_eq!(extra_fields(&raw[..7]).len(), 1);
+    }
+
+    #[test]
+    fn dos_time_is_a_local_time_counted_as_utc() {
+        let t = zip::DateTime::from_date_and_time(2026, 11, 26, 1, 7, 14).unwrap();
+        let m = dos_time(&t);
+        assert_eq!(m.value, "2026-11-26 01:07:14 (DOS)");
+        assert_eq!(m.time, Some(TimeField::Local));
+        assert_eq!(m.num, Some(1_795_655_234));
     }
 }

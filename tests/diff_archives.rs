@@ -1,0 +1,257 @@
+//! Archive header times and owners as `check` sees them: two builds in two time zones and
+//! two clock windows (`--known` gives `reprobe diff` the same values), and the item path
+//! of every reason.
+
+mod diff_support;
+
+use diff_support::*;
+use serde_json::Value;
+
+/// The mtime of every file in the tests below, and the same instant five years later.
+const T_A: i64 = 1_795_655_234; // 2026-11-26T01:07:14Z
+const T_B: i64 = 1_958_804_112; // 2032-01-27T08:15:12Z
+
+fn windows(a: i64, b: i64) -> String {
+    format!("clock={}..{},{}..{}", a - 5, a + 5, b - 5, b + 5)
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// Two zips of the same tree: side a zipped in UTC at `ta`, side b in Pacific/Kiritimati
+/// (UTC+14) at `tb`, owned by uid 2001/gid 2002 when the tests run as root.
+fn zips(name: &str, ta: i64, tb: i64) -> std::path::PathBuf {
+    let dir = scratch(name);
+    sh(
+        &dir,
+        &format!(
+            "for s in a b; do mkdir -p $s/z && echo hi > $s/z/f.txt; done && \
+             touch -d @{ta} a/z/f.txt a/z && touch -d @{tb} b/z/f.txt b/z && \
+             {{ chown -R 2001:2002 b/z 2>/dev/null || true; }} && \
+             (cd a && TZ=UTC zip -q -r ../a.zip z) && \
+             (cd b && TZ=Pacific/Kiritimati zip -q -r ../b.zip z)"
+        ),
+    );
+    dir
+}
+
+fn reason<'a>(item: &'a Value, context_prefix: &str) -> &'a Value {
+    item["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["context"].as_str().unwrap().starts_with(context_prefix))
+        .unwrap_or_else(|| panic!("no reason {context_prefix}… in {item:#}"))
+}
+
+#[test]
+fn zip_dos_time_shifted_by_the_two_zones_is_timezone() {
+    let dir = zips("zip-tz", T_A, T_A);
+    let known = ["--known", "timezone=UTC,Pacific/Kiritimati"];
+    let (code, report) = diff_json(&dir.join("a.zip"), &dir.join("b.zip"), &known);
+    assert_eq!(code, 1);
+    let zip = item(&report, "a.zip");
+    let r = reason(zip, "mtime of z/");
+    assert_eq!(r["kind"], "timezone", "{r}");
+    assert_eq!(r["variation"], "timezone");
+    assert_eq!(r["a"], "2026-11-26 01:07:14 (DOS)");
+    assert_eq!(r["b"], "2026-11-26 15:07:14 (DOS)");
+    // The UT extra field holds UTC: the same instant on both sides, so no difference.
+    let contexts = zip["reasons"].to_string();
+    assert!(!contexts.contains("UT mtime"), "{contexts}");
+    assert!(!contexts.contains("extra of"), "{contexts}");
+}
+
+#[test]
+fn zip_times_inside_the_clock_windows_are_timestamps_from_the_clock() {
+    let dir = zips("zip-clock", T_A, T_B);
+    let clock = windows(T_A, T_B);
+    let known = [
+        "--known",
+        "timezone=UTC,Pacific/Kiritimati",
+        "--known",
+        &clock,
+    ];
+    let (_, report) = diff_json(&dir.join("a.zip"), &dir.join("b.zip"), &known);
+    let zip = item(&report, "a.zip");
+    let dos = reason(zip, "mtime of z/");
+    assert_eq!(
+        (&dos["kind"], &dos["variation"]),
+        (&"timestamp".into(), &"clock".into()),
+        "{dos}"
+    );
+    let ut = reason(zip, "UT mtime of z/");
+    assert_eq!(
+        (&ut["kind"], &ut["variation"]),
+        (&"timestamp".into(), &"clock".into()),
+        "{ut}"
+    );
+    assert!(ut["a"].as_str().unwrap().contains(&T_A.to_string()), "{ut}");
+    // Outside both windows: the times are header metadata of unknown cause.
+    let far = windows(1_000_000_000, 1_100_000_000);
+    let (_, report) = diff_json(&dir.join("a.zip"), &dir.join("b.zip"), &["--known", &far]);
+    let zip = item(&report, "a.zip");
+    for prefix in ["mtime of z/", "UT mtime of z/"] {
+        let r = reason(zip, prefix);
+        assert_eq!(r["kind"], "archive-metadata", "{r}");
+        assert!(r.get("variation").is_none(), "{r}");
+    }
+}
+
+#[test]
+fn zip_owner_is_its_own_reason_apart_from_times() {
+    if !is_root() {
+        eprintln!("skipped: needs root to chown the files of side b");
+        return;
+    }
+    let dir = zips("zip-owner", T_A, T_A);
+    let (_, report) = diff_json(&dir.join("a.zip"), &dir.join("b.zip"), &[]);
+    let zip = item(&report, "a.zip");
+    let uid = reason(zip, "uid of z/");
+    assert_eq!(uid["kind"], "archive-metadata");
+    assert_eq!(
+        (uid["b"].as_str(), uid["variation"].as_str()),
+        (Some("2001"), Some("user"))
+    );
+    assert_eq!(reason(zip, "gid of z/")["b"], "2002");
+}
+
+#[test]
+fn tar_and_ar_mtimes_inside_the_clock_windows_vary_with_the_clock() {
+    let dir = scratch("hdr-clock");
+    sh(
+        &dir,
+        &format!(
+            "for s in a b; do mkdir -p $s && echo hi > $s/f.txt; done && \
+             touch -d @{T_A} a/f.txt && touch -d @{T_B} b/f.txt && \
+             for s in a b; do (cd $s && tar -cf out.tar f.txt && ar rcU out.a f.txt); done"
+        ),
+    );
+    for name in ["out.tar", "out.a"] {
+        let (a, b) = (dir.join("a").join(name), dir.join("b").join(name));
+        let (_, report) = diff_json(&a, &b, &["--known", &windows(T_A, T_B)]);
+        let r = reason(item(&report, name), "mtime of f.txt");
+        assert_eq!(
+            (r["kind"].as_str(), r["variation"].as_str()),
+            (Some("archive-metadata"), Some("clock")),
+            "{name}: {r}"
+        );
+        let (_, report) = diff_json(&a, &b, &["--known", &windows(1_000_000_000, 1_100_000_000)]);
+        let r = reason(item(&report, name), "mtime of f.txt");
+        assert!(r.get("variation").is_none(), "{name}: {r}");
+    }
+}
+
+/// Every reason of every item carries that item's (non-empty) path.
+fn assert_reason_paths(report: &Value) {
+    for i in items(report) {
+        for r in i["reasons"].as_array().unwrap() {
+            assert!(
+                !r["path"].as_str().unwrap().is_empty() && r["path"] == i["path"],
+                "reason without its item's path: {r} in {i:#}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_top_level_file_differing_only_in_mode_is_its_own_item() {
+    let dir = scratch("mode-only");
+    sh(
+        &dir,
+        "mkdir a b && echo data > a/naive.tar && cp a/naive.tar b/ && mkdir a/sub b/sub && \
+         echo x > a/sub/run.sh && cp a/sub/run.sh b/sub/ && \
+         chmod 644 a/naive.tar a/sub/run.sh && chmod 664 b/naive.tar && chmod 755 b/sub/run.sh",
+    );
+    let (code, report) = diff_json(&dir.join("a"), &dir.join("b"), &[]);
+    assert_eq!(code, 1);
+    assert_reason_paths(&report);
+    let top = item(&report, "naive.tar");
+    assert_eq!(top["change"], "metadata");
+    assert_eq!(kinds(top), ["umask"]);
+    assert_eq!(top["reasons"][0]["context"], "mode of naive.tar");
+    let nested = item(&report, "sub/run.sh");
+    assert_eq!(kinds(nested), ["archive-metadata"], "{nested:#}");
+    assert_eq!(
+        (
+            nested["reasons"][0]["a"].as_str(),
+            nested["reasons"][0]["b"].as_str()
+        ),
+        (Some("644"), Some("755"))
+    );
+    assert_eq!(items(&report).len(), 2, "{report:#}");
+}
+
+#[test]
+fn every_reason_of_the_corpus_carries_its_item_path() {
+    let dir = pairs();
+    let (_, report) = diff_json(&dir.join("a"), &dir.join("b"), &[]);
+    assert_reason_paths(&report);
+}
+
+#[test]
+fn tar_gz_streams_that_differ_only_outside_the_members_are_reported() {
+    // The same member in both; only the blocking factor (the padding) differs.
+    let dir = scratch("tar-padding");
+    let tar = "tar --mtime=@0 --owner=0 --group=0 --numeric-owner";
+    sh(
+        &dir,
+        &format!(
+            "echo hi > f && {tar} -b 20 -cf - f | gzip -n > a.tar.gz && \
+             {tar} -b 40 -cf - f | gzip -n > b.tar.gz"
+        ),
+    );
+    let (code, report) = diff_json(&dir.join("a.tar.gz"), &dir.join("b.tar.gz"), &[]);
+    assert_eq!(code, 1);
+    assert_reason_paths(&report);
+    let gz = item(&report, "a.tar.gz");
+    let r = reason(gz, "tar stream outside the members");
+    assert_eq!(r["kind"], "archive-metadata");
+    assert!(r["a"].as_str().unwrap().starts_with("10240 bytes"), "{r}");
+    assert!(r["b"].as_str().unwrap().starts_with("20480 bytes"), "{r}");
+}
+
+#[test]
+fn streamed_tar_gz_with_reordered_and_changed_members() {
+    // Many members, so that the two streams are read in step and matched as they come.
+    let dir = scratch("tar-stream");
+    sh(
+        &dir,
+        "mkdir -p a b && for i in $(seq 1 300); do echo \"file $i\" > a/f$i; done && cp a/* b/ && \
+         echo 'built 2023-11-14T22:13:20Z' > a/f150 && echo 'built 2027-01-15T08:00:00Z' > b/f150 && \
+         (cd a && ls | sort | tar --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - -T - | gzip -n > ../a.tar.gz) && \
+         (cd b && ls | sort -r | tar --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - -T - | gzip -n > ../b.tar.gz)",
+    );
+    let (code, report) = diff_json(&dir.join("a.tar.gz"), &dir.join("b.tar.gz"), &[]);
+    assert_eq!(code, 1);
+    assert_reason_paths(&report);
+    let changed = item(&report, "a.tar.gz!/f150");
+    assert_eq!(kinds(changed), ["timestamp"]);
+    assert_eq!(kinds(item(&report, "a.tar.gz")), ["ordering"]);
+    assert_eq!(items(&report).len(), 2, "{report:#}");
+}
+
+#[test]
+fn large_tar_gz_files_are_compared_straight_from_disk() {
+    // Above 16 MiB the compressed files are not read into memory but decompressed as
+    // they are read; the findings are the same.
+    let dir = scratch("tar-large");
+    sh(
+        &dir,
+        "mkdir -p a b && head -c 18000000 /dev/urandom > a/big && cp a/big b/big && \
+         echo 'built 2023-11-14T22:13:20Z' > a/stamp && echo 'built 2027-01-15T08:00:00Z' > b/stamp && \
+         for s in a b; do (cd $s && tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - . | gzip -n -1 > ../$s.tar.gz); done",
+    );
+    assert!(std::fs::metadata(dir.join("a.tar.gz")).unwrap().len() > 16 << 20);
+    let (code, report) = diff_json(&dir.join("a.tar.gz"), &dir.join("b.tar.gz"), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(item(&report, "a.tar.gz!/stamp")), ["timestamp"]);
+    assert_eq!(items(&report).len(), 1, "{report:#}");
+    // Identical large files: nothing to report.
+    let (code, report) = diff_json(&dir.join("a.tar.gz"), &dir.join("a.tar.gz"), &[]);
+    assert_eq!((code, items(&report).len()), (0, 0));
+}
