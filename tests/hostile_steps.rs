@@ -33,7 +33,7 @@ impl Hostile {
     fn new(name: &str, graph: &str) -> Hostile {
         let canary_dir = tempfile::Builder::new()
             .prefix("hostile-canary-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .tempdir_in(common::sandbox_visible_tmp())
             .expect("canary dir");
         fs::set_permissions(canary_dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
         let canary = canary_dir.path().join("canary");
