@@ -73,6 +73,37 @@ fn two_builds_sharing_one_store_both_succeed_and_leave_it_valid() {
     }
 }
 
+/// Starts `reprobe build` in `dir` and returns once a process with `marker` runs.
+fn start_build_until_running(dir: &Path, marker: &str) -> std::process::Child {
+    let child = reprobe()
+        .args(["build", "-q"])
+        .current_dir(dir)
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while processes_with(marker).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the slow step never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// Fails unless every process with `marker` is gone within 5 seconds.
+fn wait_until_no_process_has(marker: &str) {
+    let start = Instant::now();
+    while !processes_with(marker).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "step outlived reprobe: {:?}",
+            processes_with(marker)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn processes_with(marker: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in fs::read_dir("/proc").unwrap().flatten() {
@@ -102,30 +133,10 @@ timeout = 5
 "#
     );
     let dir = project(&graph, &[]);
-    let mut child = reprobe()
-        .args(["build", "-q"])
-        .current_dir(dir.path())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while processes_with(marker).is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the slow step never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = start_build_until_running(dir.path(), marker);
     child.kill().unwrap();
     child.wait().unwrap();
-    let start = Instant::now();
-    while !processes_with(marker).is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "step outlived reprobe: {:?}",
-            processes_with(marker)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_no_process_has(marker);
     assert_store_valid(&dir.path().join(".reprobe"));
 
     // The next build reuses `fast` and reruns `slow` (which now times out fast, since it
@@ -174,32 +185,12 @@ fn ctrl_c_stops_every_step_process_and_leaves_the_store_consistent() {
         ),
         &[],
     );
-    let mut child = reprobe()
-        .args(["build", "-q"])
-        .current_dir(dir.path())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while processes_with(marker).is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the slow step never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = start_build_until_running(dir.path(), marker);
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "interrupted builds exit 130");
-    let start = Instant::now();
-    while !processes_with(marker).is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "step outlived reprobe: {:?}",
-            processes_with(marker)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_no_process_has(marker);
     assert_store_valid(&dir.path().join(".reprobe"));
     let graph = fs::read_to_string(dir.path().join("reprobe.toml")).unwrap();
     fs::write(
