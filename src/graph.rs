@@ -255,6 +255,9 @@ pub enum Problem {
     /// A cycle through deps.
     #[error("dependency cycle: {}", .0.join(" -> "))]
     Cycle(Vec<String>),
+    /// One step lists the same output twice.
+    #[error("output `{0}` is listed twice in `outputs`; list each output once")]
+    OutputListedTwice(String),
     /// Two steps claim one output.
     #[error("output `{output}` is also declared by step `{other}`")]
     DuplicateOutput {
@@ -409,6 +412,9 @@ impl Graph {
             for output in &decl.outputs {
                 let key = output.trim_end_matches('/').to_string();
                 if let Some(other) = producers.insert(key, name.clone()) {
+                    if &other == name {
+                        return Err(fail(name, Problem::OutputListedTwice(output.clone())));
+                    }
                     return Err(fail(
                         name,
                         Problem::DuplicateOutput {
@@ -928,6 +934,15 @@ deps = ["b"]
         let err = problem("[steps.a]\nrun = \"x\"\noutputs = [\"o\"]\n[steps.b]\nrun = \"x\"\noutputs = [\"o\"]\n");
         assert!(
             err.contains("output `o` is also declared by step `a`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn output_listed_twice_in_one_step_says_so() {
+        let err = problem("[steps.a]\nrun = \"x\"\noutputs = [\"o\", \"o/\"]\n");
+        assert!(
+            err.contains("step `a`: output `o/` is listed twice"),
             "{err}"
         );
     }

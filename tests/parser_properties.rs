@@ -58,14 +58,14 @@ fn step_decl(earlier: Vec<String>) -> impl Strategy<Value = StepDecl> {
     ];
     (
         command,
-        prop::collection::vec(rel_path(), 1..3),
+        prop::collection::btree_set(rel_path(), 1..3),
         prop::collection::btree_map("[A-Z][A-Z0-9_]{0,6}", "[ -~]{0,10}", 0..3),
         deps,
         timeout,
     )
         .prop_map(|(run, outputs, env, deps, timeout)| StepDecl {
             run,
-            outputs,
+            outputs: outputs.into_iter().collect(),
             env,
             deps,
             timeout,
