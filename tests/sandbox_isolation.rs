@@ -387,6 +387,16 @@ fn the_environment_is_exactly_the_spec() {
 }
 
 #[test]
+fn the_step_starts_with_no_signal_ignored_or_blocked() {
+    // reprobe ignores SIGPIPE (as every Rust program does); the step must not inherit it.
+    let step = Step::bash("grep -E '^Sig(Ign|Blk)' /proc/self/status; yes | head -n 1");
+    assert_eq!(
+        step.output(),
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\ny\n"
+    );
+}
+
+#[test]
 fn hostname_and_domainname_are_as_specified() {
     let step = Step::bash("hostname; domainname; uname -n; cat /etc/hostname");
     assert_eq!(

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::sched::{sched_getaffinity, sched_setaffinity, unshare, CloneFlags, CpuSet};
 use nix::sys::prctl;
-use nix::sys::signal::Signal;
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{execve, setgroups, setresgid, setresuid, setsid, Gid, Pid, Uid};
 
@@ -85,6 +85,50 @@ pub(super) fn exec_step(
     };
     // SAFETY: _exit never returns; nothing needs flushing (stderr is unbuffered).
     unsafe { libc::_exit(code) }
+}
+
+/// Gives the step the signal state of a fresh process: nothing blocked, every disposition
+/// the default. An ignored signal survives exec, and reprobe (a Rust program) ignores
+/// SIGPIPE: without this, `yes | head -1` in a step would see EPIPE instead of dying.
+pub(super) fn reset_signals() -> Result<(), SetupFailure> {
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(
+        SetupFailure::errno("clear the signal mask of", "the step process"),
+    )?;
+    /// The kernel's `struct sigaction` (glibc's wrapper refuses signals 32 and 33).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for signal in 1..=libc::SIGRTMAX() {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction with a live, correctly laid out struct and a null old
+        // action; the default disposition runs no code of ours.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                signal,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+        Errno::result(rc).map_err(SetupFailure::errno(
+            "reset the disposition of signal",
+            signal,
+        ))?;
+    }
+    Ok(())
 }
 
 /// Installs the seccomp filter and hands its listener to the helper's supervisor: writes

@@ -172,7 +172,7 @@ fn spawn_step(request: &HelperRequest, fds: &InitFds) -> Result<Pid, SetupFailur
     // SAFETY: init is single-threaded, so the child may run arbitrary code.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let result = set_sigchld_blocked(false)
+            let result = exec::reset_signals()
                 .and_then(|()| exec::exec_step(&request.spec, request.ids, fds.observe_step));
             let Err(failure) = result;
             fds.report.send(&InitReport::Setup(failure));
