@@ -91,6 +91,51 @@ fn start_build_until_running(dir: &Path, marker: &str) -> std::process::Child {
     child
 }
 
+/// Pids of the `__sandbox-server` processes whose parent is `parent`.
+fn fork_servers_of(parent: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // The parent pid is the second field after the parenthesised command name.
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().nth(1));
+        if String::from_utf8_lossy(&cmdline).contains("__sandbox-server")
+            && ppid == Some(parent.to_string().as_str())
+        {
+            found.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    found
+}
+
+/// Fails unless every process of `pids` is gone (or a zombie) within 5 seconds.
+fn wait_until_gone(pids: &[String]) {
+    let start = Instant::now();
+    let alive = || {
+        pids.iter()
+            .filter(|pid| {
+                let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                stat.rsplit(')')
+                    .next()
+                    .and_then(|r| r.split_whitespace().next())
+                    .is_some_and(|state| state != "Z")
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    while !alive().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "outlived reprobe: {:?}",
+            alive()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Fails unless every process with `marker` is gone within 5 seconds.
 fn wait_until_no_process_has(marker: &str) {
     let start = Instant::now();
@@ -134,9 +179,12 @@ timeout = 5
     );
     let dir = project(&graph, &[]);
     let mut child = start_build_until_running(dir.path(), marker);
+    let servers = fork_servers_of(child.id());
+    assert_eq!(servers.len(), 1, "one fork server per reprobe run");
     child.kill().unwrap();
     child.wait().unwrap();
     wait_until_no_process_has(marker);
+    wait_until_gone(&servers);
     assert_store_valid(&dir.path().join(".reprobe"));
 
     // The next build reuses `fast` and reruns `slow` (which now times out fast, since it

@@ -51,6 +51,9 @@ pub enum Command {
     /// Internal: runs one sandboxed step from a request file (re-executed by reprobe).
     #[command(name = "__sandbox", hide = true)]
     Sandbox { request: std::path::PathBuf },
+    /// Internal: forks the helper of every step of one reprobe run (the fork server).
+    #[command(name = "__sandbox-server", hide = true)]
+    SandboxServer,
 }
 
 /// Parses the command line, runs the command and maps its outcome to an exit code.
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Import(args) => import::run(args),
         Command::Store(args) => store::run(args),
         Command::Sandbox { request } => crate::sandbox::helper_main(&request),
+        Command::SandboxServer => crate::sandbox::server_main(),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -399,7 +399,7 @@ fn wait_with_timeout(
 }
 
 /// `pidfd_open(2)`: an fd that becomes readable when the process exits.
-fn pidfd_open(pid: Pid) -> Result<OwnedFd, SetupFailure> {
+pub(super) fn pidfd_open(pid: Pid) -> Result<OwnedFd, SetupFailure> {
     // SAFETY: plain system call with integer arguments.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
     let fd = Errno::result(fd).map_err(SetupFailure::errno("pidfd_open", "the sandbox init"))?;

@@ -40,15 +40,19 @@ mod limits;
 mod observe;
 mod rootfs;
 mod seccomp;
+mod server;
 mod wire;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -59,11 +63,13 @@ pub use limits::{
     DEFAULT_MEMORY_BYTES, DEFAULT_PIDS,
 };
 pub use observe::ETC_ALLOWED;
+pub use server::server_main;
 
 use crate::manifest::SandboxFindings;
 
 use helper::{HelperRequest, HelperStatus, SetupFailure};
 use ids::IdMode;
+use server::{ForkServer, ServerError};
 
 /// Environment variable that overrides the binary re-executed as the sandbox helper.
 ///
@@ -295,10 +301,18 @@ impl From<SetupFailure> for SandboxError {
     }
 }
 
-/// Runs build steps in sandboxes by re-executing the reprobe binary as the helper.
+/// Environment variable that turns the fork server off (`off`): every step then
+/// re-executes reprobe as its helper. For measuring what the server saves, and a way out
+/// should it misbehave.
+pub const FORK_SERVER_ENV: &str = "REPROBE_FORK_SERVER";
+
+/// Runs build steps in sandboxes: each step's helper is forked by the fork server
+/// (module `server`), or, without one, is the reprobe binary re-executed.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     exe: PathBuf,
+    /// Started on first use; `None` inside when it is turned off or could not start.
+    server: Arc<OnceLock<Option<ForkServer>>>,
 }
 
 impl Sandbox {
@@ -317,7 +331,22 @@ impl Sandbox {
 
     /// A sandbox runner re-executing `exe` (a reprobe binary) as the helper.
     pub fn with_exe(exe: PathBuf) -> Self {
-        Sandbox { exe }
+        Sandbox {
+            exe,
+            server: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The fork server, started on first use unless [`FORK_SERVER_ENV`] is `off`.
+    fn fork_server(&self) -> Option<&ForkServer> {
+        self.server
+            .get_or_init(|| {
+                if std::env::var(FORK_SERVER_ENV).is_ok_and(|v| v == "off") {
+                    return None;
+                }
+                ForkServer::start(&self.exe).ok()
+            })
+            .as_ref()
     }
 
     /// Checks that this kernel lets reprobe create the namespaces a sandbox needs, so a
@@ -378,6 +407,26 @@ impl Sandbox {
         } else {
             create_output(&spec.stderr)?
         };
+        if let Some(server) = self.fork_server() {
+            match server.run_helper(request_path, stdout.as_fd(), stderr.as_fd()) {
+                Ok(status) => return read_status(status_path, status, &spec.stderr),
+                // The server never saw the request: re-execute reprobe instead.
+                Err(ServerError::Gone) => {}
+                Err(ServerError::DiedDuringStep) => {
+                    return Err(SandboxError::HelperDied {
+                        status: ExitStatus::from_raw(libc::SIGKILL),
+                        stderr: spec.stderr.clone(),
+                    })
+                }
+                Err(ServerError::Io(source)) => {
+                    return Err(SandboxError::Io {
+                        action: "hand the step to the sandbox fork server",
+                        path: request_path.to_path_buf(),
+                        source,
+                    })
+                }
+            }
+        }
         let mut command = Command::new(&self.exe);
         command
             .arg("__sandbox")
