@@ -372,6 +372,10 @@ pub fn build(
         }
     }
     let steps: Vec<StepRecord> = records.into_iter().flatten().collect();
+    if steps.iter().any(|s| s.status == StepStatus::Ran) {
+        // The build's blobs and action entries become durable before its manifest.
+        store.sync()?;
+    }
     let finished = chrono::Utc::now();
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA.to_string(),
