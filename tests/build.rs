@@ -141,6 +141,30 @@ fn no_cache_runs_every_step_again() {
 }
 
 #[test]
+fn without_the_fork_server_steps_run_the_same() {
+    // Every step's helper normally comes from the fork server; REPROBE_FORK_SERVER=off
+    // re-executes reprobe per step instead. Both must build the same bytes.
+    let dir = copy_corpus("hello-c");
+    let with_server = json(&run_in(dir.path(), &["build", "--no-cache", "--json"]));
+    let out = reprobe()
+        .args(["build", "--no-cache", "--json"])
+        .current_dir(dir.path())
+        .env("REPROBE_FORK_SERVER", "off")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let without = json(&out);
+    for step in ["compile", "link"] {
+        let hash = |m: &serde_json::Value| {
+            let steps = m["steps"].as_array().unwrap();
+            let s = steps.iter().find(|s| s["name"] == step).unwrap();
+            (s["status"].clone(), s["content_hash"].clone())
+        };
+        assert_eq!(hash(&with_server), hash(&without), "step {step}");
+    }
+}
+
+#[test]
 fn a_failing_step_stops_its_dependents_but_not_independent_steps() {
     let dir = project(
         r#"

@@ -1,20 +1,24 @@
 //! The per-step sandbox: fresh Linux namespaces around one build step (DESIGN.md section 4).
 //!
 //! `Sandbox::run` never forks the (multi-threaded) reprobe process to run foreign code.
-//! It writes a request file and re-executes the reprobe binary as `reprobe __sandbox FILE`;
-//! that single-threaded helper ([`helper_main`]) creates the namespaces, becomes the parent
-//! of a small init process (pid 1 of the step's pid namespace) and reports the outcome back
-//! through a status file. The process chain, top to bottom:
+//! It writes a request file and hands it to the fork server (module `server`): a
+//! single-threaded `reprobe __sandbox-server` process, started once per `Sandbox`, which
+//! forks a helper for the step. (Without a server, `REPROBE_FORK_SERVER=off`, reprobe
+//! re-executes itself as `reprobe __sandbox FILE`; the helper is the same code.) The
+//! single-threaded helper ([`helper_main`]) creates the namespaces, becomes the parent
+//! of a small init process (pid 1 of the step's pid namespace) and reports the outcome
+//! back through a status file. The process chain, top to bottom:
 //!
 //! ```text
-//! reprobe ── helper (host namespaces: writes the id maps, enforces the timeout)
-//!              └─ init (pid 1: builds the root filesystem, reaps, reports)
-//!                   └─ step (build user, exact environment, exec)
+//! reprobe ── fork server (exits when reprobe's end of its socket closes)
+//!              └─ helper (host namespaces: writes the id maps, enforces the timeout)
+//!                   └─ init (pid 1: builds the root filesystem, reaps, reports)
+//!                        └─ step (build user, exact environment, exec)
 //! ```
 //!
-//! Every link dies with the one above it (`PR_SET_PDEATHSIG`), and every process of the
-//! step dies with init (the kernel empties a pid namespace when its init exits; init also
-//! kills them all itself once the step's main process has ended).
+//! Every link below the server dies with the one above it (`PR_SET_PDEATHSIG`), and
+//! every process of the step dies with init (the kernel empties a pid namespace when its
+//! init exits; init also kills them all itself once the step's main process has ended).
 //!
 //! Limits ([`Limits`], module `limits`): the work directory, `/tmp` and `/dev/shm` are
 //! one tmpfs of the step's disk limit, into which init copies the prepared host work
