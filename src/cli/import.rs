@@ -69,7 +69,7 @@ fn import_ninja(args: &NinjaArgs) -> anyhow::Result<Exit> {
         root: output_dir.or_else(|| args.root.clone()),
         targets: args.targets.clone(),
     };
-    let mut imported = ninja::import(&args.file, &options)?;
+    let imported = ninja::import(&args.file, &options)?;
     let output = match &args.output {
         Some(o) => imported
             .root
@@ -77,12 +77,13 @@ fn import_ninja(args: &NinjaArgs) -> anyhow::Result<Exit> {
         None => imported.root.join(DEFAULT_GRAPH_FILE),
     };
     let text = imported.to_toml(&args.file.display().to_string())?;
-    let graph = std::mem::take(&mut imported.graph);
-    let steps = graph.steps.len();
-    Graph::from_file(graph, &output, &imported.root)?;
+    let steps = imported.graph.steps.len();
+    imported.validate(&output)?;
     refuse_to_clobber(&output, args.force)?;
     std::fs::write(&output, text).with_context(|| format!("cannot write {}", output.display()))?;
     report(args, &imported, steps, &output);
+    // The process exits now: freeing a large graph step by step would only cost time.
+    std::mem::forget(imported);
     Ok(Exit::Ok)
 }
 

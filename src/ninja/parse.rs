@@ -174,14 +174,30 @@ fn read_text(path: &Path, name: &str) -> Result<String, NinjaError> {
 
 /// Ninja's path canonicalization: drops `.` and empty components and folds `dir/..`.
 pub fn canonicalize_path(path: &str) -> String {
-    let simple = !path.is_empty()
+    if is_canonical(path) {
+        return path.to_string();
+    }
+    canonicalize_slow(path)
+}
+
+/// [`canonicalize_path`] of an owned path, which is kept when already canonical.
+fn canonicalize_owned(path: String) -> String {
+    if is_canonical(&path) {
+        return path;
+    }
+    canonicalize_slow(&path)
+}
+
+/// Whether [`canonicalize_path`] leaves a path as it is (the common case, checked fast).
+fn is_canonical(path: &str) -> bool {
+    !path.is_empty()
         && !path.starts_with('.')
         && !path.ends_with('/')
         && !path.contains("/.")
-        && !path.contains("//");
-    if simple {
-        return path.to_string();
-    }
+        && !path.contains("//")
+}
+
+fn canonicalize_slow(path: &str) -> String {
     let absolute = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
@@ -204,11 +220,21 @@ pub fn canonicalize_path(path: &str) -> String {
 
 /// Ninja's shell escaping of one path inside `$in` and `$out`.
 pub fn shell_escape(path: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-' | '.' | '/');
-    if !path.is_empty() && path.chars().all(safe) {
-        return path.to_string();
+    let mut out = String::with_capacity(path.len());
+    push_shell_escaped(&mut out, path);
+    out
+}
+
+/// Appends [`shell_escape`] of `path` to `out`.
+pub fn push_shell_escaped(out: &mut String, path: &str) {
+    let safe = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.' | b'/');
+    if !path.is_empty() && path.bytes().all(safe) {
+        out.push_str(path);
+        return;
     }
-    format!("'{}'", path.replace('\'', "'\\''"))
+    out.push('\'');
+    out.push_str(&path.replace('\'', "'\\''"));
+    out.push('\'');
 }
 
 /// A piece of an unevaluated string.
@@ -247,6 +273,8 @@ struct Lexer<'t> {
     pos: usize,
     line: usize,
     file: &'t str,
+    /// The same, shared by the locations of the file's edges.
+    shared_file: Arc<str>,
 }
 
 impl<'t> Lexer<'t> {
@@ -257,6 +285,7 @@ impl<'t> Lexer<'t> {
             pos: 0,
             line: 1,
             file,
+            shared_file: Arc::from(file),
         }
     }
 
@@ -797,7 +826,7 @@ impl Parser {
         let list = |evals: &[Eval]| -> Vec<String> {
             evals
                 .iter()
-                .map(|e| canonicalize_path(&self.eval_with(e, &edge_vars, scope)))
+                .map(|e| canonicalize_owned(self.eval_with(e, &edge_vars, scope)))
                 .collect()
         };
         let mut edge = Edge {
@@ -809,7 +838,7 @@ impl Parser {
             order_only: list(&paths.order_only),
             validations: list(&paths.validations),
             location: Location {
-                file: Arc::from(lx.file),
+                file: Arc::clone(&lx.shared_file),
                 line,
             },
             ..Edge::default()
@@ -894,77 +923,78 @@ struct EdgeEnv<'p> {
     outputs: &'p [String],
 }
 
-impl EdgeEnv<'_> {
+impl<'p> EdgeEnv<'p> {
     fn expand_all(&self) -> Result<RuleVars, String> {
         let mut stack = Vec::new();
         let values = EXPANDED
             .iter()
             .map(|name| {
                 let escape = !matches!(*name, "depfile" | "rspfile" | "dyndep");
-                self.lookup(name, escape, &mut stack)
+                let mut value = String::new();
+                self.lookup(name, escape, &mut stack, &mut value)?;
+                Ok(value)
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(RuleVars { values })
     }
 
-    /// Ninja's `EdgeEnv` lookup; `escape` is off for file names (`depfile`, `rspfile`).
-    fn lookup(&self, name: &str, escape: bool, stack: &mut Vec<String>) -> Result<String, String> {
-        match name {
-            "in" => return Ok(join_paths(self.inputs, " ", escape)),
-            "in_newline" => return Ok(join_paths(self.inputs, "\n", escape)),
-            "out" => return Ok(join_paths(self.outputs, " ", escape)),
-            _ => {}
+    /// Ninja's `EdgeEnv` lookup, appended to `out`; `escape` is off for file names
+    /// (`depfile`, `rspfile`).
+    fn lookup(
+        &self,
+        name: &'p str,
+        escape: bool,
+        stack: &mut Vec<&'p str>,
+        out: &mut String,
+    ) -> Result<(), String> {
+        let paths = match name {
+            "in" => Some((self.inputs, " ")),
+            "in_newline" => Some((self.inputs, "\n")),
+            "out" => Some((self.outputs, " ")),
+            _ => None,
+        };
+        if let Some((paths, separator)) = paths {
+            join_paths(out, paths, separator, escape);
+            return Ok(());
         }
         if let Some((_, value)) = self.edge_vars.iter().rev().find(|(k, _)| k == name) {
-            return Ok(value.clone());
+            out.push_str(value);
+            return Ok(());
         }
-        if let Some(eval) = self.rule.bindings.get(name) {
-            if stack.iter().any(|s| s == name) {
-                stack.push(name.to_string());
+        let rule: &'p Rule = self.rule;
+        if let Some(eval) = rule.bindings.get(name) {
+            let cycle = stack.contains(&name);
+            stack.push(name);
+            if cycle {
                 return Err(format!("cycle in rule variables: {}", stack.join(" -> ")));
             }
-            stack.push(name.to_string());
-            let value = self.evaluate(eval, escape, stack)?;
-            stack.pop();
-            return Ok(value);
-        }
-        Ok(self
-            .parser
-            .lookup_scope(self.scope, name)
-            .unwrap_or_default()
-            .to_string())
-    }
-
-    fn evaluate(
-        &self,
-        eval: &Eval,
-        escape: bool,
-        stack: &mut Vec<String>,
-    ) -> Result<String, String> {
-        let mut out = String::new();
-        for piece in &eval.0 {
-            match piece {
-                Piece::Literal(text) => out.push_str(text),
-                Piece::Variable(name) => out.push_str(&self.lookup(name, escape, stack)?),
+            for piece in &eval.0 {
+                match piece {
+                    Piece::Literal(text) => out.push_str(text),
+                    Piece::Variable(inner) => self.lookup(inner, escape, stack, out)?,
+                }
             }
+            stack.pop();
+            return Ok(());
         }
-        Ok(out)
+        if let Some(value) = self.parser.lookup_scope(self.scope, name) {
+            out.push_str(value);
+        }
+        Ok(())
     }
 }
 
-fn join_paths(paths: &[String], separator: &str, escape: bool) -> String {
-    let mut out = String::new();
+fn join_paths(out: &mut String, paths: &[String], separator: &str, escape: bool) {
     for (i, path) in paths.iter().enumerate() {
         if i > 0 {
             out.push_str(separator);
         }
         if escape {
-            out.push_str(&shell_escape(path));
+            push_shell_escaped(out, path);
         } else {
             out.push_str(path);
         }
     }
-    out
 }
 
 #[cfg(test)]
