@@ -1,5 +1,6 @@
 //! `reprobe import ninja FILE`, and the `--ninja`/`--cmd` graph sources of `build`/`check`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -88,10 +89,16 @@ fn import_ninja(args: &NinjaArgs) -> anyhow::Result<Exit> {
 }
 
 fn refuse_to_clobber(output: &Path, force: bool) -> anyhow::Result<()> {
-    let Ok(existing) = std::fs::read_to_string(output) else {
+    let Ok(file) = std::fs::File::open(output) else {
         return Ok(());
     };
-    if force || existing.starts_with(GENERATED_MARK) {
+    // Only the first line matters: a large graph is not read whole. (What cannot be read,
+    // such as a directory, is left to the write to report.)
+    let mut start = Vec::with_capacity(GENERATED_MARK.len());
+    let read = file
+        .take(GENERATED_MARK.len() as u64)
+        .read_to_end(&mut start);
+    if force || read.is_err() || start.starts_with(GENERATED_MARK.as_bytes()) {
         return Ok(());
     }
     anyhow::bail!(

@@ -23,7 +23,7 @@ use super::parse::{
     canonicalize_path, parse_file, push_shell_escaped, BuildFile, Edge, NinjaError,
 };
 use super::paths::{
-    common_ancestor, is_system_str, normalize_abs, normalize_join, relative_inside,
+    common_ancestor, is_system_str, join_to_normal, normalize_abs, relative_inside,
     relative_inside_str, Rewriter,
 };
 use crate::graph::{Command, Graph, GraphError, GraphFile, StepDecl, DEFAULT_PATH};
@@ -190,10 +190,11 @@ impl Layout {
 
     /// A Ninja path as an absolute, normalized host path.
     fn absolute(&self, path: &str) -> String {
-        let normal = normalize_join(&self.build_str, path);
+        // Both directories are canonical: only `path` needs normalizing.
+        let normal = join_to_normal(&self.build_str, path);
         if let Some((spelling, real)) = &self.alias_str {
             if let Some(rest) = relative_inside_str(spelling, &normal) {
-                return normalize_join(real, rest);
+                return join_to_normal(real, rest);
             }
         }
         normal
@@ -289,7 +290,8 @@ impl std::hash::Hasher for WordHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // The table picks buckets by the low bits: bring the well-mixed high bits there.
+        self.0.rotate_left(26)
     }
 }
 
@@ -924,43 +926,51 @@ impl Import {
 
     /// The graph as TOML, with a header saying where it came from.
     pub fn to_toml(&self, source: &str) -> Result<String, toml::ser::Error> {
-        let body = match write_steps_toml(&self.graph) {
-            Some(text) => text,
-            None => toml::to_string(&self.graph)?,
-        };
-        Ok(format!("{GENERATED_MARK} from {source}.\n# Re-run the import after changing the build; edits here are lost.\n\n{body}"))
+        let mut out = String::with_capacity(self.graph.steps.len() * 320 + 256);
+        out.push_str(&format!("{GENERATED_MARK} from {source}.\n# Re-run the import after changing the build; edits here are lost.\n\n"));
+        let header = out.len();
+        if !write_steps_toml(&self.graph, &mut out) {
+            out.truncate(header);
+            out.push_str(&toml::to_string(&self.graph)?);
+        }
+        Ok(out)
     }
 }
 
 /// A fast TOML writer for the graphs `import` produces (shell commands and path lists):
 /// large build files make tens of thousands of steps, which the general serializer writes
-/// slowly. `None` when the graph uses anything else.
-fn write_steps_toml(graph: &GraphFile) -> Option<String> {
+/// slowly. Appends to `out`; `false` (with `out` unfinished) when the graph uses anything
+/// else.
+fn write_steps_toml(graph: &GraphFile, out: &mut String) -> bool {
     if !graph.env.is_empty() {
-        return None;
+        return false;
     }
-    let mut out = String::with_capacity(graph.steps.len() * 256);
     for (name, step) in &graph.steps {
-        let simple =
-            step.env.is_empty() && !step.network && step.sha256.is_none() && step.timeout.is_none();
+        let simple = step.env.is_empty()
+            && !step.network
+            && step.sha256.is_none()
+            && step.timeout.is_none()
+            && step.memory.is_none()
+            && step.disk.is_none()
+            && step.pids.is_none();
         let Command::Shell(run) = &step.run else {
-            return None;
+            return false;
         };
         if !simple {
-            return None;
+            return false;
         }
         out.push_str("[steps.");
-        toml_key(&mut out, name);
+        toml_key(out, name);
         out.push_str("]\nrun = ");
-        toml_string(&mut out, run);
+        toml_string(out, run);
         out.push('\n');
-        toml_list(&mut out, "inputs", &step.inputs, false);
-        toml_list(&mut out, "outputs", &step.outputs, true);
-        toml_list(&mut out, "tools", &step.tools, false);
-        toml_list(&mut out, "deps", &step.deps, false);
+        toml_list(out, "inputs", &step.inputs, false);
+        toml_list(out, "outputs", &step.outputs, true);
+        toml_list(out, "tools", &step.tools, false);
+        toml_list(out, "deps", &step.deps, false);
         out.push('\n');
     }
-    Some(out)
+    true
 }
 
 fn toml_key(out: &mut String, key: &str) {
@@ -1048,7 +1058,8 @@ mod tests {
                 ..StepDecl::default()
             },
         );
-        let text = write_steps_toml(&graph).unwrap();
+        let mut text = String::new();
+        assert!(write_steps_toml(&graph, &mut text));
         let back: GraphFile = toml::from_str(&text).unwrap();
         assert_eq!(back, graph, "{text}");
     }

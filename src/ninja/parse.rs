@@ -157,6 +157,10 @@ pub fn parse_file(path: &Path) -> Result<BuildFile, NinjaError> {
 /// Parses manifest text; `name` is used in errors, `dir` resolves `include` paths.
 pub fn parse_str(text: &str, name: &str, dir: &Path) -> Result<BuildFile, NinjaError> {
     let mut parser = Parser::new(dir);
+    // Room for every edge up front: growing large tables step by step costs more.
+    let edges = memchr::memmem::find_iter(text.as_bytes(), "\nbuild ").count() + 1;
+    parser.out.edges.reserve(edges);
+    parser.produced.reserve(edges);
     parser.parse(text, name, 0, 0)?;
     Ok(parser.out)
 }

@@ -55,6 +55,20 @@ pub fn normalize_join(base: &str, path: &str) -> String {
     out
 }
 
+/// [`normalize_join`] for a `base` that is already absolute and normalized (a canonical
+/// directory): only `path` is worked through.
+pub fn join_to_normal(base: &str, path: &str) -> String {
+    let mut out = String::with_capacity(base.len() + path.len() + 1);
+    if !path.starts_with('/') && base != "/" {
+        out.push_str(base);
+    }
+    push_normalized(&mut out, path);
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
 /// Appends the components of `path` to the normalized absolute path `out` (`""` being
 /// `/`), folding `.` and `..` as they come.
 fn push_normalized(out: &mut String, path: &str) {
@@ -223,6 +237,9 @@ mod tests {
         assert_eq!(normalize_join("/a/b", "../c/./d"), "/a/c/d");
         assert_eq!(normalize_join("/a/b", "/x//y/.."), "/x");
         assert_eq!(normalize_join("/", ".."), "/");
+        assert_eq!(join_to_normal("/a/b", "../c/./d"), "/a/c/d");
+        assert_eq!(join_to_normal("/", "x/../../y"), "/y");
+        assert_eq!(join_to_normal("/a", "/x//y/.."), "/x");
         assert_eq!(relative_inside_str("/a/b", "/a/b/c/d"), Some("c/d"));
         assert_eq!(relative_inside_str("/a/b", "/a/bc"), None);
         assert_eq!(relative_inside_str("/a/b", "/a/b"), Some(""));
