@@ -655,13 +655,13 @@ impl Parser {
     }
 
     /// Evaluates with an edge's bindings first, then the scope chain.
-    fn eval_with(&self, eval: &Eval, edge_vars: &[(String, String)], scope: usize) -> String {
+    fn eval_with(&self, eval: &Eval, edge_vars: &[(&str, String)], scope: usize) -> String {
         let mut out = String::new();
         for piece in &eval.0 {
             match piece {
                 Piece::Literal(text) => out.push_str(text),
                 Piece::Variable(name) => {
-                    if let Some((_, v)) = edge_vars.iter().rev().find(|(k, _)| k == name) {
+                    if let Some((_, v)) = edge_vars.iter().rev().find(|(k, _)| *k == name) {
                         out.push_str(v);
                     } else if let Some(v) = self.lookup_scope(scope, name) {
                         out.push_str(v);
@@ -821,11 +821,11 @@ impl Parser {
             .find_rule(scope, rule_name)
             .ok_or_else(|| lx.error(format!("unknown build rule '{rule_name}'")))?;
         self.edge_inputs(lx, &mut paths)?;
-        let mut edge_vars: Vec<(String, String)> = Vec::new();
+        let mut edge_vars: Vec<(&str, String)> = Vec::new();
         while lx.binding_follows() {
             let (key, value) = self.binding(lx)?;
             let value = self.eval_in_scope(&value, scope);
-            edge_vars.push((key.to_string(), value));
+            edge_vars.push((key, value));
         }
         let list = |evals: &[Eval]| -> Vec<String> {
             evals
@@ -921,7 +921,7 @@ impl RuleVars {
 struct EdgeEnv<'p> {
     parser: &'p Parser,
     rule: &'p Rule,
-    edge_vars: &'p [(String, String)],
+    edge_vars: &'p [(&'p str, String)],
     scope: usize,
     inputs: &'p [String],
     outputs: &'p [String],
@@ -961,7 +961,7 @@ impl<'p> EdgeEnv<'p> {
             join_paths(out, paths, separator, escape);
             return Ok(());
         }
-        if let Some((_, value)) = self.edge_vars.iter().rev().find(|(k, _)| k == name) {
+        if let Some((_, value)) = self.edge_vars.iter().rev().find(|(k, _)| *k == name) {
             out.push_str(value);
             return Ok(());
         }
