@@ -671,14 +671,14 @@ fn is_below(path: &str, dir: &str) -> bool {
 fn topological_order(steps: &BTreeMap<String, StepDecl>) -> Result<Vec<&str>, (String, Problem)> {
     // Steps by position in name order, so the smallest ready position is the first name.
     let names: Vec<&str> = steps.keys().map(String::as_str).collect();
-    let position: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let mut pending = vec![0usize; names.len()];
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+    // (dep, dependent) pairs, grouped by dep below.
+    let mut links: Vec<(usize, usize)> = Vec::with_capacity(names.len());
     let mut deps = Vec::new();
     for (i, (name, decl)) in steps.iter().enumerate() {
         deps.clear();
         for dep in &decl.deps {
-            let Some(&d) = position.get(dep.as_str()) else {
+            let Ok(d) = names.binary_search(&dep.as_str()) else {
                 return Err((name.clone(), Problem::UnknownDep(dep.clone())));
             };
             deps.push(d);
@@ -686,9 +686,15 @@ fn topological_order(steps: &BTreeMap<String, StepDecl>) -> Result<Vec<&str>, (S
         deps.sort_unstable();
         deps.dedup();
         pending[i] = deps.len();
-        for &d in &deps {
-            dependents[d].push(i);
-        }
+        links.extend(deps.iter().map(|&d| (d, i)));
+    }
+    links.sort_unstable();
+    let mut first_link = vec![0usize; names.len() + 1];
+    for &(d, _) in &links {
+        first_link[d + 1] += 1;
+    }
+    for i in 0..names.len() {
+        first_link[i + 1] += first_link[i];
     }
     let mut ready: BinaryHeap<Reverse<usize>> = (0..names.len())
         .filter(|&i| pending[i] == 0)
@@ -697,7 +703,7 @@ fn topological_order(steps: &BTreeMap<String, StepDecl>) -> Result<Vec<&str>, (S
     let mut order = Vec::with_capacity(steps.len());
     while let Some(Reverse(i)) = ready.pop() {
         order.push(names[i]);
-        for &child in &dependents[i] {
+        for &(_, child) in &links[first_link[i]..first_link[i + 1]] {
             pending[child] -= 1;
             if pending[child] == 0 {
                 ready.push(Reverse(child));
