@@ -194,6 +194,15 @@ fn canonicalize_owned(path: String) -> String {
 
 /// Whether [`canonicalize_path`] leaves a path as it is (the common case, checked fast).
 fn is_canonical(path: &str) -> bool {
+    // Leading `..` components stay as they are (`../src/a.c` is canonical).
+    let mut rest = path;
+    while let Some(after) = rest.strip_prefix("../") {
+        rest = after;
+    }
+    if rest.len() < path.len() && rest.starts_with('/') {
+        return false;
+    }
+    let path = rest;
     !path.is_empty()
         && !path.starts_with('.')
         && !path.ends_with('/')
@@ -258,9 +267,22 @@ impl Eval {
     }
 }
 
-#[derive(Debug)]
+/// A rule: its bindings, by position in [`RULE_VARIABLES`] (the only names it may bind),
+/// so looking one up compares a few short names instead of hashing.
+#[derive(Debug, Default)]
 struct Rule {
-    bindings: HashMap<String, Eval>,
+    bindings: [Option<Eval>; RULE_VARIABLES.len()],
+}
+
+impl Rule {
+    fn binding(&self, name: &str) -> Option<&Eval> {
+        let slot = RULE_VARIABLES.iter().position(|v| *v == name)?;
+        self.bindings[slot].as_ref()
+    }
+
+    fn binds(&self, name: &str) -> bool {
+        self.binding(name).is_some()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -561,12 +583,7 @@ struct Parser {
 impl Parser {
     fn new(dir: &Path) -> Parser {
         let mut root = Scope::default();
-        root.rules.insert(
-            "phony".into(),
-            Arc::new(Rule {
-                bindings: HashMap::new(),
-            }),
-        );
+        root.rules.insert("phony".into(), Arc::new(Rule::default()));
         Parser {
             dir: dir.to_path_buf(),
             scopes: vec![root],
@@ -679,26 +696,26 @@ impl Parser {
         if self.scopes[scope].rules.contains_key(name) {
             return Err(lx.error_at(line, format!("duplicate rule '{name}'")));
         }
-        let mut bindings = HashMap::new();
+        let mut rule = Rule::default();
         while lx.binding_follows() {
             let (key, value) = self.binding(lx)?;
-            if !RULE_VARIABLES.contains(&key) {
+            let Some(slot) = RULE_VARIABLES.iter().position(|v| *v == key) else {
                 return Err(lx.error_at(lx.line - 1, format!("unexpected variable '{key}'")));
-            }
-            bindings.insert(key.to_string(), value);
+            };
+            rule.bindings[slot] = Some(value);
         }
-        if bindings.contains_key("rspfile") != bindings.contains_key("rspfile_content") {
+        if rule.binds("rspfile") != rule.binds("rspfile_content") {
             return Err(lx.error_at(
                 line,
                 "rspfile and rspfile_content need to be both specified",
             ));
         }
-        if !bindings.contains_key("command") {
+        if !rule.binds("command") {
             return Err(lx.error_at(line, format!("rule '{name}': expected 'command =' line")));
         }
         self.scopes[scope]
             .rules
-            .insert(name.to_string(), Arc::new(Rule { bindings }));
+            .insert(name.to_string(), Arc::new(rule));
         Ok(())
     }
 
@@ -966,7 +983,7 @@ impl<'p> EdgeEnv<'p> {
             return Ok(());
         }
         let rule: &'p Rule = self.rule;
-        if let Some(eval) = rule.bindings.get(name) {
+        if let Some(eval) = rule.binding(name) {
             let cycle = stack.contains(&name);
             stack.push(name);
             if cycle {
@@ -1096,6 +1113,19 @@ mod tests {
         assert_eq!(file.edges[0].inputs, ["../src/x.c"]);
         assert_eq!(canonicalize_path("/a/../../b"), "/b");
         assert_eq!(canonicalize_path("../../x"), "../../x");
+        for path in [
+            "../src/a.c",
+            "../../a",
+            "..//a",
+            "../a/../b",
+            "../",
+            "../.",
+            "a/b",
+            "/x/../y",
+        ] {
+            let fast = canonicalize_path(path);
+            assert_eq!(fast, canonicalize_slow(path), "{path}");
+        }
     }
 
     #[test]
