@@ -4,7 +4,8 @@
 //! writes), then checked into a [`Graph`]: every problem a user can make is reported with
 //! the file, the step and what to do (DESIGN.md section 2).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::fmt;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -387,51 +388,25 @@ impl Graph {
 
     /// Validates a parsed graph whose relative paths are relative to `root`.
     pub fn from_file(parsed: GraphFile, file: &Path, root: &Path) -> Result<Graph, GraphError> {
-        let fail = |step: &str, problem| GraphError {
-            file: file.to_path_buf(),
-            step: Some(step.to_string()),
-            problem,
-        };
-        if parsed.steps.is_empty() {
-            return Err(GraphError {
-                file: file.to_path_buf(),
-                step: None,
-                problem: Problem::NoSteps,
-            });
-        }
-        for name in parsed.env.keys() {
-            check_env_name(name).map_err(|p| GraphError {
-                file: file.to_path_buf(),
-                step: None,
-                problem: p,
-            })?;
-        }
-        let mut producers: BTreeMap<String, String> = BTreeMap::new();
-        for (name, decl) in &parsed.steps {
-            check_step_shape(name, decl).map_err(|p| fail(name, p))?;
-            for output in &decl.outputs {
-                let key = output.trim_end_matches('/').to_string();
-                if let Some(other) = producers.insert(key, name.clone()) {
-                    if &other == name {
-                        return Err(fail(name, Problem::OutputListedTwice(output.clone())));
-                    }
-                    return Err(fail(
-                        name,
-                        Problem::DuplicateOutput {
-                            output: output.clone(),
-                            other,
-                        },
-                    ));
-                }
-            }
-        }
-        check_overlapping_outputs(&producers).map_err(|(step, p)| fail(&step, p))?;
-        let order = topological_order(&parsed.steps).map_err(|(step, p)| fail(&step, p))?;
+        Graph::from_file_knowing(parsed, file, root, &|_| false)
+    }
+
+    /// [`Graph::from_file`] for a caller that has just seen some input files itself:
+    /// `known_file(path)` may answer true only for a relative path naming a regular file
+    /// below `root`, which is then not looked at again. Anything else (globs, directories,
+    /// paths it does not know) is resolved as [`Graph::from_file`] does.
+    pub fn from_file_knowing(
+        parsed: GraphFile,
+        file: &Path,
+        root: &Path,
+        known_file: &dyn Fn(&str) -> bool,
+    ) -> Result<Graph, GraphError> {
+        let (producers, order) = check_structure(&parsed, file)?;
         let mut steps = Vec::with_capacity(order.len());
         for name in order {
-            let decl = &parsed.steps[&name];
-            let step = build_step(&name, decl, &parsed.env, root, &producers)
-                .map_err(|p| fail(&name, p))?;
+            let decl = &parsed.steps[name];
+            let step = build_step(name, decl, &parsed.env, root, &producers, known_file)
+                .map_err(|p| step_error(file, name, p))?;
             steps.push(step);
         }
         let index = steps
@@ -445,6 +420,22 @@ impl Graph {
             steps,
             index,
         })
+    }
+
+    /// Checks a parsed graph exactly as [`Graph::from_file_knowing`] does (same problems,
+    /// same first error) without building it: for `import`, which only writes the graph.
+    pub fn validate(
+        parsed: &GraphFile,
+        file: &Path,
+        root: &Path,
+        known_file: &dyn Fn(&str) -> bool,
+    ) -> Result<(), GraphError> {
+        let (producers, order) = check_structure(parsed, file)?;
+        for name in order {
+            step_inputs(&parsed.steps[name], root, &producers, known_file)
+                .map_err(|p| step_error(file, name, p))?;
+        }
+        Ok(())
     }
 
     /// Looks a step up by name.
@@ -482,6 +473,58 @@ impl Graph {
         }
         out
     }
+}
+
+fn step_error(file: &Path, step: &str, problem: Problem) -> GraphError {
+    GraphError {
+        file: file.to_path_buf(),
+        step: Some(step.to_string()),
+        problem,
+    }
+}
+
+/// Output path -> the step declaring it.
+type Producers<'g> = BTreeMap<&'g str, &'g str>;
+
+/// Everything [`Graph::from_file`] checks before it looks at files: names, shapes, env,
+/// outputs (duplicates and overlaps), deps and cycles. Returns the producers of the
+/// outputs and the steps in topological order.
+fn check_structure<'g>(
+    parsed: &'g GraphFile,
+    file: &Path,
+) -> Result<(Producers<'g>, Vec<&'g str>), GraphError> {
+    let graph_error = |problem| GraphError {
+        file: file.to_path_buf(),
+        step: None,
+        problem,
+    };
+    if parsed.steps.is_empty() {
+        return Err(graph_error(Problem::NoSteps));
+    }
+    for name in parsed.env.keys() {
+        check_env_name(name).map_err(graph_error)?;
+    }
+    let mut producers: Producers = BTreeMap::new();
+    for (name, decl) in &parsed.steps {
+        check_step_shape(name, decl).map_err(|p| step_error(file, name, p))?;
+        for output in &decl.outputs {
+            let key = output.trim_end_matches('/');
+            if let Some(other) = producers.insert(key, name) {
+                let problem = if other == name {
+                    Problem::OutputListedTwice(output.clone())
+                } else {
+                    Problem::DuplicateOutput {
+                        output: output.clone(),
+                        other: other.to_string(),
+                    }
+                };
+                return Err(step_error(file, name, problem));
+            }
+        }
+    }
+    check_overlapping_outputs(&producers).map_err(|(step, p)| step_error(file, &step, p))?;
+    let order = topological_order(&parsed.steps).map_err(|(step, p)| step_error(file, &step, p))?;
+    Ok((producers, order))
 }
 
 /// Parses graph text; errors carry the step they are in when it can be found.
@@ -583,84 +626,98 @@ pub fn check_relative(path: &str) -> Result<(), Problem> {
     if path.is_empty() {
         return bad("is empty");
     }
-    let p = Path::new(path);
-    if p.is_absolute() {
+    // On `/`-separated text, what `Path::components` would find, without its cost.
+    if path.starts_with('/') {
         return bad("is absolute");
     }
-    if p.components().any(|c| c == Component::ParentDir) {
+    if path.split('/').any(|c| c == "..") {
         return bad("escapes with `..`");
     }
-    if p.components().all(|c| c == Component::CurDir) {
+    if path.split('/').all(|c| c.is_empty() || c == ".") {
         return bad("names the graph's directory itself");
     }
     Ok(())
 }
 
 /// One output inside another output of a different step is as much a clash as a duplicate.
-fn check_overlapping_outputs(
-    producers: &BTreeMap<String, String>,
-) -> Result<(), (String, Problem)> {
-    let mut previous: Option<(&String, &String)> = None;
-    for (output, step) in producers {
+fn check_overlapping_outputs(producers: &Producers) -> Result<(), (String, Problem)> {
+    let mut previous: Option<(&str, &str)> = None;
+    for (&output, &step) in producers {
         if let Some((prev_out, prev_step)) = previous {
-            if output.starts_with(&format!("{prev_out}/")) && prev_step != step {
+            if is_below(output, prev_out) && prev_step != step {
                 return Err((
-                    step.clone(),
+                    step.to_string(),
                     Problem::DuplicateOutput {
-                        output: output.clone(),
-                        other: prev_step.clone(),
+                        output: output.to_string(),
+                        other: prev_step.to_string(),
                     },
                 ));
             }
         }
-        if previous.is_none_or(|(p, _)| !output.starts_with(&format!("{p}/"))) {
+        if previous.is_none_or(|(p, _)| !is_below(output, p)) {
             previous = Some((output, step));
         }
     }
     Ok(())
 }
 
+/// Whether `path` lies inside directory `dir` (`dir/...`).
+fn is_below(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// Kahn's algorithm with ties broken by name; a cycle is reported with its steps.
-fn topological_order(steps: &BTreeMap<String, StepDecl>) -> Result<Vec<String>, (String, Problem)> {
-    for (name, decl) in steps {
-        if let Some(dep) = decl.deps.iter().find(|d| !steps.contains_key(*d)) {
-            return Err((name.clone(), Problem::UnknownDep(dep.clone())));
+fn topological_order(steps: &BTreeMap<String, StepDecl>) -> Result<Vec<&str>, (String, Problem)> {
+    // Steps by position in name order, so the smallest ready position is the first name.
+    let names: Vec<&str> = steps.keys().map(String::as_str).collect();
+    let mut pending = vec![0usize; names.len()];
+    // (dep, dependent) pairs, grouped by dep below.
+    let mut links: Vec<(usize, usize)> = Vec::with_capacity(names.len());
+    let mut deps = Vec::new();
+    for (i, (name, decl)) in steps.iter().enumerate() {
+        deps.clear();
+        for dep in &decl.deps {
+            let Ok(d) = names.binary_search(&dep.as_str()) else {
+                return Err((name.clone(), Problem::UnknownDep(dep.clone())));
+            };
+            deps.push(d);
         }
+        deps.sort_unstable();
+        deps.dedup();
+        pending[i] = deps.len();
+        links.extend(deps.iter().map(|&d| (d, i)));
     }
-    let mut pending: BTreeMap<&str, usize> = steps
-        .iter()
-        .map(|(n, d)| (n.as_str(), d.deps.iter().collect::<BTreeSet<_>>().len()))
-        .collect();
-    let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (name, decl) in steps {
-        for dep in decl.deps.iter().collect::<BTreeSet<_>>() {
-            dependents
-                .entry(dep.as_str())
-                .or_default()
-                .push(name.as_str());
-        }
+    links.sort_unstable();
+    let mut first_link = vec![0usize; names.len() + 1];
+    for &(d, _) in &links {
+        first_link[d + 1] += 1;
     }
-    let mut ready: BTreeSet<&str> = pending
-        .iter()
-        .filter(|(_, &n)| n == 0)
-        .map(|(s, _)| *s)
+    for i in 0..names.len() {
+        first_link[i + 1] += first_link[i];
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..names.len())
+        .filter(|&i| pending[i] == 0)
+        .map(Reverse)
         .collect();
     let mut order = Vec::with_capacity(steps.len());
-    while let Some(name) = ready.pop_first() {
-        order.push(name.to_string());
-        pending.remove(name);
-        for &child in dependents.get(name).map(Vec::as_slice).unwrap_or_default() {
-            let count = pending.get_mut(child).expect("child is pending");
-            *count -= 1;
-            if *count == 0 {
-                ready.insert(child);
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(names[i]);
+        for &(_, child) in &links[first_link[i]..first_link[i + 1]] {
+            pending[child] -= 1;
+            if pending[child] == 0 {
+                ready.push(Reverse(child));
             }
         }
     }
     if order.len() == steps.len() {
         return Ok(order);
     }
-    let cycle = find_cycle(steps, &pending.keys().copied().collect());
+    let unresolved = (0..names.len())
+        .filter(|&i| pending[i] > 0)
+        .map(|i| names[i])
+        .collect();
+    let cycle = find_cycle(steps, &unresolved);
     Err((cycle[0].clone(), Problem::Cycle(cycle)))
 }
 
@@ -692,19 +749,14 @@ fn build_step(
     decl: &StepDecl,
     graph_env: &BTreeMap<String, String>,
     root: &Path,
-    producers: &BTreeMap<String, String>,
+    producers: &Producers,
+    known_file: &dyn Fn(&str) -> bool,
 ) -> Result<Step, Problem> {
     let mut env = graph_env.clone();
     env.extend(decl.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env.entry("PATH".into())
         .or_insert_with(|| DEFAULT_PATH.into());
-    let inputs = resolve_inputs(&decl.inputs, root)?;
-    if let Some((input, producer)) = inputs.iter().find_map(|i| producers.get(i).map(|p| (i, p))) {
-        return Err(Problem::InputIsOutput {
-            input: input.clone(),
-            producer: producer.clone(),
-        });
-    }
+    let inputs = step_inputs(decl, root, producers, known_file)?;
     let mut deps = decl.deps.clone();
     deps.sort();
     deps.dedup();
@@ -729,6 +781,26 @@ fn build_step(
     })
 }
 
+/// A step's input files; none may be another step's output.
+fn step_inputs(
+    decl: &StepDecl,
+    root: &Path,
+    producers: &Producers,
+    known_file: &dyn Fn(&str) -> bool,
+) -> Result<Vec<String>, Problem> {
+    let inputs = resolve_inputs_knowing(&decl.inputs, root, known_file)?;
+    if let Some((input, producer)) = inputs
+        .iter()
+        .find_map(|i| producers.get(i.as_str()).map(|p| (i, p)))
+    {
+        return Err(Problem::InputIsOutput {
+            input: input.clone(),
+            producer: producer.to_string(),
+        });
+    }
+    Ok(inputs)
+}
+
 fn is_glob(pattern: &str) -> bool {
     pattern.contains(['*', '?', '[', '{'])
 }
@@ -736,9 +808,24 @@ fn is_glob(pattern: &str) -> bool {
 /// Expands input patterns into a sorted list of files relative to `root`. A directory
 /// stands for every file below it.
 pub fn resolve_inputs(patterns: &[String], root: &Path) -> Result<Vec<String>, Problem> {
-    let mut files = BTreeSet::new();
+    resolve_inputs_knowing(patterns, root, &|_| false)
+}
+
+/// [`resolve_inputs`], taking a plain path that `known_file` says is a regular file as it
+/// is (what the file-system walk would find for it) instead of looking at it again.
+fn resolve_inputs_knowing(
+    patterns: &[String],
+    root: &Path,
+    known_file: &dyn Fn(&str) -> bool,
+) -> Result<Vec<String>, Problem> {
+    // A list sorted and deduplicated at the end: what a set would hold, built cheaper.
+    let mut files = Vec::new();
     for pattern in patterns {
         let before = files.len();
+        if !is_glob(pattern) && is_normal(pattern) && known_file(pattern) {
+            files.push(pattern.clone());
+            continue;
+        }
         if is_glob(pattern) {
             expand_glob(pattern, root, &mut files)?;
         } else {
@@ -746,17 +833,19 @@ pub fn resolve_inputs(patterns: &[String], root: &Path) -> Result<Vec<String>, P
             if path.is_dir() {
                 collect_dir(root, &path, &mut files);
             } else if path.exists() {
-                files.insert(normalize(pattern));
+                files.push(normalize(pattern));
             }
         }
         if files.len() == before && !pattern_matched_existing(pattern, root, &files) {
             return Err(Problem::NoMatch(pattern.clone()));
         }
     }
-    Ok(files.into_iter().collect())
+    files.sort_unstable();
+    files.dedup();
+    Ok(files)
 }
 
-fn pattern_matched_existing(pattern: &str, root: &Path, files: &BTreeSet<String>) -> bool {
+fn pattern_matched_existing(pattern: &str, root: &Path, files: &[String]) -> bool {
     // A pattern that only repeats files matched by an earlier pattern still matches.
     if is_glob(pattern) {
         let Ok(glob) = Glob::new(pattern) else {
@@ -769,7 +858,7 @@ fn pattern_matched_existing(pattern: &str, root: &Path, files: &BTreeSet<String>
     }
 }
 
-fn expand_glob(pattern: &str, root: &Path, files: &mut BTreeSet<String>) -> Result<(), Problem> {
+fn expand_glob(pattern: &str, root: &Path, files: &mut Vec<String>) -> Result<(), Problem> {
     let glob = Glob::new(pattern).map_err(|e| Problem::BadGlob {
         pattern: pattern.to_string(),
         error: e.kind().to_string(),
@@ -798,17 +887,17 @@ fn expand_glob(pattern: &str, root: &Path, files: &mut BTreeSet<String>) -> Resu
             continue;
         };
         if set.is_match(&rel) {
-            files.insert(rel);
+            files.push(rel);
         }
     }
     Ok(())
 }
 
-fn collect_dir(root: &Path, dir: &Path, files: &mut BTreeSet<String>) {
+fn collect_dir(root: &Path, dir: &Path, files: &mut Vec<String>) {
     for entry in WalkDir::new(dir).sort_by_file_name().into_iter().flatten() {
         if !entry.file_type().is_dir() {
             if let Some(rel) = relative_str(root, entry.path()) {
-                files.insert(rel);
+                files.push(rel);
             }
         }
     }
@@ -816,6 +905,11 @@ fn collect_dir(root: &Path, dir: &Path, files: &mut BTreeSet<String>) {
 
 fn relative_str(root: &Path, path: &Path) -> Option<String> {
     path.strip_prefix(root).ok()?.to_str().map(normalize)
+}
+
+/// Whether [`normalize`] leaves a relative path unchanged (no empty or `.` component).
+fn is_normal(path: &str) -> bool {
+    !path.split('/').any(|c| c.is_empty() || c == ".")
 }
 
 fn normalize(path: &str) -> String {

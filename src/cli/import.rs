@@ -1,5 +1,6 @@
 //! `reprobe import ninja FILE`, and the `--ninja`/`--cmd` graph sources of `build`/`check`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -69,7 +70,7 @@ fn import_ninja(args: &NinjaArgs) -> anyhow::Result<Exit> {
         root: output_dir.or_else(|| args.root.clone()),
         targets: args.targets.clone(),
     };
-    let mut imported = ninja::import(&args.file, &options)?;
+    let imported = ninja::import(&args.file, &options)?;
     let output = match &args.output {
         Some(o) => imported
             .root
@@ -77,20 +78,27 @@ fn import_ninja(args: &NinjaArgs) -> anyhow::Result<Exit> {
         None => imported.root.join(DEFAULT_GRAPH_FILE),
     };
     let text = imported.to_toml(&args.file.display().to_string())?;
-    let graph = std::mem::take(&mut imported.graph);
-    let steps = graph.steps.len();
-    Graph::from_file(graph, &output, &imported.root)?;
+    let steps = imported.graph.steps.len();
+    imported.validate(&output)?;
     refuse_to_clobber(&output, args.force)?;
     std::fs::write(&output, text).with_context(|| format!("cannot write {}", output.display()))?;
     report(args, &imported, steps, &output);
+    // The process exits now: freeing a large graph step by step would only cost time.
+    std::mem::forget(imported);
     Ok(Exit::Ok)
 }
 
 fn refuse_to_clobber(output: &Path, force: bool) -> anyhow::Result<()> {
-    let Ok(existing) = std::fs::read_to_string(output) else {
+    let Ok(file) = std::fs::File::open(output) else {
         return Ok(());
     };
-    if force || existing.starts_with(GENERATED_MARK) {
+    // Only the first line matters: a large graph is not read whole. (What cannot be read,
+    // such as a directory, is left to the write to report.)
+    let mut start = Vec::with_capacity(GENERATED_MARK.len());
+    let read = file
+        .take(GENERATED_MARK.len() as u64)
+        .read_to_end(&mut start);
+    if force || read.is_err() || start.starts_with(GENERATED_MARK.as_bytes()) {
         return Ok(());
     }
     anyhow::bail!(

@@ -14,13 +14,16 @@
 //!   `mkdir -p <output dirs> && cd <build dir> || exit 1` and then Ninja's command, with
 //!   the root's absolute spellings rewritten to relative paths.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::deps::{parse_depfile, read_ninja_deps};
-use super::parse::{canonicalize_path, parse_file, shell_escape, BuildFile, Edge, NinjaError};
+use super::files::FileKinds;
+use super::parse::{
+    canonicalize_path, parse_file, push_shell_escaped, BuildFile, Edge, NinjaError,
+};
 use super::paths::{
-    common_ancestor, is_system_path, normalize_abs, normalize_join, relative_inside,
+    common_ancestor, is_system_str, join_to_normal, normalize_abs, relative_inside,
     relative_inside_str, Rewriter,
 };
 use crate::graph::{Command, Graph, GraphError, GraphFile, StepDecl, DEFAULT_PATH};
@@ -54,6 +57,8 @@ pub struct Import {
     pub undiscovered: Vec<String>,
     /// Human-readable remarks: missing discovery, files left out, unsupported features.
     pub notes: Vec<String>,
+    /// What the import saw of the project's files.
+    files: FileKinds,
 }
 
 /// Why a build file cannot be imported.
@@ -100,7 +105,9 @@ pub fn load_graph(
             .file_name()
             .unwrap_or(std::ffi::OsStr::new("build.ninja")),
     );
-    let graph = Graph::from_file(imported.graph.clone(), &file, &imported.root)?;
+    let graph = Graph::from_file_knowing(imported.graph.clone(), &file, &imported.root, &|rel| {
+        imported.seen_file(rel)
+    })?;
     Ok((graph, imported))
 }
 
@@ -111,8 +118,10 @@ pub fn import_parsed(
     options: &ImportOptions,
 ) -> Result<Import, ImportError> {
     let layout = Layout::new(ninja_file)?;
-    let mut importer = Importer::new(parsed, layout);
-    importer.discover()?;
+    let mut files = FileKinds::default();
+    let mut tally = Tally::default();
+    let discovered = discover(parsed, &layout, &mut files, &mut tally);
+    let mut importer = Importer::new(parsed, layout, &discovered, files, tally);
     let targets = importer.targets(&options.targets)?;
     let selected = importer.select(&targets);
     importer.choose_root(&selected, options.root.as_deref())?;
@@ -181,10 +190,11 @@ impl Layout {
 
     /// A Ninja path as an absolute, normalized host path.
     fn absolute(&self, path: &str) -> String {
-        let normal = normalize_join(&self.build_str, path);
+        // Both directories are canonical: only `path` needs normalizing.
+        let normal = join_to_normal(&self.build_str, path);
         if let Some((spelling, real)) = &self.alias_str {
             if let Some(rest) = relative_inside_str(spelling, &normal) {
-                return normalize_join(real, rest);
+                return join_to_normal(real, rest);
             }
         }
         normal
@@ -207,13 +217,13 @@ fn symlink_alias(given: &Path, real: &Path) -> Option<(PathBuf, PathBuf)> {
 }
 
 /// Where one Ninja path lands.
-enum Source {
+enum Source<'a> {
     /// The output of an edge.
     Step(usize),
     /// A project file, relative to the root.
     File(String),
-    /// Outside the root (a system file).
-    Outside(String),
+    /// Outside the root (a system file), as the build file spells it.
+    Outside(&'a str),
     /// Under the root but not there (or a directory).
     Missing(String),
 }
@@ -229,25 +239,151 @@ struct Tally {
     deps_log: Option<String>,
 }
 
+/// A Ninja path on the host, worked out once per spelling.
+struct Resolved {
+    /// The absolute, normalized host path.
+    abs: Box<str>,
+    /// The edge producing it, if any.
+    producer: Option<usize>,
+}
+
+/// One path string of the build file, by identity: where its text lives and its length.
+/// The parsed file is borrowed unchanged for the whole import (`'a`), so one identity is
+/// always one spelling (an equal spelling in another string is merely worked out again),
+/// and hashing two words is much cheaper than hashing and comparing the text.
+#[derive(Clone, Copy)]
+struct PathId<'a>(&'a str);
+
+impl PartialEq for PathId<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for PathId<'_> {}
+
+impl std::hash::Hash for PathId<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_usize(self.0.as_ptr() as usize);
+        state.write_usize(self.0.len());
+    }
+}
+
+/// A multiply-rotate hash for [`PathId`]s (SipHash guards against chosen keys, and
+/// nobody chooses addresses).
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        // The table picks buckets by the low bits: bring the well-mixed high bits there.
+        self.0.rotate_left(26)
+    }
+}
+
+/// The paths already resolved.
+type ResolvedPaths<'a> = HashMap<PathId<'a>, Resolved, std::hash::BuildHasherDefault<WordHasher>>;
+
 struct Importer<'a> {
     file: &'a BuildFile,
     layout: Layout,
     /// Each output's absolute path -> its edge (`a.h` and `/abs/build/a.h` are one file).
     index: HashMap<String, usize>,
-    discovered: HashMap<String, Vec<String>>,
+    resolved: ResolvedPaths<'a>,
+    discovered: &'a HashMap<String, Vec<String>>,
+    files: FileKinds,
     root: PathBuf,
     root_str: String,
     build_rel: String,
     rewriter: Rewriter,
-    names: HashMap<usize, String>,
-    phony_memo: HashMap<usize, Vec<String>>,
-    kinds: HashMap<String, Option<bool>>,
+    /// Step names by edge (empty for edges not imported).
+    names: Vec<String>,
+    phony_memo: HashMap<usize, Vec<&'a str>>,
+    /// For a thin archive's edge, the edges of its members.
+    thin_members: HashMap<usize, Vec<usize>>,
     tools: HashMap<String, bool>,
     tally: Tally,
 }
 
+/// Where `path` lands, computed on first use.
+fn resolve<'m, 'a>(
+    resolved: &'m mut ResolvedPaths<'a>,
+    layout: &Layout,
+    index: &HashMap<String, usize>,
+    path: &'a str,
+) -> &'m Resolved {
+    resolved.entry(PathId(path)).or_insert_with(|| {
+        let abs = layout.absolute(path);
+        let producer = index.get(&abs).copied();
+        Resolved {
+            abs: abs.into_boxed_str(),
+            producer,
+        }
+    })
+}
+
+/// Loads `.ninja_deps` and the depfiles left on disk: each output's discovered inputs.
+fn discover(
+    file: &BuildFile,
+    layout: &Layout,
+    files: &mut FileKinds,
+    tally: &mut Tally,
+) -> HashMap<String, Vec<String>> {
+    let mut discovered = HashMap::new();
+    let log = layout.build.join(".ninja_deps");
+    let log_present = log.is_file();
+    if log_present {
+        match read_ninja_deps(&log) {
+            Ok(deps) => discovered = deps,
+            Err(err) => tally.deps_log = Some(err.to_string()),
+        }
+    }
+    for edge in &file.edges {
+        let Some(first) = edge.outputs.first() else {
+            continue;
+        };
+        // With a deps log, `deps = gcc` depfiles were moved into it and deleted.
+        let in_log = log_present && !edge.deps.is_empty();
+        if edge.depfile.is_empty() || in_log || discovered.contains_key(first) {
+            continue;
+        }
+        let path = layout.absolute(&edge.depfile);
+        if files.kind(&path).is_none() {
+            continue;
+        }
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let found = parse_depfile(&text)
+                .iter()
+                .map(|p| canonicalize_path(p))
+                .collect();
+            discovered.insert(first.clone(), found);
+        }
+    }
+    discovered
+}
+
 impl<'a> Importer<'a> {
-    fn new(file: &'a BuildFile, layout: Layout) -> Importer<'a> {
+    fn new(
+        file: &'a BuildFile,
+        layout: Layout,
+        discovered: &'a HashMap<String, Vec<String>>,
+        files: FileKinds,
+        tally: Tally,
+    ) -> Importer<'a> {
         let mut index = HashMap::with_capacity(file.edges.len());
         for (i, edge) in file.edges.iter().enumerate() {
             for output in edge.all_outputs() {
@@ -258,48 +394,22 @@ impl<'a> Importer<'a> {
             file,
             layout,
             index,
-            discovered: HashMap::new(),
+            resolved: ResolvedPaths::with_capacity_and_hasher(
+                file.edges.len() * 2,
+                Default::default(),
+            ),
+            discovered,
+            files,
             root: PathBuf::new(),
             root_str: String::new(),
             build_rel: String::new(),
             rewriter: Rewriter::new(Vec::new(), ""),
-            names: HashMap::new(),
+            names: Vec::new(),
             phony_memo: HashMap::new(),
-            kinds: HashMap::new(),
+            thin_members: HashMap::new(),
             tools: HashMap::new(),
-            tally: Tally::default(),
+            tally,
         }
-    }
-
-    /// Loads `.ninja_deps` and the depfiles left on disk.
-    fn discover(&mut self) -> Result<(), ImportError> {
-        let log = self.layout.build.join(".ninja_deps");
-        let log_present = log.is_file();
-        if log_present {
-            match read_ninja_deps(&log) {
-                Ok(deps) => self.discovered = deps,
-                Err(err) => self.tally.deps_log = Some(err.to_string()),
-            }
-        }
-        for edge in &self.file.edges {
-            let Some(first) = edge.outputs.first() else {
-                continue;
-            };
-            // With a deps log, `deps = gcc` depfiles were moved into it and deleted.
-            let in_log = log_present && !edge.deps.is_empty();
-            if edge.depfile.is_empty() || in_log || self.discovered.contains_key(first) {
-                continue;
-            }
-            let path = self.layout.absolute(&edge.depfile);
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                let found = parse_depfile(&text)
-                    .iter()
-                    .map(|p| canonicalize_path(p))
-                    .collect();
-                self.discovered.insert(first.clone(), found);
-            }
-        }
-        Ok(())
     }
 
     fn targets(&self, wanted: &[String]) -> Result<Vec<String>, ImportError> {
@@ -317,9 +427,14 @@ impl<'a> Importer<'a> {
         Ok(self.final_outputs())
     }
 
-    /// The edge producing a Ninja path, if any.
+    /// The edge producing a Ninja path, if any (for paths not from the build file).
     fn producer(&self, path: &str) -> Option<usize> {
         self.index.get(&self.layout.absolute(path)).copied()
+    }
+
+    /// Where a path of the build file lands.
+    fn resolve(&mut self, path: &'a str) -> &Resolved {
+        resolve(&mut self.resolved, &self.layout, &self.index, path)
     }
 
     /// Outputs no edge consumes (Ninja's default without `default`), generators excepted.
@@ -341,28 +456,29 @@ impl<'a> Importer<'a> {
     }
 
     /// The non-phony edges the targets need, in file order.
-    fn select(&self, targets: &[String]) -> Vec<usize> {
-        let mut seen = vec![false; self.file.edges.len()];
-        let mut stack: Vec<&str> = targets.iter().map(String::as_str).collect();
-        while let Some(path) = stack.pop() {
-            let Some(i) = self.producer(path) else {
-                continue;
-            };
+    fn select(&mut self, targets: &[String]) -> Vec<usize> {
+        let file = self.file;
+        let discovered = self.discovered;
+        let mut seen = vec![false; file.edges.len()];
+        let mut stack: Vec<usize> = targets.iter().filter_map(|t| self.producer(t)).collect();
+        while let Some(i) = stack.pop() {
             if std::mem::replace(&mut seen[i], true) {
                 continue;
             }
-            let edge = &self.file.edges[i];
-            stack.extend(
-                all_inputs(edge)
-                    .chain(&edge.validations)
-                    .map(String::as_str),
-            );
-            if let Some(found) = edge.outputs.first().and_then(|o| self.discovered.get(o)) {
-                stack.extend(found.iter().map(String::as_str));
+            let edge = &file.edges[i];
+            let found = edge.outputs.first().and_then(|o| discovered.get(o));
+            for path in all_inputs(edge)
+                .chain(&edge.validations)
+                .chain(found.into_iter().flatten())
+            {
+                match self.resolve(path).producer {
+                    Some(j) if !seen[j] => stack.push(j),
+                    _ => {}
+                }
             }
         }
-        (0..self.file.edges.len())
-            .filter(|&i| seen[i] && !self.file.edges[i].is_phony())
+        (0..file.edges.len())
+            .filter(|&i| seen[i] && !file.edges[i].is_phony())
             .collect()
     }
 
@@ -373,15 +489,22 @@ impl<'a> Importer<'a> {
         selected: &[usize],
         wanted: Option<&Path>,
     ) -> Result<(), ImportError> {
+        let file = self.file;
         let mut root = self.layout.build.clone();
+        let mut root_str = self.layout.build_str.clone();
         for &i in selected {
-            for input in &self.file.edges[i].inputs {
-                if self.producer(input).is_some() {
+            for input in &file.edges[i].inputs {
+                let resolved = self.resolve(input);
+                if resolved.producer.is_some() || is_system_str(&resolved.abs) {
                     continue;
                 }
-                let abs = PathBuf::from(self.layout.absolute(input));
-                if !is_system_path(&abs) {
-                    root = common_ancestor(&root, abs.parent().unwrap_or(&abs));
+                let parent = match resolved.abs.rsplit_once('/') {
+                    Some((dir, _)) if !dir.is_empty() => dir,
+                    _ => "/",
+                };
+                if relative_inside_str(&root_str, parent).is_none() {
+                    root = common_ancestor(&root, Path::new(parent));
+                    root_str = root.to_string_lossy().into_owned();
                 }
             }
         }
@@ -423,7 +546,8 @@ impl<'a> Importer<'a> {
 
     /// Step names from each edge's first output, made unique.
     fn name_steps(&mut self, selected: &[usize]) {
-        let mut used = HashSet::new();
+        let mut used = HashSet::with_capacity(selected.len());
+        self.names = vec![String::new(); self.file.edges.len()];
         for &i in selected {
             let first = self.file.edges[i]
                 .outputs
@@ -436,7 +560,7 @@ impl<'a> Importer<'a> {
                 name = format!("{base}-{n}");
                 n += 1;
             }
-            self.names.insert(i, name);
+            self.names[i] = name;
         }
     }
 
@@ -449,24 +573,28 @@ impl<'a> Importer<'a> {
 
     /// One edge as a step.
     fn step(&mut self, i: usize) -> Result<(String, StepDecl), ImportError> {
-        let edge = &self.file.edges[i];
+        let file = self.file;
+        let edge = &file.edges[i];
         let outputs = self.outputs(edge)?;
-        let mut deps = BTreeSet::new();
-        let mut inputs = BTreeSet::new();
+        let mut dep_edges = Vec::new();
+        let mut inputs = Vec::new();
+        let mut expanded = Vec::new();
         for path in self.wanted_inputs(edge) {
-            for source in self.classify(&path) {
-                match source {
+            expanded.clear();
+            self.expand_phony(path, &mut expanded);
+            for &path in &expanded {
+                match self.classify(path) {
                     Source::Step(j) if j != i => {
-                        deps.insert(self.names[&j].clone());
-                        deps.extend(self.thin_archive_members(j));
+                        dep_edges.push(j);
+                        dep_edges.extend_from_slice(self.thin_archive_members(j));
                     }
                     Source::Step(_) => {}
-                    Source::File(rel) => {
-                        inputs.insert(rel);
-                    }
-                    Source::Outside(p) => {
-                        count(&mut self.tally.outside, &mut self.tally.outside_example, p)
-                    }
+                    Source::File(rel) => inputs.push(rel),
+                    Source::Outside(p) => count(
+                        &mut self.tally.outside,
+                        &mut self.tally.outside_example,
+                        p.to_string(),
+                    ),
                     Source::Missing(p) => {
                         count(&mut self.tally.missing, &mut self.tally.missing_example, p)
                     }
@@ -476,172 +604,183 @@ impl<'a> Importer<'a> {
         if !edge.dyndep.is_empty() {
             self.tally.dyndep.push(edge.location.to_string());
         }
+        inputs.sort_unstable();
+        inputs.dedup();
+        dep_edges.sort_unstable();
+        dep_edges.dedup();
+        let mut deps: Vec<String> = dep_edges.iter().map(|&j| self.names[j].clone()).collect();
+        deps.sort_unstable();
         let step = StepDecl {
             run: Command::Shell(self.script(edge, &outputs)),
-            inputs: inputs.into_iter().collect(),
+            inputs,
             outputs,
             tools: self.tools_of(&edge.command),
-            deps: deps.into_iter().collect(),
+            deps,
             ..StepDecl::default()
         };
-        Ok((self.names[&i].clone(), step))
+        Ok((self.names[i].clone(), step))
     }
 
     /// A thin archive (`ar T`, Meson's static libraries) only names its members: whoever
     /// links it needs the member objects too, so they become deps of the consumer.
-    fn thin_archive_members(&mut self, j: usize) -> Vec<String> {
-        let edge = &self.file.edges[j];
-        if !is_thin_archive_command(&edge.command) {
-            return Vec::new();
-        }
-        let mut members = Vec::new();
-        for input in &edge.inputs {
-            for source in self.classify(input) {
-                if let Source::Step(k) = source {
-                    members.push(self.names[&k].clone());
+    fn thin_archive_members(&mut self, j: usize) -> &[usize] {
+        if !self.thin_members.contains_key(&j) {
+            let file = self.file;
+            let edge = &file.edges[j];
+            let mut members = Vec::new();
+            if is_thin_archive_command(&edge.command) {
+                let mut expanded = Vec::new();
+                for input in &edge.inputs {
+                    self.expand_phony(input, &mut expanded);
+                }
+                for path in expanded {
+                    if let Source::Step(k) = self.classify(path) {
+                        members.push(k);
+                    }
                 }
             }
+            self.thin_members.insert(j, members);
         }
-        members
+        self.thin_members.get(&j).map_or(&[], Vec::as_slice)
     }
 
-    fn outputs(&self, edge: &Edge) -> Result<Vec<String>, ImportError> {
-        let mut seen = HashSet::new();
-        edge.all_outputs()
-            .filter(|o| seen.insert(self.layout.absolute(o)))
-            .map(|o| {
-                relative_inside_str(&self.root_str, &self.layout.absolute(o))
-                    .filter(|rel| !rel.is_empty())
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        self.edge_error(
-                            edge,
-                            format!(
-                                "output '{o}' is outside the graph's root {}",
-                                self.root.display()
-                            ),
-                        )
-                    })
-            })
-            .collect()
+    fn outputs(&mut self, edge: &'a Edge) -> Result<Vec<String>, ImportError> {
+        let mut out: Vec<String> = Vec::with_capacity(edge.outputs.len());
+        for o in edge.all_outputs() {
+            let abs = &resolve(&mut self.resolved, &self.layout, &self.index, o).abs;
+            let Some(rel) = relative_inside_str(&self.root_str, abs).filter(|r| !r.is_empty())
+            else {
+                let message = format!(
+                    "output '{o}' is outside the graph's root {}",
+                    self.root.display()
+                );
+                return Err(self.edge_error(edge, message));
+            };
+            // One file spelled twice (`a.h`, `/abs/build/a.h`) is one output.
+            if !out.iter().any(|seen| seen == rel) {
+                out.push(rel.to_string());
+            }
+        }
+        Ok(out)
     }
 
     /// Explicit, implicit and discovered inputs (order-only ones when discovery is missing).
-    fn wanted_inputs(&mut self, edge: &Edge) -> Vec<String> {
-        let mut wanted: Vec<String> = edge
+    fn wanted_inputs(&mut self, edge: &'a Edge) -> Vec<&'a str> {
+        let mut wanted: Vec<&'a str> = edge
             .inputs
             .iter()
             .chain(&edge.implicit_inputs)
-            .cloned()
+            .map(String::as_str)
             .collect();
         let uses_depfile = !edge.depfile.is_empty() || !edge.deps.is_empty();
         match edge.outputs.first().and_then(|o| self.discovered.get(o)) {
-            Some(found) => wanted.extend(found.iter().cloned()),
+            Some(found) => wanted.extend(found.iter().map(String::as_str)),
             None if uses_depfile => {
                 self.tally
                     .undiscovered
                     .push(edge.outputs.first().cloned().unwrap_or_default());
-                wanted.extend(edge.order_only.iter().cloned());
+                wanted.extend(edge.order_only.iter().map(String::as_str));
             }
             None => {}
         }
         wanted
     }
 
-    /// Where a path lands; a phony path stands for its own inputs.
-    fn classify(&mut self, path: &str) -> Vec<Source> {
-        self.expand_phony(path)
-            .into_iter()
-            .map(|p| match self.producer(&p) {
-                Some(j) if !self.file.edges[j].is_phony() => Source::Step(j),
-                _ => self.file_source(&p),
-            })
-            .collect()
-    }
-
-    fn expand_phony(&mut self, path: &str) -> Vec<String> {
-        let Some(j) = self.producer(path) else {
-            return vec![path.to_string()];
-        };
-        let edge = &self.file.edges[j];
-        if !edge.is_phony() || all_inputs(edge).next().is_none() {
-            return vec![path.to_string()];
+    /// Where a path (no phony one) lands.
+    fn classify(&mut self, path: &'a str) -> Source<'a> {
+        let resolved = resolve(&mut self.resolved, &self.layout, &self.index, path);
+        if let Some(j) = resolved.producer {
+            if !self.file.edges[j].is_phony() {
+                return Source::Step(j);
+            }
         }
-        if let Some(done) = self.phony_memo.get(&j) {
-            return done.clone();
-        }
-        self.phony_memo.insert(j, Vec::new());
-        let mut out = Vec::new();
-        for input in all_inputs(edge) {
-            out.extend(self.expand_phony(input));
-        }
-        self.phony_memo.insert(j, out.clone());
-        out
-    }
-
-    fn file_source(&mut self, path: &str) -> Source {
-        let abs = self.layout.absolute(path);
-        let Some(rel) = relative_inside_str(&self.root_str, &abs)
+        let Some(rel) = relative_inside_str(&self.root_str, &resolved.abs)
             .filter(|r| !r.is_empty())
             .map(str::to_string)
         else {
-            return Source::Outside(path.to_string());
+            return Source::Outside(path);
         };
-        let is_file = *self
-            .kinds
-            .entry(abs)
-            .or_insert_with_key(|p| std::fs::metadata(p).ok().map(|m| m.is_file()));
-        match is_file {
+        match self.files.kind(&resolved.abs) {
             Some(true) => Source::File(rel),
             _ => Source::Missing(rel),
         }
     }
 
+    /// Appends what a path stands for: itself, or a phony path's own inputs.
+    fn expand_phony(&mut self, path: &'a str, out: &mut Vec<&'a str>) {
+        let file = self.file;
+        let Some(j) = self.resolve(path).producer else {
+            out.push(path);
+            return;
+        };
+        let edge = &file.edges[j];
+        if !edge.is_phony() || all_inputs(edge).next().is_none() {
+            out.push(path);
+            return;
+        }
+        if let Some(done) = self.phony_memo.get(&j) {
+            out.extend_from_slice(done);
+            return;
+        }
+        self.phony_memo.insert(j, Vec::new());
+        let mut expanded = Vec::new();
+        for input in all_inputs(edge) {
+            self.expand_phony(input, &mut expanded);
+        }
+        out.extend_from_slice(&expanded);
+        self.phony_memo.insert(j, expanded);
+    }
+
     /// The shell script of a step: create output dirs, enter the build dir, run.
     fn script(&self, edge: &Edge, outputs: &[String]) -> String {
-        let mut dirs: BTreeSet<&str> = outputs
+        let mut dirs: Vec<&str> = outputs
             .iter()
             .filter_map(|o| o.rsplit_once('/').map(|(dir, _)| dir))
             .collect();
         if !self.build_rel.is_empty() {
-            dirs.insert(&self.build_rel);
+            dirs.push(&self.build_rel);
         }
-        let mut prepare = Vec::new();
-        let leaves: Vec<&str> = dirs
-            .iter()
-            .filter(|d| {
-                !dirs
-                    .iter()
-                    .any(|o| o.len() > d.len() && o.starts_with(&format!("{d}/")))
-            })
-            .copied()
-            .collect();
-        if !leaves.is_empty() {
-            let list: Vec<String> = leaves.iter().map(|d| shell_escape(d)).collect();
-            prepare.push(format!("mkdir -p {}", list.join(" ")));
+        dirs.sort_unstable();
+        dirs.dedup();
+        let mut script = String::with_capacity(edge.command.len() + 64);
+        // Only the deepest directories: `mkdir -p` creates their parents.
+        for dir in &dirs {
+            let has_subdir = dirs
+                .iter()
+                .any(|o| relative_inside_str(dir, o).is_some_and(|rest| !rest.is_empty()));
+            if !has_subdir {
+                script.push_str(if script.is_empty() { "mkdir -p " } else { " " });
+                push_shell_escaped(&mut script, dir);
+            }
         }
+        let and = |script: &mut String| {
+            if !script.is_empty() {
+                script.push_str(" && ");
+            }
+        };
         if !self.build_rel.is_empty() {
-            prepare.push(format!("cd {}", shell_escape(&self.build_rel)));
+            and(&mut script);
+            script.push_str("cd ");
+            push_shell_escaped(&mut script, &self.build_rel);
         }
         if !edge.rspfile.is_empty() {
-            prepare.push(format!(
-                "printf '%s' {} > {}",
-                shell_escape(&self.rewriter.rewrite(&edge.rspfile_content)),
-                shell_escape(&edge.rspfile)
-            ));
+            and(&mut script);
+            script.push_str("printf '%s' ");
+            push_shell_escaped(&mut script, &self.rewriter.rewrite(&edge.rspfile_content));
+            script.push_str(" > ");
+            push_shell_escaped(&mut script, &edge.rspfile);
         }
-        let command = self.rewriter.rewrite(&edge.command);
-        if prepare.is_empty() {
-            command
-        } else {
-            format!("{} || exit 1\n{command}", prepare.join(" && "))
+        if !script.is_empty() {
+            script.push_str(" || exit 1\n");
         }
+        self.rewriter.rewrite_into(&mut script, &edge.command);
+        script
     }
 
     /// Programs the command starts, when they are outside the project: their bytes join
     /// the input hash (a compiler upgrade is a cache miss).
     fn tools_of(&mut self, command: &str) -> Vec<String> {
-        let mut found = BTreeSet::new();
+        let mut found = Vec::new();
         for segment in command.split(['&', '|', ';', '(', ')', '\n']) {
             let Some(word) = segment.split_whitespace().next() else {
                 continue;
@@ -650,10 +789,12 @@ impl<'a> Importer<'a> {
                 && !word.contains(['$', '=', '\'', '"', '`', '<', '>'])
                 && (word.starts_with('/') || !word.contains('/'));
             if plausible && self.is_tool(word) {
-                found.insert(word.to_string());
+                found.push(word.to_string());
             }
         }
-        found.into_iter().collect()
+        found.sort_unstable();
+        found.dedup();
+        found
     }
 
     fn is_tool(&mut self, word: &str) -> bool {
@@ -674,6 +815,7 @@ impl<'a> Importer<'a> {
             build_dir: self.build_rel,
             undiscovered: self.tally.undiscovered,
             notes,
+            files: self.files,
         }
     }
 }
@@ -681,11 +823,13 @@ impl<'a> Importer<'a> {
 /// Whether a command creates a thin archive: `ar`/`gcc-ar`/`llvm-ar` with a `T` modifier
 /// or `--thin`.
 fn is_thin_archive_command(command: &str) -> bool {
-    let words: Vec<&str> = command.split_whitespace().collect();
-    words.windows(2).any(|pair| {
-        let program = pair[0].rsplit('/').next().unwrap_or(pair[0]);
+    if !command.contains("ar") {
+        return false;
+    }
+    let words = command.split_whitespace();
+    words.clone().zip(words.skip(1)).any(|(first, flags)| {
+        let program = first.rsplit('/').next().unwrap_or(first);
         let is_ar = program == "ar" || program.ends_with("-ar");
-        let flags = pair[1];
         is_ar
             && (flags == "--thin"
                 || (!flags.starts_with("--")
@@ -765,45 +909,68 @@ fn notes(tally: &Tally, file: &str) -> Vec<String> {
 }
 
 impl Import {
+    /// Checks the graph exactly as `reprobe build` will when it reads it from
+    /// `graph_file`, except that input files the import has just seen listed as regular
+    /// files are not looked at again.
+    pub fn validate(&self, graph_file: &Path) -> Result<(), GraphError> {
+        Graph::validate(&self.graph, graph_file, &self.root, &|rel| {
+            self.seen_file(rel)
+        })
+    }
+
+    /// Whether the import saw `rel` (relative to the root) listed as a regular file.
+    fn seen_file(&self, rel: &str) -> bool {
+        let root = self.root.to_string_lossy();
+        self.files.listed_file(&format!("{root}/{rel}"))
+    }
+
     /// The graph as TOML, with a header saying where it came from.
     pub fn to_toml(&self, source: &str) -> Result<String, toml::ser::Error> {
-        let body = match write_steps_toml(&self.graph) {
-            Some(text) => text,
-            None => toml::to_string(&self.graph)?,
-        };
-        Ok(format!("{GENERATED_MARK} from {source}.\n# Re-run the import after changing the build; edits here are lost.\n\n{body}"))
+        let mut out = String::with_capacity(self.graph.steps.len() * 320 + 256);
+        out.push_str(&format!("{GENERATED_MARK} from {source}.\n# Re-run the import after changing the build; edits here are lost.\n\n"));
+        let header = out.len();
+        if !write_steps_toml(&self.graph, &mut out) {
+            out.truncate(header);
+            out.push_str(&toml::to_string(&self.graph)?);
+        }
+        Ok(out)
     }
 }
 
 /// A fast TOML writer for the graphs `import` produces (shell commands and path lists):
 /// large build files make tens of thousands of steps, which the general serializer writes
-/// slowly. `None` when the graph uses anything else.
-fn write_steps_toml(graph: &GraphFile) -> Option<String> {
+/// slowly. Appends to `out`; `false` (with `out` unfinished) when the graph uses anything
+/// else.
+fn write_steps_toml(graph: &GraphFile, out: &mut String) -> bool {
     if !graph.env.is_empty() {
-        return None;
+        return false;
     }
-    let mut out = String::with_capacity(graph.steps.len() * 256);
     for (name, step) in &graph.steps {
-        let simple =
-            step.env.is_empty() && !step.network && step.sha256.is_none() && step.timeout.is_none();
+        let simple = step.env.is_empty()
+            && !step.network
+            && step.sha256.is_none()
+            && step.timeout.is_none()
+            && step.memory.is_none()
+            && step.disk.is_none()
+            && step.pids.is_none();
         let Command::Shell(run) = &step.run else {
-            return None;
+            return false;
         };
         if !simple {
-            return None;
+            return false;
         }
         out.push_str("[steps.");
-        toml_key(&mut out, name);
+        toml_key(out, name);
         out.push_str("]\nrun = ");
-        toml_string(&mut out, run);
+        toml_string(out, run);
         out.push('\n');
-        toml_list(&mut out, "inputs", &step.inputs, false);
-        toml_list(&mut out, "outputs", &step.outputs, true);
-        toml_list(&mut out, "tools", &step.tools, false);
-        toml_list(&mut out, "deps", &step.deps, false);
+        toml_list(out, "inputs", &step.inputs, false);
+        toml_list(out, "outputs", &step.outputs, true);
+        toml_list(out, "tools", &step.tools, false);
+        toml_list(out, "deps", &step.deps, false);
         out.push('\n');
     }
-    Some(out)
+    true
 }
 
 fn toml_key(out: &mut String, key: &str) {
@@ -837,18 +1004,26 @@ fn toml_list(out: &mut String, key: &str, items: &[String], always: bool) {
 fn toml_string(out: &mut String, text: &str) {
     let multiline = text.contains('\n');
     out.push_str(if multiline { "\"\"\"\n" } else { "\"" });
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' if multiline => out.push('\n'),
-            '\t' => out.push('\t'),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\u{:04X}", c as u32));
-            }
-            c => out.push(c),
+    // Copy runs of plain text whole; escape the few (ASCII) characters that need it.
+    let mut run = 0;
+    for (at, &byte) in text.as_bytes().iter().enumerate() {
+        let escaped = match byte {
+            b'\\' => "\\\\",
+            b'"' => "\\\"",
+            b'\n' if multiline => continue,
+            b'\t' => continue,
+            0..=0x1f | 0x7f => "",
+            _ => continue,
+        };
+        out.push_str(&text[run..at]);
+        if escaped.is_empty() {
+            out.push_str(&format!("\\u{byte:04X}"));
+        } else {
+            out.push_str(escaped);
         }
+        run = at + 1;
     }
+    out.push_str(&text[run..]);
     out.push_str(if multiline { "\"\"\"" } else { "\"" });
 }
 
@@ -883,7 +1058,8 @@ mod tests {
                 ..StepDecl::default()
             },
         );
-        let text = write_steps_toml(&graph).unwrap();
+        let mut text = String::new();
+        assert!(write_steps_toml(&graph, &mut text));
         let back: GraphFile = toml::from_str(&text).unwrap();
         assert_eq!(back, graph, "{text}");
     }

@@ -157,6 +157,10 @@ pub fn parse_file(path: &Path) -> Result<BuildFile, NinjaError> {
 /// Parses manifest text; `name` is used in errors, `dir` resolves `include` paths.
 pub fn parse_str(text: &str, name: &str, dir: &Path) -> Result<BuildFile, NinjaError> {
     let mut parser = Parser::new(dir);
+    // Room for every edge up front: growing large tables step by step costs more.
+    let edges = memchr::memmem::find_iter(text.as_bytes(), "\nbuild ").count() + 1;
+    parser.out.edges.reserve(edges);
+    parser.produced.reserve(edges);
     parser.parse(text, name, 0, 0)?;
     Ok(parser.out)
 }
@@ -174,14 +178,39 @@ fn read_text(path: &Path, name: &str) -> Result<String, NinjaError> {
 
 /// Ninja's path canonicalization: drops `.` and empty components and folds `dir/..`.
 pub fn canonicalize_path(path: &str) -> String {
-    let simple = !path.is_empty()
+    if is_canonical(path) {
+        return path.to_string();
+    }
+    canonicalize_slow(path)
+}
+
+/// [`canonicalize_path`] of an owned path, which is kept when already canonical.
+fn canonicalize_owned(path: String) -> String {
+    if is_canonical(&path) {
+        return path;
+    }
+    canonicalize_slow(&path)
+}
+
+/// Whether [`canonicalize_path`] leaves a path as it is (the common case, checked fast).
+fn is_canonical(path: &str) -> bool {
+    // Leading `..` components stay as they are (`../src/a.c` is canonical).
+    let mut rest = path;
+    while let Some(after) = rest.strip_prefix("../") {
+        rest = after;
+    }
+    if rest.len() < path.len() && rest.starts_with('/') {
+        return false;
+    }
+    let path = rest;
+    !path.is_empty()
         && !path.starts_with('.')
         && !path.ends_with('/')
         && !path.contains("/.")
-        && !path.contains("//");
-    if simple {
-        return path.to_string();
-    }
+        && !path.contains("//")
+}
+
+fn canonicalize_slow(path: &str) -> String {
     let absolute = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
@@ -204,11 +233,21 @@ pub fn canonicalize_path(path: &str) -> String {
 
 /// Ninja's shell escaping of one path inside `$in` and `$out`.
 pub fn shell_escape(path: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-' | '.' | '/');
-    if !path.is_empty() && path.chars().all(safe) {
-        return path.to_string();
+    let mut out = String::with_capacity(path.len());
+    push_shell_escaped(&mut out, path);
+    out
+}
+
+/// Appends [`shell_escape`] of `path` to `out`.
+pub fn push_shell_escaped(out: &mut String, path: &str) {
+    let safe = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.' | b'/');
+    if !path.is_empty() && path.bytes().all(safe) {
+        out.push_str(path);
+        return;
     }
-    format!("'{}'", path.replace('\'', "'\\''"))
+    out.push('\'');
+    out.push_str(&path.replace('\'', "'\\''"));
+    out.push('\'');
 }
 
 /// A piece of an unevaluated string.
@@ -228,9 +267,22 @@ impl Eval {
     }
 }
 
-#[derive(Debug)]
+/// A rule: its bindings, by position in [`RULE_VARIABLES`] (the only names it may bind),
+/// so looking one up compares a few short names instead of hashing.
+#[derive(Debug, Default)]
 struct Rule {
-    bindings: HashMap<String, Eval>,
+    bindings: [Option<Eval>; RULE_VARIABLES.len()],
+}
+
+impl Rule {
+    fn binding(&self, name: &str) -> Option<&Eval> {
+        let slot = RULE_VARIABLES.iter().position(|v| *v == name)?;
+        self.bindings[slot].as_ref()
+    }
+
+    fn binds(&self, name: &str) -> bool {
+        self.binding(name).is_some()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -247,6 +299,8 @@ struct Lexer<'t> {
     pos: usize,
     line: usize,
     file: &'t str,
+    /// The same, shared by the locations of the file's edges.
+    shared_file: Arc<str>,
 }
 
 impl<'t> Lexer<'t> {
@@ -257,6 +311,7 @@ impl<'t> Lexer<'t> {
             pos: 0,
             line: 1,
             file,
+            shared_file: Arc::from(file),
         }
     }
 
@@ -528,12 +583,7 @@ struct Parser {
 impl Parser {
     fn new(dir: &Path) -> Parser {
         let mut root = Scope::default();
-        root.rules.insert(
-            "phony".into(),
-            Arc::new(Rule {
-                bindings: HashMap::new(),
-            }),
-        );
+        root.rules.insert("phony".into(), Arc::new(Rule::default()));
         Parser {
             dir: dir.to_path_buf(),
             scopes: vec![root],
@@ -622,13 +672,13 @@ impl Parser {
     }
 
     /// Evaluates with an edge's bindings first, then the scope chain.
-    fn eval_with(&self, eval: &Eval, edge_vars: &[(String, String)], scope: usize) -> String {
+    fn eval_with(&self, eval: &Eval, edge_vars: &[(&str, String)], scope: usize) -> String {
         let mut out = String::new();
         for piece in &eval.0 {
             match piece {
                 Piece::Literal(text) => out.push_str(text),
                 Piece::Variable(name) => {
-                    if let Some((_, v)) = edge_vars.iter().rev().find(|(k, _)| k == name) {
+                    if let Some((_, v)) = edge_vars.iter().rev().find(|(k, _)| *k == name) {
                         out.push_str(v);
                     } else if let Some(v) = self.lookup_scope(scope, name) {
                         out.push_str(v);
@@ -646,26 +696,26 @@ impl Parser {
         if self.scopes[scope].rules.contains_key(name) {
             return Err(lx.error_at(line, format!("duplicate rule '{name}'")));
         }
-        let mut bindings = HashMap::new();
+        let mut rule = Rule::default();
         while lx.binding_follows() {
             let (key, value) = self.binding(lx)?;
-            if !RULE_VARIABLES.contains(&key) {
+            let Some(slot) = RULE_VARIABLES.iter().position(|v| *v == key) else {
                 return Err(lx.error_at(lx.line - 1, format!("unexpected variable '{key}'")));
-            }
-            bindings.insert(key.to_string(), value);
+            };
+            rule.bindings[slot] = Some(value);
         }
-        if bindings.contains_key("rspfile") != bindings.contains_key("rspfile_content") {
+        if rule.binds("rspfile") != rule.binds("rspfile_content") {
             return Err(lx.error_at(
                 line,
                 "rspfile and rspfile_content need to be both specified",
             ));
         }
-        if !bindings.contains_key("command") {
+        if !rule.binds("command") {
             return Err(lx.error_at(line, format!("rule '{name}': expected 'command =' line")));
         }
         self.scopes[scope]
             .rules
-            .insert(name.to_string(), Arc::new(Rule { bindings }));
+            .insert(name.to_string(), Arc::new(rule));
         Ok(())
     }
 
@@ -788,16 +838,16 @@ impl Parser {
             .find_rule(scope, rule_name)
             .ok_or_else(|| lx.error(format!("unknown build rule '{rule_name}'")))?;
         self.edge_inputs(lx, &mut paths)?;
-        let mut edge_vars: Vec<(String, String)> = Vec::new();
+        let mut edge_vars: Vec<(&str, String)> = Vec::new();
         while lx.binding_follows() {
             let (key, value) = self.binding(lx)?;
             let value = self.eval_in_scope(&value, scope);
-            edge_vars.push((key.to_string(), value));
+            edge_vars.push((key, value));
         }
         let list = |evals: &[Eval]| -> Vec<String> {
             evals
                 .iter()
-                .map(|e| canonicalize_path(&self.eval_with(e, &edge_vars, scope)))
+                .map(|e| canonicalize_owned(self.eval_with(e, &edge_vars, scope)))
                 .collect()
         };
         let mut edge = Edge {
@@ -809,7 +859,7 @@ impl Parser {
             order_only: list(&paths.order_only),
             validations: list(&paths.validations),
             location: Location {
-                file: Arc::from(lx.file),
+                file: Arc::clone(&lx.shared_file),
                 line,
             },
             ..Edge::default()
@@ -888,83 +938,84 @@ impl RuleVars {
 struct EdgeEnv<'p> {
     parser: &'p Parser,
     rule: &'p Rule,
-    edge_vars: &'p [(String, String)],
+    edge_vars: &'p [(&'p str, String)],
     scope: usize,
     inputs: &'p [String],
     outputs: &'p [String],
 }
 
-impl EdgeEnv<'_> {
+impl<'p> EdgeEnv<'p> {
     fn expand_all(&self) -> Result<RuleVars, String> {
         let mut stack = Vec::new();
         let values = EXPANDED
             .iter()
             .map(|name| {
                 let escape = !matches!(*name, "depfile" | "rspfile" | "dyndep");
-                self.lookup(name, escape, &mut stack)
+                let mut value = String::new();
+                self.lookup(name, escape, &mut stack, &mut value)?;
+                Ok(value)
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(RuleVars { values })
     }
 
-    /// Ninja's `EdgeEnv` lookup; `escape` is off for file names (`depfile`, `rspfile`).
-    fn lookup(&self, name: &str, escape: bool, stack: &mut Vec<String>) -> Result<String, String> {
-        match name {
-            "in" => return Ok(join_paths(self.inputs, " ", escape)),
-            "in_newline" => return Ok(join_paths(self.inputs, "\n", escape)),
-            "out" => return Ok(join_paths(self.outputs, " ", escape)),
-            _ => {}
+    /// Ninja's `EdgeEnv` lookup, appended to `out`; `escape` is off for file names
+    /// (`depfile`, `rspfile`).
+    fn lookup(
+        &self,
+        name: &'p str,
+        escape: bool,
+        stack: &mut Vec<&'p str>,
+        out: &mut String,
+    ) -> Result<(), String> {
+        let paths = match name {
+            "in" => Some((self.inputs, " ")),
+            "in_newline" => Some((self.inputs, "\n")),
+            "out" => Some((self.outputs, " ")),
+            _ => None,
+        };
+        if let Some((paths, separator)) = paths {
+            join_paths(out, paths, separator, escape);
+            return Ok(());
         }
-        if let Some((_, value)) = self.edge_vars.iter().rev().find(|(k, _)| k == name) {
-            return Ok(value.clone());
+        if let Some((_, value)) = self.edge_vars.iter().rev().find(|(k, _)| *k == name) {
+            out.push_str(value);
+            return Ok(());
         }
-        if let Some(eval) = self.rule.bindings.get(name) {
-            if stack.iter().any(|s| s == name) {
-                stack.push(name.to_string());
+        let rule: &'p Rule = self.rule;
+        if let Some(eval) = rule.binding(name) {
+            let cycle = stack.contains(&name);
+            stack.push(name);
+            if cycle {
                 return Err(format!("cycle in rule variables: {}", stack.join(" -> ")));
             }
-            stack.push(name.to_string());
-            let value = self.evaluate(eval, escape, stack)?;
-            stack.pop();
-            return Ok(value);
-        }
-        Ok(self
-            .parser
-            .lookup_scope(self.scope, name)
-            .unwrap_or_default()
-            .to_string())
-    }
-
-    fn evaluate(
-        &self,
-        eval: &Eval,
-        escape: bool,
-        stack: &mut Vec<String>,
-    ) -> Result<String, String> {
-        let mut out = String::new();
-        for piece in &eval.0 {
-            match piece {
-                Piece::Literal(text) => out.push_str(text),
-                Piece::Variable(name) => out.push_str(&self.lookup(name, escape, stack)?),
+            for piece in &eval.0 {
+                match piece {
+                    Piece::Literal(text) => out.push_str(text),
+                    Piece::Variable(inner) => self.lookup(inner, escape, stack, out)?,
+                }
             }
+            stack.pop();
+            return Ok(());
         }
-        Ok(out)
+        if let Some(value) = self.parser.lookup_scope(self.scope, name) {
+            out.push_str(value);
+        }
+        Ok(())
     }
 }
 
-fn join_paths(paths: &[String], separator: &str, escape: bool) -> String {
-    let mut out = String::new();
+fn join_paths(out: &mut String, paths: &[String], separator: &str, escape: bool) {
     for (i, path) in paths.iter().enumerate() {
         if i > 0 {
             out.push_str(separator);
         }
         if escape {
-            out.push_str(&shell_escape(path));
+            push_shell_escaped(out, path);
         } else {
             out.push_str(path);
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -1062,6 +1113,19 @@ mod tests {
         assert_eq!(file.edges[0].inputs, ["../src/x.c"]);
         assert_eq!(canonicalize_path("/a/../../b"), "/b");
         assert_eq!(canonicalize_path("../../x"), "../../x");
+        for path in [
+            "../src/a.c",
+            "../../a",
+            "..//a",
+            "../a/../b",
+            "../",
+            "../.",
+            "a/b",
+            "/x/../y",
+        ] {
+            let fast = canonicalize_path(path);
+            assert_eq!(fast, canonicalize_slow(path), "{path}");
+        }
     }
 
     #[test]

@@ -18,8 +18,12 @@ const SYSTEM_PREFIXES: &[&str] = &[
 
 /// Whether an absolute path is a system (toolchain) file.
 pub fn is_system_path(path: &Path) -> bool {
-    let text = path.to_string_lossy();
-    SYSTEM_PREFIXES.iter().any(|p| text.starts_with(p))
+    is_system_str(&path.to_string_lossy())
+}
+
+/// [`is_system_path`] for a path held as a string.
+pub fn is_system_str(path: &str) -> bool {
+    SYSTEM_PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
 /// Lexically normalizes an absolute path (`.` dropped, `a/..` folded).
@@ -40,34 +44,47 @@ pub fn normalize_abs(path: &Path) -> PathBuf {
 /// Lexically normalizes `base/path` (or `path` alone when it is absolute) as a string:
 /// the fast form of [`normalize_abs`] used for every path of a large build file.
 pub fn normalize_join(base: &str, path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::with_capacity(16);
-    let joined = if path.starts_with('/') {
-        None
-    } else {
-        Some(base)
-    };
-    for part in joined
-        .into_iter()
-        .flat_map(|b| b.split('/'))
-        .chain(path.split('/'))
-    {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
-    }
     let mut out = String::with_capacity(base.len() + path.len() + 1);
-    for part in parts {
-        out.push('/');
-        out.push_str(part);
+    if !path.starts_with('/') {
+        push_normalized(&mut out, base);
     }
+    push_normalized(&mut out, path);
     if out.is_empty() {
         out.push('/');
     }
     out
+}
+
+/// [`normalize_join`] for a `base` that is already absolute and normalized (a canonical
+/// directory): only `path` is worked through.
+pub fn join_to_normal(base: &str, path: &str) -> String {
+    let mut out = String::with_capacity(base.len() + path.len() + 1);
+    if !path.starts_with('/') && base != "/" {
+        out.push_str(base);
+    }
+    push_normalized(&mut out, path);
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// Appends the components of `path` to the normalized absolute path `out` (`""` being
+/// `/`), folding `.` and `..` as they come.
+fn push_normalized(out: &mut String, path: &str) {
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                let parent = out.rfind('/').unwrap_or(0);
+                out.truncate(parent);
+            }
+            part => {
+                out.push('/');
+                out.push_str(part);
+            }
+        }
+    }
 }
 
 /// `path` relative to `base` (both absolute, normalized strings), when inside it.
@@ -133,6 +150,19 @@ impl Rewriter {
         Rewriter {
             aliases,
             replacement: relative_between(build_rel, ""),
+        }
+    }
+
+    /// Appends [`Rewriter::rewrite`] of `text` to `out`.
+    pub fn rewrite_into(&self, out: &mut String, text: &str) {
+        if self
+            .aliases
+            .iter()
+            .any(|alias| text.contains(alias.as_str()))
+        {
+            out.push_str(&self.rewrite(text));
+        } else {
+            out.push_str(text);
         }
     }
 
@@ -207,6 +237,9 @@ mod tests {
         assert_eq!(normalize_join("/a/b", "../c/./d"), "/a/c/d");
         assert_eq!(normalize_join("/a/b", "/x//y/.."), "/x");
         assert_eq!(normalize_join("/", ".."), "/");
+        assert_eq!(join_to_normal("/a/b", "../c/./d"), "/a/c/d");
+        assert_eq!(join_to_normal("/", "x/../../y"), "/y");
+        assert_eq!(join_to_normal("/a", "/x//y/.."), "/x");
         assert_eq!(relative_inside_str("/a/b", "/a/b/c/d"), Some("c/d"));
         assert_eq!(relative_inside_str("/a/b", "/a/bc"), None);
         assert_eq!(relative_inside_str("/a/b", "/a/b"), Some(""));
