@@ -75,9 +75,19 @@ fn two_builds_sharing_one_store_both_succeed_and_leave_it_valid() {
 
 /// Starts `reprobe build` in `dir` and returns once a process with `marker` runs.
 fn start_build_until_running(dir: &Path, marker: &str) -> std::process::Child {
+    start_build_with_stderr_until_running(dir, marker, std::process::Stdio::inherit())
+}
+
+/// [`start_build_until_running`], with reprobe's stderr going to `stderr`.
+fn start_build_with_stderr_until_running(
+    dir: &Path,
+    marker: &str,
+    stderr: std::process::Stdio,
+) -> std::process::Child {
     let child = reprobe()
         .args(["build", "-q"])
         .current_dir(dir)
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let start = Instant::now();
@@ -203,6 +213,36 @@ timeout = 5
         leftovers.is_empty(),
         "temporary files of the killed build were not cleared"
     );
+}
+
+#[test]
+fn a_killed_fork_server_fails_its_running_step_and_leaves_no_process() {
+    let marker = "49.777";
+    let dir = project(
+        &format!("[steps.slow]\nrun = \"sleep {marker}; echo s > s\"\noutputs = [\"s\"]\n"),
+        &[],
+    );
+    let child =
+        start_build_with_stderr_until_running(dir.path(), marker, std::process::Stdio::piped());
+    let servers = fork_servers_of(child.id());
+    assert_eq!(servers.len(), 1, "one fork server per reprobe run");
+    let server = nix::unistd::Pid::from_raw(servers[0].parse().unwrap());
+    nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGKILL).unwrap();
+    let start = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(20), "reprobe hung");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the step failed, so the build fails"
+    );
+    assert!(
+        stderr(&out).contains("fork server (reprobe __sandbox-server) died while the step ran"),
+        "{}",
+        stderr(&out)
+    );
+    wait_until_no_process_has(marker);
+    assert_store_valid(&dir.path().join(".reprobe"));
 }
 
 #[test]

@@ -53,7 +53,6 @@ use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, OnceLock};
@@ -285,6 +284,10 @@ pub enum SandboxError {
         /// The step's stderr file, which the helper also writes to.
         stderr: PathBuf,
     },
+    /// The fork server died while the step's helper ran (the helper and the step died
+    /// with it).
+    #[error("the sandbox fork server (reprobe __sandbox-server) died while the step ran, and the step's processes with it; was it killed?")]
+    ServerDied,
     /// The helper's report could not be understood (a reprobe version mismatch?).
     #[error("cannot read the sandbox helper's report {}: {message}", path.display())]
     Protocol {
@@ -416,12 +419,7 @@ impl Sandbox {
                 Ok(status) => return read_status(status_path, status, &spec.stderr),
                 // The server never saw the request: re-execute reprobe instead.
                 Err(ServerError::Gone) => {}
-                Err(ServerError::DiedDuringStep) => {
-                    return Err(SandboxError::HelperDied {
-                        status: ExitStatus::from_raw(libc::SIGKILL),
-                        stderr: spec.stderr.clone(),
-                    })
-                }
+                Err(ServerError::DiedDuringStep) => return Err(SandboxError::ServerDied),
                 Err(ServerError::Io(source)) => {
                     return Err(SandboxError::Io {
                         action: "hand the step to the sandbox fork server",
