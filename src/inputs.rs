@@ -258,6 +258,9 @@ pub fn gather(
                 size,
             })
         })
+        // Every file is hashed; the error reported is the first in input order.
+        .collect::<Vec<Result<_, InputError>>>()
+        .into_iter()
         .collect::<Result<Vec<_>, InputError>>()?;
     let tools = step
         .tools

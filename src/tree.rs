@@ -118,9 +118,12 @@ where
     }
     found.sort_by(|a, b| a.rel.cmp(&b.rel));
     found.dedup_by(|a, b| a.rel == b.rel);
+    // The error reported, if any, is the first in path order (stable from run to run).
     found
         .into_par_iter()
         .map(|entry| to_entry(entry, &hash_file))
+        .collect::<Vec<_>>()
+        .into_iter()
         .collect()
 }
 

@@ -43,7 +43,9 @@ pub fn run(args: ChallengeArgs) -> anyhow::Result<Exit> {
     let graph_file = graph::resolve_graph_path(args.graph.as_deref());
     let store = super::explain::find_store(&args.common, &graph_file)?;
     let labels: Vec<&String> = std::iter::once(&args.mine).chain(&args.theirs).collect();
-    let manifests: Vec<Labelled> = labels
+    // Read in parallel, but report the first bad manifest in argument order, whichever
+    // thread finished first.
+    let read: Vec<Result<Labelled, _>> = labels
         .par_iter()
         .map(|label| {
             history::resolve_with(label, store.as_ref(), history::read_outline).map(|b| Labelled {
@@ -51,7 +53,8 @@ pub fn run(args: ChallengeArgs) -> anyhow::Result<Exit> {
                 manifest: b.manifest,
             })
         })
-        .collect::<Result<_, _>>()?;
+        .collect();
+    let manifests: Vec<Labelled> = read.into_iter().collect::<Result<_, _>>()?;
     let blobs = BlobSource::new(stores(store, &args.blobs)?);
     let report = challenge::challenge(&manifests, &blobs);
     if let Some(path) = &args.markdown {
