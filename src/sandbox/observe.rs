@@ -22,7 +22,7 @@
 //! The `stat` family is not observed: every observed call costs a round trip through the
 //! supervisor, and stat calls outnumber opens in most builds (see `benches/observe.sh`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs;
 use std::io;
@@ -97,6 +97,9 @@ pub(super) struct Supervisor {
     dns_sockets: HashMap<(i32, i32), (Destination, NetworkAttempt)>,
     network: Vec<NetworkAttempt>,
     undeclared: BTreeSet<String>,
+    /// Absolute paths already classified: a path opened again (a build reads the same
+    /// headers over and over) costs no more look-ups on the host.
+    classified: HashSet<PathBuf>,
 }
 
 impl Supervisor {
@@ -109,6 +112,7 @@ impl Supervisor {
             dns_sockets: HashMap::new(),
             network: Vec::new(),
             undeclared: BTreeSet::new(),
+            classified: HashSet::new(),
         }
     }
 
@@ -294,11 +298,15 @@ impl Supervisor {
             };
             normalize(&base.join(path))
         };
-        let Some(found) = self.paths.classify(&absolute, call.pid) else {
+        if self.classified.contains(&absolute) {
             return;
-        };
+        }
+        let found = self.paths.classify(&absolute, call.pid);
+        // Only a classification made while the caller still waited is kept: the pid's
+        // view (`/proc/PID/root`) was then the step's.
         if notification_valid(listener, call.id) {
-            self.undeclared.insert(found);
+            self.undeclared.extend(found);
+            self.classified.insert(absolute);
         }
     }
 
