@@ -432,7 +432,11 @@ impl Graph {
     ) -> Result<(), GraphError> {
         let (producers, order) = check_structure(parsed, file)?;
         for name in order {
-            step_inputs(&parsed.steps[name], root, &producers, known_file)
+            let decl = &parsed.steps[name];
+            if inputs_known_and_free(decl, &producers, known_file) {
+                continue;
+            }
+            step_inputs(decl, root, &producers, known_file)
                 .map_err(|p| step_error(file, name, p))?;
         }
         Ok(())
@@ -801,6 +805,24 @@ fn step_inputs(
     Ok(inputs)
 }
 
+/// Whether every input of a step is a plain path `known_file` vouches for and none is an
+/// output: then [`step_inputs`] would only copy and sort them and find no problem.
+fn inputs_known_and_free(
+    decl: &StepDecl,
+    producers: &Producers,
+    known_file: &dyn Fn(&str) -> bool,
+) -> bool {
+    decl.inputs
+        .iter()
+        .all(|input| is_known_file(input, known_file) && !producers.contains_key(input.as_str()))
+}
+
+/// Whether `pattern` is a plain path that `known_file` says is a regular file, taken as
+/// it is without looking at the disk.
+fn is_known_file(pattern: &str, known_file: &dyn Fn(&str) -> bool) -> bool {
+    !is_glob(pattern) && is_normal(pattern) && known_file(pattern)
+}
+
 fn is_glob(pattern: &str) -> bool {
     pattern.contains(['*', '?', '[', '{'])
 }
@@ -822,7 +844,7 @@ fn resolve_inputs_knowing(
     let mut files = Vec::new();
     for pattern in patterns {
         let before = files.len();
-        if !is_glob(pattern) && is_normal(pattern) && known_file(pattern) {
+        if is_known_file(pattern, known_file) {
             files.push(pattern.clone());
             continue;
         }

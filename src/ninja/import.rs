@@ -105,9 +105,12 @@ pub fn load_graph(
             .file_name()
             .unwrap_or(std::ffi::OsStr::new("build.ninja")),
     );
-    let graph = Graph::from_file_knowing(imported.graph.clone(), &file, &imported.root, &|rel| {
-        imported.seen_file(rel)
-    })?;
+    let graph = Graph::from_file_knowing(
+        imported.graph.clone(),
+        &file,
+        &imported.root,
+        &imported.seen_file(),
+    )?;
     Ok((graph, imported))
 }
 
@@ -913,15 +916,22 @@ impl Import {
     /// `graph_file`, except that input files the import has just seen listed as regular
     /// files are not looked at again.
     pub fn validate(&self, graph_file: &Path) -> Result<(), GraphError> {
-        Graph::validate(&self.graph, graph_file, &self.root, &|rel| {
-            self.seen_file(rel)
-        })
+        Graph::validate(&self.graph, graph_file, &self.root, &self.seen_file())
     }
 
-    /// Whether the import saw `rel` (relative to the root) listed as a regular file.
-    fn seen_file(&self, rel: &str) -> bool {
-        let root = self.root.to_string_lossy();
-        self.files.listed_file(&format!("{root}/{rel}"))
+    /// Answers whether the import saw a path relative to the root listed as a regular
+    /// file, reusing one buffer for the absolute path (no allocation per question).
+    fn seen_file(&self) -> impl Fn(&str) -> bool + '_ {
+        let root = self.root.to_string_lossy().into_owned();
+        let path = std::cell::RefCell::new(String::new());
+        move |rel| {
+            let mut path = path.borrow_mut();
+            path.clear();
+            path.push_str(&root);
+            path.push('/');
+            path.push_str(rel);
+            self.files.listed_file(&path)
+        }
     }
 
     /// The graph as TOML, with a header saying where it came from.
