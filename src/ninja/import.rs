@@ -937,38 +937,81 @@ impl Import {
     /// The graph as TOML, with a header saying where it came from.
     pub fn to_toml(&self, source: &str) -> Result<String, toml::ser::Error> {
         let mut out = String::with_capacity(self.graph.steps.len() * 320 + 256);
-        out.push_str(&format!("{GENERATED_MARK} from {source}.\n# Re-run the import after changing the build; edits here are lost.\n\n"));
-        let header = out.len();
-        if !write_steps_toml(&self.graph, &mut out) {
-            out.truncate(header);
-            out.push_str(&toml::to_string(&self.graph)?);
-        }
+        self.emit_toml(source, &mut out, &mut |_| Ok(()))?;
         Ok(out)
+    }
+
+    /// Writes [`Import::to_toml`]'s text to `path`, a chunk at a time (a large graph is
+    /// never held whole in memory). The file is created only once the text is known to
+    /// serialize.
+    pub fn write_toml(&self, source: &str, path: &Path) -> anyhow::Result<()> {
+        use anyhow::Context;
+        use std::io::Write;
+        let mut file: Option<std::fs::File> = None;
+        let mut flush = |chunk: &mut String| -> anyhow::Result<()> {
+            let cannot = || format!("cannot write {}", path.display());
+            let file = match &mut file {
+                Some(file) => file,
+                None => file.insert(std::fs::File::create(path).with_context(cannot)?),
+            };
+            file.write_all(chunk.as_bytes()).with_context(cannot)?;
+            chunk.clear();
+            Ok(())
+        };
+        let mut chunk = String::with_capacity(2 * TOML_CHUNK);
+        self.emit_toml(source, &mut chunk, &mut flush)?;
+        flush(&mut chunk)
+    }
+
+    /// Appends the TOML text to `out`, handing it to `flush` whenever a chunk is full.
+    fn emit_toml<E: From<toml::ser::Error>>(
+        &self,
+        source: &str,
+        out: &mut String,
+        flush: &mut dyn FnMut(&mut String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        out.push_str(&format!("{GENERATED_MARK} from {source}.\n# Re-run the import after changing the build; edits here are lost.\n\n"));
+        if fast_toml_fits(&self.graph) {
+            write_steps_toml(&self.graph, out, flush)
+        } else {
+            out.push_str(&toml::to_string(&self.graph)?);
+            Ok(())
+        }
     }
 }
 
-/// A fast TOML writer for the graphs `import` produces (shell commands and path lists):
-/// large build files make tens of thousands of steps, which the general serializer writes
-/// slowly. Appends to `out`; `false` (with `out` unfinished) when the graph uses anything
-/// else.
-fn write_steps_toml(graph: &GraphFile, out: &mut String) -> bool {
-    if !graph.env.is_empty() {
-        return false;
-    }
+/// How much TOML text is gathered before it is written out.
+const TOML_CHUNK: usize = 64 * 1024;
+
+/// Whether [`write_steps_toml`] can write the graph: only shell commands and path lists,
+/// what `import` produces.
+fn fast_toml_fits(graph: &GraphFile) -> bool {
+    graph.env.is_empty()
+        && graph.steps.values().all(|step| {
+            step.env.is_empty()
+                && !step.network
+                && step.sha256.is_none()
+                && step.timeout.is_none()
+                && step.memory.is_none()
+                && step.disk.is_none()
+                && step.pids.is_none()
+                && matches!(step.run, Command::Shell(_))
+        })
+}
+
+/// A fast TOML writer for the graphs `import` produces (shell commands and path lists;
+/// see [`fast_toml_fits`]): large build files make tens of thousands of steps, which the
+/// general serializer writes slowly. Appends to `out`, handing it to `flush` whenever it
+/// holds [`TOML_CHUNK`] bytes.
+fn write_steps_toml<E>(
+    graph: &GraphFile,
+    out: &mut String,
+    flush: &mut dyn FnMut(&mut String) -> Result<(), E>,
+) -> Result<(), E> {
     for (name, step) in &graph.steps {
-        let simple = step.env.is_empty()
-            && !step.network
-            && step.sha256.is_none()
-            && step.timeout.is_none()
-            && step.memory.is_none()
-            && step.disk.is_none()
-            && step.pids.is_none();
         let Command::Shell(run) = &step.run else {
-            return false;
+            continue;
         };
-        if !simple {
-            return false;
-        }
         out.push_str("[steps.");
         toml_key(out, name);
         out.push_str("]\nrun = ");
@@ -979,8 +1022,11 @@ fn write_steps_toml(graph: &GraphFile, out: &mut String) -> bool {
         toml_list(out, "tools", &step.tools, false);
         toml_list(out, "deps", &step.deps, false);
         out.push('\n');
+        if out.len() >= TOML_CHUNK {
+            flush(out)?;
+        }
     }
-    true
+    Ok(())
 }
 
 fn toml_key(out: &mut String, key: &str) {
@@ -1069,7 +1115,8 @@ mod tests {
             },
         );
         let mut text = String::new();
-        assert!(write_steps_toml(&graph, &mut text));
+        assert!(fast_toml_fits(&graph));
+        write_steps_toml::<std::io::Error>(&graph, &mut text, &mut |_| Ok(())).unwrap();
         let back: GraphFile = toml::from_str(&text).unwrap();
         assert_eq!(back, graph, "{text}");
     }
