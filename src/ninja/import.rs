@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::deps::{parse_depfile, read_ninja_deps};
+use super::fasthash::FastMap;
 use super::files::FileKinds;
 use super::parse::{
     canonicalize_path, parse_file, push_shell_escaped, BuildFile, Edge, NinjaError,
@@ -250,62 +251,15 @@ struct Resolved {
     producer: Option<usize>,
 }
 
-/// One path string of the build file, by identity: where its text lives and its length.
-/// The parsed file is borrowed unchanged for the whole import (`'a`), so one identity is
-/// always one spelling (an equal spelling in another string is merely worked out again),
-/// and hashing two words is much cheaper than hashing and comparing the text.
-#[derive(Clone, Copy)]
-struct PathId<'a>(&'a str);
-
-impl PartialEq for PathId<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.0, other.0)
-    }
-}
-
-impl Eq for PathId<'_> {}
-
-impl std::hash::Hash for PathId<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_usize(self.0.as_ptr() as usize);
-        state.write_usize(self.0.len());
-    }
-}
-
-/// A multiply-rotate hash for [`PathId`]s (SipHash guards against chosen keys, and
-/// nobody chooses addresses).
-#[derive(Default)]
-struct WordHasher(u64);
-
-impl std::hash::Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(u64::from(byte));
-        }
-    }
-
-    fn write_usize(&mut self, word: usize) {
-        self.write_u64(word as u64);
-    }
-
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-
-    fn finish(&self) -> u64 {
-        // The table picks buckets by the low bits: bring the well-mixed high bits there.
-        self.0.rotate_left(26)
-    }
-}
-
-/// The paths already resolved.
-type ResolvedPaths<'a> = HashMap<PathId<'a>, Resolved, std::hash::BuildHasherDefault<WordHasher>>;
+/// The paths already resolved, by spelling: the same text always lands in the same place,
+/// so a path named by many edges (an object every link reads) is worked out once.
+type ResolvedPaths<'a> = FastMap<&'a str, Resolved>;
 
 struct Importer<'a> {
     file: &'a BuildFile,
     layout: Layout,
     /// Each output's absolute path -> its edge (`a.h` and `/abs/build/a.h` are one file).
-    index: HashMap<String, usize>,
+    index: FastMap<String, usize>,
     resolved: ResolvedPaths<'a>,
     discovered: &'a HashMap<String, Vec<String>>,
     files: FileKinds,
@@ -326,10 +280,10 @@ struct Importer<'a> {
 fn resolve<'m, 'a>(
     resolved: &'m mut ResolvedPaths<'a>,
     layout: &Layout,
-    index: &HashMap<String, usize>,
+    index: &FastMap<String, usize>,
     path: &'a str,
 ) -> &'m Resolved {
-    resolved.entry(PathId(path)).or_insert_with(|| {
+    resolved.entry(path).or_insert_with(|| {
         let abs = layout.absolute(path);
         let producer = index.get(&abs).copied();
         Resolved {
@@ -387,7 +341,7 @@ impl<'a> Importer<'a> {
         files: FileKinds,
         tally: Tally,
     ) -> Importer<'a> {
-        let mut index = HashMap::with_capacity(file.edges.len());
+        let mut index = FastMap::with_capacity_and_hasher(file.edges.len(), Default::default());
         for (i, edge) in file.edges.iter().enumerate() {
             for output in edge.all_outputs() {
                 index.insert(layout.absolute(output), i);
