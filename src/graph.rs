@@ -487,8 +487,8 @@ fn step_error(file: &Path, step: &str, problem: Problem) -> GraphError {
     }
 }
 
-/// Output path -> the step declaring it.
-type Producers<'g> = BTreeMap<&'g str, &'g str>;
+/// Output path -> the step declaring it (hashed: large graphs look every input up).
+type Producers<'g> = HashMap<&'g str, &'g str>;
 
 /// Everything [`Graph::from_file`] checks before it looks at files: names, shapes, env,
 /// outputs (duplicates and overlaps), deps and cycles. Returns the producers of the
@@ -508,7 +508,7 @@ fn check_structure<'g>(
     for name in parsed.env.keys() {
         check_env_name(name).map_err(graph_error)?;
     }
-    let mut producers: Producers = BTreeMap::new();
+    let mut producers: Producers = HashMap::with_capacity(parsed.steps.len());
     for (name, decl) in &parsed.steps {
         check_step_shape(name, decl).map_err(|p| step_error(file, name, p))?;
         for output in &decl.outputs {
@@ -645,8 +645,11 @@ pub fn check_relative(path: &str) -> Result<(), Problem> {
 
 /// One output inside another output of a different step is as much a clash as a duplicate.
 fn check_overlapping_outputs(producers: &Producers) -> Result<(), (String, Problem)> {
+    // In path order, a directory comes right before what lies below it.
+    let mut sorted: Vec<(&str, &str)> = producers.iter().map(|(&o, &s)| (o, s)).collect();
+    sorted.sort_unstable_by_key(|&(output, _)| output);
     let mut previous: Option<(&str, &str)> = None;
-    for (&output, &step) in producers {
+    for (output, step) in sorted {
         if let Some((prev_out, prev_step)) = previous {
             if is_below(output, prev_out) && prev_step != step {
                 return Err((
