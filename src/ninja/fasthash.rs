@@ -5,7 +5,7 @@
 //! its directories, so a multiply-rotate hash over eight bytes at a time does the job
 //! several times faster.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A multiply-rotate hash, eight bytes at a time.
@@ -44,6 +44,9 @@ impl Hasher for WordHasher {
 
 /// A hash map using [`WordHasher`].
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<WordHasher>>;
+
+/// A hash set using [`WordHasher`].
+pub type FastSet<K> = HashSet<K, BuildHasherDefault<WordHasher>>;
 
 #[cfg(test)]
 mod tests {

@@ -18,14 +18,14 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::deps::{parse_depfile, read_ninja_deps};
-use super::fasthash::FastMap;
+use super::fasthash::{FastMap, FastSet};
 use super::files::FileKinds;
 use super::parse::{
     canonicalize_path, parse_file, push_shell_escaped, BuildFile, Edge, NinjaError,
 };
 use super::paths::{
-    common_ancestor, is_system_str, join_to_normal, normalize_abs, relative_inside,
-    relative_inside_str, Rewriter,
+    common_ancestor, is_system_str, join_to_normal, join_to_normal_into, normalize_abs,
+    relative_inside, relative_inside_str, Rewriter,
 };
 use crate::graph::{Command, Graph, GraphError, GraphFile, StepDecl, DEFAULT_PATH};
 
@@ -194,14 +194,20 @@ impl Layout {
 
     /// A Ninja path as an absolute, normalized host path.
     fn absolute(&self, path: &str) -> String {
+        let mut out = String::new();
+        self.absolute_into(path, &mut out);
+        out
+    }
+
+    /// [`Layout::absolute`] into `out` (cleared first).
+    fn absolute_into(&self, path: &str, out: &mut String) {
         // Both directories are canonical: only `path` needs normalizing.
-        let normal = join_to_normal(&self.build_str, path);
+        join_to_normal_into(out, &self.build_str, path);
         if let Some((spelling, real)) = &self.alias_str {
-            if let Some(rest) = relative_inside_str(spelling, &normal) {
-                return join_to_normal(real, rest);
+            if let Some(rest) = relative_inside_str(spelling, out) {
+                *out = join_to_normal(real, rest);
             }
         }
-        normal
     }
 }
 
@@ -244,23 +250,71 @@ struct Tally {
 }
 
 /// A Ninja path on the host, worked out once per spelling.
+#[derive(Clone, Copy)]
 struct Resolved {
-    /// The absolute, normalized host path.
-    abs: Box<str>,
+    /// Where the absolute, normalized host path lies in [`Resolver::text`].
+    start: usize,
+    /// Where it ends.
+    end: usize,
     /// The edge producing it, if any.
     producer: Option<usize>,
 }
 
 /// The paths already resolved, by spelling: the same text always lands in the same place,
-/// so a path named by many edges (an object every link reads) is worked out once.
-type ResolvedPaths<'a> = FastMap<&'a str, Resolved>;
+/// so a path named by many edges (an object every link reads) is worked out once. Their
+/// absolute paths share one buffer instead of one allocation each.
+#[derive(Default)]
+struct Resolver<'a> {
+    known: FastMap<&'a str, Resolved>,
+    /// Every absolute path resolved, one after another.
+    text: String,
+    /// Where a path is worked out before it joins `text`.
+    scratch: String,
+}
+
+impl<'a> Resolver<'a> {
+    fn with_capacity(paths: usize) -> Resolver<'a> {
+        Resolver {
+            known: FastMap::with_capacity_and_hasher(paths, Default::default()),
+            text: String::with_capacity(paths * 64),
+            scratch: String::new(),
+        }
+    }
+
+    /// Where `path` lands, computed on first use.
+    fn resolve(
+        &mut self,
+        layout: &Layout,
+        index: &FastMap<String, usize>,
+        path: &'a str,
+    ) -> Resolved {
+        if let Some(&known) = self.known.get(path) {
+            return known;
+        }
+        layout.absolute_into(path, &mut self.scratch);
+        let start = self.text.len();
+        self.text.push_str(&self.scratch);
+        let resolved = Resolved {
+            start,
+            end: self.text.len(),
+            producer: index.get(&self.scratch).copied(),
+        };
+        self.known.insert(path, resolved);
+        resolved
+    }
+
+    /// The absolute path of a resolved path.
+    fn abs(&self, resolved: Resolved) -> &str {
+        &self.text[resolved.start..resolved.end]
+    }
+}
 
 struct Importer<'a> {
     file: &'a BuildFile,
     layout: Layout,
     /// Each output's absolute path -> its edge (`a.h` and `/abs/build/a.h` are one file).
     index: FastMap<String, usize>,
-    resolved: ResolvedPaths<'a>,
+    resolved: Resolver<'a>,
     discovered: &'a HashMap<String, Vec<String>>,
     files: FileKinds,
     root: PathBuf,
@@ -269,28 +323,11 @@ struct Importer<'a> {
     rewriter: Rewriter,
     /// Step names by edge (empty for edges not imported).
     names: Vec<String>,
-    phony_memo: HashMap<usize, Vec<&'a str>>,
+    phony_memo: FastMap<usize, Vec<&'a str>>,
     /// For a thin archive's edge, the edges of its members.
-    thin_members: HashMap<usize, Vec<usize>>,
-    tools: HashMap<String, bool>,
+    thin_members: FastMap<usize, Vec<usize>>,
+    tools: FastMap<String, bool>,
     tally: Tally,
-}
-
-/// Where `path` lands, computed on first use.
-fn resolve<'m, 'a>(
-    resolved: &'m mut ResolvedPaths<'a>,
-    layout: &Layout,
-    index: &FastMap<String, usize>,
-    path: &'a str,
-) -> &'m Resolved {
-    resolved.entry(path).or_insert_with(|| {
-        let abs = layout.absolute(path);
-        let producer = index.get(&abs).copied();
-        Resolved {
-            abs: abs.into_boxed_str(),
-            producer,
-        }
-    })
 }
 
 /// Loads `.ninja_deps` and the depfiles left on disk: each output's discovered inputs.
@@ -351,10 +388,7 @@ impl<'a> Importer<'a> {
             file,
             layout,
             index,
-            resolved: ResolvedPaths::with_capacity_and_hasher(
-                file.edges.len() * 2,
-                Default::default(),
-            ),
+            resolved: Resolver::with_capacity(file.edges.len() * 2),
             discovered,
             files,
             root: PathBuf::new(),
@@ -362,9 +396,9 @@ impl<'a> Importer<'a> {
             build_rel: String::new(),
             rewriter: Rewriter::new(Vec::new(), ""),
             names: Vec::new(),
-            phony_memo: HashMap::new(),
-            thin_members: HashMap::new(),
-            tools: HashMap::new(),
+            phony_memo: FastMap::default(),
+            thin_members: FastMap::default(),
+            tools: FastMap::default(),
             tally,
         }
     }
@@ -390,8 +424,8 @@ impl<'a> Importer<'a> {
     }
 
     /// Where a path of the build file lands.
-    fn resolve(&mut self, path: &'a str) -> &Resolved {
-        resolve(&mut self.resolved, &self.layout, &self.index, path)
+    fn resolve(&mut self, path: &'a str) -> Resolved {
+        self.resolved.resolve(&self.layout, &self.index, path)
     }
 
     /// Outputs no edge consumes (Ninja's default without `default`), generators excepted.
@@ -452,10 +486,11 @@ impl<'a> Importer<'a> {
         for &i in selected {
             for input in &file.edges[i].inputs {
                 let resolved = self.resolve(input);
-                if resolved.producer.is_some() || is_system_str(&resolved.abs) {
+                let abs = self.resolved.abs(resolved);
+                if resolved.producer.is_some() || is_system_str(abs) {
                     continue;
                 }
-                let parent = match resolved.abs.rsplit_once('/') {
+                let parent = match abs.rsplit_once('/') {
                     Some((dir, _)) if !dir.is_empty() => dir,
                     _ => "/",
                 };
@@ -503,19 +538,22 @@ impl<'a> Importer<'a> {
 
     /// Step names from each edge's first output, made unique.
     fn name_steps(&mut self, selected: &[usize]) {
-        let mut used = HashSet::with_capacity(selected.len());
+        let mut used = FastSet::with_capacity_and_hasher(selected.len(), Default::default());
         self.names = vec![String::new(); self.file.edges.len()];
         for &i in selected {
             let first = self.file.edges[i]
                 .outputs
                 .first()
                 .map_or("step", String::as_str);
-            let base = sanitize_name(first);
-            let mut name = base.clone();
-            let mut n = 2;
-            while !used.insert(name.clone()) {
-                name = format!("{base}-{n}");
-                n += 1;
+            let mut name = sanitize_name(first);
+            if !used.insert(name.clone()) {
+                let base = std::mem::take(&mut name);
+                for n in 2.. {
+                    name = format!("{base}-{n}");
+                    if used.insert(name.clone()) {
+                        break;
+                    }
+                }
             }
             self.names[i] = name;
         }
@@ -604,7 +642,8 @@ impl<'a> Importer<'a> {
     fn outputs(&mut self, edge: &'a Edge) -> Result<Vec<String>, ImportError> {
         let mut out: Vec<String> = Vec::with_capacity(edge.outputs.len());
         for o in edge.all_outputs() {
-            let abs = &resolve(&mut self.resolved, &self.layout, &self.index, o).abs;
+            let resolved = self.resolve(o);
+            let abs = self.resolved.abs(resolved);
             let Some(rel) = relative_inside_str(&self.root_str, abs).filter(|r| !r.is_empty())
             else {
                 let message = format!(
@@ -645,19 +684,20 @@ impl<'a> Importer<'a> {
 
     /// Where a path (no phony one) lands.
     fn classify(&mut self, path: &'a str) -> Source<'a> {
-        let resolved = resolve(&mut self.resolved, &self.layout, &self.index, path);
+        let resolved = self.resolve(path);
         if let Some(j) = resolved.producer {
             if !self.file.edges[j].is_phony() {
                 return Source::Step(j);
             }
         }
-        let Some(rel) = relative_inside_str(&self.root_str, &resolved.abs)
+        let abs = self.resolved.abs(resolved);
+        let Some(rel) = relative_inside_str(&self.root_str, abs)
             .filter(|r| !r.is_empty())
             .map(str::to_string)
         else {
             return Source::Outside(path);
         };
-        match self.files.kind(&resolved.abs) {
+        match self.files.kind(abs) {
             Some(true) => Source::File(rel),
             _ => Source::Missing(rel),
         }
