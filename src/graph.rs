@@ -431,9 +431,18 @@ impl Graph {
         known_file: &dyn Fn(&str) -> bool,
     ) -> Result<(), GraphError> {
         let (producers, order) = check_structure(parsed, file)?;
+        // Usually every step passes the cheap check, in any order; only otherwise does
+        // the order matter, to report the first problem `from_file_knowing` would.
+        let cheap = |decl: &StepDecl| inputs_known_and_free(decl, &producers, known_file);
+        if parsed.steps.values().all(cheap) {
+            return Ok(());
+        }
         for name in order {
-            step_inputs(&parsed.steps[name], root, &producers, known_file)
-                .map_err(|p| step_error(file, name, p))?;
+            let decl = &parsed.steps[name];
+            if !cheap(decl) {
+                step_inputs(decl, root, &producers, known_file)
+                    .map_err(|p| step_error(file, name, p))?;
+            }
         }
         Ok(())
     }
@@ -483,8 +492,8 @@ fn step_error(file: &Path, step: &str, problem: Problem) -> GraphError {
     }
 }
 
-/// Output path -> the step declaring it.
-type Producers<'g> = BTreeMap<&'g str, &'g str>;
+/// Output path -> the step declaring it (hashed: large graphs look every input up).
+type Producers<'g> = HashMap<&'g str, &'g str>;
 
 /// Everything [`Graph::from_file`] checks before it looks at files: names, shapes, env,
 /// outputs (duplicates and overlaps), deps and cycles. Returns the producers of the
@@ -504,7 +513,7 @@ fn check_structure<'g>(
     for name in parsed.env.keys() {
         check_env_name(name).map_err(graph_error)?;
     }
-    let mut producers: Producers = BTreeMap::new();
+    let mut producers: Producers = HashMap::with_capacity(parsed.steps.len());
     for (name, decl) in &parsed.steps {
         check_step_shape(name, decl).map_err(|p| step_error(file, name, p))?;
         for output in &decl.outputs {
@@ -641,8 +650,20 @@ pub fn check_relative(path: &str) -> Result<(), Problem> {
 
 /// One output inside another output of a different step is as much a clash as a duplicate.
 fn check_overlapping_outputs(producers: &Producers) -> Result<(), (String, Problem)> {
+    // No output below another: nothing to find, and no need to sort.
+    let nested = producers.keys().any(|output| {
+        output
+            .match_indices('/')
+            .any(|(at, _)| producers.contains_key(&output[..at]))
+    });
+    if !nested {
+        return Ok(());
+    }
+    // In path order, a directory comes right before what lies below it.
+    let mut sorted: Vec<(&str, &str)> = producers.iter().map(|(&o, &s)| (o, s)).collect();
+    sorted.sort_unstable_by_key(|&(output, _)| output);
     let mut previous: Option<(&str, &str)> = None;
-    for (&output, &step) in producers {
+    for (output, step) in sorted {
         if let Some((prev_out, prev_step)) = previous {
             if is_below(output, prev_out) && prev_step != step {
                 return Err((
@@ -801,6 +822,24 @@ fn step_inputs(
     Ok(inputs)
 }
 
+/// Whether every input of a step is a plain path `known_file` vouches for and none is an
+/// output: then [`step_inputs`] would only copy and sort them and find no problem.
+fn inputs_known_and_free(
+    decl: &StepDecl,
+    producers: &Producers,
+    known_file: &dyn Fn(&str) -> bool,
+) -> bool {
+    decl.inputs
+        .iter()
+        .all(|input| is_known_file(input, known_file) && !producers.contains_key(input.as_str()))
+}
+
+/// Whether `pattern` is a plain path that `known_file` says is a regular file, taken as
+/// it is without looking at the disk.
+fn is_known_file(pattern: &str, known_file: &dyn Fn(&str) -> bool) -> bool {
+    !is_glob(pattern) && is_normal(pattern) && known_file(pattern)
+}
+
 fn is_glob(pattern: &str) -> bool {
     pattern.contains(['*', '?', '[', '{'])
 }
@@ -822,7 +861,7 @@ fn resolve_inputs_knowing(
     let mut files = Vec::new();
     for pattern in patterns {
         let before = files.len();
-        if !is_glob(pattern) && is_normal(pattern) && known_file(pattern) {
+        if is_known_file(pattern, known_file) {
             files.push(pattern.clone());
             continue;
         }

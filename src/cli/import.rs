@@ -77,11 +77,10 @@ fn import_ninja(args: &NinjaArgs) -> anyhow::Result<Exit> {
             .join(o.file_name().context("-o names no file")?),
         None => imported.root.join(DEFAULT_GRAPH_FILE),
     };
-    let text = imported.to_toml(&args.file.display().to_string())?;
     let steps = imported.graph.steps.len();
     imported.validate(&output)?;
     refuse_to_clobber(&output, args.force)?;
-    std::fs::write(&output, text).with_context(|| format!("cannot write {}", output.display()))?;
+    imported.write_toml(&args.file.display().to_string(), &output)?;
     report(args, &imported, steps, &output);
     // The process exits now: freeing a large graph step by step would only cost time.
     std::mem::forget(imported);

@@ -6,8 +6,9 @@
 //! without a type in their entries) and directories that cannot be listed are `stat`ed,
 //! so every answer is what [`std::fs::metadata`] would say.
 
-use std::collections::HashMap;
 use std::fs;
+
+use super::fasthash::FastMap;
 
 /// What a directory entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +22,7 @@ enum Kind {
 /// A directory's listing, or why there is none.
 #[derive(Debug, Clone)]
 enum Listing {
-    Entries(HashMap<Box<str>, Kind>),
+    Entries(FastMap<Box<str>, Kind>),
     /// The directory does not exist: nothing below it does.
     Missing,
     /// It exists but cannot be listed (no read permission, not UTF-8 names): ask `stat`.
@@ -31,7 +32,7 @@ enum Listing {
 /// Answers "is this absolute, normalized path a regular file (following symlinks)?".
 #[derive(Debug, Clone, Default)]
 pub struct FileKinds {
-    dirs: HashMap<Box<str>, Listing>,
+    dirs: FastMap<Box<str>, Listing>,
 }
 
 impl FileKinds {
@@ -91,7 +92,7 @@ fn list(dir: &str) -> Listing {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Listing::Missing,
         Err(_) => return Listing::Unlistable,
     };
-    let mut entries = HashMap::new();
+    let mut entries = FastMap::default();
     for entry in reader {
         let Ok(entry) = entry else {
             return Listing::Unlistable;

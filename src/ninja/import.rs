@@ -18,13 +18,14 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::deps::{parse_depfile, read_ninja_deps};
+use super::fasthash::{FastMap, FastSet};
 use super::files::FileKinds;
 use super::parse::{
     canonicalize_path, parse_file, push_shell_escaped, BuildFile, Edge, NinjaError,
 };
 use super::paths::{
-    common_ancestor, is_system_str, join_to_normal, normalize_abs, relative_inside,
-    relative_inside_str, Rewriter,
+    common_ancestor, is_system_str, join_to_normal, join_to_normal_into, normalize_abs,
+    relative_inside, relative_inside_str, Rewriter,
 };
 use crate::graph::{Command, Graph, GraphError, GraphFile, StepDecl, DEFAULT_PATH};
 
@@ -105,9 +106,12 @@ pub fn load_graph(
             .file_name()
             .unwrap_or(std::ffi::OsStr::new("build.ninja")),
     );
-    let graph = Graph::from_file_knowing(imported.graph.clone(), &file, &imported.root, &|rel| {
-        imported.seen_file(rel)
-    })?;
+    let graph = Graph::from_file_knowing(
+        imported.graph.clone(),
+        &file,
+        &imported.root,
+        &imported.seen_file(),
+    )?;
     Ok((graph, imported))
 }
 
@@ -190,14 +194,20 @@ impl Layout {
 
     /// A Ninja path as an absolute, normalized host path.
     fn absolute(&self, path: &str) -> String {
+        let mut out = String::new();
+        self.absolute_into(path, &mut out);
+        out
+    }
+
+    /// [`Layout::absolute`] into `out` (cleared first).
+    fn absolute_into(&self, path: &str, out: &mut String) {
         // Both directories are canonical: only `path` needs normalizing.
-        let normal = join_to_normal(&self.build_str, path);
+        join_to_normal_into(out, &self.build_str, path);
         if let Some((spelling, real)) = &self.alias_str {
-            if let Some(rest) = relative_inside_str(spelling, &normal) {
-                return join_to_normal(real, rest);
+            if let Some(rest) = relative_inside_str(spelling, out) {
+                *out = join_to_normal(real, rest);
             }
         }
-        normal
     }
 }
 
@@ -240,70 +250,71 @@ struct Tally {
 }
 
 /// A Ninja path on the host, worked out once per spelling.
+#[derive(Clone, Copy)]
 struct Resolved {
-    /// The absolute, normalized host path.
-    abs: Box<str>,
+    /// Where the absolute, normalized host path lies in [`Resolver::text`].
+    start: usize,
+    /// Where it ends.
+    end: usize,
     /// The edge producing it, if any.
     producer: Option<usize>,
 }
 
-/// One path string of the build file, by identity: where its text lives and its length.
-/// The parsed file is borrowed unchanged for the whole import (`'a`), so one identity is
-/// always one spelling (an equal spelling in another string is merely worked out again),
-/// and hashing two words is much cheaper than hashing and comparing the text.
-#[derive(Clone, Copy)]
-struct PathId<'a>(&'a str);
-
-impl PartialEq for PathId<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.0, other.0)
-    }
-}
-
-impl Eq for PathId<'_> {}
-
-impl std::hash::Hash for PathId<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_usize(self.0.as_ptr() as usize);
-        state.write_usize(self.0.len());
-    }
-}
-
-/// A multiply-rotate hash for [`PathId`]s (SipHash guards against chosen keys, and
-/// nobody chooses addresses).
+/// The paths already resolved, by spelling: the same text always lands in the same place,
+/// so a path named by many edges (an object every link reads) is worked out once. Their
+/// absolute paths share one buffer instead of one allocation each.
 #[derive(Default)]
-struct WordHasher(u64);
+struct Resolver<'a> {
+    known: FastMap<&'a str, Resolved>,
+    /// Every absolute path resolved, one after another.
+    text: String,
+    /// Where a path is worked out before it joins `text`.
+    scratch: String,
+}
 
-impl std::hash::Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(u64::from(byte));
+impl<'a> Resolver<'a> {
+    fn with_capacity(paths: usize) -> Resolver<'a> {
+        Resolver {
+            known: FastMap::with_capacity_and_hasher(paths, Default::default()),
+            text: String::with_capacity(paths * 64),
+            scratch: String::new(),
         }
     }
 
-    fn write_usize(&mut self, word: usize) {
-        self.write_u64(word as u64);
+    /// Where `path` lands, computed on first use.
+    fn resolve(
+        &mut self,
+        layout: &Layout,
+        index: &FastMap<String, usize>,
+        path: &'a str,
+    ) -> Resolved {
+        if let Some(&known) = self.known.get(path) {
+            return known;
+        }
+        layout.absolute_into(path, &mut self.scratch);
+        let start = self.text.len();
+        self.text.push_str(&self.scratch);
+        let resolved = Resolved {
+            start,
+            end: self.text.len(),
+            producer: index.get(&self.scratch).copied(),
+        };
+        self.known.insert(path, resolved);
+        resolved
     }
 
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-
-    fn finish(&self) -> u64 {
-        // The table picks buckets by the low bits: bring the well-mixed high bits there.
-        self.0.rotate_left(26)
+    /// The absolute path of a resolved path.
+    fn abs(&self, resolved: Resolved) -> &str {
+        &self.text[resolved.start..resolved.end]
     }
 }
-
-/// The paths already resolved.
-type ResolvedPaths<'a> = HashMap<PathId<'a>, Resolved, std::hash::BuildHasherDefault<WordHasher>>;
 
 struct Importer<'a> {
     file: &'a BuildFile,
     layout: Layout,
     /// Each output's absolute path -> its edge (`a.h` and `/abs/build/a.h` are one file).
-    index: HashMap<String, usize>,
-    resolved: ResolvedPaths<'a>,
+    index: FastMap<String, usize>,
+    resolved: Resolver<'a>,
     discovered: &'a HashMap<String, Vec<String>>,
     files: FileKinds,
     root: PathBuf,
@@ -312,28 +323,11 @@ struct Importer<'a> {
     rewriter: Rewriter,
     /// Step names by edge (empty for edges not imported).
     names: Vec<String>,
-    phony_memo: HashMap<usize, Vec<&'a str>>,
+    phony_memo: FastMap<usize, Vec<&'a str>>,
     /// For a thin archive's edge, the edges of its members.
-    thin_members: HashMap<usize, Vec<usize>>,
-    tools: HashMap<String, bool>,
+    thin_members: FastMap<usize, Vec<usize>>,
+    tools: FastMap<String, bool>,
     tally: Tally,
-}
-
-/// Where `path` lands, computed on first use.
-fn resolve<'m, 'a>(
-    resolved: &'m mut ResolvedPaths<'a>,
-    layout: &Layout,
-    index: &HashMap<String, usize>,
-    path: &'a str,
-) -> &'m Resolved {
-    resolved.entry(PathId(path)).or_insert_with(|| {
-        let abs = layout.absolute(path);
-        let producer = index.get(&abs).copied();
-        Resolved {
-            abs: abs.into_boxed_str(),
-            producer,
-        }
-    })
 }
 
 /// Loads `.ninja_deps` and the depfiles left on disk: each output's discovered inputs.
@@ -384,7 +378,7 @@ impl<'a> Importer<'a> {
         files: FileKinds,
         tally: Tally,
     ) -> Importer<'a> {
-        let mut index = HashMap::with_capacity(file.edges.len());
+        let mut index = FastMap::with_capacity_and_hasher(file.edges.len(), Default::default());
         for (i, edge) in file.edges.iter().enumerate() {
             for output in edge.all_outputs() {
                 index.insert(layout.absolute(output), i);
@@ -394,10 +388,7 @@ impl<'a> Importer<'a> {
             file,
             layout,
             index,
-            resolved: ResolvedPaths::with_capacity_and_hasher(
-                file.edges.len() * 2,
-                Default::default(),
-            ),
+            resolved: Resolver::with_capacity(file.edges.len() * 2),
             discovered,
             files,
             root: PathBuf::new(),
@@ -405,9 +396,9 @@ impl<'a> Importer<'a> {
             build_rel: String::new(),
             rewriter: Rewriter::new(Vec::new(), ""),
             names: Vec::new(),
-            phony_memo: HashMap::new(),
-            thin_members: HashMap::new(),
-            tools: HashMap::new(),
+            phony_memo: FastMap::default(),
+            thin_members: FastMap::default(),
+            tools: FastMap::default(),
             tally,
         }
     }
@@ -433,8 +424,8 @@ impl<'a> Importer<'a> {
     }
 
     /// Where a path of the build file lands.
-    fn resolve(&mut self, path: &'a str) -> &Resolved {
-        resolve(&mut self.resolved, &self.layout, &self.index, path)
+    fn resolve(&mut self, path: &'a str) -> Resolved {
+        self.resolved.resolve(&self.layout, &self.index, path)
     }
 
     /// Outputs no edge consumes (Ninja's default without `default`), generators excepted.
@@ -495,10 +486,11 @@ impl<'a> Importer<'a> {
         for &i in selected {
             for input in &file.edges[i].inputs {
                 let resolved = self.resolve(input);
-                if resolved.producer.is_some() || is_system_str(&resolved.abs) {
+                let abs = self.resolved.abs(resolved);
+                if resolved.producer.is_some() || is_system_str(abs) {
                     continue;
                 }
-                let parent = match resolved.abs.rsplit_once('/') {
+                let parent = match abs.rsplit_once('/') {
                     Some((dir, _)) if !dir.is_empty() => dir,
                     _ => "/",
                 };
@@ -546,19 +538,22 @@ impl<'a> Importer<'a> {
 
     /// Step names from each edge's first output, made unique.
     fn name_steps(&mut self, selected: &[usize]) {
-        let mut used = HashSet::with_capacity(selected.len());
+        let mut used = FastSet::with_capacity_and_hasher(selected.len(), Default::default());
         self.names = vec![String::new(); self.file.edges.len()];
         for &i in selected {
             let first = self.file.edges[i]
                 .outputs
                 .first()
                 .map_or("step", String::as_str);
-            let base = sanitize_name(first);
-            let mut name = base.clone();
-            let mut n = 2;
-            while !used.insert(name.clone()) {
-                name = format!("{base}-{n}");
-                n += 1;
+            let mut name = sanitize_name(first);
+            if !used.insert(name.clone()) {
+                let base = std::mem::take(&mut name);
+                for n in 2.. {
+                    name = format!("{base}-{n}");
+                    if used.insert(name.clone()) {
+                        break;
+                    }
+                }
             }
             self.names[i] = name;
         }
@@ -647,7 +642,8 @@ impl<'a> Importer<'a> {
     fn outputs(&mut self, edge: &'a Edge) -> Result<Vec<String>, ImportError> {
         let mut out: Vec<String> = Vec::with_capacity(edge.outputs.len());
         for o in edge.all_outputs() {
-            let abs = &resolve(&mut self.resolved, &self.layout, &self.index, o).abs;
+            let resolved = self.resolve(o);
+            let abs = self.resolved.abs(resolved);
             let Some(rel) = relative_inside_str(&self.root_str, abs).filter(|r| !r.is_empty())
             else {
                 let message = format!(
@@ -688,19 +684,20 @@ impl<'a> Importer<'a> {
 
     /// Where a path (no phony one) lands.
     fn classify(&mut self, path: &'a str) -> Source<'a> {
-        let resolved = resolve(&mut self.resolved, &self.layout, &self.index, path);
+        let resolved = self.resolve(path);
         if let Some(j) = resolved.producer {
             if !self.file.edges[j].is_phony() {
                 return Source::Step(j);
             }
         }
-        let Some(rel) = relative_inside_str(&self.root_str, &resolved.abs)
+        let abs = self.resolved.abs(resolved);
+        let Some(rel) = relative_inside_str(&self.root_str, abs)
             .filter(|r| !r.is_empty())
             .map(str::to_string)
         else {
             return Source::Outside(path);
         };
-        match self.files.kind(&resolved.abs) {
+        match self.files.kind(abs) {
             Some(true) => Source::File(rel),
             _ => Source::Missing(rel),
         }
@@ -913,52 +910,102 @@ impl Import {
     /// `graph_file`, except that input files the import has just seen listed as regular
     /// files are not looked at again.
     pub fn validate(&self, graph_file: &Path) -> Result<(), GraphError> {
-        Graph::validate(&self.graph, graph_file, &self.root, &|rel| {
-            self.seen_file(rel)
-        })
+        Graph::validate(&self.graph, graph_file, &self.root, &self.seen_file())
     }
 
-    /// Whether the import saw `rel` (relative to the root) listed as a regular file.
-    fn seen_file(&self, rel: &str) -> bool {
-        let root = self.root.to_string_lossy();
-        self.files.listed_file(&format!("{root}/{rel}"))
+    /// Answers whether the import saw a path relative to the root listed as a regular
+    /// file, reusing one buffer for the absolute path (no allocation per question).
+    fn seen_file(&self) -> impl Fn(&str) -> bool + '_ {
+        let root = self.root.to_string_lossy().into_owned();
+        let path = std::cell::RefCell::new(String::new());
+        move |rel| {
+            let mut path = path.borrow_mut();
+            path.clear();
+            path.push_str(&root);
+            path.push('/');
+            path.push_str(rel);
+            self.files.listed_file(&path)
+        }
     }
 
     /// The graph as TOML, with a header saying where it came from.
     pub fn to_toml(&self, source: &str) -> Result<String, toml::ser::Error> {
         let mut out = String::with_capacity(self.graph.steps.len() * 320 + 256);
-        out.push_str(&format!("{GENERATED_MARK} from {source}.\n# Re-run the import after changing the build; edits here are lost.\n\n"));
-        let header = out.len();
-        if !write_steps_toml(&self.graph, &mut out) {
-            out.truncate(header);
-            out.push_str(&toml::to_string(&self.graph)?);
-        }
+        self.emit_toml(source, &mut out, &mut |_| Ok(()))?;
         Ok(out)
+    }
+
+    /// Writes [`Import::to_toml`]'s text to `path`, a chunk at a time (a large graph is
+    /// never held whole in memory). The file is created only once the text is known to
+    /// serialize.
+    pub fn write_toml(&self, source: &str, path: &Path) -> anyhow::Result<()> {
+        use anyhow::Context;
+        use std::io::Write;
+        let mut file: Option<std::fs::File> = None;
+        let mut flush = |chunk: &mut String| -> anyhow::Result<()> {
+            let cannot = || format!("cannot write {}", path.display());
+            let file = match &mut file {
+                Some(file) => file,
+                None => file.insert(std::fs::File::create(path).with_context(cannot)?),
+            };
+            file.write_all(chunk.as_bytes()).with_context(cannot)?;
+            chunk.clear();
+            Ok(())
+        };
+        let mut chunk = String::with_capacity(2 * TOML_CHUNK);
+        self.emit_toml(source, &mut chunk, &mut flush)?;
+        flush(&mut chunk)
+    }
+
+    /// Appends the TOML text to `out`, handing it to `flush` whenever a chunk is full.
+    fn emit_toml<E: From<toml::ser::Error>>(
+        &self,
+        source: &str,
+        out: &mut String,
+        flush: &mut dyn FnMut(&mut String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        out.push_str(&format!("{GENERATED_MARK} from {source}.\n# Re-run the import after changing the build; edits here are lost.\n\n"));
+        if fast_toml_fits(&self.graph) {
+            write_steps_toml(&self.graph, out, flush)
+        } else {
+            out.push_str(&toml::to_string(&self.graph)?);
+            Ok(())
+        }
     }
 }
 
-/// A fast TOML writer for the graphs `import` produces (shell commands and path lists):
-/// large build files make tens of thousands of steps, which the general serializer writes
-/// slowly. Appends to `out`; `false` (with `out` unfinished) when the graph uses anything
-/// else.
-fn write_steps_toml(graph: &GraphFile, out: &mut String) -> bool {
-    if !graph.env.is_empty() {
-        return false;
-    }
+/// How much TOML text is gathered before it is written out.
+const TOML_CHUNK: usize = 64 * 1024;
+
+/// Whether [`write_steps_toml`] can write the graph: only shell commands and path lists,
+/// what `import` produces.
+fn fast_toml_fits(graph: &GraphFile) -> bool {
+    graph.env.is_empty()
+        && graph.steps.values().all(|step| {
+            step.env.is_empty()
+                && !step.network
+                && step.sha256.is_none()
+                && step.timeout.is_none()
+                && step.memory.is_none()
+                && step.disk.is_none()
+                && step.pids.is_none()
+                && matches!(step.run, Command::Shell(_))
+        })
+}
+
+/// A fast TOML writer for the graphs `import` produces (shell commands and path lists;
+/// see [`fast_toml_fits`]): large build files make tens of thousands of steps, which the
+/// general serializer writes slowly. Appends to `out`, handing it to `flush` whenever it
+/// holds [`TOML_CHUNK`] bytes.
+fn write_steps_toml<E>(
+    graph: &GraphFile,
+    out: &mut String,
+    flush: &mut dyn FnMut(&mut String) -> Result<(), E>,
+) -> Result<(), E> {
     for (name, step) in &graph.steps {
-        let simple = step.env.is_empty()
-            && !step.network
-            && step.sha256.is_none()
-            && step.timeout.is_none()
-            && step.memory.is_none()
-            && step.disk.is_none()
-            && step.pids.is_none();
         let Command::Shell(run) = &step.run else {
-            return false;
+            continue;
         };
-        if !simple {
-            return false;
-        }
         out.push_str("[steps.");
         toml_key(out, name);
         out.push_str("]\nrun = ");
@@ -969,8 +1016,11 @@ fn write_steps_toml(graph: &GraphFile, out: &mut String) -> bool {
         toml_list(out, "tools", &step.tools, false);
         toml_list(out, "deps", &step.deps, false);
         out.push('\n');
+        if out.len() >= TOML_CHUNK {
+            flush(out)?;
+        }
     }
-    true
+    Ok(())
 }
 
 fn toml_key(out: &mut String, key: &str) {
@@ -1059,7 +1109,8 @@ mod tests {
             },
         );
         let mut text = String::new();
-        assert!(write_steps_toml(&graph, &mut text));
+        assert!(fast_toml_fits(&graph));
+        write_steps_toml::<std::io::Error>(&graph, &mut text, &mut |_| Ok(())).unwrap();
         let back: GraphFile = toml::from_str(&text).unwrap();
         assert_eq!(back, graph, "{text}");
     }

@@ -9,10 +9,12 @@
 //! `a/../b`). Every error names the file and the line: `build.ninja:12: unknown build
 //! rule 'cc'`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use super::fasthash::FastMap;
 
 /// How deep `include`/`subninja` may nest before the parser assumes a loop.
 const MAX_INCLUDE_DEPTH: usize = 64;
@@ -287,8 +289,8 @@ impl Rule {
 
 #[derive(Debug, Default)]
 struct Scope {
-    vars: HashMap<String, String>,
-    rules: HashMap<String, Arc<Rule>>,
+    vars: FastMap<String, String>,
+    rules: FastMap<String, Arc<Rule>>,
     parent: Option<usize>,
 }
 
@@ -576,7 +578,7 @@ struct EdgePaths {
 struct Parser {
     dir: PathBuf,
     scopes: Vec<Scope>,
-    produced: HashMap<String, usize>,
+    produced: FastMap<String, usize>,
     out: BuildFile,
 }
 
@@ -587,7 +589,7 @@ impl Parser {
         Parser {
             dir: dir.to_path_buf(),
             scopes: vec![root],
-            produced: HashMap::new(),
+            produced: FastMap::default(),
             out: BuildFile::default(),
         }
     }

@@ -59,14 +59,20 @@ pub fn normalize_join(base: &str, path: &str) -> String {
 /// directory): only `path` is worked through.
 pub fn join_to_normal(base: &str, path: &str) -> String {
     let mut out = String::with_capacity(base.len() + path.len() + 1);
+    join_to_normal_into(&mut out, base, path);
+    out
+}
+
+/// [`join_to_normal`] into `out`, which is cleared first (a buffer reused across calls).
+pub fn join_to_normal_into(out: &mut String, base: &str, path: &str) {
+    out.clear();
     if !path.starts_with('/') && base != "/" {
         out.push_str(base);
     }
-    push_normalized(&mut out, path);
+    push_normalized(out, path);
     if out.is_empty() {
         out.push('/');
     }
-    out
 }
 
 /// Appends the components of `path` to the normalized absolute path `out` (`""` being
