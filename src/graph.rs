@@ -649,43 +649,31 @@ pub fn check_relative(path: &str) -> Result<(), Problem> {
 }
 
 /// One output inside another output of a different step is as much a clash as a duplicate.
+/// Each output's parent directories are looked up among the outputs; the first clash in
+/// path order is reported, so the message is the same from run to run.
 fn check_overlapping_outputs(producers: &Producers) -> Result<(), (String, Problem)> {
-    // No output below another: nothing to find, and no need to sort.
-    let nested = producers.keys().any(|output| {
+    let enclosing = |output: &str, step: &str| {
         output
             .match_indices('/')
-            .any(|(at, _)| producers.contains_key(&output[..at]))
-    });
-    if !nested {
-        return Ok(());
+            .filter_map(|(at, _)| producers.get(&output[..at]))
+            .find(|&&other| other != step)
+            .map(|&other| other.to_string())
+    };
+    let mut clashes: Vec<(&str, &str, String)> = producers
+        .iter()
+        .filter_map(|(&output, &step)| Some((output, step, enclosing(output, step)?)))
+        .collect();
+    clashes.sort_unstable();
+    match clashes.into_iter().next() {
+        None => Ok(()),
+        Some((output, step, other)) => Err((
+            step.to_string(),
+            Problem::DuplicateOutput {
+                output: output.to_string(),
+                other,
+            },
+        )),
     }
-    // In path order, a directory comes right before what lies below it.
-    let mut sorted: Vec<(&str, &str)> = producers.iter().map(|(&o, &s)| (o, s)).collect();
-    sorted.sort_unstable_by_key(|&(output, _)| output);
-    let mut previous: Option<(&str, &str)> = None;
-    for (output, step) in sorted {
-        if let Some((prev_out, prev_step)) = previous {
-            if is_below(output, prev_out) && prev_step != step {
-                return Err((
-                    step.to_string(),
-                    Problem::DuplicateOutput {
-                        output: output.to_string(),
-                        other: prev_step.to_string(),
-                    },
-                ));
-            }
-        }
-        if previous.is_none_or(|(p, _)| !is_below(output, p)) {
-            previous = Some((output, step));
-        }
-    }
-    Ok(())
-}
-
-/// Whether `path` lies inside directory `dir` (`dir/...`).
-fn is_below(path: &str, dir: &str) -> bool {
-    path.strip_prefix(dir)
-        .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Kahn's algorithm with ties broken by name; a cycle is reported with its steps.
@@ -1076,6 +1064,16 @@ deps = ["b"]
         let err = problem("[steps.a]\nrun = \"x\"\noutputs = [\"o\", \"o/\"]\n");
         assert!(
             err.contains("step `a`: output `o/` is listed twice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nested_output_is_a_clash_even_with_a_sibling_sorting_between() {
+        // `o-x` sorts between `o` and `o/y` (`-` before `/`).
+        let err = problem("[steps.a]\nrun = \"x\"\noutputs = [\"o\"]\n[steps.b]\nrun = \"x\"\noutputs = [\"o-x\"]\n[steps.c]\nrun = \"x\"\noutputs = [\"o/y\"]\n");
+        assert!(
+            err.contains("step `c`: output `o/y` is also declared by step `a`"),
             "{err}"
         );
     }
