@@ -11,7 +11,9 @@
 //! calls [`Store::sync`] (one `syncfs`) when a build ends, before its manifest is written
 //! and fsynced. A power cut in the middle of a build can thus lose that build's newest
 //! entries (cache misses, rebuilt next time), never serve a wrong one: what was renamed
-//! into place but not flushed reads back short or empty, and fails verification.
+//! into place but not flushed reads back short or empty, and fails verification. What
+//! `check` stores while re-running single steps (cascades, bisection) is left to the
+//! kernel's writeback: losing it loses nothing a later run does not redo.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};

@@ -75,21 +75,19 @@ fn two_builds_sharing_one_store_both_succeed_and_leave_it_valid() {
 
 /// Starts `reprobe build` in `dir` and returns once a process with `marker` runs.
 fn start_build_until_running(dir: &Path, marker: &str) -> std::process::Child {
-    start_build_with_stderr_until_running(dir, marker, std::process::Stdio::inherit())
+    start_until_running(build_in(dir), marker)
 }
 
-/// [`start_build_until_running`], with reprobe's stderr going to `stderr`.
-fn start_build_with_stderr_until_running(
-    dir: &Path,
-    marker: &str,
-    stderr: std::process::Stdio,
-) -> std::process::Child {
-    let child = reprobe()
-        .args(["build", "-q"])
-        .current_dir(dir)
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
+/// `reprobe build -q` in `dir`, to be started by [`start_until_running`].
+fn build_in(dir: &Path) -> std::process::Command {
+    let mut command = reprobe();
+    command.args(["build", "-q"]).current_dir(dir);
+    command
+}
+
+/// Starts `command` and returns once a process with `marker` runs.
+fn start_until_running(mut command: std::process::Command, marker: &str) -> std::process::Child {
+    let child = command.spawn().unwrap();
     let start = Instant::now();
     while processes_with(marker).is_empty() {
         assert!(
@@ -222,8 +220,9 @@ fn a_killed_fork_server_fails_its_running_step_and_leaves_no_process() {
         &format!("[steps.slow]\nrun = \"sleep {marker}; echo s > s\"\noutputs = [\"s\"]\n"),
         &[],
     );
-    let child =
-        start_build_with_stderr_until_running(dir.path(), marker, std::process::Stdio::piped());
+    let mut command = build_in(dir.path());
+    command.stderr(std::process::Stdio::piped());
+    let child = start_until_running(command, marker);
     let servers = fork_servers_of(child.id());
     assert_eq!(servers.len(), 1, "one fork server per reprobe run");
     let server = nix::unistd::Pid::from_raw(servers[0].parse().unwrap());
@@ -243,6 +242,27 @@ fn a_killed_fork_server_fails_its_running_step_and_leaves_no_process() {
     );
     wait_until_no_process_has(marker);
     assert_store_valid(&dir.path().join(".reprobe"));
+}
+
+#[test]
+fn with_the_fork_server_off_no_server_runs() {
+    let marker = "49.778";
+    let dir = project(
+        &format!("[steps.slow]\nrun = \"sleep {marker}; echo s > s\"\noutputs = [\"s\"]\n"),
+        &[],
+    );
+    let mut command = build_in(dir.path());
+    command.env("REPROBE_FORK_SERVER", "off");
+    let mut child = start_until_running(command, marker);
+    let servers = fork_servers_of(child.id());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_until_no_process_has(marker);
+    assert_eq!(
+        servers,
+        Vec::<String>::new(),
+        "REPROBE_FORK_SERVER=off is ignored"
+    );
 }
 
 #[test]

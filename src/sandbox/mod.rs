@@ -323,7 +323,7 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// A sandbox runner re-executing the running binary, or `$REPROBE_SANDBOX_EXE`.
+    /// A sandbox runner using the running binary, or `$REPROBE_SANDBOX_EXE`.
     pub fn new() -> Result<Self, SandboxError> {
         if let Some(exe) = std::env::var_os(SANDBOX_EXE_ENV) {
             return Ok(Self::with_exe(exe.into()));
@@ -336,7 +336,8 @@ impl Sandbox {
         Ok(Self::with_exe(exe))
     }
 
-    /// A sandbox runner re-executing `exe` (a reprobe binary) as the helper.
+    /// A sandbox runner whose fork server (or, without one, whose helper) is `exe`, a
+    /// reprobe binary.
     pub fn with_exe(exe: PathBuf) -> Self {
         Sandbox {
             exe,

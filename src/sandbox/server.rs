@@ -68,8 +68,8 @@ impl ForkServer {
     }
 
     /// Has the server fork a helper for `request_path` with the given output files,
-    /// waits for the helper to end and returns its exit status. `Err` with
-    /// `ErrorKind::BrokenPipe` means the server is gone and never saw the request.
+    /// waits for the helper to end and returns its exit status. [`ServerError::Gone`]
+    /// means the server never saw the request, so the caller may run it another way.
     pub(super) fn run_helper(
         &self,
         request_path: &Path,
@@ -259,7 +259,13 @@ fn fork_helper(request: Request) -> Option<(Pid, Running)> {
     match unsafe { fork() } {
         Ok(ForkResult::Child) => become_helper(request, server),
         Ok(ForkResult::Parent { child }) => {
-            let pidfd = super::helper::pidfd_open(child).ok()?;
+            let Ok(pidfd) = super::helper::pidfd_open(child) else {
+                // Without a pidfd the server cannot tell when the helper ends: stop it
+                // now rather than leave reprobe waiting on a helper nobody reaps.
+                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(child, None);
+                return None;
+            };
             Some((
                 child,
                 Running {
