@@ -295,18 +295,49 @@ fn an_undeclared_header_fails_the_step_with_the_likely_reason() {
     assert_eq!(undeclared(&manifest, "compile"), vec!["src/config.h"]);
 }
 
+/// Like [`build_observing_files`], with opens observed by seccomp instead of the
+/// tripwire file system (`REPROBE_TRIPWIRE=off`).
+fn build_observing_files_with_seccomp(dir: &std::path::Path) -> (i32, Value, String) {
+    let out = reprobe()
+        .args(["build", "--json", "--no-cache"])
+        .env("REPROBE_OBSERVE", "all")
+        .env("REPROBE_TRIPWIRE", "off")
+        .current_dir(dir)
+        .output()
+        .expect("reprobe runs");
+    (code(&out), json(&out), stderr(&out))
+}
+
+/// A temporary directory in the host user's home (`/root` when tests run as root):
+/// home directories are hidden in the sandbox, and reads there are findings.
+fn temp_dir_in_home() -> tempfile::TempDir {
+    let home = std::env::var("HOME").expect("HOME is set");
+    assert!(
+        home.starts_with("/home/") || home == "/root",
+        "these tests need HOME below /home or /root, not {home}"
+    );
+    tempfile::Builder::new()
+        .prefix(".reprobe-test-")
+        .tempdir_in(home)
+        .expect("temp dir in HOME")
+}
+
+/// A graph reading `data.txt` of the project by its absolute host path.
+fn project_reading_itself(dir: &std::path::Path) {
+    std::fs::write(dir.join("data.txt"), "secret\n").unwrap();
+    let graph = one_step(&format!(
+        "cat {} > out 2>/dev/null; true",
+        dir.join("data.txt").display()
+    ));
+    std::fs::write(dir.join("reprobe.toml"), graph).unwrap();
+}
+
 #[test]
 fn an_absolute_path_into_the_project_is_an_undeclared_read() {
-    let dir = project("", &[("data.txt", "secret\n")]);
-    let host_path = dir.path().join("data.txt");
-    std::fs::write(
-        dir.path().join("reprobe.toml"),
-        one_step(&format!(
-            "cat {} > out 2>/dev/null; true",
-            host_path.display()
-        )),
-    )
-    .unwrap();
+    // The project's host path is visible (hidden) in the sandbox when it is not below
+    // a directory the sandbox replaces (/tmp): here, below the home directory.
+    let dir = temp_dir_in_home();
+    project_reading_itself(dir.path());
     let (status, manifest, err) = build(dir.path(), &[]);
     assert_eq!(status, 0, "{err}");
     assert!(
@@ -322,20 +353,134 @@ fn an_absolute_path_into_the_project_is_an_undeclared_read() {
 }
 
 #[test]
+fn seccomp_sees_an_absolute_path_into_a_project_below_tmp() {
+    let dir = project("", &[]);
+    project_reading_itself(dir.path());
+    let (_, manifest, err) = build_observing_files_with_seccomp(dir.path());
+    assert_eq!(undeclared(&manifest, "s"), vec!["data.txt"], "{err}");
+}
+
+#[test]
 fn reads_of_home_and_unlisted_etc_files_are_reported_and_judged_undeclared() {
-    let dir = project(
-        &one_step("cat ~/.config/x /etc/hostname 2>/dev/null; cat /etc/passwd > /dev/null; echo same > out"),
-        &[],
+    let home = temp_dir_in_home();
+    let secret = home.path().join(".config/x");
+    std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+    std::fs::write(&secret, "token\n").unwrap();
+    let run = format!(
+        "cat {} /etc/hostname 2>/dev/null; cat /etc/passwd > /dev/null; echo same > out",
+        secret.display()
     );
+    let dir = project(&one_step(&run), &[]);
     let (status, manifest, err) = build_observing_files(dir.path());
     assert_eq!(status, 0, "{err}");
     let paths = undeclared(&manifest, "s");
-    assert_eq!(paths, vec!["/etc/hostname", "/homeless-shelter/.config/x"]);
+    assert_eq!(
+        paths,
+        vec!["/etc/hostname".to_string(), secret.display().to_string()]
+    );
     assert!(err.contains("did not declare"), "{err}");
     let out = run_in(dir.path(), &["check", "--json"]);
     let report = json(&out);
     assert_eq!(report["steps"][0]["verdict"], "undeclared", "{report}");
     assert_eq!(code(&out), 1);
+}
+
+#[test]
+fn seccomp_sees_reads_below_the_steps_own_home_too() {
+    let dir = project(
+        &one_step("cat ~/.config/x /etc/hostname 2>/dev/null; cat /etc/passwd > /dev/null; echo same > out"),
+        &[],
+    );
+    let (status, manifest, err) = build_observing_files_with_seccomp(dir.path());
+    assert_eq!(status, 0, "{err}");
+    let paths = undeclared(&manifest, "s");
+    assert_eq!(paths, vec!["/etc/hostname", "/homeless-shelter/.config/x"]);
+}
+
+#[test]
+fn names_a_step_creates_itself_are_not_undeclared_reads_even_where_the_project_has_them() {
+    // The project holds stale copies of what the step writes (a build directory from an
+    // earlier build): looking those names up to create them reads nothing undeclared.
+    let run = "mkdir -p build/obj && cc_out=build/obj/a.o; cat src/a.txt > $cc_out; \
+               cat src/a.txt > build/a.d; cat build/a.d > out";
+    let graph = one_step(run).replace("run", "inputs = [\"src/a.txt\"]\nrun");
+    let dir = project(
+        &graph,
+        &[
+            ("src/a.txt", "a\n"),
+            ("build/obj/a.o", "stale\n"),
+            ("build/a.d", "stale\n"),
+        ],
+    );
+    let (status, manifest, err) = build_observing_files(dir.path());
+    assert_eq!(status, 0, "{err}");
+    assert!(undeclared(&manifest, "s").is_empty(), "{manifest}");
+}
+
+#[test]
+fn the_work_directory_stays_an_ordinary_directory_for_the_step() {
+    // Removing, re-creating and renaming declared directories and files works as on
+    // any directory, and only what is left at the end comes back.
+    let run = "rm -r src/sub && mkdir src/sub && echo new > src/sub/b.txt && \
+               mv src/a.txt src/c.txt && ls -R src > out && cat src/sub/b.txt >> out";
+    let graph = one_step(run).replace("run", "inputs = [\"src/**\"]\nrun");
+    let dir = project(&graph, &[("src/a.txt", "a\n"), ("src/sub/b.txt", "b\n")]);
+    let (status, manifest, err) = build_observing_files(dir.path());
+    assert_eq!(status, 0, "{err}");
+    assert!(undeclared(&manifest, "s").is_empty(), "{manifest}");
+    let out = dir.path().join("out-dir");
+    let built = run_in(dir.path(), &["build", "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&built), 0, "{}", stderr(&built));
+    let listing = std::fs::read_to_string(out.join("out")).unwrap();
+    assert_eq!(listing, "src:\nc.txt\nsub\n\nsrc/sub:\nb.txt\nnew\n");
+}
+
+#[test]
+fn etc_files_only_root_may_read_stay_unreadable() {
+    let run =
+        "if cat /etc/shadow >/dev/null 2>&1; then echo readable > out; else echo denied > out; fi";
+    let dir = project(&one_step(run), &[]);
+    let out = dir.path().join("out-dir");
+    let built = reprobe()
+        .args(["build", "--no-cache", "--out", out.to_str().unwrap()])
+        .env("REPROBE_OBSERVE", "all")
+        .current_dir(dir.path())
+        .output()
+        .expect("reprobe runs");
+    assert_eq!(code(&built), 0, "{}", stderr(&built));
+    assert_eq!(
+        std::fs::read_to_string(out.join("out")).unwrap(),
+        "denied\n"
+    );
+}
+
+#[test]
+fn observed_opens_go_through_the_tripwire_file_system() {
+    // The mechanism itself: /etc is the tripwire's FUSE mirror and the work directory an
+    // overlay on it. REPROBE_TRIPWIRE=off: neither mount (seccomp observes each open).
+    let run = "awk '{for (i = 7; i < NF; i++) if ($i == \"-\") print $5, $(i + 1)}' \
+               /proc/self/mountinfo > out";
+    let dir = project(&one_step(run), &[]);
+    let out_dir = dir.path().join("out-dir");
+    for (tripwire, work_fs, etc_fuse) in [("on", "overlay", true), ("off", "tmpfs", false)] {
+        let built = reprobe()
+            .args(["build", "--no-cache", "--out", out_dir.to_str().unwrap()])
+            .env("REPROBE_OBSERVE", "all")
+            .env("REPROBE_TRIPWIRE", tripwire)
+            .current_dir(dir.path())
+            .output()
+            .expect("reprobe runs");
+        assert_eq!(code(&built), 0, "{}", stderr(&built));
+        let mounts = std::fs::read_to_string(out_dir.join("out")).unwrap();
+        let lines: Vec<&str> = mounts.lines().collect();
+        let work = format!("/build/s {work_fs}");
+        assert!(lines.contains(&work.as_str()), "{tripwire}: {mounts}");
+        assert_eq!(
+            lines.contains(&"/etc fuse"),
+            etc_fuse,
+            "{tripwire}: {mounts}"
+        );
+    }
 }
 
 #[test]

@@ -21,6 +21,7 @@ use super::ids::{namespace_flags, IdMode};
 use super::init;
 use super::limits::LimitExceeded;
 use super::observe::Supervisor;
+use super::tripwire::Layout;
 use super::{SandboxError, SandboxSpec, StepExit};
 use crate::manifest::SandboxFindings;
 
@@ -196,6 +197,11 @@ pub(super) struct InitFds {
     pub observe_step: Option<RawFd>,
     /// The helper's end of it (init closes its copy).
     pub observe_helper: Option<RawFd>,
+    /// Init's end of the socket it sends the tripwire's FUSE device on, when opens are
+    /// observed by the tripwire (module `tripwire`).
+    pub tripwire_init: Option<RawFd>,
+    /// The helper's end of it (init closes its copy).
+    pub tripwire_helper: Option<RawFd>,
 }
 
 /// Entry of the hidden `reprobe __sandbox REQUEST` subcommand: runs one sandboxed step
@@ -252,6 +258,13 @@ fn run_sandbox(request: &HelperRequest) -> Result<HelperStatus, SetupFailure> {
     let (go_read, go_write) = pipe2(OFlag::O_CLOEXEC).map_err(pipe("the go pipe"))?;
     let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(pipe("the report pipe"))?;
     let handover = handover_socket(&request.spec)?;
+    let layout = handover
+        .as_ref()
+        .and_then(|_| Layout::for_spec(&request.spec));
+    let tripwire = match &layout {
+        Some(_) => Some(fd_socket()?),
+        None => None,
+    };
     let fds = InitFds {
         go_read: go_read.as_raw_fd(),
         go_write: go_write.as_raw_fd(),
@@ -259,13 +272,20 @@ fn run_sandbox(request: &HelperRequest) -> Result<HelperStatus, SetupFailure> {
         report: ReportPipe(report_write.as_raw_fd()),
         observe_step: handover.as_ref().map(|(_, step)| step.as_raw_fd()),
         observe_helper: handover.as_ref().map(|(helper, _)| helper.as_raw_fd()),
+        tripwire_init: tripwire.as_ref().map(|(_, init)| init.as_raw_fd()),
+        tripwire_helper: tripwire.as_ref().map(|(helper, _)| helper.as_raw_fd()),
     };
     let start = Instant::now();
     let guard = clone_init(request, &fds)?;
     drop((go_read, report_write));
+    let tripwire = tripwire.zip(layout).map(|((helper, init), layout)| {
+        drop(init);
+        let extra = vec![request.scratch_dir.clone()];
+        (helper, layout, extra)
+    });
     let mut supervisor = handover.map(|(helper, step)| {
         drop(step);
-        Supervisor::new(&request.spec, helper)
+        Supervisor::new(&request.spec, helper, tripwire)
     });
     write_id_maps(&guard, request)?;
     write_byte(&go_write)?;
@@ -295,6 +315,20 @@ fn handover_socket(spec: &SandboxSpec) -> Result<Option<(OwnedFd, OwnedFd)>, Set
     setsockopt(&helper, sockopt::PassCred, &true)
         .map_err(fail("set SO_PASSCRED on", "the seccomp hand-over socket"))?;
     Ok(Some((helper, step)))
+}
+
+/// A socketpair (helper end, init end) to pass one fd on.
+fn fd_socket() -> Result<(OwnedFd, OwnedFd), SetupFailure> {
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(SetupFailure::errno(
+        "create",
+        "the tripwire hand-over socket",
+    ))
 }
 
 /// Kills and reaps init unless defused: no error path leaves a sandbox running.

@@ -15,13 +15,17 @@ use nix::unistd::{fork, setgroups, sethostname, setresgid, setresuid, ForkResult
 use super::helper::{HelperRequest, InitFds, InitReport, SetupFailure};
 use super::ids::IdMode;
 use super::limits::{self, LimitExceeded, Watch};
+use super::tripwire::Layout;
 use super::{exec, rootfs, SandboxSpec, StepExit};
 
 /// Entry of the cloned init process. Never returns: it reports and `_exit`s.
 pub(super) fn init_main(request: &HelperRequest, fds: &InitFds) -> isize {
     close(fds.go_write);
     close(fds.report_read);
-    if let Some(fd) = fds.observe_helper {
+    for fd in [fds.observe_helper, fds.tripwire_helper]
+        .into_iter()
+        .flatten()
+    {
         close(fd);
     }
     if !wait_for_go(fds.go_read) {
@@ -51,16 +55,23 @@ fn setup_and_run(
 ) -> Result<(StepExit, Option<LimitExceeded>), SetupFailure> {
     let spec = &request.spec;
     let host = rootfs::prepare_host_view(request)?;
+    let tripwire = tripwire_setup(request, fds);
     become_setup_user(request.ids)?;
     stay_tied_to_helper(fds.go_read)?;
-    let disk = rootfs::build_root(request, &host)?;
+    let (disk, tripwire_active) = rootfs::build_root(request, &host, tripwire)?;
+    if let Some(fd) = fds.tripwire_init {
+        close(fd);
+    }
+    // Opens are recorded by the tripwire: the step's seccomp filter leaves them alone.
+    let mut step_spec = spec.clone();
+    step_spec.observation.files &= !tripwire_active;
     set_names(spec)?;
     if !spec.network {
         rootfs::loopback_up()?;
     }
     rootfs::enter_root(spec, host)?;
     set_sigchld_blocked(true)?;
-    let step = spawn_step(request, fds)?;
+    let step = spawn_step(&step_spec, request.ids, fds)?;
     let root = disk
         .root
         .try_clone()
@@ -167,13 +178,26 @@ fn set_names(spec: &SandboxSpec) -> Result<(), SetupFailure> {
         .map_err(SetupFailure::errno("setdomainname", &spec.domainname))
 }
 
+/// What init needs to mount the tripwire, when the helper asked for one and the FUSE
+/// device opens (if not, opens are observed with seccomp).
+fn tripwire_setup(request: &HelperRequest, fds: &InitFds) -> Option<rootfs::TripwireSetup> {
+    let socket = fds.tripwire_init?;
+    let layout = Layout::for_spec(&request.spec)?;
+    let device = rootfs::open_fuse_device()?;
+    Some(rootfs::TripwireSetup {
+        device,
+        socket,
+        layout,
+    })
+}
+
 /// Forks the step process; it reports its own setup failures before exec.
-fn spawn_step(request: &HelperRequest, fds: &InitFds) -> Result<Pid, SetupFailure> {
+fn spawn_step(spec: &SandboxSpec, ids: IdMode, fds: &InitFds) -> Result<Pid, SetupFailure> {
     // SAFETY: init is single-threaded, so the child may run arbitrary code.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let result = exec::reset_signals()
-                .and_then(|()| exec::exec_step(&request.spec, request.ids, fds.observe_step));
+            let result =
+                exec::reset_signals().and_then(|()| exec::exec_step(spec, ids, fds.observe_step));
             let Err(failure) = result;
             fds.report.send(&InitReport::Setup(failure));
             exit(exec::EXIT_CANNOT_EXECUTE)

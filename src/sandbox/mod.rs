@@ -37,6 +37,7 @@
 //! the work directory; mount_setattr(2) needs Linux 5.12.
 
 mod exec;
+mod fuse;
 mod helper;
 mod ids;
 mod init;
@@ -45,6 +46,7 @@ mod observe;
 mod rootfs;
 mod seccomp;
 mod server;
+mod tripwire;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -131,6 +133,10 @@ pub struct SandboxSpec {
 /// (`benches/observe.sh`) and for debugging.
 pub const OBSERVE_ENV: &str = "REPROBE_OBSERVE";
 
+/// Environment variable: `off` observes file opens with seccomp (one round trip per
+/// open) instead of the tripwire file system (module `tripwire`). For comparisons.
+pub const TRIPWIRE_ENV: &str = "REPROBE_TRIPWIRE";
+
 /// What the sandbox's supervisor watches while a step runs (DESIGN.md sections 4 and 6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observation {
@@ -142,6 +148,9 @@ pub struct Observation {
     pub project_root: Option<PathBuf>,
     /// Host directories below the project that are never reported (the store).
     pub ignored: Vec<PathBuf>,
+    /// Observe file opens with seccomp even where the tripwire could record them.
+    #[serde(default)]
+    pub opens_by_seccomp: bool,
 }
 
 impl Default for Observation {
@@ -151,6 +160,7 @@ impl Default for Observation {
             files: true,
             project_root: None,
             ignored: Vec::new(),
+            opens_by_seccomp: false,
         }
     }
 }
@@ -168,6 +178,7 @@ impl Observation {
         Observation {
             network,
             files,
+            opens_by_seccomp: std::env::var(TRIPWIRE_ENV).is_ok_and(|v| v == "off"),
             ..Observation::default()
         }
     }

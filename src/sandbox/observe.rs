@@ -19,7 +19,10 @@
 //!   missing from the work directory (or the project's own host path, which is hidden),
 //!   a path in a home directory, or an `/etc` file beyond [`ETC_ALLOWED`].
 //!
-//! The `stat` family is not observed: every observed call costs a round trip through the
+//! Opens reach this supervisor only as the fallback: normally the tripwire file system
+//! (module `tripwire`, served from the same poll loop) records them, once per path
+//! instead of once per call, and the step's filter leaves opens out. Here the `stat`
+//! family is not observed: every observed call costs a round trip through the
 //! supervisor, and stat calls outnumber opens in most builds (see `benches/observe.sh`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -33,6 +36,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::errno::Errno;
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 
+use super::tripwire::{Layout, Tripwire};
 use super::wire::{dns_query_name, parse_sockaddr, Destination, RESOLVER_SOCKETS};
 use super::SandboxSpec;
 use crate::manifest::{NetworkAttempt, SandboxFindings};
@@ -100,12 +104,45 @@ pub(super) struct Supervisor {
     /// Absolute paths already classified: a path opened again (a build reads the same
     /// headers over and over) costs no more look-ups on the host.
     classified: HashSet<PathBuf>,
+    /// The tripwire file system: waiting for init to send its device, then served.
+    tripwire: TripwireState,
+}
+
+/// Where the tripwire (module `tripwire`) stands.
+enum TripwireState {
+    /// Opens are observed with seccomp only.
+    Off,
+    /// Init has not sent the FUSE device yet, on this socket.
+    Waiting {
+        socket: OwnedFd,
+        spec: Box<SandboxSpec>,
+        layout: Layout,
+        extra: Vec<PathBuf>,
+    },
+    /// Being served.
+    Serving(Box<Tripwire>),
 }
 
 impl Supervisor {
-    /// A supervisor waiting for the listener on `handover`.
-    pub(super) fn new(spec: &SandboxSpec, handover: OwnedFd) -> Self {
+    /// A supervisor waiting for the listener on `handover` and, when opens are observed
+    /// by the tripwire, for its device on `tripwire` (with the layout, and host paths
+    /// never to report beside the spec's).
+    pub(super) fn new(
+        spec: &SandboxSpec,
+        handover: OwnedFd,
+        tripwire: Option<(OwnedFd, Layout, Vec<PathBuf>)>,
+    ) -> Self {
+        let tripwire = match tripwire {
+            Some((socket, layout, extra)) => TripwireState::Waiting {
+                socket,
+                spec: Box::new(spec.clone()),
+                layout,
+                extra,
+            },
+            None => TripwireState::Off,
+        };
         Supervisor {
+            tripwire,
             handover: Some(handover),
             listener: None,
             paths: PathRules::new(spec),
@@ -118,11 +155,18 @@ impl Supervisor {
 
     /// The fds to poll for readability: the hand-over socket or the listener.
     pub(super) fn poll_fds(&self) -> Vec<libc::pollfd> {
+        let tripwire = match &self.tripwire {
+            TripwireState::Off => None,
+            TripwireState::Waiting { socket, .. } => Some(socket.as_raw_fd()),
+            TripwireState::Serving(server) => server.poll_fd(),
+        };
         [&self.handover, &self.listener]
             .into_iter()
             .flatten()
+            .map(AsRawFd::as_raw_fd)
+            .chain(tripwire)
             .map(|fd| libc::pollfd {
-                fd: fd.as_raw_fd(),
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
             })
@@ -136,7 +180,10 @@ impl Supervisor {
                 continue;
             }
             let is_handover = self.handover.as_ref().map(AsRawFd::as_raw_fd) == Some(pfd.fd);
-            if is_handover {
+            let is_listener = self.listener.as_ref().map(AsRawFd::as_raw_fd) == Some(pfd.fd);
+            if !is_handover && !is_listener {
+                self.serve_tripwire(pfd.revents);
+            } else if is_handover {
                 self.take_listener(pfd.revents);
             } else if pfd.revents & libc::POLLIN != 0 {
                 self.answer_one();
@@ -147,11 +194,41 @@ impl Supervisor {
         }
     }
 
+    /// Takes the tripwire's device from init, or answers its requests.
+    fn serve_tripwire(&mut self, revents: i16) {
+        match std::mem::replace(&mut self.tripwire, TripwireState::Off) {
+            TripwireState::Off => {}
+            TripwireState::Serving(mut server) => {
+                server.serve();
+                self.tripwire = TripwireState::Serving(server);
+            }
+            TripwireState::Waiting {
+                socket,
+                spec,
+                layout,
+                extra,
+            } => {
+                if revents & libc::POLLIN == 0 {
+                    return;
+                }
+                if let Ok(device) = receive_fd(&socket) {
+                    let server = Tripwire::new(device, &spec, layout, &extra);
+                    self.tripwire = TripwireState::Serving(Box::new(server));
+                }
+            }
+        }
+    }
+
     /// The findings, once the step is over.
     pub(super) fn finish(mut self) -> SandboxFindings {
         let unsent: Vec<NetworkAttempt> = self.dns_sockets.drain().map(|(_, (_, a))| a).collect();
         for attempt in unsent {
             self.record(attempt);
+        }
+        if let TripwireState::Serving(server) =
+            std::mem::replace(&mut self.tripwire, TripwireState::Off)
+        {
+            self.undeclared.extend(server.findings());
         }
         SandboxFindings {
             network: self.network,
@@ -406,8 +483,14 @@ impl PathRules {
     }
 }
 
-/// True for an `/etc`-relative path in [`ETC_ALLOWED`] (entries ending in `/` are trees).
-fn etc_allowed(rel: &str) -> bool {
+/// True for an `/etc`-relative path in [`ETC_ALLOWED`] (entries ending in `/` are trees),
+/// or in the Python interpreter's own configuration (`/etc/python3.11/sitecustomize.py`,
+/// which Debian's Python opens through a symlink in `/usr/lib` at every start).
+pub(super) fn etc_allowed(rel: &str) -> bool {
+    let first = rel.split('/').next().unwrap_or_default();
+    if first.starts_with("python3") {
+        return true;
+    }
     ETC_ALLOWED
         .iter()
         .any(|allowed| match allowed.strip_suffix('/') {
@@ -465,6 +548,28 @@ fn receive_listener(handover: &OwnedFd) -> io::Result<OwnedFd> {
     let target_fd = i32::from_ne_bytes(number);
     let pidfd = pidfd_open(pid)?;
     pidfd_getfd(&pidfd, target_fd)
+}
+
+/// Receives one fd sent with `SCM_RIGHTS` (init's tripwire device).
+fn receive_fd(socket: &OwnedFd) -> io::Result<OwnedFd> {
+    let mut byte = [0u8; 1];
+    let mut iov = [io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!(RawFd);
+    let msg = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let fd = msg
+        .cmsgs()?
+        .find_map(|c| match c {
+            ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+            _ => None,
+        })
+        .ok_or_else(|| io::Error::other("the tripwire hand-over carried no fd"))?;
+    // SAFETY: the kernel just installed this fd in our table for us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// `pidfd_open(2)`.
@@ -706,13 +811,19 @@ fn socket_type(pid: i32, fd: i32) -> Option<i32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::sandbox::{Observation, SandboxUser};
     use std::collections::BTreeMap;
 
     fn rules(project: &Path, host_work: &Path) -> PathRules {
-        let spec = SandboxSpec {
+        PathRules::new(&spec(project, host_work))
+    }
+
+    /// A step of `project` whose prepared work directory is `host_work`, seen inside
+    /// at `/build/compile`, with the store at `project/.reprobe`.
+    pub(in crate::sandbox) fn spec(project: &Path, host_work: &Path) -> SandboxSpec {
+        SandboxSpec {
             argv: vec!["true".into()],
             env: BTreeMap::from([("HOME".into(), "/homeless-shelter".into())]),
             host_workdir: host_work.to_path_buf(),
@@ -739,8 +850,7 @@ mod tests {
                 ignored: vec![project.join(".reprobe")],
                 ..Observation::default()
             },
-        };
-        PathRules::new(&spec)
+        }
     }
 
     #[test]

@@ -13,16 +13,20 @@
 
 use std::fs::{self, File};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{symlink, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+use nix::sys::socket::{
+    sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
+};
 use nix::unistd::{chdir, fchdir, pivot_root};
 
 use super::helper::{HelperRequest, SetupFailure};
+use super::observe::ETC_ALLOWED;
+use super::tripwire::{Layout, TreeKind, GENERATED_ETC};
 use super::{ids, limits, SandboxSpec, ALWAYS_HIDDEN};
 
 /// Devices bound from the host into the sandbox's `/dev`.
@@ -85,30 +89,155 @@ pub(super) struct StepDisk {
 /// Phase 2: fills the new root (current directory) with everything the step sees. The
 /// work directory, `/tmp` and `/dev/shm` are directories of one tmpfs of the step's disk
 /// limit; the prepared host work directory is copied into it.
+///
+/// With `tripwire`, the tripwire file system is mounted and sent to the helper, the work
+/// directory is an overlay on it and `/etc`, the homes and the project path are its
+/// trees; the returned flag says whether that worked (if not, opens must be observed
+/// with seccomp).
 pub(super) fn build_root(
     request: &HelperRequest,
     host: &HostView,
-) -> Result<StepDisk, SetupFailure> {
+    tripwire: Option<TripwireSetup>,
+) -> Result<(StepDisk, bool), SetupFailure> {
     let spec = &request.spec;
     fchdir(host.root.as_raw_fd()).map_err(SetupFailure::errno("chdir to", "the new root"))?;
     bind_host_top_level()?;
     let owner = owner_options(request);
     mount_sys(&owner)?;
-    let disk = make_disk(request, host, &owner)?;
+    let mut disk = make_disk(request, host, &owner)?;
+    let layout = tripwire.and_then(|setup| start_tripwire(request, setup));
     let staging = Path::new(DISK_STAGING);
     make_dev(&staging.join("shm"), &owner)?;
     mount_proc()?;
     make_dir(Path::new("tmp"))?;
     bind(&staging.join("tmp"), Path::new("tmp"), false)?;
     set_mount_attrs(Path::new("tmp"), false, WRITABLE_ATTRS)?;
-    bind_workdir(spec, &staging.join("work"), &owner)?;
-    write_etc(spec)?;
+    let lower = layout
+        .as_ref()
+        .and_then(Layout::work_tree)
+        .map(|i| Path::new(TRIPWIRE_STAGING).join(i.to_string()));
+    let merged = mount_workdir(spec, staging, lower.as_deref(), &owner)?;
+    let active = match (&layout, merged) {
+        (Some(layout), Some(merged)) => {
+            disk.work = merged;
+            bind_tripwire_trees(layout)?;
+            true
+        }
+        _ => false,
+    };
+    write_etc(spec, active)?;
+    if layout.is_some() {
+        let tripwire = Path::new(TRIPWIRE_STAGING);
+        umount2(tripwire, MntFlags::MNT_DETACH)
+            .map_err(SetupFailure::errno("detach", TRIPWIRE_STAGING))?;
+        fs::remove_dir(tripwire).map_err(SetupFailure::io("remove", TRIPWIRE_STAGING))?;
+    }
     umount2(staging, MntFlags::MNT_DETACH).map_err(SetupFailure::errno(
         "detach",
         "the staging mount of the disk",
     ))?;
     fs::remove_dir(staging).map_err(SetupFailure::io("remove", DISK_STAGING))?;
-    Ok(disk)
+    Ok((disk, active))
+}
+
+/// Name of the staging mount point of the tripwire file system in the new root.
+const TRIPWIRE_STAGING: &str = ".reprobe-tripwire";
+
+/// What init needs to mount the tripwire: the FUSE device (opened inside the step's
+/// user namespace), the socket to the helper, and the layout.
+pub(super) struct TripwireSetup {
+    pub device: OwnedFd,
+    pub socket: RawFd,
+    pub layout: Layout,
+}
+
+/// Opens `/dev/fuse` (in phase 1: the device's permissions are the host's).
+pub(super) fn open_fuse_device() -> Option<OwnedFd> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open("/dev/fuse")
+        .ok()?;
+    Some(file.into())
+}
+
+/// Mounts the tripwire file system at [`TRIPWIRE_STAGING`] and sends its device to the
+/// helper, which serves it from then on. `None` (nothing mounted) when either fails.
+fn start_tripwire(request: &HelperRequest, setup: TripwireSetup) -> Option<Layout> {
+    let (uid, gid) = request.ids.setup_ids(&request.spec.user);
+    let options = format!(
+        "fd={},rootmode=40000,user_id={uid},group_id={gid},allow_other,default_permissions",
+        setup.device.as_raw_fd()
+    );
+    let target = Path::new(TRIPWIRE_STAGING);
+    make_dir(target).ok()?;
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    if mount(
+        Some("reprobe"),
+        target,
+        Some("fuse"),
+        flags,
+        Some(options.as_str()),
+    )
+    .is_err()
+    {
+        let _ = fs::remove_dir(target);
+        return None;
+    }
+    let fds = [setup.device.as_raw_fd()];
+    let message = [io::IoSlice::new(b"f")];
+    let rights = [ControlMessage::ScmRights(&fds)];
+    if sendmsg::<()>(setup.socket, &message, &rights, MsgFlags::empty(), None).is_err() {
+        let _ = umount2(target, MntFlags::MNT_DETACH);
+        let _ = fs::remove_dir(target);
+        return None;
+    }
+    Some(setup.layout)
+}
+
+/// Binds the tripwire's trees over `/etc`, the home directories and the project path
+/// (where the new root has them), then the allow-listed `/etc` entries from the host
+/// over the `/etc` tree, so that those are read without reaching reprobe.
+fn bind_tripwire_trees(layout: &Layout) -> Result<(), SetupFailure> {
+    for (index, tree) in layout.trees.iter().enumerate() {
+        if tree.kind == TreeKind::Work {
+            continue;
+        }
+        let here = tree.inside.strip_prefix("/").unwrap_or(&tree.inside);
+        if !here.is_dir() {
+            continue;
+        }
+        bind(
+            &Path::new(TRIPWIRE_STAGING).join(index.to_string()),
+            here,
+            false,
+        )?;
+        set_mount_attrs(here, false, HOST_ATTRS)?;
+        if tree.kind == TreeKind::Etc {
+            bind_allowed_etc(here)?;
+        }
+    }
+    Ok(())
+}
+
+/// Binds each allow-listed host `/etc` file or directory (not symlinks: the tree shows
+/// those as they are) over the tripwire's `/etc` at `etc`.
+fn bind_allowed_etc(etc: &Path) -> Result<(), SetupFailure> {
+    for name in ETC_ALLOWED {
+        let name = name.trim_end_matches('/');
+        let host = Path::new("/etc").join(name);
+        let Ok(meta) = fs::symlink_metadata(&host) else {
+            continue;
+        };
+        if !meta.is_file() && !meta.is_dir() {
+            continue;
+        }
+        let here = etc.join(name);
+        bind(&host, &here, meta.is_dir())?;
+        set_mount_attrs(&here, meta.is_dir(), HOST_ATTRS)?;
+    }
+    Ok(())
 }
 
 /// Mounts the step's disk tmpfs at [`DISK_STAGING`] with `tmp`, `shm` and `work` in it,
@@ -123,7 +252,13 @@ fn make_disk(
     make_dir(staging)?;
     let options = format!("{}{owner}", spec.limits.tmpfs_options());
     mount_tmpfs(staging, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &options)?;
-    for (name, mode) in [("tmp", 0o1777), ("shm", 0o1777), ("work", 0o755)] {
+    let dirs = [
+        ("tmp", 0o1777),
+        ("shm", 0o1777),
+        ("work", 0o755),
+        ("ovl", 0o700),
+    ];
+    for (name, mode) in dirs {
         let dir = staging.join(name);
         make_dir(&dir)?;
         fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
@@ -411,12 +546,22 @@ fn mount_proc() -> Result<(), SetupFailure> {
         .map_err(SetupFailure::errno("mount proc on", "/proc"))
 }
 
-/// Binds `source` (the work directory on the step's disk) at the spec's `workdir`, creating
-/// the missing directories above it in the new root. When they would have to be created
-/// inside a read-only host directory (a workdir `/build/work` on a host that has a
-/// `/build`), that directory's nearest existing ancestor is replaced by a tmpfs holding
-/// only the path to the work directory.
-fn bind_workdir(spec: &SandboxSpec, source: &Path, owner: &str) -> Result<(), SetupFailure> {
+/// Mounts the work directory (`work` on the step's disk, staged at `disk`) at the spec's
+/// `workdir`, creating the missing directories above it in the new root. When they
+/// would have to be created inside a read-only host directory (a workdir `/build/work`
+/// on a host that has a `/build`), that directory's nearest existing ancestor is replaced
+/// by a tmpfs holding only the path to the work directory.
+///
+/// With `lower` (the tripwire's work tree) it is an overlay with `work` as its upper
+/// layer, and the returned handle is the merged directory; without, or when the kernel
+/// refuses the overlay, a bind mount (`None`).
+fn mount_workdir(
+    spec: &SandboxSpec,
+    disk: &Path,
+    lower: Option<&Path>,
+    owner: &str,
+) -> Result<Option<OwnedFd>, SetupFailure> {
+    let source = disk.join("work");
     let here = spec.workdir.strip_prefix("/").unwrap_or(&spec.workdir);
     let fail = || {
         SetupFailure::io(
@@ -434,8 +579,28 @@ fn bind_workdir(spec: &SandboxSpec, source: &Path, owner: &str) -> Result<(), Se
         }
         other => other.map_err(fail())?,
     }
+    if let Some(lower) = lower {
+        let options = format!(
+            "lowerdir={},upperdir={},workdir={},userxattr",
+            lower.display(),
+            source.display(),
+            disk.join("ovl").display()
+        );
+        let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        if mount(
+            Some("reprobe-work"),
+            here,
+            Some("overlay"),
+            flags,
+            Some(options.as_str()),
+        )
+        .is_ok()
+        {
+            return open_path(here).map(Some);
+        }
+    }
     mount(
-        Some(source),
+        Some(&source),
         here,
         None::<&str>,
         MsFlags::MS_BIND,
@@ -445,7 +610,8 @@ fn bind_workdir(spec: &SandboxSpec, source: &Path, owner: &str) -> Result<(), Se
         "bind-mount the work directory on",
         spec.workdir.display(),
     ))?;
-    set_mount_attrs(here, false, WRITABLE_ATTRS)
+    set_mount_attrs(here, false, WRITABLE_ATTRS)?;
+    Ok(None)
 }
 
 /// The deepest ancestor of the relative path `path` that exists (never the root itself).
@@ -458,8 +624,9 @@ fn nearest_existing_ancestor(path: &Path) -> PathBuf {
 }
 
 /// Generated `/etc` files bound over the host's: the build user's passwd and group,
-/// and hosts/hostname matching the sandbox's host name.
-fn write_etc(spec: &SandboxSpec) -> Result<(), SetupFailure> {
+/// and hosts/hostname matching the sandbox's host name (`hostname` is the tripwire's
+/// own when it serves `/etc`).
+fn write_etc(spec: &SandboxSpec, tripwire: bool) -> Result<(), SetupFailure> {
     let files = [
         ("passwd", ids::passwd(&spec.user), true),
         ("group", ids::group(&spec.user), true),
@@ -467,6 +634,9 @@ fn write_etc(spec: &SandboxSpec) -> Result<(), SetupFailure> {
         ("hostname", format!("{}\n", spec.hostname), false),
     ];
     for (name, contents, required) in files {
+        if tripwire && name == GENERATED_ETC {
+            continue;
+        }
         let target = Path::new("etc").join(name);
         match fs::symlink_metadata(&target) {
             Ok(meta) if meta.is_file() => {}

@@ -1,0 +1,699 @@
+//! The tripwire: a read-only FUSE file system, served by the helper, that records which
+//! paths a step looks for where it should not, at the cost of one round trip per *path*
+//! instead of one per open (the kernel caches every answer, negative ones included).
+//!
+//! Observing each open with seccomp costs a round trip through the supervisor per call
+//! (about 20 microseconds, more than the open itself). The tripwire moves the recording
+//! into the file system the step walks:
+//!
+//! - `/etc` is a mirror of the host's: the allow-listed entries are bound from the host
+//!   over it (so the loader's and C library's files never reach reprobe); opening any
+//!   other file or directory is served here and recorded.
+//! - the hidden home directories (`/home`, `/root`) and the project's own path show the
+//!   host's directories, empty; looking up any file there fails with `ENOENT` and is
+//!   recorded when the host has that file.
+//! - the work directory is an overlay whose lower layer is this file system: a name the
+//!   work directory lacks is looked up here, and recorded when the project has it (a
+//!   relative `#include "config.h"` of an undeclared header). Names the step creates
+//!   itself (its outputs) are dropped when the step is over.
+//!
+//! Init mounts the file system (it must open `/dev/fuse` inside the step's user
+//! namespace) and sends the device fd to the helper over a socket; the helper serves it
+//! in its poll loop, next to the seccomp listener. Requests from init itself (pid 1:
+//! setting the mounts up, copying the work directory back) are served but never
+//! recorded. When anything of this fails, opens are observed with seccomp as before.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{DirEntryExt, FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+
+use super::fuse::{self, op, Attr, Request};
+use super::observe::etc_allowed;
+use super::SandboxSpec;
+
+/// How long the kernel may cache an answer (the host side does not change during a step).
+const VALID_SECS: u64 = 86_400;
+/// The id the sandbox shows for host files (the kernel's overflow id).
+const NOBODY: u32 = 65_534;
+/// Read buffer: larger than any request of a read-only file system.
+const REQUEST_BUFFER: usize = 1 << 17;
+
+/// What one directory tree of the tripwire stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TreeKind {
+    /// The host's `/etc`, readable; opens beyond the allow-list are recorded.
+    Etc,
+    /// A host home directory tree: directories only; files are recorded by path.
+    Home,
+    /// The project's host path: directories only; files are recorded relative to it.
+    Project,
+    /// The work directory's lower layer: the project's directories that the work
+    /// directory also has; names the project has and the work directory lacks are
+    /// recorded relative to the project.
+    Work,
+}
+
+/// One tree: its kind, the host directory it reflects and where the step sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Tree {
+    pub kind: TreeKind,
+    pub host: PathBuf,
+    pub inside: PathBuf,
+}
+
+/// The trees of a step's tripwire, the same on both sides (init mounts them, the helper
+/// serves them). Tree `i` is the directory named `i` at the file system's root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Layout {
+    pub trees: Vec<Tree>,
+}
+
+impl Layout {
+    /// The layout for `spec`, or `None` when opens are not observed (or the step is a
+    /// fetch step, or has no project to map its work directory back to).
+    pub(super) fn for_spec(spec: &SandboxSpec) -> Option<Self> {
+        let observation = &spec.observation;
+        if !observation.files || observation.opens_by_seccomp || spec.network {
+            return None;
+        }
+        let project = spec.observation.project_root.clone()?;
+        let mut trees = vec![Tree {
+            kind: TreeKind::Etc,
+            host: "/etc".into(),
+            inside: "/etc".into(),
+        }];
+        for home in ["/home", "/root"] {
+            if Path::new(home).is_dir() {
+                trees.push(Tree {
+                    kind: TreeKind::Home,
+                    host: home.into(),
+                    inside: home.into(),
+                });
+            }
+        }
+        trees.push(Tree {
+            kind: TreeKind::Project,
+            host: project.clone(),
+            inside: project.clone(),
+        });
+        trees.push(Tree {
+            kind: TreeKind::Work,
+            host: project,
+            inside: spec.workdir.clone(),
+        });
+        Some(Layout { trees })
+    }
+
+    /// The index of the work directory's tree.
+    pub(super) fn work_tree(&self) -> Option<usize> {
+        self.trees.iter().position(|t| t.kind == TreeKind::Work)
+    }
+}
+
+/// A node the kernel knows: the tree it belongs to (none: the root) and its path in it.
+struct Node {
+    tree: Option<usize>,
+    rel: PathBuf,
+    attr: Attr,
+}
+
+/// An open file or directory listing.
+enum Handle {
+    File(File),
+    /// A file made up for the sandbox ([`GENERATED_ETC`]).
+    Bytes(Vec<u8>),
+    Dir(Vec<(u64, u32, Vec<u8>)>),
+}
+
+/// The `/etc` file the tripwire makes up itself rather than mirror (the other generated
+/// ones, the user database and `hosts`, are allow-listed and bound by init): reading the
+/// host name is recorded, since it is one of the variations.
+pub(super) const GENERATED_ETC: &str = "hostname";
+
+/// The helper's side: serves the FUSE device and collects what the step looked for.
+pub(super) struct Tripwire {
+    device: OwnedFd,
+    layout: Layout,
+    /// Host paths never reported (the store, the step's outputs, reprobe's own files).
+    ignored: Vec<PathBuf>,
+    /// The prepared work directory on the host: what the step's work directory held.
+    staging: PathBuf,
+    /// The contents of [`GENERATED_ETC`].
+    hostname_file: Vec<u8>,
+    nodes: Vec<Node>,
+    node_ids: HashMap<(usize, PathBuf), u64>,
+    handles: HashMap<u64, Handle>,
+    next_handle: u64,
+    found: BTreeSet<String>,
+    /// Project-relative names looked for in the work directory, kept unless the step
+    /// created them itself.
+    work_found: BTreeSet<PathBuf>,
+    buffer: Vec<u8>,
+    alive: bool,
+}
+
+impl Tripwire {
+    /// Serves `device` (made non-blocking) for `spec`'s layout.
+    pub(super) fn new(
+        device: OwnedFd,
+        spec: &SandboxSpec,
+        layout: Layout,
+        extra: &[PathBuf],
+    ) -> Self {
+        if let Ok(flags) = fcntl(device.as_raw_fd(), FcntlArg::F_GETFL) {
+            let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
+            let _ = fcntl(device.as_raw_fd(), FcntlArg::F_SETFL(flags));
+        }
+        let root = Node {
+            tree: None,
+            rel: PathBuf::new(),
+            attr: Attr {
+                ino: fuse::ROOT_ID,
+                ..dir_attr()
+            },
+        };
+        let mut ignored = spec.observation.ignored.clone();
+        ignored.extend(extra.iter().cloned());
+        ignored.push(spec.host_workdir.clone());
+        Tripwire {
+            device,
+            layout,
+            ignored,
+            staging: spec.host_workdir.clone(),
+            hostname_file: format!("{}\n", spec.hostname).into_bytes(),
+            // Node ids are indexes + 1 (id 0 means "no node" on the wire).
+            nodes: vec![root],
+            node_ids: HashMap::new(),
+            handles: HashMap::new(),
+            next_handle: 1,
+            found: BTreeSet::new(),
+            work_found: BTreeSet::new(),
+            buffer: vec![0; REQUEST_BUFFER],
+            alive: true,
+        }
+    }
+
+    /// The device fd to poll, while the file system is mounted.
+    pub(super) fn poll_fd(&self) -> Option<i32> {
+        self.alive.then(|| self.device.as_raw_fd())
+    }
+
+    /// Answers every request waiting on the device.
+    pub(super) fn serve(&mut self) {
+        while self.alive {
+            // SAFETY: the buffer is valid for writes of its length.
+            let n = unsafe {
+                libc::read(
+                    self.device.as_raw_fd(),
+                    self.buffer.as_mut_ptr().cast(),
+                    self.buffer.len(),
+                )
+            };
+            if n < 0 {
+                match Errno::last() {
+                    Errno::EINTR | Errno::ENOENT => continue,
+                    Errno::EAGAIN => return,
+                    _ => {
+                        self.alive = false;
+                        return;
+                    }
+                }
+            }
+            let len = n as usize;
+            let buffer = std::mem::take(&mut self.buffer);
+            if let Some(request) = Request::parse(&buffer[..len]) {
+                self.answer(&request);
+            }
+            self.buffer = buffer;
+        }
+    }
+
+    /// What the step looked for, once it is over: the work directory's names are kept
+    /// only when the work directory (copied back to `staging`) does not have them now.
+    pub(super) fn findings(self) -> BTreeSet<String> {
+        let mut found = self.found;
+        for rel in self.work_found {
+            if fs::symlink_metadata(self.staging.join(&rel)).is_err() {
+                found.insert(rel.display().to_string());
+            }
+        }
+        found
+    }
+
+    fn answer(&mut self, request: &Request) {
+        let recorded = request.pid > 1;
+        let result = match request.opcode {
+            op::INIT => fuse::init_out(request.body).ok_or(Errno::EPROTO),
+            op::LOOKUP => self.lookup(request, recorded),
+            op::GETATTR => self
+                .node(request.nodeid)
+                .map(|n| fuse::attr_out(&n.attr, VALID_SECS)),
+            op::READLINK => self.readlink(request.nodeid),
+            op::OPEN => self.open(request.nodeid, recorded),
+            op::READ => self.read(request),
+            op::OPENDIR => self.opendir(request.nodeid, recorded),
+            op::READDIR => self.readdir(request),
+            op::RELEASE | op::RELEASEDIR => {
+                if let Some(fh) = request.u64_at(0) {
+                    self.handles.remove(&fh);
+                }
+                Ok(Vec::new())
+            }
+            op::STATFS => Ok(fuse::statfs_out()),
+            op::FLUSH | op::ACCESS | op::DESTROY => Ok(Vec::new()),
+            op::FORGET | op::BATCH_FORGET | op::INTERRUPT => return,
+            _ => Err(Errno::ENOSYS),
+        };
+        let sent = match result {
+            Ok(payload) => fuse::reply(&self.device, request.unique, 0, &payload),
+            Err(errno) => fuse::reply(&self.device, request.unique, errno as i32, &[]),
+        };
+        if let Err(err) = sent {
+            // ENOENT: the request was interrupted meanwhile; anything else ends serving.
+            if err.raw_os_error() != Some(libc::ENOENT) {
+                self.alive = false;
+            }
+        }
+    }
+
+    fn node(&self, id: u64) -> Result<&Node, Errno> {
+        let index = usize::try_from(id).ok().and_then(|id| id.checked_sub(1));
+        index.and_then(|i| self.nodes.get(i)).ok_or(Errno::ENOENT)
+    }
+
+    fn lookup(&mut self, request: &Request, recorded: bool) -> Result<Vec<u8>, Errno> {
+        let name = Path::new(OsStr::from_bytes(request.name().ok_or(Errno::EINVAL)?));
+        let parent = self.node(request.nodeid)?;
+        let (tree, rel) = match parent.tree {
+            None => {
+                let index: usize = name
+                    .to_str()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or(Errno::ENOENT)?;
+                if index >= self.layout.trees.len() {
+                    return Ok(negative());
+                }
+                let id = self.intern(index, PathBuf::new(), dir_attr());
+                return Ok(self.entry(id));
+            }
+            Some(tree) => (tree, parent.rel.join(name)),
+        };
+        let found = match self.layout.trees[tree].kind {
+            TreeKind::Etc => self.look_in_etc(tree, &rel),
+            TreeKind::Home | TreeKind::Project => self.look_in_hidden(tree, &rel, recorded),
+            TreeKind::Work => self.look_in_work(tree, &rel, recorded),
+        };
+        Ok(match found {
+            Some(attr) => {
+                let id = self.intern(tree, rel, attr);
+                self.entry(id)
+            }
+            None => negative(),
+        })
+    }
+
+    /// An `/etc` entry as the host has it.
+    fn look_in_etc(&self, tree: usize, rel: &Path) -> Option<Attr> {
+        if rel == Path::new(GENERATED_ETC) {
+            return Some(Attr {
+                size: self.hostname_file.len() as u64,
+                mode: libc::S_IFREG | 0o444,
+                nlink: 1,
+                uid: NOBODY,
+                gid: NOBODY,
+                ..Attr::default()
+            });
+        }
+        let meta = fs::symlink_metadata(self.layout.trees[tree].host.join(rel)).ok()?;
+        Some(host_attr(&meta))
+    }
+
+    /// A hidden tree: the host's directories; a host file there is recorded, not shown.
+    fn look_in_hidden(&mut self, tree: usize, rel: &Path, recorded: bool) -> Option<Attr> {
+        let Tree { kind, host, .. } = &self.layout.trees[tree];
+        let path = host.join(rel);
+        if self.is_ignored(&path) {
+            return None;
+        }
+        let meta = fs::symlink_metadata(&path).ok()?;
+        if meta.is_dir() {
+            return Some(dir_attr());
+        }
+        if recorded {
+            let shown = match kind {
+                TreeKind::Home => path.display().to_string(),
+                _ => rel.display().to_string(),
+            };
+            self.found.insert(shown);
+        }
+        None
+    }
+
+    /// The work directory's lower layer: a directory both the project and the prepared
+    /// work directory have; a name only the project has is recorded.
+    fn look_in_work(&mut self, tree: usize, rel: &Path, recorded: bool) -> Option<Attr> {
+        let project = self.layout.trees[tree].host.join(rel);
+        if self.is_ignored(&project) {
+            return None;
+        }
+        let in_project = fs::symlink_metadata(&project).ok()?;
+        match fs::symlink_metadata(self.staging.join(rel)) {
+            Ok(staged) if staged.is_dir() && in_project.is_dir() => Some(dir_attr()),
+            Ok(_) => None,
+            Err(_) => {
+                if recorded {
+                    self.work_found.insert(rel.to_path_buf());
+                }
+                None
+            }
+        }
+    }
+
+    fn is_ignored(&self, host: &Path) -> bool {
+        self.ignored.iter().any(|dir| host.starts_with(dir))
+    }
+
+    /// The node id of `rel` in `tree`, made with `attr` (numbered) on first sight.
+    fn intern(&mut self, tree: usize, rel: PathBuf, mut attr: Attr) -> u64 {
+        if let Some(&id) = self.node_ids.get(&(tree, rel.clone())) {
+            return id;
+        }
+        let id = self.nodes.len() as u64 + 1;
+        attr.ino = id;
+        self.nodes.push(Node {
+            tree: Some(tree),
+            rel: rel.clone(),
+            attr,
+        });
+        self.node_ids.insert((tree, rel), id);
+        id
+    }
+
+    fn entry(&self, id: u64) -> Vec<u8> {
+        let attr = self.node(id).map(|n| n.attr).unwrap_or_default();
+        fuse::entry_out(id, &attr, VALID_SECS)
+    }
+
+    /// The host path and tree kind of a node inside a tree.
+    fn host_path(&self, id: u64) -> Result<(TreeKind, PathBuf, PathBuf), Errno> {
+        let node = self.node(id)?;
+        let tree = &self.layout.trees[node.tree.ok_or(Errno::EISDIR)?];
+        Ok((tree.kind, tree.host.join(&node.rel), node.rel.clone()))
+    }
+
+    fn readlink(&self, id: u64) -> Result<Vec<u8>, Errno> {
+        let (kind, host, _) = self.host_path(id)?;
+        if kind != TreeKind::Etc {
+            return Err(Errno::EINVAL);
+        }
+        let target = fs::read_link(host).map_err(errno_of)?;
+        Ok(target.into_os_string().into_vec())
+    }
+
+    /// Opens an `/etc` file for the step (only what any user may read), recording it
+    /// unless it is allow-listed.
+    fn open(&mut self, id: u64, recorded: bool) -> Result<Vec<u8>, Errno> {
+        let (kind, host, rel) = self.host_path(id)?;
+        let mode = self.node(id)?.attr.mode;
+        if kind != TreeKind::Etc {
+            return Err(Errno::ENOENT);
+        }
+        if mode & 0o004 == 0 {
+            return Err(Errno::EACCES);
+        }
+        if rel == Path::new(GENERATED_ETC) {
+            self.record_etc(&rel, recorded);
+            let fh = self.add_handle(Handle::Bytes(self.hostname_file.clone()));
+            return Ok(fuse::open_out(fh, fuse::FOPEN_KEEP_CACHE));
+        }
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&host)
+            .map_err(errno_of)?;
+        self.record_etc(&rel, recorded);
+        let fh = self.add_handle(Handle::File(file));
+        Ok(fuse::open_out(fh, fuse::FOPEN_KEEP_CACHE))
+    }
+
+    fn record_etc(&mut self, rel: &Path, recorded: bool) {
+        let text = rel.to_str().unwrap_or_default();
+        if recorded && !text.is_empty() && !etc_allowed(text) {
+            self.found
+                .insert(Path::new("/etc").join(rel).display().to_string());
+        }
+    }
+
+    fn add_handle(&mut self, handle: Handle) -> u64 {
+        let fh = self.next_handle;
+        self.next_handle += 1;
+        self.handles.insert(fh, handle);
+        fh
+    }
+
+    fn read(&self, request: &Request) -> Result<Vec<u8>, Errno> {
+        let (fh, offset, size) = read_args(request)?;
+        let file = match self.handles.get(&fh) {
+            Some(Handle::File(file)) => file,
+            Some(Handle::Bytes(bytes)) => {
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                let end = start.saturating_add(size).min(bytes.len());
+                return Ok(bytes[start..end].to_vec());
+            }
+            _ => return Err(Errno::EBADF),
+        };
+        let mut data = vec![0; size];
+        let n = file.read_at(&mut data, offset).map_err(errno_of)?;
+        data.truncate(n);
+        Ok(data)
+    }
+
+    /// Lists a directory: an `/etc` one as the host has it (recorded beyond the
+    /// allow-list), any other one empty.
+    fn opendir(&mut self, id: u64, recorded: bool) -> Result<Vec<u8>, Errno> {
+        let node = self.node(id)?;
+        let listing = match node.tree.map(|t| self.layout.trees[t].kind) {
+            Some(TreeKind::Etc) => {
+                let (_, host, rel) = self.host_path(id)?;
+                if node.attr.mode & 0o005 != 0o005 {
+                    return Err(Errno::EACCES);
+                }
+                let listing = list_dir(&host).map_err(errno_of)?;
+                self.record_etc(&rel, recorded);
+                listing
+            }
+            _ => Vec::new(),
+        };
+        let fh = self.add_handle(Handle::Dir(listing));
+        Ok(fuse::open_out(fh, 0))
+    }
+
+    fn readdir(&self, request: &Request) -> Result<Vec<u8>, Errno> {
+        let (fh, offset, size) = read_args(request)?;
+        let Some(Handle::Dir(listing)) = self.handles.get(&fh) else {
+            return Err(Errno::EBADF);
+        };
+        let mut out = Vec::new();
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (index, (ino, dtype, name)) in listing.iter().enumerate().skip(start) {
+            let entry = (*ino, index as u64 + 1, *dtype, name.as_slice());
+            if !fuse::push_dirent(&mut out, size, entry) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `(fh, offset, size)` of a READ or READDIR request (`struct fuse_read_in`).
+fn read_args(request: &Request) -> Result<(u64, u64, usize), Errno> {
+    let fh = request.u64_at(0).ok_or(Errno::EINVAL)?;
+    let offset = request.u64_at(8).ok_or(Errno::EINVAL)?;
+    let size = request.u32_at(16).ok_or(Errno::EINVAL)?;
+    Ok((fh, offset, (size as usize).min(REQUEST_BUFFER)))
+}
+
+/// The entries of a host directory: (inode, dirent type, name).
+fn list_dir(dir: &Path) -> io::Result<Vec<(u64, u32, Vec<u8>)>> {
+    let mut listing = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let dtype = match entry.file_type() {
+            Ok(t) if t.is_dir() => libc::DT_DIR,
+            Ok(t) if t.is_symlink() => libc::DT_LNK,
+            Ok(t) if t.is_file() => libc::DT_REG,
+            _ => libc::DT_UNKNOWN,
+        };
+        listing.push((entry.ino(), u32::from(dtype), entry.file_name().into_vec()));
+    }
+    listing.sort_by(|a, b| a.2.cmp(&b.2));
+    Ok(listing)
+}
+
+/// A negative entry, cached by the kernel like a positive one.
+fn negative() -> Vec<u8> {
+    fuse::entry_out(0, &Attr::default(), VALID_SECS)
+}
+
+/// An empty read-only directory (numbered when interned).
+fn dir_attr() -> Attr {
+    Attr {
+        mode: libc::S_IFDIR | 0o555,
+        nlink: 2,
+        uid: NOBODY,
+        gid: NOBODY,
+        ..Attr::default()
+    }
+}
+
+/// A host entry's attributes, owned by nobody (as host files look in the sandbox).
+fn host_attr(meta: &fs::Metadata) -> Attr {
+    Attr {
+        ino: 0,
+        size: meta.size(),
+        blocks: meta.blocks(),
+        mtime: meta.mtime(),
+        mtime_nsec: u32::try_from(meta.mtime_nsec()).unwrap_or(0),
+        mode: meta.mode(),
+        nlink: u32::try_from(meta.nlink()).unwrap_or(1),
+        uid: NOBODY,
+        gid: NOBODY,
+    }
+}
+
+fn errno_of(err: io::Error) -> Errno {
+    Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::observe::tests::spec;
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    use std::io::Read;
+
+    /// A tripwire for `project` (work directory prepared in `staging`) whose device is
+    /// one end of a socket pair; the other end receives its replies.
+    fn tripwire(project: &Path, staging: &Path) -> (Tripwire, File) {
+        let (device, peer) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        let spec = spec(project, staging);
+        let layout = Layout::for_spec(&spec).expect("opens are observed");
+        (Tripwire::new(device, &spec, layout, &[]), File::from(peer))
+    }
+
+    fn request(opcode: u32, nodeid: u64, pid: u32, body: &[u8]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        buf.extend_from_slice(&((40 + body.len()) as u32).to_ne_bytes());
+        buf.extend_from_slice(&opcode.to_ne_bytes());
+        buf.extend_from_slice(&1u64.to_ne_bytes());
+        buf.extend_from_slice(&nodeid.to_ne_bytes());
+        buf.extend_from_slice(&[0; 8]);
+        buf.extend_from_slice(&pid.to_ne_bytes());
+        buf.extend_from_slice(&[0; 4]);
+        buf.extend_from_slice(body);
+        buf
+    }
+
+    /// Looks `name` up below `parent` as process `pid`; the node id found (0: none).
+    fn lookup(wire: &mut (Tripwire, File), parent: u64, name: &str, pid: u32) -> u64 {
+        let body = [name.as_bytes(), b"\0"].concat();
+        let buf = request(op::LOOKUP, parent, pid, &body);
+        wire.0.answer(&Request::parse(&buf).unwrap());
+        let mut reply = [0u8; 256];
+        let n = wire.1.read(&mut reply).unwrap();
+        assert_eq!(n, 16 + 128, "an entry reply");
+        u64::from_ne_bytes(reply[16..24].try_into().unwrap())
+    }
+
+    /// The node id of tree `kind`'s root.
+    fn tree(wire: &mut (Tripwire, File), kind: TreeKind) -> u64 {
+        let index = wire
+            .0
+            .layout
+            .trees
+            .iter()
+            .position(|t| t.kind == kind)
+            .unwrap();
+        lookup(wire, fuse::ROOT_ID, &index.to_string(), 1)
+    }
+
+    #[test]
+    fn the_work_tree_records_project_names_the_step_lacks_unless_it_made_them() {
+        let project = tempfile::tempdir().unwrap();
+        let staging = tempfile::tempdir().unwrap();
+        for dir in [project.path(), staging.path()] {
+            fs::create_dir_all(dir.join("src")).unwrap();
+            fs::write(dir.join("src/hello.c"), "").unwrap();
+        }
+        fs::write(project.path().join("src/config.h"), "").unwrap();
+        fs::write(project.path().join("src/hello.o"), "stale").unwrap();
+        fs::create_dir_all(project.path().join(".reprobe")).unwrap();
+        let mut wire = tripwire(project.path(), staging.path());
+        let work = tree(&mut wire, TreeKind::Work);
+        let src = lookup(&mut wire, work, "src", 2);
+        assert_ne!(src, 0, "a directory both have is shown");
+        assert_eq!(lookup(&mut wire, src, "config.h", 2), 0);
+        assert_eq!(lookup(&mut wire, src, "hello.o", 2), 0);
+        assert_eq!(lookup(&mut wire, src, "absent.h", 2), 0);
+        assert_eq!(lookup(&mut wire, work, ".reprobe", 2), 0);
+        // The step wrote hello.o itself: it is back in the work directory at the end.
+        fs::write(staging.path().join("src/hello.o"), "new").unwrap();
+        let found: Vec<String> = wire.0.findings().into_iter().collect();
+        assert_eq!(found, vec!["src/config.h"]);
+    }
+
+    #[test]
+    fn init_itself_is_never_recorded() {
+        let project = tempfile::tempdir().unwrap();
+        let staging = tempfile::tempdir().unwrap();
+        fs::write(project.path().join("config.h"), "").unwrap();
+        let mut wire = tripwire(project.path(), staging.path());
+        let work = tree(&mut wire, TreeKind::Work);
+        assert_eq!(lookup(&mut wire, work, "config.h", 1), 0);
+        assert!(wire.0.findings().is_empty());
+    }
+
+    #[test]
+    fn etc_is_mirrored_and_hostname_is_the_sandboxs() {
+        let project = tempfile::tempdir().unwrap();
+        let staging = tempfile::tempdir().unwrap();
+        let mut wire = tripwire(project.path(), staging.path());
+        let etc = tree(&mut wire, TreeKind::Etc);
+        assert_ne!(lookup(&mut wire, etc, "passwd", 2), 0);
+        assert_eq!(lookup(&mut wire, etc, "no-such-file.conf", 2), 0);
+        let hostname = lookup(&mut wire, etc, GENERATED_ETC, 2);
+        let buf = request(op::OPEN, hostname, 2, &[0; 8]);
+        wire.0.answer(&Request::parse(&buf).unwrap());
+        let mut reply = [0u8; 64];
+        assert_eq!(wire.1.read(&mut reply).unwrap(), 16 + 16);
+        let fh = u64::from_ne_bytes(reply[16..24].try_into().unwrap());
+        let mut read_in = Vec::new();
+        for word in [fh, 0] {
+            read_in.extend_from_slice(&word.to_ne_bytes());
+        }
+        read_in.extend_from_slice(&4096u32.to_ne_bytes());
+        read_in.resize(40, 0);
+        let buf = request(op::READ, hostname, 2, &read_in);
+        wire.0.answer(&Request::parse(&buf).unwrap());
+        let n = wire.1.read(&mut reply).unwrap();
+        assert_eq!(&reply[16..n], b"h\n");
+        let found: Vec<String> = wire.0.findings().into_iter().collect();
+        assert_eq!(found, vec!["/etc/hostname"]);
+    }
+}
