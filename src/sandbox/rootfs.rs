@@ -25,7 +25,6 @@ use nix::sys::socket::{
 use nix::unistd::{chdir, fchdir, pivot_root};
 
 use super::helper::{HelperRequest, SetupFailure};
-use super::observe::ETC_ALLOWED;
 use super::tripwire::{Layout, TreeKind, GENERATED_ETC};
 use super::{ids, limits, SandboxSpec, ALWAYS_HIDDEN};
 
@@ -197,8 +196,8 @@ fn start_tripwire(request: &HelperRequest, setup: TripwireSetup) -> Option<Layou
 }
 
 /// Binds the tripwire's trees over `/etc`, the home directories and the project path
-/// (where the new root has them), then the allow-listed `/etc` entries from the host
-/// over the `/etc` tree, so that those are read without reaching reprobe.
+/// (where the new root has them), then the most read `/etc` entries from the host over
+/// the `/etc` tree.
 fn bind_tripwire_trees(layout: &Layout) -> Result<(), SetupFailure> {
     for (index, tree) in layout.trees.iter().enumerate() {
         if tree.kind == TreeKind::Work {
@@ -221,11 +220,16 @@ fn bind_tripwire_trees(layout: &Layout) -> Result<(), SetupFailure> {
     Ok(())
 }
 
-/// Binds each allow-listed host `/etc` file or directory (not symlinks: the tree shows
-/// those as they are) over the tripwire's `/etc` at `etc`.
+/// The allow-listed `/etc` entries nearly every process reads (the loader's cache at each
+/// exec; `cc`, `c++`, `awk` are alternatives): bound from the host over the tripwire's
+/// `/etc`, so they are read without reaching reprobe. The others are served by the
+/// mirror when a step reads them (binding each costs a look-up round trip per step).
+const ETC_BOUND: [&str; 2] = ["ld.so.cache", "alternatives"];
+
+/// Binds each [`ETC_BOUND`] host file or directory (not symlinks: the tree shows those
+/// as they are) over the tripwire's `/etc` at `etc`.
 fn bind_allowed_etc(etc: &Path) -> Result<(), SetupFailure> {
-    for name in ETC_ALLOWED {
-        let name = name.trim_end_matches('/');
+    for name in ETC_BOUND {
         let host = Path::new("/etc").join(name);
         let Ok(meta) = fs::symlink_metadata(&host) else {
             continue;
