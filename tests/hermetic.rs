@@ -484,6 +484,29 @@ fn observed_opens_go_through_the_tripwire_file_system() {
 }
 
 #[test]
+fn a_step_flooding_the_tripwire_still_times_out() {
+    // Every open of an /etc file the mirror serves is a request to reprobe's helper; a
+    // step opening one in a loop must not keep the helper from ending it at its timeout.
+    let run = "while :; do cat /etc/debian_version /etc/hostname > /dev/null; done";
+    let graph = one_step(run).replace("run", "timeout = 2\nrun");
+    let dir = project(&graph, &[]);
+    let started = std::time::Instant::now();
+    let out = reprobe()
+        .args(["build", "--no-cache"])
+        .env("REPROBE_OBSERVE", "all")
+        .current_dir(dir.path())
+        .output()
+        .expect("reprobe runs");
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("timed out after 2s"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(started.elapsed().as_secs() < 30, "ended at its timeout");
+}
+
+#[test]
 fn a_clean_step_has_no_findings() {
     let dir = project(
         &one_step("cat src/a.txt > out").replace("run", "inputs = [\"src/a.txt\"]\nrun"),

@@ -45,6 +45,8 @@ const VALID_SECS: u64 = 86_400;
 const NOBODY: u32 = 65_534;
 /// Read buffer: larger than any request of a read-only file system.
 const REQUEST_BUFFER: usize = 1 << 17;
+/// Requests answered per wake-up of the helper's poll loop.
+const REQUESTS_PER_WAKE: usize = 64;
 
 /// What one directory tree of the tripwire stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,9 +208,13 @@ impl Tripwire {
         self.alive.then(|| self.device.as_raw_fd())
     }
 
-    /// Answers every request waiting on the device.
+    /// Answers the requests waiting on the device, at most [`REQUESTS_PER_WAKE`] of them
+    /// so that the helper's poll loop still sees the timeout and init's end.
     pub(super) fn serve(&mut self) {
-        while self.alive {
+        for _ in 0..REQUESTS_PER_WAKE {
+            if !self.alive {
+                return;
+            }
             // SAFETY: the buffer is valid for writes of its length.
             let n = unsafe {
                 libc::read(
