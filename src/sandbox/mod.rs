@@ -288,12 +288,16 @@ pub enum SandboxError {
         message: String,
     },
     /// The helper ended without a report (killed, e.g. by Ctrl-C, or crashed).
-    #[error("the sandbox helper ended without reporting an outcome ({status}); its last words are in {}", stderr.display())]
+    #[error(
+        "the sandbox helper ended without reporting an outcome ({status}); {}",
+        last_words_text(last_words)
+    )]
     HelperDied {
         /// The helper's exit status.
         status: ExitStatus,
-        /// The step's stderr file, which the helper also writes to.
-        stderr: PathBuf,
+        /// The end of the step's stderr file, which the helper also writes to (the file
+        /// itself is temporary and gone by the time a person reads this).
+        last_words: String,
     },
     /// The fork server died while the step's helper ran (the helper and the step died
     /// with it).
@@ -476,6 +480,31 @@ fn die_with_parent(parent: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// How much of the stderr file a [`SandboxError::HelperDied`] quotes.
+const LAST_WORDS_BYTES: u64 = 1024;
+
+/// The last `max` bytes of a file, as text, trimmed; empty when it cannot be read.
+fn tail_of(path: &Path, max: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = File::open(path) else {
+        return String::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(max)));
+    let mut bytes = Vec::new();
+    let _ = file.take(max).read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).trim().to_string()
+}
+
+/// The helper's last words for an error message.
+fn last_words_text(words: &str) -> String {
+    if words.is_empty() {
+        "it wrote nothing to the step's stderr".into()
+    } else {
+        format!("its last words on the step's stderr: {words}")
+    }
+}
+
 /// Decodes the helper's status file into the outcome or the setup error it reports.
 fn read_status(
     status_path: &Path,
@@ -487,7 +516,7 @@ fn read_status(
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
             return Err(SandboxError::HelperDied {
                 status,
-                stderr: stderr.to_path_buf(),
+                last_words: tail_of(stderr, LAST_WORDS_BYTES),
             })
         }
         Err(source) => {
@@ -627,6 +656,22 @@ fn check_dir_path(what: &str, path: &Path) -> Result<(), SandboxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_helper_that_died_is_quoted_from_the_end_of_its_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stderr");
+        fs::write(
+            &path,
+            format!("{}\nthread panicked: boom\n", "x".repeat(5000)),
+        )
+        .unwrap();
+        let words = tail_of(&path, 30);
+        assert!(words.ends_with("thread panicked: boom"), "{words}");
+        assert!(words.len() <= 30);
+        assert_eq!(tail_of(&dir.path().join("none"), 30), "");
+        assert_eq!(last_words_text(""), "it wrote nothing to the step's stderr");
+    }
 
     fn spec() -> SandboxSpec {
         SandboxSpec {
