@@ -186,7 +186,10 @@ timeout = 5
 "#
     );
     let dir = project(&graph, &[]);
-    let mut child = start_build_until_running(dir.path(), marker);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut command = build_in(dir.path());
+    command.env("TMPDIR", tmp.path());
+    let mut child = start_until_running(command, marker);
     let servers = fork_servers_of(child.id());
     assert_eq!(servers.len(), 1, "one fork server per reprobe run");
     child.kill().unwrap();
@@ -194,6 +197,11 @@ timeout = 5
     wait_until_no_process_has(marker);
     wait_until_gone(&servers);
     assert_store_valid(&dir.path().join(".reprobe"));
+    let scratch: Vec<_> = fs::read_dir(tmp.path()).unwrap().flatten().collect();
+    assert!(
+        scratch.is_empty(),
+        "the fork server removes the killed step's temporary directory: {scratch:?}"
+    );
 
     // The next build reuses `fast` and reruns `slow` (which now times out fast, since it
     // is killed at its timeout: no half entry of it may be served).

@@ -32,9 +32,11 @@
 //! user namespace where every mount is locked, so it cannot unmount what hides host
 //! directories.
 //!
-//! Known limits: a reprobe killed with SIGKILL leaves its temporary directory (an empty
-//! mount point) in `$TMPDIR`; `/proc/self/mountinfo` inside still names the host path of
-//! the work directory; mount_setattr(2) needs Linux 5.12.
+//! A reprobe killed with SIGKILL cannot remove its steps' temporary directories in
+//! `$TMPDIR`: its fork server, which sees its control socket close, ends those steps and
+//! removes them. Known limits: with `REPROBE_FORK_SERVER=off` they stay;
+//! `/proc/self/mountinfo` inside still names the host path of the work directory;
+//! mount_setattr(2) needs Linux 5.12.
 
 mod exec;
 mod fuse;
@@ -132,6 +134,9 @@ pub struct SandboxSpec {
 /// opens), `network`, or `off`. Meant for measuring the cost of observation
 /// (`benches/observe.sh`) and for debugging.
 pub const OBSERVE_ENV: &str = "REPROBE_OBSERVE";
+
+/// Name prefix of the per-step temporary directories in `$TMPDIR`.
+const SCRATCH_PREFIX: &str = "reprobe-sandbox-";
 
 /// Environment variable: `off` observes file opens with seccomp (one round trip per
 /// open) instead of the tripwire file system (module `tripwire`). For comparisons.
@@ -387,7 +392,7 @@ impl Sandbox {
         validate(spec)?;
         let ids = IdMode::for_caller(&spec.user)?;
         let scratch = tempfile::Builder::new()
-            .prefix("reprobe-sandbox-")
+            .prefix(SCRATCH_PREFIX)
             .permissions(fs::Permissions::from_mode(0o755))
             .tempdir()
             .map_err(|source| SandboxError::Io {

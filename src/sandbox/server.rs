@@ -144,6 +144,9 @@ fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
 struct Running {
     pidfd: OwnedFd,
     reply: OwnedFd,
+    /// The request's temporary directory, removed by the server if reprobe is gone
+    /// before the helper ends (reprobe removes it itself otherwise).
+    scratch: Option<PathBuf>,
 }
 
 /// Entry of the hidden `reprobe __sandbox-server` subcommand. Its stdin is the control
@@ -187,8 +190,14 @@ pub fn server_main() -> ! {
                         running.insert(pid, run);
                     }
                 }
-                Ok(None) => std::process::exit(0),
-                Err(_) => std::process::exit(2),
+                Ok(None) => {
+                    abandon(running);
+                    std::process::exit(0)
+                }
+                Err(_) => {
+                    abandon(running);
+                    std::process::exit(2)
+                }
             }
         }
     }
@@ -271,6 +280,7 @@ fn fork_helper(request: Request) -> Option<(Pid, Running)> {
                 Running {
                     pidfd,
                     reply: request.reply,
+                    scratch: request.path.parent().map(Path::to_path_buf),
                 },
             ))
         }
@@ -303,6 +313,26 @@ fn become_helper(request: Request, server: u32) -> ! {
     std::mem::forget(request.stdout);
     std::mem::forget(request.stderr);
     helper_main(&request.path)
+}
+
+/// Reprobe is gone (killed, most likely) while these helpers still run: ends each one
+/// (with its step: they die with their helper) and removes its temporary directory,
+/// which nobody else will.
+fn abandon(running: HashMap<Pid, Running>) {
+    for (pid, run) in running {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
+        if let Some(scratch) = run.scratch.filter(|dir| is_sandbox_scratch(dir)) {
+            let _ = std::fs::remove_dir_all(scratch);
+        }
+    }
+}
+
+/// True for a directory `Sandbox::run` made: only those are ever removed here.
+fn is_sandbox_scratch(dir: &Path) -> bool {
+    dir.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name.starts_with(super::SCRATCH_PREFIX))
 }
 
 /// Reaps a helper and sends its raw wait status on its reply socket.
