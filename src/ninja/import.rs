@@ -1052,11 +1052,22 @@ fn toml_list(out: &mut String, key: &str, items: &[String], always: bool) {
 
 /// A TOML basic string; a multi-line one (`"""`) when the text has newlines.
 fn toml_string(out: &mut String, text: &str) {
-    let multiline = text.contains('\n');
+    let multiline = memchr::memchr(b'\n', text.as_bytes()).is_some();
     out.push_str(if multiline { "\"\"\"\n" } else { "\"" });
     // Copy runs of plain text whole; escape the few (ASCII) characters that need it.
+    let bytes = text.as_bytes();
     let mut run = 0;
-    for (at, &byte) in text.as_bytes().iter().enumerate() {
+    let mut at = 0;
+    while at < bytes.len() {
+        // Eight plain bytes at a time; a word that may hold one to escape goes bytewise.
+        if let Some(word) = bytes.get(at..at + 8).and_then(|w| w.try_into().ok()) {
+            if !may_need_escape(u64::from_le_bytes(word)) {
+                at += 8;
+                continue;
+            }
+        }
+        let byte = bytes[at];
+        at += 1;
         let escaped = match byte {
             b'\\' => "\\\\",
             b'"' => "\\\"",
@@ -1065,16 +1076,30 @@ fn toml_string(out: &mut String, text: &str) {
             0..=0x1f | 0x7f => "",
             _ => continue,
         };
-        out.push_str(&text[run..at]);
+        out.push_str(&text[run..at - 1]);
         if escaped.is_empty() {
             out.push_str(&format!("\\u{byte:04X}"));
         } else {
             out.push_str(escaped);
         }
-        run = at + 1;
+        run = at;
     }
     out.push_str(&text[run..]);
     out.push_str(if multiline { "\"\"\"" } else { "\"" });
+}
+
+/// Whether any of eight bytes (a little-endian word) may need escaping in a TOML string:
+/// a control character, `"`, `\\` or DEL. Never wrong when it says no (bit tricks from
+/// "Bit Twiddling Hacks": `hasless` and `haszero`).
+fn may_need_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let has_control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
+    has_control
+        || has_zero(word ^ (ONES * u64::from(b'"')))
+        || has_zero(word ^ (ONES * u64::from(b'\\')))
+        || has_zero(word ^ (ONES * 0x7f))
 }
 
 /// The first words of every graph written by `reprobe import ninja`.
@@ -1113,5 +1138,19 @@ mod tests {
         write_steps_toml::<std::io::Error>(&graph, &mut text, &mut |_| Ok(())).unwrap();
         let back: GraphFile = toml::from_str(&text).unwrap();
         assert_eq!(back, graph, "{text}");
+    }
+
+    #[test]
+    fn the_word_test_flags_every_byte_that_needs_escaping() {
+        for byte in 0..=255u8 {
+            let needs = matches!(byte, 0..=0x1f | b'"' | b'\\' | 0x7f);
+            for at in 0..8 {
+                let mut word = [b'a'; 8];
+                word[at] = byte;
+                let flagged = may_need_escape(u64::from_le_bytes(word));
+                assert!(flagged || !needs, "byte {byte:#x} at {at}");
+            }
+        }
+        assert!(!may_need_escape(u64::from_le_bytes(*b"cc -O2 /")));
     }
 }

@@ -208,8 +208,15 @@ fn is_canonical(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with('.')
         && !path.ends_with('/')
-        && !path.contains("/.")
-        && !path.contains("//")
+        && !has_empty_or_dot_part(path)
+}
+
+/// Whether a `/` in `path` is followed by `.` or another `/` (what `contains("/.")` or
+/// `contains("//")` says, in one pass: `str::contains` sets up a searcher per call, which
+/// costs more than the scan for paths this short).
+pub(super) fn has_empty_or_dot_part(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    memchr::memchr_iter(b'/', bytes).any(|at| matches!(bytes.get(at + 1), Some(b'.' | b'/')))
 }
 
 fn canonicalize_slow(path: &str) -> String {
