@@ -778,7 +778,7 @@ impl<'a> Importer<'a> {
     /// the input hash (a compiler upgrade is a cache miss).
     fn tools_of(&mut self, command: &str) -> Vec<String> {
         let mut found = Vec::new();
-        for segment in command.split(['&', '|', ';', '(', ')', '\n']) {
+        for segment in command_segments(command) {
             let Some(word) = segment.split_whitespace().next() else {
                 continue;
             };
@@ -817,6 +817,24 @@ impl<'a> Importer<'a> {
     }
 }
 
+/// The pieces of a shell command between `&`, `|`, `;`, `(`, `)` and newlines (what
+/// `split` on those characters gives, found by a byte scan: they are all ASCII).
+fn command_segments(command: &str) -> impl Iterator<Item = &str> {
+    let separator = |b: &u8| matches!(b, b'&' | b'|' | b';' | b'(' | b')' | b'\n');
+    let mut start = 0;
+    let ends = command
+        .bytes()
+        .enumerate()
+        .filter(move |(_, b)| separator(b));
+    ends.map(|(at, _)| at)
+        .chain(std::iter::once(command.len()))
+        .map(move |end| {
+            let segment = command.get(start..end).unwrap_or_default();
+            start = end + 1;
+            segment
+        })
+}
+
 /// Whether a command creates a thin archive: `ar`/`gcc-ar`/`llvm-ar` with a `T` modifier
 /// or `--thin`.
 fn is_thin_archive_command(command: &str) -> bool {
@@ -852,6 +870,20 @@ fn all_inputs(edge: &Edge) -> impl Iterator<Item = &String> {
 
 /// A step name from a path: characters reprobe does not allow become `_`.
 pub fn sanitize_name(path: &str) -> String {
+    let allowed =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+' | b':');
+    // ASCII paths (nearly all) are mapped byte by byte.
+    if path.is_ascii() && !path.is_empty() {
+        let mut bytes = path.as_bytes().to_vec();
+        for byte in &mut bytes {
+            if !allowed(*byte) {
+                *byte = b'_';
+            }
+        }
+        if let Ok(name) = String::from_utf8(bytes) {
+            return name;
+        }
+    }
     let name: String = path
         .chars()
         .map(|c| {
@@ -1138,6 +1170,21 @@ mod tests {
         write_steps_toml::<std::io::Error>(&graph, &mut text, &mut |_| Ok(())).unwrap();
         let back: GraphFile = toml::from_str(&text).unwrap();
         assert_eq!(back, graph, "{text}");
+    }
+
+    #[test]
+    fn command_segments_split_as_str_split_does() {
+        for command in ["", "a && b | c;d(e)f\ng", "&&", "x", "cc -c a.c", "ü|é"] {
+            let want: Vec<&str> = command.split(['&', '|', ';', '(', ')', '\n']).collect();
+            assert_eq!(
+                command_segments(command).collect::<Vec<_>>(),
+                want,
+                "{command}"
+            );
+        }
+        assert_eq!(sanitize_name("obj/a b.o"), "obj_a_b.o");
+        assert_eq!(sanitize_name("x/ü"), "x__");
+        assert_eq!(sanitize_name(""), "step");
     }
 
     #[test]
