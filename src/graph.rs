@@ -639,6 +639,11 @@ pub fn check_relative(path: &str) -> Result<(), Problem> {
     if path.starts_with('/') {
         return bad("is absolute");
     }
+    if !path.starts_with('.') && !has_empty_or_dot_component(path) {
+        // No component is empty or starts with a dot: none is `..` or `.`, and the first
+        // is a name (the common case, settled without splitting).
+        return Ok(());
+    }
     if path.split('/').any(|c| c == "..") {
         return bad("escapes with `..`");
     }
@@ -646,6 +651,12 @@ pub fn check_relative(path: &str) -> Result<(), Problem> {
         return bad("names the graph's directory itself");
     }
     Ok(())
+}
+
+/// Whether a `/` in `path` is followed by `.` or another `/`.
+fn has_empty_or_dot_component(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    memchr::memchr_iter(b'/', bytes).any(|at| matches!(bytes.get(at + 1), Some(b'.' | b'/')))
 }
 
 /// One output inside another output of a different step is as much a clash as a duplicate.
