@@ -656,7 +656,11 @@ pub fn check_relative(path: &str) -> Result<(), Problem> {
 /// Whether a `/` in `path` is followed by `.` or another `/`.
 fn has_empty_or_dot_component(path: &str) -> bool {
     let bytes = path.as_bytes();
-    memchr::memchr_iter(b'/', bytes).any(|at| matches!(bytes.get(at + 1), Some(b'.' | b'/')))
+    let next = bytes.get(1..).unwrap_or_default();
+    bytes
+        .iter()
+        .zip(next)
+        .any(|(&byte, &after)| byte == b'/' && matches!(after, b'.' | b'/'))
 }
 
 /// One output inside another output of a different step is as much a clash as a duplicate.

@@ -1084,7 +1084,7 @@ fn toml_list(out: &mut String, key: &str, items: &[String], always: bool) {
 
 /// A TOML basic string; a multi-line one (`"""`) when the text has newlines.
 fn toml_string(out: &mut String, text: &str) {
-    let multiline = memchr::memchr(b'\n', text.as_bytes()).is_some();
+    let multiline = text.as_bytes().contains(&b'\n');
     out.push_str(if multiline { "\"\"\"\n" } else { "\"" });
     // Copy runs of plain text whole; escape the few (ASCII) characters that need it.
     let bytes = text.as_bytes();

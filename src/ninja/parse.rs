@@ -214,10 +214,14 @@ fn is_canonical(path: &str) -> bool {
 
 /// Whether a `/` in `path` is followed by `.` or another `/` (what `contains("/.")` or
 /// `contains("//")` says, in one pass: `str::contains` sets up a searcher per call, which
-/// costs more than the scan for paths this short).
+/// costs more than a byte loop over paths this short).
 pub(super) fn has_empty_or_dot_part(path: &str) -> bool {
     let bytes = path.as_bytes();
-    memchr::memchr_iter(b'/', bytes).any(|at| matches!(bytes.get(at + 1), Some(b'.' | b'/')))
+    let next = bytes.get(1..).unwrap_or_default();
+    bytes
+        .iter()
+        .zip(next)
+        .any(|(&byte, &after)| byte == b'/' && matches!(after, b'.' | b'/'))
 }
 
 fn canonicalize_slow(path: &str) -> String {
