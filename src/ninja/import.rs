@@ -1085,7 +1085,11 @@ fn toml_list(out: &mut String, key: &str, items: &[String], always: bool) {
 /// A TOML basic string; a multi-line one (`"""`) when the text has newlines.
 fn toml_string(out: &mut String, text: &str) {
     let multiline = text.as_bytes().contains(&b'\n');
-    out.push_str(if multiline { "\"\"\"\n" } else { "\"" });
+    if multiline {
+        out.push_str("\"\"\"\n");
+    } else {
+        out.push('"');
+    }
     // Copy runs of plain text whole; escape the few (ASCII) characters that need it.
     let bytes = text.as_bytes();
     let mut run = 0;
@@ -1117,7 +1121,11 @@ fn toml_string(out: &mut String, text: &str) {
         run = at;
     }
     out.push_str(&text[run..]);
-    out.push_str(if multiline { "\"\"\"" } else { "\"" });
+    if multiline {
+        out.push_str("\"\"\"");
+    } else {
+        out.push('"');
+    }
 }
 
 /// Whether any of eight bytes (a little-endian word) may need escaping in a TOML string:
