@@ -50,21 +50,27 @@ echo "build.ninja: $edges build statements ($(du -h "$work/out/build.ninja" | cu
 
 # Median over $runs runs of wall time and of CPU time (user + sys), in ms: CPU time is the
 # fairer number on a shared machine, where wall time mostly measures the other processes.
-median_ms() {
-  local walls=() cpus=() line
-  for _ in $(seq "$runs"); do
-    line=$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>&1; } 2>&1 )
-    walls+=($(awk '{ printf "%d", $1 * 1000 }' <<<"$line"))
-    cpus+=($(awk '{ printf "%d", ($2 + $3) * 1000 }' <<<"$line"))
-  done
-  local mid=$(((runs + 1) / 2))
-  echo "$(printf '%s\n' "${walls[@]}" | sort -n | sed -n "${mid}p") $(printf '%s\n' "${cpus[@]}" | sort -n | sed -n "${mid}p")"
+# The two commands take turns, so a change in the machine's load reaches both alike.
+measure() {
+  local line
+  line=$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>&1; } 2>&1 )
+  awk '{ printf "%d %d\n", $1 * 1000, ($2 + $3) * 1000 }' <<<"$line"
 }
-
-read -r ninja_wall ninja_cpu < <(median_ms ninja -C "$work/out" -t commands all)
-read -r import_wall import_cpu < <(median_ms "$reprobe" import ninja "$work/out/build.ninja" -o "$work/reprobe.toml" --force)
+median() {
+  printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"
+}
+ninja_walls=() ninja_cpus=() import_walls=() import_cpus=()
+for _ in $(seq "$runs"); do
+  read -r wall cpu < <(measure ninja -C "$work/out" -t commands all)
+  ninja_walls+=("$wall") ninja_cpus+=("$cpu")
+  read -r wall cpu < <(measure "$reprobe" import ninja "$work/out/build.ninja" -o "$work/reprobe.toml" --force)
+  import_walls+=("$wall") import_cpus+=("$cpu")
+done
+ninja_wall=$(median "${ninja_walls[@]}") ninja_cpu=$(median "${ninja_cpus[@]}")
+import_wall=$(median "${import_walls[@]}") import_cpu=$(median "${import_cpus[@]}")
 steps=$(grep -c '^\[steps\.' "$work/reprobe.toml")
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 echo "ninja -t commands all:  wall ${ninja_wall} ms, cpu ${ninja_cpu} ms (medians of $runs)"
+echo "cpu ms per run: ninja ${ninja_cpus[*]}; reprobe ${import_cpus[*]}"
 echo "reprobe import ninja:   wall ${import_wall} ms, cpu ${import_cpu} ms (medians of $runs; $steps steps written and validated)"
 awk -v a="$import_cpu" -v b="$ninja_cpu" 'BEGIN { r = a / (b > 0 ? b : 1); printf "cpu ratio: %.2fx (target: at most 2x)\n", r; exit (r <= 2.0 ? 0 : 1) }'

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use walkdir::WalkDir;
 
 use crate::hash::FileHash;
+use crate::ninja::fasthash::FastMap;
 
 /// The file name looked up when a directory is given as the graph.
 pub const DEFAULT_GRAPH_FILE: &str = "reprobe.toml";
@@ -492,8 +493,9 @@ fn step_error(file: &Path, step: &str, problem: Problem) -> GraphError {
     }
 }
 
-/// Output path -> the step declaring it (hashed: large graphs look every input up).
-type Producers<'g> = HashMap<&'g str, &'g str>;
+/// Output path -> the step declaring it (hashed: large graphs look every input up; the
+/// keys are the graph file's own paths, so the fast hash of the Ninja import serves).
+type Producers<'g> = FastMap<&'g str, &'g str>;
 
 /// Everything [`Graph::from_file`] checks before it looks at files: names, shapes, env,
 /// outputs (duplicates and overlaps), deps and cycles. Returns the producers of the
@@ -513,7 +515,8 @@ fn check_structure<'g>(
     for name in parsed.env.keys() {
         check_env_name(name).map_err(graph_error)?;
     }
-    let mut producers: Producers = HashMap::with_capacity(parsed.steps.len());
+    let mut producers: Producers =
+        FastMap::with_capacity_and_hasher(parsed.steps.len(), Default::default());
     for (name, decl) in &parsed.steps {
         check_step_shape(name, decl).map_err(|p| step_error(file, name, p))?;
         for output in &decl.outputs {
@@ -639,6 +642,11 @@ pub fn check_relative(path: &str) -> Result<(), Problem> {
     if path.starts_with('/') {
         return bad("is absolute");
     }
+    if !path.starts_with('.') && !has_empty_or_dot_component(path) {
+        // No component is empty or starts with a dot: none is `..` or `.`, and the first
+        // is a name (the common case, settled without splitting).
+        return Ok(());
+    }
     if path.split('/').any(|c| c == "..") {
         return bad("escapes with `..`");
     }
@@ -646,6 +654,16 @@ pub fn check_relative(path: &str) -> Result<(), Problem> {
         return bad("names the graph's directory itself");
     }
     Ok(())
+}
+
+/// Whether a `/` in `path` is followed by `.` or another `/`.
+fn has_empty_or_dot_component(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let next = bytes.get(1..).unwrap_or_default();
+    bytes
+        .iter()
+        .zip(next)
+        .any(|(&byte, &after)| byte == b'/' && matches!(after, b'.' | b'/'))
 }
 
 /// One output inside another output of a different step is as much a clash as a duplicate.
@@ -680,6 +698,7 @@ fn check_overlapping_outputs(producers: &Producers) -> Result<(), (String, Probl
 fn topological_order(steps: &BTreeMap<String, StepDecl>) -> Result<Vec<&str>, (String, Problem)> {
     // Steps by position in name order, so the smallest ready position is the first name.
     let names: Vec<&str> = steps.keys().map(String::as_str).collect();
+    let positions: FastMap<&str, usize> = names.iter().enumerate().map(|(i, &n)| (n, i)).collect();
     let mut pending = vec![0usize; names.len()];
     // (dep, dependent) pairs, grouped by dep below.
     let mut links: Vec<(usize, usize)> = Vec::with_capacity(names.len());
@@ -687,7 +706,7 @@ fn topological_order(steps: &BTreeMap<String, StepDecl>) -> Result<Vec<&str>, (S
     for (i, (name, decl)) in steps.iter().enumerate() {
         deps.clear();
         for dep in &decl.deps {
-            let Ok(d) = names.binary_search(&dep.as_str()) else {
+            let Some(&d) = positions.get(dep.as_str()) else {
                 return Err((name.clone(), Problem::UnknownDep(dep.clone())));
             };
             deps.push(d);

@@ -28,6 +28,11 @@ impl Hasher for WordHasher {
         }
     }
 
+    /// One byte (the end mark `str` hashes write) as one word, not as a slice.
+    fn write_u8(&mut self, byte: u8) {
+        self.write_u64(u64::from(byte));
+    }
+
     fn write_usize(&mut self, word: usize) {
         self.write_u64(word as u64);
     }

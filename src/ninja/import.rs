@@ -778,7 +778,7 @@ impl<'a> Importer<'a> {
     /// the input hash (a compiler upgrade is a cache miss).
     fn tools_of(&mut self, command: &str) -> Vec<String> {
         let mut found = Vec::new();
-        for segment in command.split(['&', '|', ';', '(', ')', '\n']) {
+        for segment in command_segments(command) {
             let Some(word) = segment.split_whitespace().next() else {
                 continue;
             };
@@ -817,6 +817,24 @@ impl<'a> Importer<'a> {
     }
 }
 
+/// The pieces of a shell command between `&`, `|`, `;`, `(`, `)` and newlines (what
+/// `split` on those characters gives, found by a byte scan: they are all ASCII).
+fn command_segments(command: &str) -> impl Iterator<Item = &str> {
+    let separator = |b: &u8| matches!(b, b'&' | b'|' | b';' | b'(' | b')' | b'\n');
+    let mut start = 0;
+    let ends = command
+        .bytes()
+        .enumerate()
+        .filter(move |(_, b)| separator(b));
+    ends.map(|(at, _)| at)
+        .chain(std::iter::once(command.len()))
+        .map(move |end| {
+            let segment = command.get(start..end).unwrap_or_default();
+            start = end + 1;
+            segment
+        })
+}
+
 /// Whether a command creates a thin archive: `ar`/`gcc-ar`/`llvm-ar` with a `T` modifier
 /// or `--thin`.
 fn is_thin_archive_command(command: &str) -> bool {
@@ -852,6 +870,20 @@ fn all_inputs(edge: &Edge) -> impl Iterator<Item = &String> {
 
 /// A step name from a path: characters reprobe does not allow become `_`.
 pub fn sanitize_name(path: &str) -> String {
+    let allowed =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+' | b':');
+    // ASCII paths (nearly all) are mapped byte by byte.
+    if path.is_ascii() && !path.is_empty() {
+        let mut bytes = path.as_bytes().to_vec();
+        for byte in &mut bytes {
+            if !allowed(*byte) {
+                *byte = b'_';
+            }
+        }
+        if let Ok(name) = String::from_utf8(bytes) {
+            return name;
+        }
+    }
     let name: String = path
         .chars()
         .map(|c| {
@@ -1052,11 +1084,26 @@ fn toml_list(out: &mut String, key: &str, items: &[String], always: bool) {
 
 /// A TOML basic string; a multi-line one (`"""`) when the text has newlines.
 fn toml_string(out: &mut String, text: &str) {
-    let multiline = text.contains('\n');
-    out.push_str(if multiline { "\"\"\"\n" } else { "\"" });
+    let multiline = text.as_bytes().contains(&b'\n');
+    if multiline {
+        out.push_str("\"\"\"\n");
+    } else {
+        out.push('"');
+    }
     // Copy runs of plain text whole; escape the few (ASCII) characters that need it.
+    let bytes = text.as_bytes();
     let mut run = 0;
-    for (at, &byte) in text.as_bytes().iter().enumerate() {
+    let mut at = 0;
+    while at < bytes.len() {
+        // Eight plain bytes at a time; a word that may hold one to escape goes bytewise.
+        if let Some(word) = bytes.get(at..at + 8).and_then(|w| w.try_into().ok()) {
+            if !may_need_escape(u64::from_le_bytes(word)) {
+                at += 8;
+                continue;
+            }
+        }
+        let byte = bytes[at];
+        at += 1;
         let escaped = match byte {
             b'\\' => "\\\\",
             b'"' => "\\\"",
@@ -1065,16 +1112,34 @@ fn toml_string(out: &mut String, text: &str) {
             0..=0x1f | 0x7f => "",
             _ => continue,
         };
-        out.push_str(&text[run..at]);
+        out.push_str(&text[run..at - 1]);
         if escaped.is_empty() {
             out.push_str(&format!("\\u{byte:04X}"));
         } else {
             out.push_str(escaped);
         }
-        run = at + 1;
+        run = at;
     }
     out.push_str(&text[run..]);
-    out.push_str(if multiline { "\"\"\"" } else { "\"" });
+    if multiline {
+        out.push_str("\"\"\"");
+    } else {
+        out.push('"');
+    }
+}
+
+/// Whether any of eight bytes (a little-endian word) may need escaping in a TOML string:
+/// a control character, `"`, `\\` or DEL. Never wrong when it says no (bit tricks from
+/// "Bit Twiddling Hacks": `hasless` and `haszero`).
+fn may_need_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let has_control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
+    has_control
+        || has_zero(word ^ (ONES * u64::from(b'"')))
+        || has_zero(word ^ (ONES * u64::from(b'\\')))
+        || has_zero(word ^ (ONES * 0x7f))
 }
 
 /// The first words of every graph written by `reprobe import ninja`.
@@ -1113,5 +1178,34 @@ mod tests {
         write_steps_toml::<std::io::Error>(&graph, &mut text, &mut |_| Ok(())).unwrap();
         let back: GraphFile = toml::from_str(&text).unwrap();
         assert_eq!(back, graph, "{text}");
+    }
+
+    #[test]
+    fn command_segments_split_as_str_split_does() {
+        for command in ["", "a && b | c;d(e)f\ng", "&&", "x", "cc -c a.c", "ü|é"] {
+            let want: Vec<&str> = command.split(['&', '|', ';', '(', ')', '\n']).collect();
+            assert_eq!(
+                command_segments(command).collect::<Vec<_>>(),
+                want,
+                "{command}"
+            );
+        }
+        assert_eq!(sanitize_name("obj/a b.o"), "obj_a_b.o");
+        assert_eq!(sanitize_name("x/ü"), "x__");
+        assert_eq!(sanitize_name(""), "step");
+    }
+
+    #[test]
+    fn the_word_test_flags_every_byte_that_needs_escaping() {
+        for byte in 0..=255u8 {
+            let needs = matches!(byte, 0..=0x1f | b'"' | b'\\' | 0x7f);
+            for at in 0..8 {
+                let mut word = [b'a'; 8];
+                word[at] = byte;
+                let flagged = may_need_escape(u64::from_le_bytes(word));
+                assert!(flagged || !needs, "byte {byte:#x} at {at}");
+            }
+        }
+        assert!(!may_need_escape(u64::from_le_bytes(*b"cc -O2 /")));
     }
 }

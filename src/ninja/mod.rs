@@ -8,7 +8,7 @@
 //!   [`crate::graph::GraphFile`] whose root covers the build directory and the sources.
 
 pub mod deps;
-mod fasthash;
+pub(crate) mod fasthash;
 pub mod files;
 pub mod import;
 pub mod parse;

@@ -9,6 +9,7 @@
 //! `a/../b`). Every error names the file and the line: `build.ninja:12: unknown build
 //! rule 'cc'`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -208,8 +209,19 @@ fn is_canonical(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with('.')
         && !path.ends_with('/')
-        && !path.contains("/.")
-        && !path.contains("//")
+        && !has_empty_or_dot_part(path)
+}
+
+/// Whether a `/` in `path` is followed by `.` or another `/` (what `contains("/.")` or
+/// `contains("//")` says, in one pass: `str::contains` sets up a searcher per call, which
+/// costs more than a byte loop over paths this short).
+pub(super) fn has_empty_or_dot_part(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let next = bytes.get(1..).unwrap_or_default();
+    bytes
+        .iter()
+        .zip(next)
+        .any(|(&byte, &after)| byte == b'/' && matches!(after, b'.' | b'/'))
 }
 
 fn canonicalize_slow(path: &str) -> String {
@@ -240,10 +252,22 @@ pub fn shell_escape(path: &str) -> String {
     out
 }
 
+/// The bytes [`shell_escape`] leaves as they are, by value (a table: every byte of every
+/// path of a large build goes through it).
+const SHELL_SAFE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.' | b'/');
+        byte += 1;
+    }
+    table
+};
+
 /// Appends [`shell_escape`] of `path` to `out`.
 pub fn push_shell_escaped(out: &mut String, path: &str) {
-    let safe = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.' | b'/');
-    if !path.is_empty() && path.bytes().all(safe) {
+    if !path.is_empty() && path.bytes().all(|b| SHELL_SAFE[usize::from(b)]) {
         out.push_str(path);
         return;
     }
@@ -252,32 +276,85 @@ pub fn push_shell_escaped(out: &mut String, path: &str) {
     out.push('\'');
 }
 
-/// A piece of an unevaluated string.
-#[derive(Debug, Clone)]
-enum Piece {
-    Literal(String),
-    Variable(String),
+/// A piece of an unevaluated string, borrowed from the file's text: every literal is a
+/// slice of it (an escaped `$$`, `$ ` or `$:` is the slice of its second byte), so
+/// reading a statement copies nothing.
+#[derive(Debug, Clone, Copy)]
+enum Piece<'t> {
+    Literal(&'t str),
+    Variable(&'t str),
 }
 
-/// An unevaluated string: literal text and `$variable` references.
+/// An unevaluated string: literal text and `$variable` references. The first piece is
+/// held inline: most paths and values are one literal, which then needs no allocation.
 #[derive(Debug, Clone, Default)]
-struct Eval(Vec<Piece>);
+struct Eval<'t> {
+    first: Option<Piece<'t>>,
+    rest: Vec<Piece<'t>>,
+}
 
-impl Eval {
+impl<'t> Eval<'t> {
     fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.first.is_none()
     }
+
+    fn push(&mut self, piece: Piece<'t>) {
+        if self.first.is_none() {
+            self.first = Some(piece);
+        } else {
+            self.rest.push(piece);
+        }
+    }
+
+    /// Adds literal text (nothing when it is empty).
+    fn push_literal(&mut self, text: &'t str) {
+        if !text.is_empty() {
+            self.push(Piece::Literal(text));
+        }
+    }
+
+    fn pieces(&self) -> impl Iterator<Item = Piece<'t>> + '_ {
+        self.first.into_iter().chain(self.rest.iter().copied())
+    }
+
+    /// The text, when it is one literal (no variable to look up).
+    fn as_literal(&self) -> Option<&'t str> {
+        match (self.first, self.rest.is_empty()) {
+            (Some(Piece::Literal(text)), true) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// A piece of a rule's binding, owned: a rule outlives the text of the file declaring it
+/// (an `include`d file's text is dropped after it is read).
+#[derive(Debug)]
+enum OwnedPiece {
+    Literal(Box<str>),
+    Variable(Box<str>),
+}
+
+/// A rule binding, unevaluated.
+type RuleEval = Vec<OwnedPiece>;
+
+fn owned_pieces(eval: &Eval) -> RuleEval {
+    eval.pieces()
+        .map(|piece| match piece {
+            Piece::Literal(text) => OwnedPiece::Literal(text.into()),
+            Piece::Variable(name) => OwnedPiece::Variable(name.into()),
+        })
+        .collect()
 }
 
 /// A rule: its bindings, by position in [`RULE_VARIABLES`] (the only names it may bind),
 /// so looking one up compares a few short names instead of hashing.
 #[derive(Debug, Default)]
 struct Rule {
-    bindings: [Option<Eval>; RULE_VARIABLES.len()],
+    bindings: [Option<RuleEval>; RULE_VARIABLES.len()],
 }
 
 impl Rule {
-    fn binding(&self, name: &str) -> Option<&Eval> {
+    fn binding(&self, name: &str) -> Option<&RuleEval> {
         let slot = RULE_VARIABLES.iter().position(|v| *v == name)?;
         self.bindings[slot].as_ref()
     }
@@ -471,16 +548,14 @@ impl<'t> Lexer<'t> {
 
     /// Reads a `$`-escaped string: a path (stops at space, `:`, `|`) or a value (to the
     /// end of the line).
-    fn eval(&mut self, path: bool) -> Result<Eval, NinjaError> {
-        let mut pieces = Vec::new();
-        let mut text = String::new();
+    fn eval(&mut self, path: bool) -> Result<Eval<'t>, NinjaError> {
+        let mut eval = Eval::default();
         let mut run = self.pos;
         while let Some(byte) = self.peek() {
             match byte {
                 b'$' => {
-                    text.push_str(&self.src[run..self.pos]);
-                    self.escape(&mut text, &mut pieces)?;
-                    run = self.pos;
+                    eval.push_literal(&self.src[run..self.pos]);
+                    run = self.escape(&mut eval)?;
                 }
                 b' ' | b':' | b'|' if path => break,
                 b'\n' => break,
@@ -489,20 +564,18 @@ impl<'t> Lexer<'t> {
                 _ => self.pos += 1,
             }
         }
-        text.push_str(&self.src[run..self.pos]);
-        if !text.is_empty() {
-            pieces.push(Piece::Literal(text));
-        }
-        Ok(Eval(pieces))
+        eval.push_literal(&self.src[run..self.pos]);
+        Ok(eval)
     }
 
-    /// One `$` escape at the cursor.
-    fn escape(&mut self, text: &mut String, pieces: &mut Vec<Piece>) -> Result<(), NinjaError> {
+    /// One `$` escape at the cursor; returns where the next literal text starts (at an
+    /// escaped byte itself: `$$` continues the text with the second `$`).
+    fn escape(&mut self, eval: &mut Eval<'t>) -> Result<usize, NinjaError> {
         let next = self.peek_at(1);
         match next {
             Some(b'$') | Some(b' ') | Some(b':') => {
-                text.push(char::from(next.unwrap_or(b'$')));
                 self.pos += 2;
+                return Ok(self.pos - 1);
             }
             Some(b'\n') | Some(b'\r') => {
                 self.pos += 1;
@@ -519,7 +592,7 @@ impl<'t> Lexer<'t> {
                 if !self.eat(b'}') {
                     return Err(self.error("bad $-escape: expected '}' after ${name"));
                 }
-                flush_variable(text, pieces, name);
+                eval.push(Piece::Variable(name));
             }
             Some(b) if is_simple_varname_byte(b) => {
                 self.pos += 1;
@@ -527,15 +600,15 @@ impl<'t> Lexer<'t> {
                 while self.peek().is_some_and(is_simple_varname_byte) {
                     self.pos += 1;
                 }
-                flush_variable(text, pieces, &self.src[start..self.pos]);
+                eval.push(Piece::Variable(&self.src[start..self.pos]));
             }
             _ => return Err(self.error("bad $-escape (literal $ must be written as $$)")),
         }
-        Ok(())
+        Ok(self.pos)
     }
 
     /// Paths up to the next `:`, `|` or newline.
-    fn paths(&mut self) -> Result<Vec<Eval>, NinjaError> {
+    fn paths(&mut self) -> Result<Vec<Eval<'t>>, NinjaError> {
         let mut out = Vec::new();
         loop {
             self.skip_spaces();
@@ -548,13 +621,6 @@ impl<'t> Lexer<'t> {
     }
 }
 
-fn flush_variable(text: &mut String, pieces: &mut Vec<Piece>, name: &str) {
-    if !text.is_empty() {
-        pieces.push(Piece::Literal(std::mem::take(text)));
-    }
-    pieces.push(Piece::Variable(name.to_string()));
-}
-
 fn is_varname_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
 }
@@ -565,13 +631,13 @@ fn is_simple_varname_byte(b: u8) -> bool {
 
 /// The paths of a build statement, still unevaluated.
 #[derive(Default)]
-struct EdgePaths {
-    outputs: Vec<Eval>,
-    implicit_outputs: Vec<Eval>,
-    inputs: Vec<Eval>,
-    implicit_inputs: Vec<Eval>,
-    order_only: Vec<Eval>,
-    validations: Vec<Eval>,
+struct EdgePaths<'t> {
+    outputs: Vec<Eval<'t>>,
+    implicit_outputs: Vec<Eval<'t>>,
+    inputs: Vec<Eval<'t>>,
+    implicit_inputs: Vec<Eval<'t>>,
+    order_only: Vec<Eval<'t>>,
+    validations: Vec<Eval<'t>>,
 }
 
 /// The parser's state across files.
@@ -580,6 +646,8 @@ struct Parser {
     scopes: Vec<Scope>,
     produced: FastMap<String, usize>,
     out: BuildFile,
+    /// Where rule variables are expanded before they are copied out (one buffer for all).
+    scratch: String,
 }
 
 impl Parser {
@@ -591,6 +659,7 @@ impl Parser {
             scopes: vec![root],
             produced: FastMap::default(),
             out: BuildFile::default(),
+            scratch: String::new(),
         }
     }
 
@@ -633,7 +702,7 @@ impl Parser {
     }
 
     /// The ` = value` part of a binding, through the end of its line.
-    fn binding_value(&mut self, lx: &mut Lexer) -> Result<Eval, NinjaError> {
+    fn binding_value<'t>(&mut self, lx: &mut Lexer<'t>) -> Result<Eval<'t>, NinjaError> {
         lx.skip_spaces();
         if !lx.eat(b'=') {
             return Err(lx.error(format!("expected '=', got {}", lx.describe_next())));
@@ -645,7 +714,7 @@ impl Parser {
     }
 
     /// An indented `key = value` line.
-    fn binding<'t>(&mut self, lx: &mut Lexer<'t>) -> Result<(&'t str, Eval), NinjaError> {
+    fn binding<'t>(&mut self, lx: &mut Lexer<'t>) -> Result<(&'t str, Eval<'t>), NinjaError> {
         let key = lx.expect_ident("a variable name")?;
         let value = self.binding_value(lx)?;
         Ok((key, value))
@@ -673,10 +742,18 @@ impl Parser {
         self.eval_with(eval, &[], scope)
     }
 
+    /// [`Parser::eval_in_scope`], borrowing the text when it is one literal.
+    fn eval_borrowed<'t>(&self, eval: &Eval<'t>, scope: usize) -> Cow<'t, str> {
+        match eval.as_literal() {
+            Some(text) => Cow::Borrowed(text),
+            None => Cow::Owned(self.eval_in_scope(eval, scope)),
+        }
+    }
+
     /// Evaluates with an edge's bindings first, then the scope chain.
-    fn eval_with(&self, eval: &Eval, edge_vars: &[(&str, String)], scope: usize) -> String {
+    fn eval_with(&self, eval: &Eval, edge_vars: &[(&str, Cow<str>)], scope: usize) -> String {
         let mut out = String::new();
-        for piece in &eval.0 {
+        for piece in eval.pieces() {
             match piece {
                 Piece::Literal(text) => out.push_str(text),
                 Piece::Variable(name) => {
@@ -689,6 +766,14 @@ impl Parser {
             }
         }
         out
+    }
+
+    /// A path of a build statement, evaluated and canonicalized.
+    fn eval_path(&self, eval: &Eval, edge_vars: &[(&str, Cow<str>)], scope: usize) -> String {
+        match eval.as_literal() {
+            Some(text) => canonicalize_path(text),
+            None => canonicalize_owned(self.eval_with(eval, edge_vars, scope)),
+        }
     }
 
     fn rule(&mut self, lx: &mut Lexer, scope: usize) -> Result<(), NinjaError> {
@@ -704,7 +789,7 @@ impl Parser {
             let Some(slot) = RULE_VARIABLES.iter().position(|v| *v == key) else {
                 return Err(lx.error_at(lx.line - 1, format!("unexpected variable '{key}'")));
             };
-            rule.bindings[slot] = Some(value);
+            rule.bindings[slot] = Some(owned_pieces(&value));
         }
         if rule.binds("rspfile") != rule.binds("rspfile_content") {
             return Err(lx.error_at(
@@ -799,7 +884,7 @@ impl Parser {
         self.parse(&text, &name, target, depth + 1)
     }
 
-    fn edge_outputs(&mut self, lx: &mut Lexer) -> Result<EdgePaths, NinjaError> {
+    fn edge_outputs<'t>(&mut self, lx: &mut Lexer<'t>) -> Result<EdgePaths<'t>, NinjaError> {
         let mut paths = EdgePaths {
             outputs: lx.paths()?,
             ..EdgePaths::default()
@@ -816,7 +901,11 @@ impl Parser {
         Ok(paths)
     }
 
-    fn edge_inputs(&mut self, lx: &mut Lexer, paths: &mut EdgePaths) -> Result<(), NinjaError> {
+    fn edge_inputs<'t>(
+        &mut self,
+        lx: &mut Lexer<'t>,
+        paths: &mut EdgePaths<'t>,
+    ) -> Result<(), NinjaError> {
         paths.inputs = lx.paths()?;
         if lx.peek() == Some(b'|') && !matches!(lx.peek_at(1), Some(b'|') | Some(b'@')) {
             lx.pos += 1;
@@ -840,16 +929,16 @@ impl Parser {
             .find_rule(scope, rule_name)
             .ok_or_else(|| lx.error(format!("unknown build rule '{rule_name}'")))?;
         self.edge_inputs(lx, &mut paths)?;
-        let mut edge_vars: Vec<(&str, String)> = Vec::new();
+        let mut edge_vars: Vec<(&str, Cow<str>)> = Vec::new();
         while lx.binding_follows() {
             let (key, value) = self.binding(lx)?;
-            let value = self.eval_in_scope(&value, scope);
+            let value = self.eval_borrowed(&value, scope);
             edge_vars.push((key, value));
         }
         let list = |evals: &[Eval]| -> Vec<String> {
             evals
                 .iter()
-                .map(|e| canonicalize_owned(self.eval_with(e, &edge_vars, scope)))
+                .map(|e| self.eval_path(e, &edge_vars, scope))
                 .collect()
         };
         let mut edge = Edge {
@@ -866,6 +955,7 @@ impl Parser {
             },
             ..Edge::default()
         };
+        let mut scratch = std::mem::take(&mut self.scratch);
         let env = EdgeEnv {
             parser: self,
             rule: &rule,
@@ -874,8 +964,9 @@ impl Parser {
             inputs: &edge.inputs,
             outputs: &edge.outputs,
         };
-        let vars = env.expand_all().map_err(|m| lx.error_at(line, m))?;
-        vars.apply(&mut edge);
+        let vars = env.expand_all(&mut scratch);
+        self.scratch = scratch;
+        vars.map_err(|m| lx.error_at(line, m))?.apply(&mut edge);
         self.check_pool(&edge).map_err(|m| lx.error_at(line, m))?;
         self.register(edge).map_err(|m| lx.error_at(line, m))
     }
@@ -905,7 +996,7 @@ impl Parser {
 
 /// The rule variables of one edge, expanded.
 struct RuleVars {
-    values: Vec<String>,
+    values: [String; EXPANDED.len()],
 }
 
 /// The rule variables the parser expands for every edge, in [`RuleVars`] order.
@@ -940,24 +1031,26 @@ impl RuleVars {
 struct EdgeEnv<'p> {
     parser: &'p Parser,
     rule: &'p Rule,
-    edge_vars: &'p [(&'p str, String)],
+    edge_vars: &'p [(&'p str, Cow<'p, str>)],
     scope: usize,
     inputs: &'p [String],
     outputs: &'p [String],
 }
 
 impl<'p> EdgeEnv<'p> {
-    fn expand_all(&self) -> Result<RuleVars, String> {
+    /// Expands every variable of [`EXPANDED`], each into `scratch` first and then copied
+    /// out at its exact size.
+    fn expand_all(&self, scratch: &mut String) -> Result<RuleVars, String> {
         let mut stack = Vec::new();
-        let values = EXPANDED
-            .iter()
-            .map(|name| {
-                let escape = !matches!(*name, "depfile" | "rspfile" | "dyndep");
-                let mut value = String::new();
-                self.lookup(name, escape, &mut stack, &mut value)?;
-                Ok(value)
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+        let mut values: [String; EXPANDED.len()] = Default::default();
+        for (value, name) in values.iter_mut().zip(EXPANDED) {
+            let escape = !matches!(name, "depfile" | "rspfile" | "dyndep");
+            scratch.clear();
+            self.lookup(name, escape, &mut stack, scratch)?;
+            if !scratch.is_empty() {
+                *value = scratch.as_str().to_owned();
+            }
+        }
         Ok(RuleVars { values })
     }
 
@@ -991,10 +1084,10 @@ impl<'p> EdgeEnv<'p> {
             if cycle {
                 return Err(format!("cycle in rule variables: {}", stack.join(" -> ")));
             }
-            for piece in &eval.0 {
+            for piece in eval {
                 match piece {
-                    Piece::Literal(text) => out.push_str(text),
-                    Piece::Variable(inner) => self.lookup(inner, escape, stack, out)?,
+                    OwnedPiece::Literal(text) => out.push_str(text),
+                    OwnedPiece::Variable(inner) => self.lookup(inner, escape, stack, out)?,
                 }
             }
             stack.pop();

@@ -66,6 +66,7 @@ pub fn join_to_normal(base: &str, path: &str) -> String {
 /// [`join_to_normal`] into `out`, which is cleared first (a buffer reused across calls).
 pub fn join_to_normal_into(out: &mut String, base: &str, path: &str) {
     out.clear();
+    out.reserve(base.len() + path.len() + 1);
     if !path.starts_with('/') && base != "/" {
         out.push_str(base);
     }
@@ -77,7 +78,19 @@ pub fn join_to_normal_into(out: &mut String, base: &str, path: &str) {
 
 /// Appends the components of `path` to the normalized absolute path `out` (`""` being
 /// `/`), folding `.` and `..` as they come.
-fn push_normalized(out: &mut String, path: &str) {
+fn push_normalized(out: &mut String, mut path: &str) {
+    // The common spellings (`obj/a.o`, `../src/a.c`) are copied whole after their
+    // leading `..` components.
+    while let Some(rest) = path.strip_prefix("../") {
+        let parent = out.rfind('/').unwrap_or(0);
+        out.truncate(parent);
+        path = rest;
+    }
+    if is_plain_relative(path) {
+        out.push('/');
+        out.push_str(path);
+        return;
+    }
     for part in path.split('/') {
         match part {
             "" | "." => {}
@@ -91,6 +104,15 @@ fn push_normalized(out: &mut String, path: &str) {
             }
         }
     }
+}
+
+/// Whether a relative path has only plain components (no empty one, no `.` or `..`, nor
+/// any starting with a dot): normalizing it changes nothing.
+fn is_plain_relative(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with(['.', '/'])
+        && !path.ends_with('/')
+        && !super::parse::has_empty_or_dot_part(path)
 }
 
 /// `path` relative to `base` (both absolute, normalized strings), when inside it.
