@@ -842,9 +842,16 @@ fn inputs_known_and_free(
 }
 
 /// Whether `pattern` is a plain path that `known_file` says is a regular file, taken as
-/// it is without looking at the disk.
+/// it is without looking at the disk (even when its name has glob characters: an
+/// imported `c[1].c` is that file).
 fn is_known_file(pattern: &str, known_file: &dyn Fn(&str) -> bool) -> bool {
-    !is_glob(pattern) && is_normal(pattern) && known_file(pattern)
+    is_normal(pattern) && known_file(pattern)
+}
+
+/// Whether `pattern` is to be expanded as a glob: it has glob characters and is not
+/// the name of an existing file (a file named `c[1].c` is taken literally).
+fn expands_as_glob(pattern: &str, root: &Path) -> bool {
+    is_glob(pattern) && !root.join(pattern).is_file()
 }
 
 fn is_glob(pattern: &str) -> bool {
@@ -872,7 +879,7 @@ fn resolve_inputs_knowing(
             files.push(pattern.clone());
             continue;
         }
-        if is_glob(pattern) {
+        if expands_as_glob(pattern, root) {
             expand_glob(pattern, root, &mut files)?;
         } else {
             let path = root.join(pattern);
@@ -893,7 +900,7 @@ fn resolve_inputs_knowing(
 
 fn pattern_matched_existing(pattern: &str, root: &Path, files: &[String]) -> bool {
     // A pattern that only repeats files matched by an earlier pattern still matches.
-    if is_glob(pattern) {
+    if expands_as_glob(pattern, root) {
         let Ok(glob) = Glob::new(pattern) else {
             return false;
         };
@@ -1115,6 +1122,18 @@ deps = ["b"]
     fn glob_matching_nothing_is_rejected() {
         let err = problem("[steps.a]\nrun = \"x\"\noutputs = [\"o\"]\ninputs = [\"src/*.rs\"]\n");
         assert!(err.contains("input `src/*.rs` matches no file"), "{err}");
+    }
+
+    #[test]
+    fn a_file_whose_name_looks_like_a_glob_is_taken_literally() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("c[1].c"), "").unwrap();
+        fs::write(dir.path().join("c1.c"), "").unwrap();
+        fs::write(dir.path().join("d.c"), "").unwrap();
+        let inputs = |p: &str| resolve_inputs(&[p.to_string()], dir.path()).unwrap();
+        assert_eq!(inputs("c[1].c"), vec!["c[1].c"]);
+        assert_eq!(inputs("c[0-9].c"), vec!["c1.c"]);
+        assert_eq!(inputs("*.c"), vec!["c1.c", "c[1].c", "d.c"]);
     }
 
     #[test]

@@ -220,3 +220,16 @@ fn a_broken_build_file_is_reported_with_its_file_and_line() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_source_whose_name_looks_like_a_glob_imports_and_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c[1].c"), "int f(void) { return 1; }\n").unwrap();
+    let ninja = "rule cc\n  command = gcc -c $in -o $out\nbuild c1.o: cc c[1].c\n";
+    std::fs::write(dir.path().join("build.ninja"), ninja).unwrap();
+    let import = run_in(dir.path(), &["import", "ninja", "build.ninja"]);
+    assert_eq!(code(&import), 0, "{}", stderr(&import));
+    let built = run_in(dir.path(), &["build"]);
+    assert_eq!(code(&built), 0, "{}", stderr(&built));
+    assert!(dir.path().join(".reprobe").is_dir());
+}
