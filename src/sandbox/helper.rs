@@ -422,6 +422,10 @@ fn wait_with_timeout(
     };
     if timed_out {
         let _ = kill(pid, Signal::SIGKILL);
+        // Keep serving until init is gone: a dying step process may still wait on an
+        // answer (a FUSE flush at close cannot be interrupted), and init's exit waits
+        // for every process of its namespace.
+        while !poll_readable(&pidfd, 1000, supervisor.as_deref_mut())? {}
     }
     loop {
         match waitpid(pid, None) {
