@@ -72,7 +72,7 @@ fn a_broken_graph_fails_validation_as_from_file_fails() {
         ("cycle", "gen.h", "deps", "lib.a"),
         ("duplicate output", "b.o", "outputs", "out/a.o"),
         (
-            "a file name `build` reads as a glob",
+            "a file named like a glob is that file (valid)",
             "a.o",
             "inputs",
             "src/c[1].c",
