@@ -36,7 +36,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::errno::Errno;
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 
-use super::tripwire::{Layout, Tripwire};
+use super::tripwire::{Layout, Policy, Tripwire};
 use super::wire::{dns_query_name, parse_sockaddr, Destination, RESOLVER_SOCKETS};
 use super::SandboxSpec;
 use crate::manifest::{NetworkAttempt, SandboxFindings};
@@ -115,9 +115,7 @@ enum TripwireState {
     /// Init has not sent the FUSE device yet, on this socket.
     Waiting {
         socket: OwnedFd,
-        spec: Box<SandboxSpec>,
-        layout: Layout,
-        extra: Vec<PathBuf>,
+        policy: Box<Policy>,
     },
     /// Being served.
     Serving(Box<Tripwire>),
@@ -135,9 +133,7 @@ impl Supervisor {
         let tripwire = match tripwire {
             Some((socket, layout, extra)) => TripwireState::Waiting {
                 socket,
-                spec: Box::new(spec.clone()),
-                layout,
-                extra,
+                policy: Box::new(Policy::new(spec, layout, &extra)),
             },
             None => TripwireState::Off,
         };
@@ -202,17 +198,12 @@ impl Supervisor {
                 server.serve();
                 self.tripwire = TripwireState::Serving(server);
             }
-            TripwireState::Waiting {
-                socket,
-                spec,
-                layout,
-                extra,
-            } => {
+            TripwireState::Waiting { socket, policy } => {
                 if revents & libc::POLLIN == 0 {
                     return;
                 }
                 if let Ok(device) = receive_fd(&socket) {
-                    let server = Tripwire::new(device, &spec, layout, &extra);
+                    let server = Tripwire::new(device, *policy);
                     self.tripwire = TripwireState::Serving(Box::new(server));
                 }
             }

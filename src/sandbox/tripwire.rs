@@ -140,9 +140,8 @@ enum Handle {
 /// host name is recorded, since it is one of the variations.
 pub(super) const GENERATED_ETC: &str = "hostname";
 
-/// The helper's side: serves the FUSE device and collects what the step looked for.
-pub(super) struct Tripwire {
-    device: OwnedFd,
+/// What the tripwire of one step answers, known before init sends the device.
+pub(super) struct Policy {
     layout: Layout,
     /// Host paths never reported (the store, the step's outputs, reprobe's own files).
     ignored: Vec<PathBuf>,
@@ -150,6 +149,28 @@ pub(super) struct Tripwire {
     staging: PathBuf,
     /// The contents of [`GENERATED_ETC`].
     hostname_file: Vec<u8>,
+}
+
+impl Policy {
+    /// The policy for `spec`'s `layout`; `extra` are host paths never to report beside
+    /// the spec's (reprobe's scratch directory).
+    pub(super) fn new(spec: &SandboxSpec, layout: Layout, extra: &[PathBuf]) -> Self {
+        let mut ignored = spec.observation.ignored.clone();
+        ignored.extend(extra.iter().cloned());
+        ignored.push(spec.host_workdir.clone());
+        Policy {
+            layout,
+            ignored,
+            staging: spec.host_workdir.clone(),
+            hostname_file: format!("{}\n", spec.hostname).into_bytes(),
+        }
+    }
+}
+
+/// The helper's side: serves the FUSE device and collects what the step looked for.
+pub(super) struct Tripwire {
+    device: OwnedFd,
+    policy: Policy,
     nodes: Vec<Node>,
     node_ids: HashMap<(usize, PathBuf), u64>,
     handles: HashMap<u64, Handle>,
@@ -163,13 +184,8 @@ pub(super) struct Tripwire {
 }
 
 impl Tripwire {
-    /// Serves `device` (made non-blocking) for `spec`'s layout.
-    pub(super) fn new(
-        device: OwnedFd,
-        spec: &SandboxSpec,
-        layout: Layout,
-        extra: &[PathBuf],
-    ) -> Self {
+    /// Serves `device` (made non-blocking) with `policy`.
+    pub(super) fn new(device: OwnedFd, policy: Policy) -> Self {
         if let Ok(flags) = fcntl(device.as_raw_fd(), FcntlArg::F_GETFL) {
             let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
             let _ = fcntl(device.as_raw_fd(), FcntlArg::F_SETFL(flags));
@@ -182,15 +198,9 @@ impl Tripwire {
                 ..dir_attr()
             },
         };
-        let mut ignored = spec.observation.ignored.clone();
-        ignored.extend(extra.iter().cloned());
-        ignored.push(spec.host_workdir.clone());
         Tripwire {
             device,
-            layout,
-            ignored,
-            staging: spec.host_workdir.clone(),
-            hostname_file: format!("{}\n", spec.hostname).into_bytes(),
+            policy,
             // Node ids are indexes + 1 (id 0 means "no node" on the wire).
             nodes: vec![root],
             node_ids: HashMap::new(),
@@ -247,7 +257,7 @@ impl Tripwire {
     pub(super) fn findings(self) -> BTreeSet<String> {
         let mut found = self.found;
         for rel in self.work_found {
-            if fs::symlink_metadata(self.staging.join(&rel)).is_err() {
+            if fs::symlink_metadata(self.policy.staging.join(&rel)).is_err() {
                 found.insert(rel.display().to_string());
             }
         }
@@ -304,7 +314,7 @@ impl Tripwire {
                     .to_str()
                     .and_then(|n| n.parse().ok())
                     .ok_or(Errno::ENOENT)?;
-                if index >= self.layout.trees.len() {
+                if index >= self.policy.layout.trees.len() {
                     return Ok(negative());
                 }
                 let id = self.intern(index, PathBuf::new(), dir_attr());
@@ -312,7 +322,7 @@ impl Tripwire {
             }
             Some(tree) => (tree, parent.rel.join(name)),
         };
-        let found = match self.layout.trees[tree].kind {
+        let found = match self.policy.layout.trees[tree].kind {
             TreeKind::Etc => self.look_in_etc(tree, &rel),
             TreeKind::Home | TreeKind::Project => self.look_in_hidden(tree, &rel, recorded),
             TreeKind::Work => self.look_in_work(tree, &rel, recorded),
@@ -330,7 +340,7 @@ impl Tripwire {
     fn look_in_etc(&self, tree: usize, rel: &Path) -> Option<Attr> {
         if rel == Path::new(GENERATED_ETC) {
             return Some(Attr {
-                size: self.hostname_file.len() as u64,
+                size: self.policy.hostname_file.len() as u64,
                 mode: libc::S_IFREG | 0o444,
                 nlink: 1,
                 uid: NOBODY,
@@ -338,13 +348,13 @@ impl Tripwire {
                 ..Attr::default()
             });
         }
-        let meta = fs::symlink_metadata(self.layout.trees[tree].host.join(rel)).ok()?;
+        let meta = fs::symlink_metadata(self.policy.layout.trees[tree].host.join(rel)).ok()?;
         Some(host_attr(&meta))
     }
 
     /// A hidden tree: the host's directories; a host file there is recorded, not shown.
     fn look_in_hidden(&mut self, tree: usize, rel: &Path, recorded: bool) -> Option<Attr> {
-        let Tree { kind, host, .. } = &self.layout.trees[tree];
+        let Tree { kind, host, .. } = &self.policy.layout.trees[tree];
         let path = host.join(rel);
         if self.is_ignored(&path) {
             return None;
@@ -366,12 +376,12 @@ impl Tripwire {
     /// The work directory's lower layer: a directory both the project and the prepared
     /// work directory have; a name only the project has is recorded.
     fn look_in_work(&mut self, tree: usize, rel: &Path, recorded: bool) -> Option<Attr> {
-        let project = self.layout.trees[tree].host.join(rel);
+        let project = self.policy.layout.trees[tree].host.join(rel);
         if self.is_ignored(&project) {
             return None;
         }
         let in_project = fs::symlink_metadata(&project).ok()?;
-        match fs::symlink_metadata(self.staging.join(rel)) {
+        match fs::symlink_metadata(self.policy.staging.join(rel)) {
             Ok(staged) if staged.is_dir() && in_project.is_dir() => Some(dir_attr()),
             Ok(_) => None,
             Err(_) => {
@@ -384,7 +394,7 @@ impl Tripwire {
     }
 
     fn is_ignored(&self, host: &Path) -> bool {
-        self.ignored.iter().any(|dir| host.starts_with(dir))
+        self.policy.ignored.iter().any(|dir| host.starts_with(dir))
     }
 
     /// The node id of `rel` in `tree`, made with `attr` (numbered) on first sight.
@@ -411,7 +421,7 @@ impl Tripwire {
     /// The host path and tree kind of a node inside a tree.
     fn host_path(&self, id: u64) -> Result<(TreeKind, PathBuf, PathBuf), Errno> {
         let node = self.node(id)?;
-        let tree = &self.layout.trees[node.tree.ok_or(Errno::EISDIR)?];
+        let tree = &self.policy.layout.trees[node.tree.ok_or(Errno::EISDIR)?];
         Ok((tree.kind, tree.host.join(&node.rel), node.rel.clone()))
     }
 
@@ -437,7 +447,7 @@ impl Tripwire {
         }
         if rel == Path::new(GENERATED_ETC) {
             self.record_etc(&rel, recorded);
-            let fh = self.add_handle(Handle::Bytes(self.hostname_file.clone()));
+            let fh = self.add_handle(Handle::Bytes(self.policy.hostname_file.clone()));
             return Ok(fuse::open_out(fh, fuse::FOPEN_KEEP_CACHE));
         }
         let file = fs::OpenOptions::new()
@@ -488,7 +498,7 @@ impl Tripwire {
     /// allow-list), any other one empty.
     fn opendir(&mut self, id: u64, recorded: bool) -> Result<Vec<u8>, Errno> {
         let node = self.node(id)?;
-        let listing = match node.tree.map(|t| self.layout.trees[t].kind) {
+        let listing = match node.tree.map(|t| self.policy.layout.trees[t].kind) {
             Some(TreeKind::Etc) => {
                 let (_, host, rel) = self.host_path(id)?;
                 if node.attr.mode & 0o005 != 0o005 {
@@ -600,7 +610,10 @@ mod tests {
         .unwrap();
         let spec = spec(project, staging);
         let layout = Layout::for_spec(&spec).expect("opens are observed");
-        (Tripwire::new(device, &spec, layout, &[]), File::from(peer))
+        (
+            Tripwire::new(device, Policy::new(&spec, layout, &[])),
+            File::from(peer),
+        )
     }
 
     fn request(opcode: u32, nodeid: u64, pid: u32, body: &[u8]) -> Vec<u8> {
@@ -631,6 +644,7 @@ mod tests {
     fn tree(wire: &mut (Tripwire, File), kind: TreeKind) -> u64 {
         let index = wire
             .0
+            .policy
             .layout
             .trees
             .iter()
