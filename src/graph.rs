@@ -337,8 +337,8 @@ pub struct GraphError {
     pub file: PathBuf,
     /// The step the problem is in.
     pub step: Option<String>,
-    /// The problem.
-    #[source]
+    /// The problem. Not a `#[source]`: the message above already prints it, and a
+    /// source would print it a second time in `{err:#}`.
     pub problem: Problem,
 }
 

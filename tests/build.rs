@@ -222,6 +222,7 @@ fn bad_graph(text: &str, files: &[(&str, &str)], expected: &[&str]) {
     assert!(err.contains("reprobe.toml"), "names the file: {err}");
     for part in expected {
         assert!(err.contains(part), "expected `{part}` in: {err}");
+        assert_eq!(err.matches(part).count(), 1, "`{part}` said once: {err}");
     }
     assert!(
         !dir.path().join(".reprobe").exists(),
@@ -320,4 +321,53 @@ fn json_graphs_use_the_same_schema() {
     );
     let out = run_in(dir.path(), &["build", "g.json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn without_user_namespaces_the_build_stops_and_names_the_kernel_setting() {
+    // A user namespace of our own, in which the per-namespace limit is set to 0: the
+    // same kernel answer (ENOSPC on unshare) as a machine with them turned off.
+    let dir = copy_corpus("hello-c");
+    let out = std::process::Command::new("unshare")
+        .args(["-Ur", "sh", "-c"])
+        .arg("echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\" build")
+        .arg(env!("CARGO_BIN_EXE_reprobe"))
+        .env_remove("REPROBE_STORE")
+        .current_dir(dir.path())
+        .output()
+        .expect("unshare runs");
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{}{err}", stdout(&out));
+    assert!(err.contains("user.max_user_namespaces"), "{err}");
+    assert!(err.contains("sysctl"), "says how to change it: {err}");
+    assert!(!dir.path().join("hello").exists() && !stdout(&out).contains("ran"));
+}
+
+#[test]
+fn a_step_sees_only_the_declared_environment_not_the_callers() {
+    let dir = project(
+        "[env]\nPATH = \"/usr/bin:/bin\"\nDECLARED = \"yes\"\n\
+         [steps.env]\nrun = \"env | sort > env.txt\"\noutputs = [\"env.txt\"]\n",
+        &[],
+    );
+    let out = reprobe()
+        .args(["build", "--out", "out"])
+        .current_dir(dir.path())
+        .env("CALLER_SECRET", "leaked")
+        .env("LD_PRELOAD", "/nonexistent.so")
+        .output()
+        .expect("reprobe runs");
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let env = fs::read_to_string(dir.path().join("out/env.txt")).unwrap();
+    let names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
+    assert!(names.contains(&"DECLARED") && names.contains(&"PATH"), "{env}");
+    assert!(!env.contains("CALLER_SECRET") && !env.contains("LD_PRELOAD"), "{env}");
+    // What reprobe itself sets, as the README lists it; nothing else.
+    let allowed = [
+        "DECLARED", "PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "PWD",
+        "SHLVL", "_", "SOURCE_DATE_EPOCH",
+    ];
+    for name in &names {
+        assert!(allowed.contains(name), "unexpected variable {name} in: {env}");
+    }
 }

@@ -233,7 +233,7 @@ fn describe_undeclared(step: &StepRecord) -> String {
 }
 
 fn report_bad_input(err: anyhow::Error) -> Exit {
-    eprintln!("reprobe: error: {err:#}");
+    super::print_error(&err);
     Exit::BadInput
 }
 

@@ -60,7 +60,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
     {
         Ok(graph) => Arc::new(graph),
         Err(err) => {
-            eprintln!("reprobe: error: {err:#}");
+            super::print_error(&err);
             return Ok(Exit::BadInput);
         }
     };

@@ -54,7 +54,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<Exit> {
         ImportKind::Ninja(args) => match import_ninja(&args) {
             Ok(exit) => Ok(exit),
             Err(err) => {
-                eprintln!("reprobe: error: {err:#}");
+                super::print_error(&err);
                 Ok(Exit::BadInput)
             }
         },

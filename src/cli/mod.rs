@@ -84,10 +84,32 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(exit) => exit.into(),
         Err(err) => {
-            eprintln!("reprobe: error: {err:#}");
+            print_error(&err);
             Exit::BadInput.into()
         }
     }
+}
+
+/// Prints an error with its causes on stderr, as `reprobe: error: ...`.
+pub fn print_error(err: &anyhow::Error) {
+    eprintln!("reprobe: error: {}", error_message(err));
+}
+
+/// An error and its causes joined by `: `, each said once: many library errors already
+/// quote their cause (`cannot read x: {source}`), and anyhow's `{:#}` would repeat it.
+pub fn error_message(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }
 
 /// Flags every command takes (DESIGN.md section 1).
@@ -167,5 +189,30 @@ impl Interrupt {
     pub fn exit(&self) -> ! {
         eprintln!("reprobe: interrupted; running steps were stopped and the store holds only complete entries");
         std::process::exit(130)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_message;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read `x`: {source}")]
+    struct Quoting {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_quoted_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = anyhow::Error::new(Quoting { source: io }).context("step `a`");
+        assert_eq!(error_message(&err), "step `a`: cannot read `x`: no such file");
+    }
+
+    #[test]
+    fn a_new_cause_is_appended() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = anyhow::Error::new(io).context("reading graph.toml");
+        assert_eq!(error_message(&err), "reading graph.toml: no such file");
     }
 }
