@@ -183,6 +183,93 @@ fn name_resolution_fails() {
     assert!(!step.run().status.success(), "resolved: {}", step.stdout());
 }
 
+/// A DNS server on the host answering every A query with 10.1.2.3, counting queries.
+struct HostResolver {
+    port: u16,
+    queries: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl HostResolver {
+    fn start() -> HostResolver {
+        use std::sync::atomic::Ordering;
+        let socket = std::net::UdpSocket::bind("0.0.0.0:0").expect("udp socket");
+        let port = socket.local_addr().expect("address").port();
+        let queries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = queries.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+                counted.fetch_add(1, Ordering::SeqCst);
+                if n < 12 {
+                    continue;
+                }
+                let mut answer = buf[..n].to_vec();
+                answer[2..4].copy_from_slice(&[0x81, 0x80]); // response, no error
+                answer[6..8].copy_from_slice(&[0, 1]); // one answer
+                answer.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                answer.extend_from_slice(&[10, 1, 2, 3]);
+                let _ = socket.send_to(&answer, peer);
+            }
+        });
+        HostResolver { port, queries }
+    }
+
+    fn queries(&self) -> usize {
+        self.queries.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// An address of this host that is not loopback (loopback inside the sandbox is the
+/// step's own), or 127.0.0.1 when the host has none.
+fn host_address() -> String {
+    let out = Command::new("hostname").arg("-I").output();
+    out.ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .find(|a| a.parse::<std::net::Ipv4Addr>().is_ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "127.0.0.1".to_string())
+}
+
+/// Sends one DNS query for `reprobe-test.example` to argv[1]:argv[2] and prints the
+/// answer's address, or `error` and the errno.
+const DNS_CLIENT: &str = "import socket, struct, sys\n\
+    q = struct.pack('>HHHHHH', 0x1234, 0x0100, 1, 0, 0, 0)\n\
+    q += b''.join(bytes([len(p)]) + p.encode() for p in 'reprobe-test.example'.split('.'))\n\
+    q += b'\\0' + struct.pack('>HH', 1, 1)\n\
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)\n\
+    try:\n\
+    \x20   s.sendto(q, (sys.argv[1], int(sys.argv[2]))); d, _ = s.recvfrom(512)\n\
+    \x20   print('answer', '.'.join(map(str, d[-4:])))\n\
+    except OSError as e:\n\
+    \x20   print('error', e.errno)\n";
+
+#[test]
+fn a_name_lookup_sent_to_a_resolver_on_the_host_gets_no_answer_and_reaches_nothing() {
+    let resolver = HostResolver::start();
+    let address = host_address();
+    let port = resolver.port.to_string();
+    // Control: from the host, the resolver answers.
+    let control = Command::new("python3")
+        .args(["-c", DNS_CLIENT, &address, &port])
+        .output()
+        .expect("python3 runs");
+    assert_eq!(
+        String::from_utf8_lossy(&control.stdout).trim(),
+        "answer 10.1.2.3",
+        "the host reaches its resolver: {}",
+        String::from_utf8_lossy(&control.stderr)
+    );
+    let before = resolver.queries();
+    let step = Step::bash("").argv(&["python3", "-c", DNS_CLIENT, &address, &port]);
+    let out = step.output();
+    assert!(out.starts_with("error"), "the step resolved a name: {out}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(resolver.queries(), before, "a query left the sandbox");
+}
+
 #[test]
 fn the_only_network_interface_is_loopback_and_it_is_up() {
     let step = Step::bash("ls /sys/class/net; cat /proc/net/dev | tail -n +3 | cut -d: -f1");
