@@ -5,6 +5,8 @@
 //! The kill loop runs `REPROBE_KILL_POINTS` points (default 15 for `build`, a third of
 //! that for `check`). A long run:
 //! `REPROBE_KILL_POINTS=200 cargo test --release --test reliability_store kill -- --nocapture`
+//! The points are random (one in each equal slice of the build's duration); the seed is
+//! printed, and `REPROBE_KILL_SEED` replays it.
 
 mod common;
 
@@ -443,6 +445,33 @@ fn kill_points(default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The seed of the kill points: `REPROBE_KILL_SEED`, or the clock.
+fn kill_seed() -> u64 {
+    std::env::var("REPROBE_KILL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        })
+}
+
+/// SplitMix64: a small seeded generator, so a failing kill loop can be replayed.
+struct SplitMix(u64);
+
+impl SplitMix {
+    /// A number in [0, 1).
+    fn unit(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
 /// A six-step graph (a chain, a diamond and an independent step); every command
 /// carries `marker` in its sleep, so its processes can be found in /proc.
 fn kill_graph(marker: &str) -> String {
@@ -564,8 +593,13 @@ fn kill_loop(command: &str, points: usize, marker: &str) -> KillTally {
         .elapsed()
         .mul_f64(if command == "check" { 2.5 } else { 1.2 });
     let mut tally = KillTally::default();
+    let seed = kill_seed();
+    eprintln!("kill loop ({command}): seed {seed} (REPROBE_KILL_SEED={seed} replays it)");
+    let mut random = SplitMix(seed);
     for i in 0..points {
-        let delay = span.mul_f64(i as f64 / points.max(1) as f64);
+        // One random point in each of `points` equal slices of the span: random, yet
+        // spread over the whole build.
+        let delay = span.mul_f64((i as f64 + random.unit()) / points.max(1) as f64);
         let (whole, reused) = kill_once(dir.path(), command, delay, marker, &reference);
         tally.points += 1;
         tally.whole_entries += whole;
