@@ -304,6 +304,35 @@ fn network_steps_keep_the_host_network() {
 }
 
 #[test]
+fn a_network_step_keeps_every_other_isolation() {
+    let project = visible_temp_dir();
+    fs::write(project.path().join("secret.txt"), "s3cret").expect("secret");
+    let path = project.path().display().to_string();
+    let script = format!(
+        "cat {path}/secret.txt 2>/dev/null && echo SEEN\n\
+         echo homes: $(ls -A /root /home)\n\
+         echo host: $(hostname)\n\
+         echo processes: $(ls /proc | grep -c '^[0-9]')\n\
+         echo x > /usr/reprobe-probe 2>/dev/null && echo WROTE\n\
+         echo env: $(env | cut -d= -f1 | grep -v -x -e PWD -e SHLVL -e _ | sort | tr '\\n' ' ')\n"
+    );
+    let mut step = Step::bash(&script);
+    step.spec.network = true;
+    step.spec.hidden = vec![project.path().to_path_buf()];
+    let out = step.output();
+    assert!(!out.contains("SEEN") && !out.contains("WROTE"), "{out}");
+    assert!(out.contains("homes: /home: /root:\n"), "{out}");
+    assert!(out.contains("host: reprobe-a\n"), "{out}");
+    let processes: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix("processes: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("process count");
+    assert!(processes < 8, "sees host processes: {out}");
+    assert!(out.contains("env: HOME PATH USER\n"), "{out}");
+}
+
+#[test]
 fn a_hidden_directory_is_invisible_even_by_absolute_path() {
     let project = visible_temp_dir();
     fs::write(project.path().join("secret.txt"), "s3cret").expect("secret");
