@@ -57,43 +57,29 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// Renders with two spaces between columns and no trailing spaces.
+    /// Renders with comfy-table: no borders, two spaces between columns, no trailing
+    /// spaces, ANSI colour in cells not counted in widths, never wrapped (a table
+    /// piped to a file or a CI log keeps one row per line).
     pub fn render(&self) -> String {
-        let columns = self.header.len();
-        let mut widths = vec![0usize; columns];
-        for row in std::iter::once(&self.header).chain(&self.rows) {
-            for (i, cell) in row.iter().enumerate().take(columns) {
-                widths[i] = widths[i].max(visible_width(cell));
-            }
+        let mut table = comfy_table::Table::new();
+        table
+            .load_preset(comfy_table::presets::NOTHING)
+            .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+            .set_header(self.header.clone());
+        for row in &self.rows {
+            table.add_row(row.iter().take(self.header.len()).cloned());
+        }
+        let last = self.header.len().saturating_sub(1);
+        for (i, column) in table.column_iter_mut().enumerate() {
+            column.set_padding((0, if i == last { 0 } else { 2 }));
         }
         let mut out = String::new();
-        for row in std::iter::once(&self.header).chain(&self.rows) {
-            let mut line = String::new();
-            for (i, cell) in row.iter().enumerate().take(columns) {
-                line.push_str(cell);
-                if i + 1 < columns {
-                    line.push_str(&" ".repeat(widths[i] - visible_width(cell) + 2));
-                }
-            }
+        for line in table.lines() {
             out.push_str(line.trim_end());
             out.push('\n');
         }
         out
     }
-}
-
-fn visible_width(cell: &str) -> usize {
-    let mut width = 0;
-    let mut in_escape = false;
-    for c in cell.chars() {
-        match (in_escape, c) {
-            (false, '\x1b') => in_escape = true,
-            (true, 'm') => in_escape = false,
-            (true, _) => {}
-            (false, _) => width += 1,
-        }
-    }
-    width
 }
 
 #[cfg(test)]
@@ -110,5 +96,15 @@ mod tests {
         assert_eq!(lines[0], "A     B");
         assert_eq!(lines[2], "xxxx  z");
         assert!(lines[1].ends_with("xx\x1b[0m    y"));
+    }
+
+    #[test]
+    fn long_cells_are_never_wrapped() {
+        let mut t = Table::new(&["STEP", "REASONS"]);
+        let long = "x".repeat(300);
+        t.row(vec!["a".into(), long.clone()]);
+        let text = t.render();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert_eq!(text.lines().nth(1), Some(format!("a     {long}").as_str()));
     }
 }
