@@ -120,6 +120,20 @@ fn deny_network_attempts_makes_build_exit_1() {
 }
 
 #[test]
+fn the_build_table_marks_a_step_that_tried_the_network_even_when_it_succeeded() {
+    let dir = project(
+        &one_step("bash -c 'exec 3<>/dev/tcp/192.0.2.1/80'; echo > out"),
+        &[],
+    );
+    let out = run_in(dir.path(), &["build", "--no-cache"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let row = text.lines().find(|l| l.starts_with("s ")).expect("row of s");
+    assert!(row.contains("ran network"), "{text}");
+    assert!(text.contains("1 tried the network"), "{text}");
+}
+
+#[test]
 fn the_step_gets_enetunreach_as_on_a_machine_without_network() {
     let script = "import socket, errno\n\
 s = socket.socket()\n\

@@ -266,15 +266,34 @@ fn render_table(manifest: &Manifest) -> String {
             }
             _ => "-".to_string(),
         };
+        let mut status = paint(status, hue, colour);
+        for finding in finding_verdicts(step) {
+            status.push(' ');
+            status.push_str(&paint(finding, Colour::Red, colour));
+        }
         table.row(vec![
             step.name.clone(),
-            paint(status, hue, colour),
+            status,
             time,
             step.input_hash.map_or("-".into(), |h| h.short()),
             step.content_hash.map_or("-".into(), |h| h.short()),
         ]);
     }
     table.render()
+}
+
+/// The verdicts of DESIGN.md section 6 that a build's findings give a step (`network`,
+/// `undeclared`), shown beside its status: a step that tried the network and still
+/// succeeded is the most dangerous kind, so it never reads as plain `ran`.
+fn finding_verdicts(step: &StepRecord) -> Vec<&'static str> {
+    let mut verdicts = Vec::new();
+    if !step.findings.network.is_empty() {
+        verdicts.push("network");
+    }
+    if !step.findings.undeclared.is_empty() {
+        verdicts.push("undeclared");
+    }
+    verdicts
 }
 
 fn summary(manifest: &Manifest, path: &std::path::Path) -> String {
@@ -288,6 +307,14 @@ fn summary(manifest: &Manifest, path: &std::path::Path) -> String {
     let mut text = format!("{} steps: {ran} ran, {cached} cached", manifest.steps.len());
     if failed + skipped > 0 {
         text.push_str(&format!(", {failed} failed, {skipped} skipped"));
+    }
+    let network = manifest
+        .steps
+        .iter()
+        .filter(|s| !s.findings.network.is_empty())
+        .count();
+    if network > 0 {
+        text.push_str(&format!(", {network} tried the network"));
     }
     if ran == 0 && failed == 0 && skipped == 0 {
         text.push_str(" (nothing to do: every step was a cache hit)");
