@@ -380,6 +380,7 @@ fn run_round(
         record_manifest: false,
         work_root: crate::store::tmpfs_work_root(),
         observe_files: true,
+        ..BuildOptions::default()
     };
     let manifest = exec::build(
         Arc::clone(&cx.graph),
@@ -584,6 +585,7 @@ fn rerun_options(profile: &SandboxProfile) -> BuildOptions {
         record_manifest: false,
         work_root: crate::store::tmpfs_work_root(),
         observe_files: false,
+        ..BuildOptions::default()
     }
 }
 

@@ -240,6 +240,10 @@ pub struct BuildOptions {
     /// leaves this off and observes opens only when re-running a failed step to explain
     /// it; `check` turns it on. Network calls are always observed.
     pub observe_files: bool,
+    /// Verify the blobs of a cached final step before taking the hit (`--out` reads
+    /// them): a corrupt one is removed and the step runs again in this build, so a
+    /// flipped byte is never exported.
+    pub verify_final_outputs: bool,
 }
 
 impl Default for BuildOptions {
@@ -253,6 +257,7 @@ impl Default for BuildOptions {
             record_manifest: true,
             work_root: None,
             observe_files: false,
+            verify_final_outputs: false,
         }
     }
 }
@@ -305,6 +310,8 @@ pub fn build(
     let (sender, receiver) = mpsc::channel::<(usize, StepRecord)>();
     let hash_cache = Arc::new(FileHashCache::default());
     let jobs = options.jobs.max(1);
+    let finals: std::collections::HashSet<&str> =
+        graph.final_steps().iter().map(|s| s.name.as_str()).collect();
     while done < total {
         if interrupted.load(Ordering::SeqCst) {
             return Err(BuildError::Interrupted);
@@ -338,6 +345,7 @@ pub fn build(
                 hash_cache: Arc::clone(&hash_cache),
                 index,
                 reruns: cached_dep_reruns(&graph, step, &records),
+                is_final: finals.contains(step.name.as_str()),
             };
             let deps = dep_inputs(&graph, step, &records);
             let dep_outputs = dep_trees(&graph, step, &records);
@@ -424,6 +432,7 @@ pub fn run_one(
         hash_cache: Arc::new(FileHashCache::default()),
         index,
         reruns: Vec::new(),
+        is_final: false,
     };
     job.run(deps, dep_outputs)
 }
@@ -599,6 +608,8 @@ struct StepJob {
     hash_cache: Arc<FileHashCache>,
     index: usize,
     reruns: Vec<DepRerun>,
+    /// No step depends on this one: its outputs are what `--out` exports.
+    is_final: bool,
 }
 
 impl StepJob {
@@ -619,6 +630,7 @@ impl StepJob {
         record.inputs = Some(inputs.clone());
         if let Some(key) = record.input_hash.filter(|_| self.options.use_cache) {
             match self.store.lookup_action(&key) {
+                Ok(Some(entry)) if !self.hit_is_intact(&entry) => {}
                 Ok(Some(entry)) => {
                     record.status = StepStatus::Cached;
                     record.cached = true;
@@ -632,6 +644,19 @@ impl StepJob {
             }
         }
         self.run_in_sandbox(record, &inputs, &dep_outputs)
+    }
+
+    /// False when the hit must not be taken: a final step's output blob, about to be
+    /// exported, is corrupt (now removed) or unreadable.
+    fn hit_is_intact(&self, entry: &ActionEntry) -> bool {
+        if !self.options.verify_final_outputs || !self.is_final {
+            return true;
+        }
+        entry
+            .outputs
+            .iter()
+            .filter_map(|e| e.sha256.as_ref())
+            .all(|hash| self.store.blob_is_intact(hash).unwrap_or(false))
     }
 
     fn run_in_sandbox(
@@ -787,6 +812,7 @@ impl StepJob {
             hash_cache: Arc::clone(&self.hash_cache),
             index: dep.index,
             reruns: Vec::new(),
+            is_final: false,
         };
         let name = &self.graph.steps[dep.index].name;
         let record = job.run(dep.deps.clone(), dep.dep_outputs.clone());
@@ -1029,14 +1055,23 @@ pub fn tail_lines(path: &Path, n: usize) -> Option<String> {
     (!tail.trim().is_empty()).then_some(tail)
 }
 
+/// How many files and symbolic links `--out` exported.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Exported {
+    /// Regular files.
+    pub files: usize,
+    /// Symbolic links (copied as links, never followed).
+    pub links: usize,
+}
+
 /// Copies the declared outputs of the graph's final steps into `dir` (for `--out`).
 pub fn export_final_outputs(
     graph: &Graph,
     manifest: &Manifest,
     store: &Store,
     dir: &Path,
-) -> Result<usize, String> {
-    let mut count = 0;
+) -> Result<Exported, String> {
+    let mut exported = Exported::default();
     for step in graph.final_steps() {
         let Some(record) = manifest.step(&step.name) else {
             continue;
@@ -1045,10 +1080,14 @@ pub fn export_final_outputs(
             store
                 .materialize_entry(dir, entry, entry.mode)
                 .map_err(|e| e.to_string())?;
-            count += usize::from(entry.kind == EntryType::File);
+            match entry.kind {
+                EntryType::File => exported.files += 1,
+                EntryType::Symlink => exported.links += 1,
+                EntryType::Dir => {}
+            }
         }
     }
-    Ok(count)
+    Ok(exported)
 }
 
 #[cfg(test)]

@@ -293,6 +293,18 @@ impl Store {
         self.blob_path(hash).is_file()
     }
 
+    /// Whether a blob's bytes still match its hash (streamed). A corrupt blob is removed,
+    /// as when it is copied out, so that the step that made it runs again.
+    pub fn blob_is_intact(&self, hash: &FileHash) -> Result<bool, StoreError> {
+        let path = self.blob_path(hash);
+        let (actual, _) = crate::hash::hash_file(&path).map_err(at(&path))?;
+        if actual != *hash {
+            let _ = fs::remove_file(&path);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     /// Copies a blob to `dest` (mode `mode`), verifying its hash on the way. A corrupt
     /// blob is removed and reported, never served.
     pub fn copy_blob(&self, hash: &FileHash, dest: &Path, mode: u32) -> Result<(), StoreError> {

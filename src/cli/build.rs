@@ -120,6 +120,7 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
         jobs: args.common.jobs(),
         use_cache: !args.no_cache,
         keep_failed: args.keep_failed,
+        verify_final_outputs: args.out.is_some(),
         profile: SandboxProfile {
             limits,
             ..SandboxProfile::default()
@@ -161,11 +162,16 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
     if let Some(dir) = &args.out {
         let failed = manifest.steps.iter().any(|s| s.content_hash.is_none());
         if !failed {
-            let count = exec::export_final_outputs(&graph, &manifest, &store, dir)
+            let exported = exec::export_final_outputs(&graph, &manifest, &store, dir)
                 .map_err(|e| anyhow::anyhow!("--out {}: {e}", dir.display()))?;
             if !args.common.quiet && !args.common.json {
+                let links = match exported.links {
+                    0 => String::new(),
+                    n => format!(" and {n} symbolic link(s)"),
+                };
                 println!(
-                    "copied {count} output file(s) of the final steps to {}",
+                    "copied {} output file(s){links} of the final steps to {}",
+                    exported.files,
                     dir.display()
                 );
             }
