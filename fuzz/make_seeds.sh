@@ -15,7 +15,8 @@ for t in tar gzip xz zstd zip ar elf json text graph_parse manifest_read; do
     mkdir -p "$seeds/diff_$t" 2>/dev/null || true
 done
 rmdir "$seeds/diff_graph_parse" "$seeds/diff_manifest_read" 2>/dev/null || true
-mkdir -p "$seeds/graph_parse" "$seeds/manifest_read"
+mkdir -p "$seeds/graph_parse" "$seeds/manifest_read" "$seeds/ninja_parse"
+# fuzz/seeds/ninja_parse/ holds hand-written Ninja manifests and depfiles (committed).
 have() { command -v "$1" >/dev/null 2>&1; }
 have tar && tar --sort=name --owner=0 --group=0 -cf "$seeds/diff_tar/plain.tar" d && tar --format=gnu -cf "$seeds/diff_tar/gnu.tar" d
 have tar && tar --format=pax -cf "$seeds/diff_tar/pax.tar" d

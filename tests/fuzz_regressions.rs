@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 #[path = "../fuzz/fuzz_targets/shape.rs"]
 mod shape;
 
+#[path = "../fuzz/fuzz_targets/ninja_input.rs"]
+mod ninja_input;
+
 fn inputs(target: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let mut files: Vec<PathBuf> = ["seeds", "regressions"]
@@ -84,3 +87,9 @@ diff_replay!(ar_inputs_replay_without_panic, "diff_ar", Ar);
 diff_replay!(elf_inputs_replay_without_panic, "diff_elf", Elf);
 diff_replay!(json_inputs_replay_without_panic, "diff_json", Json);
 diff_replay!(text_inputs_replay_without_panic, "diff_text", Text);
+
+#[test]
+fn ninja_parser_inputs_replay_without_panic() {
+    let n = replay("ninja_parse", ninja_input::exercise);
+    assert!(n > 0, "no Ninja seeds");
+}

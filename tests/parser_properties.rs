@@ -1,5 +1,6 @@
-//! Property tests of the parsers that read untrusted text: the graph parser and the
-//! manifest reader never panic, and what they accept round-trips. (The fuzz targets in
+//! Property tests of the parsers that read untrusted text: the graph parser, the
+//! manifest reader and the Ninja parser (with the import after it) never panic, and
+//! what they accept round-trips. (The fuzz targets in
 //! `fuzz/` push the same parsers much further; these run in every `cargo test`.)
 
 use std::collections::BTreeMap;
@@ -31,6 +32,39 @@ fn graph_like_text() -> impl Strategy<Value = String> {
         "[ -~\n]{0,20}",
     ];
     prop::collection::vec(fragment, 0..12).prop_map(|parts| parts.concat())
+}
+
+/// Fragments of `build.ninja` files (variables, escapes, rules, edges, pools, includes
+/// of files that do not exist), so that random text reaches deep into the parser.
+fn ninja_like_text() -> impl Strategy<Value = String> {
+    let fragment = prop_oneof![
+        Just("rule cc\n  command = gcc -c $in -o $out\n".to_string()),
+        Just("rule r\n  command = $\n    x\n  depfile = $out.d\n  deps = gcc\n".to_string()),
+        Just("build a.o: cc a.c | h.h || gen\n".to_string()),
+        Just("build app: link a.o b.o\n".to_string()),
+        Just("build $ x$:: phony\n".to_string()),
+        Just("build out: r in\n  pool = console\n".to_string()),
+        Just("build out: r ${undefined} $in\n".to_string()),
+        Just("x = $x$x${x}\n".to_string()),
+        Just("pool p\n  depth = 0\n".to_string()),
+        Just("default app nope\n".to_string()),
+        Just("include missing.ninja\n".to_string()),
+        Just("subninja ../../etc/passwd\n".to_string()),
+        Just("build /abs/o ../up: r\n".to_string()),
+        Just("  indented = 1\n".to_string()),
+        "[ -~\n$:|]{0,20}",
+    ];
+    prop::collection::vec(fragment, 0..12).prop_map(|parts| parts.concat())
+}
+
+/// Parses `text` as a Ninja manifest in a directory that does not exist and imports it.
+fn parse_and_import_ninja(text: &str) {
+    let dir = Path::new("/nonexistent/reprobe-proptest");
+    let _ = reprobe::ninja::deps::parse_depfile(text);
+    if let Ok(parsed) = reprobe::ninja::parse::parse_str(text, "build.ninja", dir) {
+        let options = reprobe::ninja::import::ImportOptions::default();
+        let _ = reprobe::ninja::import::import_parsed(&parsed, &dir.join("build.ninja"), &options);
+    }
 }
 
 fn name() -> impl Strategy<Value = String> {
@@ -132,6 +166,16 @@ proptest! {
         for file in ["reprobe.toml", "g.json"] {
             let _ = parse_graph_text(Path::new(file), &text);
         }
+    }
+
+    #[test]
+    fn ninja_parser_never_panics_on_arbitrary_text(text in "\\PC{0,200}") {
+        parse_and_import_ninja(&text);
+    }
+
+    #[test]
+    fn ninja_parser_and_import_never_panic_on_ninja_like_text(text in ninja_like_text()) {
+        parse_and_import_ninja(&text);
     }
 
     #[test]
