@@ -310,8 +310,11 @@ pub fn build(
     let (sender, receiver) = mpsc::channel::<(usize, StepRecord)>();
     let hash_cache = Arc::new(FileHashCache::default());
     let jobs = options.jobs.max(1);
-    let finals: std::collections::HashSet<&str> =
-        graph.final_steps().iter().map(|s| s.name.as_str()).collect();
+    let finals: std::collections::HashSet<&str> = graph
+        .final_steps()
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
     while done < total {
         if interrupted.load(Ordering::SeqCst) {
             return Err(BuildError::Interrupted);

@@ -360,14 +360,33 @@ fn a_step_sees_only_the_declared_environment_not_the_callers() {
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
     let env = fs::read_to_string(dir.path().join("out/env.txt")).unwrap();
     let names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
-    assert!(names.contains(&"DECLARED") && names.contains(&"PATH"), "{env}");
-    assert!(!env.contains("CALLER_SECRET") && !env.contains("LD_PRELOAD"), "{env}");
+    assert!(
+        names.contains(&"DECLARED") && names.contains(&"PATH"),
+        "{env}"
+    );
+    assert!(
+        !env.contains("CALLER_SECRET") && !env.contains("LD_PRELOAD"),
+        "{env}"
+    );
     // What reprobe itself sets, as the README lists it; nothing else.
     let allowed = [
-        "DECLARED", "PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "PWD",
-        "SHLVL", "_", "SOURCE_DATE_EPOCH",
+        "DECLARED",
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "TZ",
+        "TMPDIR",
+        "PWD",
+        "SHLVL",
+        "_",
+        "SOURCE_DATE_EPOCH",
     ];
     for name in &names {
-        assert!(allowed.contains(name), "unexpected variable {name} in: {env}");
+        assert!(
+            allowed.contains(name),
+            "unexpected variable {name} in: {env}"
+        );
     }
 }

@@ -128,7 +128,10 @@ fn the_build_table_marks_a_step_that_tried_the_network_even_when_it_succeeded() 
     let out = run_in(dir.path(), &["build", "--no-cache"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
-    let row = text.lines().find(|l| l.starts_with("s ")).expect("row of s");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("s "))
+        .expect("row of s");
     assert!(row.contains("ran network"), "{text}");
     assert!(text.contains("1 tried the network"), "{text}");
 }
@@ -259,6 +262,62 @@ int main(void) {\n  struct sockaddr_in a = {0};\n  a.sin_family = AF_INET;\n  a.
     let attempt = attempt_to(&list, "192.0.2.7").unwrap_or_else(|| panic!("{list:?}"));
     assert_eq!(attempt["port"], 443);
     assert_eq!(argv(attempt), "./probe");
+}
+
+/// A static C program that connects a UDP socket to `server`:53 and sends a query for
+/// `name` with `write(2)` (as Go's resolver does), then prints what `read` got back.
+const WRITE_QUERY_C: &str = r#"#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  unsigned char q[512] = {0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  size_t n = 12;
+  for (char *label = strtok(argv[2], "."); label; label = strtok(NULL, ".")) {
+    q[n++] = (unsigned char)strlen(label);
+    memcpy(q + n, label, strlen(label));
+    n += strlen(label);
+  }
+  q[n++] = 0; q[n++] = 0; q[n++] = 1; q[n++] = 0; q[n++] = 1;
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(53);
+  inet_pton(AF_INET, argv[1], &a.sin_addr);
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) { printf("connect failed\n"); return 0; }
+  if (write(s, q, n) < 0) { printf("write failed\n"); return 0; }
+  unsigned char r[512];
+  ssize_t got = read(s, r, sizeof r);
+  printf("rcode %d\n", got > 3 ? r[3] & 15 : -1);
+  return 0;
+}
+"#;
+
+#[test]
+fn a_dns_query_sent_with_write_on_a_connected_socket_is_recorded_with_its_name() {
+    let graph = format!(
+        "{PATH_ENV}\n[steps.s]\nrun = \"./probe 192.0.2.53 written.example > out; ./probe 127.0.0.53 loopback.example >> out\"\ninputs = [\"probe\"]\noutputs = [\"out\"]\n"
+    );
+    let dir = project(&graph, &[("probe.c", WRITE_QUERY_C)]);
+    let status = Command::new("gcc")
+        .args(["-static", "-O2", "-o", "probe", "probe.c"])
+        .current_dir(dir.path())
+        .status()
+        .expect("gcc runs");
+    assert!(status.success(), "gcc -static failed");
+    let (code, manifest, err) = build(dir.path(), &["--out", "o"]);
+    assert_eq!(code, 0, "{err}");
+    // The resolver fails at once, as offline (SERVFAIL), instead of waiting for a reply.
+    let out = std::fs::read_to_string(dir.path().join("o/out")).unwrap();
+    assert_eq!(out, "rcode 2\nrcode 2\n");
+    let list = attempts(&manifest, "s");
+    for (server, name) in [("192.0.2.53", "written.example"), ("127.0.0.53", "loopback.example")] {
+        let attempt = attempt_to(&list, server).unwrap_or_else(|| panic!("{server}: {list:?}"));
+        assert_eq!(attempt["port"], 53);
+        assert_eq!(attempt["dns_name"], name, "{list:?}");
+        assert!(argv(attempt).starts_with("./probe"), "{attempt}");
+    }
 }
 
 #[test]

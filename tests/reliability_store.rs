@@ -370,7 +370,10 @@ fn a_flipped_byte_in_a_final_output_is_never_exported() {
     // build, and what is exported is the rebuilt, intact output.
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(step_status(&json(&out), "gen"), "ran");
-    assert_eq!(fs::read_to_string(out_dir.join("gen.txt")).unwrap(), "hello\n");
+    assert_eq!(
+        fs::read_to_string(out_dir.join("gen.txt")).unwrap(),
+        "hello\n"
+    );
     assert_verifies(&store);
     let (status, again, err) = build_json(dir.path(), &store);
     assert_eq!(status, 0, "{err}");

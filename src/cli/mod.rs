@@ -206,7 +206,10 @@ mod tests {
     fn a_cause_already_quoted_is_said_once() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         let err = anyhow::Error::new(Quoting { source: io }).context("step `a`");
-        assert_eq!(error_message(&err), "step `a`: cannot read `x`: no such file");
+        assert_eq!(
+            error_message(&err),
+            "step `a`: cannot read `x`: no such file"
+        );
     }
 
     #[test]

@@ -45,6 +45,7 @@ mod ids;
 mod init;
 mod limits;
 mod observe;
+mod resolver;
 mod rootfs;
 mod seccomp;
 mod server;

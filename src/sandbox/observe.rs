@@ -36,6 +36,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::errno::Errno;
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 
+use super::resolver::StandIn;
 use super::tripwire::{Layout, Policy, Tripwire};
 use super::wire::{dns_query_name, parse_sockaddr, Destination, RESOLVER_SOCKETS};
 use super::SandboxSpec;
@@ -99,6 +100,8 @@ pub(super) struct Supervisor {
     paths: PathRules,
     /// UDP sockets given a pretended `connect` to a DNS server, by (tgid, fd).
     dns_sockets: HashMap<(i32, i32), (Destination, NetworkAttempt)>,
+    /// Stand-in resolvers put at those sockets' fds, reading queries sent with `write`.
+    stand_ins: Vec<StandIn>,
     network: Vec<NetworkAttempt>,
     undeclared: BTreeSet<String>,
     /// Absolute paths already classified: a path opened again (a build reads the same
@@ -143,6 +146,7 @@ impl Supervisor {
             listener: None,
             paths: PathRules::new(spec),
             dns_sockets: HashMap::new(),
+            stand_ins: Vec::new(),
             network: Vec::new(),
             undeclared: BTreeSet::new(),
             classified: HashSet::new(),
@@ -161,6 +165,7 @@ impl Supervisor {
             .flatten()
             .map(AsRawFd::as_raw_fd)
             .chain(tripwire)
+            .chain(self.stand_ins.iter().map(StandIn::poll_fd))
             .map(|fd| libc::pollfd {
                 fd,
                 events: libc::POLLIN,
@@ -177,7 +182,9 @@ impl Supervisor {
             }
             let is_handover = self.handover.as_ref().map(AsRawFd::as_raw_fd) == Some(pfd.fd);
             let is_listener = self.listener.as_ref().map(AsRawFd::as_raw_fd) == Some(pfd.fd);
-            if !is_handover && !is_listener {
+            if let Some(at) = self.stand_ins.iter().position(|s| s.poll_fd() == pfd.fd) {
+                self.serve_stand_in(at, pfd.revents);
+            } else if !is_handover && !is_listener {
                 self.serve_tripwire(pfd.revents);
             } else if is_handover {
                 self.take_listener(pfd.revents);
@@ -187,6 +194,22 @@ impl Supervisor {
                 // POLLHUP: every process that could notify is gone.
                 self.listener = None;
             }
+        }
+    }
+
+    /// Records the queries a stand-in resolver received (the pretended `connect` is
+    /// then no longer pending); drops it when the step closed its end.
+    fn serve_stand_in(&mut self, at: usize, revents: i16) {
+        if revents & libc::POLLIN == 0 {
+            self.stand_ins.swap_remove(at);
+            return;
+        }
+        let queries = self.stand_ins[at].take_queries();
+        if !queries.is_empty() {
+            self.dns_sockets.remove(&self.stand_ins[at].key);
+        }
+        for attempt in queries {
+            self.record(attempt);
         }
     }
 
@@ -302,14 +325,28 @@ impl Supervisor {
     ) -> Answer {
         let tgid = thread_group(call.pid);
         self.dns_sockets.remove(&(tgid, fd));
+        self.stand_ins.retain(|s| s.key != (tgid, fd));
         if dest.is_loopback() && !dest.is_dns() {
             return Answer::Continue;
         }
         let Some(attempt) = attempt(listener, call, &dest, None) else {
             return Answer::Continue;
         };
-        if dest.is_dns() && socket_type(call.pid, fd) == Some(libc::SOCK_DGRAM) {
-            self.dns_sockets.insert((tgid, fd), (dest, attempt));
+        let datagram =
+            step_socket(call.pid, fd).filter(|s| socket_type(s) == Some(libc::SOCK_DGRAM));
+        if let Some(socket) = datagram.filter(|_| dest.is_dns()) {
+            let key = (tgid, fd);
+            let stand_in = StandIn::install(
+                listener,
+                call.id,
+                call.pid,
+                fd,
+                &socket,
+                key,
+                attempt.clone(),
+            );
+            self.stand_ins.extend(stand_in);
+            self.dns_sockets.insert(key, (dest, attempt));
             return Answer::Succeed;
         }
         self.record(attempt);
@@ -782,10 +819,14 @@ fn thread_group(pid: i32) -> i32 {
     status_field(pid, "Tgid:").unwrap_or(pid)
 }
 
-/// `SO_TYPE` of a step's socket, copied with `pidfd_getfd`.
-fn socket_type(pid: i32, fd: i32) -> Option<i32> {
+/// A copy of fd `fd` of process `pid` (`pidfd_getfd`).
+fn step_socket(pid: i32, fd: i32) -> Option<OwnedFd> {
     let pidfd = pidfd_open(pid).ok()?;
-    let socket = pidfd_getfd(&pidfd, fd).ok()?;
+    pidfd_getfd(&pidfd, fd).ok()
+}
+
+/// `SO_TYPE` of a socket.
+fn socket_type(socket: &OwnedFd) -> Option<i32> {
     let mut kind: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: kind and len are live and correctly sized.
