@@ -702,6 +702,9 @@ impl StepJob {
             record.findings.undeclared = self.explain_failure(inputs, dep_outputs);
         }
         let record = if outcome.status.success() {
+            if let Some(limit) = outcome.exceeded {
+                record.findings.limits.push(limit.to_string());
+            }
             self.collect_outputs(record, &work)
         } else {
             let timeout = self.options.profile.limits.timeout(step);

@@ -96,6 +96,10 @@ pub struct SandboxFindings {
     pub network: Vec<NetworkAttempt>,
     /// Paths the step tried to read that it did not declare.
     pub undeclared: Vec<String>,
+    /// Limits a step that succeeded still ran into (its disk filled up, its process
+    /// count reached `pids`): a write or fork may have failed without failing the step.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub limits: Vec<String>,
 }
 
 /// How a step's process ended.

@@ -237,6 +237,26 @@ fn a_step_filling_tmp_exceeds_its_disk_limit() {
 }
 
 #[test]
+fn a_step_that_fills_its_disk_and_ignores_the_error_still_gets_the_finding() {
+    let h = Hostile::new(
+        "diskquiet",
+        "[steps.fill]\nrun = \"# @MARKER@\\nhead -c 100M /dev/zero > /tmp/big 2>/dev/null; touch o\"\noutputs = [\"o\"]\ndisk = \"8M\"\n",
+    );
+    let out = h.build(&["--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("step `fill` succeeded, yet a limit was reached")
+            && err.contains("step exceeded its disk limit (8388608 bytes"),
+        "{err}"
+    );
+    let manifest = json(&out);
+    let limits = &manifest["steps"][0]["findings"]["limits"];
+    assert!(limits[0].as_str().is_some_and(|l| l.contains("disk limit")), "{manifest}");
+    h.assert_contained();
+}
+
+#[test]
 fn a_step_filling_dev_shm_exceeds_its_disk_limit() {
     let h = Hostile::new(
         "diskshm",

@@ -205,6 +205,14 @@ fn report_findings(manifest: &Manifest) {
         if step.status != StepStatus::Failed && !step.findings.undeclared.is_empty() {
             eprintln!("reprobe: warning: {}", describe_undeclared(step));
         }
+        if step.status != StepStatus::Failed {
+            for limit in &step.findings.limits {
+                eprintln!(
+                    "reprobe: warning: step `{}` succeeded, yet a limit was reached (a write or fork may have failed unnoticed): {limit}",
+                    step.name
+                );
+            }
+        }
     }
 }
 

@@ -82,7 +82,8 @@ fn setup_and_run(
     let _ = watch.sample();
     // A shell reports a command killed by signal N as exit status 128 + N.
     let exceeded = match status {
-        StepExit::Exited(0) => None,
+        // A step that succeeded with its disk or process table full: worth a warning.
+        StepExit::Exited(0) => watch.verdict(None, 0).filter(|l| l.matters_on_success()),
         StepExit::Signaled(signal) => watch.verdict(Some(signal), limits::peak_rss_of_children()),
         StepExit::Exited(code) if code > 128 => {
             watch.verdict(Some(code - 128), limits::peak_rss_of_children())

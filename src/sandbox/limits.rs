@@ -82,7 +82,7 @@ impl Limits {
     }
 }
 
-/// A limit a failed step ran into.
+/// A limit a step ran into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LimitExceeded {
     /// The step's tmpfs was full, or a file reached `RLIMIT_FSIZE`.
@@ -102,6 +102,15 @@ pub enum LimitExceeded {
         /// The limit.
         limit: u64,
     },
+}
+
+impl LimitExceeded {
+    /// Whether reaching this limit is worth telling about a step that succeeded: a full
+    /// disk or process table makes writes and forks fail, which a step may ignore. (The
+    /// memory verdict is only a guess from the peak size, made for failed steps.)
+    pub fn matters_on_success(&self) -> bool {
+        matches!(self, LimitExceeded::Disk { .. } | LimitExceeded::Pids { .. })
+    }
 }
 
 impl fmt::Display for LimitExceeded {

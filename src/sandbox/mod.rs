@@ -224,7 +224,8 @@ pub struct SandboxOutcome {
     pub duration: Duration,
     /// What the supervisor saw: network attempts and undeclared reads.
     pub findings: SandboxFindings,
-    /// For a failed (or timed-out) step, the limit it most likely ran into.
+    /// For a failed (or timed-out) step, the limit it most likely ran into; for one that
+    /// succeeded, a full disk or process table it reached anyway.
     pub exceeded: Option<LimitExceeded>,
 }
 
@@ -548,7 +549,7 @@ fn read_status(
             status: exit,
             duration: Duration::from_nanos(duration_ns),
             findings,
-            exceeded: exceeded.filter(|_| !exit.success()),
+            exceeded: exceeded.filter(|e| !exit.success() || e.matters_on_success()),
         }),
         HelperStatus::SetupFailed(failure) => Err(failure.into()),
     }

@@ -247,6 +247,7 @@ impl Supervisor {
         SandboxFindings {
             network: self.network,
             undeclared: self.undeclared.into_iter().collect(),
+            limits: Vec::new(),
         }
     }
 
