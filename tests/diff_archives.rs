@@ -255,3 +255,148 @@ fn large_tar_gz_files_are_compared_straight_from_disk() {
     let (code, report) = diff_json(&dir.join("a.tar.gz"), &dir.join("a.tar.gz"), &[]);
     assert_eq!((code, items(&report).len()), (0, 0));
 }
+
+/// The reason of `item` whose context is exactly `context`.
+fn reason_exact<'a>(item: &'a Value, context: &str) -> &'a Value {
+    item["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["context"] == context)
+        .unwrap_or_else(|| panic!("no reason `{context}` in {item:#}"))
+}
+
+/// The evidence field `field` of `member` on the container item.
+fn field<'a>(item: &'a Value, member: Option<&str>, name: &str) -> &'a Value {
+    item["evidence"]["metadata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == name && f["member"].as_str() == member)
+        .unwrap_or_else(|| panic!("no field {name} of {member:?} in {item:#}"))
+}
+
+fn values(v: &Value) -> (&str, &str) {
+    (v["a"].as_str().unwrap(), v["b"].as_str().unwrap())
+}
+
+#[test]
+fn tar_owner_group_names_and_mode_are_their_own_findings() {
+    let dir = scratch("tar-owner");
+    sh(
+        &dir,
+        "echo hi > f.txt && \
+         tar --mtime=@0 --owner=alice:2001 --group=staff:3001 --mode=644 -cf a.tar f.txt && \
+         tar --mtime=@0 --owner=bob:2002 --group=wheel:3002 --mode=600 -cf b.tar f.txt",
+    );
+    let (code, report) = diff_json(&dir.join("a.tar"), &dir.join("b.tar"), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(items(&report).len(), 1, "{report:#}");
+    let tar = item(&report, "a.tar");
+    assert_eq!(tar["change"], "metadata");
+    for (context, a, b, variation) in [
+        ("uid of f.txt", "2001", "2002", Some("user")),
+        ("gid of f.txt", "3001", "3002", Some("user")),
+        ("uname of f.txt", "alice", "bob", Some("user")),
+        ("gname of f.txt", "staff", "wheel", Some("user")),
+        ("mode of f.txt", "644", "600", None),
+    ] {
+        let r = reason_exact(tar, context);
+        assert_eq!(r["kind"], "archive-metadata", "{r}");
+        assert_eq!(values(r), (a, b), "{r}");
+        assert_eq!(r["variation"].as_str(), variation, "{r}");
+        assert!(r["remedy"].as_str().unwrap().contains("--owner=0"), "{r}");
+        let name = context.split(' ').next().unwrap();
+        assert_eq!(values(field(tar, Some("f.txt"), name)), (a, b));
+    }
+    // Modes that differ only in group/other write bits are what a umask does.
+    sh(
+        &dir,
+        "tar --mtime=@0 --owner=alice:2001 --group=staff:3001 --mode=664 -cf c.tar f.txt",
+    );
+    let (_, report) = diff_json(&dir.join("a.tar"), &dir.join("c.tar"), &[]);
+    let r = reason_exact(item(&report, "a.tar"), "mode of f.txt");
+    assert_eq!(
+        (r["kind"].as_str(), values(r)),
+        (Some("umask"), ("644", "664"))
+    );
+}
+
+#[test]
+fn gzip_header_file_name_is_a_finding() {
+    let dir = scratch("gzip-name");
+    sh(
+        &dir,
+        "echo same > one.txt && cp one.txt two.txt && touch -d @1700000000 one.txt two.txt && \
+         gzip -c one.txt > a.gz && gzip -c two.txt > b.gz",
+    );
+    let (code, report) = diff_json(&dir.join("a.gz"), &dir.join("b.gz"), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(items(&report).len(), 1, "{report:#}");
+    let gz = item(&report, "a.gz");
+    assert_eq!(gz["change"], "metadata");
+    let r = reason_exact(gz, "header name");
+    assert_eq!(r["kind"], "archive-metadata");
+    assert_eq!(values(r), ("one.txt", "two.txt"));
+    assert!(r["remedy"].as_str().unwrap().starts_with("gzip -n"), "{r}");
+    assert_eq!(values(field(gz, None, "name")), ("one.txt", "two.txt"));
+    // The same mtime on both sides: no other header field differs.
+    assert_eq!(gz["reasons"].as_array().unwrap().len(), 1, "{gz:#}");
+}
+
+/// Runs `script` as root or under fakeroot (so that `chown` works); false if neither is
+/// available.
+fn sh_as_root(dir: &std::path::Path, script: &str) -> bool {
+    if is_root() {
+        sh(dir, script);
+        return true;
+    }
+    let fakeroot = std::process::Command::new("fakeroot")
+        .arg("true")
+        .status()
+        .is_ok_and(|s| s.success());
+    if fakeroot {
+        sh(
+            dir,
+            &format!("fakeroot sh -c '{}'", script.replace('\'', "'\\''")),
+        );
+    }
+    fakeroot
+}
+
+#[test]
+fn ar_member_uid_and_mode_are_findings() {
+    let dir = scratch("ar-owner");
+    sh(
+        &dir,
+        "mkdir a b && echo obj > a/f.o && cp a/f.o b/f.o && touch -d @1700000000 a/f.o b/f.o && \
+         chmod 644 a/f.o && chmod 600 b/f.o && (cd a && ar rcU ../a.a f.o)",
+    );
+    if !sh_as_root(&dir, "chown 2001:2002 b/f.o && cd b && ar rcU ../b.a f.o") {
+        eprintln!("skipped: needs root or fakeroot to chown the member of side b");
+        return;
+    }
+    let uid_a = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .unwrap();
+    let (code, report) = diff_json(&dir.join("a.a"), &dir.join("b.a"), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(items(&report).len(), 1, "{report:#}");
+    let ar = item(&report, "a.a");
+    assert_eq!(ar["kind"], "ar");
+    let uid = reason_exact(ar, "uid of f.o");
+    assert_eq!(uid["kind"], "archive-metadata");
+    assert_eq!(values(uid), (uid_a.as_str(), "2001"));
+    assert_eq!(uid["variation"], "user");
+    assert!(uid["remedy"].as_str().unwrap().starts_with("ar D"), "{uid}");
+    assert_eq!(values(reason_exact(ar, "gid of f.o")).1, "2002");
+    let mode = reason_exact(ar, "mode of f.o");
+    assert_eq!(
+        (mode["kind"].as_str(), values(mode)),
+        (Some("archive-metadata"), ("644", "600"))
+    );
+    assert_eq!(values(field(ar, Some("f.o"), "mode")), ("644", "600"));
+}

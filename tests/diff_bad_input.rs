@@ -154,3 +154,50 @@ fn a_directory_against_a_file_is_a_difference() {
         "type"
     );
 }
+
+#[test]
+fn contents_are_not_compared_after_a_decompression_limit_stop() {
+    // Side a stops at the ratio limit, side b expands whole: comparing the cut prefix
+    // with b would report the cut as a difference of the content.
+    let dir = scratch("bomb-cut");
+    sh(
+        &dir,
+        "mkdir a b && head -c 33554432 /dev/zero | gzip -n > a/bomb1.gz && \
+         head -c 1000000 /dev/zero | gzip -n > b/bomb1.gz",
+    );
+    let (code, report) = diff_json(
+        &dir.join("a/bomb1.gz"),
+        &dir.join("b/bomb1.gz"),
+        &["--max-ratio", "100"],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(items(&report).len(), 1, "{report:#}");
+    let gz = item(&report, "bomb1.gz");
+    assert_eq!(gz["change"], "modified");
+    let notes = notes(gz);
+    assert!(
+        notes.contains("side a: decompression stopped: expands more than 100x"),
+        "{notes}"
+    );
+    assert!(notes.contains("contents not compared"), "{notes}");
+    assert!(gz["reasons"].as_array().unwrap().is_empty(), "{gz:#}");
+    // The same through a directory, and with the total expansion limit.
+    let (_, report) = diff_json(
+        &dir.join("a"),
+        &dir.join("b"),
+        &["--max-expanded-bytes", "2000000"],
+    );
+    assert_eq!(items(&report).len(), 1, "{report:#}");
+    assert!(
+        notes_of(&report).contains("contents not compared"),
+        "{report:#}"
+    );
+}
+
+fn notes_of(report: &serde_json::Value) -> String {
+    items(report)
+        .iter()
+        .map(notes)
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -240,3 +240,173 @@ fn a_python_set_printed_in_hash_seed_order_is_ordering() {
         "{r}"
     );
 }
+
+fn two_files(name: &str, a: &str, b: &str) -> std::path::PathBuf {
+    let dir = scratch(name);
+    std::fs::write(dir.join("a.txt"), a).unwrap();
+    std::fs::write(dir.join("b.txt"), b).unwrap();
+    dir
+}
+
+#[test]
+fn symlinks_to_unrelated_absolute_paths_are_not_build_paths() {
+    let dir = scratch("links-abs");
+    sh(
+        &dir,
+        "mkdir a b && ln -s /etc/passwd a/l && ln -s /etc/shadow b/l && \
+         ln -s /build/one/src/main.c a/m && ln -s /tmp/two/src/main.c b/m",
+    );
+    let (code, report) = diff_json(&dir.join("a"), &dir.join("b"), &[]);
+    assert_eq!(code, 1);
+    let l = item(&report, "l");
+    assert_eq!(kinds(l), ["random"], "{l:#}");
+    assert!(l["reasons"][0].get("remedy").is_none(), "{l:#}");
+    // A prefix swap is a build path, shown as the two leading parts.
+    let m = item(&report, "m");
+    assert_eq!(kinds(m), ["build_path"], "{m:#}");
+    let r = &m["reasons"][0];
+    assert_eq!(
+        (r["a"].as_str(), r["b"].as_str()),
+        (Some("/build/one"), Some("/tmp/two"))
+    );
+    // Given known values, only the known build paths are build paths.
+    let known = ["--known", "build_path=/x/a,/x/bb"];
+    let (_, report) = diff_json(&dir.join("a"), &dir.join("b"), &known);
+    assert_eq!(kinds(item(&report, "m")), ["random"], "{report:#}");
+}
+
+#[test]
+fn random_says_whether_the_span_looks_random() {
+    let dir = two_files(
+        "entropy",
+        "day Dienstag\nid 3f2b8c1e-9d4a-4f6b-8e2c-1a7b9c0d5e3f\n",
+        "day Tuesday\nid 0c6e2d71-5b1f-4a8e-9f3d-7e2a4b6c8d10\n",
+    );
+    let (_, report) = diff_json(&dir.join("a.txt"), &dir.join("b.txt"), &[]);
+    let t = item(&report, "a.txt");
+    let rs = reasons_of(t, "random");
+    assert_eq!(rs.len(), 2, "{t:#}");
+    assert_eq!(
+        (rs[0]["a"].as_str(), rs[0]["b"].as_str()),
+        (Some("Dienstag"), Some("Tuesday"))
+    );
+    assert_eq!(rs[0]["high_entropy"], false);
+    assert_eq!(
+        rs[0]["note"],
+        "unexplained by known values; not high-entropy"
+    );
+    assert_eq!(rs[1]["high_entropy"], true);
+    assert_eq!(rs[1]["note"], "high-entropy (uuid): looks random");
+    let (_, stdout, _) = reprobe(&[
+        "diff",
+        dir.join("a.txt").to_str().unwrap(),
+        dir.join("b.txt").to_str().unwrap(),
+    ]);
+    assert!(
+        stdout.contains(
+            "random [line 1, offset 0x4]: Dienstag -> Tuesday  (unexplained by known values; not high-entropy)"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn timezone_evidence_is_the_bytes_that_differ_with_both_offsets() {
+    let known = ["--known", "timezone=Pacific/Kiritimati,UTC"];
+    let dir = two_files("tz-lint", "zone LINT\n", "zone UTC\n");
+    let (code, report) = diff_json(&dir.join("a.txt"), &dir.join("b.txt"), &known);
+    assert_eq!(code, 1);
+    let t = item(&report, "a.txt");
+    assert_eq!(kinds(t), ["timezone"], "{t:#}");
+    let r = &t["reasons"][0];
+    assert_eq!(
+        (r["a"].as_str(), r["b"].as_str()),
+        (Some("LINT"), Some("UTC"))
+    );
+    assert_eq!(
+        (r["offset"].as_u64(), r["offset_b"].as_u64()),
+        (Some(5), Some(5))
+    );
+    if !std::path::Path::new("/usr/share/zoneinfo/Pacific/Kiritimati").exists() {
+        eprintln!("skipped the rest: no zoneinfo for Pacific/Kiritimati");
+        return;
+    }
+    // What `date` and strftime print: the zone's abbreviation, or a numeric offset.
+    let dir = two_files(
+        "tz-offsets",
+        "Thu Nov 26 23:34:11 +14 2026\nsent at 09:34 +1400\n",
+        "Thu Nov 26 09:34:11 UTC 2026\nsent at 09:34 +0000\n",
+    );
+    let (_, report) = diff_json(&dir.join("a.txt"), &dir.join("b.txt"), &known);
+    let t = item(&report, "a.txt");
+    let tz: Vec<(&str, &str, u64, u64)> = reasons_of(t, "timezone")
+        .iter()
+        .map(|r| {
+            (
+                r["a"].as_str().unwrap(),
+                r["b"].as_str().unwrap(),
+                r["offset"].as_u64().unwrap(),
+                r["offset_b"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tz,
+        [("+14", "UTC", 20, 20), ("+1400", "+0000", 43, 43)],
+        "{t:#}"
+    );
+    assert_eq!(kinds(t), ["timestamp", "timezone"], "{t:#}");
+}
+
+#[test]
+fn json_key_order_is_a_finding_with_both_orders() {
+    let dir = scratch("json-order");
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    write("a.json", r#"{"name": "x", "k": 1, "o": {"p": 1, "q": 2}}"#);
+    write("b.json", r#"{"k": 2, "name": "y", "o": {"q": 2, "p": 1}}"#);
+    write("c.json", r#"{"name": "x", "k": 1, "o": {"q": 2, "p": 1}}"#);
+    // Key order and values both differ: both are reported.
+    let (_, report) = diff_json(&dir.join("a.json"), &dir.join("b.json"), &[]);
+    let j = item(&report, "a.json");
+    let orders: Vec<(&str, &str, &str)> = reasons_of(j, "ordering")
+        .iter()
+        .map(|r| {
+            (
+                r["context"].as_str().unwrap(),
+                r["a"].as_str().unwrap(),
+                r["b"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        orders,
+        [
+            ("key order of $", "name, k, o", "k, name, o"),
+            ("key order of $.o", "p, q", "q, p")
+        ],
+        "{j:#}"
+    );
+    assert_eq!(reasons_of(j, "random").len(), 2, "{j:#}");
+    let field = j["evidence"]["metadata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "key order of $")
+        .unwrap_or_else(|| panic!("no key order field in {j:#}"));
+    assert_eq!(
+        (field["a"].as_str(), field["b"].as_str()),
+        (Some("name, k, o"), Some("k, name, o"))
+    );
+    // Key order alone: one finding, the two orders as evidence.
+    let (_, report) = diff_json(&dir.join("a.json"), &dir.join("c.json"), &[]);
+    let j = item(&report, "a.json");
+    assert_eq!(j["reasons"].as_array().unwrap().len(), 1, "{j:#}");
+    let r = &j["reasons"][0];
+    assert_eq!(r["kind"], "ordering");
+    assert_eq!(r["context"], "key order of $.o");
+    assert_eq!(
+        (r["a"].as_str(), r["b"].as_str()),
+        (Some("p, q"), Some("q, p"))
+    );
+    assert!(r["remedy"].as_str().unwrap().contains("sort_keys"), "{r}");
+}

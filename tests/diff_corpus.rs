@@ -130,6 +130,15 @@ fn gcc_debug_info_build_path_is_reported_as_build_path() {
         r["context"].as_str().unwrap().starts_with("section .debug"),
         "{r}"
     );
+    // Without known values the two build directories are inferred from the paths that
+    // differ only in a leading part (`…/w/a/src/hello.c`, `…/w/bbbbbb/src/hello.c`),
+    // whichever strings of the section the line diff paired.
+    let dir = pairs();
+    for r in reasons_of(o, "build_path") {
+        assert_eq!(r["a"], dir.join("w/a").to_str().unwrap(), "{r}");
+        assert_eq!(r["b"], dir.join("w/bbbbbb").to_str().unwrap(), "{r}");
+        assert!(r["note"].as_str().unwrap().starts_with("inferred"), "{r}");
+    }
 }
 
 #[test]

@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use reprobe::diff::{diff_paths, Change, DiffOptions, DiffReport, ReasonKind};
+use reprobe::diff::{
+    diff_bytes, diff_paths, Change, DiffOptions, DiffReport, KnownValues, ReasonKind,
+};
 
 fn write_tree(root: &Path, files: &[(String, Vec<u8>)]) {
     std::fs::create_dir_all(root).unwrap();
@@ -117,4 +119,51 @@ proptest! {
         prop_assert!(kinds.iter().all(|k| *k == ReasonKind::Ordering), "{:?}", report.items);
         prop_assert!(report.items.len() <= 1);
     }
+
+    #[test]
+    fn swapping_sides_swaps_zone_and_path_findings(
+        la in proptest::collection::vec(line(), 1..6),
+        lb in proptest::collection::vec(line(), 1..6),
+        with_zones in any::<bool>(),
+    ) {
+        // Spellings of the two zones and paths that are (or are not) prefix swaps: the
+        // spans the timezone and build path rules look at, on either side.
+        let (a, b) = (la.concat(), lb.concat());
+        let known = KnownValues {
+            timezone: with_zones.then(|| ("Pacific/Kiritimati".to_string(), "UTC".to_string())),
+            ..KnownValues::default()
+        };
+        let opts = DiffOptions { known, ..DiffOptions::default() };
+        let mut swapped = opts.clone();
+        swapped.known = opts.known.swapped();
+        let ab = diff_bytes("f.txt", a.as_bytes(), b.as_bytes(), &opts);
+        let ba = diff_bytes("f.txt", b.as_bytes(), a.as_bytes(), &swapped);
+        prop_assert_eq!(summary(&ab, false), summary(&ba, true));
+        let offsets = |r: &DiffReport, swap: bool| -> Vec<(Option<u64>, Option<u64>, Option<String>)> {
+            r.items.iter().flat_map(|i| i.reasons.iter()).map(|r| {
+                let (x, y) = if swap { (r.offset_b, r.offset) } else { (r.offset, r.offset_b) };
+                (x, y, r.note.clone())
+            }).collect()
+        };
+        let (mut oab, mut oba) = (offsets(&ab, false), offsets(&ba, true));
+        oab.sort();
+        oba.sort();
+        prop_assert_eq!(oab, oba);
+    }
+}
+
+/// A line of words, zone spellings and paths.
+fn line() -> impl Strategy<Value = String> {
+    let word = prop_oneof![
+        Just("UTC".to_string()),
+        Just("+14".to_string()),
+        Just("+1400".to_string()),
+        Just("+14:00".to_string()),
+        Just("LINT".to_string()),
+        Just("Pacific/Kiritimati".to_string()),
+        "/(w|x)/(a|bbb)(/src/(hello|main)\\.c)?",
+        "[a-z]{1,6}",
+        "[0-9a-f]{8}",
+    ];
+    proptest::collection::vec(word, 1..5).prop_map(|w| format!("{}\n", w.join(" ")))
 }

@@ -395,6 +395,17 @@ fn garbage_after_a_gzip_stream_is_noted() {
     let b = arena.input("b.gz", &b);
     let out = arena.diff(&a, &b, &[]);
     assert_eq!(code(&out), 1);
+    // The stream is read whole and compared (its content is the same); what follows it
+    // is garbage, not a corrupt stream.
+    mentions(&out, "side a: 23 bytes of garbage after the gzip stream");
+    mentions(&out, "side b: 28 bytes of garbage after the gzip stream");
+    let report = stdout(&out);
+    assert!(!report.contains("invalid gzip header"), "{report}");
+    assert!(!report.contains("corrupt or truncated"), "{report}");
+    assert!(
+        !report.contains("a.gz!"),
+        "the equal contents are no item: {report}"
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ const STYLE: Style = Style {
     ordered: true,
     fields_on_members: false,
     remedy: "ar D (deterministic mode: zero timestamps, uids and gids)",
+    order_remedy: "give ar the members in a fixed order (sorted, not a directory listing), with D",
 };
 
 impl Format for Ar {

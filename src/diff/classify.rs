@@ -1,19 +1,31 @@
 //! The classifier: names the reason of each difference (DESIGN.md section 6).
 //!
 //! Formats find what differs; this module explains it. Content is explained in three
-//! passes: known values (build paths, host names, users, zones, locales given by `check`
-//! or `--known`) are replaced by placeholders on both sides; lines that only moved are
-//! `ordering`; each remaining differing span is a `timestamp` if it lies inside a date on
-//! both sides, a `build_path` if both sides are absolute paths, else `random`.
+//! passes: known values (build paths, host names, users, locales given by `check` or
+//! `--known`) are replaced by placeholders on both sides; lines that only moved are
+//! `ordering`; each remaining differing span is `timezone` if it names one of the two
+//! known zones (its name, an abbreviation or a UTC offset), a `timestamp` if it lies
+//! inside a date on both sides, and otherwise `random`, whose evidence says whether the
+//! spans look random (high entropy) or are an unexplained low-entropy change.
+//!
+//! Attribution is exact whenever known values are given (as `check` always gives them):
+//! a path is `build_path` only where it is one of the two known build paths. With no
+//! known values at all (`reprobe diff A B`), two absolute paths are `build_path` when
+//! they look like a prefix swap: the same path below a common, non-trivial suffix
+//! (`…/w/a/src/hello.c` and `…/w/bbbbbb/src/hello.c`). The two leading parts found so are
+//! then treated as known build paths for the whole item, so that every place holding
+//! them is attributed, whichever strings the line diff happened to pair.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use similar::{capture_diff_slices_deadline, Algorithm, DiffOp};
 
 use super::timestamps::{self, TimeMatch};
-use super::{escape_short, KnownValues, Reason, ReasonKind};
+use super::{entropy, escape_short, KnownValues, Reason, ReasonKind};
 
 /// Longest line or blob compared byte by byte; longer spans are reported whole.
 const MAX_SPAN_DIFF: usize = 16 * 1024;
@@ -23,6 +35,15 @@ const MAX_LINE: usize = 4096;
 const SHOW: usize = 120;
 /// Marks a placeholder for a known value in normalised content.
 const MARK: [u8; 2] = [0x01, 0x02];
+/// Most path tokens remembered per side for inferring a build path prefix swap.
+const MAX_PATHS: usize = 64;
+/// Most build path pairs inferred for one item.
+const MAX_INFERRED: usize = 4;
+
+/// The remedy of an `ordering` inside one line: the same words in another order, as a
+/// printed hash set gives.
+pub const WORD_ORDER_REMEDY: &str =
+    "sort it, or set PYTHONHASHSEED (Python set/dict order of strings)";
 
 /// What is being classified and how to report it.
 pub struct Classifier<'a> {
@@ -42,23 +63,30 @@ pub struct Classifier<'a> {
     pub limit: usize,
 }
 
-/// One value pair known to differ, from [`KnownValues`].
+/// One value pair known (or inferred) to differ, replaced by a placeholder.
+#[derive(Debug, Clone)]
 struct KnownPair {
     kind: ReasonKind,
     variation: &'static str,
     a: Vec<u8>,
     b: Vec<u8>,
+    /// A path: an occurrence must end where a path component ends (`/tmp/a` is not
+    /// found in `/tmp/abc`).
+    path: bool,
+    /// Said of every reason of this pair (how an inferred pair was found).
+    note: Option<String>,
 }
 
+/// The pairs of [`KnownValues`] that are replaced by placeholders. Time zones are not:
+/// they are matched span by span (see [`Run::zone_span`]), with all their spellings.
 fn known_pairs(known: &KnownValues) -> Vec<KnownPair> {
     let fields = [
         (&known.build_path, ReasonKind::BuildPath, "build_path"),
         (&known.hostname, ReasonKind::Hostname, "hostname"),
         (&known.user, ReasonKind::User, "user"),
-        (&known.timezone, ReasonKind::Timezone, "timezone"),
         (&known.locale, ReasonKind::Locale, "locale"),
     ];
-    let mut pairs: Vec<KnownPair> = fields
+    fields
         .into_iter()
         .filter_map(|(value, kind, variation)| {
             let (a, b) = value.as_ref()?;
@@ -67,12 +95,11 @@ fn known_pairs(known: &KnownValues) -> Vec<KnownPair> {
                 variation,
                 a: a.as_bytes().to_vec(),
                 b: b.as_bytes().to_vec(),
+                path: kind == ReasonKind::BuildPath,
+                note: None,
             })
         })
-        .collect();
-    // Longest first: a build path may contain the user name.
-    pairs.sort_by_key(|p| std::cmp::Reverse(p.a.len().max(p.b.len())));
-    pairs
+        .collect()
 }
 
 /// Where a line pair starts on each side: byte offsets and 0-based line indexes.
@@ -82,6 +109,13 @@ struct Loc {
     off_b: usize,
     line_a: usize,
     line_b: usize,
+}
+
+/// A reason and where its two values start, relative to the line (or window) explained.
+struct Found {
+    reason: Reason,
+    at_a: usize,
+    at_b: usize,
 }
 
 impl Classifier<'_> {
@@ -112,9 +146,16 @@ impl Classifier<'_> {
     }
 
     fn classify_oriented(&self, a: &[u8], b: &[u8]) -> Vec<Reason> {
-        let (na, nb, mut reasons) = self.normalize(a, b);
-        if na != nb {
-            reasons.extend(self.classify_normalized(&na, &nb));
+        let heuristic = self.known.is_empty();
+        let run = Run::new(self, known_pairs(self.known), heuristic);
+        let mut reasons = run.classify(a, b);
+        if heuristic {
+            let inferred = run.inferred_build_paths();
+            if !inferred.is_empty() {
+                // Again, with the build paths found treated as known: every place that
+                // holds them is attributed, and only what they do not explain is left.
+                reasons = Run::new(self, inferred, heuristic).classify(a, b);
+            }
         }
         dedupe(&mut reasons);
         reasons.truncate(self.limit);
@@ -134,45 +175,142 @@ impl Classifier<'_> {
             variation: default_variation(kind).map(str::to_string),
             remedy: remedy(kind).map(str::to_string),
             context: self.context.clone(),
+            high_entropy: None,
+            note: None,
+        }
+    }
+}
+
+/// Path tokens seen in unexplained spans, from which build path pairs are inferred.
+#[derive(Default)]
+struct PathsSeen {
+    a: Vec<Vec<u8>>,
+    b: Vec<Vec<u8>>,
+}
+
+/// The spellings of the known zone of side a and of side b.
+type ZoneSpellings = (Arc<Vec<String>>, Arc<Vec<String>>);
+
+/// Two leading parts of paths, and (support, common suffix).
+type PrefixVotes = HashMap<(Vec<u8>, Vec<u8>), (usize, Vec<u8>)>;
+
+/// One classification pass: the pairs replaced by placeholders, the spellings of the two
+/// known time zones, and what the pass learnt about paths.
+struct Run<'c> {
+    c: &'c Classifier<'c>,
+    pairs: Vec<KnownPair>,
+    zones: Option<ZoneSpellings>,
+    heuristic: bool,
+    paths: RefCell<PathsSeen>,
+    /// Where placeholders stand in the normalised content of sides a and b.
+    maps: RefCell<[OffsetMap; 2]>,
+}
+
+impl<'c> Run<'c> {
+    fn new(c: &'c Classifier<'c>, mut pairs: Vec<KnownPair>, heuristic: bool) -> Run<'c> {
+        // Longest first: a build path may contain the user name.
+        pairs.sort_by_key(|p| std::cmp::Reverse(p.a.len().max(p.b.len())));
+        let zones = c.known.timezone.as_ref().and_then(|(za, zb)| {
+            if za == zb {
+                return None;
+            }
+            // The names in use today and, with known clocks, during each build (a
+            // zone with daylight saving time has two).
+            let today = chrono::Utc::now().timestamp() / 86_400 * 86_400;
+            let times = |side: usize| -> Vec<i64> {
+                match c.known.clock {
+                    Some(w) => {
+                        let w = if side == 0 { w.0 } else { w.1 };
+                        vec![w.start, w.end, today]
+                    }
+                    None => vec![today],
+                }
+            };
+            let (mut xa, mut xb) = (
+                super::zones::aliases(za, &times(0)).to_vec(),
+                super::zones::aliases(zb, &times(1)).to_vec(),
+            );
+            // A spelling both zones share (two zones at one offset) tells nothing.
+            let common: Vec<String> = xa.iter().filter(|s| xb.contains(s)).cloned().collect();
+            xa.retain(|s| !common.contains(s));
+            xb.retain(|s| !common.contains(s));
+            (!xa.is_empty() || !xb.is_empty()).then(|| (Arc::new(xa), Arc::new(xb)))
+        });
+        Run {
+            c,
+            pairs,
+            zones,
+            heuristic,
+            paths: RefCell::default(),
+            maps: RefCell::default(),
         }
     }
 
-    /// Replaces differential occurrences of known values by shared placeholders.
+    fn classify(&self, a: &[u8], b: &[u8]) -> Vec<Reason> {
+        let (na, nb, mut reasons) = self.normalize(a, b);
+        if na != nb {
+            reasons.extend(self.classify_normalized(&na, &nb));
+        }
+        reasons
+    }
+
+    fn reason(&self, kind: ReasonKind, a: String, b: String) -> Reason {
+        self.c.reason(kind, a, b)
+    }
+
+    /// Replaces differential occurrences of known values by shared placeholders, and
+    /// remembers where they were, so that offsets found in the normalised content are
+    /// reported in the original one.
     fn normalize(&self, a: &[u8], b: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<Reason>) {
-        let (mut na, mut nb) = (a.to_vec(), b.to_vec());
+        let c = self.c;
         let mut reasons = Vec::new();
-        for (i, pair) in known_pairs(self.known).iter().enumerate() {
-            let differential = count(&na, &pair.a) != count(&nb, &pair.a)
-                || count(&nb, &pair.b) != count(&na, &pair.b);
-            let first = memchr::memmem::find(&na, &pair.a);
-            if !differential || (first.is_none() && count(&nb, &pair.b) == 0) {
+        let (mut needles_a, mut needles_b) = (Vec::new(), Vec::new());
+        for (i, pair) in self.pairs.iter().enumerate() {
+            let n = |hay: &[u8], needle: &[u8]| count(hay, needle, pair.path);
+            let differential = n(a, &pair.a) != n(b, &pair.a) || n(b, &pair.b) != n(a, &pair.b);
+            let first_a = find(a, &pair.a, pair.path);
+            let first_b = find(b, &pair.b, pair.path);
+            if !differential || (first_a.is_none() && first_b.is_none()) {
                 continue;
             }
             let holder = placeholder(i, pair.a.len());
-            na = replace_all(&na, &pair.a, &holder);
-            nb = replace_all(&nb, &pair.b, &holder);
+            needles_a.push((pair.a.as_slice(), holder.clone(), pair.path));
+            needles_b.push((pair.b.as_slice(), holder, pair.path));
             let mut r = self.reason(
                 pair.kind,
                 String::from_utf8_lossy(&pair.a).into(),
                 String::from_utf8_lossy(&pair.b).into(),
             );
             r.variation = Some(pair.variation.to_string());
-            let first_b = memchr::memmem::find(b, &pair.b);
-            r.offset = first.map(|o| self.base_offset + o as u64);
-            r.line = first.filter(|_| self.text).map(|o| line_of(a, o));
-            r.offset_b = first_b.map(|o| self.base_offset_b + o as u64);
-            r.line_b = first_b.filter(|_| self.text).map(|o| line_of(b, o));
+            r.note = pair.note.clone();
+            r.offset = first_a.map(|o| c.base_offset + o as u64);
+            r.line = first_a.filter(|_| c.text).map(|o| line_of(a, o));
+            r.offset_b = first_b.map(|o| c.base_offset_b + o as u64);
+            r.line_b = first_b.filter(|_| c.text).map(|o| line_of(b, o));
             reasons.push(r);
         }
+        let (na, map_a) = replace_pairs(a, &needles_a);
+        let (nb, map_b) = replace_pairs(b, &needles_b);
+        *self.maps.borrow_mut() = [map_a, map_b];
         (na, nb, reasons)
     }
 
+    /// The reported offset of side `side` (0 for a) for an offset in normalised content.
+    fn offset(&self, side: usize, normalized: usize) -> u64 {
+        let base = if side == 0 {
+            self.c.base_offset
+        } else {
+            self.c.base_offset_b
+        };
+        base + self.maps.borrow()[side].original(normalized) as u64
+    }
+
     fn classify_normalized(&self, a: &[u8], b: &[u8]) -> Vec<Reason> {
-        if !self.text && a.len() == b.len() {
+        if !self.c.text && a.len() == b.len() {
             return self.classify_aligned(a, b);
         }
-        let la = split_lines(a, self.text);
-        let lb = split_lines(b, self.text);
+        let la = split_lines(a, self.c.text);
+        let lb = split_lines(b, self.c.text);
         if is_reordering(&la, &lb) {
             return vec![self.ordering_reason(&la, &lb)];
         }
@@ -188,7 +326,7 @@ impl Classifier<'_> {
             let old: Vec<usize> = ra.filter(|&i| !moved.contains(la[i])).collect();
             let new: Vec<usize> = rb.filter(|&i| !moved.contains(lb[i])).collect();
             reasons.extend(self.classify_hunk(a, b, &la, &lb, &old, &new));
-            if reasons.len() > self.limit * 2 {
+            if reasons.len() > self.c.limit * 2 {
                 break;
             }
         }
@@ -198,6 +336,7 @@ impl Classifier<'_> {
     /// Equal-length binaries: compare byte for byte, explain each range in a window.
     fn classify_aligned(&self, a: &[u8], b: &[u8]) -> Vec<Reason> {
         const WINDOW: usize = 64;
+        let c = self.c;
         let mut out = Vec::new();
         let mut seen_segments: Vec<usize> = Vec::new();
         for r in aligned_ranges(a, b, 4) {
@@ -209,20 +348,21 @@ impl Classifier<'_> {
             if same_words_reordered(&a[seg.clone()], &b[seg.clone()]) {
                 if seen_segments.last() != Some(&seg.start) {
                     let mut reason = self.word_order_reason(&a[seg.clone()], &b[seg.clone()]);
-                    reason.offset = Some(self.base_offset + seg.start as u64);
-                    reason.offset_b = Some(self.base_offset_b + seg.start as u64);
+                    reason.offset = Some(self.offset(0, seg.start));
+                    reason.offset_b = Some(self.offset(1, seg.start));
                     out.push(reason);
                     seen_segments.push(seg.start);
                 }
                 continue;
             }
             let (ta, tb) = (timestamps::find_times(wa), timestamps::find_times(wb));
-            if let Some(mut reason) = self.explain_span(wa, &local, wb, &local, &ta, &tb) {
-                reason.offset = Some(self.base_offset + r.start as u64);
-                reason.offset_b = Some(self.base_offset_b + r.start as u64);
+            for found in self.explain_span(wa, &local, wb, &local, &ta, &tb) {
+                let mut reason = found.reason;
+                reason.offset = Some(self.offset(0, lo + found.at_a));
+                reason.offset_b = Some(self.offset(1, lo + found.at_b));
                 out.push(reason);
             }
-            if out.len() > self.limit * 2 {
+            if out.len() > c.limit * 2 {
                 break;
             }
         }
@@ -241,13 +381,14 @@ impl Classifier<'_> {
         // The context names the difference, not this pair's particular order: `check`
         // matches reasons across re-runs by path, kind and context.
         let what = format!("same {} words in another order", words(la).len());
-        r.context = Some(match &self.context {
+        r.context = Some(match &self.c.context {
             Some(c) => format!("{c}: {what}"),
             None => what,
         });
         // A hash seed, a directory listing and parallel output all reorder words: the
         // kind is certain, the variation is not (check finds it by bisection).
         r.variation = None;
+        r.remedy = Some(WORD_ORDER_REMEDY.to_string());
         r
     }
 
@@ -260,7 +401,7 @@ impl Classifier<'_> {
                 .unwrap_or_default()
         };
         let mut r = self.reason(ReasonKind::Ordering, show(la), show(lb));
-        r.line = self.text.then_some(first as u64 + 1);
+        r.line = self.c.text.then_some(first as u64 + 1);
         r.line_b = r.line;
         r
     }
@@ -303,12 +444,13 @@ impl Classifier<'_> {
 
     /// Classifies one differing line (or blob) pair, located by `loc`.
     fn classify_pair(&self, la: &[u8], lb: &[u8], loc: Loc) -> Vec<Reason> {
+        let c = self.c;
         if same_words_reordered(la, lb) {
             let mut r = self.word_order_reason(la, lb);
-            r.offset = Some(self.base_offset + loc.off_a as u64);
-            r.offset_b = Some(self.base_offset_b + loc.off_b as u64);
-            r.line = self.text.then_some(loc.line_a as u64 + 1);
-            r.line_b = self.text.then_some(loc.line_b as u64 + 1);
+            r.offset = Some(self.offset(0, loc.off_a));
+            r.offset_b = Some(self.offset(1, loc.off_b));
+            r.line = c.text.then_some(loc.line_a as u64 + 1);
+            r.line_b = c.text.then_some(loc.line_b as u64 + 1);
             return vec![r];
         }
         let spans = if la.len().max(lb.len()) > MAX_SPAN_DIFF {
@@ -317,19 +459,27 @@ impl Classifier<'_> {
             differing_spans(la, lb)
         };
         let (ta, tb) = (timestamps::find_times(la), timestamps::find_times(lb));
-        spans
-            .into_iter()
-            .filter_map(|(ra, rb)| {
-                let mut r = self.explain_span(la, &ra, lb, &rb, &ta, &tb)?;
-                r.offset = Some(self.base_offset + (loc.off_a + ra.start) as u64);
-                r.offset_b = Some(self.base_offset_b + (loc.off_b + rb.start) as u64);
-                r.line = self.text.then_some(loc.line_a as u64 + 1);
-                r.line_b = self.text.then_some(loc.line_b as u64 + 1);
-                Some(r)
-            })
-            .collect()
+        let mut out = Vec::new();
+        for (ra, rb) in spans {
+            for found in self.explain_span(la, &ra, lb, &rb, &ta, &tb) {
+                let (at_a, at_b) = (loc.off_a + found.at_a, loc.off_b + found.at_b);
+                let mut r = found.reason;
+                r.offset = Some(self.offset(0, at_a));
+                r.offset_b = Some(self.offset(1, at_b));
+                r.line = c
+                    .text
+                    .then_some(loc.line_a as u64 + 1 + newlines(la, found.at_a));
+                r.line_b = c
+                    .text
+                    .then_some(loc.line_b as u64 + 1 + newlines(lb, found.at_b));
+                out.push(r);
+            }
+        }
+        out
     }
 
+    /// Explains one differing span (`ra` in `la`, `rb` in `lb`); each reason comes with
+    /// where its values start in `la` and `lb`.
     fn explain_span(
         &self,
         la: &[u8],
@@ -338,35 +488,114 @@ impl Classifier<'_> {
         rb: &Range<usize>,
         ta: &[TimeMatch],
         tb: &[TimeMatch],
-    ) -> Option<Reason> {
+    ) -> Vec<Found> {
         if touches_placeholder(la, ra) || touches_placeholder(lb, rb) {
-            return None;
+            return Vec::new();
+        }
+        if let Some(found) = self.zone_span(la, ra, lb, rb, ta, tb) {
+            return found;
         }
         if let (Some(ma), Some(mb)) = (containing(ta, ra), containing(tb, rb)) {
-            return Some(self.timestamp_reason(la, ma, lb, mb));
+            let reason = self.timestamp_reason(la, ma, lb, mb);
+            return vec![Found {
+                reason,
+                at_a: ma.range.start,
+                at_b: mb.range.start,
+            }];
         }
         let wa = widen(la, ra);
         let wb = widen(lb, rb);
         let (tok_a, tok_b) = (trim_sep(&la[wa.clone()]), trim_sep(&lb[wb.clone()]));
-        if looks_like_path(tok_a) && looks_like_path(tok_b) {
-            let mut r = self.reason(
-                ReasonKind::BuildPath,
-                escape_short(tok_a, SHOW),
-                escape_short(tok_b, SHOW),
-            );
-            r.remedy = remedy(ReasonKind::BuildPath).map(str::to_string);
-            return Some(r);
-        }
-        if !self.text {
-            if let Some(r) = self.binary_epoch(la, ra, lb, rb) {
-                return Some(r);
+        if self.heuristic {
+            self.remember_paths(tok_a, tok_b);
+            if let Some(swap) = prefix_swap(tok_a, tok_b) {
+                let mut r = self.reason(
+                    ReasonKind::BuildPath,
+                    escape_short(swap.a, SHOW),
+                    escape_short(swap.b, SHOW),
+                );
+                r.note = Some(swap.note());
+                return vec![Found {
+                    reason: r,
+                    at_a: wa.start,
+                    at_b: wb.start,
+                }];
             }
         }
-        Some(self.reason(
-            ReasonKind::Random,
-            escape_short(tok_a, SHOW),
-            escape_short(tok_b, SHOW),
-        ))
+        if !self.c.text {
+            if let Some(r) = self.binary_epoch(la, ra, lb, rb) {
+                return vec![Found {
+                    reason: r,
+                    at_a: ra.start,
+                    at_b: rb.start,
+                }];
+            }
+        }
+        // Show the token around the span; a span of separators alone (NULs, newlines)
+        // is shown as it is, so that a value is never blank.
+        let (va, at_a) = shown_value(la, ra, tok_a, wa.start);
+        let (vb, at_b) = shown_value(lb, rb, tok_b, wb.start);
+        let mut r = self.reason(ReasonKind::Random, show_value(va), show_value(vb));
+        entropy::annotate(&mut r, va, vb);
+        vec![Found {
+            reason: r,
+            at_a,
+            at_b,
+        }]
+    }
+
+    /// `timezone` when the span holds a spelling of the known zone of its side (its
+    /// name, an abbreviation, an offset) on at least one side. The values are the bytes
+    /// found on each side: the spelling, and on a side without one, the token in the
+    /// same place (`zone LINT` against `zone UTC` gives `LINT` and `UTC`). What the span
+    /// holds besides (the hour of a date in another zone) is explained on its own.
+    fn zone_span(
+        &self,
+        la: &[u8],
+        ra: &Range<usize>,
+        lb: &[u8],
+        rb: &Range<usize>,
+        ta: &[TimeMatch],
+        tb: &[TimeMatch],
+    ) -> Option<Vec<Found>> {
+        let (za, zb) = self.zones.as_ref()?;
+        let oa = spelling_in(la, ra, za);
+        let ob = spelling_in(lb, rb, zb);
+        let (ca, cb) = match (oa, ob) {
+            (None, None) => return None,
+            (Some(x), Some(y)) => (x, y),
+            (Some(x), None) => {
+                let y = counterpart(lb, rb, &x, ra);
+                (x, y)
+            }
+            (None, Some(y)) => {
+                let x = counterpart(la, ra, &y, rb);
+                (x, y)
+            }
+        };
+        let show = |line: &[u8], r: &Range<usize>| escape_short(trim_ws(&line[r.clone()]), SHOW);
+        let mut r = self.reason(ReasonKind::Timezone, show(la, &ca), show(lb, &cb));
+        r.variation = Some("timezone".into());
+        let mut out = vec![Found {
+            reason: r,
+            at_a: ca.start,
+            at_b: cb.start,
+        }];
+        let clamp = |x: usize, r: &Range<usize>| x.clamp(r.start, r.end);
+        let parts = [
+            (ra.start..clamp(ca.start, ra), rb.start..clamp(cb.start, rb)),
+            (clamp(ca.end, ra)..ra.end, clamp(cb.end, rb)..rb.end),
+        ];
+        for (pa, pb) in parts {
+            if blank(&la[pa.clone()]) && blank(&lb[pb.clone()]) {
+                continue;
+            }
+            if (pa.len(), pb.len()) == (ra.len(), rb.len()) {
+                continue;
+            }
+            out.extend(self.explain_span(la, &pa, lb, &pb, ta, tb));
+        }
+        Some(out)
     }
 
     fn timestamp_reason(&self, la: &[u8], ma: &TimeMatch, lb: &[u8], mb: &TimeMatch) -> Reason {
@@ -375,8 +604,60 @@ impl Classifier<'_> {
             escape_short(&la[ma.range.clone()], SHOW),
             escape_short(&lb[mb.range.clone()], SHOW),
         );
-        r.variation = clock_variation(self.known, ma.unix, mb.unix);
+        r.variation = clock_variation(self.c.known, ma.unix, mb.unix);
         r
+    }
+
+    /// Remembers the path tokens of an unexplained span, for [`Run::inferred_build_paths`].
+    fn remember_paths(&self, tok_a: &[u8], tok_b: &[u8]) {
+        let mut guard = self.paths.borrow_mut();
+        let PathsSeen { a, b } = &mut *guard;
+        for (tok, list) in [(tok_a, a), (tok_b, b)] {
+            if looks_like_path(tok) && list.len() < MAX_PATHS && !list.iter().any(|p| p == tok) {
+                list.push(tok.to_vec());
+            }
+        }
+    }
+
+    /// Build path pairs inferred from the path tokens of unexplained spans: every pair
+    /// of a path of side a and one of side b that is a prefix swap votes for its two
+    /// leading parts; the best supported, at most one per leading part, win.
+    fn inferred_build_paths(&self) -> Vec<KnownPair> {
+        let seen = self.paths.borrow();
+        let mut votes = PrefixVotes::new();
+        for ta in &seen.a {
+            for tb in &seen.b {
+                if let Some(swap) = prefix_swap(ta, tb) {
+                    let entry = votes
+                        .entry((swap.a.to_vec(), swap.b.to_vec()))
+                        .or_insert((0, swap.suffix.to_vec()));
+                    entry.0 += 1;
+                }
+            }
+        }
+        let mut ranked: Vec<_> = votes.into_iter().collect();
+        ranked.sort_by(|x, y| (y.1 .0, y.0 .0.len(), &x.0).cmp(&(x.1 .0, x.0 .0.len(), &y.0)));
+        let mut out: Vec<KnownPair> = Vec::new();
+        for ((pa, pb), (_, suffix)) in ranked {
+            if out.len() >= MAX_INFERRED || out.iter().any(|p| p.a == pa || p.b == pb) {
+                continue;
+            }
+            let note = PrefixSwap {
+                a: &pa,
+                b: &pb,
+                suffix: &suffix,
+            }
+            .note();
+            out.push(KnownPair {
+                kind: ReasonKind::BuildPath,
+                variation: "build_path",
+                a: pa,
+                b: pb,
+                path: true,
+                note: Some(note),
+            });
+        }
+        out
     }
 
     /// A raw little- or big-endian 32/64-bit epoch value covering the span. Only with
@@ -388,7 +669,7 @@ impl Classifier<'_> {
         lb: &[u8],
         rb: &Range<usize>,
     ) -> Option<Reason> {
-        let (wa, wb) = self.known.clock?;
+        let (wa, wb) = self.c.known.clock?;
         let in_windows = |t: i64| wa.contains(t, 60) || wb.contains(t, 60);
         if ra != rb || ra.is_empty() || ra.len() > 8 {
             return None;
@@ -408,7 +689,7 @@ impl Classifier<'_> {
                             timestamps::format_unix(va),
                             timestamps::format_unix(vb),
                         );
-                        r.variation = clock_variation(self.known, Some(va), Some(vb));
+                        r.variation = clock_variation(self.c.known, Some(va), Some(vb));
                         return Some(r);
                     }
                 }
@@ -416,6 +697,168 @@ impl Classifier<'_> {
         }
         None
     }
+}
+
+/// Two absolute paths that differ only in a leading part: `a` and `b` are the leading
+/// parts, `suffix` what follows them on both sides.
+struct PrefixSwap<'t> {
+    a: &'t [u8],
+    b: &'t [u8],
+    suffix: &'t [u8],
+}
+
+impl PrefixSwap<'_> {
+    fn note(&self) -> String {
+        format!(
+            "inferred: the paths differ only before {} (--known build_path=A,B attributes exactly)",
+            escape_short(self.suffix, SHOW)
+        )
+    }
+}
+
+/// Whether two path tokens look like one path under two different roots: the same
+/// non-trivial suffix starting at a `/` (`/src/hello.c`), and different, absolute
+/// leading parts. `/etc/passwd` and `/etc/shadow` are not: nothing after their common
+/// prefix is shared.
+fn prefix_swap<'t>(a: &'t [u8], b: &'t [u8]) -> Option<PrefixSwap<'t>> {
+    if !looks_like_path(a) || !looks_like_path(b) || a == b {
+        return None;
+    }
+    let common = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let tail = &a[a.len() - common..];
+    let slash = tail.iter().position(|&c| c == b'/')?;
+    let suffix = &tail[slash..];
+    let (pa, pb) = (&a[..a.len() - suffix.len()], &b[..b.len() - suffix.len()]);
+    let named = suffix.iter().filter(|c| c.is_ascii_alphanumeric()).count();
+    let trivial = suffix.len() < 3 || named < 2;
+    if trivial || pa.len() < 2 || pb.len() < 2 || !pa.starts_with(b"/") || !pb.starts_with(b"/") {
+        return None;
+    }
+    Some(PrefixSwap {
+        a: pa,
+        b: pb,
+        suffix,
+    })
+}
+
+/// The value shown for one side of an unexplained span: the token around it, or the
+/// span's own bytes when the token is blank; and where it starts.
+fn shown_value<'l>(
+    line: &'l [u8],
+    r: &Range<usize>,
+    token: &'l [u8],
+    token_start: usize,
+) -> (&'l [u8], usize) {
+    if token.is_empty() && !r.is_empty() {
+        let end = r.end.min(line.len());
+        let start = r.start.min(end);
+        (&line[start..end], start)
+    } else {
+        (token, token_start)
+    }
+}
+
+/// A value as shown in a reason: escaped and cut; a long run of raw bytes is cut
+/// shorter, with its length.
+fn show_value(value: &[u8]) -> String {
+    const RAW: usize = 24;
+    let raw = value
+        .iter()
+        .any(|&c| c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r'));
+    if raw && value.len() > RAW {
+        format!("{} ({} bytes)", escape_short(value, RAW), value.len())
+    } else {
+        escape_short(value, SHOW)
+    }
+}
+
+/// The spelling of a zone (from `spellings`, longest first) that overlaps the span `r`
+/// of `line`, standing as a word of its own: `+14` is not found in `+145` nor in the
+/// `+14:00` of an ISO date's offset (a digit before it), `UTC` not in `UTCX`.
+fn spelling_in(line: &[u8], r: &Range<usize>, spellings: &[String]) -> Option<Range<usize>> {
+    let lo = r.start.saturating_sub(64);
+    let hi = (r.end + 64).min(line.len());
+    let window = line.get(lo..hi)?;
+    let overlaps = |s: usize, e: usize| {
+        if r.is_empty() {
+            s < r.start && r.start < e
+        } else {
+            s < r.end && r.start < e
+        }
+    };
+    for spelling in spellings {
+        let needle = spelling.as_bytes();
+        for pos in memchr::memmem::find_iter(window, needle) {
+            let (s, e) = (lo + pos, lo + pos + needle.len());
+            if overlaps(s, e) && stands_alone(line, s, e) {
+                return Some(s..e);
+            }
+        }
+    }
+    None
+}
+
+/// Whether `line[s..e]` is a word of its own: no letter or digit right before or after,
+/// and a number is not followed by more of a number (`:00`, `.5`).
+fn stands_alone(line: &[u8], s: usize, e: usize) -> bool {
+    let before = s.checked_sub(1).and_then(|i| line.get(i)).copied();
+    let after = line.get(e).copied();
+    let ends_in_digit = e > s && line[e - 1].is_ascii_digit();
+    let continues = |c: u8| {
+        c.is_ascii_alphanumeric()
+            || (ends_in_digit && matches!(c, b':' | b'.') && {
+                line.get(e + 1).is_some_and(u8::is_ascii_digit)
+            })
+    };
+    !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'/') && !after.is_some_and(continues)
+}
+
+/// The token of `line` in the place of the other side's zone spelling `other` (inside
+/// the other side's span `other_span`): the first token of the span when the spelling
+/// starts it, the last when it ends it, else the whole span.
+fn counterpart(
+    line: &[u8],
+    r: &Range<usize>,
+    other: &Range<usize>,
+    other_span: &Range<usize>,
+) -> Range<usize> {
+    if r.is_empty() {
+        return r.clone();
+    }
+    if other.start <= other_span.start {
+        widen(line, &(r.start..r.start + 1))
+    } else if other.end >= other_span.end {
+        widen(line, &(r.end - 1..r.end))
+    } else {
+        widen(line, r)
+    }
+}
+
+/// Whether bytes hold nothing but separators.
+fn blank(x: &[u8]) -> bool {
+    x.iter().all(|&c| is_boundary(c) || c == b':')
+}
+
+fn trim_ws(x: &[u8]) -> &[u8] {
+    let start = x
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(x.len());
+    let end = x
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |p| p + 1);
+    &x[start..end.max(start)]
+}
+
+/// Newlines in `line` before `at`: the line of a value inside a multi-line blob.
+fn newlines(line: &[u8], at: usize) -> u64 {
+    memchr::memchr_iter(b'\n', &line[..at.min(line.len())]).count() as u64
 }
 
 /// The variation a timestamp pair comes from: `clock` unless clock windows are known and
@@ -465,7 +908,7 @@ pub fn remedy(kind: ReasonKind) -> Option<&'static str> {
         ReasonKind::Cpus => "make parallel work merge its results in a fixed order",
         ReasonKind::Env => "do not read unrelated environment variables",
         ReasonKind::ArchiveMetadata => {
-            "normalise archive headers (tar --sort=name --mtime=@$SOURCE_DATE_EPOCH --owner=0 --group=0 --numeric-owner, gzip -n, ar D, zip -X)"
+            "normalise archive headers (tar --sort=name --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime --owner=0 --group=0 --numeric-owner, gzip -n, ar D, zip -X)"
         }
         ReasonKind::Random => return None,
     })
@@ -482,8 +925,27 @@ fn be(x: &[u8]) -> i64 {
         .fold(0i64, |acc, &b| acc.wrapping_shl(8) | i64::from(b))
 }
 
-fn count(hay: &[u8], needle: &[u8]) -> usize {
-    memchr::memmem::find_iter(hay, needle).count()
+/// Occurrences of `needle` in `hay`; for a path, only those that end where a path
+/// component ends (at a `/` or a character that cannot be part of a name).
+fn occurrences<'h>(
+    hay: &'h [u8],
+    needle: &'h [u8],
+    path: bool,
+) -> impl Iterator<Item = usize> + 'h {
+    memchr::memmem::find_iter(hay, needle).filter(move |&pos| {
+        let next = hay.get(pos + needle.len()).copied();
+        !path
+            || needle.ends_with(b"/")
+            || !next.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+    })
+}
+
+fn count(hay: &[u8], needle: &[u8], path: bool) -> usize {
+    occurrences(hay, needle, path).count()
+}
+
+fn find(hay: &[u8], needle: &[u8], path: bool) -> Option<usize> {
+    occurrences(hay, needle, path).next()
 }
 
 fn placeholder(index: usize, len: usize) -> Vec<u8> {
@@ -493,16 +955,54 @@ fn placeholder(index: usize, len: usize) -> Vec<u8> {
     p
 }
 
-fn replace_all(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+/// Where placeholders stand in normalised content: (normalised start, placeholder
+/// length, original start, value length), in order.
+#[derive(Debug, Default)]
+struct OffsetMap(Vec<(usize, usize, usize, usize)>);
+
+impl OffsetMap {
+    /// The offset in the original content of an offset in the normalised one (inside a
+    /// placeholder: where its value starts).
+    fn original(&self, pos: usize) -> usize {
+        let n = self.0.partition_point(|seg| seg.0 <= pos);
+        let Some(&(norm, norm_len, orig, orig_len)) = n.checked_sub(1).and_then(|i| self.0.get(i))
+        else {
+            return pos;
+        };
+        if pos < norm + norm_len {
+            orig
+        } else {
+            pos - (norm + norm_len) + orig + orig_len
+        }
+    }
+}
+
+/// Replaces every occurrence of each needle (value, placeholder, is a path) in one pass:
+/// where occurrences overlap, the earliest wins, then the longest.
+fn replace_pairs(hay: &[u8], needles: &[(&[u8], Vec<u8>, bool)]) -> (Vec<u8>, OffsetMap) {
+    if needles.is_empty() {
+        return (hay.to_vec(), OffsetMap::default());
+    }
+    let mut found: Vec<(usize, usize, usize)> = Vec::new();
+    for (k, (needle, _, path)) in needles.iter().enumerate() {
+        found.extend(occurrences(hay, needle, *path).map(|pos| (pos, needle.len(), k)));
+    }
+    found.sort_by_key(|&(pos, len, _)| (pos, std::cmp::Reverse(len)));
     let mut out = Vec::with_capacity(hay.len());
+    let mut map = Vec::new();
     let mut last = 0;
-    for pos in memchr::memmem::find_iter(hay, needle) {
+    for (pos, len, k) in found {
+        if pos < last {
+            continue;
+        }
         out.extend_from_slice(&hay[last..pos]);
-        out.extend_from_slice(with);
-        last = pos + needle.len();
+        let holder = &needles[k].1;
+        map.push((out.len(), holder.len(), pos, len));
+        out.extend_from_slice(holder);
+        last = pos + len;
     }
     out.extend_from_slice(&hay[last..]);
-    out
+    (out, OffsetMap(map))
 }
 
 fn touches_placeholder(line: &[u8], r: &Range<usize>) -> bool {
@@ -828,12 +1328,222 @@ mod tests {
         );
     }
 
+    fn reasons(a: &str, b: &str, known: &KnownValues) -> Vec<Reason> {
+        Classifier {
+            path: "f",
+            known,
+            text: true,
+            base_offset: 0,
+            base_offset_b: 0,
+            context: None,
+            limit: 50,
+        }
+        .classify(a.as_bytes(), b.as_bytes())
+    }
+
     #[test]
-    fn unknown_path_pair_is_build_path_heuristically() {
+    fn unrelated_absolute_paths_are_not_build_paths() {
         let k = KnownValues::default();
+        // A symlink to /etc/passwd against one to /etc/shadow: no common suffix.
+        assert_eq!(run("/etc/passwd", "/etc/shadow", &k), [ReasonKind::Random]);
         assert_eq!(
             run("cwd=/home/x/a\n", "cwd=/srv/y/b\n", &k),
-            [ReasonKind::BuildPath]
+            [ReasonKind::Random]
+        );
+        // A common suffix of one letter is no evidence either.
+        assert!(prefix_swap(b"/a/x/b", b"/c/y/b").is_none());
+    }
+
+    #[test]
+    fn a_prefix_swap_without_known_values_is_build_path() {
+        let k = KnownValues::default();
+        let r = reasons(
+            "src /work/w/a/src/hello.c\n",
+            "src /work/w/bbbbbb/src/hello.c\n",
+            &k,
+        );
+        assert_eq!(r.len(), 1, "{r:#?}");
+        assert_eq!(r[0].kind, ReasonKind::BuildPath);
+        assert_eq!(
+            (r[0].a.as_str(), r[0].b.as_str()),
+            ("/work/w/a", "/work/w/bbbbbb")
+        );
+        assert_eq!((r[0].offset, r[0].offset_b), (Some(4), Some(4)));
+        assert!(
+            r[0].note.as_deref().unwrap().contains("/src/hello.c"),
+            "{r:#?}"
+        );
+    }
+
+    #[test]
+    fn inferred_build_paths_attribute_strings_the_line_diff_paired_wrongly() {
+        // The line diff pairs `…/a/src/hello.c` with `…/bbbbbb` (no common suffix), but
+        // the prefix swap seen across the two lines attributes every occurrence.
+        let k = KnownValues::default();
+        let r = reasons(
+            "/p/w/a/src/hello.c\n/p/w/a\n",
+            "/p/w/bbbbbb\n/p/w/bbbbbb/src/hello.c\n",
+            &k,
+        );
+        let kinds: Vec<ReasonKind> = r.iter().map(|r| r.kind).collect();
+        assert_eq!(
+            kinds,
+            [ReasonKind::BuildPath, ReasonKind::Ordering],
+            "{r:#?}"
+        );
+        assert_eq!(
+            (r[0].a.as_str(), r[0].b.as_str()),
+            ("/p/w/a", "/p/w/bbbbbb")
+        );
+        assert_eq!((r[0].offset, r[0].offset_b), (Some(0), Some(0)));
+    }
+
+    #[test]
+    fn with_known_values_only_the_known_build_paths_are_build_path() {
+        let k = KnownValues {
+            build_path: Some(("/tmp/a".into(), "/tmp/bbbb".into())),
+            ..KnownValues::default()
+        };
+        let r = reasons(
+            "x /tmp/a/src y /opt/one/lib/x.so\n",
+            "x /tmp/bbbb/src y /opt/two/lib/x.so\n",
+            &k,
+        );
+        let kinds: Vec<ReasonKind> = r.iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, [ReasonKind::BuildPath, ReasonKind::Random], "{r:#?}");
+        assert_eq!((r[0].a.as_str(), r[0].b.as_str()), ("/tmp/a", "/tmp/bbbb"));
+        assert_eq!((r[0].offset, r[0].offset_b), (Some(2), Some(2)));
+        assert_eq!(r[0].variation.as_deref(), Some("build_path"));
+        assert!(r[0].note.is_none());
+        // A known path is not found inside a longer name.
+        let r = reasons("/tmp/abc /tmp/a\n", "/tmp/abc /tmp/bbbb\n", &k);
+        assert_eq!(r.len(), 1, "{r:#?}");
+        assert_eq!(r[0].offset, Some(9));
+    }
+
+    #[test]
+    fn offsets_after_a_known_value_of_another_length_are_in_the_original_content() {
+        let k = KnownValues {
+            build_path: Some(("/tmp/a".into(), "/tmp/bbbb".into())),
+            timezone: Some(("UTC".into(), "Pacific/Kiritimati".into())),
+            ..KnownValues::default()
+        };
+        let r = reasons(
+            "x /tmp/a/src seed 8f3a9c zone UTC\n",
+            "x /tmp/bbbb/src seed 1b2d7e zone +14\n",
+            &k,
+        );
+        let found: Vec<(ReasonKind, Option<u64>, Option<u64>)> =
+            r.iter().map(|r| (r.kind, r.offset, r.offset_b)).collect();
+        assert_eq!(
+            found,
+            [
+                (ReasonKind::BuildPath, Some(2), Some(2)),
+                (ReasonKind::Random, Some(18), Some(21)),
+                (ReasonKind::Timezone, Some(30), Some(33)),
+            ],
+            "{r:#?}"
+        );
+    }
+
+    #[test]
+    fn unexplained_spans_say_whether_they_look_random() {
+        let k = KnownValues::default();
+        let word = reasons("Heute ist Dienstag\n", "Heute ist Tuesday\n", &k);
+        assert_eq!(word.len(), 1);
+        assert_eq!(word[0].kind, ReasonKind::Random);
+        assert_eq!(
+            (word[0].a.as_str(), word[0].b.as_str()),
+            ("Dienstag", "Tuesday")
+        );
+        assert_eq!(word[0].high_entropy, Some(false));
+        assert_eq!(
+            word[0].note.as_deref(),
+            Some("unexplained by known values; not high-entropy")
+        );
+        let uuid = reasons(
+            "id 3f2b8c1e-9d4a-4f6b-8e2c-1a7b9c0d5e3f\n",
+            "id 0c6e2d71-5b1f-4a8e-9f3d-7e2a4b6c8d10\n",
+            &k,
+        );
+        assert_eq!(uuid[0].high_entropy, Some(true), "{uuid:#?}");
+        assert_eq!(
+            uuid[0].note.as_deref(),
+            Some("high-entropy (uuid): looks random")
+        );
+        let json = serde_json::to_value(&word[0]).unwrap();
+        assert_eq!(json["high_entropy"], false);
+        assert_eq!(
+            json["note"],
+            "unexplained by known values; not high-entropy"
+        );
+    }
+
+    fn zones() -> KnownValues {
+        KnownValues {
+            timezone: Some(("Pacific/Kiritimati".into(), "UTC".into())),
+            ..KnownValues::default()
+        }
+    }
+
+    #[test]
+    fn timezone_evidence_is_the_differing_bytes_with_both_offsets() {
+        let k = zones();
+        // "LINT" is no spelling of Pacific/Kiritimati in today's tz database, but it
+        // stands where side b spells UTC.
+        let r = reasons("zone LINT\n", "zone UTC\n", &k);
+        assert_eq!(r.len(), 1, "{r:#?}");
+        assert_eq!(r[0].kind, ReasonKind::Timezone);
+        assert_eq!((r[0].a.as_str(), r[0].b.as_str()), ("LINT", "UTC"));
+        assert_eq!((r[0].offset, r[0].offset_b), (Some(5), Some(5)));
+        assert_eq!((r[0].line, r[0].line_b), (Some(1), Some(1)));
+        assert_eq!(r[0].variation.as_deref(), Some("timezone"));
+        let json = serde_json::to_value(&r[0]).unwrap();
+        assert_eq!(
+            (json["offset"].as_u64(), json["offset_b"].as_u64()),
+            (Some(5), Some(5))
+        );
+    }
+
+    #[test]
+    fn zone_abbreviations_and_numeric_offsets_are_timezone() {
+        if !std::path::Path::new("/usr/share/zoneinfo/Pacific/Kiritimati").exists() {
+            eprintln!("skipped: no zoneinfo for Pacific/Kiritimati");
+            return;
+        }
+        let k = zones();
+        for (a, b, va, vb) in [
+            ("zone +14\n", "zone UTC\n", "+14", "UTC"),
+            ("offset +1400 ok\n", "offset +0000 ok\n", "+1400", "+0000"),
+            ("tz=+14:00;\n", "tz=+00:00;\n", "+14:00", "+00:00"),
+            (
+                "in Pacific/Kiritimati\n",
+                "in UTC\n",
+                "Pacific/Kiritimati",
+                "UTC",
+            ),
+        ] {
+            let r = reasons(a, b, &k);
+            assert_eq!(r.len(), 1, "{a}: {r:#?}");
+            assert_eq!(r[0].kind, ReasonKind::Timezone, "{a}");
+            assert_eq!((r[0].a.as_str(), r[0].b.as_str()), (va, vb), "{a}");
+        }
+        // `date` in two zones: the zone is `timezone`, the hour a `timestamp`.
+        let r = reasons(
+            "Thu Nov 26 23:34:11 +14 2026\n",
+            "Thu Nov 26 09:34:11 UTC 2026\n",
+            &k,
+        );
+        let kinds: Vec<ReasonKind> = r.iter().map(|r| r.kind).collect();
+        assert!(kinds.contains(&ReasonKind::Timezone), "{r:#?}");
+        assert!(kinds.contains(&ReasonKind::Timestamp), "{r:#?}");
+        let tz = r.iter().find(|r| r.kind == ReasonKind::Timezone).unwrap();
+        assert_eq!((tz.a.as_str(), tz.b.as_str()), ("+14", "UTC"));
+        assert_eq!((tz.offset, tz.offset_b), (Some(20), Some(20)));
+        // A number that merely contains the offset is not a zone.
+        assert_eq!(
+            run("build +145\n", "build UTCX\n", &k),
+            [ReasonKind::Random]
         );
     }
 
@@ -843,6 +1553,10 @@ mod tests {
         let a = "theta eta gamma zeta alpha epsilon delta beta\n";
         let b = "gamma epsilon zeta delta eta theta alpha beta\n";
         assert_eq!(run(a, b, &k), [ReasonKind::Ordering]);
+        assert_eq!(
+            reasons(a, b, &k)[0].remedy.as_deref(),
+            Some("sort it, or set PYTHONHASHSEED (Python set/dict order of strings)")
+        );
         assert_eq!(
             run(
                 "{'alpha', 'beta', 'gamma'}",
@@ -903,6 +1617,12 @@ mod tests {
         assert_eq!(
             run("seed 8f3a9c\n", "seed 1b2d7e\n", &k),
             [ReasonKind::Random]
+        );
+        let r = reasons("seed 8f3a9c\n", "seed 1b2d7e\n", &k);
+        assert_eq!(r[0].high_entropy, Some(true));
+        assert_eq!(
+            r[0].note.as_deref(),
+            Some("high-entropy (hex): looks random")
         );
     }
 

@@ -2,6 +2,7 @@
 //! comparison of the decompressed content.
 
 use std::io::Read;
+use std::sync::{Arc, Mutex};
 
 use super::members::Meta;
 use super::{compare_blobs, Change, Cx, DiffItem, FieldDiff, Format, ItemKind};
@@ -27,6 +28,9 @@ pub(crate) struct Bounded<'c, R> {
     produced: u64,
     ratio_cap: u64,
     problem: Option<String>,
+    /// Whether it stopped at a limit (rather than at corrupt input): what was produced
+    /// is only a prefix of the content, not to be compared.
+    limited: bool,
 }
 
 impl<'c, R: Read> Bounded<'c, R> {
@@ -41,7 +45,13 @@ impl<'c, R: Read> Bounded<'c, R> {
             produced: 0,
             ratio_cap,
             problem: None,
+            limited: false,
         }
+    }
+
+    /// Whether it stopped at a limit (total expansion or ratio).
+    pub(crate) fn limited(&self) -> bool {
+        self.limited
     }
 
     /// Why the stream ended early, if it did.
@@ -72,6 +82,7 @@ impl<R: Read> Read for Bounded<'_, R> {
             }
         };
         if !self.cx.take_budget(n as u64) {
+            self.limited = true;
             let limit = self.cx.opts.max_expanded_bytes;
             return Err(self.stop(format!(
                 "decompression stopped: more than {limit} bytes expanded in total (limit)"
@@ -79,6 +90,7 @@ impl<R: Read> Read for Bounded<'_, R> {
         }
         self.produced += n as u64;
         if self.produced > self.ratio_cap {
+            self.limited = true;
             let ratio = self.cx.opts.max_ratio;
             return Err(self.stop(format!(
                 "decompression stopped: expands more than {ratio}x (possible decompression bomb)"
@@ -132,11 +144,28 @@ fn read_head(reader: &mut impl Read, n: usize) -> Vec<u8> {
 /// A boxed decoder that can move to another thread.
 pub(crate) type Decoder<'a> = Box<dyn Read + Send + 'a>;
 
+/// Bytes found after the end of a compressed stream that are not part of it (garbage
+/// appended to a gzip file, zeros padding it to a block).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Trailer {
+    /// Where they start in the compressed file.
+    pub offset: u64,
+    /// How many there are.
+    pub len: u64,
+    /// The first of them (at most 64 KiB).
+    pub head: Vec<u8>,
+}
+
+/// Where a decoder records the [`Trailer`] it found, if any.
+pub(crate) type TrailerSlot = Arc<Mutex<Option<Trailer>>>;
+
 /// How one compressed format reads its header and opens its decoder.
 pub(crate) struct StreamFormat {
     pub kind: ItemKind,
     pub header: fn(&[u8]) -> Vec<Meta>,
-    pub decoder: for<'a> fn(Decoder<'a>) -> Decoder<'a>,
+    /// Opens a decoder; a format that can tell its stream's end from bytes after it
+    /// (gzip) records those in the slot instead of failing on them.
+    pub decoder: for<'a> fn(Decoder<'a>, TrailerSlot) -> Decoder<'a>,
     pub inner_name: fn(&[u8], &str) -> String,
     pub remedy: &'static str,
 }
@@ -266,32 +295,72 @@ fn compare_sources(
     header_diffs(f, &mut own, a.head, b.head, cx);
     let (len_a, len_b) = (a.len as usize, b.len as usize);
     let head_bytes_a = a.head;
-    let mut da = Bounded::new((f.decoder)(a.reader), len_a, cx);
-    let mut db = Bounded::new((f.decoder)(b.reader), len_b, cx);
+    let (trailer_a, trailer_b) = (TrailerSlot::default(), TrailerSlot::default());
+    let mut da = Bounded::new((f.decoder)(a.reader, trailer_a.clone()), len_a, cx);
+    let mut db = Bounded::new((f.decoder)(b.reader, trailer_b.clone()), len_b, cx);
     let (head_a, head_b) = (read_head(&mut da, 512), read_head(&mut db, 512));
     let deeper = cx.deeper();
     let streamed_tar = super::tar::is_tar(&head_a)
         && super::tar::is_tar(&head_b)
         && deeper.depth <= cx.opts.max_depth;
-    let inner = if streamed_tar {
+    let mut inner = if streamed_tar {
         let ra = std::io::Cursor::new(head_a).chain(&mut da);
         let rb = std::io::Cursor::new(head_b).chain(&mut db);
         super::tar::compare_streams(path, ra, rb, &deeper)
     } else {
         let (ea, eb) = rayon::join(|| read_rest(&mut da, head_a), || read_rest(&mut db, head_b));
-        let inner_is_tar = super::tar::is_tar(&ea) || super::tar::is_tar(&eb);
-        let inner_path = if inner_is_tar {
-            path.to_string()
+        if da.limited() || db.limited() {
+            // Only a prefix of the content was expanded: comparing it would report the
+            // cut, not a difference.
+            Vec::new()
         } else {
-            format!("{path}!{}", (f.inner_name)(head_bytes_a, path))
-        };
-        compare_blobs(&inner_path, &ea, &eb, &deeper)
+            let inner_is_tar = super::tar::is_tar(&ea) || super::tar::is_tar(&eb);
+            let inner_path = if inner_is_tar {
+                path.to_string()
+            } else {
+                format!("{path}!{}", (f.inner_name)(head_bytes_a, path))
+            };
+            compare_blobs(&inner_path, &ea, &eb, &deeper)
+        }
     };
     for (side, d) in [("a", &da), ("b", &db)] {
         if let Some(p) = d.problem() {
             own.evidence.notes.push(format!("side {side}: {p}"));
         }
     }
+    let limited: Vec<&str> = [("a", &da), ("b", &db)]
+        .iter()
+        .filter(|(_, d)| d.limited())
+        .map(|(side, _)| *side)
+        .collect();
+    if !limited.is_empty() {
+        own.change = Change::Modified;
+        if streamed_tar {
+            // The members read whole on both sides were compared; presence and the
+            // stream as a whole cannot be told from a cut stream.
+            inner.retain(|i| !matches!(i.change, Change::Added | Change::Removed));
+            for item in inner.iter_mut().filter(|i| i.path == own.path) {
+                item.reasons.retain(|r| {
+                    !r.context
+                        .as_deref()
+                        .is_some_and(|c| c.starts_with("tar stream outside"))
+                });
+                item.evidence
+                    .notes
+                    .retain(|n| !n.starts_with("the tar streams differ"));
+            }
+            own.evidence.notes.push(
+                "members after the stop were not compared (decompression stopped at a limit)"
+                    .into(),
+            );
+        } else {
+            own.evidence.notes.push(format!(
+                "contents not compared: decompression stopped at a limit on side {}",
+                limited.join(" and side ")
+            ));
+        }
+    }
+    trailer_diffs(f, &mut own, &trailer_a, &trailer_b, cx);
     let mut items = Vec::new();
     for item in inner {
         if item.path == own.path {
@@ -310,6 +379,60 @@ fn compare_sources(
     items
 }
 
+/// Notes bytes found after the stream on either side and, when they differ, explains
+/// them as binary content (offsets in the compressed files).
+fn trailer_diffs(
+    f: &StreamFormat,
+    own: &mut DiffItem,
+    slot_a: &TrailerSlot,
+    slot_b: &TrailerSlot,
+    cx: &Cx,
+) {
+    let take = |slot: &TrailerSlot| slot.lock().ok().and_then(|mut t| t.take());
+    let (ta, tb) = (take(slot_a), take(slot_b));
+    if ta.is_none() && tb.is_none() {
+        return;
+    }
+    let format = f.kind.as_str();
+    for (side, t) in [("a", &ta), ("b", &tb)] {
+        if let Some(t) = t {
+            let what = if t.head.iter().all(|&c| c == 0) && t.len == t.head.len() as u64 {
+                "zero bytes"
+            } else {
+                "bytes of garbage"
+            };
+            own.evidence.notes.push(format!(
+                "side {side}: {} {what} after the {format} stream (at offset {}; the stream itself is compared normally)",
+                t.len, t.offset
+            ));
+        }
+    }
+    let shown = |t: &Option<Trailer>| {
+        t.as_ref()
+            .map_or("none".to_string(), |t| format!("{} bytes", t.len))
+    };
+    let (empty_a, empty_b) = (Vec::new(), Vec::new());
+    let head_a = ta.as_ref().map_or(&empty_a, |t| &t.head);
+    let head_b = tb.as_ref().map_or(&empty_b, |t| &t.head);
+    if head_a == head_b && shown(&ta) == shown(&tb) {
+        return;
+    }
+    own.evidence.metadata.push(FieldDiff {
+        member: None,
+        field: format!("bytes after the {format} stream"),
+        a: shown(&ta),
+        b: shown(&tb),
+    });
+    let base = (
+        ta.as_ref().map_or(0, |t| t.offset),
+        tb.as_ref().map_or(0, |t| t.offset),
+    );
+    let context = Some(format!("bytes after the {format} stream"));
+    own.reasons.extend(super::binary::classify(
+        &own.path, head_a, head_b, cx, base, context,
+    ));
+}
+
 fn header_diffs(f: &StreamFormat, own: &mut DiffItem, a: &[u8], b: &[u8], cx: &Cx) {
     let style = super::members::Style {
         kind: f.kind,
@@ -317,6 +440,7 @@ fn header_diffs(f: &StreamFormat, own: &mut DiffItem, a: &[u8], b: &[u8], cx: &C
         ordered: false,
         fields_on_members: false,
         remedy: f.remedy,
+        order_remedy: "",
     };
     let (ha, hb) = ((f.header)(a), (f.header)(b));
     for ma in &ha {
@@ -393,7 +517,7 @@ pub(crate) struct Xz;
 pub(crate) const XZ: StreamFormat = StreamFormat {
     kind: ItemKind::Xz,
     header: no_header,
-    decoder: |d| Box::new(xz2::read::XzDecoder::new_multi_decoder(d)),
+    decoder: |d, _| Box::new(xz2::read::XzDecoder::new_multi_decoder(d)),
     inner_name: name_from_path,
     remedy: "compress with fixed options (xz -T1 gives the same bytes on every machine)",
 };
@@ -416,7 +540,7 @@ pub(crate) struct Zstd;
 pub(crate) const ZSTD: StreamFormat = StreamFormat {
     kind: ItemKind::Zstd,
     header: no_header,
-    decoder: |d| match zstd::stream::read::Decoder::new(d) {
+    decoder: |d, _| match zstd::stream::read::Decoder::new(d) {
         Ok(dec) => Box::new(dec) as Decoder<'_>,
         Err(err) => Box::new(FailingReader(Some(err))),
     },

@@ -16,6 +16,7 @@ const STYLE: Style = Style {
     ordered: false,
     fields_on_members: true,
     remedy: "set file modes explicitly (install -m, chmod)",
+    order_remedy: "",
 };
 
 /// Compares two directory trees. Modes are compared; mtimes and owners are not (they are

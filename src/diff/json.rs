@@ -1,15 +1,20 @@
 //! JSON: differences by key path (`$.build.date`), each leaf classified; a unified diff
 //! of the text as evidence.
 
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::classify::Classifier;
 use super::text::compare_text;
 use super::timestamps::{format_unix, plausible_epoch};
-use super::{Cx, DiffItem, FieldDiff, Format, ItemKind, Reason, ReasonKind};
+use super::{escape_short, Cx, DiffItem, FieldDiff, Format, ItemKind, Reason, ReasonKind};
 
 /// Most key paths reported for one item.
 const MAX_KEYS: usize = 200;
+
+/// The remedy for keys written in another order.
+const KEY_ORDER_REMEDY: &str =
+    "write objects with sorted keys (json.dumps(sort_keys=True), jq -S, a BTreeMap)";
 
 /// A JSON document.
 pub(crate) struct Json;
@@ -37,15 +42,115 @@ impl Format for Json {
             reasons: Vec::new(),
             fields: Vec::new(),
         };
-        if va == vb {
-            walk.equal_values(a, b);
-        } else {
+        if va != vb {
             walk.value("$", &va, &vb);
+        }
+        // Key order is not part of a `Value` (a sorted map): read both documents again
+        // keeping it, and report every object whose keys come in another order.
+        if let (Ok(oa), Ok(ob)) = (
+            serde_json::from_slice::<Ordered>(a),
+            serde_json::from_slice::<Ordered>(b),
+        ) {
+            walk.key_orders("$", &oa, &ob);
+        }
+        if walk.reasons.is_empty() {
+            walk.formatting(a, b);
         }
         item.reasons = walk.reasons;
         item.reasons.truncate(cx.opts.max_findings_per_item);
         item.evidence.metadata = walk.fields;
         vec![item]
+    }
+}
+
+/// A JSON value that keeps the order of object keys (serde_json's `Value` sorts them).
+#[derive(Debug)]
+enum Ordered {
+    Object(Vec<(String, Ordered)>),
+    Array(Vec<Ordered>),
+    Leaf(Value),
+}
+
+impl<'de> Deserialize<'de> for Ordered {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Ordered, D::Error> {
+        d.deserialize_any(OrderedVisitor)
+    }
+}
+
+struct OrderedVisitor;
+
+impl<'de> Visitor<'de> for OrderedVisitor {
+    type Value = Ordered;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Ordered, E> {
+        Ok(Ordered::Leaf(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Ordered, E> {
+        Ok(Ordered::Leaf(Value::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Ordered, E> {
+        Ok(Ordered::Leaf(Value::from(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Ordered, E> {
+        Ok(Ordered::Leaf(Value::from(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Ordered, E> {
+        Ok(Ordered::Leaf(Value::String(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Ordered, E> {
+        Ok(Ordered::Leaf(Value::String(v)))
+    }
+    fn visit_unit<E>(self) -> Result<Ordered, E> {
+        Ok(Ordered::Leaf(Value::Null))
+    }
+    fn visit_none<E>(self) -> Result<Ordered, E> {
+        Ok(Ordered::Leaf(Value::Null))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Ordered, D::Error> {
+        Ordered::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Ordered, A::Error> {
+        let mut out = Vec::new();
+        while let Some(x) = seq.next_element::<Ordered>()? {
+            out.push(x);
+        }
+        Ok(Ordered::Array(out))
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Ordered, M::Error> {
+        let mut out = Vec::new();
+        while let Some((k, v)) = map.next_entry::<String, Ordered>()? {
+            out.push((k, v));
+        }
+        Ok(Ordered::Object(out))
+    }
+}
+
+impl Ordered {
+    /// The value of the first occurrence of `key`.
+    fn get(&self, key: &str) -> Option<&Ordered> {
+        match self {
+            Ordered::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Equal as JSON values, whatever the key order.
+    fn same(&self, other: &Ordered) -> bool {
+        match (self, other) {
+            (Ordered::Leaf(x), Ordered::Leaf(y)) => x == y,
+            (Ordered::Array(x), Ordered::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.same(q))
+            }
+            (Ordered::Object(x), Ordered::Object(y)) => {
+                x.len() == y.len()
+                    && x.iter()
+                        .all(|(k, v)| other.get(k).is_some_and(|w| v.same(w)))
+            }
+            _ => false,
+        }
     }
 }
 
@@ -70,29 +175,99 @@ impl Walk<'_> {
             variation: super::classify::default_variation(kind).map(str::to_string),
             remedy: super::classify::remedy(kind).map(str::to_string),
             context: Some(format!("key {key}")),
+            high_entropy: None,
+            note: None,
         }
     }
 
-    /// Equal values, different text: keys in another order, or only formatting.
-    fn equal_values(&mut self, a: &[u8], b: &[u8]) {
-        let strip = |d: &[u8]| {
+    /// `random` for values nothing explains, with what they look like.
+    fn unexplained(&self, key: &str, a: String, b: String) -> Reason {
+        let mut r = self.reason(ReasonKind::Random, key, a, b);
+        let (x, y) = (r.a.clone(), r.b.clone());
+        super::entropy::annotate(&mut r, x.as_bytes(), y.as_bytes());
+        r
+    }
+
+    /// Equal values in the same key order, different text: whitespace or escapes only.
+    /// The evidence is the first line that differs on each side.
+    fn formatting(&mut self, a: &[u8], b: &[u8]) {
+        let (la, lb) = (a.split(|&c| c == b'\n'), b.split(|&c| c == b'\n'));
+        let first = la
+            .zip(lb)
+            .find(|(x, y)| x != y)
+            .map(|(x, y)| (escape_short(x, 120), escape_short(y, 120)))
+            .unwrap_or_default();
+        let mut r = self.unexplained("$", first.0, first.1);
+        let strip = |d: &[u8]| -> Vec<u8> {
             d.iter()
                 .copied()
                 .filter(|c| !c.is_ascii_whitespace())
-                .collect::<Vec<u8>>()
+                .collect()
         };
-        let kind = if strip(a) == strip(b) {
-            ReasonKind::Random
-        } else {
-            ReasonKind::Ordering
-        };
-        let what = if kind == ReasonKind::Ordering {
-            "same keys and values in another order"
-        } else {
+        let what = if strip(a) == strip(b) {
             "whitespace only"
+        } else {
+            "formatting only (string escapes, number forms, duplicate keys)"
         };
-        self.reasons
-            .push(self.reason(kind, "$", what.into(), what.into()));
+        r.note = Some(format!("{what}: same keys and values in the same order"));
+        self.reasons.push(r);
+    }
+
+    /// An `ordering` finding for every object (at the same key path on both sides) whose
+    /// common keys come in another order: the key path and both orders.
+    fn key_orders(&mut self, key: &str, a: &Ordered, b: &Ordered) {
+        if self.fields.len() >= MAX_KEYS {
+            return;
+        }
+        match (a, b) {
+            (Ordered::Object(x), Ordered::Object(y)) => {
+                let common_a: Vec<&str> = x
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .filter(|k| b.get(k).is_some())
+                    .collect();
+                let common_b: Vec<&str> = y
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .filter(|k| a.get(k).is_some())
+                    .collect();
+                if common_a != common_b {
+                    let order = |entries: &[(String, Ordered)]| {
+                        let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+                        shorten(keys.join(", "))
+                    };
+                    let (oa, ob) = (order(x), order(y));
+                    let mut r = self.reason(ReasonKind::Ordering, key, oa.clone(), ob.clone());
+                    r.context = Some(format!("key order of {key}"));
+                    // Hash maps, sets and parallel writers all reorder keys: the kind is
+                    // certain, the variation is not.
+                    r.variation = None;
+                    r.remedy = Some(KEY_ORDER_REMEDY.to_string());
+                    self.reasons.push(r);
+                    self.fields.push(FieldDiff {
+                        member: None,
+                        field: format!("key order of {key}"),
+                        a: oa,
+                        b: ob,
+                    });
+                }
+                let mut seen = std::collections::HashSet::new();
+                for (k, v) in x {
+                    if !seen.insert(k.as_str()) {
+                        continue;
+                    }
+                    if let Some(w) = b.get(k) {
+                        self.key_orders(&format!("{key}.{k}"), v, w);
+                    }
+                }
+            }
+            (Ordered::Array(x), Ordered::Array(y)) => {
+                for (i, j) in pair_elements(x, y) {
+                    self.key_orders(&format!("{key}[{i}]"), &x[i], &y[j]);
+                }
+            }
+            _ => {}
+        }
     }
 
     fn value(&mut self, key: &str, a: &Value, b: &Value) {
@@ -131,10 +306,10 @@ impl Walk<'_> {
 
     fn leaf(&mut self, key: &str, a: &Value, b: &Value, presence: bool) {
         let reasons = match (a, b) {
-            _ if presence => vec![self.reason(ReasonKind::Random, key, show(a), show(b))],
+            _ if presence => vec![self.unexplained(key, show(a), show(b))],
             (Value::String(x), Value::String(y)) => self.strings(key, x, y),
             (Value::Number(x), Value::Number(y)) => vec![self.numbers(key, x, y)],
-            _ => vec![self.reason(ReasonKind::Random, key, show(a), show(b))],
+            _ => vec![self.unexplained(key, show(a), show(b))],
         };
         for r in reasons {
             self.record(key, a, b, r);
@@ -184,7 +359,7 @@ impl Walk<'_> {
             (Some(p), Some(q)) => {
                 self.reason(ReasonKind::Timestamp, key, format_unix(p), format_unix(q))
             }
-            _ => self.reason(ReasonKind::Random, key, x.to_string(), y.to_string()),
+            _ => self.unexplained(key, x.to_string(), y.to_string()),
         }
     }
 }
@@ -197,8 +372,44 @@ fn same_multiset(x: &[Value], y: &[Value]) -> bool {
     sx == sy
 }
 
+/// Pairs the elements of two arrays for the key-order walk: an element with an equal one
+/// of the other side (same index first), then what is left by index, so that reordered
+/// elements are not taken for reordered keys.
+fn pair_elements(x: &[Ordered], y: &[Ordered]) -> Vec<(usize, usize)> {
+    const MAX_SEARCH: usize = 256;
+    let mut used = vec![false; y.len()];
+    let mut pairs: Vec<Option<usize>> = vec![None; x.len()];
+    for (i, v) in x.iter().enumerate() {
+        let j = if !used.get(i).copied().unwrap_or(true) && v.same(&y[i]) {
+            Some(i)
+        } else if x.len() <= MAX_SEARCH {
+            (0..y.len()).find(|&j| !used[j] && v.same(&y[j]))
+        } else {
+            None
+        };
+        if let Some(j) = j {
+            used[j] = true;
+            pairs[i] = Some(j);
+        }
+    }
+    for (i, p) in pairs.iter_mut().enumerate() {
+        if p.is_none() && i < y.len() && !used[i] {
+            used[i] = true;
+            *p = Some(i);
+        }
+    }
+    pairs
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, j)| j.map(|j| (i, j)))
+        .collect()
+}
+
 fn show(v: &Value) -> String {
-    let s = v.to_string();
+    shorten(v.to_string())
+}
+
+fn shorten(s: String) -> String {
     if s.chars().count() > 120 {
         format!("{}…", s.chars().take(120).collect::<String>())
     } else {

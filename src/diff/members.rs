@@ -147,6 +147,8 @@ pub(crate) struct Style {
     pub fields_on_members: bool,
     /// The remedy for this format's header differences.
     pub remedy: &'static str,
+    /// The remedy for members in another order (for ordered formats).
+    pub order_remedy: &'static str,
 }
 
 /// Compares two listings of the container at `path`.
@@ -170,7 +172,7 @@ pub(crate) fn compare_listings(
     let index_a = index(&a.members);
     let index_b = index(&b.members);
     if style.ordered {
-        order_reason(&mut own, &a.members, &b.members, &index_a, &index_b);
+        order_reason(&mut own, style, &a.members, &b.members, &index_a, &index_b);
     }
     let mut items = only_on_one_side(path, style, &a.members, &index_b, Change::Removed);
     items.extend(only_on_one_side(
@@ -346,6 +348,8 @@ pub(crate) fn field_reason(
             k => super::classify::remedy(k).unwrap_or_default().to_string(),
         }),
         context: Some(context),
+        high_entropy: None,
+        note: None,
     }
 }
 
@@ -506,6 +510,7 @@ fn field_reasons(own: &mut DiffItem, style: &Style, common: &[(&Member, &Member)
 /// An `ordering` reason if the members both sides share appear in another order.
 fn order_reason(
     own: &mut DiffItem,
+    style: &Style,
     a: &[Member],
     b: &[Member],
     index_a: &BTreeMap<(Vec<u8>, usize), usize>,
@@ -545,8 +550,12 @@ fn order_reason(
         a: show(&oa),
         b: show(&ob),
         variation: Some("fileorder".into()),
-        remedy: super::classify::remedy(ReasonKind::Ordering).map(str::to_string),
+        remedy: Some(style.order_remedy.to_string())
+            .filter(|r| !r.is_empty())
+            .or_else(|| super::classify::remedy(ReasonKind::Ordering).map(str::to_string)),
         context: Some(format!("member order from position {}", first + 1)),
+        high_entropy: None,
+        note: None,
     });
     own.evidence.metadata.push(FieldDiff {
         member: None,

@@ -19,9 +19,12 @@ pub mod classify;
 mod compressed;
 mod dir;
 mod elf;
+mod entropy;
 mod gzip;
 mod json;
 mod members;
+#[cfg(test)]
+mod remedy_tests;
 mod tar;
 mod text;
 pub mod timestamps;
@@ -47,6 +50,18 @@ pub struct KnownValues {
 }
 
 impl KnownValues {
+    /// Whether no value is known: `reprobe diff` without `--known`. Only then does the
+    /// classifier guess (a prefix swap of two paths is `build_path`); given any known
+    /// value, as `check` always gives, attribution is exact.
+    pub fn is_empty(&self) -> bool {
+        self.build_path.is_none()
+            && self.hostname.is_none()
+            && self.user.is_none()
+            && self.clock.is_none()
+            && self.timezone.is_none()
+            && self.locale.is_none()
+    }
+
     /// The same values with sides a and b swapped.
     pub fn swapped(&self) -> KnownValues {
         fn swap<T: Clone>(pair: &Option<(T, T)>) -> Option<(T, T)> {
@@ -292,6 +307,16 @@ pub struct Reason {
     /// Where inside the item: an ELF section, a header field, a JSON key path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// For `random`: whether the differing values look random (high entropy: hex,
+    /// base64, a uuid, raw bytes) rather than an unexplained low-entropy change (a word,
+    /// a small number). `None` for other kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub high_entropy: Option<bool>,
+    /// A remark on the evidence, the same seen from either side: what a `random` span
+    /// looks like ("unexplained by known values; not high-entropy"), how an inferred
+    /// `build_path` was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The reasons of DESIGN.md section 6, serialized exactly as written there.

@@ -10,12 +10,17 @@ use super::{Change, Cx, DiffItem, Format, ItemKind};
 /// A tar archive (ustar, GNU or pax).
 pub(crate) struct Tar;
 
+/// How to make a tar archive reproducible: member order, times and owners.
+const TAR_REMEDY: &str =
+    "tar --sort=name --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime --owner=0 --group=0 --numeric-owner";
+
 const STYLE: Style = Style {
     kind: ItemKind::Tar,
     sep: "!/",
     ordered: true,
     fields_on_members: false,
-    remedy: "tar --sort=name --mtime=@$SOURCE_DATE_EPOCH --owner=0 --group=0 --numeric-owner",
+    remedy: TAR_REMEDY,
+    order_remedy: TAR_REMEDY,
 };
 
 impl Format for Tar {
@@ -52,10 +57,7 @@ fn list(data: &[u8], cx: &Cx) -> Listing {
         match entry.and_then(|e| member(e, cx)) {
             Ok(m) => listing.members.push(m),
             Err(err) => {
-                listing.error = Some(format!(
-                    "corrupt or truncated tar after {} members: {err}",
-                    listing.members.len()
-                ));
+                listing.error = Some(stopped_after(listing.members.len(), &err));
                 break;
             }
         }
@@ -109,6 +111,16 @@ fn member<R: Read>(mut entry: tar::Entry<'_, R>, cx: &Cx) -> std::io::Result<Mem
     })
 }
 
+/// Why a listing stopped after `n` members: a limit, or corrupt or truncated input.
+fn stopped_after(n: usize, err: &std::io::Error) -> String {
+    let text = err.to_string();
+    if text.starts_with("decompression stopped") || text.contains("limit reached") {
+        format!("stopped after {n} members: {text}")
+    } else {
+        format!("corrupt or truncated tar after {n} members: {text}")
+    }
+}
+
 /// Members read ahead of the comparison on each side.
 const READ_AHEAD: usize = 16;
 
@@ -155,6 +167,8 @@ where
             variation: None,
             remedy: Some(STYLE.remedy.to_string()),
             context: Some("tar stream outside the members (pax records, padding)".into()),
+            high_entropy: None,
+            note: None,
         });
         items.push(item);
     }
@@ -173,9 +187,7 @@ fn produce<R: Read>(reader: R, tx: SyncSender<Sent>, cx: &Cx) -> (u64, u64) {
                 let sent = match entry.and_then(|e| member(e, cx)) {
                     Ok(m) => tx.send(Ok(m)),
                     Err(err) => {
-                        let _ = tx.send(Err(format!(
-                            "corrupt or truncated tar after {n} members: {err}"
-                        )));
+                        let _ = tx.send(Err(stopped_after(n, &err)));
                         break;
                     }
                 };

@@ -14,6 +14,7 @@ const STYLE: Style = Style {
     ordered: true,
     fields_on_members: false,
     remedy: "zip -X with sorted entries and mtimes clamped to SOURCE_DATE_EPOCH (or strip-nondeterminism)",
+    order_remedy: "add the entries in sorted order (find . | LC_ALL=C sort | zip -X -@ out.zip)",
 };
 
 impl Format for Zip {

@@ -73,6 +73,9 @@ fn details(i: usize, item: &DiffItem, out: &mut String) {
             if let Some(o) = r.offset {
                 place.push(format!("offset 0x{o:x}"));
             }
+            if let Some(note) = &r.note {
+                place.push(note.clone());
+            }
             out.push_str(&format!(
                 "<tr><td class=\"kind\">{}</td><td>{}</td><td class=\"del\"><code>{}</code></td><td class=\"add\"><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
                 r.kind.as_str(),

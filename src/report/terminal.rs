@@ -177,6 +177,9 @@ fn reason_line(r: &Reason, paint: &Paint) -> String {
     if let Some(v) = &r.variation {
         s.push_str(&format!("  (variation {v})"));
     }
+    if let Some(note) = &r.note {
+        s.push_str(&format!("  ({note})"));
+    }
     s
 }
 
