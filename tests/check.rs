@@ -277,6 +277,83 @@ fn a_bad_variation_name_is_bad_input() {
     );
 }
 
+/// A step that fails only under build 2's host name, one that depends on it, and an
+/// independent step that prints the date.
+const FLAKY_AND_DATE: &str = r#"
+[env]
+PATH = "/usr/bin:/bin"
+
+[steps.flaky]
+run = "test \"$(hostname)\" = reprobe && echo ok > f"
+outputs = ["f"]
+
+[steps.after]
+run = "tr a-z A-Z < f > g"
+deps = ["flaky"]
+outputs = ["g"]
+
+[steps.date]
+run = "date -u +%Y-%m-%d > d"
+outputs = ["d"]
+"#;
+
+#[test]
+fn a_step_failing_only_in_build_2_does_not_switch_off_the_clock_of_the_others() {
+    if reprobe::variation::libfaketime().is_none() {
+        eprintln!("libfaketime is not installed (scripts/test.sh installs it); skipping");
+        return;
+    }
+    let dir = project(FLAKY_AND_DATE, &[]);
+    let out = run_in(dir.path(), &["check", "--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = json(&out);
+    // flaky fails without libfaketime too: the host name broke it, not libfaketime.
+    assert_eq!(verdict(&report, "flaky"), "failed");
+    let notes = report["notes"].to_string();
+    assert!(!notes.contains("libfaketime: step"), "{notes}");
+    // date kept the pushed clock: its day differs, five years ahead.
+    assert_eq!(verdict(&report, "date"), "nondeterministic", "{report:#}");
+    let reason = reason_of(&report, "date", "timestamp");
+    assert_eq!(reason["path"], "d");
+    assert_eq!(reason["variation"], "clock");
+    let day = |v: &Value| chrono::NaiveDate::parse_from_str(v.as_str().unwrap(), "%Y-%m-%d");
+    let (a, b) = (day(&reason["a"]).unwrap(), day(&reason["b"]).unwrap());
+    // 5 years, 63 days and 7 hours ahead: the day after that when the hours roll over.
+    let days = (b - a).num_days();
+    let offset = reprobe::variation::CLOCK_OFFSET_SECS / 86400;
+    assert!(days == offset || days == offset + 1, "{a} -> {b}");
+}
+
+#[test]
+fn a_dependent_of_a_step_failing_in_one_build_is_a_cascade_of_it() {
+    let dir = project(FLAKY_AND_DATE, &[]);
+    let out = run_in(dir.path(), &["check", "--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(verdict(&report, "flaky"), "failed");
+    let flaky = step(&report, "flaky");
+    assert!(
+        flaky["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed only in build 2 of 2"),
+        "{flaky:#}"
+    );
+    let after = step(&report, "after");
+    assert_eq!(after["verdict"], "cascade", "{after:#}");
+    assert_eq!(after["cascade_of"], serde_json::json!(["flaky"]));
+    assert!(after.get("error").is_none(), "{after:#}");
+    // The terminal summary names the step that failed, not its dependent.
+    let text = stdout(&run_in(dir.path(), &["check", "--no-bisect"]));
+    let summary = text
+        .lines()
+        .find(|l| l.contains("steps are not reproducible"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(summary.contains("failed: flaky;"), "{summary}");
+    assert!(!summary.contains("after"), "{summary}");
+    assert!(summary.contains("1 cascade(s)"), "{summary}");
+}
+
 #[test]
 fn a_step_that_breaks_under_libfaketime_is_rebuilt_without_it_and_the_report_says_so() {
     if reprobe::variation::libfaketime().is_none() {
@@ -284,18 +361,24 @@ fn a_step_that_breaks_under_libfaketime_is_rebuilt_without_it_and_the_report_say
         return;
     }
     let dir = project(
-        "[steps.fragile]\nrun = 'case \"$LD_PRELOAD\" in *faketime*) exit 9;; esac; echo ok > o'\noutputs = [\"o\"]\n",
+        "[env]\nPATH = \"/usr/bin:/bin\"\n[steps.fragile]\nrun = 'case \"$LD_PRELOAD\" in *faketime*) exit 9;; esac; echo ok > o'\noutputs = [\"o\"]\n[steps.next]\nrun = 'date -u +%Y > y; cat o >> y'\ndeps = [\"fragile\"]\noutputs = [\"y\"]\n[steps.date]\nrun = 'date -u +%Y > d'\noutputs = [\"d\"]\n",
         &[],
     );
     let out = run_in(dir.path(), &["check", "--json"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
     let report = json(&out);
     assert_eq!(verdict(&report, "fragile"), "reproducible");
     let notes = report["notes"].to_string();
     assert!(
-        notes.contains("failed or stalled under libfaketime"),
+        notes.contains("step(s) fragile failed or stalled under libfaketime"),
         "{notes}"
     );
+    // Only fragile lost libfaketime: its dependent and the independent step kept it.
+    for name in ["next", "date"] {
+        assert_eq!(verdict(&report, name), "nondeterministic", "{name}");
+        let reason = reason_of(&report, name, "timestamp");
+        assert_eq!(reason["variation"], "clock", "{name}");
+    }
 }
 
 #[test]

@@ -334,22 +334,36 @@ pub fn summary_line(report: &CheckReport) -> String {
     if !roots.is_empty() {
         let _ = write!(text, "; root causes: {}", roots.join(", "));
     }
+    // Steps that failed themselves; those that only did not run because a dep failed
+    // name it in `cascade_of` and are counted, not listed.
+    let failed = |s: &&StepFinding| s.verdict == Verdict::Failed;
+    let names = |keep: &dyn Fn(&&StepFinding) -> bool| -> Vec<&str> {
+        report
+            .steps
+            .iter()
+            .filter(|s| keep(s))
+            .map(|s| s.name.as_str())
+            .collect()
+    };
+    let own_failures = names(&|s| failed(s) && s.cascade_of.is_empty());
+    if !own_failures.is_empty() {
+        let _ = write!(text, "; failed: {}", own_failures.join(", "));
+    }
+    for verdict in [Verdict::Network, Verdict::Undeclared] {
+        let found = names(&|s| s.verdict == verdict);
+        if !found.is_empty() {
+            let _ = write!(text, "; {}: {}", verdict.as_str(), found.join(", "));
+        }
+    }
     if cascades > 0 {
         let _ = write!(
             text,
             "; {cascades} cascade(s) only inherit their differences"
         );
     }
-    for verdict in [Verdict::Failed, Verdict::Network, Verdict::Undeclared] {
-        let names: Vec<&str> = report
-            .steps
-            .iter()
-            .filter(|s| s.verdict == verdict)
-            .map(|s| s.name.as_str())
-            .collect();
-        if !names.is_empty() {
-            let _ = write!(text, "; {}: {}", verdict.as_str(), names.join(", "));
-        }
+    let not_run = names(&|s| failed(s) && !s.cascade_of.is_empty()).len();
+    if not_run > 0 {
+        let _ = write!(text, "; {not_run} step(s) not run because a dep failed");
     }
     text
 }
