@@ -96,6 +96,9 @@ pub struct BuildSummary {
 pub struct StepFinding {
     /// The step.
     pub name: String,
+    /// The steps it depends on (the edges of the step graph).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<String>,
     /// Its verdict.
     pub verdict: Verdict,
     /// Its input hash in the first build.
@@ -242,6 +245,7 @@ pub fn check(
     for (index, step) in cx.graph.steps.iter().enumerate() {
         let mut finding = judge_step(cx, options, &rounds, index, &findings, &varied);
         finding.name = step.name.clone();
+        finding.deps = step.deps.clone();
         findings.push(finding);
     }
     if let Some(dir) = &options.keep {
@@ -485,6 +489,7 @@ fn window_of(manifest: &Manifest, offset: i64) -> TimeWindow {
 fn empty_finding(record: &StepRecord) -> StepFinding {
     StepFinding {
         name: record.name.clone(),
+        deps: Vec::new(),
         verdict: Verdict::Reproducible,
         input_hash: record.input_hash,
         content_hashes: record.content_hash.into_iter().collect(),
@@ -876,7 +881,20 @@ fn explain(
     if unexplained && options.bisect {
         bisect(cx, options, rounds, index, finding, varied);
     }
+    let mut report = report;
+    sync_reasons(&mut report, &finding.reasons);
     finding.diff = Some(report);
+}
+
+/// Writes the finding's reasons (with bisection's attributions) back into the diff they
+/// were taken from, item by item in the same order, so the full diff agrees with them.
+fn sync_reasons(report: &mut diff::DiffReport, reasons: &[Reason]) {
+    let mut rest = reasons;
+    for item in &mut report.items {
+        let (mine, others) = rest.split_at(item.reasons.len().min(rest.len()));
+        item.reasons = mine.to_vec();
+        rest = others;
+    }
 }
 
 /// Identifies one unexplained difference across runs: its item, kind and context.

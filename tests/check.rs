@@ -249,6 +249,70 @@ fn junit_markdown_and_html_reports_are_written() {
     );
 }
 
+/// Undoes the HTML escaping of an attribute value (the embedded diff page).
+fn unescape_attribute(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+#[test]
+fn html_report_has_the_step_graph_and_side_by_side_evidence() {
+    let dir = copy_corpus("cascade");
+    let out_dir = tempfile::tempdir().unwrap();
+    let html_path = out_dir.path().join("r.html");
+    let json_out = run_in(
+        dir.path(),
+        &["check", "--json", "--html", html_path.to_str().unwrap()],
+    );
+    assert_eq!(code(&json_out), 1, "{}", stderr(&json_out));
+    let report = json(&json_out);
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    // The graph: every edge of the diamond, and every step coloured by its verdict.
+    let graph =
+        &html[html.find("<svg").expect("an inline SVG graph")..html.find("</svg>").unwrap()];
+    for (from, to) in [
+        ("stamp", "upper"),
+        ("stamp", "lower"),
+        ("stamp", "length"),
+        ("upper", "joined"),
+        ("lower", "joined"),
+    ] {
+        assert!(
+            graph.contains(&format!("data-from=\"{from}\" data-to=\"{to}\"")),
+            "edge {from} -> {to} missing: {graph}"
+        );
+    }
+    assert_eq!(graph.matches("class=\"edge\"").count(), 5, "{graph}");
+    for (name, verdict) in [
+        ("stamp", "nondeterministic"),
+        ("upper", "cascade"),
+        ("length", "reproducible"),
+    ] {
+        assert!(
+            graph.contains(&format!("class=\"node v-{verdict}\" data-step=\"{name}\"")),
+            "{name}: {graph}"
+        );
+    }
+    // The evidence of stamp: its text, both builds side by side, in the diff report's
+    // own page embedded in the report.
+    let start = html.find("srcdoc=\"").expect("embedded evidence") + "srcdoc=\"".len();
+    let end = start + html[start..].find('"').unwrap();
+    let page = unescape_attribute(&html[start..end]);
+    assert!(page.contains("<table class=\"sbs\">"), "{page}");
+    let reason = reason_of(&report, "stamp", "timestamp");
+    for (side, value) in [("del", &reason["a"]), ("add", &reason["b"])] {
+        let cell = format!("<td class=\"{side}\">{}</td>", value.as_str().unwrap());
+        assert!(page.contains(&cell), "{cell} not in {page}");
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://") && !html.contains(" src="),
+        "self-contained"
+    );
+}
+
 #[test]
 fn a_step_failing_in_one_build_only_is_a_finding() {
     let dir = project(
