@@ -96,6 +96,9 @@ pub struct BuildSummary {
 pub struct StepFinding {
     /// The step.
     pub name: String,
+    /// The steps it depends on (the edges of the step graph).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<String>,
     /// Its verdict.
     pub verdict: Verdict,
     /// Its input hash in the first build.
@@ -111,7 +114,8 @@ pub struct StepFinding {
     /// The difference appears with no variation at all (inherent nondeterminism).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub inherent: bool,
-    /// For a cascade: the nondeterministic upstream steps it inherits from.
+    /// For a cascade: the upstream steps it inherits from (nondeterministic ones, or ones
+    /// that failed in some build). For a `failed` step that never ran: the failed deps.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cascade_of: Vec<String>,
     /// Network attempts seen in any build.
@@ -204,8 +208,12 @@ struct Round {
     manifest: Manifest,
     profile: SandboxProfile,
     window: TimeWindow,
-    /// Why this build had to be redone, for the report.
+    /// Why some steps of this build were redone, for the report.
     note: Option<String>,
+    /// Steps re-run without libfaketime after failing or stalling under it.
+    unfaked: BTreeSet<usize>,
+    /// When those re-runs ran (real time: their clock was not pushed).
+    unfaked_window: Option<TimeWindow>,
 }
 
 /// Runs the check.
@@ -237,6 +245,7 @@ pub fn check(
     for (index, step) in cx.graph.steps.iter().enumerate() {
         let mut finding = judge_step(cx, options, &rounds, index, &findings, &varied);
         finding.name = step.name.clone();
+        finding.deps = step.deps.clone();
         findings.push(finding);
     }
     if let Some(dir) = &options.keep {
@@ -329,40 +338,105 @@ fn run_rounds(
             done.push(result?);
         }
     }
-    let mut rerun = Vec::new();
-    for (i, round) in done.iter().enumerate().skip(1) {
-        if round.profile.faketime().is_some()
-            && failed_only_here(&done[0].manifest, &round.manifest)
-        {
-            rerun.push(i);
+    for i in 1..done.len() {
+        if done[i].profile.faketime().is_some() {
+            let (first, rest) = done.split_at_mut(i);
+            retry_without_faketime(cx, &first[0], &mut rest[0], i + 1, interrupted)?;
         }
-    }
-    for i in rerun {
-        let mut profile = done[i].profile.clone();
-        profile.use_faketime = false;
-        let failed: Vec<String> = done[i]
-            .manifest
-            .steps
-            .iter()
-            .filter(|s| s.status == StepStatus::Failed)
-            .map(|s| s.name.clone())
-            .collect();
-        let mut round = run_round(cx, profile, options.jobs, interrupted)?;
-        round.note = Some(format!(
-            "libfaketime: step(s) {} failed or stalled under libfaketime in build {}; that build was re-run without it (its clock variation then only shifts input mtimes)",
-            failed.join(", "),
-            i + 1
-        ));
-        done[i] = round;
     }
     Ok(done)
 }
 
-/// Whether a step succeeded in the first build but failed in `other`.
-fn failed_only_here(first: &Manifest, other: &Manifest) -> bool {
-    first.steps.iter().zip(&other.steps).any(|(a, b)| {
-        matches!(a.status, StepStatus::Ran | StepStatus::Cached) && b.status == StepStatus::Failed
+/// Re-runs, one by one, the steps of a build under libfaketime that failed (or stalled)
+/// there but succeeded in the first build, now without libfaketime, and then the steps
+/// skipped behind them (with libfaketime again). Only a step that then succeeds is
+/// blamed on libfaketime; one that fails again keeps its first failure (a variation
+/// broke it: a finding), and every other step keeps its pushed clock.
+fn retry_without_faketime(
+    cx: &CheckContext,
+    first: &Round,
+    round: &mut Round,
+    number: usize,
+    interrupted: &AtomicBool,
+) -> Result<(), BuildError> {
+    let started = chrono::Utc::now().timestamp();
+    let mut unfaked = Vec::new();
+    for index in 0..cx.graph.steps.len() {
+        if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(BuildError::Interrupted);
+        }
+        let first_ok = first.manifest.steps[index].content_hash.is_some();
+        let mut retry = match round.manifest.steps[index].status {
+            StepStatus::Failed => None,
+            StepStatus::Skipped if deps_succeeded(cx, &round.manifest, index) => {
+                Some(run_in_round(cx, &round.manifest, index, &round.profile))
+            }
+            _ => continue,
+        };
+        let failed = retry.as_ref().is_none_or(|r| r.content_hash.is_none());
+        if failed && first_ok {
+            let mut profile = round.profile.clone();
+            profile.use_faketime = false;
+            let without = run_in_round(cx, &round.manifest, index, &profile);
+            if without.content_hash.is_some() {
+                unfaked.push(index);
+                retry = Some(without);
+            }
+        }
+        if let Some(record) = retry {
+            round.manifest.steps[index] = record;
+        }
+    }
+    if unfaked.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = unfaked
+        .iter()
+        .map(|&i| cx.graph.steps[i].name.as_str())
+        .collect();
+    round.note = Some(format!(
+        "libfaketime: step(s) {} failed or stalled under libfaketime in build {number} and succeeded without it; only they were re-run without it (their clock variation then only shifts input mtimes), every other step kept the pushed clock",
+        names.join(", ")
+    ));
+    round.unfaked = unfaked.into_iter().collect();
+    round.unfaked_window = Some(TimeWindow {
+        start: started,
+        end: chrono::Utc::now().timestamp() + 1,
+    });
+    Ok(())
+}
+
+/// Whether every dep of a step has outputs in `manifest`.
+fn deps_succeeded(cx: &CheckContext, manifest: &Manifest, index: usize) -> bool {
+    cx.graph.steps[index].deps.iter().all(|dep| {
+        manifest
+            .step(dep)
+            .is_some_and(|record| record.content_hash.is_some())
     })
+}
+
+/// Runs one step of a build again, on that build's dep outputs, observed like the build.
+fn run_in_round(
+    cx: &CheckContext,
+    manifest: &Manifest,
+    index: usize,
+    profile: &SandboxProfile,
+) -> StepRecord {
+    let deps: Vec<&StepRecord> = cx.graph.steps[index]
+        .deps
+        .iter()
+        .filter_map(|d| manifest.step(d))
+        .collect();
+    let mut options = rerun_options(profile);
+    options.observe_files = true;
+    exec::run_one(
+        Arc::clone(&cx.graph),
+        Arc::clone(&cx.store),
+        Arc::clone(&cx.sandbox),
+        &options,
+        index,
+        &deps,
+    )
 }
 
 fn run_round(
@@ -396,6 +470,8 @@ fn run_round(
         profile,
         window,
         note: None,
+        unfaked: BTreeSet::new(),
+        unfaked_window: None,
     })
 }
 
@@ -414,6 +490,7 @@ fn window_of(manifest: &Manifest, offset: i64) -> TimeWindow {
 fn empty_finding(record: &StepRecord) -> StepFinding {
     StepFinding {
         name: record.name.clone(),
+        deps: Vec::new(),
         verdict: Verdict::Reproducible,
         input_hash: record.input_hash,
         content_hashes: record.content_hash.into_iter().collect(),
@@ -457,23 +534,48 @@ fn judge_step(
         finding.verdict = failure;
         return finding;
     }
-    // Judge every later round against the first; the first difference found decides.
-    for (round, record) in rounds.iter().zip(&records).skip(1) {
-        if record.content_hash == first.content_hash {
+    if let Some(verdict) = judge_not_run(cx, index, earlier, &records, &mut finding) {
+        finding.verdict = verdict;
+        return finding;
+    }
+    // Judge every later round against the first; the first difference found decides. A
+    // step that did not run in a round (a dep failed there) is run on the first build's
+    // inputs with that round's variations, as a step whose inputs differ is.
+    for (number, (round, record)) in rounds.iter().zip(&records).enumerate().skip(1) {
+        let skipped = record.status == StepStatus::Skipped;
+        if !skipped && record.content_hash == first.content_hash {
             continue;
         }
-        let (other, cascade_of) = if record.input_hash == first.input_hash {
+        let (other, cascade_of) = if !skipped && record.input_hash == first.input_hash {
             ((*record).clone(), Vec::new())
         } else {
             let upstream = differing_upstream(cx, index, earlier);
-            let rerun = rerun_on_first_inputs(cx, rounds, index, &round.profile);
+            let rerun = rerun_on_first_inputs(cx, rounds, index, &step_profile(round, index));
+            if rerun.content_hash.is_none() {
+                finding.verdict = Verdict::Failed;
+                finding.error = Some(format!(
+                    "failed only in build {} (re-run on the first build's inputs): {}",
+                    number + 1,
+                    rerun.error.as_deref().unwrap_or("no outputs")
+                ));
+                finding.stderr_tail = rerun.stderr_tail;
+                break;
+            }
             if rerun.content_hash == first.content_hash {
                 finding.verdict = Verdict::Cascade;
                 finding.cascade_of = upstream;
-                finding.content_hashes.extend(record.content_hash);
-                finding
-                    .notes
-                    .push("re-run on the first build's inputs, its output is identical: it only inherits a difference".into());
+                if skipped {
+                    finding.notes.push(format!(
+                        "not run in build {}: {}; re-run on the first build's inputs with that build's variations, its output is identical: it only inherits the failure",
+                        number + 1,
+                        skip_reason(record)
+                    ));
+                } else {
+                    finding.content_hashes.extend(record.content_hash);
+                    finding
+                        .notes
+                        .push("re-run on the first build's inputs, its output is identical: it only inherits a difference".into());
+                }
                 continue;
             }
             (rerun, upstream)
@@ -515,8 +617,12 @@ fn judge_step(
     finding
 }
 
-/// A step that failed (or was skipped) in some build is judged `failed`.
+/// A step that failed in some build is judged `failed` (with the builds it was skipped
+/// in counted as failures too).
 fn judge_failures(records: &[&StepRecord], finding: &mut StepFinding) -> Option<Verdict> {
+    if !records.iter().any(|r| r.status == StepStatus::Failed) {
+        return None;
+    }
     let failed: Vec<usize> = records
         .iter()
         .enumerate()
@@ -543,7 +649,53 @@ fn judge_failures(records: &[&StepRecord], finding: &mut StepFinding) -> Option<
     Some(Verdict::Failed)
 }
 
-/// The nondeterministic (or cascading) steps upstream of `index`, reduced to root causes.
+/// A step that never failed itself but was not run in some builds because a dep failed
+/// there. Not run in any build: `failed`, naming the failed deps. Not run in the first
+/// build only: a `cascade` of the failure that cannot be judged (no first-build inputs to
+/// re-run it on). Not run only in later builds: `None`, and [`judge_step`] runs it on
+/// the first build's inputs.
+fn judge_not_run(
+    cx: &CheckContext,
+    index: usize,
+    earlier: &[StepFinding],
+    records: &[&StepRecord],
+    finding: &mut StepFinding,
+) -> Option<Verdict> {
+    let first = records[0];
+    if first.status != StepStatus::Skipped {
+        return None;
+    }
+    finding.cascade_of = differing_upstream(cx, index, earlier);
+    let why = skip_reason(first);
+    finding.content_hashes = records.iter().filter_map(|r| r.content_hash).collect();
+    if records.iter().all(|r| r.status == StepStatus::Skipped) {
+        finding.error = Some(format!("not run in any build: {why}"));
+        return Some(Verdict::Failed);
+    }
+    finding.notes.push(format!(
+        "not run in build 1: {why}; it ran in the other builds but cannot be judged without the first build's inputs"
+    ));
+    Some(Verdict::Cascade)
+}
+
+/// Why a step was not run ("dep `x` did not succeed").
+fn skip_reason(record: &StepRecord) -> &str {
+    let why = record.error.as_deref().unwrap_or("a dep failed");
+    why.strip_prefix("not run: ").unwrap_or(why)
+}
+
+/// The profile a step ran with in `round` (without libfaketime if it had to be re-run
+/// without it there).
+fn step_profile(round: &Round, index: usize) -> SandboxProfile {
+    let mut profile = round.profile.clone();
+    if round.unfaked.contains(&index) {
+        profile.use_faketime = false;
+    }
+    profile
+}
+
+/// The steps upstream of `index` whose differences or failures it inherits, reduced to
+/// root causes: nondeterministic steps and steps that failed themselves.
 fn differing_upstream(cx: &CheckContext, index: usize, earlier: &[StepFinding]) -> Vec<String> {
     let mut roots = BTreeSet::new();
     let mut stack: Vec<&str> = cx.graph.steps[index]
@@ -566,6 +718,10 @@ fn differing_upstream(cx: &CheckContext, index: usize, earlier: &[StepFinding]) 
             Verdict::Nondeterministic => {
                 roots.insert(name.to_string());
             }
+            Verdict::Failed if found.cascade_of.is_empty() => {
+                roots.insert(name.to_string());
+            }
+            Verdict::Failed => roots.extend(found.cascade_of.iter().cloned()),
             Verdict::Cascade => {
                 stack.extend(cx.graph.steps[position].deps.iter().map(String::as_str))
             }
@@ -615,12 +771,12 @@ fn rerun_on_first_inputs(
 fn known_values(
     cx: &CheckContext,
     index: usize,
-    first: &Round,
+    a: &SandboxProfile,
+    first_window: TimeWindow,
     other: &SandboxProfile,
     other_window: TimeWindow,
 ) -> KnownValues {
     let step = &cx.graph.steps[index].name;
-    let a = &first.profile;
     let pair = |x: String, y: String| (x != y).then_some((x, y));
     KnownValues {
         build_path: pair(
@@ -629,7 +785,7 @@ fn known_values(
         ),
         hostname: pair(a.hostname.clone(), other.hostname.clone()),
         user: pair(a.user.name.clone(), other.user.name.clone()),
-        clock: Some((first.window, other_window)),
+        clock: Some((first_window, other_window)),
         timezone: pair(a.timezone.clone(), other.timezone.clone()),
         locale: pair(a.locale.clone(), other.locale.clone()),
     }
@@ -693,7 +849,22 @@ fn explain(
     finding: &mut StepFinding,
     varied: &SandboxProfile,
 ) {
-    let known = known_values(cx, index, &rounds[0], &round.profile, round.window);
+    let mut first_window = rounds[0].window;
+    if let Some(real) = round
+        .unfaked_window
+        .filter(|_| round.unfaked.contains(&index))
+    {
+        // Re-run without libfaketime: its times are real ones, after the first build.
+        first_window.end = first_window.end.max(real.end);
+    }
+    let known = known_values(
+        cx,
+        index,
+        &rounds[0].profile,
+        first_window,
+        &round.profile,
+        round.window,
+    );
     let report = match diff_outputs(cx, &first.outputs, &other.outputs, known) {
         Ok(report) => report,
         Err(err) => {
@@ -712,7 +883,20 @@ fn explain(
     if unexplained && options.bisect {
         bisect(cx, options, rounds, index, finding, varied);
     }
+    let mut report = report;
+    sync_reasons(&mut report, &finding.reasons);
     finding.diff = Some(report);
+}
+
+/// Writes the finding's reasons (with bisection's attributions) back into the diff they
+/// were taken from, item by item in the same order, so the full diff agrees with them.
+fn sync_reasons(report: &mut diff::DiffReport, reasons: &[Reason]) {
+    let mut rest = reasons;
+    for item in &mut report.items {
+        let (mine, others) = rest.split_at(item.reasons.len().min(rest.len()));
+        item.reasons = mine.to_vec();
+        rest = others;
+    }
 }
 
 /// Identifies one unexplained difference across runs: its item, kind and context.
@@ -741,7 +925,8 @@ impl Bisector<'_> {
         let first = &self.rounds[0];
         let record = &first.manifest.steps[self.index];
         let mut profile = variation::varied_profile(&first.profile, set);
-        profile.use_faketime = self.rounds.iter().all(|r| r.profile.use_faketime);
+        // A step that failed or stalled under libfaketime is bisected without it.
+        profile.use_faketime = self.rounds.iter().all(|r| !r.unfaked.contains(&self.index));
         let started = chrono::Utc::now().timestamp();
         let rerun = rerun_on_first_inputs(self.cx, self.rounds, self.index, &profile);
         let window = TimeWindow {
@@ -751,7 +936,14 @@ impl Bisector<'_> {
         let found = if rerun.content_hash.is_none() || rerun.content_hash == record.content_hash {
             BTreeSet::new()
         } else {
-            let known = known_values(self.cx, self.index, first, &profile, window);
+            let known = known_values(
+                self.cx,
+                self.index,
+                &first.profile,
+                first.window,
+                &profile,
+                window,
+            );
             diff_outputs(self.cx, &record.outputs, &rerun.outputs, known)
                 .map(|report| {
                     report

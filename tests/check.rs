@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
 
 fn check_json(name: &str, extra: &[&str]) -> (i32, Value) {
     let dir = copy_corpus(name);
@@ -32,13 +34,24 @@ fn verdict(report: &Value, name: &str) -> String {
         .to_string()
 }
 
-fn reason_kinds(report: &Value, name: &str) -> Vec<String> {
-    step(report, name)["reasons"]
+/// Asserts the verdict of every step, and that the report has no other step.
+fn assert_verdicts(report: &Value, expected: &[(&str, &str)]) {
+    let found: BTreeMap<String, String> = report["steps"]
         .as_array()
-        .expect("reasons")
+        .expect("steps")
         .iter()
-        .map(|r| r["kind"].as_str().expect("kind").to_string())
-        .collect()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().into(),
+                s["verdict"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, String> = expected
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(found, expected, "{report:#}");
 }
 
 fn reason_of<'a>(report: &'a Value, name: &str, kind: &str) -> &'a Value {
@@ -50,6 +63,62 @@ fn reason_of<'a>(report: &'a Value, name: &str, kind: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name}: no `{kind}` reason in {:#}", step(report, name)))
 }
 
+/// The reason of `kind` whose context starts with `context`.
+fn reason_at<'a>(report: &'a Value, name: &str, kind: &str, context: &str) -> &'a Value {
+    step(report, name)["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .find(|r| r["kind"] == kind && r["context"].as_str().unwrap_or("").starts_with(context))
+        .unwrap_or_else(|| {
+            panic!(
+                "{name}: no `{kind}` reason at `{context}` in {:#}",
+                step(report, name)
+            )
+        })
+}
+
+/// Asserts a reason's file, its two values and the variation it is attributed to.
+fn assert_evidence(reason: &Value, path: &str, a: &str, b: &str, variation: &str) {
+    assert_eq!(reason["path"], path, "{reason:#}");
+    assert_eq!(reason["a"], a, "{reason:#}");
+    assert_eq!(reason["b"], b, "{reason:#}");
+    assert_eq!(reason["variation"], variation, "{reason:#}");
+}
+
+fn text(value: &Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value}"))
+}
+
+/// The unix time in a value such as `2026-11-26T09:44:04Z (1795686244)`.
+fn unix_in_parentheses(value: &Value) -> i64 {
+    let t = text(value);
+    let inner = &t[t.rfind('(').expect("(") + 1..t.rfind(')').expect(")")];
+    inner
+        .parse()
+        .unwrap_or_else(|_| panic!("no unix time in {t}"))
+}
+
+/// Asserts that two times are the clock variation's offset apart (give or take the
+/// minute the builds take).
+fn assert_clock_offset(a: i64, b: i64) {
+    let shift = b - a - reprobe::variation::CLOCK_OFFSET_SECS;
+    assert!(
+        shift.abs() < 120,
+        "{a} -> {b}: {shift} s off the clock offset"
+    );
+}
+
+/// Whole days between two dates, which differ by the clock offset (5 years, 63 days,
+/// 7 hours) and possibly a time zone: that many days, or one more.
+fn assert_days_apart(a: chrono::NaiveDate, b: chrono::NaiveDate) {
+    let days = (b - a).num_days();
+    let offset = reprobe::variation::CLOCK_OFFSET_SECS / 86400;
+    assert!(days == offset || days == offset + 1, "{a} -> {b}");
+}
+
 #[test]
 fn hello_c_is_reproducible_and_exits_zero() {
     let (code, report) = check_json("hello-c", &[]);
@@ -57,8 +126,11 @@ fn hello_c_is_reproducible_and_exits_zero() {
     assert_eq!(report["schema"], "reprobe/report/1");
     assert_eq!(report["command"], "check");
     assert_eq!(report["verdict"], "reproducible");
+    assert_verdicts(
+        &report,
+        &[("compile", "reproducible"), ("link", "reproducible")],
+    );
     for s in ["compile", "link"] {
-        assert_eq!(verdict(&report, s), "reproducible");
         assert_eq!(
             step(&report, s)["content_hashes"].as_array().unwrap().len(),
             1
@@ -70,123 +142,284 @@ fn hello_c_is_reproducible_and_exits_zero() {
 fn multi_step_diamond_is_reproducible() {
     let (code, report) = check_json("multi-step", &[]);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(report["steps"].as_array().unwrap().len(), 7);
+    let names = [
+        "words", "sorted", "counts", "report", "lib", "archive", "main",
+    ];
+    let expected: Vec<(&str, &str)> = names.iter().map(|n| (*n, "reproducible")).collect();
+    assert_verdicts(&report, &expected);
+    for name in names {
+        let s = step(&report, name);
+        assert!(s["reasons"].as_array().unwrap().is_empty(), "{s:#}");
+        assert_eq!(s["content_hashes"].as_array().unwrap().len(), 1, "{s:#}");
+    }
+    assert_eq!(step(&report, "report")["deps"], json!(["counts", "sorted"]));
 }
 
 #[test]
 fn date_macro_is_a_timestamp_and_source_date_epoch_fixes_it() {
     let (code, report) = check_json("c-timestamps", &[]);
     assert_eq!(code, 1);
-    assert_eq!(verdict(&report, "stamped"), "nondeterministic");
-    let reason = reason_of(&report, "stamped", "timestamp");
-    assert_eq!(reason["variation"], "clock");
-    assert!(reason["remedy"]
-        .as_str()
+    assert_verdicts(
+        &report,
+        &[("stamped", "nondeterministic"), ("fixed", "reproducible")],
+    );
+    let date = reason_at(&report, "stamped", "timestamp", "section .rodata");
+    assert_eq!(date["path"], "stamp.o");
+    assert_eq!(date["variation"], "clock");
+    assert!(date["offset"].is_u64(), "{date:#}");
+    // __DATE__ ("Nov 26 2026") in each build: the pushed clock's date in the far zone.
+    let day = |v: &Value| {
+        let words: Vec<&str> = text(v).split_whitespace().collect();
+        chrono::NaiveDate::parse_from_str(&words.join(" "), "%b %d %Y")
+            .unwrap_or_else(|e| panic!("{v}: {e}"))
+    };
+    let dates: Vec<&Value> = step(&report, "stamped")["reasons"]
+        .as_array()
         .unwrap()
-        .contains("SOURCE_DATE_EPOCH"));
-    assert_eq!(verdict(&report, "fixed"), "reproducible");
+        .iter()
+        .filter(|r| text(&r["a"]).len() == 11)
+        .collect();
+    assert_eq!(dates.len(), 1, "one __DATE__: {report:#}");
+    assert_days_apart(day(&dates[0]["a"]), day(&dates[0]["b"]));
+    assert!(text(&date["remedy"]).contains("SOURCE_DATE_EPOCH"));
 }
 
 #[test]
 fn debug_info_holds_the_build_path_and_prefix_map_fixes_it() {
     let (code, report) = check_json("c-debug-path", &[]);
     assert_eq!(code, 1);
-    assert_eq!(verdict(&report, "debug"), "nondeterministic");
-    let reason = reason_of(&report, "debug", "build_path");
-    assert_eq!(reason["a"], "/build/debug");
-    assert_eq!(reason["b"], "/reprobe/build-variant-two/debug");
-    assert!(reason["remedy"]
-        .as_str()
-        .unwrap()
-        .contains("-ffile-prefix-map"));
-    assert_eq!(verdict(&report, "mapped"), "reproducible");
+    assert_verdicts(
+        &report,
+        &[("debug", "nondeterministic"), ("mapped", "reproducible")],
+    );
+    let reason = reason_at(&report, "debug", "build_path", "section .debug_line_str");
+    assert_evidence(
+        reason,
+        "lib.o",
+        "/build/debug",
+        "/reprobe/build-variant-two/debug",
+        "build_path",
+    );
+    assert!(reason["offset"].is_u64(), "{reason:#}");
+    assert!(text(&reason["remedy"]).contains("-ffile-prefix-map"));
 }
 
 #[test]
 fn naive_archives_are_nondeterministic_and_their_fixed_versions_are_not() {
     let (code, report) = check_json("archives", &[]);
     assert_eq!(code, 1);
-    for fixed in ["tar-fixed", "gzip-fixed", "ar-fixed", "zip-fixed"] {
-        assert_eq!(
-            verdict(&report, fixed),
-            "reproducible",
-            "{fixed}: {:#}",
-            step(&report, fixed)
-        );
-    }
-    for naive in [
-        "tar-naive",
-        "gzip-naive",
-        "ar-naive",
-        "zip-naive",
-        "umask-mode",
-    ] {
-        assert_eq!(verdict(&report, naive), "nondeterministic", "{naive}");
-    }
+    assert_verdicts(
+        &report,
+        &[
+            ("tar-naive", "nondeterministic"),
+            ("tar-fixed", "reproducible"),
+            ("gzip-naive", "nondeterministic"),
+            ("gzip-fixed", "reproducible"),
+            ("ar-naive", "nondeterministic"),
+            ("ar-fixed", "reproducible"),
+            ("zip-naive", "nondeterministic"),
+            ("zip-fixed", "reproducible"),
+            ("jar-naive", "nondeterministic"),
+            ("umask-mode", "nondeterministic"),
+        ],
+    );
+    // tar: members in creation order (sorted, then reversed), with the builder's names.
+    let order = reason_at(&report, "tar-naive", "ordering", "member order");
+    assert_eq!(order["path"], "naive.tar");
+    assert_eq!(order["variation"], "fileorder");
     assert!(
-        reason_kinds(&report, "tar-naive").contains(&"ordering".to_string()),
-        "{:#}",
-        step(&report, "tar-naive")
+        text(&order["a"]).starts_with("src/alpha.txt, src/beta.txt"),
+        "{order:#}"
     );
-    assert!(reason_kinds(&report, "gzip-naive")
-        .iter()
-        .any(|k| k == "archive-metadata" || k == "timestamp"));
-    assert!(reason_kinds(&report, "ar-naive").contains(&"archive-metadata".to_string()));
-    assert!(reason_kinds(&report, "zip-naive").contains(&"archive-metadata".to_string()));
-    let remedies = step(&report, "gzip-naive")["reasons"].to_string();
-    assert!(remedies.contains("gzip -n"), "{remedies}");
-    let umask = step(&report, "umask-mode");
-    assert_eq!(
-        umask["varies_with"],
-        serde_json::json!(["umask"]),
-        "{umask:#}"
+    assert!(
+        text(&order["b"]).starts_with("src/zeta.txt, src/theta.txt"),
+        "{order:#}"
     );
+    let uname = reason_at(&report, "tar-naive", "user", "uname of");
+    assert_evidence(uname, "naive.tar", "builder", "otherbuilder", "user");
+    // gzip: the header holds the input's mtime, pushed ahead in build 2.
+    let header = reason_at(&report, "gzip-naive", "archive-metadata", "header mtime");
+    assert_eq!(header["path"], "alpha.txt.gz");
+    assert_eq!(header["variation"], "clock");
+    assert_clock_offset(
+        unix_in_parentheses(&header["a"]),
+        unix_in_parentheses(&header["b"]),
+    );
+    assert!(text(&header["remedy"]).contains("gzip -n"), "{header:#}");
+    // ar U: each member's uid and gid.
+    let uid = reason_at(&report, "ar-naive", "archive-metadata", "uid of alpha.txt");
+    assert_evidence(uid, "naive.a", "1000", "2001", "user");
+    assert_eq!(step(&report, "ar-naive")["varies_with"], json!(["user"]));
+    // zip: owners in the extra fields, the directory's mode from the umask.
+    let zip_uid = reason_at(&report, "zip-naive", "archive-metadata", "uid of z/");
+    assert_evidence(zip_uid, "naive.zip", "1000", "2001", "user");
+    let zip_mode = reason_at(&report, "zip-naive", "umask", "mode of z/");
+    assert_evidence(zip_mode, "naive.zip", "755", "775", "umask");
+    // jar: DOS times of the entries, META-INF/ written at the pushed clock.
+    let jar = reason_at(&report, "jar-naive", "timestamp", "mtime of META-INF/");
+    assert_eq!(jar["path"], "naive.jar");
+    assert_eq!(jar["variation"], "clock");
+    let dos_day = |v: &Value| {
+        chrono::NaiveDate::parse_from_str(&text(v)[..10], "%Y-%m-%d")
+            .unwrap_or_else(|e| panic!("{v}: {e}"))
+    };
+    assert_days_apart(dos_day(&jar["a"]), dos_day(&jar["b"]));
+    // The mode of a file made under the umask.
+    let mode = reason_at(&report, "umask-mode", "umask", "mode of f");
+    assert_evidence(mode, "modes.tar", "644", "664", "umask");
+    assert_eq!(step(&report, "umask-mode")["varies_with"], json!(["umask"]));
 }
 
 #[test]
 fn python_facts_are_each_attributed_to_their_variation() {
     let (code, report) = check_json("python-env", &[]);
     assert_eq!(code, 1);
+    assert_verdicts(
+        &report,
+        &[
+            ("hostname", "nondeterministic"),
+            ("whoami", "nondeterministic"),
+            ("cwd", "nondeterministic"),
+            ("timezone", "nondeterministic"),
+            ("locale", "nondeterministic"),
+            ("hash-seed", "nondeterministic"),
+            ("cpus", "nondeterministic"),
+            ("uuid", "nondeterministic"),
+            ("sorted-set", "reproducible"),
+            ("pinned", "reproducible"),
+        ],
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let expected = [
-        ("hostname", "hostname"),
-        ("whoami", "user"),
-        ("cwd", "build_path"),
-        ("timezone", "timezone"),
-        ("locale", "locale"),
-        ("cpus", "cpus"),
+        (
+            "hostname",
+            "hostname.txt",
+            "reprobe",
+            "other-builder-host".to_string(),
+        ),
+        ("whoami", "whoami.txt", "builder", "otherbuilder".into()),
+        (
+            "cwd",
+            "cwd.txt",
+            "/build/cwd",
+            "/reprobe/build-variant-two/cwd".into(),
+        ),
+        (
+            "timezone",
+            "timezone.txt",
+            "UTC",
+            reprobe::variation::far_timezone(),
+        ),
+        (
+            "locale",
+            "locale.txt",
+            "C.UTF-8",
+            reprobe::variation::other_locale(),
+        ),
     ];
-    for (name, kind) in expected {
-        assert_eq!(verdict(&report, name), "nondeterministic", "{name}");
-        assert!(
-            reason_kinds(&report, name).contains(&kind.to_string()),
-            "{name}: {:#}",
-            step(&report, name)
-        );
+    for (name, path, a, b) in expected {
+        let kind = if name == "whoami" {
+            "user"
+        } else if name == "cwd" {
+            "build_path"
+        } else {
+            name
+        };
+        let reason = reason_of(&report, name, kind);
+        assert_evidence(reason, path, a, &b, kind);
+        assert_eq!(reason["line"], 1, "{reason:#}");
     }
+    // os.cpu_count(): all cores, then the one the cpus variation leaves.
+    if cores > 1 {
+        let reason = reason_of(&report, "cpus", "cpus");
+        assert_evidence(reason, "cpus.txt", &cores.to_string(), "1", "cpus");
+        assert_eq!(step(&report, "cpus")["varies_with"], json!(["cpus"]));
+    }
+    let order = reason_of(&report, "hash-seed", "ordering");
+    assert_eq!(order["path"], "hash-seed.txt");
+    assert_eq!(order["context"], "same 8 words in another order");
+    let uuid = reason_of(&report, "uuid", "random");
+    assert_eq!(uuid["path"], "uuid.txt");
+    assert_ne!(uuid["a"], uuid["b"]);
+    assert_eq!(text(&uuid["a"]).len(), 36, "{uuid:#}");
     for inherent in ["hash-seed", "uuid"] {
         let s = step(&report, inherent);
-        assert_eq!(s["verdict"], "nondeterministic", "{inherent}");
         assert_eq!(s["inherent"], true, "{inherent}: {s:#}");
-        assert_eq!(s["varies_with"], serde_json::json!([]));
+        assert_eq!(s["varies_with"], json!([]));
     }
-    assert_eq!(verdict(&report, "sorted-set"), "reproducible");
-    assert_eq!(verdict(&report, "pinned"), "reproducible");
 }
 
 #[test]
 fn a_nondeterministic_step_is_the_root_cause_and_its_dependents_are_cascades() {
     let (code, report) = check_json("cascade", &[]);
     assert_eq!(code, 1);
-    assert_eq!(verdict(&report, "stamp"), "nondeterministic");
-    assert_eq!(
-        reason_of(&report, "stamp", "timestamp")["variation"],
-        "clock"
+    assert_verdicts(
+        &report,
+        &[
+            ("stamp", "nondeterministic"),
+            ("upper", "cascade"),
+            ("lower", "cascade"),
+            ("joined", "cascade"),
+            ("length", "reproducible"),
+        ],
     );
+    let reason = reason_of(&report, "stamp", "timestamp");
+    assert_eq!(reason["path"], "stamp.txt");
+    assert_eq!(reason["line"], 1);
+    assert_eq!(reason["variation"], "clock");
+    let time = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(text(v))
+            .unwrap_or_else(|e| panic!("{v}: {e}"))
+            .timestamp()
+    };
+    assert_clock_offset(time(&reason["a"]), time(&reason["b"]));
     for s in ["upper", "lower", "joined"] {
-        assert_eq!(verdict(&report, s), "cascade", "{s}");
-        assert_eq!(step(&report, s)["cascade_of"], serde_json::json!(["stamp"]));
+        assert_eq!(step(&report, s)["cascade_of"], json!(["stamp"]), "{s}");
+        assert_eq!(
+            step(&report, s)["content_hashes"].as_array().unwrap().len(),
+            2
+        );
     }
-    assert_eq!(verdict(&report, "length"), "reproducible");
+    // length re-ran on stamp's different output to the same length: early cutoff.
+    assert_eq!(
+        step(&report, "length")["content_hashes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn hermetic_example_reports_the_network_and_the_undeclared_header() {
+    let dir = copy_corpus("hermetic");
+    let out = run_in(dir.path(), &["check", "--json"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let report = json(&out);
+    assert_verdicts(&report, &[("compile", "failed"), ("probe", "network")]);
+    let compile = step(&report, "compile");
+    assert!(
+        text(&compile["error"]).starts_with("failed in every build"),
+        "{compile:#}"
+    );
+    assert_eq!(compile["undeclared"], json!(["src/config.h"]));
+    assert!(text(&compile["stderr_tail"]).contains("config.h: No such file"));
+    let attempts = step(&report, "probe")["network"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        attempts
+            .iter()
+            .any(|a| a["dns_name"] == "example.org" && a["port"] == 53),
+        "{attempts:#?}"
+    );
+    assert!(
+        attempts
+            .iter()
+            .any(|a| a["address"] == "192.0.2.1" && a["port"] == 443),
+        "{attempts:#?}"
+    );
 }
 
 #[test]
@@ -204,7 +437,7 @@ fn terminal_output_names_root_causes_first_and_gives_the_fix() {
 fn no_vary_is_reported_and_keeps_the_other_variations() {
     let (_, report) = check_json("c-debug-path", &["--no-vary", "build_path"]);
     assert_eq!(verdict(&report, "debug"), "reproducible");
-    assert_eq!(report["not_varied"], serde_json::json!(["build_path"]));
+    assert_eq!(report["not_varied"], json!(["build_path"]));
     assert_eq!(report["variations"].as_array().unwrap().len(), 9);
 }
 
@@ -249,6 +482,70 @@ fn junit_markdown_and_html_reports_are_written() {
     );
 }
 
+/// Undoes the HTML escaping of an attribute value (the embedded diff page).
+fn unescape_attribute(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+#[test]
+fn html_report_has_the_step_graph_and_side_by_side_evidence() {
+    let dir = copy_corpus("cascade");
+    let out_dir = tempfile::tempdir().unwrap();
+    let html_path = out_dir.path().join("r.html");
+    let json_out = run_in(
+        dir.path(),
+        &["check", "--json", "--html", html_path.to_str().unwrap()],
+    );
+    assert_eq!(code(&json_out), 1, "{}", stderr(&json_out));
+    let report = json(&json_out);
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    // The graph: every edge of the diamond, and every step coloured by its verdict.
+    let graph =
+        &html[html.find("<svg").expect("an inline SVG graph")..html.find("</svg>").unwrap()];
+    for (from, to) in [
+        ("stamp", "upper"),
+        ("stamp", "lower"),
+        ("stamp", "length"),
+        ("upper", "joined"),
+        ("lower", "joined"),
+    ] {
+        assert!(
+            graph.contains(&format!("data-from=\"{from}\" data-to=\"{to}\"")),
+            "edge {from} -> {to} missing: {graph}"
+        );
+    }
+    assert_eq!(graph.matches("class=\"edge\"").count(), 5, "{graph}");
+    for (name, verdict) in [
+        ("stamp", "nondeterministic"),
+        ("upper", "cascade"),
+        ("length", "reproducible"),
+    ] {
+        assert!(
+            graph.contains(&format!("class=\"node v-{verdict}\" data-step=\"{name}\"")),
+            "{name}: {graph}"
+        );
+    }
+    // The evidence of stamp: its text, both builds side by side, in the diff report's
+    // own page embedded in the report.
+    let start = html.find("srcdoc=\"").expect("embedded evidence") + "srcdoc=\"".len();
+    let end = start + html[start..].find('"').unwrap();
+    let page = unescape_attribute(&html[start..end]);
+    assert!(page.contains("<table class=\"sbs\">"), "{page}");
+    let reason = reason_of(&report, "stamp", "timestamp");
+    for (side, value) in [("del", &reason["a"]), ("add", &reason["b"])] {
+        let cell = format!("<td class=\"{side}\">{}</td>", value.as_str().unwrap());
+        assert!(page.contains(&cell), "{cell} not in {page}");
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://") && !html.contains(" src="),
+        "self-contained"
+    );
+}
+
 #[test]
 fn a_step_failing_in_one_build_only_is_a_finding() {
     let dir = project(
@@ -277,6 +574,83 @@ fn a_bad_variation_name_is_bad_input() {
     );
 }
 
+/// A step that fails only under build 2's host name, one that depends on it, and an
+/// independent step that prints the date.
+const FLAKY_AND_DATE: &str = r#"
+[env]
+PATH = "/usr/bin:/bin"
+
+[steps.flaky]
+run = "test \"$(hostname)\" = reprobe && echo ok > f"
+outputs = ["f"]
+
+[steps.after]
+run = "tr a-z A-Z < f > g"
+deps = ["flaky"]
+outputs = ["g"]
+
+[steps.date]
+run = "date -u +%Y-%m-%d > d"
+outputs = ["d"]
+"#;
+
+#[test]
+fn a_step_failing_only_in_build_2_does_not_switch_off_the_clock_of_the_others() {
+    if reprobe::variation::libfaketime().is_none() {
+        eprintln!("libfaketime is not installed (scripts/test.sh installs it); skipping");
+        return;
+    }
+    let dir = project(FLAKY_AND_DATE, &[]);
+    let out = run_in(dir.path(), &["check", "--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = json(&out);
+    // flaky fails without libfaketime too: the host name broke it, not libfaketime.
+    assert_eq!(verdict(&report, "flaky"), "failed");
+    let notes = report["notes"].to_string();
+    assert!(!notes.contains("libfaketime: step"), "{notes}");
+    // date kept the pushed clock: its day differs, five years ahead.
+    assert_eq!(verdict(&report, "date"), "nondeterministic", "{report:#}");
+    let reason = reason_of(&report, "date", "timestamp");
+    assert_eq!(reason["path"], "d");
+    assert_eq!(reason["variation"], "clock");
+    let day = |v: &Value| chrono::NaiveDate::parse_from_str(v.as_str().unwrap(), "%Y-%m-%d");
+    let (a, b) = (day(&reason["a"]).unwrap(), day(&reason["b"]).unwrap());
+    // 5 years, 63 days and 7 hours ahead: the day after that when the hours roll over.
+    let days = (b - a).num_days();
+    let offset = reprobe::variation::CLOCK_OFFSET_SECS / 86400;
+    assert!(days == offset || days == offset + 1, "{a} -> {b}");
+}
+
+#[test]
+fn a_dependent_of_a_step_failing_in_one_build_is_a_cascade_of_it() {
+    let dir = project(FLAKY_AND_DATE, &[]);
+    let out = run_in(dir.path(), &["check", "--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(verdict(&report, "flaky"), "failed");
+    let flaky = step(&report, "flaky");
+    assert!(
+        flaky["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed only in build 2 of 2"),
+        "{flaky:#}"
+    );
+    let after = step(&report, "after");
+    assert_eq!(after["verdict"], "cascade", "{after:#}");
+    assert_eq!(after["cascade_of"], json!(["flaky"]));
+    assert!(after.get("error").is_none(), "{after:#}");
+    // The terminal summary names the step that failed, not its dependent.
+    let text = stdout(&run_in(dir.path(), &["check", "--no-bisect"]));
+    let summary = text
+        .lines()
+        .find(|l| l.contains("steps are not reproducible"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(summary.contains("failed: flaky;"), "{summary}");
+    assert!(!summary.contains("after"), "{summary}");
+    assert!(summary.contains("1 cascade(s)"), "{summary}");
+}
+
 #[test]
 fn a_step_that_breaks_under_libfaketime_is_rebuilt_without_it_and_the_report_says_so() {
     if reprobe::variation::libfaketime().is_none() {
@@ -284,18 +658,24 @@ fn a_step_that_breaks_under_libfaketime_is_rebuilt_without_it_and_the_report_say
         return;
     }
     let dir = project(
-        "[steps.fragile]\nrun = 'case \"$LD_PRELOAD\" in *faketime*) exit 9;; esac; echo ok > o'\noutputs = [\"o\"]\n",
+        "[env]\nPATH = \"/usr/bin:/bin\"\n[steps.fragile]\nrun = 'case \"$LD_PRELOAD\" in *faketime*) exit 9;; esac; echo ok > o'\noutputs = [\"o\"]\n[steps.next]\nrun = 'date -u +%Y > y; cat o >> y'\ndeps = [\"fragile\"]\noutputs = [\"y\"]\n[steps.date]\nrun = 'date -u +%Y > d'\noutputs = [\"d\"]\n",
         &[],
     );
     let out = run_in(dir.path(), &["check", "--json"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
     let report = json(&out);
     assert_eq!(verdict(&report, "fragile"), "reproducible");
     let notes = report["notes"].to_string();
     assert!(
-        notes.contains("failed or stalled under libfaketime"),
+        notes.contains("step(s) fragile failed or stalled under libfaketime"),
         "{notes}"
     );
+    // Only fragile lost libfaketime: its dependent and the independent step kept it.
+    for name in ["next", "date"] {
+        assert_eq!(verdict(&report, name), "nondeterministic", "{name}");
+        let reason = reason_of(&report, name, "timestamp");
+        assert_eq!(reason["variation"], "clock", "{name}");
+    }
 }
 
 #[test]
@@ -334,4 +714,141 @@ fn a_step_failing_in_every_build_exits_3_and_the_json_report_is_still_written() 
         .unwrap()
         .contains("cc: fatal error"));
     assert_eq!(verdict(&report, "ok"), "reproducible");
+}
+
+/// A step printing five machine facts into one file, and a reproducible one.
+const FACTS: &str = r#"
+[env]
+PATH = "/usr/bin:/bin"
+
+[steps.facts]
+run = "hostname > f; id -un >> f; pwd >> f; date +%Z >> f; echo $LANG >> f"
+outputs = ["f"]
+
+[steps.stable]
+run = "echo same > s"
+outputs = ["s"]
+"#;
+
+#[test]
+fn rounds_builds_that_many_times_each_after_the_first_varied() {
+    let dir = project(
+        "[env]\nPATH = \"/usr/bin:/bin\"\n[steps.noise]\nrun = \"od -An -N8 -tx8 /dev/urandom > n\"\noutputs = [\"n\"]\n[steps.stable]\nrun = \"echo same > s\"\noutputs = [\"s\"]\n",
+        &[],
+    );
+    for rounds in [2usize, 3] {
+        let n = rounds.to_string();
+        let out = run_in(
+            dir.path(),
+            &["check", "--json", "--no-bisect", "--rounds", &n],
+        );
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        let report = json(&out);
+        let builds = report["builds"].as_array().unwrap();
+        assert_eq!(builds.len(), rounds, "{report:#}");
+        let numbers: Vec<u64> = builds
+            .iter()
+            .map(|b| b["round"].as_u64().unwrap())
+            .collect();
+        assert_eq!(numbers, (1..=rounds as u64).collect::<Vec<_>>());
+        assert_eq!(
+            builds[0]["profile"]["hostname"],
+            "reprobe (reprobe.invalid)"
+        );
+        for varied in &builds[1..] {
+            assert_eq!(varied["profile"], builds[1]["profile"], "{report:#}");
+            assert_eq!(
+                varied["profile"]["hostname"],
+                "other-builder-host (variant.example)"
+            );
+        }
+        assert_verdicts(
+            &report,
+            &[("noise", "nondeterministic"), ("stable", "reproducible")],
+        );
+    }
+    let out = run_in(dir.path(), &["check", "--rounds", "3", "--no-bisect"]);
+    assert!(stderr(&out).contains("with 3 builds"), "{}", stderr(&out));
+    let out = run_in(dir.path(), &["check", "--rounds", "1"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+}
+
+#[test]
+fn vary_applies_only_the_named_variation() {
+    let dir = project(FACTS, &[]);
+    let out = run_in(dir.path(), &["check", "--json", "--vary", "hostname"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["variations"], json!(["hostname"]));
+    assert_eq!(report["not_varied"].as_array().unwrap().len(), 9);
+    assert_verdicts(
+        &report,
+        &[("facts", "nondeterministic"), ("stable", "reproducible")],
+    );
+    let reasons = step(&report, "facts")["reasons"].as_array().unwrap();
+    assert_eq!(reasons.len(), 1, "only the host name differs: {reasons:#?}");
+    assert_evidence(
+        &reasons[0],
+        "f",
+        "reprobe",
+        "other-builder-host",
+        "hostname",
+    );
+    assert_eq!(reasons[0]["line"], 1);
+}
+
+#[test]
+fn verbose_output_shows_every_finding_of_a_file() {
+    let dir = project(FACTS, &[]);
+    let lines = [
+        "hostname f line 1: \"reprobe\" -> \"other-builder-host\"",
+        "user f line 2: \"builder\" -> \"otherbuilder\"",
+        "build_path f line 3: \"/build/facts\" -> \"/reprobe/build-variant-two/facts\"",
+        "timezone f line 4: \"UTC\"",
+        "locale f line 5: \"C.UTF-8\"",
+    ];
+    let short = stdout(&run_in(dir.path(), &["check", "--no-vary", "clock"]));
+    let shown = lines.iter().filter(|l| short.contains(*l)).count();
+    assert_eq!(shown, 3, "the first three by default: {short}");
+    assert!(short.contains("... 2 more (-v shows all"), "{short}");
+    let all = stdout(&run_in(dir.path(), &["check", "-v", "--no-vary", "clock"]));
+    for line in lines {
+        assert!(all.contains(line), "{line} missing: {all}");
+    }
+    assert!(!all.contains("more (-v shows all"), "{all}");
+}
+
+#[test]
+fn a_hanging_step_is_killed_at_its_timeout_in_both_builds() {
+    let dir = project(
+        "[env]\nPATH = \"/usr/bin:/bin\"\n[steps.hang]\nrun = \"sleep 600\"\noutputs = [\"never\"]\ntimeout = \"2s\"\n[steps.after]\nrun = \"cp never again\"\ndeps = [\"hang\"]\noutputs = [\"again\"]\n[steps.fine]\nrun = \"echo ok > ok\"\noutputs = [\"ok\"]\n",
+        &[],
+    );
+    let started = std::time::Instant::now();
+    let out = run_in(dir.path(), &["check", "--json"]);
+    let took = started.elapsed();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(took.as_secs() < 60, "took {took:?}: not killed at 2 s");
+    let report = json(&out);
+    assert_verdicts(
+        &report,
+        &[
+            ("hang", "failed"),
+            ("after", "failed"),
+            ("fine", "reproducible"),
+        ],
+    );
+    let hang = step(&report, "hang");
+    assert_eq!(
+        hang["error"],
+        "failed in every build: timed out after 2s; raise `timeout` in the graph if it needs longer",
+        "{hang:#}"
+    );
+    let after = step(&report, "after");
+    assert_eq!(after["cascade_of"], json!(["hang"]), "{after:#}");
+    assert!(
+        text(&after["error"]).starts_with("not run in any build"),
+        "{after:#}"
+    );
+    assert_eq!(report["builds"].as_array().unwrap().len(), 2);
 }

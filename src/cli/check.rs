@@ -334,22 +334,36 @@ pub fn summary_line(report: &CheckReport) -> String {
     if !roots.is_empty() {
         let _ = write!(text, "; root causes: {}", roots.join(", "));
     }
+    // Steps that failed themselves; those that only did not run because a dep failed
+    // name it in `cascade_of` and are counted, not listed.
+    let failed = |s: &&StepFinding| s.verdict == Verdict::Failed;
+    let names = |keep: &dyn Fn(&&StepFinding) -> bool| -> Vec<&str> {
+        report
+            .steps
+            .iter()
+            .filter(|s| keep(s))
+            .map(|s| s.name.as_str())
+            .collect()
+    };
+    let own_failures = names(&|s| failed(s) && s.cascade_of.is_empty());
+    if !own_failures.is_empty() {
+        let _ = write!(text, "; failed: {}", own_failures.join(", "));
+    }
+    for verdict in [Verdict::Network, Verdict::Undeclared] {
+        let found = names(&|s| s.verdict == verdict);
+        if !found.is_empty() {
+            let _ = write!(text, "; {}: {}", verdict.as_str(), found.join(", "));
+        }
+    }
     if cascades > 0 {
         let _ = write!(
             text,
             "; {cascades} cascade(s) only inherit their differences"
         );
     }
-    for verdict in [Verdict::Failed, Verdict::Network, Verdict::Undeclared] {
-        let names: Vec<&str> = report
-            .steps
-            .iter()
-            .filter(|s| s.verdict == verdict)
-            .map(|s| s.name.as_str())
-            .collect();
-        if !names.is_empty() {
-            let _ = write!(text, "; {}: {}", verdict.as_str(), names.join(", "));
-        }
+    let not_run = names(&|s| failed(s) && !s.cascade_of.is_empty()).len();
+    if not_run > 0 {
+        let _ = write!(text, "; {not_run} step(s) not run because a dep failed");
     }
     text
 }
@@ -447,8 +461,10 @@ pub fn render_markdown(report: &CheckReport) -> String {
     out
 }
 
-/// A self-contained HTML page: the summary table, then every finding with its full
-/// evidence (all reasons, unified diffs, byte ranges).
+/// A self-contained HTML page (no external assets): the summary, the step graph coloured
+/// by verdict, the table of steps, then every finding with its full evidence: all
+/// reasons, and the diff report's own page (side-by-side text, byte ranges, metadata
+/// fields) embedded for each step's outputs.
 pub fn render_html(report: &CheckReport) -> String {
     let mut out = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>reprobe check</title>\n<style>\
@@ -456,6 +472,10 @@ body{font-family:system-ui,sans-serif;margin:2em;max-width:110em}table{border-co
 td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}\
 .reproducible{color:#070}.cascade{color:#a60}.nondeterministic,.failed,.network,.undeclared{color:#b00}\
 pre{background:#f6f6f6;padding:.6em;overflow:auto}code{font-family:ui-monospace,monospace}\
+svg .edge{fill:none;stroke:#888;stroke-width:1.2}svg text{font:12px ui-monospace,monospace}\
+svg rect{stroke-width:1.5}svg .node rect{fill:#fde0e0;stroke:#b00}\
+svg .v-reproducible rect{fill:#e3f5e3;stroke:#070}svg .v-cascade rect{fill:#fff0d0;stroke:#a60}\
+iframe.evidence{width:100%;height:32em;border:1px solid #ccc;resize:vertical}\
 </style></head><body>\n<h1>reprobe check</h1>\n",
     );
     let _ = writeln!(
@@ -469,7 +489,12 @@ pre{background:#f6f6f6;padding:.6em;overflow:auto}code{font-family:ui-monospace,
         escape_xml(&report.variations.join(", ")),
         escape_xml(&report.not_varied.join(", "))
     );
-    out.push_str("<table><tr><th>step</th><th>verdict</th><th>input hash</th><th>content hashes</th><th>reasons</th></tr>\n");
+    for note in &report.notes {
+        let _ = writeln!(out, "<p>note: {}</p>", escape_xml(note));
+    }
+    out.push_str("<h2>Step graph</h2>\n");
+    out.push_str(&render_step_graph(report));
+    out.push_str("<h2>Steps</h2>\n<table><tr><th>step</th><th>verdict</th><th>input hash</th><th>content hashes</th><th>reasons</th></tr>\n");
     for f in &report.steps {
         let hashes: Vec<String> = f.content_hashes.iter().map(|h| h.to_string()).collect();
         let _ = writeln!(
@@ -495,42 +520,124 @@ pre{background:#f6f6f6;padding:.6em;overflow:auto}code{font-family:ui-monospace,
             f.verdict.as_str()
         );
         let _ = writeln!(out, "<pre>{}</pre>", escape_xml(&plain_finding(f)));
-        if let Some(diff) = &f.diff {
-            for item in &diff.items {
-                let _ = writeln!(
-                    out,
-                    "<h3><code>{}</code> ({}, {})</h3>",
-                    escape_xml(&item.path),
-                    item.kind.as_str(),
-                    item.change.as_str()
-                );
-                if let Some(unified) = &item.evidence.unified_diff {
-                    let _ = writeln!(out, "<pre>{}</pre>", escape_xml(unified));
-                }
-                for range in &item.evidence.byte_ranges {
-                    let _ = writeln!(
-                        out,
-                        "<table><tr><th>build 1 @ {}</th><th>build 2 @ {}</th></tr><tr><td><pre>{}</pre></td><td><pre>{}</pre></td></tr></table>",
-                        range.offset_a,
-                        range.offset_b,
-                        escape_xml(&range.hex_a),
-                        escape_xml(&range.hex_b)
-                    );
-                }
-                for field in &item.evidence.metadata {
-                    let member = field.member.as_deref().unwrap_or("");
-                    let _ = writeln!(
-                        out,
-                        "<p><code>{} {}</code>: {} → {}</p>",
-                        escape_xml(member),
-                        escape_xml(&field.field),
-                        escape_xml(&field.a),
-                        escape_xml(&field.b)
-                    );
-                }
-            }
+        if let Some(diff) = f.diff.as_ref().filter(|d| !d.is_identical()) {
+            out.push_str(&embedded_diff(diff));
         }
     }
     out.push_str("</body></html>\n");
+    out
+}
+
+/// The diff report's own HTML page for one step's outputs (build 1 against the build
+/// that differed), embedded whole with `srcdoc`, so its side-by-side rendering is reused
+/// as it is and its styles and anchors stay its own. The frame grows to fit its page.
+fn embedded_diff(diff: &crate::diff::DiffReport) -> String {
+    let page =
+        crate::report::html::render(&crate::report::Report::for_diff("build 1", "build 2", diff));
+    format!(
+        "<iframe class=\"evidence\" title=\"evidence\" srcdoc=\"{}\" onload=\"try{{this.style.height=(this.contentDocument.documentElement.scrollHeight+20)+'px'}}catch(e){{}}\"></iframe>\n",
+        escape_xml(&page)
+    )
+}
+
+/// Geometry of the step graph's drawing, in pixels.
+const NODE_HEIGHT: usize = 26;
+const ROW_GAP: usize = 14;
+const COLUMN_GAP: usize = 60;
+const CHAR_WIDTH: usize = 8;
+const LONGEST_LABEL: usize = 32;
+
+/// The step graph as inline SVG: one column per depth (a step sits right of its deepest
+/// dep), one box per step coloured by its verdict and linked to its finding, one curve
+/// per dependency edge (`data-from` the dep, `data-to` the dependent).
+pub fn render_step_graph(report: &CheckReport) -> String {
+    let position: std::collections::BTreeMap<&str, usize> = report
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    // Steps are in topological order, so every dep's depth is known before its dependents.
+    let mut depth = vec![0usize; report.steps.len()];
+    let mut rows_used: Vec<usize> = Vec::new();
+    let mut row = vec![0usize; report.steps.len()];
+    for (i, step) in report.steps.iter().enumerate() {
+        depth[i] = step
+            .deps
+            .iter()
+            .filter_map(|d| position.get(d.as_str()))
+            .map(|&p| depth[p] + 1)
+            .max()
+            .unwrap_or(0);
+        if rows_used.len() <= depth[i] {
+            rows_used.resize(depth[i] + 1, 0);
+        }
+        row[i] = rows_used[depth[i]];
+        rows_used[depth[i]] += 1;
+    }
+    let label = |name: &str| -> String {
+        if name.chars().count() <= LONGEST_LABEL {
+            name.to_string()
+        } else {
+            format!(
+                "{}…",
+                name.chars().take(LONGEST_LABEL - 1).collect::<String>()
+            )
+        }
+    };
+    let longest = report
+        .steps
+        .iter()
+        .map(|s| label(&s.name).chars().count())
+        .max()
+        .unwrap_or(1);
+    let node_width = longest * CHAR_WIDTH + 16;
+    let x = |i: usize| 10 + depth[i] * (node_width + COLUMN_GAP);
+    let y = |i: usize| 10 + row[i] * (NODE_HEIGHT + ROW_GAP);
+    let width = 20 + rows_used.len() * (node_width + COLUMN_GAP);
+    let height = 20 + rows_used.iter().max().copied().unwrap_or(1) * (NODE_HEIGHT + ROW_GAP);
+    let mut out = format!(
+        "<svg class=\"step-graph\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"step graph\">\n"
+    );
+    for (i, step) in report.steps.iter().enumerate() {
+        for dep in &step.deps {
+            let Some(&d) = position.get(dep.as_str()) else {
+                continue;
+            };
+            let (x1, y1) = (x(d) + node_width, y(d) + NODE_HEIGHT / 2);
+            let (x2, y2) = (x(i), y(i) + NODE_HEIGHT / 2);
+            let middle = (x1 + x2) / 2;
+            let _ = writeln!(
+                out,
+                "<path class=\"edge\" data-from=\"{0}\" data-to=\"{1}\" d=\"M{x1} {y1} C{middle} {y1} {middle} {y2} {x2} {y2}\"><title>{0} → {1}</title></path>",
+                escape_xml(dep),
+                escape_xml(&step.name)
+            );
+        }
+    }
+    for (i, step) in report.steps.iter().enumerate() {
+        let verdict = step.verdict.as_str();
+        // Only steps with findings have a section to link to.
+        let (open, close) = if step.verdict == Verdict::Reproducible {
+            (String::new(), "")
+        } else {
+            (
+                format!("<a href=\"#step-{}\">", escape_xml(&step.name)),
+                "</a>",
+            )
+        };
+        let _ = writeln!(
+            out,
+            "{open}<g class=\"node v-{1}\" data-step=\"{0}\"><title>{0}: {1}</title><rect x=\"{2}\" y=\"{3}\" width=\"{node_width}\" height=\"{NODE_HEIGHT}\" rx=\"4\"/><text x=\"{4}\" y=\"{5}\">{6}</text></g>{close}",
+            escape_xml(&step.name),
+            verdict,
+            x(i),
+            y(i),
+            x(i) + 8,
+            y(i) + NODE_HEIGHT / 2 + 4,
+            escape_xml(&label(&step.name))
+        );
+    }
+    out.push_str("</svg>\n<p>Green: reproducible; amber: cascade; red: nondeterministic, failed, network or undeclared. Hover a box for its verdict; click it for the evidence.</p>\n");
     out
 }

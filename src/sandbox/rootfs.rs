@@ -103,6 +103,9 @@ pub(super) fn build_root(
     bind_host_top_level()?;
     let owner = owner_options(request);
     mount_sys(&owner)?;
+    if let Some(cpus) = spec.cpus {
+        limit_online_cpus(cpus)?;
+    }
     let mut disk = make_disk(request, host, &owner)?;
     let layout = tripwire.and_then(|setup| start_tripwire(request, setup));
     let staging = Path::new(DISK_STAGING);
@@ -541,6 +544,58 @@ fn mount_sys(owner: &str) -> Result<(), SetupFailure> {
     cover(&sys.join("class/net"), owner)
 }
 
+/// With the `cpus` limit, shows the step only the CPUs it may use in the new sysfs's
+/// `devices/system/cpu/online`: glibc's `get_nprocs` (Python's `os.cpu_count()`,
+/// `getconf _NPROCESSORS_ONLN`) reads that file and ignores the affinity, which alone
+/// changes only `nproc` and `sched_getaffinity`. The configured CPUs (`nproc --all`) stay.
+/// The list is written to the root tmpfs, bound read-only over the file, and unlinked.
+fn limit_online_cpus(cpus: usize) -> Result<(), SetupFailure> {
+    let online = Path::new("sys/devices/system/cpu/online");
+    if !online.is_file() {
+        return Ok(());
+    }
+    let staging = Path::new(".reprobe-cpu-online");
+    let list = format!("{}\n", cpu_list(&first_allowed_cpus(cpus)?));
+    fs::write(staging, list).map_err(SetupFailure::io("write", staging.display()))?;
+    bind(staging, online, false)?;
+    set_mount_attrs(online, false, HOST_ATTRS)?;
+    fs::remove_file(staging).map_err(SetupFailure::io("remove", staging.display()))
+}
+
+/// The first `cpus` CPUs of this process's affinity: the ones the step is restricted to
+/// (the same choice as `restrict_cpus` in `exec.rs`).
+fn first_allowed_cpus(cpus: usize) -> Result<Vec<usize>, SetupFailure> {
+    use nix::sched::{sched_getaffinity, CpuSet};
+    let allowed = sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        .map_err(SetupFailure::errno("get", "CPU affinity"))?;
+    Ok((0..CpuSet::count())
+        .filter(|&cpu| allowed.is_set(cpu).unwrap_or(false))
+        .take(cpus)
+        .collect())
+}
+
+/// A sorted CPU list in the kernel's format: `0`, `0-3`, `0-1,4`.
+fn cpu_list(cpus: &[usize]) -> String {
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for &cpu in cpus {
+        match ranges.last_mut() {
+            Some((_, end)) if *end + 1 == cpu => *end = cpu,
+            _ => ranges.push((cpu, cpu)),
+        }
+    }
+    let text: Vec<String> = ranges
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    text.join(",")
+}
+
 /// A new procfs for the new pid namespace (init is its pid 1).
 fn mount_proc() -> Result<(), SetupFailure> {
     let proc = Path::new("proc");
@@ -700,5 +755,12 @@ mod tests {
         let text = hosts("builder-a");
         assert!(text.contains("127.0.0.1\tlocalhost\n"));
         assert!(text.ends_with("127.0.1.1\tbuilder-a\n"));
+    }
+
+    #[test]
+    fn cpu_lists_use_the_kernels_ranges() {
+        assert_eq!(cpu_list(&[0]), "0");
+        assert_eq!(cpu_list(&[0, 1]), "0-1");
+        assert_eq!(cpu_list(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
     }
 }
