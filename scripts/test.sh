@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages used by the corpus and the tests: real compilers and archivers.
 needed=()
 # faketime: the clock variation of `check` pushes the second build years ahead with it.
-for pair in gcc:gcc ar:binutils tar:tar gzip:gzip zip:zip unzip:unzip python3:python3 xz:xz-utils zstd:zstd faketime:faketime make:make cmake:cmake meson:meson ninja:ninja-build strace:strace gdb:gdb curl:curl script:bsdutils; do
+for pair in gcc:gcc ar:binutils tar:tar gzip:gzip zip:zip unzip:unzip python3:python3 xz:xz-utils zstd:zstd faketime:faketime make:make cmake:cmake meson:meson ninja:ninja-build strace:strace gdb:gdb curl:curl script:bsdutils jar:openjdk-17-jdk-headless; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || needed+=("${pair#*:}")
 done
 if ((${#needed[@]})); then

@@ -312,7 +312,10 @@ fn a_dns_query_sent_with_write_on_a_connected_socket_is_recorded_with_its_name()
     let out = std::fs::read_to_string(dir.path().join("o/out")).unwrap();
     assert_eq!(out, "rcode 2\nrcode 2\n");
     let list = attempts(&manifest, "s");
-    for (server, name) in [("192.0.2.53", "written.example"), ("127.0.0.53", "loopback.example")] {
+    for (server, name) in [
+        ("192.0.2.53", "written.example"),
+        ("127.0.0.53", "loopback.example"),
+    ] {
         let attempt = attempt_to(&list, server).unwrap_or_else(|| panic!("{server}: {list:?}"));
         assert_eq!(attempt["port"], 53);
         assert_eq!(attempt["dns_name"], name, "{list:?}");

@@ -252,7 +252,10 @@ fn a_step_that_fills_its_disk_and_ignores_the_error_still_gets_the_finding() {
     );
     let manifest = json(&out);
     let limits = &manifest["steps"][0]["findings"]["limits"];
-    assert!(limits[0].as_str().is_some_and(|l| l.contains("disk limit")), "{manifest}");
+    assert!(
+        limits[0].as_str().is_some_and(|l| l.contains("disk limit")),
+        "{manifest}"
+    );
     h.assert_contained();
 }
 

@@ -109,7 +109,10 @@ impl LimitExceeded {
     /// disk or process table makes writes and forks fail, which a step may ignore. (The
     /// memory verdict is only a guess from the peak size, made for failed steps.)
     pub fn matters_on_success(&self) -> bool {
-        matches!(self, LimitExceeded::Disk { .. } | LimitExceeded::Pids { .. })
+        matches!(
+            self,
+            LimitExceeded::Disk { .. } | LimitExceeded::Pids { .. }
+        )
     }
 }
 

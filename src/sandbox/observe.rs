@@ -513,11 +513,13 @@ impl PathRules {
 }
 
 /// True for an `/etc`-relative path in [`ETC_ALLOWED`] (entries ending in `/` are trees),
-/// or in the Python interpreter's own configuration (`/etc/python3.11/sitecustomize.py`,
-/// which Debian's Python opens through a symlink in `/usr/lib` at every start).
+/// or in a toolchain's own configuration that Debian keeps in `/etc` and the toolchain
+/// opens through a symlink in `/usr/lib` at every start: Python's
+/// (`/etc/python3.11/sitecustomize.py`) and the JDK's (`/etc/java-17-openjdk/`, read by
+/// every `java`, `javac` and `jar`). They belong to the tool, like its binary.
 pub(super) fn etc_allowed(rel: &str) -> bool {
     let first = rel.split('/').next().unwrap_or_default();
-    if first.starts_with("python3") {
+    if first.starts_with("python3") || first.starts_with("java-") {
         return true;
     }
     ETC_ALLOWED
@@ -942,6 +944,9 @@ pub(super) mod tests {
         assert!(etc_allowed("alternatives/cc"));
         assert!(!etc_allowed("passwd-"));
         assert!(!etc_allowed("hostname"));
+        assert!(etc_allowed("java-17-openjdk/security/java.security"));
+        assert!(etc_allowed("python3.11/sitecustomize.py"));
+        assert!(!etc_allowed("javascript-common/x"));
     }
 
     #[test]
