@@ -1055,6 +1055,9 @@ fn apply_attribution(
             if reason.kind == ReasonKind::Random {
                 reason.kind = kind_of(only);
                 reason.remedy = diff::classify::remedy(reason.kind).map(str::to_string);
+                // Explained now: the entropy guess was about an unexplained span.
+                reason.high_entropy = None;
+                reason.note = None;
             }
         }
         let names: Vec<&str> = set.iter().map(|v| v.name()).collect();
