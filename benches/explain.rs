@@ -175,6 +175,7 @@ fn generate(steps: usize, variant: Variant, id: &str) -> Manifest {
         schema: MANIFEST_SCHEMA.into(),
         id: id.into(),
         graph: "reprobe.toml".into(),
+        graph_id: None,
         started: "2026-01-01T00:00:00.000Z".into(),
         finished: "2026-01-01T01:00:00.000Z".into(),
         host: Host {

@@ -309,3 +309,58 @@ fn the_caching_model_table_names_reprobes_model() {
         .expect("text")
         .contains("content addressing with early cutoff"));
 }
+
+/// Runs reprobe in `dir` with `REPROBE_STORE` set to `store`.
+fn run_with_store(dir: &Path, store: &Path, args: &[&str]) -> std::process::Output {
+    let out = reprobe()
+        .args(args)
+        .current_dir(dir)
+        .env("REPROBE_STORE", store)
+        .output()
+        .expect("reprobe runs");
+    assert_eq!(code(&out), 0, "{args:?}: {}{}", stdout(&out), stderr(&out));
+    out
+}
+
+#[test]
+fn graphs_sharing_a_store_are_explained_each_from_its_own_builds() {
+    let graph = |step: &str, input: &str| {
+        format!(
+            "[env]\nPATH = \"/usr/bin:/bin\"\n\n[steps.{step}]\nrun = \"cat {input} > out.txt\"\ninputs = [\"{input}\"]\noutputs = [\"out.txt\"]\nenv = {{ MODE = \"one\" }}\n"
+        )
+    };
+    let a = project(&graph("alpha", "src/a.txt"), &[("src/a.txt", "a\n")]);
+    let b = project(&graph("beta", "src/b.txt"), &[("src/b.txt", "b\n")]);
+    let shared = tempfile::tempdir().expect("store dir");
+    let store = shared.path().join("st");
+    // A twice (an input edited), then B twice (an env var changed): the store's last two
+    // builds are B's, and both graph files are named reprobe.toml.
+    run_with_store(a.path(), &store, &["build"]);
+    fs::write(a.path().join("src/a.txt"), "a, edited\n").expect("edit a");
+    run_with_store(a.path(), &store, &["build"]);
+    run_with_store(b.path(), &store, &["build"]);
+    let b_graph = b.path().join("reprobe.toml");
+    let text = fs::read_to_string(&b_graph).expect("graph b");
+    fs::write(&b_graph, text.replace("\"one\"", "\"two\"")).expect("edit b");
+    run_with_store(b.path(), &store, &["build"]);
+
+    let explained = |dir: &Path, extra: &[&str]| {
+        let mut args = vec!["explain", "--json"];
+        args.extend_from_slice(extra);
+        let report = json(&run_with_store(dir, &store, &args));
+        (names(&report, "root_causes"), own_change_kinds(&report))
+    };
+    assert_eq!(
+        explained(a.path(), &[]),
+        (vec!["alpha".to_string()], vec!["file_modified".to_string()])
+    );
+    assert_eq!(
+        explained(b.path(), &[]),
+        (vec!["beta".to_string()], vec!["env_changed".to_string()])
+    );
+    // Naming the graph from elsewhere picks the same builds as running beside it.
+    let a_dir = a.path().to_str().expect("utf-8");
+    assert_eq!(explained(b.path(), &["--graph", a_dir]).0, ["alpha"]);
+    let text = stdout(&run_with_store(a.path(), &store, &["explain"]));
+    assert!(text.contains("alpha") && !text.contains("beta"), "{text}");
+}

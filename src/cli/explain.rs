@@ -99,10 +99,7 @@ fn pick_builds(
     store: Option<&Store>,
     graph_file: &Path,
 ) -> anyhow::Result<(LoadedBuild, LoadedBuild)> {
-    let graph_name = graph_file.file_name().map_or_else(
-        || graph::DEFAULT_GRAPH_FILE.into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let graph = history::GraphKey::of_file(graph_file);
     let need_store = || {
         store.with_context(|| {
             format!(
@@ -118,11 +115,11 @@ fn pick_builds(
         (Some(old), None) => {
             let old = history::resolve(old, store)?;
             let mut latest =
-                history::latest_builds(need_store()?, &graph_name, 1, Some(&old.manifest.id))?;
+                history::latest_builds(need_store()?, &graph, 1, Some(&old.manifest.id))?;
             Ok((old, latest.remove(0)))
         }
         (None, _) => {
-            let mut pair = history::latest_builds(need_store()?, &graph_name, 2, None)?;
+            let mut pair = history::latest_builds(need_store()?, &graph, 2, None)?;
             let new = pair.remove(1);
             Ok((pair.remove(0), new))
         }

@@ -100,6 +100,7 @@ pub(crate) fn simulate(steps: &[Sim], id: &str) -> Manifest {
         schema: MANIFEST_SCHEMA.into(),
         id: id.into(),
         graph: "reprobe.toml".into(),
+        graph_id: None,
         started: "2026-01-01T00:00:00.000Z".into(),
         finished: "2026-01-01T00:00:01.000Z".into(),
         host: Host {
@@ -283,6 +284,33 @@ fn an_unknown_step_is_an_error_naming_it() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("`nope`"), "{err}");
+}
+
+#[test]
+fn builds_are_matched_to_their_graph_by_id_and_older_manifests_by_file_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let here = history::GraphKey::of_file(&dir.path().join("reprobe.toml"));
+    let elsewhere = history::GraphKey::of_file(&dir.path().join("sub/reprobe.toml"));
+    assert_ne!(here.id, elsewhere.id);
+    let mut m = simulate(&graph(), "1");
+    m.graph_id = Some(here.id);
+    assert!(here.matches(&m) && !elsewhere.matches(&m));
+    // A manifest written before graph ids were recorded: still readable, and matched by
+    // its graph file name alone.
+    let mut value: serde_json::Value = serde_json::from_str(&m.to_json()).expect("json");
+    value.as_object_mut().expect("object").remove("graph_id");
+    let path = dir.path().join("old.json");
+    std::fs::write(&path, value.to_string()).expect("write");
+    for read in [history::read_manifest, history::read_outline] {
+        let old = read(&path).expect("an older manifest reads");
+        assert_eq!(old.graph_id, None);
+        assert!(here.matches(&old) && elsewhere.matches(&old));
+    }
+    let other_name = history::GraphKey::of_file(&dir.path().join("other.toml"));
+    assert!(!other_name.matches(&Manifest {
+        graph_id: None,
+        ..m
+    }));
 }
 
 #[test]
