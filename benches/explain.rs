@@ -10,10 +10,13 @@
 //!
 //! It then times, best of 3, reading the manifest files and computing the report:
 //! explain of OLD -> NEW (target: under 1 s) and challenge of 10 manifests (target: under
-//! 2 s). Set `REPROBE_BENCH_STEPS` for another size.
+//! 2 s); then the same through the real binary, as a user runs it: `reprobe explain OLD
+//! NEW` with its terminal output and with `--json`, and `reprobe challenge`, each with
+//! stdout to /dev/null. Set `REPROBE_BENCH_STEPS` for another size.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -44,10 +47,20 @@ fn best_of<F: FnMut()>(runs: usize, mut f: F) -> (Duration, Duration) {
 }
 
 fn cpu_time() -> Duration {
+    rusage_time(libc::RUSAGE_SELF)
+}
+
+/// CPU time (user + system) of the waited-for child processes so far.
+fn children_cpu_time() -> Duration {
+    rusage_time(libc::RUSAGE_CHILDREN)
+}
+
+fn rusage_time(who: libc::c_int) -> Duration {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF and RUSAGE_CHILDREN
+    // are always valid.
     let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        libc::getrusage(who, usage.as_mut_ptr());
         usage.assume_init()
     };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
@@ -237,6 +250,55 @@ fn main() {
     );
     bench_explain(&old, &new);
     bench_challenge(&old, &machines);
+    bench_binary(dir.path(), &old, &new, &machines);
+}
+
+/// Runs the real `reprobe` binary in `dir` with stdout to /dev/null, best of 3: wall
+/// time and the child's CPU time. The exit code must be `expected`.
+fn time_binary(dir: &Path, args: &[&str], expected: i32) -> (Duration, Duration) {
+    let mut runs: Vec<(Duration, Duration)> = (0..3)
+        .map(|_| {
+            let (start, cpu) = (Instant::now(), children_cpu_time());
+            let status = std::process::Command::new(env!("CARGO_BIN_EXE_reprobe"))
+                .args(args)
+                .current_dir(dir)
+                .env_remove("REPROBE_STORE")
+                .stdout(Stdio::null())
+                .status()
+                .expect("reprobe runs");
+            let wall = start.elapsed();
+            assert_eq!(status.code(), Some(expected), "reprobe {args:?}");
+            (wall, children_cpu_time().saturating_sub(cpu))
+        })
+        .collect();
+    runs.sort();
+    runs[0]
+}
+
+fn bench_binary(dir: &Path, old: &Path, new: &Path, theirs: &[PathBuf]) {
+    let path = |p: &Path| p.display().to_string();
+    let (old, new) = (path(old), path(new));
+    for (what, extra) in [("terminal output", None), ("--json", Some("--json"))] {
+        let mut args = vec!["explain", old.as_str(), new.as_str()];
+        args.extend(extra);
+        let (wall, cpu) = time_binary(dir, &args, 0);
+        println!(
+            "binary: reprobe explain OLD NEW, {what} to /dev/null: {:.3}s wall, {:.3}s CPU (target < 1 s)",
+            wall.as_secs_f64(),
+            cpu.as_secs_f64()
+        );
+    }
+    let theirs: Vec<String> = theirs.iter().map(|p| path(p)).collect();
+    let mut args = vec!["challenge", old.as_str()];
+    args.extend(theirs.iter().map(String::as_str));
+    // The other machines disagree on 1% of the steps: exit 1.
+    let (wall, cpu) = time_binary(dir, &args, 1);
+    println!(
+        "binary: reprobe challenge of {} manifests, terminal output to /dev/null: {:.3}s wall, {:.3}s CPU (target < 2 s)",
+        args.len() - 1,
+        wall.as_secs_f64(),
+        cpu.as_secs_f64()
+    );
 }
 
 fn bench_explain(old: &Path, new: &Path) {

@@ -12,7 +12,9 @@ use crate::explain::changes::InputChange;
 use crate::explain::content::{plural, BlobSource, ContentDiff, WordOp, WordSegment};
 use crate::explain::history::{self, LoadedBuild};
 use crate::explain::tree::StepTree;
-use crate::explain::{self, BuildRef, ExplainOptions, ExplainReport, RootCause};
+use crate::explain::{
+    self, BuildRef, Cascade, CascadeIndex, ExplainOptions, ExplainReport, RootCause,
+};
 use crate::graph;
 use crate::store::Store;
 
@@ -173,8 +175,9 @@ pub fn render(report: &ExplainReport, colour: bool, verbose: bool) -> String {
         out.push_str(&paint(line, hue, colour));
         out.push('\n');
     }
-    render_roots(report, colour, verbose, &mut out);
-    render_nondeterministic(report, colour, &mut out);
+    let index = report.cascade_index();
+    render_roots(report, &index, colour, verbose, &mut out);
+    render_nondeterministic(report, &index, colour, &mut out);
     if verbose {
         render_cascades(report, &mut out);
     }
@@ -193,18 +196,24 @@ fn section(title: &str, colour: bool, out: &mut String) {
     out.push('\n');
 }
 
-fn render_roots(report: &ExplainReport, colour: bool, verbose: bool, out: &mut String) {
+fn render_roots(
+    report: &ExplainReport,
+    index: &CascadeIndex,
+    colour: bool,
+    verbose: bool,
+    out: &mut String,
+) {
     if report.root_causes.is_empty() {
         return;
     }
     section("root causes (the step's own inputs changed)", colour, out);
     for root in &report.root_causes {
-        render_root(report, root, colour, verbose, out);
+        render_root(index, root, colour, verbose, out);
     }
 }
 
 fn render_root(
-    report: &ExplainReport,
+    index: &CascadeIndex,
     root: &RootCause,
     colour: bool,
     verbose: bool,
@@ -227,14 +236,10 @@ fn render_root(
             "    = same output as before: early cutoff, nothing below it rebuilt for this\n",
         );
     }
-    let followers: Vec<String> = report
-        .cascades_of(&root.step)
-        .map(|c| c.step.clone())
-        .collect();
-    out.push_str(&folded(&followers, verbose));
+    out.push_str(&folded(index.of(&root.step), verbose));
 }
 
-fn folded(followers: &[String], verbose: bool) -> String {
+fn folded(followers: &[&Cascade], verbose: bool) -> String {
     if followers.is_empty() {
         return String::new();
     }
@@ -246,7 +251,7 @@ fn folded(followers: &[String], verbose: bool) -> String {
     let mut names = followers
         .iter()
         .take(shown)
-        .cloned()
+        .map(|c| c.step.as_str())
         .collect::<Vec<_>>()
         .join(", ");
     if followers.len() > shown {
@@ -408,7 +413,12 @@ fn diff_line(line: &str, colour: bool) -> String {
     paint(line, hue, colour)
 }
 
-fn render_nondeterministic(report: &ExplainReport, colour: bool, out: &mut String) {
+fn render_nondeterministic(
+    report: &ExplainReport,
+    index: &CascadeIndex,
+    colour: bool,
+    out: &mut String,
+) {
     if report.nondeterministic.is_empty() {
         return;
     }
@@ -424,11 +434,7 @@ fn render_nondeterministic(report: &ExplainReport, colour: bool, out: &mut Strin
             n.old_content_hash.short(),
             n.new_content_hash.short()
         ));
-        let followers: Vec<String> = report
-            .cascades_of(&n.step)
-            .map(|c| c.step.clone())
-            .collect();
-        out.push_str(&folded(&followers, false));
+        out.push_str(&folded(index.of(&n.step), false));
     }
 }
 
