@@ -364,3 +364,48 @@ fn graphs_sharing_a_store_are_explained_each_from_its_own_builds() {
     let text = stdout(&run_with_store(a.path(), &store, &["explain"]));
     assert!(text.contains("alpha") && !text.contains("beta"), "{text}");
 }
+
+#[test]
+fn step_tree_keys_are_sorted_even_when_added_in_the_new_build() {
+    let dir = project(
+        "[env]\nPATH = \"/usr/bin:/bin\"\n\n[steps.copy]\nrun = \"cat src/m.txt > out.txt\"\ninputs = [\"src/m.txt\"]\noutputs = [\"out.txt\"]\nenv = { FOO = \"1\", BAR = \"1\" }\n",
+        &[("src/m.txt", "m\n")],
+    );
+    let build = |dir: &Path| {
+        let out = run_in(dir, &["build"]);
+        assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    };
+    build(dir.path());
+    let graph = dir.path().join("reprobe.toml");
+    let text = fs::read_to_string(&graph).expect("graph");
+    fs::write(
+        &graph,
+        text.replace("BAR = \"1\"", "BAR = \"1\", BAZ = \"2\"")
+            .replace("[\"src/m.txt\"]", "[\"src/m.txt\", \"src/a.txt\"]"),
+    )
+    .expect("edit graph");
+    fs::write(dir.path().join("src/a.txt"), "a\n").expect("new input");
+    build(dir.path());
+    let out = run_in(dir.path(), &["explain", "--step", "copy"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let tree = text.split("input tree of copy").nth(1).unwrap_or("");
+    let keys: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.trim_start().get(2..))
+        .filter(|l| l.starts_with("env ") || l.starts_with("file "))
+        .filter_map(|l| l.split(':').next())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "env BAR",
+            "env BAZ",
+            "env FOO",
+            "env PATH",
+            "file src/a.txt",
+            "file src/m.txt"
+        ],
+        "{text}"
+    );
+}

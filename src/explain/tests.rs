@@ -268,6 +268,47 @@ fn the_step_tree_shows_equal_inputs_too() {
 }
 
 #[test]
+fn the_step_tree_sorts_keys_in_each_section_whichever_build_they_are_in() {
+    let mut g = graph();
+    g[1].env = ["FOO", "PATH", "BAR"]
+        .into_iter()
+        .map(|k| (k.to_string(), "1".to_string()))
+        .collect();
+    g[1].files = vec![("src/m.c".into(), b"m".to_vec())];
+    let old = simulate(&g, "1");
+    g[1].env.insert("BAZ".into(), "1".into());
+    g[1].env.insert("ZED".into(), "1".into());
+    g[1].files.push(("src/a.c".into(), b"a".to_vec()));
+    g[1].files.push(("src/z.c".into(), b"z".to_vec()));
+    let options = ExplainOptions {
+        step: Some("b".into()),
+        ..ExplainOptions::default()
+    };
+    let tree = run_with(&old, &simulate(&g, "2"), &options)
+        .step
+        .expect("tree");
+    let keys = |section: tree::Section| -> Vec<&str> {
+        tree.lines
+            .iter()
+            .filter(|l| l.section == section)
+            .map(|l| l.key.as_str())
+            .collect()
+    };
+    assert_eq!(
+        keys(tree::Section::Env),
+        ["BAR", "BAZ", "FOO", "PATH", "ZED"]
+    );
+    assert_eq!(keys(tree::Section::File), ["src/a.c", "src/m.c", "src/z.c"]);
+    let added: Vec<&str> = tree
+        .lines
+        .iter()
+        .filter(|l| l.old.is_none())
+        .map(|l| l.key.as_str())
+        .collect();
+    assert_eq!(added, ["BAZ", "ZED", "src/a.c", "src/z.c"]);
+}
+
+#[test]
 fn an_unknown_step_is_an_error_naming_it() {
     let m = simulate(&graph(), "1");
     let options = ExplainOptions {
