@@ -703,4 +703,4 @@ fn cutoff_line(report: &ExplainReport) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -409,3 +409,64 @@ fn step_tree_keys_are_sorted_even_when_added_in_the_new_build() {
         "{text}"
     );
 }
+
+/// Runs `reprobe explain` in `dir` with stdout on a pseudo-terminal (and `NO_COLOR` set or
+/// not), and returns what it printed there.
+fn explain_on_a_terminal(dir: &Path, no_color: bool) -> String {
+    use std::io::Read;
+    let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+    let mut cmd = reprobe();
+    cmd.env_remove("NO_COLOR");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    cmd.arg("explain")
+        .current_dir(dir)
+        .stdout(std::process::Stdio::from(pty.slave));
+    let mut child = cmd.spawn().expect("reprobe runs");
+    // Our copy of the terminal's other end must close, so reading ends when the child's does.
+    drop(cmd);
+    let mut master = fs::File::from(pty.master);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match master.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+            Err(e) => panic!("reading the terminal: {e}"),
+        }
+    }
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn explain_is_coloured_on_a_terminal_unless_no_color_is_set() {
+    let project = Project::new();
+    project.build();
+    project.apply(
+        &toml::from_str("append = { path = \"src/main.c\", text = \"int x;\\n\" }").expect("edit"),
+    );
+    project.build();
+    let coloured = explain_on_a_terminal(project.path(), false);
+    assert!(
+        coloured.contains("\x1b[32m+int x;\x1b[0m") && coloured.contains("\x1b[1mcompile_main"),
+        "{coloured:?}"
+    );
+    let plain = explain_on_a_terminal(project.path(), true);
+    assert!(
+        plain.contains("+int x;") && plain.contains("compile_main"),
+        "{plain}"
+    );
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    // Not a terminal (a pipe): plain too, even without NO_COLOR.
+    let piped = reprobe()
+        .env_remove("NO_COLOR")
+        .arg("explain")
+        .current_dir(project.path())
+        .output()
+        .expect("reprobe runs");
+    assert!(!stdout(&piped).contains('\x1b'), "{}", stdout(&piped));
+}

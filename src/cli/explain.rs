@@ -530,3 +530,46 @@ fn render_tree(tree: &StepTree, colour: bool, out: &mut String) {
         out.push_str(&format!("  sandbox finding: {finding}\n"));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explain::tests::{graph, run_with, simulate};
+
+    /// b's command changes a word and gains an env var; its tree is asked for.
+    fn report() -> ExplainReport {
+        let mut g = graph();
+        g[1].command = "make -O2 b".into();
+        let old = simulate(&g, "1");
+        g[1].command = "make -O1 b".into();
+        g[1].env.insert("DEBUG".into(), "1".into());
+        let options = ExplainOptions {
+            step: Some("b".into()),
+            ..ExplainOptions::default()
+        };
+        run_with(&old, &simulate(&g, "2"), &options)
+    }
+
+    fn without_ansi(text: &str) -> String {
+        regex::Regex::new("\x1b\\[[0-9;]*m")
+            .expect("regex")
+            .replace_all(text, "")
+            .into_owned()
+    }
+
+    #[test]
+    fn colour_on_paints_the_changes_and_colour_off_prints_the_same_text_plain() {
+        let report = report();
+        let on = render(&report, true, false);
+        let off = render(&report, false, false);
+        // The replaced word: old in red, new in green; the tree's added env var in green.
+        assert!(
+            on.contains("[\x1b[31m-O2\x1b[0m -> \x1b[32m-O1\x1b[0m]"),
+            "{on}"
+        );
+        assert!(on.contains("\x1b[32m  + env DEBUG: 1\x1b[0m"), "{on}");
+        assert!(!off.contains('\x1b'), "{off}");
+        assert!(off.contains("[-O2 -> -O1]") && off.contains("  + env DEBUG: 1"));
+        assert_eq!(without_ansi(&on), off);
+    }
+}

@@ -116,7 +116,7 @@ fn run(old: &Manifest, new: &Manifest) -> ExplainReport {
     run_with(old, new, &ExplainOptions::default())
 }
 
-fn run_with(old: &Manifest, new: &Manifest, options: &ExplainOptions) -> ExplainReport {
+pub(crate) fn run_with(old: &Manifest, new: &Manifest, options: &ExplainOptions) -> ExplainReport {
     explain(
         &BuildRef::of(old, "old.json"),
         old,
@@ -129,7 +129,7 @@ fn run_with(old: &Manifest, new: &Manifest, options: &ExplainOptions) -> Explain
 }
 
 /// a -> b -> c, a -> d; e alone.
-fn graph() -> Vec<Sim> {
+pub(crate) fn graph() -> Vec<Sim> {
     vec![
         Sim::new("a", &[]),
         Sim::new("b", &["a"]),
