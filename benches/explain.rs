@@ -12,7 +12,8 @@
 //! explain of OLD -> NEW (target: under 1 s) and challenge of 10 manifests (target: under
 //! 2 s); then the same through the real binary, as a user runs it: `reprobe explain OLD
 //! NEW` with its terminal output and with `--json`, and `reprobe challenge`, each with
-//! stdout to /dev/null. Set `REPROBE_BENCH_STEPS` for another size.
+//! stdout to /dev/null. Set `REPROBE_BENCH_STEPS` for another size, and
+//! `REPROBE_BENCH_KEEP=DIR` to keep the manifests in DIR.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -212,6 +213,9 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000);
     let dir = tempfile::tempdir().expect("temp dir");
+    // `REPROBE_BENCH_KEEP=DIR` keeps the generated manifests there, to profile by hand.
+    let keep = std::env::var_os("REPROBE_BENCH_KEEP").map(PathBuf::from);
+    let manifests_dir: &Path = keep.as_deref().unwrap_or(dir.path());
     let base = Variant {
         header: 1,
         extra_env: false,
@@ -221,18 +225,18 @@ fn main() {
         println!("load average: {}", load.trim());
     }
     let started = Instant::now();
-    let old = write(dir.path(), &generate(steps, base, "old"));
+    let old = write(manifests_dir, &generate(steps, base, "old"));
     let edited = Variant {
         header: 2,
         extra_env: true,
         ..base
     };
-    let new = write(dir.path(), &generate(steps, edited, "new"));
+    let new = write(manifests_dir, &generate(steps, edited, "new"));
     let machines: Vec<PathBuf> = (1..10u64)
         .into_par_iter()
         .map(|m| {
             write(
-                dir.path(),
+                manifests_dir,
                 &generate(
                     steps,
                     Variant { machine: m, ..base },
@@ -250,7 +254,7 @@ fn main() {
     );
     bench_explain(&old, &new);
     bench_challenge(&old, &machines);
-    bench_binary(dir.path(), &old, &new, &machines);
+    bench_binary(manifests_dir, &old, &new, &machines);
 }
 
 /// Runs the real `reprobe` binary in `dir` with stdout to /dev/null, best of 3: wall
