@@ -10,10 +10,14 @@
 //!
 //! It then times, best of 3, reading the manifest files and computing the report:
 //! explain of OLD -> NEW (target: under 1 s) and challenge of 10 manifests (target: under
-//! 2 s). Set `REPROBE_BENCH_STEPS` for another size.
+//! 2 s); then the same through the real binary, as a user runs it: `reprobe explain OLD
+//! NEW` with its terminal output and with `--json`, and `reprobe challenge`, each with
+//! stdout to /dev/null. Set `REPROBE_BENCH_STEPS` for another size, and
+//! `REPROBE_BENCH_KEEP=DIR` to keep the manifests in DIR.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -44,10 +48,20 @@ fn best_of<F: FnMut()>(runs: usize, mut f: F) -> (Duration, Duration) {
 }
 
 fn cpu_time() -> Duration {
+    rusage_time(libc::RUSAGE_SELF)
+}
+
+/// CPU time (user + system) of the waited-for child processes so far.
+fn children_cpu_time() -> Duration {
+    rusage_time(libc::RUSAGE_CHILDREN)
+}
+
+fn rusage_time(who: libc::c_int) -> Duration {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF and RUSAGE_CHILDREN
+    // are always valid.
     let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        libc::getrusage(who, usage.as_mut_ptr());
         usage.assume_init()
     };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
@@ -175,6 +189,7 @@ fn generate(steps: usize, variant: Variant, id: &str) -> Manifest {
         schema: MANIFEST_SCHEMA.into(),
         id: id.into(),
         graph: "reprobe.toml".into(),
+        graph_id: None,
         started: "2026-01-01T00:00:00.000Z".into(),
         finished: "2026-01-01T01:00:00.000Z".into(),
         host: Host {
@@ -198,6 +213,9 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000);
     let dir = tempfile::tempdir().expect("temp dir");
+    // `REPROBE_BENCH_KEEP=DIR` keeps the generated manifests there, to profile by hand.
+    let keep = std::env::var_os("REPROBE_BENCH_KEEP").map(PathBuf::from);
+    let manifests_dir: &Path = keep.as_deref().unwrap_or(dir.path());
     let base = Variant {
         header: 1,
         extra_env: false,
@@ -207,18 +225,18 @@ fn main() {
         println!("load average: {}", load.trim());
     }
     let started = Instant::now();
-    let old = write(dir.path(), &generate(steps, base, "old"));
+    let old = write(manifests_dir, &generate(steps, base, "old"));
     let edited = Variant {
         header: 2,
         extra_env: true,
         ..base
     };
-    let new = write(dir.path(), &generate(steps, edited, "new"));
+    let new = write(manifests_dir, &generate(steps, edited, "new"));
     let machines: Vec<PathBuf> = (1..10u64)
         .into_par_iter()
         .map(|m| {
             write(
-                dir.path(),
+                manifests_dir,
                 &generate(
                     steps,
                     Variant { machine: m, ..base },
@@ -236,6 +254,55 @@ fn main() {
     );
     bench_explain(&old, &new);
     bench_challenge(&old, &machines);
+    bench_binary(manifests_dir, &old, &new, &machines);
+}
+
+/// Runs the real `reprobe` binary in `dir` with stdout to /dev/null, best of 3: wall
+/// time and the child's CPU time. The exit code must be `expected`.
+fn time_binary(dir: &Path, args: &[&str], expected: i32) -> (Duration, Duration) {
+    let mut runs: Vec<(Duration, Duration)> = (0..3)
+        .map(|_| {
+            let (start, cpu) = (Instant::now(), children_cpu_time());
+            let status = std::process::Command::new(env!("CARGO_BIN_EXE_reprobe"))
+                .args(args)
+                .current_dir(dir)
+                .env_remove("REPROBE_STORE")
+                .stdout(Stdio::null())
+                .status()
+                .expect("reprobe runs");
+            let wall = start.elapsed();
+            assert_eq!(status.code(), Some(expected), "reprobe {args:?}");
+            (wall, children_cpu_time().saturating_sub(cpu))
+        })
+        .collect();
+    runs.sort();
+    runs[0]
+}
+
+fn bench_binary(dir: &Path, old: &Path, new: &Path, theirs: &[PathBuf]) {
+    let path = |p: &Path| p.display().to_string();
+    let (old, new) = (path(old), path(new));
+    for (what, extra) in [("terminal output", None), ("--json", Some("--json"))] {
+        let mut args = vec!["explain", old.as_str(), new.as_str()];
+        args.extend(extra);
+        let (wall, cpu) = time_binary(dir, &args, 0);
+        println!(
+            "binary: reprobe explain OLD NEW, {what} to /dev/null: {:.3}s wall, {:.3}s CPU (target < 1 s)",
+            wall.as_secs_f64(),
+            cpu.as_secs_f64()
+        );
+    }
+    let theirs: Vec<String> = theirs.iter().map(|p| path(p)).collect();
+    let mut args = vec!["challenge", old.as_str()];
+    args.extend(theirs.iter().map(String::as_str));
+    // The other machines disagree on 1% of the steps: exit 1.
+    let (wall, cpu) = time_binary(dir, &args, 1);
+    println!(
+        "binary: reprobe challenge of {} manifests, terminal output to /dev/null: {:.3}s wall, {:.3}s CPU (target < 2 s)",
+        args.len() - 1,
+        wall.as_secs_f64(),
+        cpu.as_secs_f64()
+    );
 }
 
 fn bench_explain(old: &Path, new: &Path) {

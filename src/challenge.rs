@@ -508,6 +508,7 @@ mod tests {
                 schema: crate::manifest::MANIFEST_SCHEMA.into(),
                 id: label.into(),
                 graph: "reprobe.toml".into(),
+                graph_id: None,
                 started: String::new(),
                 finished: String::new(),
                 host: Host {

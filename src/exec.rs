@@ -392,6 +392,7 @@ pub fn build(
         schema: MANIFEST_SCHEMA.to_string(),
         id: crate::manifest::new_build_id(started),
         graph: graph_relative_name(&graph),
+        graph_id: Some(crate::manifest::GraphId::of_file(&graph.file)),
         started: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         finished: finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         host: Host::current(),

@@ -8,7 +8,7 @@
 //! under the root causes they follow from. A step that re-ran to identical output is an
 //! early cutoff. Finally, the same change is priced under three caching models.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -218,11 +218,30 @@ impl ExplainReport {
             && self.removed_steps.is_empty()
     }
 
-    /// The cascades that follow from `origin`, by name.
-    pub fn cascades_of<'a>(&'a self, origin: &'a str) -> impl Iterator<Item = &'a Cascade> + 'a {
-        self.cascades
-            .iter()
-            .filter(move |c| c.caused_by.iter().any(|o| o == origin))
+    /// The cascades of every origin, indexed in one pass over the cascades (looking them
+    /// up origin by origin would scan every cascade once per origin).
+    pub fn cascade_index(&self) -> CascadeIndex<'_> {
+        let mut by_origin: HashMap<&str, Vec<&Cascade>> = HashMap::new();
+        for cascade in &self.cascades {
+            for origin in &cascade.caused_by {
+                by_origin.entry(origin.as_str()).or_default().push(cascade);
+            }
+        }
+        CascadeIndex { by_origin }
+    }
+}
+
+/// The cascades that follow from each origin (a root cause, nondeterministic or added
+/// step), by name: see [`ExplainReport::cascade_index`].
+#[derive(Debug)]
+pub struct CascadeIndex<'r> {
+    by_origin: HashMap<&'r str, Vec<&'r Cascade>>,
+}
+
+impl<'r> CascadeIndex<'r> {
+    /// The cascades that follow from `origin`, sorted by name.
+    pub fn of(&self, origin: &str) -> &[&'r Cascade] {
+        self.by_origin.get(origin).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -618,6 +637,7 @@ fn summary(report: &ExplainReport, total: usize) -> Vec<String> {
 }
 
 fn root_cause_lines(report: &ExplainReport) -> Vec<String> {
+    let index = report.cascade_index();
     let mut groups: BTreeMap<&str, Vec<&RootCause>> = BTreeMap::new();
     for root in &report.root_causes {
         groups.entry(root.headline.as_str()).or_default().push(root);
@@ -627,12 +647,7 @@ fn root_cause_lines(report: &ExplainReport) -> Vec<String> {
     groups
         .into_iter()
         .map(|(headline, roots)| {
-            let members: BTreeSet<&str> = roots.iter().map(|r| r.step.as_str()).collect();
-            let following = report
-                .cascades
-                .iter()
-                .filter(|c| c.caused_by.iter().any(|o| members.contains(o.as_str())))
-                .count();
+            let following = following_any(&index, &roots);
             let ran = roots.iter().any(|r| r.status == StepStatus::Ran);
             let verb = if ran { "rebuilt" } else { "got a new key" };
             let steps: Vec<String> = roots.iter().map(|r| r.step.clone()).collect();
@@ -644,6 +659,19 @@ fn root_cause_lines(report: &ExplainReport) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// How many distinct cascades follow from any of `roots`.
+fn following_any(index: &CascadeIndex, roots: &[&RootCause]) -> usize {
+    match roots {
+        [one] => index.of(&one.step).len(),
+        many => many
+            .iter()
+            .flat_map(|r| index.of(&r.step))
+            .map(|c| c.step.as_str())
+            .collect::<HashSet<&str>>()
+            .len(),
+    }
 }
 
 fn followed(count: usize) -> String {
@@ -675,4 +703,4 @@ fn cutoff_line(report: &ExplainReport) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

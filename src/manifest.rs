@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{ContentHash, DerivationHash, InputHash};
+use crate::hash::{CanonicalHasher, ContentHash, DerivationHash, Digest, InputHash};
 use crate::inputs::StepInputs;
 use crate::tree::TreeEntry;
 
@@ -23,6 +23,10 @@ pub struct Manifest {
     pub id: String,
     /// The graph file, relative to the graph's directory.
     pub graph: String,
+    /// Which graph file this build is of, among all graphs sharing a store (absent in
+    /// manifests written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_id: Option<GraphId>,
     /// Start time, RFC 3339 UTC.
     pub started: String,
     /// End time, RFC 3339 UTC.
@@ -33,6 +37,33 @@ pub struct Manifest {
     pub variations: BTreeMap<String, String>,
     /// Steps in topological order.
     pub steps: Vec<StepRecord>,
+}
+
+/// Tells apart the graphs whose builds share one store: sha256 of the graph file's
+/// canonical directory and its file name. Recorded beside the manifest's `graph` name
+/// and never part of any key, since no absolute host path enters an input hash
+/// (DESIGN.md section 3); a project moved elsewhere gets a new id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GraphId(pub Digest);
+
+impl GraphId {
+    /// The id of the graph file at `graph_file` (relative to the current directory, or
+    /// absolute). A directory that cannot be resolved is taken as written.
+    pub fn of_file(graph_file: &Path) -> GraphId {
+        let dir = graph_file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let dir = fs::canonicalize(dir)
+            .or_else(|_| std::path::absolute(dir))
+            .unwrap_or_else(|_| dir.to_path_buf());
+        let name = graph_file.file_name().unwrap_or_default();
+        let mut hasher = CanonicalHasher::new("reprobe graph id");
+        hasher.bytes(b'r', dir.as_os_str().as_encoded_bytes());
+        hasher.bytes(b'f', name.as_encoded_bytes());
+        GraphId(hasher.finish())
+    }
 }
 
 /// Facts about the building machine.

@@ -309,3 +309,164 @@ fn the_caching_model_table_names_reprobes_model() {
         .expect("text")
         .contains("content addressing with early cutoff"));
 }
+
+/// Runs reprobe in `dir` with `REPROBE_STORE` set to `store`.
+fn run_with_store(dir: &Path, store: &Path, args: &[&str]) -> std::process::Output {
+    let out = reprobe()
+        .args(args)
+        .current_dir(dir)
+        .env("REPROBE_STORE", store)
+        .output()
+        .expect("reprobe runs");
+    assert_eq!(code(&out), 0, "{args:?}: {}{}", stdout(&out), stderr(&out));
+    out
+}
+
+#[test]
+fn graphs_sharing_a_store_are_explained_each_from_its_own_builds() {
+    let graph = |step: &str, input: &str| {
+        format!(
+            "[env]\nPATH = \"/usr/bin:/bin\"\n\n[steps.{step}]\nrun = \"cat {input} > out.txt\"\ninputs = [\"{input}\"]\noutputs = [\"out.txt\"]\nenv = {{ MODE = \"one\" }}\n"
+        )
+    };
+    let a = project(&graph("alpha", "src/a.txt"), &[("src/a.txt", "a\n")]);
+    let b = project(&graph("beta", "src/b.txt"), &[("src/b.txt", "b\n")]);
+    let shared = tempfile::tempdir().expect("store dir");
+    let store = shared.path().join("st");
+    // A twice (an input edited), then B twice (an env var changed): the store's last two
+    // builds are B's, and both graph files are named reprobe.toml.
+    run_with_store(a.path(), &store, &["build"]);
+    fs::write(a.path().join("src/a.txt"), "a, edited\n").expect("edit a");
+    run_with_store(a.path(), &store, &["build"]);
+    run_with_store(b.path(), &store, &["build"]);
+    let b_graph = b.path().join("reprobe.toml");
+    let text = fs::read_to_string(&b_graph).expect("graph b");
+    fs::write(&b_graph, text.replace("\"one\"", "\"two\"")).expect("edit b");
+    run_with_store(b.path(), &store, &["build"]);
+
+    let explained = |dir: &Path, extra: &[&str]| {
+        let mut args = vec!["explain", "--json"];
+        args.extend_from_slice(extra);
+        let report = json(&run_with_store(dir, &store, &args));
+        (names(&report, "root_causes"), own_change_kinds(&report))
+    };
+    assert_eq!(
+        explained(a.path(), &[]),
+        (vec!["alpha".to_string()], vec!["file_modified".to_string()])
+    );
+    assert_eq!(
+        explained(b.path(), &[]),
+        (vec!["beta".to_string()], vec!["env_changed".to_string()])
+    );
+    // Naming the graph from elsewhere picks the same builds as running beside it.
+    let a_dir = a.path().to_str().expect("utf-8");
+    assert_eq!(explained(b.path(), &["--graph", a_dir]).0, ["alpha"]);
+    let text = stdout(&run_with_store(a.path(), &store, &["explain"]));
+    assert!(text.contains("alpha") && !text.contains("beta"), "{text}");
+}
+
+#[test]
+fn step_tree_keys_are_sorted_even_when_added_in_the_new_build() {
+    let dir = project(
+        "[env]\nPATH = \"/usr/bin:/bin\"\n\n[steps.copy]\nrun = \"cat src/m.txt > out.txt\"\ninputs = [\"src/m.txt\"]\noutputs = [\"out.txt\"]\nenv = { FOO = \"1\", BAR = \"1\" }\n",
+        &[("src/m.txt", "m\n")],
+    );
+    let build = |dir: &Path| {
+        let out = run_in(dir, &["build"]);
+        assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    };
+    build(dir.path());
+    let graph = dir.path().join("reprobe.toml");
+    let text = fs::read_to_string(&graph).expect("graph");
+    fs::write(
+        &graph,
+        text.replace("BAR = \"1\"", "BAR = \"1\", BAZ = \"2\"")
+            .replace("[\"src/m.txt\"]", "[\"src/m.txt\", \"src/a.txt\"]"),
+    )
+    .expect("edit graph");
+    fs::write(dir.path().join("src/a.txt"), "a\n").expect("new input");
+    build(dir.path());
+    let out = run_in(dir.path(), &["explain", "--step", "copy"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let tree = text.split("input tree of copy").nth(1).unwrap_or("");
+    let keys: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.trim_start().get(2..))
+        .filter(|l| l.starts_with("env ") || l.starts_with("file "))
+        .filter_map(|l| l.split(':').next())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "env BAR",
+            "env BAZ",
+            "env FOO",
+            "env PATH",
+            "file src/a.txt",
+            "file src/m.txt"
+        ],
+        "{text}"
+    );
+}
+
+/// Runs `reprobe explain` in `dir` with stdout on a pseudo-terminal (and `NO_COLOR` set or
+/// not), and returns what it printed there.
+fn explain_on_a_terminal(dir: &Path, no_color: bool) -> String {
+    use std::io::Read;
+    let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+    let mut cmd = reprobe();
+    cmd.env_remove("NO_COLOR");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    cmd.arg("explain")
+        .current_dir(dir)
+        .stdout(std::process::Stdio::from(pty.slave));
+    let mut child = cmd.spawn().expect("reprobe runs");
+    // Our copy of the terminal's other end must close, so reading ends when the child's does.
+    drop(cmd);
+    let mut master = fs::File::from(pty.master);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match master.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+            Err(e) => panic!("reading the terminal: {e}"),
+        }
+    }
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn explain_is_coloured_on_a_terminal_unless_no_color_is_set() {
+    let project = Project::new();
+    project.build();
+    project.apply(
+        &toml::from_str("append = { path = \"src/main.c\", text = \"int x;\\n\" }").expect("edit"),
+    );
+    project.build();
+    let coloured = explain_on_a_terminal(project.path(), false);
+    assert!(
+        coloured.contains("\x1b[32m+int x;\x1b[0m") && coloured.contains("\x1b[1mcompile_main"),
+        "{coloured:?}"
+    );
+    let plain = explain_on_a_terminal(project.path(), true);
+    assert!(
+        plain.contains("+int x;") && plain.contains("compile_main"),
+        "{plain}"
+    );
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    // Not a terminal (a pipe): plain too, even without NO_COLOR.
+    let piped = reprobe()
+        .env_remove("NO_COLOR")
+        .arg("explain")
+        .current_dir(project.path())
+        .output()
+        .expect("reprobe runs");
+    assert!(!stdout(&piped).contains('\x1b'), "{}", stdout(&piped));
+}

@@ -12,7 +12,9 @@ use crate::explain::changes::InputChange;
 use crate::explain::content::{plural, BlobSource, ContentDiff, WordOp, WordSegment};
 use crate::explain::history::{self, LoadedBuild};
 use crate::explain::tree::StepTree;
-use crate::explain::{self, BuildRef, ExplainOptions, ExplainReport, RootCause};
+use crate::explain::{
+    self, BuildRef, Cascade, CascadeIndex, ExplainOptions, ExplainReport, RootCause,
+};
 use crate::graph;
 use crate::store::Store;
 
@@ -99,10 +101,7 @@ fn pick_builds(
     store: Option<&Store>,
     graph_file: &Path,
 ) -> anyhow::Result<(LoadedBuild, LoadedBuild)> {
-    let graph_name = graph_file.file_name().map_or_else(
-        || graph::DEFAULT_GRAPH_FILE.into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let graph = history::GraphKey::of_file(graph_file);
     let need_store = || {
         store.with_context(|| {
             format!(
@@ -118,11 +117,11 @@ fn pick_builds(
         (Some(old), None) => {
             let old = history::resolve(old, store)?;
             let mut latest =
-                history::latest_builds(need_store()?, &graph_name, 1, Some(&old.manifest.id))?;
+                history::latest_builds(need_store()?, &graph, 1, Some(&old.manifest.id))?;
             Ok((old, latest.remove(0)))
         }
         (None, _) => {
-            let mut pair = history::latest_builds(need_store()?, &graph_name, 2, None)?;
+            let mut pair = history::latest_builds(need_store()?, &graph, 2, None)?;
             let new = pair.remove(1);
             Ok((pair.remove(0), new))
         }
@@ -176,8 +175,9 @@ pub fn render(report: &ExplainReport, colour: bool, verbose: bool) -> String {
         out.push_str(&paint(line, hue, colour));
         out.push('\n');
     }
-    render_roots(report, colour, verbose, &mut out);
-    render_nondeterministic(report, colour, &mut out);
+    let index = report.cascade_index();
+    render_roots(report, &index, colour, verbose, &mut out);
+    render_nondeterministic(report, &index, colour, &mut out);
     if verbose {
         render_cascades(report, &mut out);
     }
@@ -196,18 +196,24 @@ fn section(title: &str, colour: bool, out: &mut String) {
     out.push('\n');
 }
 
-fn render_roots(report: &ExplainReport, colour: bool, verbose: bool, out: &mut String) {
+fn render_roots(
+    report: &ExplainReport,
+    index: &CascadeIndex,
+    colour: bool,
+    verbose: bool,
+    out: &mut String,
+) {
     if report.root_causes.is_empty() {
         return;
     }
     section("root causes (the step's own inputs changed)", colour, out);
     for root in &report.root_causes {
-        render_root(report, root, colour, verbose, out);
+        render_root(index, root, colour, verbose, out);
     }
 }
 
 fn render_root(
-    report: &ExplainReport,
+    index: &CascadeIndex,
     root: &RootCause,
     colour: bool,
     verbose: bool,
@@ -230,14 +236,10 @@ fn render_root(
             "    = same output as before: early cutoff, nothing below it rebuilt for this\n",
         );
     }
-    let followers: Vec<String> = report
-        .cascades_of(&root.step)
-        .map(|c| c.step.clone())
-        .collect();
-    out.push_str(&folded(&followers, verbose));
+    out.push_str(&folded(index.of(&root.step), verbose));
 }
 
-fn folded(followers: &[String], verbose: bool) -> String {
+fn folded(followers: &[&Cascade], verbose: bool) -> String {
     if followers.is_empty() {
         return String::new();
     }
@@ -249,7 +251,7 @@ fn folded(followers: &[String], verbose: bool) -> String {
     let mut names = followers
         .iter()
         .take(shown)
-        .cloned()
+        .map(|c| c.step.as_str())
         .collect::<Vec<_>>()
         .join(", ");
     if followers.len() > shown {
@@ -411,7 +413,12 @@ fn diff_line(line: &str, colour: bool) -> String {
     paint(line, hue, colour)
 }
 
-fn render_nondeterministic(report: &ExplainReport, colour: bool, out: &mut String) {
+fn render_nondeterministic(
+    report: &ExplainReport,
+    index: &CascadeIndex,
+    colour: bool,
+    out: &mut String,
+) {
     if report.nondeterministic.is_empty() {
         return;
     }
@@ -427,11 +434,7 @@ fn render_nondeterministic(report: &ExplainReport, colour: bool, out: &mut Strin
             n.old_content_hash.short(),
             n.new_content_hash.short()
         ));
-        let followers: Vec<String> = report
-            .cascades_of(&n.step)
-            .map(|c| c.step.clone())
-            .collect();
-        out.push_str(&folded(&followers, false));
+        out.push_str(&folded(index.of(&n.step), false));
     }
 }
 
@@ -525,5 +528,48 @@ fn render_tree(tree: &StepTree, colour: bool, out: &mut String) {
     }
     for finding in &tree.findings {
         out.push_str(&format!("  sandbox finding: {finding}\n"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explain::tests::{graph, run_with, simulate};
+
+    /// b's command changes a word and gains an env var; its tree is asked for.
+    fn report() -> ExplainReport {
+        let mut g = graph();
+        g[1].command = "make -O2 b".into();
+        let old = simulate(&g, "1");
+        g[1].command = "make -O1 b".into();
+        g[1].env.insert("DEBUG".into(), "1".into());
+        let options = ExplainOptions {
+            step: Some("b".into()),
+            ..ExplainOptions::default()
+        };
+        run_with(&old, &simulate(&g, "2"), &options)
+    }
+
+    fn without_ansi(text: &str) -> String {
+        regex::Regex::new("\x1b\\[[0-9;]*m")
+            .expect("regex")
+            .replace_all(text, "")
+            .into_owned()
+    }
+
+    #[test]
+    fn colour_on_paints_the_changes_and_colour_off_prints_the_same_text_plain() {
+        let report = report();
+        let on = render(&report, true, false);
+        let off = render(&report, false, false);
+        // The replaced word: old in red, new in green; the tree's added env var in green.
+        assert!(
+            on.contains("[\x1b[31m-O2\x1b[0m -> \x1b[32m-O1\x1b[0m]"),
+            "{on}"
+        );
+        assert!(on.contains("\x1b[32m  + env DEBUG: 1\x1b[0m"), "{on}");
+        assert!(!off.contains('\x1b'), "{off}");
+        assert!(off.contains("[-O2 -> -O1]") && off.contains("  + env DEBUG: 1"));
+        assert_eq!(without_ansi(&on), off);
     }
 }

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::manifest::{Manifest, ManifestError, MANIFEST_SCHEMA};
+use crate::manifest::{GraphId, Manifest, ManifestError, MANIFEST_SCHEMA};
 use crate::store::Store;
 
 /// Why the builds to compare could not be found.
@@ -36,7 +36,7 @@ pub enum HistoryError {
     TooFewBuilds {
         /// How many there are.
         found: usize,
-        /// The graph file name.
+        /// The graph file.
         graph: String,
         /// The store.
         store: String,
@@ -93,6 +93,8 @@ struct Outline {
     schema: String,
     id: String,
     graph: String,
+    #[serde(default)]
+    graph_id: Option<GraphId>,
     started: String,
     finished: String,
     host: crate::manifest::Host,
@@ -144,6 +146,7 @@ impl Outline {
             schema: self.schema,
             id: self.id,
             graph: self.graph,
+            graph_id: self.graph_id,
             started: self.started,
             finished: self.finished,
             host: self.host,
@@ -226,11 +229,45 @@ pub fn build_ids(store: &Store) -> Result<Vec<String>, HistoryError> {
     Ok(ids)
 }
 
-/// The newest `count` builds of the graph named `graph` (its file name, as manifests
-/// record it), oldest first, skipping the build with id `skip`.
+/// The graph whose builds are compared by default.
+#[derive(Debug, Clone)]
+pub struct GraphKey {
+    /// The graph file as the user named it, for messages.
+    pub file: PathBuf,
+    /// Its file name, all that manifests recorded before [`GraphId`] tell of their graph.
+    pub name: String,
+    /// Its identity among the graphs sharing a store.
+    pub id: GraphId,
+}
+
+impl GraphKey {
+    /// The key of the graph file at `graph_file`.
+    pub fn of_file(graph_file: &Path) -> GraphKey {
+        let name = graph_file.file_name().map_or_else(
+            || crate::graph::DEFAULT_GRAPH_FILE.into(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        GraphKey {
+            file: graph_file.to_path_buf(),
+            name,
+            id: GraphId::of_file(graph_file),
+        }
+    }
+
+    /// Whether `manifest` is a build of this graph: by [`GraphId`] when it records one,
+    /// else (an older manifest) by the graph's file name alone.
+    pub fn matches(&self, manifest: &Manifest) -> bool {
+        match &manifest.graph_id {
+            Some(id) => *id == self.id,
+            None => manifest.graph == self.name,
+        }
+    }
+}
+
+/// The newest `count` builds of `graph`, oldest first, skipping the build with id `skip`.
 pub fn latest_builds(
     store: &Store,
-    graph: &str,
+    graph: &GraphKey,
     count: usize,
     skip: Option<&str>,
 ) -> Result<Vec<LoadedBuild>, HistoryError> {
@@ -245,7 +282,7 @@ pub fn latest_builds(
         // A manifest that cannot be read (half-deleted, another version) is passed over
         // here: the default pair is "the last two usable builds".
         if let Ok(build) = load(&manifest_path(store, id), read_manifest) {
-            if build.manifest.graph == graph {
+            if graph.matches(&build.manifest) {
                 found.push(build);
             }
         }
@@ -253,7 +290,7 @@ pub fn latest_builds(
     if found.len() < count {
         return Err(HistoryError::TooFewBuilds {
             found: found.len(),
-            graph: graph.into(),
+            graph: graph.file.display().to_string(),
             store: store.root().display().to_string(),
         });
     }

@@ -100,6 +100,7 @@ pub(crate) fn simulate(steps: &[Sim], id: &str) -> Manifest {
         schema: MANIFEST_SCHEMA.into(),
         id: id.into(),
         graph: "reprobe.toml".into(),
+        graph_id: None,
         started: "2026-01-01T00:00:00.000Z".into(),
         finished: "2026-01-01T00:00:01.000Z".into(),
         host: Host {
@@ -115,7 +116,7 @@ fn run(old: &Manifest, new: &Manifest) -> ExplainReport {
     run_with(old, new, &ExplainOptions::default())
 }
 
-fn run_with(old: &Manifest, new: &Manifest, options: &ExplainOptions) -> ExplainReport {
+pub(crate) fn run_with(old: &Manifest, new: &Manifest, options: &ExplainOptions) -> ExplainReport {
     explain(
         &BuildRef::of(old, "old.json"),
         old,
@@ -128,7 +129,7 @@ fn run_with(old: &Manifest, new: &Manifest, options: &ExplainOptions) -> Explain
 }
 
 /// a -> b -> c, a -> d; e alone.
-fn graph() -> Vec<Sim> {
+pub(crate) fn graph() -> Vec<Sim> {
     vec![
         Sim::new("a", &[]),
         Sim::new("b", &["a"]),
@@ -267,6 +268,47 @@ fn the_step_tree_shows_equal_inputs_too() {
 }
 
 #[test]
+fn the_step_tree_sorts_keys_in_each_section_whichever_build_they_are_in() {
+    let mut g = graph();
+    g[1].env = ["FOO", "PATH", "BAR"]
+        .into_iter()
+        .map(|k| (k.to_string(), "1".to_string()))
+        .collect();
+    g[1].files = vec![("src/m.c".into(), b"m".to_vec())];
+    let old = simulate(&g, "1");
+    g[1].env.insert("BAZ".into(), "1".into());
+    g[1].env.insert("ZED".into(), "1".into());
+    g[1].files.push(("src/a.c".into(), b"a".to_vec()));
+    g[1].files.push(("src/z.c".into(), b"z".to_vec()));
+    let options = ExplainOptions {
+        step: Some("b".into()),
+        ..ExplainOptions::default()
+    };
+    let tree = run_with(&old, &simulate(&g, "2"), &options)
+        .step
+        .expect("tree");
+    let keys = |section: tree::Section| -> Vec<&str> {
+        tree.lines
+            .iter()
+            .filter(|l| l.section == section)
+            .map(|l| l.key.as_str())
+            .collect()
+    };
+    assert_eq!(
+        keys(tree::Section::Env),
+        ["BAR", "BAZ", "FOO", "PATH", "ZED"]
+    );
+    assert_eq!(keys(tree::Section::File), ["src/a.c", "src/m.c", "src/z.c"]);
+    let added: Vec<&str> = tree
+        .lines
+        .iter()
+        .filter(|l| l.old.is_none())
+        .map(|l| l.key.as_str())
+        .collect();
+    assert_eq!(added, ["BAZ", "ZED", "src/a.c", "src/z.c"]);
+}
+
+#[test]
 fn an_unknown_step_is_an_error_naming_it() {
     let m = simulate(&graph(), "1");
     let options = ExplainOptions {
@@ -283,6 +325,33 @@ fn an_unknown_step_is_an_error_naming_it() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("`nope`"), "{err}");
+}
+
+#[test]
+fn builds_are_matched_to_their_graph_by_id_and_older_manifests_by_file_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let here = history::GraphKey::of_file(&dir.path().join("reprobe.toml"));
+    let elsewhere = history::GraphKey::of_file(&dir.path().join("sub/reprobe.toml"));
+    assert_ne!(here.id, elsewhere.id);
+    let mut m = simulate(&graph(), "1");
+    m.graph_id = Some(here.id);
+    assert!(here.matches(&m) && !elsewhere.matches(&m));
+    // A manifest written before graph ids were recorded: still readable, and matched by
+    // its graph file name alone.
+    let mut value: serde_json::Value = serde_json::from_str(&m.to_json()).expect("json");
+    value.as_object_mut().expect("object").remove("graph_id");
+    let path = dir.path().join("old.json");
+    std::fs::write(&path, value.to_string()).expect("write");
+    for read in [history::read_manifest, history::read_outline] {
+        let old = read(&path).expect("an older manifest reads");
+        assert_eq!(old.graph_id, None);
+        assert!(here.matches(&old) && elsewhere.matches(&old));
+    }
+    let other_name = history::GraphKey::of_file(&dir.path().join("other.toml"));
+    assert!(!other_name.matches(&Manifest {
+        graph_id: None,
+        ..m
+    }));
 }
 
 #[test]

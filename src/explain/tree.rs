@@ -53,7 +53,7 @@ pub struct StepTree {
     pub old_input_hash: Option<InputHash>,
     /// Its key in NEW.
     pub new_input_hash: Option<InputHash>,
-    /// Every field the key covers, in the walk's order.
+    /// Every field the key covers: sections in the walk's order, keys sorted in each.
     pub lines: Vec<TreeLine>,
     /// What the key does not cover.
     pub not_covered: Vec<String>,
@@ -115,16 +115,14 @@ fn lines_of(walk: Option<&WalkRecord>) -> Keyed {
     out
 }
 
-/// Joins both sides by (section, key), keeping the walk's order (tools by first seen).
+/// Joins both sides by (section, key): sections in the walk's order, and within each the
+/// keys sorted (variables, paths, tool and dep names), whichever build they are in.
 fn pair_lines(a: Keyed, b: Keyed) -> Vec<TreeLine> {
-    let mut keys: Vec<(Section, String)> = Vec::new();
-    let mut seen = BTreeSet::new();
-    for (key, _) in a.iter().chain(b.iter()) {
-        if seen.insert(key.clone()) {
-            keys.push(key.clone());
-        }
-    }
-    keys.sort_by_key(|(section, _)| *section);
+    let keys: BTreeSet<(Section, String)> = a
+        .iter()
+        .chain(b.iter())
+        .map(|(key, _)| key.clone())
+        .collect();
     let a: HashMap<(Section, String), String> = a.into_iter().collect();
     let b: HashMap<(Section, String), String> = b.into_iter().collect();
     keys.into_iter()

@@ -36,6 +36,7 @@ pub fn html(report: &ExplainReport) -> String {
 }
 
 fn html_roots(report: &ExplainReport, out: &mut String) {
+    let index = report.cascade_index();
     for root in &report.root_causes {
         out.push_str(&format!(
             "<h2>{} <span class=\"dim\">(root cause)</span></h2>\n<ul>\n",
@@ -45,8 +46,9 @@ fn html_roots(report: &ExplainReport, out: &mut String) {
             html_change(change, out);
         }
         out.push_str("</ul>\n");
-        let followers: Vec<&str> = report
-            .cascades_of(&root.step)
+        let followers: Vec<&str> = index
+            .of(&root.step)
+            .iter()
             .map(|c| c.step.as_str())
             .collect();
         if !followers.is_empty() {
