@@ -2,9 +2,10 @@
 
 use std::io::IsTerminal;
 
-/// Whether to colour output written to stdout.
+/// Whether to colour output written to stdout: on a terminal, unless `NO_COLOR` is set
+/// to a non-empty value (no-color.org).
 pub fn colour_enabled() -> bool {
-    std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
 /// Wraps text in an ANSI colour when `on`.
