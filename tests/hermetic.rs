@@ -74,6 +74,16 @@ fn attempt_to<'a>(list: &'a [Value], address: &str) -> Option<&'a Value> {
     list.iter().find(|a| a["address"] == address)
 }
 
+/// Compiles `probe.c` in `dir` into a statically linked `probe` (no libc to hook).
+fn compile_static_probe(dir: &std::path::Path) {
+    let status = Command::new("gcc")
+        .args(["-static", "-O2", "-o", "probe", "probe.c"])
+        .current_dir(dir)
+        .status()
+        .expect("gcc runs");
+    assert!(status.success(), "gcc -static failed");
+}
+
 fn argv(attempt: &Value) -> String {
     attempt["argv"]
         .as_array()
@@ -250,12 +260,7 @@ int main(void) {\n  struct sockaddr_in a = {0};\n  a.sin_family = AF_INET;\n  a.
   inet_pton(AF_INET, \"192.0.2.7\", &a.sin_addr);\n  int s = socket(AF_INET, SOCK_STREAM, 0);\n\
   printf(\"%d\\n\", connect(s, (struct sockaddr *)&a, sizeof a));\n  return 0;\n}\n",
     )]);
-    let status = Command::new("gcc")
-        .args(["-static", "-O2", "-o", "probe", "probe.c"])
-        .current_dir(dir.path())
-        .status()
-        .expect("gcc runs");
-    assert!(status.success(), "gcc -static failed");
+    compile_static_probe(dir.path());
     let (code, manifest, err) = build(dir.path(), &[]);
     assert_eq!(code, 0, "{err}");
     let list = attempts(&manifest, "s");
@@ -300,12 +305,7 @@ fn a_dns_query_sent_with_write_on_a_connected_socket_is_recorded_with_its_name()
         "{PATH_ENV}\n[steps.s]\nrun = \"./probe 192.0.2.53 written.example > out; ./probe 127.0.0.53 loopback.example >> out\"\ninputs = [\"probe\"]\noutputs = [\"out\"]\n"
     );
     let dir = project(&graph, &[("probe.c", WRITE_QUERY_C)]);
-    let status = Command::new("gcc")
-        .args(["-static", "-O2", "-o", "probe", "probe.c"])
-        .current_dir(dir.path())
-        .status()
-        .expect("gcc runs");
-    assert!(status.success(), "gcc -static failed");
+    compile_static_probe(dir.path());
     let (code, manifest, err) = build(dir.path(), &["--out", "o"]);
     assert_eq!(code, 0, "{err}");
     // The resolver fails at once, as offline (SERVFAIL), instead of waiting for a reply.
