@@ -571,7 +571,10 @@ fn assert_valid_or_unborn(store: &Path, what: &str) {
             .filter(|e| !e.path().starts_with(store.join("tmp")))
             .map(|e| e.path().display().to_string())
             .collect();
-        assert!(entries.is_empty(), "{what}: a store without VERSION holds {entries:?}");
+        assert!(
+            entries.is_empty(),
+            "{what}: a store without VERSION holds {entries:?}"
+        );
         return;
     }
     let out = verify(store);
