@@ -66,7 +66,12 @@ impl Format for Json {
 /// A JSON value that keeps the order of object keys (serde_json's `Value` sorts them).
 #[derive(Debug)]
 enum Ordered {
-    Object(Vec<(String, Ordered)>),
+    /// The entries in file order, and where each key first occurs (look-ups stay O(1)
+    /// in objects of many keys).
+    Object(
+        Vec<(String, Ordered)>,
+        std::collections::HashMap<String, usize>,
+    ),
     Array(Vec<Ordered>),
     Leaf(Value),
 }
@@ -121,10 +126,12 @@ impl<'de> Visitor<'de> for OrderedVisitor {
     }
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Ordered, M::Error> {
         let mut out = Vec::new();
+        let mut index = std::collections::HashMap::new();
         while let Some((k, v)) = map.next_entry::<String, Ordered>()? {
+            index.entry(k.clone()).or_insert(out.len());
             out.push((k, v));
         }
-        Ok(Ordered::Object(out))
+        Ok(Ordered::Object(out, index))
     }
 }
 
@@ -132,7 +139,7 @@ impl Ordered {
     /// The value of the first occurrence of `key`.
     fn get(&self, key: &str) -> Option<&Ordered> {
         match self {
-            Ordered::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Ordered::Object(entries, index) => index.get(key).map(|&i| &entries[i].1),
             _ => None,
         }
     }
@@ -144,7 +151,7 @@ impl Ordered {
             (Ordered::Array(x), Ordered::Array(y)) => {
                 x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.same(q))
             }
-            (Ordered::Object(x), Ordered::Object(y)) => {
+            (Ordered::Object(x, _), Ordered::Object(y, _)) => {
                 x.len() == y.len()
                     && x.iter()
                         .all(|(k, v)| other.get(k).is_some_and(|w| v.same(w)))
@@ -220,7 +227,7 @@ impl Walk<'_> {
             return;
         }
         match (a, b) {
-            (Ordered::Object(x), Ordered::Object(y)) => {
+            (Ordered::Object(x, _), Ordered::Object(y, _)) => {
                 let common_a: Vec<&str> = x
                     .iter()
                     .map(|(k, _)| k.as_str())
