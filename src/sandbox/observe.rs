@@ -333,9 +333,14 @@ impl Supervisor {
         let Some(attempt) = attempt(listener, call, &dest, None) else {
             return Answer::Continue;
         };
-        let datagram =
-            step_socket(call.pid, fd).filter(|s| socket_type(s) == Some(libc::SOCK_DGRAM));
-        if let Some(socket) = datagram.filter(|_| dest.is_dns()) {
+        // Only a DNS destination needs the socket (its type, its flags): other denied
+        // connects cost no more look-ups.
+        let dns_datagram = dest
+            .is_dns()
+            .then(|| step_socket(call.pid, fd))
+            .flatten()
+            .filter(|s| socket_type(s) == Some(libc::SOCK_DGRAM));
+        if let Some(socket) = dns_datagram {
             let key = (tgid, fd);
             let stand_in = StandIn::install(
                 listener,
