@@ -96,12 +96,12 @@ pub fn print_error(err: &anyhow::Error) {
 }
 
 /// An error and its causes joined by `: `, each said once: many library errors already
-/// quote their cause (`cannot read x: {source}`), and anyhow's `{:#}` would repeat it.
+/// end with their cause (`cannot read x: {source}`), and anyhow's `{:#}` would repeat it.
 pub fn error_message(err: &anyhow::Error) -> String {
     let mut message = String::new();
     for cause in err.chain() {
         let text = cause.to_string();
-        if message.contains(&text) {
+        if message == text || message.ends_with(&format!(": {text}")) {
             continue;
         }
         if !message.is_empty() {
@@ -217,5 +217,12 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         let err = anyhow::Error::new(io).context("reading graph.toml");
         assert_eq!(error_message(&err), "reading graph.toml: no such file");
+    }
+
+    #[test]
+    fn a_cause_that_only_looks_like_the_end_of_the_message_is_said() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "x");
+        let err = anyhow::Error::new(io).context("cannot open x");
+        assert_eq!(error_message(&err), "cannot open x: x");
     }
 }
