@@ -2,11 +2,14 @@
 # Cost of observing a step (seccomp user notification, src/sandbox/observe.rs; the
 # tripwire file system, src/sandbox/tripwire.rs).
 #
-# Builds two one-step graphs with `reprobe build --no-cache`, RUNS times each, under
-# REPROBE_OBSERVE=off (no filter), network (network calls only), all (network calls
-# and opens, opens recorded by the tripwire: the default of `check`) and all-seccomp
-# (opens observed one by one with seccomp, REPROBE_TRIPWIRE=off), and prints the median
-# wall time of the whole build:
+# Builds three one-step graphs with `reprobe build --no-cache`, RUNS rounds, under
+# REPROBE_OBSERVE=off (no filter), network (network calls only), files (network calls
+# and opens outside the work directory, recorded by the tripwire: the default of
+# `build`), all (also the names looked up in the work directory, through an overlay:
+# the default of `check`) and all-seccomp (opens observed one by one with seccomp,
+# REPROBE_TRIPWIRE=off), and prints the median time of the step (the sandbox's wall
+# time, setup included, from the manifest) with its overhead against `off`, and the
+# median time of the whole build:
 #   opens   a C program making 100,000 open+close calls on a file of its work directory
 #   sysopen a C program making 100,000 open+close calls on /usr/include/stdio.h
 #   quiet   a C program computing for a while, with no system call of interest
@@ -57,20 +60,37 @@ outputs = ["out"]
 TOML
 done
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-for prog in opens sysopen quiet; do
-  for level in off network all all-seccomp; do
-    tripwire=on
-    observe=$level
-    if [ "$level" = all-seccomp ]; then tripwire=off observe=all; fi
-    times=$(for _ in $(seq "$RUNS"); do
-      start=$(date +%s.%N)
-      (cd "$WORK/$prog" && REPROBE_OBSERVE=$observe REPROBE_TRIPWIRE=$tripwire \
-        "$BIN" build --no-cache -q >/dev/null)
-      end=$(date +%s.%N)
-      echo "$end - $start" | bc
-    done | median)
-    printf '%-6s %-12s %ss\n' "$prog" "$level" "$times"
+LEVELS="off network files all all-seccomp"
+# Rounds interleave the levels, so that a slow spell of the machine hits all of them.
+: > "$WORK/times"
+for round in $(seq "$RUNS"); do
+  for prog in opens sysopen quiet; do
+    for level in $LEVELS; do
+      tripwire=on
+      observe=$level
+      if [ "$level" = all-seccomp ]; then tripwire=off observe=all; fi
+      start=$(date +%s%N)
+      step_ms=$(cd "$WORK/$prog" && REPROBE_OBSERVE=$observe REPROBE_TRIPWIRE=$tripwire \
+        "$BIN" build --no-cache --json |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["steps"][0]["duration_ms"])')
+      end=$(date +%s%N)
+      echo "$prog $level $step_ms $(( (end - start) / 1000000 ))" >> "$WORK/times"
+    done
   done
 done
+
+# Median step time (the sandbox's wall time, setup included) and whole-build time, and
+# the step's overhead against `off`.
+python3 - "$WORK/times" "$LEVELS" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+levels = sys.argv[2].split()
+def median(prog, level, column):
+    return statistics.median(int(r[column]) for r in rows if r[0] == prog and r[1] == level)
+print(f"{'step':8} {'level':12} {'step ms':>8} {'overhead':>9} {'build ms':>9}")
+for prog in ("opens", "sysopen", "quiet"):
+    base = median(prog, "off", 2)
+    for level in levels:
+        step = median(prog, level, 2)
+        print(f"{prog:8} {level:12} {step:8.0f} {100 * (step - base) / base:+8.0f}% {median(prog, level, 3):9.0f}")
+PY

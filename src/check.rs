@@ -428,7 +428,7 @@ fn run_in_round(
         .filter_map(|d| manifest.step(d))
         .collect();
     let mut options = rerun_options(profile);
-    options.observe_files = true;
+    options.observe_work_names = true;
     exec::run_one(
         Arc::clone(&cx.graph),
         Arc::clone(&cx.store),
@@ -453,7 +453,7 @@ fn run_round(
         record_cache: false,
         record_manifest: false,
         work_root: crate::store::tmpfs_work_root(),
-        observe_files: true,
+        observe_work_names: true,
         ..BuildOptions::default()
     };
     let manifest = exec::build(
@@ -740,7 +740,7 @@ fn rerun_options(profile: &SandboxProfile) -> BuildOptions {
         record_cache: false,
         record_manifest: false,
         work_root: crate::store::tmpfs_work_root(),
-        observe_files: false,
+        observe_work_names: false,
         ..BuildOptions::default()
     }
 }

@@ -416,16 +416,15 @@ fn an_absolute_path_into_the_project_is_an_undeclared_read() {
     project_reading_itself(dir.path());
     let (status, manifest, err) = build(dir.path(), &[]);
     assert_eq!(status, 0, "{err}");
+    assert_eq!(undeclared(&manifest, "s"), vec!["data.txt"], "{err}");
     assert!(
-        undeclared(&manifest, "s").is_empty(),
-        "build observes opens only on failure"
+        err.contains("warning: step `s` read or tried to read paths it did not declare: data.txt"),
+        "build warns by default: {err}"
     );
     let out = run_in(dir.path(), &["check", "--json"]);
     let report = json(&out);
     assert_eq!(report["steps"][0]["verdict"], "undeclared", "{report}");
     assert_eq!(report["steps"][0]["undeclared"][0], "data.txt");
-    let (_, manifest, _) = build_observing_files(dir.path());
-    assert_eq!(undeclared(&manifest, "s"), vec!["data.txt"]);
 }
 
 #[test]
@@ -447,7 +446,8 @@ fn reads_of_home_and_unlisted_etc_files_are_reported_and_judged_undeclared() {
         secret.display()
     );
     let dir = project(&one_step(&run), &[]);
-    let (status, manifest, err) = build_observing_files(dir.path());
+    // Observed by default: no REPROBE_OBSERVE.
+    let (status, manifest, err) = build(dir.path(), &[]);
     assert_eq!(status, 0, "{err}");
     let paths = undeclared(&manifest, "s");
     assert_eq!(
@@ -471,6 +471,48 @@ fn seccomp_sees_reads_below_the_steps_own_home_too() {
     assert_eq!(status, 0, "{err}");
     let paths = undeclared(&manifest, "s");
     assert_eq!(paths, vec!["/etc/hostname", "/homeless-shelter/.config/x"]);
+}
+
+#[test]
+fn a_relative_read_of_an_undeclared_project_file_that_falls_back_is_found_by_check() {
+    // The step looks for src/config.h next to its input and quietly falls back when it
+    // is missing: it succeeds in both builds. `check` (and `build` with
+    // REPROBE_OBSERVE=all) observe the names looked up in the work directory; `build`
+    // by default observes them only when re-running a failed step.
+    let run = "if [ -e src/config.h ]; then cat src/config.h; else echo default; fi > out; \
+               cat src/a.txt >> out";
+    let graph = one_step(run).replace("run", "inputs = [\"src/a.txt\"]\nrun");
+    let dir = project(&graph, &[("src/a.txt", "a\n"), ("src/config.h", "x\n")]);
+    let out = run_in(dir.path(), &["check", "--json"]);
+    let report = json(&out);
+    assert_eq!(code(&out), 1, "{report}");
+    assert_eq!(report["steps"][0]["verdict"], "undeclared", "{report}");
+    assert_eq!(
+        report["steps"][0]["undeclared"][0], "src/config.h",
+        "{report}"
+    );
+    let (status, manifest, err) = build_observing_files(dir.path());
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(undeclared(&manifest, "s"), vec!["src/config.h"]);
+    let (status, manifest, err) = build(dir.path(), &[]);
+    assert_eq!(status, 0, "{err}");
+    assert!(undeclared(&manifest, "s").is_empty(), "{manifest}");
+}
+
+#[test]
+fn a_failed_step_is_reported_with_both_its_own_and_its_re_runs_findings() {
+    // The first run already records /etc/hostname (observed by default); the re-run
+    // that explains the failure adds the relative name it looked up.
+    let run = "cat /etc/hostname > /dev/null; cat src/config.h > out";
+    let graph = one_step(run).replace("run", "inputs = [\"src/a.txt\"]\nrun");
+    let dir = project(&graph, &[("src/a.txt", "a\n"), ("src/config.h", "x\n")]);
+    let (status, manifest, err) = build(dir.path(), &[]);
+    assert_eq!(status, 3, "{err}");
+    assert_eq!(
+        undeclared(&manifest, "s"),
+        vec!["/etc/hostname", "src/config.h"],
+        "{err}"
+    );
 }
 
 #[test]
@@ -532,16 +574,22 @@ fn etc_files_only_root_may_read_stay_unreadable() {
 
 #[test]
 fn observed_opens_go_through_the_tripwire_file_system() {
-    // The mechanism itself: /etc is the tripwire's FUSE mirror and the work directory an
-    // overlay on it. REPROBE_TRIPWIRE=off: neither mount (seccomp observes each open).
+    // The mechanism itself: /etc is the tripwire's FUSE mirror and, when the work
+    // directory's names are observed too (`all`), the work directory an overlay on it.
+    // By default (`build`) the work directory is the plain tmpfs. REPROBE_TRIPWIRE=off:
+    // neither mount (seccomp observes each open).
     let run = "awk '{for (i = 7; i < NF; i++) if ($i == \"-\") print $5, $(i + 1)}' \
                /proc/self/mountinfo > out";
     let dir = project(&one_step(run), &[]);
     let out_dir = dir.path().join("out-dir");
-    for (tripwire, work_fs, etc_fuse) in [("on", "overlay", true), ("off", "tmpfs", false)] {
+    for (observe, tripwire, work_fs, etc_fuse) in [
+        ("all", "on", "overlay", true),
+        ("", "on", "tmpfs", true),
+        ("all", "off", "tmpfs", false),
+    ] {
         let built = reprobe()
             .args(["build", "--no-cache", "--out", out_dir.to_str().unwrap()])
-            .env("REPROBE_OBSERVE", "all")
+            .env("REPROBE_OBSERVE", observe)
             .env("REPROBE_TRIPWIRE", tripwire)
             .current_dir(dir.path())
             .output()

@@ -131,9 +131,10 @@ pub struct SandboxSpec {
     pub observation: Observation,
 }
 
-/// Environment variable overriding what is observed: `all` (network calls and file
-/// opens), `network`, or `off`. Meant for measuring the cost of observation
-/// (`benches/observe.sh`) and for debugging.
+/// Environment variable overriding what is observed: `all` (network calls, file opens
+/// and names looked up in the work directory), `files` (network calls and file opens
+/// outside the work directory), `network`, or `off`. Meant for measuring the cost of
+/// observation (`benches/observe.sh`) and for debugging.
 pub const OBSERVE_ENV: &str = "REPROBE_OBSERVE";
 
 /// Name prefix of the per-step temporary directories in `$TMPDIR`.
@@ -150,6 +151,14 @@ pub struct Observation {
     pub network: bool,
     /// File opens: undeclared project files, home directories, unlisted `/etc` files.
     pub files: bool,
+    /// With `files`, also the names the step looks up in its work directory that the
+    /// project has and the step did not declare (a relative `#include "config.h"`). They
+    /// are seen through an overlay on the work directory, which costs about 2
+    /// microseconds on every open there; without it, only opens outside the work
+    /// directory are recorded, and opens are never observed with seccomp (which costs
+    /// several times the open itself) when the tripwire is missing.
+    #[serde(default = "default_true")]
+    pub work_names: bool,
     /// The project on the host, to which the work directory's relative paths map back.
     pub project_root: Option<PathBuf>,
     /// Host directories below the project that are never reported (the store).
@@ -164,6 +173,7 @@ impl Default for Observation {
         Observation {
             network: true,
             files: true,
+            work_names: true,
             project_root: None,
             ignored: Vec::new(),
             opens_by_seccomp: false,
@@ -172,21 +182,31 @@ impl Default for Observation {
 }
 
 impl Observation {
-    /// Network calls always, file opens when `files`; [`OBSERVE_ENV`] overrides both.
-    pub fn from_env(files: bool) -> Self {
+    /// Network calls and file opens outside the work directory always, names looked up
+    /// in the work directory when `work_names`; [`OBSERVE_ENV`] overrides all three.
+    pub fn from_env(work_names: bool) -> Self {
         let level = std::env::var(OBSERVE_ENV).unwrap_or_default();
-        let (network, files) = match level.as_str() {
-            "off" => (false, false),
-            "network" => (true, false),
-            "all" => (true, true),
-            _ => (true, files),
+        let (network, files, work_names) = match level.as_str() {
+            "off" => (false, false, false),
+            "network" => (true, false, false),
+            "files" => (true, true, false),
+            "all" => (true, true, true),
+            _ => (true, true, work_names),
         };
         Observation {
             network,
             files,
+            work_names,
             opens_by_seccomp: std::env::var(TRIPWIRE_ENV).is_ok_and(|v| v == "off"),
             ..Observation::default()
         }
+    }
+
+    /// True when opens are observed with seccomp if the tripwire cannot be mounted: when
+    /// asked for ([`TRIPWIRE_ENV`]) or when the work directory's names are observed too
+    /// (`check`, a failed step's re-run), where a finding matters more than the cost.
+    pub(crate) fn seccomp_fallback(&self) -> bool {
+        self.opens_by_seccomp || self.work_names
     }
 
     /// The calls the step's filter sends to the supervisor (none for a fetch step).
@@ -197,6 +217,12 @@ impl Observation {
         };
         (set.network || set.files).then_some(set)
     }
+}
+
+/// Serde default of [`Observation::work_names`]: specs written before it existed observed
+/// everything.
+fn default_true() -> bool {
+    true
 }
 
 /// The identity a step runs as, with its own `/etc/passwd` and `/etc/group` entries

@@ -25,7 +25,7 @@ use nix::sys::socket::{
 use nix::unistd::{chdir, fchdir, pivot_root};
 
 use super::helper::{HelperRequest, SetupFailure};
-use super::tripwire::{Layout, TreeKind, GENERATED_ETC};
+use super::tripwire::{Layout, TreeKind};
 use super::{ids, limits, SandboxSpec, ALWAYS_HIDDEN};
 
 /// Devices bound from the host into the sandbox's `/dev`.
@@ -119,9 +119,15 @@ pub(super) fn build_root(
         .and_then(Layout::work_tree)
         .map(|i| Path::new(TRIPWIRE_STAGING).join(i.to_string()));
     let merged = mount_workdir(spec, staging, lower.as_deref(), &owner)?;
+    // Without a work tree (opens outside the work directory only), the work directory
+    // is an ordinary bind mount; with one, the tripwire is active only on the overlay.
     let active = match (&layout, merged) {
         (Some(layout), Some(merged)) => {
             disk.work = merged;
+            bind_tripwire_trees(layout)?;
+            true
+        }
+        (Some(layout), None) if lower.is_none() => {
             bind_tripwire_trees(layout)?;
             true
         }
@@ -224,10 +230,11 @@ fn bind_tripwire_trees(layout: &Layout) -> Result<(), SetupFailure> {
 }
 
 /// The allow-listed `/etc` entries nearly every process reads (the loader's cache at each
-/// exec; `cc`, `c++`, `awk` are alternatives): bound from the host over the tripwire's
+/// exec; `cc`, `c++`, `awk` are alternatives; the C library reads the locale aliases at
+/// each `setlocale`, which `gcc` and its passes all call): bound from the host over the tripwire's
 /// `/etc`, so they are read without reaching reprobe. The others are served by the
 /// mirror when a step reads them (binding each costs a look-up round trip per step).
-const ETC_BOUND: [&str; 2] = ["ld.so.cache", "alternatives"];
+const ETC_BOUND: [&str; 3] = ["ld.so.cache", "alternatives", "locale.alias"];
 
 /// Binds each [`ETC_BOUND`] host file or directory (not symlinks: the tree shows those
 /// as they are) over the tripwire's `/etc` at `etc`.
@@ -682,20 +689,26 @@ fn nearest_existing_ancestor(path: &Path) -> PathBuf {
         .unwrap_or_else(|| path.to_path_buf())
 }
 
-/// Generated `/etc` files bound over the host's: the build user's passwd and group,
-/// and hosts/hostname matching the sandbox's host name (`hostname` is the tripwire's
-/// own when it serves `/etc`).
-fn write_etc(spec: &SandboxSpec, tripwire: bool) -> Result<(), SetupFailure> {
-    let files = [
+/// The `/etc` files the sandbox makes up: (name, contents, whether the host must have a
+/// file there to cover). The build user's passwd and group, and hosts and hostname
+/// matching the sandbox's host name.
+pub(super) fn generated_etc(spec: &SandboxSpec) -> [(&'static str, String, bool); 4] {
+    [
         ("passwd", ids::passwd(&spec.user), true),
         ("group", ids::group(&spec.user), true),
         ("hosts", hosts(&spec.hostname), false),
         ("hostname", format!("{}\n", spec.hostname), false),
-    ];
-    for (name, contents, required) in files {
-        if tripwire && name == GENERATED_ETC {
-            continue;
-        }
+    ]
+}
+
+/// Binds the [`generated_etc`] files over the host's. With the tripwire serving `/etc`
+/// there is nothing to do: it serves them itself (a bind over it would cost a look-up
+/// round trip each).
+fn write_etc(spec: &SandboxSpec, tripwire: bool) -> Result<(), SetupFailure> {
+    if tripwire {
+        return Ok(());
+    }
+    for (name, contents, required) in generated_etc(spec) {
         let target = Path::new("etc").join(name);
         match fs::symlink_metadata(&target) {
             Ok(meta) if meta.is_file() => {}

@@ -37,6 +37,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 
 use super::fuse::{self, op, Attr, Request};
 use super::observe::etc_allowed;
+use super::rootfs::generated_etc;
 use super::SandboxSpec;
 
 /// How long the kernel may cache an answer (the host side does not change during a step).
@@ -106,11 +107,13 @@ impl Layout {
             host: project.clone(),
             inside: project.clone(),
         });
-        trees.push(Tree {
-            kind: TreeKind::Work,
-            host: project,
-            inside: spec.workdir.clone(),
-        });
+        if observation.work_names {
+            trees.push(Tree {
+                kind: TreeKind::Work,
+                host: project,
+                inside: spec.workdir.clone(),
+            });
+        }
         Some(Layout { trees })
     }
 
@@ -130,15 +133,10 @@ struct Node {
 /// An open file or directory listing.
 enum Handle {
     File(File),
-    /// A file made up for the sandbox ([`GENERATED_ETC`]).
+    /// A file made up for the sandbox ([`generated_etc`]).
     Bytes(Vec<u8>),
     Dir(Vec<(u64, u32, Vec<u8>)>),
 }
-
-/// The `/etc` file the tripwire makes up itself rather than mirror (the other generated
-/// ones, the user database and `hosts`, are allow-listed and bound by init): reading the
-/// host name is recorded, since it is one of the variations.
-pub(super) const GENERATED_ETC: &str = "hostname";
 
 /// What the tripwire of one step answers, known before init sends the device.
 pub(super) struct Policy {
@@ -147,8 +145,10 @@ pub(super) struct Policy {
     ignored: Vec<PathBuf>,
     /// The prepared work directory on the host: what the step's work directory held.
     staging: PathBuf,
-    /// The contents of [`GENERATED_ETC`].
-    hostname_file: Vec<u8>,
+    /// The `/etc` files made up for the sandbox ([`generated_etc`]), served instead of
+    /// the host's. Reading `hostname` is recorded (the host name is one of the
+    /// variations); the others are allow-listed.
+    generated: Vec<(&'static str, Vec<u8>)>,
 }
 
 impl Policy {
@@ -162,8 +162,21 @@ impl Policy {
             layout,
             ignored,
             staging: spec.host_workdir.clone(),
-            hostname_file: format!("{}\n", spec.hostname).into_bytes(),
+            generated: generated_etc(spec)
+                .into_iter()
+                .map(|(name, contents, _)| (name, contents.into_bytes()))
+                .collect(),
         }
+    }
+}
+
+impl Policy {
+    /// The contents of the made-up `/etc` file at `rel` (relative to `/etc`), if any.
+    fn generated_file(&self, rel: &Path) -> Option<&[u8]> {
+        self.generated
+            .iter()
+            .find(|(name, _)| rel == Path::new(name))
+            .map(|(_, contents)| contents.as_slice())
     }
 }
 
@@ -284,7 +297,10 @@ impl Tripwire {
                 Ok(Vec::new())
             }
             op::STATFS => Ok(fuse::statfs_out()),
-            op::FLUSH | op::ACCESS | op::DESTROY => Ok(Vec::new()),
+            // Nothing to flush in a read-only file system; ENOSYS tells the kernel to
+            // stop sending it, which spares a round trip at every later close.
+            op::FLUSH => Err(Errno::ENOSYS),
+            op::ACCESS | op::DESTROY => Ok(Vec::new()),
             op::FORGET | op::BATCH_FORGET | op::INTERRUPT => return,
             _ => Err(Errno::ENOSYS),
         };
@@ -336,11 +352,11 @@ impl Tripwire {
         })
     }
 
-    /// An `/etc` entry as the host has it.
+    /// An `/etc` entry as the host has it, or as the sandbox makes it up.
     fn look_in_etc(&self, tree: usize, rel: &Path) -> Option<Attr> {
-        if rel == Path::new(GENERATED_ETC) {
+        if let Some(contents) = self.policy.generated_file(rel) {
             return Some(Attr {
-                size: self.policy.hostname_file.len() as u64,
+                size: contents.len() as u64,
                 mode: libc::S_IFREG | 0o444,
                 nlink: 1,
                 uid: NOBODY,
@@ -445,9 +461,10 @@ impl Tripwire {
         if mode & 0o004 == 0 {
             return Err(Errno::EACCES);
         }
-        if rel == Path::new(GENERATED_ETC) {
+        if let Some(contents) = self.policy.generated_file(&rel) {
+            let handle = Handle::Bytes(contents.to_vec());
             self.record_etc(&rel, recorded);
-            let fh = self.add_handle(Handle::Bytes(self.policy.hostname_file.clone()));
+            let fh = self.add_handle(handle);
             return Ok(fuse::open_out(fh, fuse::FOPEN_KEEP_CACHE));
         }
         let file = fs::OpenOptions::new()
@@ -697,7 +714,7 @@ mod tests {
         let etc = tree(&mut wire, TreeKind::Etc);
         assert_ne!(lookup(&mut wire, etc, "passwd", 2), 0);
         assert_eq!(lookup(&mut wire, etc, "no-such-file.conf", 2), 0);
-        let hostname = lookup(&mut wire, etc, GENERATED_ETC, 2);
+        let hostname = lookup(&mut wire, etc, "hostname", 2);
         let buf = request(op::OPEN, hostname, 2, &[0; 8]);
         wire.0.answer(&Request::parse(&buf).unwrap());
         let mut reply = [0u8; 64];
@@ -715,5 +732,31 @@ mod tests {
         assert_eq!(&reply[16..n], b"h\n");
         let found: Vec<String> = wire.0.findings().into_iter().collect();
         assert_eq!(found, vec!["/etc/hostname"]);
+    }
+
+    #[test]
+    fn flush_is_refused_once_so_that_the_kernel_stops_sending_it() {
+        let project = tempfile::tempdir().unwrap();
+        let staging = tempfile::tempdir().unwrap();
+        let mut wire = tripwire(project.path(), staging.path());
+        let etc = tree(&mut wire, TreeKind::Etc);
+        let passwd = lookup(&mut wire, etc, "passwd", 2);
+        let buf = request(op::FLUSH, passwd, 2, &[0; 24]);
+        wire.0.answer(&Request::parse(&buf).unwrap());
+        let mut reply = [0u8; 64];
+        assert_eq!(wire.1.read(&mut reply).unwrap(), 16);
+        let error = i32::from_ne_bytes(reply[4..8].try_into().unwrap());
+        assert_eq!(error, -libc::ENOSYS);
+    }
+
+    #[test]
+    fn without_the_work_directorys_names_there_is_no_work_tree() {
+        let project = tempfile::tempdir().unwrap();
+        let staging = tempfile::tempdir().unwrap();
+        let mut spec = spec(project.path(), staging.path());
+        spec.observation.work_names = false;
+        let layout = Layout::for_spec(&spec).expect("opens outside it are observed");
+        assert_eq!(layout.work_tree(), None);
+        assert!(layout.trees.iter().any(|t| t.kind == TreeKind::Etc));
     }
 }
