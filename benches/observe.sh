@@ -13,11 +13,15 @@
 #   opens   a C program making 100,000 open+close calls on a file of its work directory
 #   sysopen a C program making 100,000 open+close calls on /usr/include/stdio.h
 #   quiet   a C program computing for a while, with no system call of interest
+# then the same for real steps: the corpus examples hello-c, multi-step, archives and
+# python-env (gcc, tar, gzip, ar, jar, python3), the sum of their steps' times under
+# off, files and all.
 # Usage: benches/observe.sh [REPROBE_BINARY] [RUNS]
 set -eu
 BIN=${1:-target/release/reprobe}
 RUNS=${2:-5}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+CORPUS=$(cd "$(dirname "$0")/../corpus" && pwd)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -93,4 +97,29 @@ for prog in ("opens", "sysopen", "quiet"):
     for level in levels:
         step = median(prog, level, 2)
         print(f"{prog:8} {level:12} {step:8.0f} {100 * (step - base) / base:+8.0f}% {median(prog, level, 3):9.0f}")
+PY
+
+# Real steps: every step of four corpus examples, summed, per level.
+EXAMPLES="hello-c multi-step archives python-env"
+for example in $EXAMPLES; do cp -r "$CORPUS/$example" "$WORK/$example"; done
+: > "$WORK/corpus"
+for round in $(seq "$RUNS"); do
+  for example in $EXAMPLES; do
+    for level in off files all; do
+      ms=$(cd "$WORK/$example" && REPROBE_OBSERVE=$level "$BIN" build --no-cache --json |
+        python3 -c 'import json,sys; print(sum(s["duration_ms"] for s in json.load(sys.stdin)["steps"]))')
+      echo "$example $level $ms" >> "$WORK/corpus"
+    done
+  done
+done
+python3 - "$WORK/corpus" "$EXAMPLES" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+print()
+print(f"{'example':12} {'off ms':>7} {'files ms':>9} {'all ms':>7}")
+for example in sys.argv[2].split():
+    m = {level: statistics.median(int(r[2]) for r in rows if r[0] == example and r[1] == level)
+         for level in ("off", "files", "all")}
+    over = lambda level: 100 * (m[level] - m["off"]) / m["off"]
+    print(f"{example:12} {m['off']:7.0f} {m['files']:6.0f} {over('files'):+3.0f}% {m['all']:5.0f} {over('all'):+3.0f}%")
 PY

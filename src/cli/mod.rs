@@ -35,8 +35,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build once in the sandbox, reusing the local cache, and record a manifest.
+    ///
+    /// Each step's network calls and its opens outside its work directory (`/etc`, home
+    /// directories, the project's own path) are observed: network attempts are denied,
+    /// both are reported. A step that fails is run once more with the names it looks up
+    /// in its work directory observed too, to name an undeclared project file it missed.
+    /// REPROBE_OBSERVE=all|files|network|off overrides this (all: as `check` does).
     Build(build::BuildArgs),
     /// Build twice in varied sandboxes and judge every step: reproducible or not, and why.
+    ///
+    /// Each step's network calls, opens outside its work directory and the names it looks
+    /// up in its work directory are observed (verdicts `network` and `undeclared`).
     Check(check::CheckArgs),
     /// Compare two files, directories or archives and classify each difference.
     Diff(diff::DiffArgs),
