@@ -407,7 +407,23 @@ fn hermetic_example_reports_the_network_and_the_undeclared_header() {
     let out = run_in(dir.path(), &["check", "--json"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let report = json(&out);
-    assert_verdicts(&report, &[("compile", "failed"), ("probe", "network")]);
+    assert_verdicts(
+        &report,
+        &[
+            ("compile", "failed"),
+            ("peek", "undeclared"),
+            ("probe", "network"),
+            ("settings", "undeclared"),
+        ],
+    );
+    assert_eq!(
+        step(&report, "peek")["undeclared"],
+        json!(["/etc/hostname"])
+    );
+    assert_eq!(
+        step(&report, "settings")["undeclared"],
+        json!(["local.conf"])
+    );
     let compile = step(&report, "compile");
     assert!(
         text(&compile["error"]).starts_with("failed in every build"),

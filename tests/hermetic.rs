@@ -500,6 +500,24 @@ fn a_relative_read_of_an_undeclared_project_file_that_falls_back_is_found_by_che
 }
 
 #[test]
+fn the_hermetic_example_builds_with_its_findings_observed_by_default() {
+    let dir = copy_corpus("hermetic");
+    let (status, manifest, err) = build(dir.path(), &[]);
+    assert_eq!(status, 3, "compile fails: {err}");
+    assert_eq!(undeclared(&manifest, "compile"), vec!["src/config.h"]);
+    assert_eq!(undeclared(&manifest, "peek"), vec!["/etc/hostname"]);
+    assert!(
+        err.contains(
+            "warning: step `peek` read or tried to read paths it did not declare: /etc/hostname"
+        ),
+        "{err}"
+    );
+    assert_eq!(attempts(&manifest, "probe").len(), 2, "{manifest}");
+    // The fallback on a missing local.conf needs the work directory's names: `check`.
+    assert!(undeclared(&manifest, "settings").is_empty(), "{manifest}");
+}
+
+#[test]
 fn a_failed_step_is_reported_with_both_its_own_and_its_re_runs_findings() {
     // The first run already records /etc/hostname (observed by default); the re-run
     // that explains the failure adds the relative name it looked up.
