@@ -517,6 +517,52 @@ fn the_hermetic_example_builds_with_its_findings_observed_by_default() {
     assert!(undeclared(&manifest, "settings").is_empty(), "{manifest}");
 }
 
+/// Runs reprobe with `args` in `dir`, in a mount namespace where `/dev/fuse` is
+/// `/dev/null` (as on a machine without FUSE); `None` where this process may not make
+/// mount namespaces (not root).
+fn run_without_fuse(dir: &std::path::Path, args: &[&str]) -> Option<std::process::Output> {
+    let probe = Command::new("unshare").args(["-m", "true"]).output().ok()?;
+    if !probe.status.success() {
+        eprintln!("skipped: unshare -m is not permitted here (needs root)");
+        return None;
+    }
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c"])
+        .arg("mount --bind /dev/null /dev/fuse && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_reprobe"))
+        .args(args)
+        .env_remove("REPROBE_STORE")
+        .current_dir(dir)
+        .output()
+        .expect("unshare runs");
+    Some(out)
+}
+
+#[test]
+fn without_fuse_build_observes_network_calls_and_check_falls_back_to_seccomp() {
+    let dir = copy_corpus("hermetic");
+    let Some(out) = run_without_fuse(dir.path(), &["build", "--json"]) else {
+        return;
+    };
+    let (manifest, err) = (json(&out), stderr(&out));
+    assert_eq!(code(&out), 3, "{err}");
+    // No tripwire: build's default does not pay for seccomp on every open...
+    assert!(undeclared(&manifest, "peek").is_empty(), "{manifest}");
+    assert_eq!(attempts(&manifest, "probe").len(), 2, "{manifest}");
+    // ...but a failed step's re-run does, to name what it missed.
+    assert_eq!(undeclared(&manifest, "compile"), vec!["src/config.h"]);
+    let Some(out) = run_without_fuse(dir.path(), &["check", "--json"]) else {
+        return;
+    };
+    let report = json(&out);
+    let peek = report["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["name"] == "peek"))
+        .expect("peek is judged");
+    assert_eq!(peek["verdict"], "undeclared", "{report}");
+    assert_eq!(peek["undeclared"][0], "/etc/hostname", "{report}");
+}
+
 #[test]
 fn a_failed_step_is_reported_with_both_its_own_and_its_re_runs_findings() {
     // The first run already records /etc/hostname (observed by default); the re-run
