@@ -502,8 +502,12 @@ fn a_relative_read_of_an_undeclared_project_file_that_falls_back_is_found_by_che
 #[test]
 fn the_hermetic_example_builds_with_its_findings_observed_by_default() {
     let dir = copy_corpus("hermetic");
-    let (status, manifest, err) = build(dir.path(), &[]);
+    let (status, manifest, err) = build(dir.path(), &["-v"]);
     assert_eq!(status, 3, "compile fails: {err}");
+    assert!(
+        err.contains("observed: network calls and opens outside the work directory"),
+        "-v says what is observed: {err}"
+    );
     assert_eq!(undeclared(&manifest, "compile"), vec!["src/config.h"]);
     assert_eq!(undeclared(&manifest, "peek"), vec!["/etc/hostname"]);
     assert!(
@@ -541,11 +545,15 @@ fn run_without_fuse(dir: &std::path::Path, args: &[&str]) -> Option<std::process
 #[test]
 fn without_fuse_build_observes_network_calls_and_check_falls_back_to_seccomp() {
     let dir = copy_corpus("hermetic");
-    let Some(out) = run_without_fuse(dir.path(), &["build", "--json"]) else {
+    let Some(out) = run_without_fuse(dir.path(), &["build", "--json", "-v"]) else {
         return;
     };
     let (manifest, err) = (json(&out), stderr(&out));
     assert_eq!(code(&out), 3, "{err}");
+    assert!(
+        err.contains("/dev/fuse cannot be opened, so only network calls are observed"),
+        "-v says what is observed: {err}"
+    );
     // No tripwire: build's default does not pay for seccomp on every open...
     assert!(undeclared(&manifest, "peek").is_empty(), "{manifest}");
     assert_eq!(attempts(&manifest, "probe").len(), 2, "{manifest}");

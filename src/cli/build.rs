@@ -11,7 +11,7 @@ use super::{open_store, CommonArgs, Interrupt};
 use crate::error::Exit;
 use crate::exec::{self, BuildEvent, BuildOptions, LimitDefaults, SandboxProfile};
 use crate::manifest::{Manifest, NetworkAttempt, StepRecord, StepStatus};
-use crate::sandbox::{format_size, Enforcement, Sandbox};
+use crate::sandbox::{format_size, Enforcement, Observation, Sandbox};
 
 /// Flags of `reprobe build`.
 #[derive(Debug, clap::Args)]
@@ -100,6 +100,12 @@ pub fn describe_limits(defaults: &LimitDefaults) -> String {
     )
 }
 
+/// "observed: network calls and …", for `-v`: what the steps of this command have
+/// observed (`work_names`: `check`'s default), after `REPROBE_OBSERVE`.
+pub fn describe_observation(work_names: bool) -> String {
+    Observation::from_env(work_names).describe(Observation::fuse_available())
+}
+
 /// Runs `reprobe build`.
 pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
     let graph = match args
@@ -115,6 +121,7 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
     let limits = args.limits.defaults();
     if args.common.verbose && !args.common.quiet {
         eprintln!("reprobe: {}", describe_limits(&limits));
+        eprintln!("reprobe: {}", describe_observation(false));
     }
     let options = BuildOptions {
         jobs: args.common.jobs(),

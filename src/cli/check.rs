@@ -94,6 +94,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
             "reprobe: {}",
             super::build::describe_limits(&options.limits)
         );
+        eprintln!("reprobe: {}", super::build::describe_observation(true));
     }
     let interrupt = Interrupt::install()?;
     if !args.common.quiet && !args.common.json {

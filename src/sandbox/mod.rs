@@ -202,6 +202,36 @@ impl Observation {
         }
     }
 
+    /// What is observed, in words, for `-v`: with `fuse` false (no usable `/dev/fuse`),
+    /// the fallback that applies instead of the tripwire.
+    pub fn describe(&self, fuse: bool) -> String {
+        let what = match (self.network, self.files, self.work_names) {
+            (false, false, _) => return "observed: nothing (REPROBE_OBSERVE=off)".into(),
+            (true, false, _) => "network calls",
+            (_, true, false) => "network calls and opens outside the work directory (/etc, home directories, the project's own path); a failed step is re-run with the names it looks up in its work directory observed too",
+            (_, true, true) => "network calls, opens outside the work directory (/etc, home directories, the project's own path) and the names looked up in the work directory",
+        };
+        let fallback = match (self.files, fuse, self.seccomp_fallback()) {
+            (true, false, true) => "; /dev/fuse cannot be opened, so opens are observed with seccomp, call by call",
+            (true, false, false) => "; /dev/fuse cannot be opened, so only network calls are observed (and failed steps' opens, with seccomp)",
+            _ => "",
+        };
+        format!("observed: {what}{fallback}")
+    }
+
+    /// True when `/dev/fuse` is the FUSE device (10:229) and can be opened for reading
+    /// and writing, which the tripwire needs (a check from outside the sandbox, which
+    /// opens it the same way).
+    pub fn fuse_available() -> bool {
+        use std::os::unix::fs::MetadataExt;
+        fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/fuse")
+            .and_then(|device| device.metadata())
+            .is_ok_and(|meta| meta.rdev() == libc::makedev(10, 229))
+    }
+
     /// True when opens are observed with seccomp if the tripwire cannot be mounted: when
     /// asked for ([`TRIPWIRE_ENV`]) or when the work directory's names are observed too
     /// (`check`, a failed step's re-run), where a finding matters more than the cost.
