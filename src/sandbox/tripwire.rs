@@ -12,10 +12,13 @@
 //! - the hidden home directories (`/home`, `/root`) and the project's own path show the
 //!   host's directories, empty; looking up any file there fails with `ENOENT` and is
 //!   recorded when the host has that file.
-//! - the work directory is an overlay whose lower layer is this file system: a name the
-//!   work directory lacks is looked up here, and recorded when the project has it (a
-//!   relative `#include "config.h"` of an undeclared header). Names the step creates
-//!   itself (its outputs) are dropped when the step is over.
+//! - when the names looked up in the work directory are observed too (`check`, a failed
+//!   step's re-run: [`super::Observation::work_names`]), the work directory is an overlay
+//!   whose lower layer is this file system: a name the work directory lacks is looked up
+//!   here, and recorded when the project has it (a relative `#include "config.h"` of an
+//!   undeclared header). Names the step creates itself (its outputs) are dropped when the
+//!   step is over. The overlay costs about 2.7 microseconds on every open in the work
+//!   directory, so `build` does without it by default.
 //!
 //! Init mounts the file system (it must open `/dev/fuse` inside the step's user
 //! namespace) and sends the device fd to the helper over a socket; the helper serves it
