@@ -219,6 +219,65 @@ open('out', 'w').write('done')
 }
 
 #[test]
+fn a_lookup_from_a_thread_is_recorded_with_its_name_and_the_process_pid() {
+    // Threaded resolvers (curl's, a Python thread) query from a thread that is not the
+    // process's leader: the attempt still names what was looked up, and the process.
+    let script = r#"import os, socket, threading
+def look(name):
+    try:
+        socket.getaddrinfo(name, 80)
+    except OSError:
+        pass
+t = threading.Thread(target=look, args=("thread.example.org",))
+t.start()
+t.join()
+look("main.example.org")
+open('out', 'w').write(str(os.getpid()))
+"#;
+    let dir = project(
+        &one_step("python3 probe.py").replace("run", "inputs = [\"probe.py\"]\nrun"),
+        &[("probe.py", script)],
+    );
+    let out_dir = dir.path().join("out-dir");
+    let (code, manifest, err) = build(dir.path(), &["--out", out_dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let list = attempts(&manifest, "s");
+    let pid: u64 = std::fs::read_to_string(out_dir.join("out"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    for name in ["thread.example.org", "main.example.org"] {
+        let dns = list
+            .iter()
+            .find(|a| a["dns_name"] == name)
+            .unwrap_or_else(|| panic!("{name} not recorded: {list:#?}"));
+        assert_eq!(dns["pid"], pid, "the process, not the thread: {dns}");
+    }
+}
+
+#[test]
+fn a_server_on_the_unspecified_address_is_reached_and_not_reported() {
+    // Connecting to 0.0.0.0 or :: reaches the host itself, as on any offline machine.
+    let script = r#"import socket
+for family, any_address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+    server = socket.socket(family)
+    server.bind((any_address, 0))
+    server.listen()
+    client = socket.create_connection((any_address, server.getsockname()[1]))
+    client.close()
+    server.close()
+open('out', 'w').write('connected')
+"#;
+    let dir = project(
+        &one_step("python3 probe.py").replace("run", "inputs = [\"probe.py\"]\nrun"),
+        &[("probe.py", script)],
+    );
+    let (code, manifest, err) = build(dir.path(), &["--deny-network-attempts"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(attempts(&manifest, "s").is_empty(), "{manifest}");
+}
+
+#[test]
 fn getent_hosts_is_recorded_with_the_name_it_looked_up() {
     let dir = project(&one_step("getent hosts example.org; echo $? > out"), &[]);
     let (code, manifest, err) = build(dir.path(), &[]);

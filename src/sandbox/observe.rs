@@ -693,8 +693,10 @@ fn attempt(
     dest: &Destination,
     dns_name: Option<String>,
 ) -> Option<NetworkAttempt> {
-    let argv = command_line(call.pid);
-    let pid = sandbox_pid(call.pid).unwrap_or(call.pid);
+    // The process, not the thread that made the call.
+    let process = thread_group(call.pid);
+    let argv = command_line(process);
+    let pid = sandbox_pid(process).unwrap_or(process);
     notification_valid(listener, call.id).then(|| NetworkAttempt {
         pid,
         argv,
@@ -827,9 +829,11 @@ fn thread_group(pid: i32) -> i32 {
     status_field(pid, "Tgid:").unwrap_or(pid)
 }
 
-/// A copy of fd `fd` of process `pid` (`pidfd_getfd`).
+/// A copy of fd `fd` of the process thread `pid` belongs to (`pidfd_getfd`). A pidfd
+/// names a thread group: `pidfd_open` refuses a thread that is not its leader, and a
+/// resolver often runs in one (curl's, a Python thread's).
 fn step_socket(pid: i32, fd: i32) -> Option<OwnedFd> {
-    let pidfd = pidfd_open(pid).ok()?;
+    let pidfd = pidfd_open(thread_group(pid)).ok()?;
     pidfd_getfd(&pidfd, fd).ok()
 }
 

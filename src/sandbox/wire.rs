@@ -48,12 +48,15 @@ impl Destination {
         }
     }
 
-    /// True for an IP destination on the loopback network (127/8, ::1, ::ffff:127/104).
+    /// True for an IP destination on this host: the loopback network (127/8, ::1,
+    /// ::ffff:127/104) or the unspecified address (0.0.0.0, ::, ::ffff:0.0.0.0), which
+    /// Linux connects to the host itself (a test server listening on 0.0.0.0).
     pub(crate) fn is_loopback(&self) -> bool {
+        let local_v4 = |v4: std::net::Ipv4Addr| v4.is_loopback() || v4.is_unspecified();
         match self {
-            Destination::Inet(ip, _) => ip.is_loopback(),
+            Destination::Inet(ip, _) => local_v4(*ip),
             Destination::Inet6(ip, _) => {
-                ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+                ip.is_loopback() || ip.is_unspecified() || ip.to_ipv4_mapped().is_some_and(local_v4)
             }
             _ => false,
         }
@@ -234,6 +237,16 @@ mod tests {
             .unwrap()
             .is_loopback());
         assert!(parse_sockaddr(&sockaddr_in6(Ipv6Addr::LOCALHOST, 1))
+            .unwrap()
+            .is_loopback());
+        // The unspecified address reaches the host itself.
+        assert!(parse_sockaddr(&sockaddr_in([0, 0, 0, 0], 8080))
+            .unwrap()
+            .is_loopback());
+        assert!(parse_sockaddr(&sockaddr_in6(Ipv6Addr::UNSPECIFIED, 8080))
+            .unwrap()
+            .is_loopback());
+        assert!(!parse_sockaddr(&sockaddr_in([10, 0, 0, 1], 8080))
             .unwrap()
             .is_loopback());
     }
