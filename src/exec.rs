@@ -17,7 +17,7 @@ use crate::graph::{Graph, Step, DEFAULT_TIMEOUT};
 use crate::hash::{ContentHash, FileHash};
 use crate::inputs::{self, FileHashCache, InputDep, StepInputs};
 use crate::manifest::{
-    ExitRecord, Host, Manifest, SandboxFindings, StepRecord, StepStatus, MANIFEST_SCHEMA,
+    ExitRecord, Host, Manifest, Observed, SandboxFindings, StepRecord, StepStatus, MANIFEST_SCHEMA,
 };
 use crate::sandbox::{
     LimitExceeded, Limits, Observation, Sandbox, SandboxSpec, SandboxUser, StepExit,
@@ -637,12 +637,14 @@ impl StepJob {
         if let Some(key) = record.input_hash.filter(|_| self.options.use_cache) {
             match self.store.lookup_action(&key) {
                 Ok(Some(entry)) if !self.hit_is_intact(&entry) => {}
+                Ok(Some(entry)) if !step.network && !entry.observed.covers(&self.observed()) => {}
                 Ok(Some(entry)) => {
                     record.status = StepStatus::Cached;
                     record.cached = true;
                     record.content_hash = Some(entry.content_hash);
                     record.outputs = entry.outputs;
                     record.duration_ms = entry.duration_ms;
+                    record.findings = entry.findings;
                     return record;
                 }
                 Ok(None) => {}
@@ -650,6 +652,17 @@ impl StepJob {
             }
         }
         self.run_in_sandbox(record, &inputs, &dep_outputs)
+    }
+
+    /// What this build observes in its steps (after `REPROBE_OBSERVE`), as kept with
+    /// cache entries.
+    fn observed(&self) -> Observed {
+        let observation = Observation::from_env(self.options.observe_work_names);
+        Observed {
+            network: observation.network,
+            files: observation.files,
+            work_names: observation.work_names,
+        }
     }
 
     /// False when the hit must not be taken: a final step's output blob, about to be
@@ -932,6 +945,8 @@ impl StepJob {
                 content_hash,
                 outputs: record.outputs.clone(),
                 duration_ms: record.duration_ms,
+                findings: record.findings.clone(),
+                observed: self.observed(),
             };
             if let Err(err) = self.store.record_action(&entry) {
                 return failed(record, err.to_string(), None);

@@ -120,6 +120,39 @@ pub struct NetworkAttempt {
     pub dns_name: Option<String>,
 }
 
+/// What a step's run was observed for (DESIGN.md section 4), kept with its cache entry:
+/// a cache hit carries the findings of the run that made it, and is taken only when that
+/// run was observed at least as closely as the current build asks. Entries written before
+/// this was kept read as `build`'s old default: network calls only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observed {
+    /// Network calls.
+    pub network: bool,
+    /// Opens outside the work directory.
+    pub files: bool,
+    /// Names looked up in the work directory.
+    pub work_names: bool,
+}
+
+impl Default for Observed {
+    fn default() -> Self {
+        Observed {
+            network: true,
+            files: false,
+            work_names: false,
+        }
+    }
+}
+
+impl Observed {
+    /// True when a run observed like `self` saw everything `wanted` asks for.
+    pub fn covers(&self, wanted: &Observed) -> bool {
+        (self.network || !wanted.network)
+            && (self.files || !wanted.files)
+            && (self.work_names || !wanted.work_names)
+    }
+}
+
 /// What the sandbox observed about a step's hermeticity.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxFindings {
@@ -131,6 +164,13 @@ pub struct SandboxFindings {
     /// count reached `pids`): a write or fork may have failed without failing the step.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub limits: Vec<String>,
+}
+
+impl SandboxFindings {
+    /// True when nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.network.is_empty() && self.undeclared.is_empty() && self.limits.is_empty()
+    }
 }
 
 /// How a step's process ended.

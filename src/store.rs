@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::hash::{ContentHash, DerivationHash, Digest, FileHash, InputHash};
+use crate::manifest::{Observed, SandboxFindings};
 use crate::tree::{EntryType, TreeEntry};
 
 /// The schema of action-cache entries.
@@ -50,6 +51,14 @@ pub struct ActionEntry {
     pub outputs: Vec<TreeEntry>,
     /// How long the run took, in milliseconds.
     pub duration_ms: u64,
+    /// What the run's sandbox found (network attempts, undeclared reads): a hit reports
+    /// them again, so a warm cache cannot hide them from `--deny-network-attempts`.
+    #[serde(default, skip_serializing_if = "SandboxFindings::is_empty")]
+    pub findings: SandboxFindings,
+    /// What the run was observed for; a hit is taken only when it covers the current
+    /// build's observation.
+    #[serde(default)]
+    pub observed: Observed,
 }
 
 /// Errors of the store, each naming the file involved.
@@ -595,6 +604,8 @@ mod tests {
                 mtime: 0,
             }],
             duration_ms: 1,
+            findings: Default::default(),
+            observed: Default::default(),
         };
         store.record_action(&entry).unwrap();
         assert!(store.lookup_action(&key).unwrap().is_none());

@@ -651,6 +651,8 @@ mod tests {
             content_hash: crate::tree::content_hash(&outputs),
             outputs,
             duration_ms: 1,
+            findings: Default::default(),
+            observed: Default::default(),
         }
     }
 
