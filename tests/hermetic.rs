@@ -129,6 +129,71 @@ fn deny_network_attempts_makes_build_exit_1() {
     assert_eq!(denied, 1, "{err}");
 }
 
+/// `reprobe build --json` with the cache (unlike [`build`]), and extra environment.
+fn build_cached(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, Value, String) {
+    let mut command = reprobe();
+    command
+        .args(["build", "--json"])
+        .args(args)
+        .current_dir(dir);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command.output().expect("reprobe runs");
+    (code(&out), json(&out), stderr(&out))
+}
+
+#[test]
+fn a_cache_hit_reports_the_findings_of_the_run_that_made_it() {
+    // A warm cache must not let a step that tried the network past
+    // --deny-network-attempts: the hit carries the findings of the run it reuses.
+    let dir = project(
+        &one_step(
+            "bash -c 'exec 3<>/dev/tcp/192.0.2.1/80'; cat /etc/hostname > /dev/null; echo > out",
+        ),
+        &[],
+    );
+    let (first, manifest, err) = build_cached(dir.path(), &["--deny-network-attempts"], &[]);
+    assert_eq!(first, 1, "{err}");
+    assert_eq!(manifest["steps"][0]["cached"], false);
+    let (second, manifest, err) = build_cached(dir.path(), &["--deny-network-attempts"], &[]);
+    assert_eq!(second, 1, "{err}");
+    assert_eq!(manifest["steps"][0]["cached"], true, "{manifest}");
+    assert!(
+        attempt_to(&attempts(&manifest, "s"), "192.0.2.1").is_some(),
+        "{manifest}"
+    );
+    assert_eq!(undeclared(&manifest, "s"), vec!["/etc/hostname"]);
+    assert!(
+        err.contains("tried to reach the network"),
+        "warned again: {err}"
+    );
+}
+
+#[test]
+fn a_cache_entry_made_with_less_observation_is_not_taken() {
+    // An entry recorded without observation knows no findings: a build that observes
+    // runs the step again rather than report it clean.
+    let dir = project(
+        &one_step("bash -c 'exec 3<>/dev/tcp/192.0.2.1/80'; echo > out"),
+        &[],
+    );
+    let (first, manifest, err) = build_cached(dir.path(), &[], &[("REPROBE_OBSERVE", "off")]);
+    assert_eq!(first, 0, "{err}");
+    assert!(attempts(&manifest, "s").is_empty());
+    let (second, manifest, err) = build_cached(dir.path(), &["--deny-network-attempts"], &[]);
+    assert_eq!(second, 1, "{err}");
+    assert_eq!(manifest["steps"][0]["cached"], false, "{manifest}");
+    // The observed run's entry is then taken, findings and all.
+    let (third, manifest, _) = build_cached(dir.path(), &["--deny-network-attempts"], &[]);
+    assert_eq!(third, 1);
+    assert_eq!(manifest["steps"][0]["cached"], true, "{manifest}");
+}
+
 #[test]
 fn the_build_table_marks_a_step_that_tried_the_network_even_when_it_succeeded() {
     let dir = project(

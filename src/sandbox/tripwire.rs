@@ -272,10 +272,20 @@ impl Tripwire {
     /// only when the work directory (copied back to `staging`) does not have them now.
     pub(super) fn findings(self) -> BTreeSet<String> {
         let mut found = self.found;
+        let project = self
+            .policy
+            .layout
+            .work_tree()
+            .map(|tree| self.policy.layout.trees[tree].host.clone());
         for rel in self.work_found {
-            if fs::symlink_metadata(self.policy.staging.join(&rel)).is_err() {
-                found.insert(rel.display().to_string());
+            if fs::symlink_metadata(self.policy.staging.join(&rel)).is_ok() {
+                continue;
             }
+            // A directory the work directory lacks hides what below it was sought: it is
+            // shown as a directory ("src/sub/"), whatever the step looked for inside.
+            let is_dir = project.as_ref().is_some_and(|p| p.join(&rel).is_dir());
+            let slash = if is_dir { "/" } else { "" };
+            found.insert(format!("{}{slash}", rel.display()));
         }
         found
     }
@@ -404,7 +414,10 @@ impl Tripwire {
             Ok(staged) if staged.is_dir() && in_project.is_dir() => Some(dir_attr()),
             Ok(_) => None,
             Err(_) => {
-                if recorded {
+                // An empty project directory holds nothing the step could have missed
+                // (`gcc -Iinclude` looking for a header in an empty `include/`).
+                let worth_recording = !in_project.is_dir() || has_entries(&project);
+                if recorded && worth_recording {
                     self.work_found.insert(rel.to_path_buf());
                 }
                 None
@@ -577,6 +590,11 @@ fn list_dir(dir: &Path) -> io::Result<Vec<(u64, u32, Vec<u8>)>> {
 }
 
 /// A negative entry, cached by the kernel like a positive one.
+/// True when directory `dir` has at least one entry.
+fn has_entries(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
+}
+
 fn negative() -> Vec<u8> {
     fuse::entry_out(0, &Attr::default(), VALID_SECS)
 }
@@ -761,5 +779,24 @@ mod tests {
         let layout = Layout::for_spec(&spec).expect("opens outside it are observed");
         assert_eq!(layout.work_tree(), None);
         assert!(layout.trees.iter().any(|t| t.kind == TreeKind::Etc));
+    }
+
+    #[test]
+    fn a_missing_directory_is_recorded_as_one_unless_the_project_has_it_empty() {
+        let project = tempfile::tempdir().unwrap();
+        let staging = tempfile::tempdir().unwrap();
+        for dir in [project.path(), staging.path()] {
+            fs::create_dir_all(dir.join("src")).unwrap();
+        }
+        fs::create_dir_all(project.path().join("src/sub")).unwrap();
+        fs::write(project.path().join("src/sub/deep.h"), "").unwrap();
+        fs::create_dir_all(project.path().join("include")).unwrap();
+        let mut wire = tripwire(project.path(), staging.path());
+        let work = tree(&mut wire, TreeKind::Work);
+        let src = lookup(&mut wire, work, "src", 2);
+        assert_eq!(lookup(&mut wire, src, "sub", 2), 0);
+        assert_eq!(lookup(&mut wire, work, "include", 2), 0);
+        let found: Vec<String> = wire.0.findings().into_iter().collect();
+        assert_eq!(found, vec!["src/sub/"]);
     }
 }
