@@ -284,6 +284,41 @@ open('out', 'w').write('done')
 }
 
 #[test]
+fn io_uring_is_refused_in_a_step_so_no_connect_escapes_the_filter() {
+    // A ring connects without a filtered call; the step gets ENOSYS, as on a kernel
+    // without io_uring. On the host (the control) the same program gets a ring.
+    let program = r#"#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void) {
+  char params[120];
+  memset(params, 0, sizeof params);
+  long fd = syscall(SYS_io_uring_setup, 8, params);
+  printf("%s\n", fd >= 0 ? "ring" : strerror(errno));
+  return 0;
+}
+"#;
+    let graph = one_step("./probe > out").replace("run", "inputs = [\"probe\"]\nrun");
+    let dir = project(&graph, &[("probe.c", program)]);
+    compile_static_probe(dir.path());
+    let host = Command::new(dir.path().join("probe"))
+        .output()
+        .expect("probe runs");
+    let host = String::from_utf8_lossy(&host.stdout).to_string();
+    if host != "ring\n" {
+        eprintln!("skipped: the host itself refuses io_uring ({host})");
+        return;
+    }
+    let out_dir = dir.path().join("out-dir");
+    let (status, _, err) = build(dir.path(), &["--out", out_dir.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    let inside = std::fs::read_to_string(out_dir.join("out")).unwrap();
+    assert_eq!(inside, "Function not implemented\n", "host: {host}");
+}
+
+#[test]
 fn a_lookup_from_a_thread_is_recorded_with_its_name_and_the_process_pid() {
     // Threaded resolvers (curl's, a Python thread) query from a thread that is not the
     // process's leader: the attempt still names what was looked up, and the process.
