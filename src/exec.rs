@@ -1053,15 +1053,36 @@ fn describe_failure(
 /// The likely reason of a failure: "step `compile` tried to open src/config.h, which is
 /// not in its inputs".
 pub fn undeclared_hint(step: &str, undeclared: &[String]) -> Option<String> {
-    let (first, rest) = undeclared.split_first()?;
-    let (paths, verb) = if rest.is_empty() {
-        (first.clone(), "is")
-    } else {
-        (undeclared.join(", "), "are")
+    // Project paths are relative; the others (/etc, home directories) cannot be inputs.
+    let (project, host): (Vec<&String>, Vec<&String>) =
+        undeclared.iter().partition(|p| !p.starts_with('/'));
+    let join = |paths: &[&String]| {
+        paths
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    Some(format!(
-        "step `{step}` tried to open {paths}, which {verb} not in its inputs"
-    ))
+    let mut parts = Vec::new();
+    if !project.is_empty() {
+        let verb = if project.len() == 1 { "is" } else { "are" };
+        parts.push(format!(
+            "step `{step}` tried to open {}, which {verb} not in its inputs",
+            join(&project)
+        ));
+    }
+    if !host.is_empty() {
+        let who = if parts.is_empty() {
+            format!("step `{step}`")
+        } else {
+            "it also".to_string()
+        };
+        parts.push(format!(
+            "{who} read or tried to read {} (outside the project)",
+            join(&host)
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 fn failed(mut record: StepRecord, why: String, stderr: Option<&Path>) -> StepRecord {
@@ -1126,6 +1147,28 @@ pub fn export_final_outputs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_failure_hint_tells_project_files_from_host_files() {
+        let hint = |paths: &[&str]| {
+            let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+            undeclared_hint("compile", &paths)
+        };
+        assert_eq!(hint(&[]), None);
+        assert_eq!(
+            hint(&["src/config.h"]).unwrap(),
+            "step `compile` tried to open src/config.h, which is not in its inputs"
+        );
+        assert_eq!(
+            hint(&["/etc/hostname", "src/a.h", "src/b.h"]).unwrap(),
+            "step `compile` tried to open src/a.h, src/b.h, which are not in its inputs; \
+             it also read or tried to read /etc/hostname (outside the project)"
+        );
+        assert_eq!(
+            hint(&["/root/.netrc"]).unwrap(),
+            "step `compile` read or tried to read /root/.netrc (outside the project)"
+        );
+    }
 
     #[test]
     fn declared_values_are_never_overridden_by_the_profile() {

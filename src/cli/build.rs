@@ -106,6 +106,26 @@ pub fn describe_observation(work_names: bool) -> String {
     Observation::from_env(work_names).describe(Observation::fuse_available())
 }
 
+/// A process's argv on one line: arguments joined by spaces, control characters (the
+/// newlines of a `python3 -c` script) escaped.
+pub fn printable_argv(argv: &[String]) -> String {
+    argv.iter()
+        .map(|arg| {
+            arg.chars()
+                .flat_map(|c| {
+                    let escaped: Vec<char> = if c.is_control() {
+                        c.escape_default().collect()
+                    } else {
+                        vec![c]
+                    };
+                    escaped
+                })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Runs `reprobe build`.
 pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
     let graph = match args
@@ -226,7 +246,7 @@ fn report_findings(manifest: &Manifest) {
 /// "step `fetch` tried to reach the network: `curl …` (pid 7) connected to inet
 /// 192.0.2.1 port 443 (denied)"; DNS queries name what was looked up.
 pub fn describe_attempt(step: &str, attempt: &NetworkAttempt) -> String {
-    let process = format!("`{}` (pid {})", attempt.argv.join(" "), attempt.pid);
+    let process = format!("`{}` (pid {})", printable_argv(&attempt.argv), attempt.pid);
     let destination = if attempt.port == 0 {
         format!("{} {}", attempt.family, attempt.address)
     } else {
@@ -410,5 +430,20 @@ impl Progress {
             eprint!("\r\x1b[K");
             self.shown = false;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_argv_is_printed_on_one_line() {
+        let argv = vec![
+            "python3".to_string(),
+            "-c".into(),
+            "import os\nprint(1)\t".into(),
+        ];
+        assert_eq!(printable_argv(&argv), "python3 -c import os\\nprint(1)\\t");
     }
 }

@@ -292,7 +292,7 @@ fn render_finding(finding: &StepFinding, verbose: bool, colour: bool) -> String 
             out,
             "  network: pid {} `{}` -> {} {}:{}{name}",
             attempt.pid,
-            attempt.argv.join(" "),
+            super::build::printable_argv(&attempt.argv),
             attempt.family,
             attempt.address,
             attempt.port

@@ -207,7 +207,7 @@ impl Observation {
     pub fn describe(&self, fuse: bool) -> String {
         let what = match (self.network, self.files, self.work_names) {
             (false, false, _) => return "observed: nothing (REPROBE_OBSERVE=off)".into(),
-            (true, false, _) => "network calls",
+            (true, false, _) => "network calls; a failed step is re-run with its file opens observed too",
             (_, true, false) => "network calls and opens outside the work directory (/etc, home directories, the project's own path); a failed step is re-run with the names it looks up in its work directory observed too",
             (_, true, true) => "network calls, opens outside the work directory (/etc, home directories, the project's own path) and the names looked up in the work directory",
         };
