@@ -283,6 +283,58 @@ open('out', 'w').write('done')
     assert_eq!(udp["port"], 9999);
 }
 
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_32_bit_connect_and_sendto_are_recorded_and_denied() {
+    // `int $0x80` makes 32-bit system calls from a 64-bit program (as a 32-bit program
+    // does): connect (362) and sendto (369), with their arguments in static data, below
+    // 4 GiB in a non-PIE binary.
+    let program = r#"#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static struct sockaddr_in tcp_to;
+static struct sockaddr_in udp_to;
+static char payload[] = "hi";
+static long call32(long nr, long a, long b, long c, long d, long e, long f) {
+  long ret;
+  register long ebp asm("rbp") = f;
+  asm volatile("int $0x80" : "=a"(ret)
+               : "a"(nr), "b"(a), "c"(b), "d"(c), "S"(d), "D"(e), "r"(ebp) : "memory");
+  return ret;
+}
+int main(void) {
+  tcp_to.sin_family = AF_INET; tcp_to.sin_port = htons(443);
+  tcp_to.sin_addr.s_addr = htonl(0xC0000201);
+  udp_to.sin_family = AF_INET; udp_to.sin_port = htons(9999);
+  udp_to.sin_addr.s_addr = htonl(0xC0000202);
+  int tcp = socket(AF_INET, SOCK_STREAM, 0), udp = socket(AF_INET, SOCK_DGRAM, 0);
+  long c = call32(362, tcp, (long)&tcp_to, sizeof tcp_to, 0, 0, 0);
+  long s = call32(369, udp, (long)payload, 2, 0, (long)&udp_to, sizeof udp_to);
+  printf("%ld %ld\n", c, s);
+  return 0;
+}
+"#;
+    let graph = one_step("./probe > out").replace("run", "inputs = [\"probe\"]\nrun");
+    let dir = project(&graph, &[("probe.c", program)]);
+    let status = Command::new("gcc")
+        .args(["-static", "-no-pie", "-O1", "-o", "probe", "probe.c"])
+        .current_dir(dir.path())
+        .status()
+        .expect("gcc runs");
+    assert!(status.success(), "gcc -static -no-pie failed");
+    let out_dir = dir.path().join("out-dir");
+    let (code, manifest, err) = build(dir.path(), &["--out", out_dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let out = std::fs::read_to_string(out_dir.join("out")).unwrap();
+    assert_eq!(out, "-101 -101\n", "both denied with ENETUNREACH");
+    let list = attempts(&manifest, "s");
+    let tcp = attempt_to(&list, "192.0.2.1").unwrap_or_else(|| panic!("{list:#?}"));
+    assert_eq!(tcp["port"], 443);
+    let udp = attempt_to(&list, "192.0.2.2").unwrap_or_else(|| panic!("{list:#?}"));
+    assert_eq!(udp["port"], 9999);
+}
+
 #[test]
 fn io_uring_is_refused_in_a_step_so_no_connect_escapes_the_filter() {
     // A ring connects without a filtered call; the step gets ENOSYS, as on a kernel

@@ -87,8 +87,11 @@ struct Call {
     id: u64,
     /// Thread id in the helper's (host) pid namespace.
     pid: i32,
+    /// The native number of the call (a 32-bit call's is translated).
     nr: i64,
     args: [u64; 6],
+    /// A 32-bit call: its pointers and structures are 32-bit ones.
+    compat: bool,
 }
 
 /// The helper's side of the observation of one step.
@@ -287,6 +290,8 @@ impl Supervisor {
             libc::SYS_sendto | libc::SYS_sendmsg | libc::SYS_sendmmsg => {
                 self.on_send(listener, call)
             }
+            // Only network calls of 32-bit code are notified.
+            _ if call.compat => Answer::Continue,
             _ => {
                 self.on_open(listener, call);
                 Answer::Continue
@@ -656,12 +661,28 @@ fn receive(listener: RawFd) -> Option<Call> {
     if rc != 0 {
         return None;
     }
+    let (nr, compat) = native_call(notif.data.arch, notif.data.nr);
     Some(Call {
         id: notif.id,
         pid: notif.pid as i32,
-        nr: i64::from(notif.data.nr),
+        nr,
         args: notif.data.args,
+        compat,
     })
+}
+
+/// The native number of a notified call, and whether it was a 32-bit one.
+fn native_call(arch: u32, nr: i32) -> (i64, bool) {
+    #[cfg(target_arch = "x86_64")]
+    if arch == super::seccomp::I386_ARCH {
+        let native = super::seccomp::I386_NETWORK_CALLS
+            .iter()
+            .find(|(i386, _)| *i386 as i32 == nr)
+            .map_or(-1, |(_, native)| *native);
+        return (native, true);
+    }
+    let _ = arch;
+    (i64::from(nr), false)
 }
 
 /// `SECCOMP_IOCTL_NOTIF_SEND`; a vanished caller makes it fail, which is fine.
@@ -716,6 +737,9 @@ fn read_send(call: &Call) -> Option<(Option<Destination>, Vec<u8>)> {
         let payload = read_mem(call.pid, call.args[1], (call.args[2] as usize).min(MAX_DNS));
         return Some((addr, payload.unwrap_or_default()));
     }
+    if call.compat {
+        return read_send_32(call);
+    }
     // sendmsg: a msghdr; sendmmsg: an array of mmsghdr, whose first is read.
     let header = read_mem(call.pid, call.args[1], 56).ok()?;
     let word = |at: usize| u64::from_ne_bytes(header[at..at + 8].try_into().unwrap_or([0; 8]));
@@ -732,6 +756,32 @@ fn read_send(call: &Call) -> Option<(Option<Destination>, Vec<u8>)> {
             .and_then(|v| {
                 let base = u64::from_ne_bytes(v[0..8].try_into().ok()?);
                 let len = u64::from_ne_bytes(v[8..16].try_into().ok()?);
+                read_mem(call.pid, base, (len as usize).min(MAX_DNS)).ok()
+            })
+            .unwrap_or_default()
+    };
+    Some((addr, payload))
+}
+
+/// [`read_send`] of a 32-bit `sendmsg`/`sendmmsg`: a header of 32-bit pointers and
+/// lengths (name, name length, iovec array, its length), iovecs of two 32-bit words.
+fn read_send_32(call: &Call) -> Option<(Option<Destination>, Vec<u8>)> {
+    let header = read_mem(call.pid, call.args[1], 16).ok()?;
+    let word = |bytes: &[u8], at: usize| -> u64 {
+        bytes
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, |b| u64::from(u32::from_ne_bytes(b)))
+    };
+    let addr = read_sockaddr(call.pid, word(&header, 0), word(&header, 4));
+    let (iov, iovlen) = (word(&header, 8), word(&header, 12));
+    let payload = if iovlen == 0 {
+        Vec::new()
+    } else {
+        read_mem(call.pid, iov, 8)
+            .ok()
+            .and_then(|v| {
+                let (base, len) = (word(&v, 0), word(&v, 4));
                 read_mem(call.pid, base, (len as usize).min(MAX_DNS)).ok()
             })
             .unwrap_or_default()

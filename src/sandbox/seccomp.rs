@@ -4,9 +4,9 @@
 //! The step process installs the filter right before `execve`, after `PR_SET_NO_NEW_PRIVS`,
 //! with `SECCOMP_FILTER_FLAG_NEW_LISTENER`. Every filtered call then blocks in the kernel
 //! until the supervisor answers its notification (`seccomp_unotify(2)`): "continue" or an
-//! errno. Calls of a foreign architecture (32-bit programs on x86-64) are not filtered:
-//! a documented limit (the network namespace still stops them; they are just not
-//! recorded). `io_uring_setup` is refused while network calls are observed, since a ring
+//! errno. Of the calls of a foreign architecture (32-bit programs, or `int $0x80`, on
+//! x86-64), only the network ones are notified (`connect`, `sendto`, `sendmsg`,
+//! `sendmmsg`; not `socketcall`); file opens are not observed there. `io_uring_setup` is refused while network calls are observed, since a ring
 //! connects without a filtered call.
 
 use std::io;
@@ -29,6 +29,22 @@ const NATIVE_ARCH: u32 = 0xC000_003E;
 /// The audit architecture of the system calls the filter understands.
 #[cfg(target_arch = "aarch64")]
 const NATIVE_ARCH: u32 = 0xC000_00B7;
+
+/// The audit architecture of the 32-bit system calls an x86-64 process can still make
+/// (`int $0x80`, or a 32-bit program).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const I386_ARCH: u32 = 0x4000_0003;
+
+/// The 32-bit network calls observed, with the native call each stands for: their
+/// arguments sit where the native ones do (`sendmsg`'s header is laid out for 32 bits).
+/// `socketcall`, which 32-bit C libraries stopped using with Linux 4.3, is not.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const I386_NETWORK_CALLS: [(u32, libc::c_long); 4] = [
+    (362, libc::SYS_connect),
+    (369, libc::SYS_sendto),
+    (370, libc::SYS_sendmsg),
+    (345, libc::SYS_sendmmsg),
+];
 
 /// x32 system calls carry this bit in their number on x86-64.
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -113,14 +129,28 @@ const RET: u32 = libc::BPF_RET | libc::BPF_K;
 /// Shape: foreign architecture or x32 → allow; each observed network call → notify; each
 /// open call → allow when its flags cannot read, else notify; anything else → allow.
 pub(crate) fn filter_program(set: FilterSet) -> Vec<sock_filter> {
-    let mut prog = vec![
-        stmt(LD_ABS, DATA_ARCH),
+    let mut prog = vec![stmt(LD_ABS, DATA_ARCH)];
+    #[cfg(target_arch = "x86_64")]
+    if set.network {
+        // 32-bit network calls → notify; any other 32-bit call → allow. Skipped (with
+        // the architecture still loaded) for other architectures.
+        let mut block = vec![stmt(LD_ABS, DATA_NR)];
+        for (nr, _) in I386_NETWORK_CALLS {
+            block.push(jump(JEQ, nr, 0, 1));
+            block.push(stmt(RET, RET_NOTIFY));
+        }
+        block.push(stmt(RET, RET_ALLOW));
+        let skip = u8::try_from(block.len()).expect("a short block");
+        prog.push(jump(JEQ, I386_ARCH, 0, skip));
+        prog.extend(block);
+    }
+    prog.extend([
         jump(JEQ, NATIVE_ARCH, 1, 0),
         stmt(RET, RET_ALLOW),
         stmt(LD_ABS, DATA_NR),
         jump(JGE, X32_SYSCALL_BIT, 0, 1),
         stmt(RET, RET_ALLOW),
-    ];
+    ]);
     if set.network {
         for nr in NETWORK_CALLS {
             prog.push(jump(JEQ, nr as u32, 0, 1));
@@ -283,6 +313,29 @@ mod tests {
         assert_eq!(verdict(ALL, foreign), RET_ALLOW);
         let x32 = call(libc::SYS_connect | X32_SYSCALL_BIT as libc::c_long, [0; 6]);
         assert_eq!(verdict(ALL, x32), RET_ALLOW);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn network_calls_of_32_bit_code_are_notified_and_nothing_else_of_it() {
+        let i386 = |nr: u32| libc::seccomp_data {
+            nr: nr as i32,
+            arch: I386_ARCH,
+            instruction_pointer: 0,
+            args: [0; 6],
+        };
+        for (nr, _) in I386_NETWORK_CALLS {
+            assert_eq!(verdict(ALL, i386(nr)), RET_NOTIFY, "i386 nr {nr}");
+        }
+        assert_eq!(verdict(ALL, i386(5)), RET_ALLOW, "an i386 open");
+        let files_only = FilterSet {
+            network: false,
+            files: true,
+        };
+        assert_eq!(verdict(files_only, i386(362)), RET_ALLOW);
+        // The native calls are still told apart after the 32-bit block.
+        assert_eq!(verdict(ALL, call(libc::SYS_connect, [0; 6])), RET_NOTIFY);
+        assert_eq!(verdict(ALL, call(libc::SYS_read, [0; 6])), RET_ALLOW);
     }
 
     #[test]
