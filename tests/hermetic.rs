@@ -408,50 +408,6 @@ open('out', 'w').write(str(os.getpid()))
 }
 
 #[test]
-fn dns_over_tcp_is_recorded_with_its_name_whether_sent_or_written() {
-    // A resolver retrying over TCP (or told `use-vc`): the connect to port 53 is
-    // pretended, and the length-prefixed query read for its name, sent with send(2) or
-    // written with write(2). The written one gets a SERVFAIL answer, length first.
-    let script = r#"import os, socket, struct
-def query(name):
-    q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-    for label in name.split("."):
-        q += bytes([len(label)]) + label.encode()
-    q += b"\x00\x00\x01\x00\x01"
-    return struct.pack(">H", len(q)) + q
-s = socket.create_connection(("192.0.2.53", 53))
-try:
-    s.sendall(query("send.example.org"))
-except OSError:
-    pass
-w = socket.create_connection(("192.0.2.53", 53))
-os.write(w.fileno(), query("write.example.org"))
-answer = w.recv(512)
-open("out", "w").write("rcode %d" % (answer[5] & 0x0F))
-"#;
-    let dir = project(
-        &one_step("python3 probe.py").replace("run", "inputs = [\"probe.py\"]\nrun"),
-        &[("probe.py", script)],
-    );
-    let out_dir = dir.path().join("out-dir");
-    let (code, manifest, err) = build(dir.path(), &["--out", out_dir.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let list = attempts(&manifest, "s");
-    for name in ["send.example.org", "write.example.org"] {
-        let dns = list
-            .iter()
-            .find(|a| a["dns_name"] == name)
-            .unwrap_or_else(|| panic!("{name} not recorded: {list:#?}"));
-        assert_eq!(
-            (dns["address"].as_str(), dns["port"].as_u64()),
-            (Some("192.0.2.53"), Some(53))
-        );
-    }
-    let out = std::fs::read_to_string(out_dir.join("out")).unwrap();
-    assert_eq!(out, "rcode 2", "a SERVFAIL answer");
-}
-
-#[test]
 fn a_server_on_the_unspecified_address_is_reached_and_not_reported() {
     // Connecting to 0.0.0.0 or :: reaches the host itself, as on any offline machine.
     let script = r#"import socket

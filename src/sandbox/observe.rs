@@ -11,9 +11,9 @@
 //! Decisions, per call:
 //! - `connect`/`sendto`/`sendmsg`/`sendmmsg` to loopback (the step's own network
 //!   namespace) continue and are not reported, except DNS (port 53, any address).
-//! - Anything else on IP is denied with `ENETUNREACH` and recorded. A UDP or TCP
-//!   `connect` to a DNS server is answered with success without connecting, so that the
-//!   query the resolver sends next can be read for its name; that send is then denied.
+//! - Anything else on IP is denied with `ENETUNREACH` and recorded. A UDP `connect` to a
+//!   DNS server is answered with success without connecting, so that the query the
+//!   resolver sends next can be read for its name; that send is then denied.
 //! - A `connect` to a local name service socket (nscd, systemd-resolved) is recorded.
 //! - Opens that may read always continue; the path is recorded when it is a project file
 //!   missing from the work directory (or the project's own host path, which is hidden),
@@ -339,18 +339,13 @@ impl Supervisor {
             return Answer::Continue;
         };
         // Only a DNS destination needs the socket (its type, its flags): other denied
-        // connects cost no more look-ups. UDP, or TCP (a resolver retrying a truncated
-        // answer, or told `use-vc`): either way the query is read for its name.
-        let dns_socket = dest
+        // connects cost no more look-ups.
+        let dns_datagram = dest
             .is_dns()
             .then(|| step_socket(call.pid, fd))
             .flatten()
-            .and_then(|s| match socket_type(&s) {
-                Some(libc::SOCK_DGRAM) => Some((s, false)),
-                Some(libc::SOCK_STREAM) => Some((s, true)),
-                _ => None,
-            });
-        if let Some((socket, stream)) = dns_socket {
+            .filter(|s| socket_type(s) == Some(libc::SOCK_DGRAM));
+        if let Some(socket) = dns_datagram {
             let key = (tgid, fd);
             let stand_in = StandIn::install(
                 listener,
@@ -358,7 +353,6 @@ impl Supervisor {
                 call.pid,
                 fd,
                 &socket,
-                stream,
                 key,
                 attempt.clone(),
             );
@@ -387,7 +381,11 @@ impl Supervisor {
         if !is_ip || (dest.is_loopback() && !dest.is_dns()) {
             return Answer::Continue;
         }
-        let name = dest.is_dns().then(|| dns_name_sent(&payload)).flatten();
+        let name = if dest.is_dns() {
+            dns_query_name(&payload, false).or_else(|| dns_query_name(&payload, true))
+        } else {
+            None
+        };
         if let Some(attempt) = attempt(listener, call, &dest, name) {
             self.dns_sockets.remove(&(tgid, fd));
             self.record(attempt);
@@ -879,19 +877,6 @@ fn sandbox_pid(pid: i32) -> Option<i32> {
 /// The process (thread group) a thread belongs to.
 fn thread_group(pid: i32) -> i32 {
     status_field(pid, "Tgid:").unwrap_or(pid)
-}
-
-/// The name a DNS query sent on a socket asks for: over TCP (the message led by its
-/// 2-byte length, which matches what follows) or over UDP.
-fn dns_name_sent(payload: &[u8]) -> Option<String> {
-    let length_led = payload
-        .get(..2)
-        .is_some_and(|l| usize::from(u16::from_be_bytes([l[0], l[1]])) == payload.len() - 2);
-    if length_led {
-        dns_query_name(payload, true).or_else(|| dns_query_name(payload, false))
-    } else {
-        dns_query_name(payload, false)
-    }
 }
 
 /// A copy of fd `fd` of the process thread `pid` belongs to (`pidfd_getfd`). A pidfd

@@ -1,7 +1,6 @@
-//! A stand-in for the DNS server a step's UDP (or TCP) socket "connected" to, so that a
-//! query written with `write(2)` (Go's resolver, or `connect` then `os.write`) is read
-//! for its name like one sent with `sendto`. Over TCP, the stand-in is a stream and
-//! messages carry their 2-byte length first.
+//! A stand-in for the DNS server a step's UDP socket "connected" to, so that a query
+//! written with `write(2)` (Go's resolver, or `connect` then `os.write`) is read for its
+//! name like one sent with `sendto`.
 //!
 //! The supervisor answers a UDP `connect` to port 53 with success without connecting
 //! (module `observe`). `write` is not in the seccomp filter (it is far too frequent), so a
@@ -27,8 +26,6 @@ const MAX_QUERY: usize = 512;
 /// The supervisor's end of one stand-in resolver, and who connected to it.
 pub(super) struct StandIn {
     ours: OwnedFd,
-    /// A TCP resolver's stand-in: a stream, whose messages carry a 2-byte length first.
-    stream: bool,
     /// The step's process and socket, by (tgid, fd) in the host's pid namespace.
     pub(super) key: (i32, i32),
     /// The attempt as recorded at `connect`, without a name yet.
@@ -37,28 +34,20 @@ pub(super) struct StandIn {
 
 impl StandIn {
     /// Puts a stand-in at fd `fd` of the process whose `connect` notification `id` is
-    /// pending on `listener`. `original` is a copy of the step's socket (for its flags),
-    /// `stream` says whether it is a TCP one (DNS over TCP) rather than UDP.
+    /// pending on `listener`. `original` is a copy of the step's socket (for its flags).
     /// `None` when the kernel refuses: the caller then keeps the plain pretended connect.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn install(
         listener: RawFd,
         id: u64,
         pid: i32,
         fd: i32,
         original: &OwnedFd,
-        stream: bool,
         key: (i32, i32),
         attempt: NetworkAttempt,
     ) -> Option<StandIn> {
-        let kind = if stream {
-            SockType::Stream
-        } else {
-            SockType::Datagram
-        };
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
-            kind,
+            SockType::Datagram,
             None,
             SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
         )
@@ -81,12 +70,7 @@ impl StandIn {
         };
         // SAFETY: addfd is a live, correctly sized struct for this ioctl.
         let rc = unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) };
-        (rc >= 0).then_some(StandIn {
-            ours,
-            stream,
-            key,
-            attempt,
-        })
+        (rc >= 0).then_some(StandIn { ours, key, attempt })
     }
 
     /// The fd to poll for queries.
@@ -99,13 +83,6 @@ impl StandIn {
     pub(super) fn take_queries(&self) -> Vec<NetworkAttempt> {
         let mut attempts = Vec::new();
         let mut buf = [0u8; MAX_QUERY];
-        // A datagram is one query (MSG_TRUNC: its whole length even when cut); a stream
-        // read takes what was written, a query a resolver writes at once.
-        let flags = if self.stream {
-            libc::MSG_DONTWAIT
-        } else {
-            libc::MSG_DONTWAIT | libc::MSG_TRUNC
-        };
         loop {
             // SAFETY: buf is live and MAX_QUERY bytes long.
             let n = unsafe {
@@ -113,27 +90,15 @@ impl StandIn {
                     self.ours.as_raw_fd(),
                     buf.as_mut_ptr().cast(),
                     buf.len(),
-                    flags,
+                    libc::MSG_DONTWAIT | libc::MSG_TRUNC,
                 )
             };
             let Ok(n) = usize::try_from(n) else { break };
-            if n == 0 {
-                break;
-            }
-            let received = &buf[..n.min(MAX_QUERY)];
-            let query = if self.stream {
-                received.get(2..).unwrap_or_default()
-            } else {
-                received
-            };
+            let query = &buf[..n.min(MAX_QUERY)];
             let mut attempt = self.attempt.clone();
             attempt.dns_name = dns_query_name(query, false);
             attempts.push(attempt);
-            if let Some(mut answer) = servfail(query) {
-                if self.stream {
-                    let length = u16::try_from(answer.len()).unwrap_or(u16::MAX);
-                    answer.splice(0..0, length.to_be_bytes());
-                }
+            if let Some(answer) = servfail(query) {
                 // SAFETY: answer is live for the call.
                 unsafe {
                     libc::send(
@@ -253,7 +218,6 @@ mod tests {
         };
         let stand_in = StandIn {
             ours,
-            stream: false,
             key: (1, 3),
             attempt,
         };
