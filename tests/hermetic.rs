@@ -408,6 +408,22 @@ open('out', 'w').write(str(os.getpid()))
 }
 
 #[test]
+fn a_lookup_over_tcp_fails_at_once_and_is_recorded() {
+    // glibc told to use TCP (`use-vc`) writes its A and AAAA queries together on one
+    // stream: the connect to port 53 is denied at once, as offline, so nothing waits.
+    let run = "RES_OPTIONS=use-vc getent ahosts example.org; echo $? > out";
+    let graph = one_step(run).replace("run", "timeout = 30\nrun");
+    let dir = project(&graph, &[]);
+    let (code, manifest, err) = build(dir.path(), &[]);
+    assert_eq!(code, 0, "the step ends by itself: {err}");
+    let list = attempts(&manifest, "s");
+    assert!(
+        list.iter().any(|a| a["port"] == 53),
+        "the TCP connect is recorded: {list:#?}"
+    );
+}
+
+#[test]
 fn a_server_on_the_unspecified_address_is_reached_and_not_reported() {
     // Connecting to 0.0.0.0 or :: reaches the host itself, as on any offline machine.
     let script = r#"import socket
@@ -780,6 +796,29 @@ fn without_fuse_build_observes_network_calls_and_check_falls_back_to_seccomp() {
         .expect("peek is judged");
     assert_eq!(peek["verdict"], "undeclared", "{report}");
     assert_eq!(peek["undeclared"][0], "/etc/hostname", "{report}");
+}
+
+#[test]
+fn the_sandboxs_own_etc_files_look_the_same_whether_the_tripwire_serves_them_or_not() {
+    // Served by the tripwire (build's default) or bound over the host's (network only):
+    // same owner, mode and contents, so observing does not change a step's output.
+    let run = "ls -ln /etc/passwd /etc/group /etc/hosts /etc/hostname | cut -d' ' -f1,3,4 > out; \
+               id -un >> out; id -gn >> out; cat /etc/hostname /etc/hosts >> out";
+    let dir = project(&one_step(run), &[]);
+    let mut outputs = Vec::new();
+    for level in ["network", "files"] {
+        let out_dir = dir.path().join(format!("out-{level}"));
+        let built = reprobe()
+            .args(["build", "--no-cache", "--out", out_dir.to_str().unwrap()])
+            .env("REPROBE_OBSERVE", level)
+            .current_dir(dir.path())
+            .output()
+            .expect("reprobe runs");
+        assert_eq!(code(&built), 0, "{}", stderr(&built));
+        outputs.push(std::fs::read_to_string(out_dir.join("out")).unwrap());
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert!(outputs[0].starts_with("-rw-r--r-- 0 0\n"), "{}", outputs[0]);
 }
 
 #[test]

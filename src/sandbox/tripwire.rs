@@ -368,12 +368,13 @@ impl Tripwire {
     /// An `/etc` entry as the host has it, or as the sandbox makes it up.
     fn look_in_etc(&self, tree: usize, rel: &Path) -> Option<Attr> {
         if let Some(contents) = self.policy.generated_file(rel) {
+            // As when bound over the host's: the sandbox's root owns them, 0644.
             return Some(Attr {
                 size: contents.len() as u64,
-                mode: libc::S_IFREG | 0o444,
+                mode: libc::S_IFREG | 0o644,
                 nlink: 1,
-                uid: NOBODY,
-                gid: NOBODY,
+                uid: 0,
+                gid: 0,
                 ..Attr::default()
             });
         }
