@@ -195,6 +195,10 @@ pub struct ExplainReport {
     /// What actually ran in NEW (differs from the content-addressing row when the cache
     /// was bypassed or had lost entries).
     pub ran: RanRow,
+    /// Steps of NEW that ran although their key did not change: their cache entry was
+    /// missing, evicted or corrupt, recorded with less observation than NEW asked for,
+    /// or the cache was bypassed (`--no-cache`). By name.
+    pub reran_unchanged: Vec<String>,
     /// The full input tree asked for with `--step`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<StepTree>,
@@ -316,6 +320,7 @@ pub fn explain(
         models: model_rows(&model_steps(&steps)),
         reprobe_model: REPROBE_MODEL.into(),
         ran: ran(new_manifest),
+        reran_unchanged: reran_unchanged(&steps),
         step,
     };
     (report.early_cutoff, report.saved_by_cutoff) = early_cutoffs(&steps, &graph);
@@ -575,6 +580,18 @@ fn ran(new: &Manifest) -> RanRow {
     RanRow { steps, time_ms }
 }
 
+/// Steps that ran in NEW with the key they had in OLD, sorted by name.
+fn reran_unchanged(steps: &[Analysed]) -> Vec<String> {
+    let mut names: Vec<String> = steps
+        .iter()
+        .filter(|s| matches!(s.class, Class::Unchanged | Class::Nondeterministic(..)))
+        .filter(|s| s.new.status == StepStatus::Ran)
+        .map(|s| s.new.name.clone())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Steps with a new key and the old output, and the rebuilds each saved.
 fn early_cutoffs(steps: &[Analysed], graph: &DepGraph) -> (Vec<Cutoff>, usize) {
     let changed: Vec<bool> = steps.iter().map(Analysed::input_changed).collect();
@@ -601,14 +618,28 @@ fn early_cutoffs(steps: &[Analysed], graph: &DepGraph) -> (Vec<Cutoff>, usize) {
     (out, all_saved.len())
 }
 
+/// "2 steps ran again with unchanged inputs: …", when some did.
+fn reran_line(report: &ExplainReport) -> Option<String> {
+    let names = &report.reran_unchanged;
+    (!names.is_empty()).then(|| {
+        format!(
+            "{} ran again with unchanged inputs (no usable cache entry: missing, evicted or corrupt, recorded with less observation than this build asked for, or --no-cache): {}",
+            plural(names.len(), "step"),
+            names.join(", ")
+        )
+    })
+}
+
 /// The summary: root causes first (grouped by what changed), then nondeterministic
 /// steps, new and removed steps, and early cutoffs.
 fn summary(report: &ExplainReport, total: usize) -> Vec<String> {
     if report.is_empty() {
-        return vec![format!(
+        let mut lines = vec![format!(
             "nothing to explain: all {} have the same input hash in both builds",
             plural(total, "step")
         )];
+        lines.extend(reran_line(report));
+        return lines;
     }
     let mut lines = root_cause_lines(report);
     for n in &report.nondeterministic {
@@ -633,6 +664,7 @@ fn summary(report: &ExplainReport, total: usize) -> Vec<String> {
         ));
     }
     lines.extend(cutoff_line(report));
+    lines.extend(reran_line(report));
     lines
 }
 

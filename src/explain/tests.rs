@@ -139,10 +139,20 @@ pub(crate) fn graph() -> Vec<Sim> {
     ]
 }
 
+/// `m` as a second build would record it with every step a cache hit.
+fn all_cached(m: &Manifest) -> Manifest {
+    let mut m = m.clone();
+    for step in &mut m.steps {
+        step.status = StepStatus::Cached;
+        step.cached = true;
+    }
+    m
+}
+
 #[test]
 fn identical_builds_explain_nothing() {
     let m = simulate(&graph(), "1");
-    let r = run(&m, &m);
+    let r = run(&m, &all_cached(&m));
     assert!(r.is_empty());
     assert_eq!(r.summary.len(), 1);
     assert!(
@@ -151,6 +161,32 @@ fn identical_builds_explain_nothing() {
         r.summary
     );
     assert!(r.models.iter().all(|m| m.steps == 0));
+    assert!(r.reran_unchanged.is_empty());
+}
+
+#[test]
+fn steps_that_ran_again_with_unchanged_keys_are_named() {
+    // No key changed, yet two steps ran (their cache entries were unusable).
+    let m = simulate(&graph(), "1");
+    let mut new = all_cached(&m);
+    for step in new
+        .steps
+        .iter_mut()
+        .filter(|s| s.name == "b" || s.name == "e")
+    {
+        step.status = StepStatus::Ran;
+        step.cached = false;
+    }
+    let r = run(&m, &new);
+    assert!(r.is_empty(), "nothing changed");
+    assert_eq!(r.reran_unchanged, ["b", "e"]);
+    assert_eq!(r.summary.len(), 2, "{:?}", r.summary);
+    assert!(
+        r.summary[1].starts_with("2 steps ran again with unchanged inputs"),
+        "{:?}",
+        r.summary
+    );
+    assert!(r.summary[1].ends_with(": b, e"), "{:?}", r.summary);
 }
 
 #[test]
