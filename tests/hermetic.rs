@@ -285,17 +285,23 @@ open('out', 'w').write('done')
 
 #[cfg(target_arch = "x86_64")]
 #[test]
-fn a_32_bit_connect_and_sendto_are_recorded_and_denied() {
+fn network_calls_of_32_bit_code_are_recorded_and_denied() {
     // `int $0x80` makes 32-bit system calls from a 64-bit program (as a 32-bit program
-    // does): connect (362) and sendto (369), with their arguments in static data, below
-    // 4 GiB in a non-PIE binary.
+    // does): connect (362), sendto (369) and sendmsg (370), with their arguments in
+    // static data, below 4 GiB in a non-PIE binary.
     let program = r#"#include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 static struct sockaddr_in tcp_to;
 static struct sockaddr_in udp_to;
+static struct sockaddr_in dns_to;
 static char payload[] = "hi";
+/* A DNS query for m32.example.org, and a 32-bit msghdr and iovec pointing at it. */
+static unsigned char query[] = {0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+  3, 'm', '3', '2', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'o', 'r', 'g', 0, 0, 1, 0, 1};
+static unsigned int iov32[2];
+static unsigned int msg32[7];
 static long call32(long nr, long a, long b, long c, long d, long e, long f) {
   long ret;
   register long ebp asm("rbp") = f;
@@ -311,7 +317,13 @@ int main(void) {
   int tcp = socket(AF_INET, SOCK_STREAM, 0), udp = socket(AF_INET, SOCK_DGRAM, 0);
   long c = call32(362, tcp, (long)&tcp_to, sizeof tcp_to, 0, 0, 0);
   long s = call32(369, udp, (long)payload, 2, 0, (long)&udp_to, sizeof udp_to);
-  printf("%ld %ld\n", c, s);
+  dns_to.sin_family = AF_INET; dns_to.sin_port = htons(53);
+  dns_to.sin_addr.s_addr = htonl(0xC0000203);
+  iov32[0] = (unsigned int)(long)query; iov32[1] = sizeof query;
+  msg32[0] = (unsigned int)(long)&dns_to; msg32[1] = sizeof dns_to;
+  msg32[2] = (unsigned int)(long)iov32; msg32[3] = 1;
+  long m = call32(370, udp, (long)msg32, 0, 0, 0, 0);
+  printf("%ld %ld %ld\n", c, s, m);
   return 0;
 }
 "#;
@@ -327,12 +339,15 @@ int main(void) {
     let (code, manifest, err) = build(dir.path(), &["--out", out_dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let out = std::fs::read_to_string(out_dir.join("out")).unwrap();
-    assert_eq!(out, "-101 -101\n", "both denied with ENETUNREACH");
+    assert_eq!(out, "-101 -101 -101\n", "all denied with ENETUNREACH");
     let list = attempts(&manifest, "s");
     let tcp = attempt_to(&list, "192.0.2.1").unwrap_or_else(|| panic!("{list:#?}"));
     assert_eq!(tcp["port"], 443);
     let udp = attempt_to(&list, "192.0.2.2").unwrap_or_else(|| panic!("{list:#?}"));
     assert_eq!(udp["port"], 9999);
+    // sendmsg: the 32-bit header and iovec are read as such, the query for its name.
+    let dns = attempt_to(&list, "192.0.2.3").unwrap_or_else(|| panic!("{list:#?}"));
+    assert_eq!(dns["dns_name"], "m32.example.org", "{dns}");
 }
 
 #[test]

@@ -310,7 +310,8 @@ impl Supervisor {
         let fd = call.args[0] as i32;
         match &dest {
             Destination::Unix(path) if RESOLVER_SOCKETS.contains(&path.as_str()) => {
-                if let Some(attempt) = attempt(listener, call, &dest, None) {
+                let process = thread_group(call.pid);
+                if let Some(attempt) = attempt(listener, call, process, &dest, None) {
                     self.record(attempt);
                 }
                 Answer::Continue
@@ -335,14 +336,14 @@ impl Supervisor {
         if dest.is_loopback() && !dest.is_dns() {
             return Answer::Continue;
         }
-        let Some(attempt) = attempt(listener, call, &dest, None) else {
+        let Some(attempt) = attempt(listener, call, tgid, &dest, None) else {
             return Answer::Continue;
         };
         // Only a DNS destination needs the socket (its type, its flags): other denied
         // connects cost no more look-ups.
         let dns_datagram = dest
             .is_dns()
-            .then(|| step_socket(call.pid, fd))
+            .then(|| step_socket(tgid, fd))
             .flatten()
             .filter(|s| socket_type(s) == Some(libc::SOCK_DGRAM));
         if let Some(socket) = dns_datagram {
@@ -386,7 +387,7 @@ impl Supervisor {
         } else {
             None
         };
-        if let Some(attempt) = attempt(listener, call, &dest, name) {
+        if let Some(attempt) = attempt(listener, call, tgid, &dest, name) {
             self.dns_sockets.remove(&(tgid, fd));
             self.record(attempt);
         }
@@ -708,14 +709,15 @@ fn notification_valid(listener: RawFd, id: u64) -> bool {
 }
 
 /// The attempt record for `call` to `dest`, or `None` if the caller is gone already.
+/// `process` is the caller's thread group: an attempt names the process, not the thread
+/// that made the call.
 fn attempt(
     listener: RawFd,
     call: &Call,
+    process: i32,
     dest: &Destination,
     dns_name: Option<String>,
 ) -> Option<NetworkAttempt> {
-    // The process, not the thread that made the call.
-    let process = thread_group(call.pid);
     let argv = command_line(process);
     let pid = sandbox_pid(process).unwrap_or(process);
     notification_valid(listener, call.id).then(|| NetworkAttempt {
@@ -735,25 +737,23 @@ fn read_send(call: &Call) -> Option<(Option<Destination>, Vec<u8>)> {
         let payload = read_mem(call.pid, call.args[1], (call.args[2] as usize).min(MAX_DNS));
         return Some((addr, payload.unwrap_or_default()));
     }
-    if call.compat {
-        return read_send_32(call);
-    }
-    // sendmsg: a msghdr; sendmmsg: an array of mmsghdr, whose first is read.
-    let header = read_mem(call.pid, call.args[1], 56).ok()?;
-    let word = |at: usize| u64::from_ne_bytes(header[at..at + 8].try_into().unwrap_or([0; 8]));
-    let namelen = u64::from(u32::from_ne_bytes(
-        header[8..12].try_into().unwrap_or([0; 4]),
-    ));
-    let addr = read_sockaddr(call.pid, word(0), namelen);
-    let (iov, iovlen) = (word(16), word(24));
+    // sendmsg: a msghdr; sendmmsg: an array of mmsghdr, whose first is read. Its fields
+    // are words (8 bytes, or 4 in 32-bit code): name, name length (a 4-byte integer in a
+    // word's place), iovec array, its length. An iovec is two words: base and length.
+    let word = if call.compat { 4 } else { 8 };
+    let header = read_mem(call.pid, call.args[1], 4 * word).ok()?;
+    let addr = read_sockaddr(call.pid, field(&header, 0, word), field(&header, word, 4));
+    let (iov, iovlen) = (
+        field(&header, 2 * word, word),
+        field(&header, 3 * word, word),
+    );
     let payload = if iovlen == 0 {
         Vec::new()
     } else {
-        read_mem(call.pid, iov, 16)
+        read_mem(call.pid, iov, 2 * word)
             .ok()
             .and_then(|v| {
-                let base = u64::from_ne_bytes(v[0..8].try_into().ok()?);
-                let len = u64::from_ne_bytes(v[8..16].try_into().ok()?);
+                let (base, len) = (field(&v, 0, word), field(&v, word, word));
                 read_mem(call.pid, base, (len as usize).min(MAX_DNS)).ok()
             })
             .unwrap_or_default()
@@ -761,30 +761,14 @@ fn read_send(call: &Call) -> Option<(Option<Destination>, Vec<u8>)> {
     Some((addr, payload))
 }
 
-/// [`read_send`] of a 32-bit `sendmsg`/`sendmmsg`: a header of 32-bit pointers and
-/// lengths (name, name length, iovec array, its length), iovecs of two 32-bit words.
-fn read_send_32(call: &Call) -> Option<(Option<Destination>, Vec<u8>)> {
-    let header = read_mem(call.pid, call.args[1], 16).ok()?;
-    let word = |bytes: &[u8], at: usize| -> u64 {
-        bytes
-            .get(at..at + 4)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, |b| u64::from(u32::from_ne_bytes(b)))
-    };
-    let addr = read_sockaddr(call.pid, word(&header, 0), word(&header, 4));
-    let (iov, iovlen) = (word(&header, 8), word(&header, 12));
-    let payload = if iovlen == 0 {
-        Vec::new()
-    } else {
-        read_mem(call.pid, iov, 8)
-            .ok()
-            .and_then(|v| {
-                let (base, len) = (word(&v, 0), word(&v, 4));
-                read_mem(call.pid, base, (len as usize).min(MAX_DNS)).ok()
-            })
-            .unwrap_or_default()
-    };
-    Some((addr, payload))
+/// The native-endian unsigned integer of `width` (4 or 8) bytes at `at` of `bytes`; 0
+/// where `bytes` ends first.
+fn field(bytes: &[u8], at: usize, width: usize) -> u64 {
+    match bytes.get(at..at + width) {
+        Some(b) if width == 4 => b.try_into().map_or(0, |b| u64::from(u32::from_ne_bytes(b))),
+        Some(b) => b.try_into().map_or(0, u64::from_ne_bytes),
+        None => 0,
+    }
 }
 
 fn read_sockaddr(pid: i32, ptr: u64, len: u64) -> Option<Destination> {
@@ -879,11 +863,11 @@ fn thread_group(pid: i32) -> i32 {
     status_field(pid, "Tgid:").unwrap_or(pid)
 }
 
-/// A copy of fd `fd` of the process thread `pid` belongs to (`pidfd_getfd`). A pidfd
-/// names a thread group: `pidfd_open` refuses a thread that is not its leader, and a
-/// resolver often runs in one (curl's, a Python thread's).
-fn step_socket(pid: i32, fd: i32) -> Option<OwnedFd> {
-    let pidfd = pidfd_open(thread_group(pid)).ok()?;
+/// A copy of fd `fd` of process (thread group) `tgid` (`pidfd_getfd`). A pidfd names a
+/// thread group: `pidfd_open` refuses a thread that is not its leader, and a resolver
+/// often runs in one (curl's, a Python thread's).
+fn step_socket(tgid: i32, fd: i32) -> Option<OwnedFd> {
+    let pidfd = pidfd_open(tgid).ok()?;
     pidfd_getfd(&pidfd, fd).ok()
 }
 
