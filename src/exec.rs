@@ -237,7 +237,7 @@ pub struct BuildOptions {
     pub work_root: Option<PathBuf>,
     /// Also observe the names each step looks up in its work directory (a relative
     /// `#include` of an undeclared project header). That needs an overlay on the work
-    /// directory, which costs about 2 microseconds per open there, so `build` leaves it
+    /// directory, which costs about 2.7 microseconds per open there, so `build` leaves it
     /// off and observes those names only when re-running a failed step to explain it;
     /// `check` turns it on. Network calls and opens outside the work directory (home
     /// directories, `/etc`, absolute paths into the project) are always observed.

@@ -153,7 +153,7 @@ pub struct Observation {
     pub files: bool,
     /// With `files`, also the names the step looks up in its work directory that the
     /// project has and the step did not declare (a relative `#include "config.h"`). They
-    /// are seen through an overlay on the work directory, which costs about 2
+    /// are seen through an overlay on the work directory, which costs about 2.7
     /// microseconds on every open there; without it, only opens outside the work
     /// directory are recorded, and opens are never observed with seccomp (which costs
     /// several times the open itself) when the tripwire is missing.
