@@ -287,8 +287,8 @@ open('out', 'w').write('done')
 #[test]
 fn network_calls_of_32_bit_code_are_recorded_and_denied() {
     // `int $0x80` makes 32-bit system calls from a 64-bit program (as a 32-bit program
-    // does): connect (362), sendto (369) and sendmsg (370), with their arguments in
-    // static data, below 4 GiB in a non-PIE binary.
+    // does): connect (362), sendto (369), sendmsg (370) and sendmmsg (345), with their
+    // arguments in static data, below 4 GiB in a non-PIE binary.
     let program = r#"#include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -301,7 +301,9 @@ static char payload[] = "hi";
 static unsigned char query[] = {0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0,
   3, 'm', '3', '2', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'o', 'r', 'g', 0, 0, 1, 0, 1};
 static unsigned int iov32[2];
-static unsigned int msg32[7];
+/* A 32-bit mmsghdr: a msghdr and the length sent, so it serves sendmsg as well. */
+static unsigned int msg32[8];
+static struct sockaddr_in mdns_to;
 static long call32(long nr, long a, long b, long c, long d, long e, long f) {
   long ret;
   register long ebp asm("rbp") = f;
@@ -323,7 +325,10 @@ int main(void) {
   msg32[0] = (unsigned int)(long)&dns_to; msg32[1] = sizeof dns_to;
   msg32[2] = (unsigned int)(long)iov32; msg32[3] = 1;
   long m = call32(370, udp, (long)msg32, 0, 0, 0, 0);
-  printf("%ld %ld %ld\n", c, s, m);
+  mdns_to = dns_to; mdns_to.sin_addr.s_addr = htonl(0xC0000204);
+  msg32[0] = (unsigned int)(long)&mdns_to;
+  long mm = call32(345, udp, (long)msg32, 1, 0, 0, 0);
+  printf("%ld %ld %ld %ld\n", c, s, m, mm);
   return 0;
 }
 "#;
@@ -339,15 +344,18 @@ int main(void) {
     let (code, manifest, err) = build(dir.path(), &["--out", out_dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let out = std::fs::read_to_string(out_dir.join("out")).unwrap();
-    assert_eq!(out, "-101 -101 -101\n", "all denied with ENETUNREACH");
+    assert_eq!(out, "-101 -101 -101 -101\n", "all denied with ENETUNREACH");
     let list = attempts(&manifest, "s");
     let tcp = attempt_to(&list, "192.0.2.1").unwrap_or_else(|| panic!("{list:#?}"));
     assert_eq!(tcp["port"], 443);
     let udp = attempt_to(&list, "192.0.2.2").unwrap_or_else(|| panic!("{list:#?}"));
     assert_eq!(udp["port"], 9999);
-    // sendmsg: the 32-bit header and iovec are read as such, the query for its name.
-    let dns = attempt_to(&list, "192.0.2.3").unwrap_or_else(|| panic!("{list:#?}"));
-    assert_eq!(dns["dns_name"], "m32.example.org", "{dns}");
+    // sendmsg, sendmmsg: the 32-bit header and iovec are read as such, the query for
+    // its name.
+    for (address, call) in [("192.0.2.3", "sendmsg"), ("192.0.2.4", "sendmmsg")] {
+        let dns = attempt_to(&list, address).unwrap_or_else(|| panic!("{call}: {list:#?}"));
+        assert_eq!(dns["dns_name"], "m32.example.org", "{call}: {dns}");
+    }
 }
 
 #[test]
