@@ -10,6 +10,7 @@ pub mod diff;
 pub mod error;
 pub mod exec;
 pub mod explain;
+pub mod fsafe;
 pub mod graph;
 pub mod hash;
 pub mod inputs;
