@@ -74,7 +74,7 @@ fn stores(local: Option<Store>, extra: &[PathBuf]) -> anyhow::Result<Vec<Store>>
                 dir.display()
             );
         }
-        out.push(Store::open(dir)?);
+        out.push(Store::open_explicit(dir)?);
     }
     Ok(out)
 }

@@ -85,7 +85,7 @@ pub fn find_store(common: &CommonArgs, graph_file: &Path) -> anyhow::Result<Opti
                 dir.display()
             );
         }
-        return Ok(Some(Store::open(dir)?));
+        return Ok(Some(Store::open_explicit(dir)?));
     }
     let root = graph_file.parent().filter(|p| !p.as_os_str().is_empty());
     let dir = root.unwrap_or(Path::new(".")).join(".reprobe");

@@ -164,12 +164,13 @@ pub fn load_graph(arg: Option<&Path>) -> anyhow::Result<Graph> {
 }
 
 /// Opens the store: `--store`, `REPROBE_STORE`, or `.reprobe/` beside the graph.
+/// A link at `--store` is followed once; the default `.reprobe` is never a link.
 pub fn open_store(common: &CommonArgs, graph: &Graph) -> anyhow::Result<Store> {
-    let dir = common
-        .store
-        .clone()
-        .unwrap_or_else(|| graph.root.join(".reprobe"));
-    Ok(Store::open(&dir)?)
+    crate::store::set_verbose(common.verbose && !common.quiet);
+    match &common.store {
+        Some(dir) => Ok(Store::open_explicit(dir)?),
+        None => Ok(Store::open(&graph.root.join(".reprobe"))?),
+    }
 }
 
 /// Ctrl-C and SIGTERM handling: the executor polls the flag and stops; the process then

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::CommonArgs;
 use crate::error::Exit;
 use crate::graph;
-use crate::store::{GcOptions, GcReport, Store, StoreError, VerifyReport};
+use crate::store::{GcOptions, GcReport, OpenOptions, Store, StoreError, VerifyReport};
 
 /// The schema of `store verify --json`.
 pub const VERIFY_SCHEMA: &str = "reprobe/store-verify/1";
@@ -69,18 +69,28 @@ pub fn run(args: StoreArgs) -> anyhow::Result<Exit> {
     }
 }
 
-/// `--store`, `REPROBE_STORE`, or `.reprobe/` beside the graph.
-fn store_dir(common: &CommonArgs, graph_arg: Option<&Path>) -> PathBuf {
+/// `--store`, `REPROBE_STORE` (explicit: a link there is followed once), or `.reprobe/`
+/// beside the graph (never a link).
+fn store_dir(common: &CommonArgs, graph_arg: Option<&Path>) -> (PathBuf, bool) {
     if let Some(dir) = &common.store {
-        return dir.clone();
+        return (dir.clone(), true);
     }
     let file = graph::resolve_graph_path(graph_arg);
     let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
-    parent.unwrap_or(Path::new(".")).join(".reprobe")
+    (parent.unwrap_or(Path::new(".")).join(".reprobe"), false)
 }
 
-fn open(common: &CommonArgs, graph_arg: Option<&Path>) -> Result<Store, Exit> {
-    Store::open_existing(&store_dir(common, graph_arg)).map_err(|err: StoreError| {
+/// Opens the existing store; `clean` clears temporaries of dead processes (not for a
+/// dry run, which changes nothing).
+fn open(common: &CommonArgs, graph_arg: Option<&Path>, clean: bool) -> Result<Store, Exit> {
+    crate::store::set_verbose(common.verbose && !common.quiet);
+    let (dir, explicit) = store_dir(common, graph_arg);
+    let options = OpenOptions {
+        explicit,
+        create: false,
+        clean,
+    };
+    Store::open_with(&dir, options).map_err(|err: StoreError| {
         eprintln!("reprobe: error: {err}");
         Exit::BadInput
     })
@@ -96,7 +106,7 @@ struct VerifyJson<'a> {
 }
 
 fn verify(args: VerifyArgs) -> anyhow::Result<Exit> {
-    let store = match open(&args.common, args.graph.as_deref()) {
+    let store = match open(&args.common, args.graph.as_deref(), true) {
         Ok(store) => store,
         Err(exit) => return Ok(exit),
     };
@@ -145,6 +155,12 @@ fn render_verify(store: &Store, report: &VerifyReport, quiet: bool) -> String {
         0 => text.push_str("ok\n"),
         n => text.push_str(&format!("{n} problem(s)\n")),
     }
+    if report.removed_outputs > 0 {
+        text.push_str(&format!(
+            "{} output(s) of past builds name blobs removed earlier as corrupt (noted in removed/): history that cannot be restored, nothing to do\n",
+            report.removed_outputs
+        ));
+    }
     text
 }
 
@@ -166,7 +182,7 @@ fn gc(args: GcArgs) -> anyhow::Result<Exit> {
         );
         return Ok(Exit::BadInput);
     };
-    let store = match open(&args.common, args.graph.as_deref()) {
+    let store = match open(&args.common, args.graph.as_deref(), !args.dry_run) {
         Ok(store) => store,
         Err(exit) => return Ok(exit),
     };

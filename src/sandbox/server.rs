@@ -323,7 +323,8 @@ fn abandon(running: HashMap<Pid, Running>) {
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(pid, None);
         if let Some(scratch) = run.scratch.filter(|dir| is_sandbox_scratch(dir)) {
-            let _ = std::fs::remove_dir_all(scratch);
+            // By handle, and only a directory of ours: never through a link.
+            let _ = crate::fsafe::remove_own_tree(&scratch);
         }
     }
 }
