@@ -176,6 +176,7 @@ fn record(i: usize, inputs: StepInputs, variant: Variant) -> StepRecord {
         findings: Default::default(),
         error: None,
         stderr_tail: None,
+        notes: Vec::new(),
     }
 }
 

@@ -498,6 +498,7 @@ mod tests {
             findings: Default::default(),
             error: None,
             stderr_tail: None,
+            notes: Vec::new(),
         }
     }
 

@@ -22,7 +22,7 @@ use crate::manifest::{
 use crate::sandbox::{
     LimitExceeded, Limits, Observation, Sandbox, SandboxSpec, SandboxUser, StepExit,
 };
-use crate::store::{remove_tree, ActionEntry, Store, StoreError, ACTION_SCHEMA};
+use crate::store::{remove_tree, ActionEntry, Lookup, Store, StoreError, ACTION_SCHEMA};
 use crate::tree::{self, EntryType, TreeEntry};
 
 /// How many lines of a failed step's stderr are kept.
@@ -309,7 +309,7 @@ pub fn build(
     let mut scheduler = Scheduler::new(&graph);
     let mut running = 0usize;
     let mut done = 0usize;
-    let (sender, receiver) = mpsc::channel::<(usize, StepRecord)>();
+    let (sender, receiver) = mpsc::channel::<(usize, StepRecord, Vec<(usize, StepRecord)>)>();
     let hash_cache = Arc::new(FileHashCache::default());
     let jobs = options.jobs.max(1);
     let finals: std::collections::HashSet<&str> = graph
@@ -351,13 +351,15 @@ pub fn build(
                 index,
                 reruns: cached_dep_reruns(&graph, step, &records),
                 is_final: finals.contains(step.name.as_str()),
+                reran: Default::default(),
             };
             let deps = dep_inputs(&graph, step, &records);
             let dep_outputs = dep_trees(&graph, step, &records);
             let sender = sender.clone();
             std::thread::spawn(move || {
                 let record = job.run(deps, dep_outputs);
-                let _ = sender.send((index, record));
+                let reran = job.take_reran();
+                let _ = sender.send((index, record, reran));
             });
         }
         if running == 0 {
@@ -369,7 +371,11 @@ pub fn build(
             continue;
         }
         match receiver.recv_timeout(Duration::from_millis(100)) {
-            Ok((index, record)) => {
+            Ok((index, record, reran)) => {
+                // Cached deps this step had to run again: the manifest says they ran.
+                for (dep, dep_record) in reran {
+                    records[dep] = Some(dep_record);
+                }
                 running -= 1;
                 done += 1;
                 on_event(BuildEvent::Finished {
@@ -439,6 +445,7 @@ pub fn run_one(
         index,
         reruns: Vec::new(),
         is_final: false,
+        reran: Default::default(),
     };
     job.run(deps, dep_outputs)
 }
@@ -602,6 +609,7 @@ fn skipped(step: &Step, why: String) -> StepRecord {
         findings: SandboxFindings::default(),
         error: Some(why),
         stderr_tail: None,
+        notes: Vec::new(),
     }
 }
 
@@ -616,6 +624,8 @@ struct StepJob {
     reruns: Vec<DepRerun>,
     /// No step depends on this one: its outputs are what `--out` exports.
     is_final: bool,
+    /// The records of cached deps this step ran again (a blob of theirs was bad).
+    reran: std::sync::Mutex<Vec<(usize, StepRecord)>>,
 }
 
 impl StepJob {
@@ -635,19 +645,23 @@ impl StepJob {
         record.derivation_hash = Some(inputs.derivation_hash());
         record.inputs = Some(inputs.clone());
         if let Some(key) = record.input_hash.filter(|_| self.options.use_cache) {
-            match self.store.lookup_action(&key) {
-                Ok(Some(entry)) if !self.hit_is_intact(&entry) => {}
-                Ok(Some(entry)) if !step.network && !entry.observed.covers(&self.observed()) => {}
-                Ok(Some(entry)) => {
-                    record.status = StepStatus::Cached;
-                    record.cached = true;
-                    record.content_hash = Some(entry.content_hash);
-                    record.outputs = entry.outputs;
-                    record.duration_ms = entry.duration_ms;
-                    record.findings = entry.findings;
-                    return record;
+            match self.store.lookup(&key) {
+                Ok(Lookup::Hit(entry)) => {
+                    if let Some(blob) = self.bad_final_blob(&entry) {
+                        let why = "was corrupt (removed from the store)";
+                        record.notes.push(rerun_note(&blob, why));
+                    } else if step.network || entry.observed.covers(&self.observed()) {
+                        record.status = StepStatus::Cached;
+                        record.cached = true;
+                        record.content_hash = Some(entry.content_hash);
+                        record.outputs = entry.outputs;
+                        record.duration_ms = entry.duration_ms;
+                        record.findings = entry.findings;
+                        return record;
+                    }
                 }
-                Ok(None) => {}
+                Ok(Lookup::Broken { blob, why }) => record.notes.push(rerun_note(&blob, &why)),
+                Ok(Lookup::Miss) => {}
                 Err(err) => return failed(record, err.to_string(), None),
             }
         }
@@ -665,17 +679,25 @@ impl StepJob {
         }
     }
 
-    /// False when the hit must not be taken: a final step's output blob, about to be
-    /// exported, is corrupt (now removed) or unreadable.
-    fn hit_is_intact(&self, entry: &ActionEntry) -> bool {
+    /// The blob that keeps the hit from being taken: a final step's output blob, about
+    /// to be exported, that is corrupt (now removed) or unreadable.
+    fn bad_final_blob(&self, entry: &ActionEntry) -> Option<FileHash> {
         if !self.options.verify_final_outputs || !self.is_final {
-            return true;
+            return None;
         }
         entry
             .outputs
             .iter()
-            .filter_map(|e| e.sha256.as_ref())
-            .all(|hash| self.store.blob_is_intact(hash).unwrap_or(false))
+            .filter_map(|e| e.sha256)
+            .find(|hash| !self.store.blob_is_intact(hash).unwrap_or(false))
+    }
+
+    /// The records of the cached deps this step ran again.
+    fn take_reran(&self) -> Vec<(usize, StepRecord)> {
+        self.reran
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
     }
 
     fn run_in_sandbox(
@@ -844,9 +866,17 @@ impl StepJob {
             index: dep.index,
             reruns: Vec::new(),
             is_final: false,
+            reran: Default::default(),
         };
         let name = &self.graph.steps[dep.index].name;
-        let record = job.run(dep.deps.clone(), dep.dep_outputs.clone());
+        let mut record = job.run(dep.deps.clone(), dep.dep_outputs.clone());
+        record.notes.push(format!(
+            "not taken from the cache, ran again: {why} (found while preparing step `{}`)",
+            self.step().name
+        ));
+        if let Ok(mut reran) = self.reran.lock() {
+            reran.push((dep.index, record.clone()));
+        }
         match record.content_hash {
             Some(hash) if hash == dep.content_hash => Ok(()),
             Some(hash) => Err(format!(
@@ -954,6 +984,11 @@ impl StepJob {
         }
         record
     }
+}
+
+/// Why a step that had a cache entry ran again, for its manifest record.
+fn rerun_note(blob: &FileHash, why: &str) -> String {
+    format!("not taken from the cache, ran again: its cached output blob {blob} {why}")
 }
 
 /// Sorts a failure to copy a blob: corrupt or missing means "rebuild the dep".

@@ -222,6 +222,10 @@ pub struct StepRecord {
     /// The last lines of a failed step's stderr.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub stderr_tail: Option<String>,
+    /// What else happened to the step, for people: why a step that could have come from
+    /// the cache ran again (its cached output blob was corrupt, say).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub notes: Vec<String>,
 }
 
 /// Errors reading a manifest.

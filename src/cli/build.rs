@@ -219,10 +219,14 @@ pub fn tried_network(manifest: &Manifest) -> bool {
         .any(|s| !s.findings.network.is_empty())
 }
 
-/// Warns on stderr about every network attempt, and about undeclared reads of steps
-/// that did not fail (a failed step's error names them already).
+/// Warns on stderr about every network attempt, about undeclared reads of steps that did
+/// not fail (a failed step's error names them already), and about steps that ran again
+/// though cached (their notes).
 fn report_findings(manifest: &Manifest) {
     for step in &manifest.steps {
+        for note in &step.notes {
+            eprintln!("reprobe: warning: step `{}` {note}", step.name);
+        }
         for attempt in &step.findings.network {
             eprintln!(
                 "reprobe: warning: {}",

@@ -140,6 +140,7 @@ impl Outline {
                 findings: s.findings,
                 error: s.error,
                 stderr_tail: s.stderr_tail,
+                notes: Vec::new(),
             })
             .collect();
         Manifest {

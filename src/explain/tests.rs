@@ -94,6 +94,7 @@ pub(crate) fn simulate(steps: &[Sim], id: &str) -> Manifest {
             findings: Default::default(),
             error: None,
             stderr_tail: None,
+            notes: Vec::new(),
         });
     }
     Manifest {
