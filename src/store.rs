@@ -538,7 +538,7 @@ impl Store {
         let hex = OsString::from(hash.0.to_hex());
         let shard = self
             .blob_shard(hash, true)?
-            .ok_or_else(|| at(&self.blob_path(hash))(io::ErrorKind::NotFound.into()))?;
+            .ok_or_else(|| at(&self.blob_path(hash))(io::Error::from_raw_os_error(libc::ENOENT)))?;
         match shard.meta_at(&hex).map_err(at(&self.blob_path(hash)))? {
             Some(meta) if meta.kind == Kind::File && meta.size == size => {
                 // A file that cannot be touched (a store shared with another user)
@@ -607,6 +607,15 @@ impl Store {
                 self.discard_odd_blob(&shard, hash, &meta);
                 Ok(BlobFile::Removed)
             }
+        }
+    }
+
+    /// Opens a blob for reading (content not verified): a regular file, opened by
+    /// handle, never through a link and never blocking; `None` when there is none.
+    pub fn open_blob_file(&self, hash: &FileHash) -> Option<File> {
+        match self.open_blob(hash) {
+            Ok(BlobFile::File(file, _)) => Some(file),
+            _ => None,
         }
     }
 
@@ -746,7 +755,7 @@ impl Store {
         let src = self.blob_path(hash);
         let (mut input, meta) = match self.open_blob(hash)? {
             BlobFile::File(file, meta) => (file, meta),
-            BlobFile::Missing => return Err(at(&src)(io::ErrorKind::NotFound.into())),
+            BlobFile::Missing => return Err(at(&src)(io::Error::from_raw_os_error(libc::ENOENT))),
             BlobFile::Removed => return Err(StoreError::CorruptBlob(*hash)),
         };
         if let Some(parent) = dest.parent() {
@@ -880,7 +889,7 @@ impl Store {
         })?;
         let (shard_name, name) = action_name(&entry.input_hash);
         let shard = shard(&self.dirs.actions, &shard_name, true)?
-            .ok_or_else(|| at(&path)(io::ErrorKind::NotFound.into()))?;
+            .ok_or_else(|| at(&path)(io::Error::from_raw_os_error(libc::ENOENT)))?;
         self.write_renamed(&shard, OsStr::new(&name), &bytes, false)
     }
 
@@ -1228,6 +1237,86 @@ mod tests {
             "{err}"
         );
         assert!(!outside.join("passwd").exists());
+    }
+
+    #[test]
+    fn a_link_where_a_blob_belongs_is_never_read_and_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let secret = dir.path().join("secret");
+        fs::write(&secret, b"secret").unwrap();
+        let src = dir.path().join("f");
+        fs::write(&src, b"hello").unwrap();
+        let (hash, _) = store.ingest_file(&src).unwrap();
+        let blob = store.blob_path(&hash);
+        fs::remove_file(&blob).unwrap();
+        std::os::unix::fs::symlink(&secret, &blob).unwrap();
+        assert!(store.open_blob_file(&hash).is_none());
+        assert!(blob.symlink_metadata().is_err(), "the link is removed");
+        assert_eq!(fs::read(&secret).unwrap(), b"secret");
+        let err = store
+            .copy_blob(&hash, &dir.path().join("out"), 0o644)
+            .unwrap_err();
+        assert!(err.to_string().contains("No such file"), "{err}");
+    }
+
+    #[test]
+    fn a_fifo_or_a_directory_where_a_blob_belongs_is_replaced_when_ingested() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let src = dir.path().join("f");
+        fs::write(&src, b"hello").unwrap();
+        let (hash, _) = store.ingest_file(&src).unwrap();
+        let blob = store.blob_path(&hash);
+        fs::remove_file(&blob).unwrap();
+        nix::unistd::mkfifo(&blob, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert!(!store.blob_is_intact(&hash).unwrap(), "a FIFO is no blob");
+        assert!(blob.symlink_metadata().is_err(), "and it is removed");
+        fs::create_dir_all(blob.join("sub")).unwrap();
+        store.ingest_file(&src).unwrap();
+        assert_eq!(fs::read(&blob).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn a_removed_corrupt_blob_makes_its_entry_a_broken_lookup_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let src = dir.path().join("f");
+        fs::write(&src, b"x").unwrap();
+        let (hash, _) = store.ingest_file(&src).unwrap();
+        let key = InputHash(Digest::of_bytes(b"k"));
+        let outputs = vec![TreeEntry {
+            path: "o".into(),
+            kind: EntryType::File,
+            mode: 0o644,
+            size: 1,
+            sha256: Some(hash),
+            target: None,
+            mtime: 0,
+        }];
+        store
+            .record_action(&ActionEntry {
+                schema: ACTION_SCHEMA.into(),
+                input_hash: key,
+                derivation_hash: DerivationHash(Digest::of_bytes(b"d")),
+                content_hash: crate::tree::content_hash(&outputs),
+                outputs,
+                duration_ms: 1,
+                findings: Default::default(),
+                observed: Default::default(),
+            })
+            .unwrap();
+        assert!(matches!(store.lookup(&key).unwrap(), Lookup::Hit(_)));
+        let blob = store.blob_path(&hash);
+        fs::remove_file(&blob).unwrap();
+        fs::create_dir(&blob).unwrap();
+        match store.lookup(&key).unwrap() {
+            Lookup::Broken { blob: bad, why } => {
+                assert_eq!(bad, hash);
+                assert!(why.contains("a directory"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

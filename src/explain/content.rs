@@ -2,7 +2,6 @@
 //! word-level diffs of two commands, both with `similar`.
 
 use std::collections::HashMap;
-use std::fs;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -45,20 +44,19 @@ impl BlobSource {
         BlobSource::default()
     }
 
-    /// The path of a present blob, from the first store that holds it.
+    /// The path of a present blob (a regular file, never through a link), from the
+    /// first store that holds it.
     pub fn find(&self, hash: &FileHash) -> Option<(&Store, PathBuf)> {
         self.stores
             .iter()
+            .find(|s| s.has_blob(hash))
             .map(|s| (s, s.blob_path(hash)))
-            .find(|(_, p)| p.is_file())
     }
 
-    /// Reads a blob (up to [`MAX_TEXT_BYTES`]).
+    /// Reads a blob (up to [`MAX_TEXT_BYTES`]), by handle: never through a link, and
+    /// never a FIFO.
     pub fn read(&self, hash: &FileHash) -> Blob {
-        let Some((_, path)) = self.find(hash) else {
-            return Blob::Missing;
-        };
-        let Ok(file) = fs::File::open(&path) else {
+        let Some(file) = self.stores.iter().find_map(|s| s.open_blob_file(hash)) else {
             return Blob::Missing;
         };
         let mut bytes = Vec::new();

@@ -351,9 +351,11 @@ impl Store {
                     )),
                 };
             }
-            Err(err) => return Err(format!(
+            Err(err) => {
+                return Err(format!(
                 "unreadable blob: {err}; remove it, and the next `reprobe build` writes it anew"
-            )),
+            ))
+            }
         };
         match crate::hash::hash_reader(file) {
             Ok((actual, size)) if actual == *hash => Ok(Some(size)),
