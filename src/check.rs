@@ -24,6 +24,8 @@ use crate::store::{remove_tree, Store, StoreError};
 use crate::tree::TreeEntry;
 use crate::variation::{self, Variation};
 
+mod coverage;
+
 /// The schema of every report (DESIGN.md section 7a).
 pub const REPORT_SCHEMA: &str = "reprobe/report/1";
 
@@ -131,9 +133,32 @@ pub struct StepFinding {
     /// Other remarks (differing items, bisection notes).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The variations this step really got in the varied builds (those asked for, less
+    /// the ones its graph pins, such as `TZ`, and those that did not reach it).
+    pub variations: Vec<String>,
+    /// Variations asked for that did not reach this step, with why: its verdict was not
+    /// tested against them, so it is never a clean `reproducible` (exit code 1).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_applied: Vec<NotApplied>,
     /// The full diff of the outputs (for HTML reports and `-v`).
     #[serde(skip)]
     pub diff: Option<diff::DiffReport>,
+}
+
+/// A variation that was asked for but did not reach a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotApplied {
+    /// The variation's name.
+    pub variation: String,
+    /// Why, and what to do.
+    pub why: String,
+}
+
+impl StepFinding {
+    /// Reproducible in every build, and every variation asked for reached it.
+    pub fn is_clean(&self) -> bool {
+        self.verdict == Verdict::Reproducible && self.not_applied.is_empty()
+    }
 }
 
 /// The result of `check` (`reprobe/report/1`, command `check`).
@@ -149,7 +174,7 @@ pub struct CheckReport {
     pub variations: Vec<String>,
     /// The variations turned off (so the report says what was not tested).
     pub not_varied: Vec<String>,
-    /// Remarks about the run as a whole (for example, no libfaketime).
+    /// Remarks about the run as a whole (for example, steps re-run with the real clock).
     pub notes: Vec<String>,
     /// The builds.
     pub builds: Vec<BuildSummary>,
@@ -170,7 +195,7 @@ impl CheckReport {
         });
         if failed_everywhere {
             Exit::StepFailed
-        } else if self.verdict == Verdict::Reproducible {
+        } else if self.steps.iter().all(StepFinding::is_clean) {
             Exit::Ok
         } else {
             Exit::Findings
@@ -210,7 +235,7 @@ struct Round {
     window: TimeWindow,
     /// Why some steps of this build were redone, for the report.
     note: Option<String>,
-    /// Steps re-run without libfaketime after failing or stalling under it.
+    /// Steps re-run with the real clock after failing with the pushed one.
     unfaked: BTreeSet<usize>,
     /// When those re-runs ran (real time: their clock was not pushed).
     unfaked_window: Option<TimeWindow>,
@@ -224,28 +249,23 @@ pub fn check(
 ) -> Result<CheckReport, BuildError> {
     let base = SandboxProfile {
         limits: options.limits,
+        clock_shim: options.variations.contains(&Variation::Clock),
         ..SandboxProfile::default()
     };
     let varied = variation::varied_profile(&base, &options.variations);
     let rounds = run_rounds(cx, options, &base, &varied, interrupted)?;
     let mut notes = Vec::new();
-    if options.variations.contains(&Variation::FileOrder)
-        && crate::store::tmpfs_work_root().is_none()
-    {
-        notes.push("fileorder: no tmpfs at /dev/shm, so work directories list files in the file system's own (hashed) order and the variation may not show".to_string());
-    }
-    if options.variations.contains(&Variation::Clock) && variation::libfaketime().is_none() {
-        notes.push(
-            "clock: libfaketime is not installed (Debian package `faketime`), so the builds ran at nearly the same real time; timestamps with day resolution such as __DATE__ may go unnoticed".to_string(),
-        );
-    }
     notes.extend(rounds.iter().filter_map(|r| r.note.clone()));
     let first = &rounds[0];
+    let machine = coverage::MachineGaps::detect(&options.variations);
     let mut findings: Vec<StepFinding> = Vec::new();
     for (index, step) in cx.graph.steps.iter().enumerate() {
         let mut finding = judge_step(cx, options, &rounds, index, &findings, &varied);
         finding.name = step.name.clone();
         finding.deps = step.deps.clone();
+        let clock_gaps = clock_gaps(&rounds, index);
+        (finding.variations, finding.not_applied) =
+            coverage::step_coverage(step, &options.variations, &machine, clock_gaps);
         findings.push(finding);
     }
     if let Some(dir) = &options.keep {
@@ -287,6 +307,34 @@ pub fn check(
             .collect(),
         steps: findings,
     })
+}
+
+/// Why the pushed clock did not reach step `index` in some build: it failed with it
+/// (and was judged on a re-run with the real clock), or it ran statically linked programs,
+/// which do not load the clock shim.
+fn clock_gaps(rounds: &[Round], index: usize) -> Vec<String> {
+    let mut gaps = Vec::new();
+    if rounds.iter().any(|r| r.unfaked.contains(&index)) {
+        gaps.push(
+            "the step failed with the clock years ahead and was judged on a re-run with the real clock"
+                .to_string(),
+        );
+    }
+    let programs: BTreeSet<&str> = rounds
+        .iter()
+        .skip(1)
+        .flat_map(|r| r.manifest.steps[index].findings.static_programs.iter())
+        .map(String::as_str)
+        .collect();
+    if !programs.is_empty() {
+        let names: Vec<&str> = programs.into_iter().collect();
+        gaps.push(format!(
+            "it runs statically linked {} ({}), which the clock shim cannot reach; a static program that reads the clock would go unnoticed (run a dynamically linked build of it, or --no-vary clock to accept this)",
+            if names.len() == 1 { "program" } else { "programs" },
+            names.join(", ")
+        ));
+    }
+    gaps
 }
 
 /// The overall verdict is the most serious one found.
@@ -339,20 +387,21 @@ fn run_rounds(
         }
     }
     for i in 1..done.len() {
-        if done[i].profile.faketime().is_some() {
+        if done[i].profile.pushed_clock().is_some() {
             let (first, rest) = done.split_at_mut(i);
-            retry_without_faketime(cx, &first[0], &mut rest[0], i + 1, interrupted)?;
+            retry_with_real_clock(cx, &first[0], &mut rest[0], i + 1, interrupted)?;
         }
     }
     Ok(done)
 }
 
-/// Re-runs, one by one, the steps of a build under libfaketime that failed (or stalled)
-/// there but succeeded in the first build, now without libfaketime, and then the steps
-/// skipped behind them (with libfaketime again). Only a step that then succeeds is
-/// blamed on libfaketime; one that fails again keeps its first failure (a variation
-/// broke it: a finding), and every other step keeps its pushed clock.
-fn retry_without_faketime(
+/// Re-runs, one by one, the steps of a build with the pushed clock that failed there but
+/// succeeded in the first build, now with the real clock, and then the steps skipped
+/// behind them (with the pushed clock again). Only a step that then succeeds is said to
+/// fail with a clock years ahead (the clock variation then did not reach it, which its
+/// verdict says); one that fails again keeps its first failure (another variation broke
+/// it: a finding), and every other step keeps its pushed clock.
+fn retry_with_real_clock(
     cx: &CheckContext,
     first: &Round,
     round: &mut Round,
@@ -376,7 +425,7 @@ fn retry_without_faketime(
         let failed = retry.as_ref().is_none_or(|r| r.content_hash.is_none());
         if failed && first_ok {
             let mut profile = round.profile.clone();
-            profile.use_faketime = false;
+            profile.push_clock = false;
             let without = run_in_round(cx, &round.manifest, index, &profile);
             if without.content_hash.is_some() {
                 unfaked.push(index);
@@ -395,7 +444,7 @@ fn retry_without_faketime(
         .map(|&i| cx.graph.steps[i].name.as_str())
         .collect();
     round.note = Some(format!(
-        "libfaketime: step(s) {} failed or stalled under libfaketime in build {number} and succeeded without it; only they were re-run without it (their clock variation then only shifts input mtimes), every other step kept the pushed clock",
+        "clock: step(s) {} failed in build {number} with the clock years ahead and succeeded with the real clock; only they were re-run so (their clock variation then only shifts input mtimes), every other step kept the pushed clock",
         names.join(", ")
     ));
     round.unfaked = unfaked.into_iter().collect();
@@ -500,6 +549,8 @@ fn empty_finding(record: &StepRecord) -> StepFinding {
         cascade_of: Vec::new(),
         network: Vec::new(),
         undeclared: Vec::new(),
+        variations: Vec::new(),
+        not_applied: Vec::new(),
         error: None,
         stderr_tail: None,
         notes: Vec::new(),
@@ -684,12 +735,12 @@ fn skip_reason(record: &StepRecord) -> &str {
     why.strip_prefix("not run: ").unwrap_or(why)
 }
 
-/// The profile a step ran with in `round` (without libfaketime if it had to be re-run
-/// without it there).
+/// The profile a step ran with in `round` (with the real clock if it had to be re-run
+/// so there).
 fn step_profile(round: &Round, index: usize) -> SandboxProfile {
     let mut profile = round.profile.clone();
     if round.unfaked.contains(&index) {
-        profile.use_faketime = false;
+        profile.push_clock = false;
     }
     profile
 }
@@ -854,7 +905,7 @@ fn explain(
         .unfaked_window
         .filter(|_| round.unfaked.contains(&index))
     {
-        // Re-run without libfaketime: its times are real ones, after the first build.
+        // Re-run with the real clock: its times are real ones, after the first build.
         first_window.end = first_window.end.max(real.end);
     }
     let known = known_values(
@@ -925,8 +976,8 @@ impl Bisector<'_> {
         let first = &self.rounds[0];
         let record = &first.manifest.steps[self.index];
         let mut profile = variation::varied_profile(&first.profile, set);
-        // A step that failed or stalled under libfaketime is bisected without it.
-        profile.use_faketime = self.rounds.iter().all(|r| !r.unfaked.contains(&self.index));
+        // A step that failed with the pushed clock is bisected with the real one.
+        profile.push_clock = self.rounds.iter().all(|r| !r.unfaked.contains(&self.index));
         let started = chrono::Utc::now().timestamp();
         let rerun = rerun_on_first_inputs(self.cx, self.rounds, self.index, &profile);
         let window = TimeWindow {

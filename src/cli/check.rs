@@ -71,6 +71,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::BadInput);
         }
     };
+    if variations.is_empty() {
+        eprintln!(
+            "reprobe: error: --vary/--no-vary leave no variation: every build would run in the same sandbox, so `check` could only find a step that differs by itself; it never passes such a run as reproducible. Leave at least one variation on (`--rounds N` alone builds N times with every variation, which also finds steps that differ by themselves)"
+        );
+        return Ok(Exit::BadInput);
+    }
     if args.rounds < 2 {
         eprintln!("reprobe: error: --rounds must be at least 2 (one build cannot be compared)");
         return Ok(Exit::BadInput);
@@ -158,6 +164,14 @@ fn reason_summary(finding: &StepFinding) -> String {
     if finding.verdict == Verdict::Cascade {
         return format!("inherits from {}", finding.cascade_of.join(", "));
     }
+    if finding.verdict == Verdict::Reproducible && !finding.not_applied.is_empty() {
+        let names: Vec<&str> = finding
+            .not_applied
+            .iter()
+            .map(|n| n.variation.as_str())
+            .collect();
+        return format!("not tested: {}", names.join(", "));
+    }
     if let Some(error) = &finding.error {
         return error
             .lines()
@@ -200,6 +214,19 @@ pub fn render_terminal(report: &CheckReport, verbose: bool) -> String {
     {
         out.push('\n');
         out.push_str(&render_finding(finding, verbose, colour));
+    }
+    for finding in report
+        .steps
+        .iter()
+        .filter(|f| f.verdict == Verdict::Reproducible && !f.not_applied.is_empty())
+    {
+        out.push('\n');
+        let title = format!(
+            "{} — reproducible, not every variation reached it",
+            finding.name
+        );
+        let _ = writeln!(out, "{}", paint(&title, Colour::Bold, colour));
+        out.push_str(&render_not_applied(finding));
     }
     out.push('\n');
     out.push_str(&summary_line(report));
@@ -304,6 +331,16 @@ fn render_finding(finding: &StepFinding, verbose: bool, colour: bool) -> String 
     for note in &finding.notes {
         let _ = writeln!(out, "  note: {note}");
     }
+    out.push_str(&render_not_applied(finding));
+    out
+}
+
+/// "  not applied: clock: ..." lines.
+fn render_not_applied(finding: &StepFinding) -> String {
+    let mut out = String::new();
+    for gap in &finding.not_applied {
+        let _ = writeln!(out, "  not applied: {}: {}", gap.variation, gap.why);
+    }
     out
 }
 
@@ -315,58 +352,95 @@ fn shorten(text: &str) -> String {
     }
 }
 
-/// "2 of 7 steps are not reproducible: ..." with root causes first.
+/// One line saying what each step is, root causes first: "5 steps: 1 nondeterministic
+/// (root cause: stamp), 3 cascades (only inherit its differences), 1 reproducible".
+/// Each verdict says what it means: a failed step was never judged, an undeclared one
+/// reads files it does not declare (its outputs may well be identical).
 pub fn summary_line(report: &CheckReport) -> String {
-    let bad = report
-        .steps
-        .iter()
-        .filter(|s| s.verdict != Verdict::Reproducible)
-        .count();
-    if bad == 0 {
-        return format!("all {} steps are reproducible", report.steps.len());
-    }
-    let roots = report.root_causes();
-    let cascades = report
-        .steps
-        .iter()
-        .filter(|s| s.verdict == Verdict::Cascade)
-        .count();
-    let mut text = format!("{bad} of {} steps are not reproducible", report.steps.len());
-    if !roots.is_empty() {
-        let _ = write!(text, "; root causes: {}", roots.join(", "));
-    }
-    // Steps that failed themselves; those that only did not run because a dep failed
-    // name it in `cascade_of` and are counted, not listed.
-    let failed = |s: &&StepFinding| s.verdict == Verdict::Failed;
-    let names = |keep: &dyn Fn(&&StepFinding) -> bool| -> Vec<&str> {
-        report
-            .steps
+    let steps = &report.steps;
+    let total = steps.len();
+    let noun = |n: usize| if n == 1 { "step" } else { "steps" };
+    let names = |keep: &dyn Fn(&StepFinding) -> bool| -> Vec<&str> {
+        steps
             .iter()
             .filter(|s| keep(s))
             .map(|s| s.name.as_str())
             .collect()
     };
-    let own_failures = names(&|s| failed(s) && s.cascade_of.is_empty());
-    if !own_failures.is_empty() {
-        let _ = write!(text, "; failed: {}", own_failures.join(", "));
+    if steps.iter().all(StepFinding::is_clean) {
+        return match total {
+            1 => "the step is reproducible".to_string(),
+            n => format!("all {n} steps are reproducible"),
+        };
     }
-    for verdict in [Verdict::Network, Verdict::Undeclared] {
-        let found = names(&|s| s.verdict == verdict);
-        if !found.is_empty() {
-            let _ = write!(text, "; {}: {}", verdict.as_str(), found.join(", "));
-        }
+    let mut parts = Vec::new();
+    let roots = report.root_causes();
+    if !roots.is_empty() {
+        parts.push(format!(
+            "{} nondeterministic (root {}: {})",
+            roots.len(),
+            if roots.len() == 1 { "cause" } else { "causes" },
+            roots.join(", ")
+        ));
     }
+    let cascades = names(&|s| s.verdict == Verdict::Cascade).len();
     if cascades > 0 {
-        let _ = write!(
-            text,
-            "; {cascades} cascade(s) only inherit their differences"
-        );
+        parts.push(format!(
+            "{cascades} {} (only inherit differences from upstream)",
+            if cascades == 1 { "cascade" } else { "cascades" }
+        ));
     }
-    let not_run = names(&|s| failed(s) && !s.cascade_of.is_empty()).len();
+    // Steps that failed themselves; those that only did not run because a dep failed
+    // name it in `cascade_of` and are counted, not listed.
+    let own_failures = names(&|s| s.verdict == Verdict::Failed && s.cascade_of.is_empty());
+    if !own_failures.is_empty() {
+        parts.push(format!(
+            "{} failed, so not judged: {}",
+            own_failures.len(),
+            own_failures.join(", ")
+        ));
+    }
+    let not_run = names(&|s| s.verdict == Verdict::Failed && !s.cascade_of.is_empty()).len();
     if not_run > 0 {
-        let _ = write!(text, "; {not_run} step(s) not run because a dep failed");
+        parts.push(format!("{not_run} not run because a dep failed"));
     }
-    text
+    let network = names(&|s| s.verdict == Verdict::Network);
+    if !network.is_empty() {
+        parts.push(format!(
+            "{} tried to reach the network: {}",
+            network.len(),
+            network.join(", ")
+        ));
+    }
+    let undeclared = names(&|s| s.verdict == Verdict::Undeclared);
+    if !undeclared.is_empty() {
+        parts.push(format!(
+            "{} read undeclared files: {}",
+            undeclared.len(),
+            undeclared.join(", ")
+        ));
+    }
+    let reproducible = names(&|s| s.verdict == Verdict::Reproducible).len();
+    let untested = names(&|s| s.verdict == Verdict::Reproducible && !s.not_applied.is_empty());
+    if reproducible > 0 {
+        let mut part = format!("{reproducible} reproducible");
+        if !untested.is_empty() {
+            let mut missing: Vec<&str> = steps
+                .iter()
+                .flat_map(|s| s.not_applied.iter().map(|n| n.variation.as_str()))
+                .collect();
+            missing.sort_unstable();
+            missing.dedup();
+            part.push_str(&format!(
+                " ({} of them not tested against {}: {})",
+                untested.len(),
+                missing.join(", "),
+                untested.join(", ")
+            ));
+        }
+        parts.push(part);
+    }
+    format!("{total} {}: {}", noun(total), parts.join("; "))
 }
 
 /// Escapes text for XML and HTML.
@@ -394,11 +468,7 @@ fn plain_finding(finding: &StepFinding) -> String {
 
 /// JUnit XML: one test case per step; anything not reproducible fails.
 pub fn render_junit(report: &CheckReport) -> String {
-    let failures = report
-        .steps
-        .iter()
-        .filter(|s| s.verdict != Verdict::Reproducible)
-        .count();
+    let failures = report.steps.iter().filter(|s| !s.is_clean()).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -411,7 +481,7 @@ pub fn render_junit(report: &CheckReport) -> String {
             "  <testcase classname=\"reprobe.check\" name=\"{}\"",
             escape_xml(&finding.name)
         );
-        if finding.verdict == Verdict::Reproducible {
+        if finding.is_clean() {
             out.push_str("/>\n");
             continue;
         }
