@@ -187,9 +187,11 @@ impl SandboxProfile {
             .then_some(self.clock_offset_secs)
     }
 
-    /// The path a step's work directory has inside the sandbox.
-    pub fn workdir(&self, step: &str) -> PathBuf {
-        Path::new(&self.build_dir).join(step)
+    /// The path a step's work directory has inside the sandbox: where the project's
+    /// root is. Every step of a build sees the project at the same path, as every step
+    /// of a native build does (`step` names the step only for callers' clarity).
+    pub fn workdir(&self, _step: &str) -> PathBuf {
+        Path::new(&self.build_dir).join(SANDBOX_PROJECT_DIR)
     }
 
     /// The step's environment: exactly its declared one, plus the sandbox's own
@@ -221,6 +223,9 @@ impl SandboxProfile {
         env
     }
 }
+
+/// The name of the project's directory in the sandbox's build directory.
+pub const SANDBOX_PROJECT_DIR: &str = "project";
 
 /// How to run a build.
 #[derive(Debug, Clone)]
@@ -777,7 +782,9 @@ impl StepJob {
         let profile = &self.options.profile;
         let timeout = profile.limits.timeout(step);
         SandboxSpec {
-            argv: step.command.argv(),
+            argv: step
+                .command
+                .argv_at(&profile.workdir(&step.name).to_string_lossy()),
             env: profile.environment(step),
             host_workdir: work.to_path_buf(),
             workdir: profile.workdir(&step.name),
