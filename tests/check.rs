@@ -207,8 +207,8 @@ fn debug_info_holds_the_build_path_and_prefix_map_fixes_it() {
     assert_evidence(
         reason,
         "lib.o",
-        "/build/debug",
-        "/reprobe/build-variant-two/debug",
+        "/build/project",
+        "/reprobe/build-variant-two/project",
         "build_path",
     );
     assert!(reason["offset"].is_u64(), "{reason:#}");
@@ -313,8 +313,8 @@ fn python_facts_are_each_attributed_to_their_variation() {
         (
             "cwd",
             "cwd.txt",
-            "/build/cwd",
-            "/reprobe/build-variant-two/cwd".into(),
+            "/build/project",
+            "/reprobe/build-variant-two/project".into(),
         ),
         (
             "timezone",
@@ -929,7 +929,7 @@ fn verbose_output_shows_every_finding_of_a_file() {
     let lines = [
         "hostname f line 1: \"reprobe\" -> \"other-builder-host\"",
         "user f line 2: \"builder\" -> \"otherbuilder\"",
-        "build_path f line 3: \"/build/facts\" -> \"/reprobe/build-variant-two/facts\"",
+        "build_path f line 3: \"/build/project\" -> \"/reprobe/build-variant-two/project\"",
         "timezone f line 4: \"UTC\"",
         "locale f line 5: \"C.UTF-8\"",
     ];
