@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde_json::{json, Value};
 
@@ -977,4 +978,54 @@ fn a_hanging_step_is_killed_at_its_timeout_in_both_builds() {
         "{after:#}"
     );
     assert_eq!(report["builds"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_compiler_probing_include_directories_and_python_reading_openssl_cnf_are_reproducible() {
+    // `-Ilib`: gcc looks for <stdio.h> in lib/, which the project has (with other files)
+    // and the step does not declare: a look-up that finds nothing is no dependency.
+    // `import hashlib` reads /etc/ssl/openssl.cnf, a file of an installed package.
+    let dir = project(
+        "[env]\nPATH = \"/usr/bin:/bin\"\n[steps.compile]\nrun = \"gcc -Ilib -c src/main.c -o main.o\"\ninputs = [\"src/main.c\"]\noutputs = [\"main.o\"]\n[steps.py]\nrun = \"python3 -c 'import hashlib; print(hashlib.sha256(b\\\"x\\\").hexdigest())' > h\"\noutputs = [\"h\"]\n",
+        &[
+            ("src/main.c", "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n"),
+            ("lib/helper.h", "int helper(void);\n"),
+            ("lib/helper.c", "int helper(void) { return 1; }\n"),
+        ],
+    );
+    let out = run_in(dir.path(), &["check", "--json"]);
+    let report = json(&out);
+    assert_eq!(code(&out), 0, "{report:#}");
+    for name in ["compile", "py"] {
+        assert_eq!(verdict(&report, name), "reproducible");
+        assert_eq!(step(&report, name)["undeclared"], json!([]), "{name}");
+    }
+}
+
+#[test]
+fn host_state_no_package_owns_and_files_the_project_has_are_undeclared() {
+    let dir = project(
+        "[env]\nPATH = \"/usr/bin:/bin\"\n[steps.host]\nrun = \"cat /etc/hostname /etc/machine-id > /dev/null 2>&1; echo ok > n\"\noutputs = [\"n\"]\n[steps.header]\nrun = \"gcc -Ilib -E src/main.c > main.i\"\ninputs = [\"src/main.c\"]\noutputs = [\"main.i\"]\n",
+        &[
+            (
+                "src/main.c",
+                "#if __has_include(<helper.h>)\nint with_helper;\n#endif\nint main(void) { return 0; }\n",
+            ),
+            ("lib/helper.h", "int helper(void);\n"),
+        ],
+    );
+    let out = run_in(dir.path(), &["check", "--json", "--no-bisect"]);
+    let report = json(&out);
+    assert_eq!(code(&out), 1, "{report:#}");
+    let host = step(&report, "host")["undeclared"].to_string();
+    assert!(host.contains("/etc/hostname"), "{host}");
+    if Path::new("/etc/machine-id").exists() {
+        assert!(host.contains("/etc/machine-id"), "{host}");
+    }
+    // The header is found in lib/, which the step did not declare: a real dependency.
+    assert_eq!(verdict(&report, "header"), "undeclared");
+    assert_eq!(
+        step(&report, "header")["undeclared"],
+        json!(["lib/helper.h"])
+    );
 }

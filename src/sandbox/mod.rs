@@ -46,6 +46,7 @@ mod ids;
 mod init;
 mod limits;
 mod observe;
+mod packages;
 mod resolver;
 mod rootfs;
 mod seccomp;

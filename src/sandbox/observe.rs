@@ -543,7 +543,7 @@ impl PathRules {
     /// An `/etc` path beyond the allow-list that exists in the step's view.
     fn etc_finding(&self, rel: &Path, path: &Path, pid: i32) -> Option<String> {
         let text = rel.to_str().unwrap_or_default();
-        if text.is_empty() || etc_allowed(text) {
+        if text.is_empty() || etc_is_toolchain(text) {
             return None;
         }
         let seen = PathBuf::from(format!("/proc/{pid}/root")).join(path.strip_prefix("/").ok()?);
@@ -568,6 +568,14 @@ pub(super) fn etc_allowed(rel: &str) -> bool {
             Some(dir) => rel == dir || rel.starts_with(allowed),
             None => rel == *allowed,
         })
+}
+
+/// Whether reading `/etc/REL` is part of the toolchain: allow-listed, or a file of an
+/// installed package (module `packages`). The sandbox's own `hostname` never is: the
+/// host name is one of the variations.
+pub(super) fn etc_is_toolchain(rel: &str) -> bool {
+    etc_allowed(rel)
+        || (rel != "hostname" && super::packages::owned_by_a_package(&Path::new("/etc").join(rel)))
 }
 
 /// Removes `.` and resolves `..` lexically (symlinks are not followed).
