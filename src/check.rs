@@ -25,6 +25,8 @@ use crate::tree::TreeEntry;
 use crate::variation::{self, Variation};
 
 mod coverage;
+pub mod groups;
+pub mod remedy;
 
 /// The schema of every report (DESIGN.md section 7a).
 pub const REPORT_SCHEMA: &str = "reprobe/report/1";
@@ -263,6 +265,12 @@ pub fn check(
         let mut finding = judge_step(cx, options, &rounds, index, &findings, &varied);
         finding.name = step.name.clone();
         finding.deps = step.deps.clone();
+        let tool = remedy::tool_of(&cx.graph.steps, step);
+        for reason in &mut finding.reasons {
+            if let Some(fix) = remedy::fix_for(tool, step, reason) {
+                reason.remedy = Some(fix);
+            }
+        }
         let clock_gaps = clock_gaps(&rounds, index);
         (finding.variations, finding.not_applied) =
             coverage::step_coverage(step, &options.variations, &machine, clock_gaps);

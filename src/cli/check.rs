@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::table::{colour_enabled, paint, Colour, Table};
 use super::{open_store, CommonArgs, Interrupt};
-use crate::check::{self, CheckContext, CheckOptions, CheckReport, StepFinding, Verdict};
+use crate::check::{self, groups, CheckContext, CheckOptions, CheckReport, StepFinding, Verdict};
 use crate::error::Exit;
 use crate::exec::BuildError;
 use crate::sandbox::Sandbox;
@@ -184,9 +184,49 @@ fn reason_summary(finding: &StepFinding) -> String {
     kinds.join(", ")
 }
 
-/// The terminal report: a row per step, then the evidence of each finding.
+/// Step names the summary line lists per verdict (the JSON report has them all).
+const SUMMARY_NAMES: usize = 4;
+/// Graphs with at most this many steps get the table of every step without `-v`.
+const TABLE_MAX_STEPS: usize = 20;
+/// Step names listed in a group without `-v`.
+const GROUP_NAMES: usize = 6;
+
+/// The terminal report: the table of steps (small graphs, or `-v`), then each cause once
+/// with the steps it concerns and its evidence and fix, then the summary.
 pub fn render_terminal(report: &CheckReport, verbose: bool) -> String {
     let colour = colour_enabled();
+    let mut out = String::new();
+    if verbose || report.steps.len() <= TABLE_MAX_STEPS {
+        out.push_str(&render_table(report, colour));
+    }
+    for group in groups::group(report) {
+        out.push('\n');
+        out.push_str(&render_group(&group, verbose, colour));
+    }
+    for (variation, why, steps) in groups::not_applied(report) {
+        out.push('\n');
+        let shown = if verbose { usize::MAX } else { GROUP_NAMES };
+        let title = format!(
+            "{} — reproducible, but {variation} did not reach {}",
+            groups::name_list(&steps, shown),
+            if steps.len() == 1 { "it" } else { "them" }
+        );
+        let _ = writeln!(out, "{}", paint(&title, Colour::Bold, colour));
+        let _ = writeln!(out, "  not applied: {variation}: {why}");
+    }
+    out.push('\n');
+    out.push_str(&summary_line(report));
+    out.push('\n');
+    if !report.not_varied.is_empty() {
+        let _ = writeln!(out, "not varied: {}", report.not_varied.join(", "));
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    out
+}
+
+fn render_table(report: &CheckReport, colour: bool) -> String {
     let mut table = Table::new(&["STEP", "VERDICT", "INPUT HASH", "CONTENT HASHES", "REASONS"]);
     for finding in &report.steps {
         let hashes: Vec<String> = finding.content_hashes.iter().map(|h| h.short()).collect();
@@ -206,37 +246,51 @@ pub fn render_terminal(report: &CheckReport, verbose: bool) -> String {
             reason_summary(finding),
         ]);
     }
-    let mut out = table.render();
-    for finding in report
-        .steps
-        .iter()
-        .filter(|f| f.verdict != Verdict::Reproducible)
-    {
-        out.push('\n');
-        out.push_str(&render_finding(finding, verbose, colour));
+    table.render()
+}
+
+/// One cause: a single step as its own block; several as one block naming them, with
+/// the first one's evidence (`-v`: every step's block).
+fn render_group(group: &groups::Group<'_>, verbose: bool, colour: bool) -> String {
+    if group.steps.len() == 1 || (verbose && group.verdict != Verdict::Cascade) {
+        return group
+            .steps
+            .iter()
+            .map(|f| render_finding(f, verbose, colour))
+            .collect::<Vec<_>>()
+            .join("\n");
     }
-    for finding in report
-        .steps
-        .iter()
-        .filter(|f| f.verdict == Verdict::Reproducible && !f.not_applied.is_empty())
-    {
-        out.push('\n');
+    let names: Vec<&str> = group.steps.iter().map(|f| f.name.as_str()).collect();
+    let shown = if verbose { usize::MAX } else { GROUP_NAMES };
+    let mut out = String::new();
+    if group.verdict == Verdict::Cascade {
+        let mut upstream: Vec<&str> = group
+            .steps
+            .iter()
+            .flat_map(|f| f.cascade_of.iter().map(String::as_str))
+            .collect();
+        upstream.sort_unstable();
+        upstream.dedup();
         let title = format!(
-            "{} — reproducible, not every variation reached it",
-            finding.name
+            "{} cascades — only inherit differences from {}",
+            names.len(),
+            groups::name_list(&upstream, shown)
         );
         let _ = writeln!(out, "{}", paint(&title, Colour::Bold, colour));
-        out.push_str(&render_not_applied(finding));
+        let _ = writeln!(out, "  steps: {}", groups::name_list(&names, shown));
+        return out;
     }
-    out.push('\n');
-    out.push_str(&summary_line(report));
-    out.push('\n');
-    if !report.not_varied.is_empty() {
-        let _ = writeln!(out, "not varied: {}", report.not_varied.join(", "));
-    }
-    for note in &report.notes {
-        let _ = writeln!(out, "note: {note}");
-    }
+    let title = format!(
+        "{} steps — {}: {}",
+        names.len(),
+        group.verdict.as_str(),
+        group.cause
+    );
+    let _ = writeln!(out, "{}", paint(&title, Colour::Bold, colour));
+    let _ = writeln!(out, "  steps: {}", groups::name_list(&names, shown));
+    let first = group.first();
+    let _ = writeln!(out, "  evidence of {} (-v shows every step's):", first.name);
+    out.push_str(&finding_body(first, false, colour));
     out
 }
 
@@ -244,6 +298,14 @@ fn render_finding(finding: &StepFinding, verbose: bool, colour: bool) -> String 
     let mut out = String::new();
     let title = format!("{} — {}", finding.name, finding.verdict.as_str());
     let _ = writeln!(out, "{}", paint(&title, Colour::Bold, colour));
+    out.push_str(&finding_body(finding, verbose, colour));
+    out
+}
+
+/// A finding's evidence, without its title: the error, the reasons (the first three of
+/// each file without `verbose`), the fixes, network attempts, undeclared reads, notes.
+fn finding_body(finding: &StepFinding, verbose: bool, colour: bool) -> String {
+    let mut out = String::new();
     if let Some(error) = &finding.error {
         let _ = writeln!(out, "  {error}");
     }
@@ -380,7 +442,7 @@ pub fn summary_line(report: &CheckReport) -> String {
             "{} nondeterministic (root {}: {})",
             roots.len(),
             if roots.len() == 1 { "cause" } else { "causes" },
-            roots.join(", ")
+            groups::name_list(&roots, SUMMARY_NAMES)
         ));
     }
     let cascades = names(&|s| s.verdict == Verdict::Cascade).len();
@@ -397,7 +459,7 @@ pub fn summary_line(report: &CheckReport) -> String {
         parts.push(format!(
             "{} failed, so not judged: {}",
             own_failures.len(),
-            own_failures.join(", ")
+            groups::name_list(&own_failures, SUMMARY_NAMES)
         ));
     }
     let not_run = names(&|s| s.verdict == Verdict::Failed && !s.cascade_of.is_empty()).len();
@@ -409,7 +471,7 @@ pub fn summary_line(report: &CheckReport) -> String {
         parts.push(format!(
             "{} tried to reach the network: {}",
             network.len(),
-            network.join(", ")
+            groups::name_list(&network, SUMMARY_NAMES)
         ));
     }
     let undeclared = names(&|s| s.verdict == Verdict::Undeclared);
@@ -417,7 +479,7 @@ pub fn summary_line(report: &CheckReport) -> String {
         parts.push(format!(
             "{} read undeclared files: {}",
             undeclared.len(),
-            undeclared.join(", ")
+            groups::name_list(&undeclared, SUMMARY_NAMES)
         ));
     }
     let reproducible = names(&|s| s.verdict == Verdict::Reproducible).len();
@@ -435,7 +497,7 @@ pub fn summary_line(report: &CheckReport) -> String {
                 " ({} of them not tested against {}: {})",
                 untested.len(),
                 missing.join(", "),
-                untested.join(", ")
+                groups::name_list(&untested, SUMMARY_NAMES)
             ));
         }
         parts.push(part);
@@ -498,33 +560,55 @@ pub fn render_junit(report: &CheckReport) -> String {
     out
 }
 
-/// A short Markdown summary fit for a pull-request comment.
+/// A short Markdown summary fit for a pull-request comment: the summary, the table of
+/// steps for small graphs, then each cause once (folded), with the steps it concerns.
 pub fn render_markdown(report: &CheckReport) -> String {
     let mut out = String::from("## reprobe check\n\n");
     let _ = writeln!(out, "**{}**\n", summary_line(report));
-    out.push_str("| step | verdict | reasons |\n| --- | --- | --- |\n");
-    for finding in &report.steps {
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} |",
-            finding.name,
-            finding.verdict.as_str(),
-            reason_summary(finding).replace('|', "\\|")
-        );
+    if report.steps.len() <= TABLE_MAX_STEPS {
+        out.push_str("| step | verdict | reasons |\n| --- | --- | --- |\n");
+        for finding in &report.steps {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} |",
+                finding.name,
+                finding.verdict.as_str(),
+                reason_summary(finding).replace('|', "\\|")
+            );
+        }
     }
-    for finding in report
-        .steps
-        .iter()
-        .filter(|s| s.verdict != Verdict::Reproducible)
-    {
+    for group in groups::group(report) {
+        let names: Vec<&str> = group.steps.iter().map(|f| f.name.as_str()).collect();
+        let title = match (group.steps.len(), group.verdict) {
+            (1, verdict) => format!("<code>{}</code>: {}", names[0], verdict.as_str()),
+            (n, Verdict::Cascade) => format!("{n} cascades"),
+            (n, verdict) => format!("{n} steps — {}: {}", verdict.as_str(), group.cause),
+        };
+        let _ = writeln!(out, "\n<details><summary>{title}</summary>\n");
+        if group.steps.len() > 1 {
+            let _ = writeln!(out, "Steps: {}\n", names.join(", "));
+        }
+        out.push_str("```\n");
+        if group.verdict == Verdict::Cascade && group.steps.len() > 1 {
+            let mut upstream: Vec<&str> = group
+                .steps
+                .iter()
+                .flat_map(|f| f.cascade_of.iter().map(String::as_str))
+                .collect();
+            upstream.sort_unstable();
+            upstream.dedup();
+            let _ = writeln!(out, "only inherit differences from {}", upstream.join(", "));
+        } else {
+            out.push_str(&finding_body(group.first(), false, false));
+        }
+        out.push_str("```\n</details>\n");
+    }
+    for (variation, why, steps) in groups::not_applied(report) {
         let _ = writeln!(
             out,
-            "\n<details><summary><code>{}</code>: {}</summary>\n\n```",
-            finding.name,
-            finding.verdict.as_str()
+            "\nNot tested against {variation} ({}): {why}",
+            steps.join(", ")
         );
-        out.push_str(&render_finding(finding, false, false));
-        out.push_str("```\n</details>\n");
     }
     if !report.not_varied.is_empty() {
         let _ = writeln!(out, "\nNot varied: {}", report.not_varied.join(", "));
@@ -554,12 +638,48 @@ iframe.evidence{width:100%;height:32em;border:1px solid #ccc;resize:vertical}\
         "<p><strong>{}</strong></p>",
         escape_xml(&summary_line(report))
     );
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "<p>Varied: {}. Not varied: {}.</p>",
-        escape_xml(&report.variations.join(", ")),
-        escape_xml(&report.not_varied.join(", "))
+        "<p>Varied: {}.",
+        escape_xml(&report.variations.join(", "))
     );
+    if !report.not_varied.is_empty() {
+        let _ = write!(
+            out,
+            " Not varied: {}.",
+            escape_xml(&report.not_varied.join(", "))
+        );
+    }
+    out.push_str("</p>\n");
+    let causes = groups::group(report);
+    if !causes.is_empty() {
+        out.push_str("<h2>Causes</h2>\n<ul>\n");
+        for group in &causes {
+            let links: Vec<String> = group
+                .steps
+                .iter()
+                .map(|f| format!("<a href=\"#step-{0}\">{0}</a>", escape_xml(&f.name)))
+                .collect();
+            let cause = if group.cause.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", escape_xml(&group.cause))
+            };
+            let _ = writeln!(
+                out,
+                "<li><span class=\"{0}\">{0}</span>{cause} ({1} {2}): {3}</li>",
+                group.verdict.as_str(),
+                group.steps.len(),
+                if group.steps.len() == 1 {
+                    "step"
+                } else {
+                    "steps"
+                },
+                links.join(", ")
+            );
+        }
+        out.push_str("</ul>\n");
+    }
     for note in &report.notes {
         let _ = writeln!(out, "<p>note: {}</p>", escape_xml(note));
     }
@@ -567,13 +687,20 @@ iframe.evidence{width:100%;height:32em;border:1px solid #ccc;resize:vertical}\
     out.push_str(&render_step_graph(report));
     out.push_str("<h2>Steps</h2>\n<table><tr><th>step</th><th>verdict</th><th>input hash</th><th>content hashes</th><th>reasons</th></tr>\n");
     for f in &report.steps {
-        let hashes: Vec<String> = f.content_hashes.iter().map(|h| h.to_string()).collect();
+        // Short hashes, the whole one on hover: 64 hex digits per column made the table
+        // wider than a window.
+        let short = |h: String| format!("<code title=\"{h}\">{}</code>", &h[..h.len().min(12)]);
+        let hashes: Vec<String> = f
+            .content_hashes
+            .iter()
+            .map(|h| short(h.to_string()))
+            .collect();
         let _ = writeln!(
             out,
-            "<tr><td><a href=\"#step-{0}\">{0}</a></td><td class=\"{1}\">{1}</td><td><code>{2}</code></td><td><code>{3}</code></td><td>{4}</td></tr>",
+            "<tr><td><a href=\"#step-{0}\">{0}</a></td><td class=\"{1}\">{1}</td><td>{2}</td><td>{3}</td><td>{4}</td></tr>",
             escape_xml(&f.name),
             f.verdict.as_str(),
-            f.input_hash.map_or(String::new(), |h| h.to_string()),
+            f.input_hash.map_or(String::new(), |h| short(h.to_string())),
             hashes.join("<br>"),
             escape_xml(&reason_summary(f))
         );

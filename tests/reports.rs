@@ -1,0 +1,147 @@
+//! Reports a person acts on: each cause said once, with the steps it concerns and a fix
+//! in the language of the tool that ran them.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+/// A CMake Debug build of a small library with twenty test programs: 23 compile steps
+/// that record the build path, and 21 links and archives that inherit it.
+fn cmake_debug_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut lists = String::from(
+        "cmake_minimum_required(VERSION 3.13)\nproject(dbg C)\nadd_library(lib STATIC src/a.c src/b.c src/c.c)\n",
+    );
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::create_dir_all(root.join("tests")).unwrap();
+    for (name, body) in [("a", "x + 1"), ("b", "x * 2"), ("c", "x - 3")] {
+        let source = format!("int lib_{name}(int x) {{ return {body}; }}\n");
+        std::fs::write(root.join(format!("src/{name}.c")), source).unwrap();
+    }
+    for i in 1..=20 {
+        let source = format!(
+            "int lib_a(int);\nint main(void) {{ return lib_a({i}) == {} ? 0 : 1; }}\n",
+            i + 1
+        );
+        std::fs::write(root.join(format!("tests/t{i}.c")), source).unwrap();
+        lists.push_str(&format!(
+            "add_executable(t{i} tests/t{i}.c)\ntarget_link_libraries(t{i} lib)\n"
+        ));
+    }
+    std::fs::write(root.join("CMakeLists.txt"), lists).unwrap();
+    for args in [
+        &[
+            "cmake",
+            "-S",
+            ".",
+            "-B",
+            "build",
+            "-G",
+            "Ninja",
+            "-DCMAKE_BUILD_TYPE=Debug",
+        ][..],
+        &["ninja", "-C", "build"][..],
+    ] {
+        let out = Command::new(args[0])
+            .args(&args[1..])
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    dir
+}
+
+#[test]
+fn a_cause_shared_by_many_steps_is_said_once_with_the_tools_own_fix() {
+    let dir = cmake_debug_project();
+    let out = run_in(
+        dir.path(),
+        &["check", "--no-bisect", "--ninja", "build/build.ninja"],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines = text.lines().count() + stderr(&out).lines().count();
+    assert!(lines <= 40, "{lines} lines:\n{}{text}", stderr(&out));
+    assert!(
+        text.contains("23 steps — nondeterministic: build_path in .debug_line_str"),
+        "{text}"
+    );
+    assert!(text.contains("21 cascades"), "{text}");
+    assert!(
+        text.contains("fix: add `add_compile_options(-ffile-prefix-map=${CMAKE_SOURCE_DIR}=.)` to CMakeLists.txt"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("add_compile_options").count(),
+        1,
+        "the fix is given once: {text}"
+    );
+    // Nothing is lost in the JSON report: every step, each with its own reasons.
+    let out = run_in(
+        dir.path(),
+        &[
+            "check",
+            "--json",
+            "--no-bisect",
+            "--ninja",
+            "build/build.ninja",
+        ],
+    );
+    let report = json(&out);
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 44);
+    let nondeterministic: Vec<_> = steps
+        .iter()
+        .filter(|s| s["verdict"] == "nondeterministic")
+        .collect();
+    assert_eq!(nondeterministic.len(), 23);
+    assert!(nondeterministic
+        .iter()
+        .all(|s| s["reasons"].to_string().contains("build_path")));
+}
+
+#[test]
+fn markdown_and_html_reports_group_causes_too() {
+    let dir = cmake_debug_project();
+    let md = dir.path().join("r.md");
+    let html = dir.path().join("r.html");
+    let out = run_in(
+        dir.path(),
+        &[
+            "check",
+            "--no-bisect",
+            "--ninja",
+            "build/build.ninja",
+            "--markdown",
+            md.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(
+        md.contains("23 steps — nondeterministic: build_path"),
+        "{md}"
+    );
+    assert_eq!(md.matches("add_compile_options").count(), 1, "{md}");
+    assert!(md.lines().count() <= 40, "{md}");
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(html.contains("<h2>Causes</h2>"), "short report");
+    assert!(!html.contains("Not varied: ."), "nothing was turned off");
+    // Hashes are short in the table (the whole one on hover).
+    let table = &html[html.find("<h2>Steps</h2>").unwrap()..];
+    let row = table.lines().find(|l| l.contains("liblib.a")).unwrap();
+    assert!(row.contains("title=\""), "{row}");
+    assert!(
+        !row.contains(&format!(">{}", "0".repeat(0))) || row.len() < 1200,
+        "{row}"
+    );
+}
