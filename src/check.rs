@@ -27,6 +27,7 @@ use crate::variation::{self, Variation};
 mod coverage;
 pub mod groups;
 pub mod remedy;
+pub mod tryfix;
 
 /// The schema of every report (DESIGN.md section 7a).
 pub const REPORT_SCHEMA: &str = "reprobe/report/1";
@@ -78,6 +79,9 @@ pub struct CheckOptions {
     pub keep: Option<PathBuf>,
     /// Limits of steps that do not set their own.
     pub limits: exec::LimitDefaults,
+    /// Try the remedies reprobe can apply itself on each nondeterministic step
+    /// (`--try-fixes`, module `tryfix`).
+    pub try_fixes: bool,
 }
 
 /// One build of a check.
@@ -142,6 +146,9 @@ pub struct StepFinding {
     /// tested against them, so it is never a clean `reproducible` (exit code 1).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_applied: Vec<NotApplied>,
+    /// With `--try-fixes`: each remedy applied and whether the step was then reproducible.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fix_trials: Vec<tryfix::FixTrial>,
     /// The full diff of the outputs (for HTML reports and `-v`).
     #[serde(skip)]
     pub diff: Option<diff::DiffReport>,
@@ -275,6 +282,13 @@ pub fn check(
         (finding.variations, finding.not_applied) =
             coverage::step_coverage(step, &options.variations, &machine, clock_gaps);
         findings.push(finding);
+    }
+    if options.try_fixes {
+        for (index, finding) in findings.iter_mut().enumerate() {
+            if finding.verdict == Verdict::Nondeterministic {
+                finding.fix_trials = tryfix::try_fixes(cx, &rounds, index, finding, &varied);
+            }
+        }
     }
     if let Some(dir) = &options.keep {
         keep_outputs(&cx.store, &rounds, dir).map_err(BuildError::Store)?;
@@ -544,6 +558,31 @@ fn window_of(manifest: &Manifest, offset: i64) -> TimeWindow {
     }
 }
 
+/// A reproducible finding with nothing in it (for unit tests of the modules below).
+#[cfg(test)]
+fn empty_finding_for_tests() -> StepFinding {
+    StepFinding {
+        name: "s".into(),
+        deps: Vec::new(),
+        verdict: Verdict::Reproducible,
+        input_hash: None,
+        content_hashes: Vec::new(),
+        reasons: Vec::new(),
+        varies_with: None,
+        inherent: false,
+        cascade_of: Vec::new(),
+        network: Vec::new(),
+        undeclared: Vec::new(),
+        variations: Vec::new(),
+        not_applied: Vec::new(),
+        fix_trials: Vec::new(),
+        error: None,
+        stderr_tail: None,
+        notes: Vec::new(),
+        diff: None,
+    }
+}
+
 fn empty_finding(record: &StepRecord) -> StepFinding {
     StepFinding {
         name: record.name.clone(),
@@ -559,6 +598,7 @@ fn empty_finding(record: &StepRecord) -> StepFinding {
         undeclared: Vec::new(),
         variations: Vec::new(),
         not_applied: Vec::new(),
+        fix_trials: Vec::new(),
         error: None,
         stderr_tail: None,
         notes: Vec::new(),

@@ -145,3 +145,96 @@ fn markdown_and_html_reports_group_causes_too() {
         "{row}"
     );
 }
+
+/// One step per remedy kind reprobe can apply, and one (a plain tarball) that the
+/// environment alone cannot fix.
+const REMEDIES: &str = r#"
+[env]
+PATH = "/usr/bin:/bin"
+[steps.gz]
+run = "tar cf - src/a.txt src/b.txt | gzip > src.tar.gz"
+inputs = ["src/*.txt"]
+outputs = ["src.tar.gz"]
+[steps.cc]
+run = "gcc -g -c $PWD/src/m.c -o m.o"
+inputs = ["src/m.c"]
+outputs = ["m.o"]
+[steps.tz]
+run = "date +%Z > z"
+outputs = ["z"]
+[steps.py]
+run = "python3 -c 'print(list({\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"}))' > s"
+outputs = ["s"]
+[steps.mode]
+run = "touch f && stat -c %a f > m"
+outputs = ["m"]
+[steps.epoch]
+run = "python3 -c 'import os,time; print(os.environ.get(\"SOURCE_DATE_EPOCH\") or int(time.time()) // 86400)' > e"
+outputs = ["e"]
+"#;
+
+#[test]
+fn try_fixes_verifies_each_remedy_and_says_when_one_is_not_enough() {
+    let dir = project(
+        REMEDIES,
+        &[
+            ("src/a.txt", "alpha\n"),
+            ("src/b.txt", "beta\n"),
+            (
+                "src/m.c",
+                "#include <stdio.h>\nint main(void) { puts(__FILE__); return 0; }\n",
+            ),
+        ],
+    );
+    let out = run_in(dir.path(), &["check", "--json", "--try-fixes"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = json(&out);
+    let trials = |name: &str| -> Vec<serde_json::Value> {
+        report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["fix_trials"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    for (step, remedy) in [
+        ("cc", "-ffile-prefix-map"),
+        ("tz", "TZ=UTC"),
+        ("py", "PYTHONHASHSEED=0"),
+        ("mode", "umask 022"),
+        ("epoch", "SOURCE_DATE_EPOCH="),
+    ] {
+        let found = trials(step);
+        assert!(
+            found
+                .iter()
+                .any(|t| t["verified"] == true && t["remedy"].as_str().unwrap().contains(remedy)),
+            "{step}: {found:?}"
+        );
+    }
+    let gz = trials("gz");
+    assert!(!gz.is_empty());
+    assert!(gz.iter().all(|t| t["verified"] == false), "{gz:?}");
+    assert!(
+        gz[0]["still"]
+            .as_str()
+            .unwrap()
+            .contains("archive-metadata"),
+        "{gz:?}"
+    );
+    let text = stdout(&run_in(
+        dir.path(),
+        &["check", "--try-fixes", "--no-bisect"],
+    ));
+    assert!(
+        text.contains("verified: with TZ=UTC the step is reproducible"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not enough: with SOURCE_DATE_EPOCH=1700000000 it still differs"),
+        "{text}"
+    );
+}

@@ -32,6 +32,11 @@ pub struct CheckArgs {
     /// Do not re-run steps to bisect differences the known values do not explain.
     #[arg(long)]
     pub no_bisect: bool,
+    /// Try the fixes reprobe can apply itself (SOURCE_DATE_EPOCH, TZ, LC_ALL,
+    /// PYTHONHASHSEED, umask, -ffile-prefix-map for gcc/clang) on each nondeterministic
+    /// step, in both builds' sandboxes, and report which made it reproducible.
+    #[arg(long)]
+    pub try_fixes: bool,
     /// Keep every build's outputs in DIR/build-N/STEP/ for inspection.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
@@ -92,6 +97,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         variations,
         jobs: args.common.jobs(),
         bisect: !args.no_bisect,
+        try_fixes: args.try_fixes,
         keep: args.keep.clone(),
         limits: args.limits.defaults(),
     };
@@ -370,6 +376,22 @@ fn finding_body(finding: &StepFinding, verbose: bool, colour: bool) -> String {
     }
     for remedy in remedies {
         let _ = writeln!(out, "  fix: {remedy}");
+    }
+    for trial in &finding.fix_trials {
+        if trial.verified {
+            let _ = writeln!(
+                out,
+                "  verified: with {} the step is reproducible",
+                trial.remedy
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  not enough: with {} it still differs: {}",
+                trial.remedy,
+                trial.still.as_deref().unwrap_or_default()
+            );
+        }
     }
     for attempt in &finding.network {
         let name = attempt
