@@ -227,6 +227,37 @@ impl CheckReport {
     }
 }
 
+/// Something `check` is doing, for a progress line on a terminal.
+#[derive(Debug, Clone, Copy)]
+pub enum CheckEvent<'a> {
+    /// A step of build `round` (from 1) started or finished.
+    Build {
+        /// The build's number.
+        round: usize,
+        /// What happened.
+        event: &'a exec::BuildEvent,
+    },
+    /// The outputs of a step are being judged.
+    Judging {
+        /// The step.
+        step: &'a str,
+        /// Steps judged before it.
+        done: usize,
+        /// Steps in the graph.
+        total: usize,
+    },
+    /// A step is run again (bisection, a cascade's re-run, a fix trial).
+    Rerun {
+        /// The step.
+        step: &'a str,
+        /// Why, in a few words.
+        why: &'a str,
+    },
+}
+
+/// Receives [`CheckEvent`]s, from several threads.
+pub type CheckProgress = dyn Fn(CheckEvent<'_>) + Send + Sync;
+
 /// What `check` needs from its caller.
 pub struct CheckContext {
     /// The graph.
@@ -235,6 +266,16 @@ pub struct CheckContext {
     pub store: Arc<Store>,
     /// The sandbox.
     pub sandbox: Arc<Sandbox>,
+    /// Told what happens, for progress output (`None`: nobody listens).
+    pub progress: Option<Box<CheckProgress>>,
+}
+
+impl CheckContext {
+    fn tell(&self, event: CheckEvent<'_>) {
+        if let Some(progress) = &self.progress {
+            progress(event);
+        }
+    }
 }
 
 /// One completed build with the values it ran with.
@@ -269,6 +310,11 @@ pub fn check(
     let machine = coverage::MachineGaps::detect(&options.variations);
     let mut findings: Vec<StepFinding> = Vec::new();
     for (index, step) in cx.graph.steps.iter().enumerate() {
+        cx.tell(CheckEvent::Judging {
+            step: &step.name,
+            done: index,
+            total: cx.graph.steps.len(),
+        });
         let mut finding = judge_step(cx, options, &rounds, index, &findings, &varied);
         finding.name = step.name.clone();
         finding.deps = step.deps.clone();
@@ -396,7 +442,7 @@ fn run_rounds(
                     } else {
                         varied.clone()
                     };
-                    scope.spawn(move || run_round(cx, profile, jobs_each, interrupted))
+                    scope.spawn(move || run_round(cx, round + 1, profile, jobs_each, interrupted))
                 })
                 .collect();
             handles
@@ -512,6 +558,7 @@ fn run_in_round(
 
 fn run_round(
     cx: &CheckContext,
+    number: usize,
     profile: SandboxProfile,
     jobs: usize,
     interrupted: &AtomicBool,
@@ -533,7 +580,12 @@ fn run_round(
         Arc::clone(&cx.sandbox),
         &options,
         interrupted,
-        &mut |_| {},
+        &mut |event| {
+            cx.tell(CheckEvent::Build {
+                round: number,
+                event: &event,
+            })
+        },
     )?;
     let window = window_of(&manifest, profile.clock_offset_secs);
     Ok(Round {
@@ -649,6 +701,10 @@ fn judge_step(
             ((*record).clone(), Vec::new())
         } else {
             let upstream = differing_upstream(cx, index, earlier);
+            cx.tell(CheckEvent::Rerun {
+                step: &cx.graph.steps[index].name,
+                why: "re-run on the first build's inputs",
+            });
             let rerun = rerun_on_first_inputs(cx, rounds, index, &step_profile(round, index));
             if rerun.content_hash.is_none() {
                 finding.verdict = Verdict::Failed;
@@ -1021,6 +1077,11 @@ impl Bisector<'_> {
             return found.clone();
         }
         self.runs += 1;
+        let why = format!("bisecting the variations, re-run {}", self.runs);
+        self.cx.tell(CheckEvent::Rerun {
+            step: &self.cx.graph.steps[self.index].name,
+            why: &why,
+        });
         let first = &self.rounds[0];
         let record = &first.manifest.steps[self.index];
         let mut profile = variation::varied_profile(&first.profile, set);

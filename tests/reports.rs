@@ -238,3 +238,32 @@ fn try_fixes_verifies_each_remedy_and_says_when_one_is_not_enough() {
         "{text}"
     );
 }
+
+#[test]
+fn long_runs_show_progress_on_a_terminal_and_nothing_elsewhere() {
+    let dir = copy_corpus("cascade");
+    let (code, shown) = run_with_stderr_on_terminal(dir.path(), &["check"]);
+    assert_eq!(code, 1, "{shown}");
+    assert!(
+        shown.contains("build 1 [") && shown.contains("build 2 ["),
+        "{shown}"
+    );
+    assert!(shown.contains("/5] running: "), "{shown}");
+    assert!(shown.contains("judging ["), "{shown}");
+    assert!(
+        shown.contains("re-run on the first build's inputs"),
+        "{shown}"
+    );
+    let (code, shown) = run_with_stderr_on_terminal(dir.path(), &["build", "--no-cache"]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("[0/5] running: stamp"), "{shown}");
+    assert!(
+        !shown.contains("running: \r"),
+        "never an empty list: {shown:?}"
+    );
+    // Not a terminal: no status line at all.
+    let out = run_in(dir.path(), &["check"]);
+    assert!(!stderr(&out).contains("\x1b[K"), "{}", stderr(&out));
+    let out = run_in(dir.path(), &["build", "--no-cache"]);
+    assert!(!stderr(&out).contains("\x1b[K"), "{}", stderr(&out));
+}

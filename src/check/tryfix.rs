@@ -179,6 +179,11 @@ fn trial(
         }
     }
     let first_profile = &rounds[0].profile;
+    let why = format!("trying {describe}");
+    cx.tell(super::CheckEvent::Rerun {
+        step: &cx.graph.steps[index].name,
+        why: &why,
+    });
     let started = chrono::Utc::now().timestamp();
     let a = run_changed(cx, rounds, index, step.clone(), first_profile);
     let b = run_changed(cx, rounds, index, step, varied);

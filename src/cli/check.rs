@@ -87,7 +87,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::BadInput);
     }
     Sandbox::check_support().map_err(anyhow::Error::from)?;
+    let status = Arc::new(super::progress::StatusLine::new(
+        args.common.quiet || args.common.json,
+    ));
+    let progress = check_progress(Arc::clone(&status), graph.steps.len(), args.rounds);
     let cx = CheckContext {
+        progress,
         store: Arc::new(open_store(&args.common, &graph)?),
         sandbox: Arc::new(Sandbox::new().context("cannot start the sandbox")?),
         graph,
@@ -122,7 +127,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
                 .join(", ")
         );
     }
-    let report = match check::check(&cx, &options, interrupt.flag()) {
+    let result = check::check(&cx, &options, interrupt.flag());
+    status.clear();
+    let report = match result {
         Ok(report) => report,
         Err(BuildError::Interrupted) => interrupt.exit(),
         Err(err) => return Err(err.into()),
@@ -149,6 +156,67 @@ fn write_reports(args: &CheckArgs, report: &CheckReport) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What the builds of a check have done, for its status line.
+#[derive(Default)]
+struct CheckState {
+    /// Per build: steps finished and the steps running now.
+    builds: Vec<(usize, Vec<String>)>,
+}
+
+/// The progress listener of `check`: "build 1 [3/44] build 2 [2/44] running: a, b", then
+/// "judging [5/44] step", then what a re-run is for. `None` when nothing would be drawn.
+fn check_progress(
+    status: Arc<super::progress::StatusLine>,
+    total: usize,
+    rounds: usize,
+) -> Option<Box<check::CheckProgress>> {
+    if !status.enabled() {
+        return None;
+    }
+    let state = std::sync::Mutex::new(CheckState {
+        builds: vec![(0, Vec::new()); rounds.max(2)],
+    });
+    Some(Box::new(move |event| {
+        let text = match event {
+            check::CheckEvent::Build { round, event } => {
+                let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+                let Some((done, running)) = state.builds.get_mut(round - 1) else {
+                    return;
+                };
+                match event {
+                    crate::exec::BuildEvent::Started { step } => running.push(step.clone()),
+                    crate::exec::BuildEvent::Finished {
+                        record, done: n, ..
+                    } => {
+                        running.retain(|s| *s != record.name);
+                        *done = *n;
+                    }
+                }
+                let mut text = String::new();
+                let mut all_running = Vec::new();
+                for (i, (done, running)) in state.builds.iter().enumerate() {
+                    text.push_str(&format!("build {} [{done}/{total}] ", i + 1));
+                    all_running.extend(running.iter().cloned());
+                }
+                all_running.sort();
+                all_running.dedup();
+                if !all_running.is_empty() {
+                    text.push_str(&format!(
+                        "running: {}",
+                        super::progress::running_list(&all_running)
+                    ));
+                }
+                text
+            }
+            check::CheckEvent::Judging { step, done, total } => {
+                format!("judging [{done}/{total}] {step}")
+            }
+            check::CheckEvent::Rerun { step, why } => format!("{step}: {why}"),
+        };
+        status.show(&text);
+    }))
 }
 
 fn verdict_colour(verdict: Verdict) -> Colour {

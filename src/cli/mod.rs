@@ -20,6 +20,7 @@ pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod import;
+pub mod progress;
 pub mod store;
 pub mod table;
 
