@@ -267,3 +267,92 @@ fn long_runs_show_progress_on_a_terminal_and_nothing_elsewhere() {
     let out = run_in(dir.path(), &["build", "--no-cache"]);
     assert!(!stderr(&out).contains("\x1b[K"), "{}", stderr(&out));
 }
+
+/// Whether any process's command line contains `marker`.
+fn a_process_has(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        std::fs::read(entry.path().join("cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+    })
+}
+
+#[test]
+fn sigterm_exits_143_and_ctrl_c_130() {
+    for (signal, expected) in [
+        (nix::sys::signal::Signal::SIGTERM, 143),
+        (nix::sys::signal::Signal::SIGINT, 130),
+    ] {
+        let marker = format!("47.{}", expected);
+        let dir = project(
+            &format!("[steps.slow]\nrun = \"sleep {marker}; echo s > s\"\noutputs = [\"s\"]\n"),
+            &[],
+        );
+        let mut child = reprobe()
+            .arg("build")
+            .current_dir(dir.path())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !a_process_has(&format!("sleep {marker}")) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the step never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, signal).unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(expected), "{signal}");
+    }
+}
+
+#[test]
+fn a_report_path_that_cannot_be_written_is_refused_before_any_build() {
+    let dir = copy_corpus("hello-c");
+    let out = run_in(dir.path(), &["check", "--html", "/nonexistent/r.html"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("/nonexistent/r.html") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(!err.contains("checking"), "no build ran: {err}");
+}
+
+#[test]
+fn one_step_is_said_in_the_singular() {
+    let dir = project(
+        "[env]\nPATH = \"/usr/bin:/bin\"\n[steps.only]\nrun = \"echo x > o\"\noutputs = [\"o\"]\n",
+        &[],
+    );
+    let out = run_in(dir.path(), &["check"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("checking 1 step with 2 builds"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("the step is reproducible"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn the_html_step_graph_has_arrowheads_drawn_over_the_boxes() {
+    let dir = copy_corpus("cascade");
+    let html = dir.path().join("r.html");
+    let out = run_in(
+        dir.path(),
+        &["check", "--no-bisect", "--html", html.to_str().unwrap()],
+    );
+    assert_eq!(code(&out), 1);
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(html.contains("<marker id=\"arrow\""), "no arrowhead");
+    let last_box = html.rfind("<rect").unwrap();
+    let first_edge = html.find("class=\"edge\"").unwrap();
+    assert!(first_edge > last_box, "edges come after (over) the boxes");
+    assert!(html.contains("marker-end=\"url(#arrow)\""));
+}

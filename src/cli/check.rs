@@ -86,6 +86,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         eprintln!("reprobe: error: --rounds must be at least 2 (one build cannot be compared)");
         return Ok(Exit::BadInput);
     }
+    if let Err(err) = check_report_paths(&args) {
+        super::print_error(&err);
+        return Ok(Exit::BadInput);
+    }
     Sandbox::check_support().map_err(anyhow::Error::from)?;
     let status = Arc::new(super::progress::StatusLine::new(
         args.common.quiet || args.common.json,
@@ -115,9 +119,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
     }
     let interrupt = Interrupt::install()?;
     if !args.common.quiet && !args.common.json {
+        let steps = cx.graph.steps.len();
         eprintln!(
-            "reprobe: checking {} steps with {} builds; varying: {}",
-            cx.graph.steps.len(),
+            "reprobe: checking {steps} {} with {} builds; varying: {}",
+            if steps == 1 { "step" } else { "steps" },
             options.rounds,
             options
                 .variations
@@ -141,6 +146,36 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         print!("{}", render_terminal(&report, args.common.verbose));
     }
     Ok(report.exit())
+}
+
+/// Fails before any build when a report could not be written: a missing directory or an
+/// unwritable one would otherwise lose the verdict after the whole check ran.
+fn check_report_paths(args: &CheckArgs) -> anyhow::Result<()> {
+    for path in [&args.html, &args.markdown, &args.junit]
+        .into_iter()
+        .flatten()
+    {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => std::path::Path::new("."),
+        };
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "cannot write the report {}: the directory {} does not exist; create it or choose another path",
+                path.display(),
+                dir.display()
+            );
+        }
+        let probe = tempfile::NamedTempFile::new_in(dir).with_context(|| {
+            format!(
+                "cannot write the report {}: the directory {} is not writable",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        drop(probe);
+    }
+    Ok(())
 }
 
 fn write_reports(args: &CheckArgs, report: &CheckReport) -> anyhow::Result<()> {
@@ -885,8 +920,11 @@ pub fn render_step_graph(report: &CheckReport) -> String {
     let width = 20 + rows_used.len() * (node_width + COLUMN_GAP);
     let height = 20 + rows_used.iter().max().copied().unwrap_or(1) * (NODE_HEIGHT + ROW_GAP);
     let mut out = format!(
-        "<svg class=\"step-graph\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"step graph\">\n"
+        "<svg class=\"step-graph\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"step graph\">\n<defs><marker id=\"arrow\" viewBox=\"0 0 8 8\" refX=\"8\" refY=\"4\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0 0L8 4L0 8z\" fill=\"#888\"/></marker></defs>\n"
     );
+    // Edges are drawn after the boxes, so that one passing a box stays visible, and end
+    // in an arrowhead at the dependent step.
+    let mut edges = String::new();
     for (i, step) in report.steps.iter().enumerate() {
         for dep in &step.deps {
             let Some(&d) = position.get(dep.as_str()) else {
@@ -896,8 +934,8 @@ pub fn render_step_graph(report: &CheckReport) -> String {
             let (x2, y2) = (x(i), y(i) + NODE_HEIGHT / 2);
             let middle = (x1 + x2) / 2;
             let _ = writeln!(
-                out,
-                "<path class=\"edge\" data-from=\"{0}\" data-to=\"{1}\" d=\"M{x1} {y1} C{middle} {y1} {middle} {y2} {x2} {y2}\"><title>{0} → {1}</title></path>",
+                edges,
+                "<path class=\"edge\" marker-end=\"url(#arrow)\" data-from=\"{0}\" data-to=\"{1}\" d=\"M{x1} {y1} C{middle} {y1} {middle} {y2} {x2} {y2}\"><title>{0} → {1}</title></path>",
                 escape_xml(dep),
                 escape_xml(&step.name)
             );
@@ -926,6 +964,7 @@ pub fn render_step_graph(report: &CheckReport) -> String {
             escape_xml(&label(&step.name))
         );
     }
+    out.push_str(&edges);
     out.push_str("</svg>\n<p>Green: reproducible; amber: cascade; red: nondeterministic, failed, network or undeclared. Hover a box for its verdict; click it for the evidence.</p>\n");
     out
 }
