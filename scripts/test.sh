@@ -6,15 +6,23 @@ cd "$(dirname "$0")/.."
 
 # Debian packages used by the corpus and the tests: real compilers and archivers.
 needed=()
-# faketime: the clock variation of `check` pushes the second build years ahead with it.
-for pair in gcc:gcc ar:binutils tar:tar gzip:gzip zip:zip unzip:unzip python3:python3 xz:xz-utils zstd:zstd faketime:faketime make:make cmake:cmake meson:meson ninja:ninja-build strace:strace gdb:gdb curl:curl script:bsdutils jar:openjdk-17-jdk-headless; do
+for pair in gcc:gcc ar:binutils tar:tar gzip:gzip zip:zip unzip:unzip python3:python3 xz:xz-utils zstd:zstd make:make cmake:cmake meson:meson ninja:ninja-build strace:strace gdb:gdb curl:curl script:bsdutils jar:openjdk-17-jdk-headless; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || needed+=("${pair#*:}")
 done
+# locales: the sources a second UTF-8 locale is compiled from (below).
+[[ -e /usr/share/i18n/locales/en_US ]] || needed+=(locales)
+if [[ $(id -u) -eq 0 ]]; then sudo=(); else sudo=(sudo); fi
 if ((${#needed[@]})); then
   echo "installing missing packages: ${needed[*]}"
-  if [[ $(id -u) -eq 0 ]]; then sudo=(); else sudo=(sudo); fi
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${needed[@]}"
+fi
+
+# A second UTF-8 locale, so that `check`'s locale variation has one to switch to (a fresh
+# machine has only C.UTF-8, and `check` then reports the variation as not applied).
+if ! locale -a 2>/dev/null | grep -qiE '^[a-z]{2}_[A-Z]{2}\.utf-?8$'; then
+  echo "generating the en_US.UTF-8 locale"
+  "${sudo[@]}" localedef -i en_US -f UTF-8 en_US.UTF-8
 fi
 
 cargo fmt --check

@@ -457,9 +457,13 @@ fn summary(report: &ChallengeReport) -> Vec<String> {
         ));
     }
     if !report.only_in.is_empty() {
+        // One entry per (step, input hash, manifest): a step whose inputs differ in every
+        // manifest appears once per manifest, but is one step.
+        let steps: BTreeSet<&str> = report.only_in.iter().map(|o| o.step.as_str()).collect();
         lines.push(format!(
-            "{} built in only one manifest (no other has the same inputs)",
-            plural(report.only_in.len(), "step")
+            "{} built from inputs no other manifest has ({} builds in all; a step downstream of a disagreement is one): cannot be compared",
+            plural(steps.len(), "step"),
+            report.only_in.len()
         ));
     }
     lines

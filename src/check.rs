@@ -24,6 +24,11 @@ use crate::store::{remove_tree, Store, StoreError};
 use crate::tree::TreeEntry;
 use crate::variation::{self, Variation};
 
+mod coverage;
+pub mod groups;
+pub mod remedy;
+pub mod tryfix;
+
 /// The schema of every report (DESIGN.md section 7a).
 pub const REPORT_SCHEMA: &str = "reprobe/report/1";
 
@@ -74,6 +79,9 @@ pub struct CheckOptions {
     pub keep: Option<PathBuf>,
     /// Limits of steps that do not set their own.
     pub limits: exec::LimitDefaults,
+    /// Try the remedies reprobe can apply itself on each nondeterministic step
+    /// (`--try-fixes`, module `tryfix`).
+    pub try_fixes: bool,
 }
 
 /// One build of a check.
@@ -131,9 +139,35 @@ pub struct StepFinding {
     /// Other remarks (differing items, bisection notes).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The variations this step really got in the varied builds (those asked for, less
+    /// the ones its graph pins, such as `TZ`, and those that did not reach it).
+    pub variations: Vec<String>,
+    /// Variations asked for that did not reach this step, with why: its verdict was not
+    /// tested against them, so it is never a clean `reproducible` (exit code 1).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_applied: Vec<NotApplied>,
+    /// With `--try-fixes`: each remedy applied and whether the step was then reproducible.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fix_trials: Vec<tryfix::FixTrial>,
     /// The full diff of the outputs (for HTML reports and `-v`).
     #[serde(skip)]
     pub diff: Option<diff::DiffReport>,
+}
+
+/// A variation that was asked for but did not reach a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotApplied {
+    /// The variation's name.
+    pub variation: String,
+    /// Why, and what to do.
+    pub why: String,
+}
+
+impl StepFinding {
+    /// Reproducible in every build, and every variation asked for reached it.
+    pub fn is_clean(&self) -> bool {
+        self.verdict == Verdict::Reproducible && self.not_applied.is_empty()
+    }
 }
 
 /// The result of `check` (`reprobe/report/1`, command `check`).
@@ -149,7 +183,7 @@ pub struct CheckReport {
     pub variations: Vec<String>,
     /// The variations turned off (so the report says what was not tested).
     pub not_varied: Vec<String>,
-    /// Remarks about the run as a whole (for example, no libfaketime).
+    /// Remarks about the run as a whole (for example, steps re-run with the real clock).
     pub notes: Vec<String>,
     /// The builds.
     pub builds: Vec<BuildSummary>,
@@ -170,7 +204,7 @@ impl CheckReport {
         });
         if failed_everywhere {
             Exit::StepFailed
-        } else if self.verdict == Verdict::Reproducible {
+        } else if self.steps.iter().all(StepFinding::is_clean) {
             Exit::Ok
         } else {
             Exit::Findings
@@ -193,6 +227,37 @@ impl CheckReport {
     }
 }
 
+/// Something `check` is doing, for a progress line on a terminal.
+#[derive(Debug, Clone, Copy)]
+pub enum CheckEvent<'a> {
+    /// A step of build `round` (from 1) started or finished.
+    Build {
+        /// The build's number.
+        round: usize,
+        /// What happened.
+        event: &'a exec::BuildEvent,
+    },
+    /// The outputs of a step are being judged.
+    Judging {
+        /// The step.
+        step: &'a str,
+        /// Steps judged before it.
+        done: usize,
+        /// Steps in the graph.
+        total: usize,
+    },
+    /// A step is run again (bisection, a cascade's re-run, a fix trial).
+    Rerun {
+        /// The step.
+        step: &'a str,
+        /// Why, in a few words.
+        why: &'a str,
+    },
+}
+
+/// Receives [`CheckEvent`]s, from several threads.
+pub type CheckProgress = dyn Fn(CheckEvent<'_>) + Send + Sync;
+
 /// What `check` needs from its caller.
 pub struct CheckContext {
     /// The graph.
@@ -201,6 +266,16 @@ pub struct CheckContext {
     pub store: Arc<Store>,
     /// The sandbox.
     pub sandbox: Arc<Sandbox>,
+    /// Told what happens, for progress output (`None`: nobody listens).
+    pub progress: Option<Box<CheckProgress>>,
+}
+
+impl CheckContext {
+    fn tell(&self, event: CheckEvent<'_>) {
+        if let Some(progress) = &self.progress {
+            progress(event);
+        }
+    }
 }
 
 /// One completed build with the values it ran with.
@@ -210,7 +285,7 @@ struct Round {
     window: TimeWindow,
     /// Why some steps of this build were redone, for the report.
     note: Option<String>,
-    /// Steps re-run without libfaketime after failing or stalling under it.
+    /// Steps re-run with the real clock after failing with the pushed one.
     unfaked: BTreeSet<usize>,
     /// When those re-runs ran (real time: their clock was not pushed).
     unfaked_window: Option<TimeWindow>,
@@ -224,29 +299,42 @@ pub fn check(
 ) -> Result<CheckReport, BuildError> {
     let base = SandboxProfile {
         limits: options.limits,
+        clock_shim: options.variations.contains(&Variation::Clock),
         ..SandboxProfile::default()
     };
     let varied = variation::varied_profile(&base, &options.variations);
     let rounds = run_rounds(cx, options, &base, &varied, interrupted)?;
     let mut notes = Vec::new();
-    if options.variations.contains(&Variation::FileOrder)
-        && crate::store::tmpfs_work_root().is_none()
-    {
-        notes.push("fileorder: no tmpfs at /dev/shm, so work directories list files in the file system's own (hashed) order and the variation may not show".to_string());
-    }
-    if options.variations.contains(&Variation::Clock) && variation::libfaketime().is_none() {
-        notes.push(
-            "clock: libfaketime is not installed (Debian package `faketime`), so the builds ran at nearly the same real time; timestamps with day resolution such as __DATE__ may go unnoticed".to_string(),
-        );
-    }
     notes.extend(rounds.iter().filter_map(|r| r.note.clone()));
     let first = &rounds[0];
+    let machine = coverage::MachineGaps::detect(&options.variations);
     let mut findings: Vec<StepFinding> = Vec::new();
     for (index, step) in cx.graph.steps.iter().enumerate() {
+        cx.tell(CheckEvent::Judging {
+            step: &step.name,
+            done: index,
+            total: cx.graph.steps.len(),
+        });
         let mut finding = judge_step(cx, options, &rounds, index, &findings, &varied);
         finding.name = step.name.clone();
         finding.deps = step.deps.clone();
+        let tool = remedy::tool_of(&cx.graph.steps, step);
+        for reason in &mut finding.reasons {
+            if let Some(fix) = remedy::fix_for(tool, step, reason) {
+                reason.remedy = Some(fix);
+            }
+        }
+        let clock_gaps = clock_gaps(&rounds, index);
+        (finding.variations, finding.not_applied) =
+            coverage::step_coverage(step, &options.variations, &machine, clock_gaps);
         findings.push(finding);
+    }
+    if options.try_fixes {
+        for (index, finding) in findings.iter_mut().enumerate() {
+            if finding.verdict == Verdict::Nondeterministic {
+                finding.fix_trials = tryfix::try_fixes(cx, &rounds, index, finding, &varied);
+            }
+        }
     }
     if let Some(dir) = &options.keep {
         keep_outputs(&cx.store, &rounds, dir).map_err(BuildError::Store)?;
@@ -289,6 +377,34 @@ pub fn check(
     })
 }
 
+/// Why the pushed clock did not reach step `index` in some build: it failed with it
+/// (and was judged on a re-run with the real clock), or it ran statically linked programs,
+/// which do not load the clock shim.
+fn clock_gaps(rounds: &[Round], index: usize) -> Vec<String> {
+    let mut gaps = Vec::new();
+    if rounds.iter().any(|r| r.unfaked.contains(&index)) {
+        gaps.push(
+            "the step failed with the clock years ahead and was judged on a re-run with the real clock"
+                .to_string(),
+        );
+    }
+    let programs: BTreeSet<&str> = rounds
+        .iter()
+        .skip(1)
+        .flat_map(|r| r.manifest.steps[index].findings.static_programs.iter())
+        .map(String::as_str)
+        .collect();
+    if !programs.is_empty() {
+        let names: Vec<&str> = programs.into_iter().collect();
+        gaps.push(format!(
+            "it runs statically linked {} ({}), which the clock shim cannot reach; a static program that reads the clock would go unnoticed (run a dynamically linked build of it, or --no-vary clock to accept this)",
+            if names.len() == 1 { "program" } else { "programs" },
+            names.join(", ")
+        ));
+    }
+    gaps
+}
+
 /// The overall verdict is the most serious one found.
 fn verdict_rank(verdict: Verdict) -> u8 {
     match verdict {
@@ -326,7 +442,7 @@ fn run_rounds(
                     } else {
                         varied.clone()
                     };
-                    scope.spawn(move || run_round(cx, profile, jobs_each, interrupted))
+                    scope.spawn(move || run_round(cx, round + 1, profile, jobs_each, interrupted))
                 })
                 .collect();
             handles
@@ -339,20 +455,21 @@ fn run_rounds(
         }
     }
     for i in 1..done.len() {
-        if done[i].profile.faketime().is_some() {
+        if done[i].profile.pushed_clock().is_some() {
             let (first, rest) = done.split_at_mut(i);
-            retry_without_faketime(cx, &first[0], &mut rest[0], i + 1, interrupted)?;
+            retry_with_real_clock(cx, &first[0], &mut rest[0], i + 1, interrupted)?;
         }
     }
     Ok(done)
 }
 
-/// Re-runs, one by one, the steps of a build under libfaketime that failed (or stalled)
-/// there but succeeded in the first build, now without libfaketime, and then the steps
-/// skipped behind them (with libfaketime again). Only a step that then succeeds is
-/// blamed on libfaketime; one that fails again keeps its first failure (a variation
-/// broke it: a finding), and every other step keeps its pushed clock.
-fn retry_without_faketime(
+/// Re-runs, one by one, the steps of a build with the pushed clock that failed there but
+/// succeeded in the first build, now with the real clock, and then the steps skipped
+/// behind them (with the pushed clock again). Only a step that then succeeds is said to
+/// fail with a clock years ahead (the clock variation then did not reach it, which its
+/// verdict says); one that fails again keeps its first failure (another variation broke
+/// it: a finding), and every other step keeps its pushed clock.
+fn retry_with_real_clock(
     cx: &CheckContext,
     first: &Round,
     round: &mut Round,
@@ -376,7 +493,7 @@ fn retry_without_faketime(
         let failed = retry.as_ref().is_none_or(|r| r.content_hash.is_none());
         if failed && first_ok {
             let mut profile = round.profile.clone();
-            profile.use_faketime = false;
+            profile.push_clock = false;
             let without = run_in_round(cx, &round.manifest, index, &profile);
             if without.content_hash.is_some() {
                 unfaked.push(index);
@@ -395,7 +512,7 @@ fn retry_without_faketime(
         .map(|&i| cx.graph.steps[i].name.as_str())
         .collect();
     round.note = Some(format!(
-        "libfaketime: step(s) {} failed or stalled under libfaketime in build {number} and succeeded without it; only they were re-run without it (their clock variation then only shifts input mtimes), every other step kept the pushed clock",
+        "clock: step(s) {} failed in build {number} with the clock years ahead and succeeded with the real clock; only they were re-run so (their clock variation then only shifts input mtimes), every other step kept the pushed clock",
         names.join(", ")
     ));
     round.unfaked = unfaked.into_iter().collect();
@@ -441,6 +558,7 @@ fn run_in_round(
 
 fn run_round(
     cx: &CheckContext,
+    number: usize,
     profile: SandboxProfile,
     jobs: usize,
     interrupted: &AtomicBool,
@@ -462,7 +580,12 @@ fn run_round(
         Arc::clone(&cx.sandbox),
         &options,
         interrupted,
-        &mut |_| {},
+        &mut |event| {
+            cx.tell(CheckEvent::Build {
+                round: number,
+                event: &event,
+            })
+        },
     )?;
     let window = window_of(&manifest, profile.clock_offset_secs);
     Ok(Round {
@@ -487,6 +610,31 @@ fn window_of(manifest: &Manifest, offset: i64) -> TimeWindow {
     }
 }
 
+/// A reproducible finding with nothing in it (for unit tests of the modules below).
+#[cfg(test)]
+fn empty_finding_for_tests() -> StepFinding {
+    StepFinding {
+        name: "s".into(),
+        deps: Vec::new(),
+        verdict: Verdict::Reproducible,
+        input_hash: None,
+        content_hashes: Vec::new(),
+        reasons: Vec::new(),
+        varies_with: None,
+        inherent: false,
+        cascade_of: Vec::new(),
+        network: Vec::new(),
+        undeclared: Vec::new(),
+        variations: Vec::new(),
+        not_applied: Vec::new(),
+        fix_trials: Vec::new(),
+        error: None,
+        stderr_tail: None,
+        notes: Vec::new(),
+        diff: None,
+    }
+}
+
 fn empty_finding(record: &StepRecord) -> StepFinding {
     StepFinding {
         name: record.name.clone(),
@@ -500,6 +648,9 @@ fn empty_finding(record: &StepRecord) -> StepFinding {
         cascade_of: Vec::new(),
         network: Vec::new(),
         undeclared: Vec::new(),
+        variations: Vec::new(),
+        not_applied: Vec::new(),
+        fix_trials: Vec::new(),
         error: None,
         stderr_tail: None,
         notes: Vec::new(),
@@ -550,6 +701,10 @@ fn judge_step(
             ((*record).clone(), Vec::new())
         } else {
             let upstream = differing_upstream(cx, index, earlier);
+            cx.tell(CheckEvent::Rerun {
+                step: &cx.graph.steps[index].name,
+                why: "re-run on the first build's inputs",
+            });
             let rerun = rerun_on_first_inputs(cx, rounds, index, &step_profile(round, index));
             if rerun.content_hash.is_none() {
                 finding.verdict = Verdict::Failed;
@@ -684,12 +839,12 @@ fn skip_reason(record: &StepRecord) -> &str {
     why.strip_prefix("not run: ").unwrap_or(why)
 }
 
-/// The profile a step ran with in `round` (without libfaketime if it had to be re-run
-/// without it there).
+/// The profile a step ran with in `round` (with the real clock if it had to be re-run
+/// so there).
 fn step_profile(round: &Round, index: usize) -> SandboxProfile {
     let mut profile = round.profile.clone();
     if round.unfaked.contains(&index) {
-        profile.use_faketime = false;
+        profile.push_clock = false;
     }
     profile
 }
@@ -854,7 +1009,7 @@ fn explain(
         .unfaked_window
         .filter(|_| round.unfaked.contains(&index))
     {
-        // Re-run without libfaketime: its times are real ones, after the first build.
+        // Re-run with the real clock: its times are real ones, after the first build.
         first_window.end = first_window.end.max(real.end);
     }
     let known = known_values(
@@ -922,11 +1077,16 @@ impl Bisector<'_> {
             return found.clone();
         }
         self.runs += 1;
+        let why = format!("bisecting the variations, re-run {}", self.runs);
+        self.cx.tell(CheckEvent::Rerun {
+            step: &self.cx.graph.steps[self.index].name,
+            why: &why,
+        });
         let first = &self.rounds[0];
         let record = &first.manifest.steps[self.index];
         let mut profile = variation::varied_profile(&first.profile, set);
-        // A step that failed or stalled under libfaketime is bisected without it.
-        profile.use_faketime = self.rounds.iter().all(|r| !r.unfaked.contains(&self.index));
+        // A step that failed with the pushed clock is bisected with the real one.
+        profile.push_clock = self.rounds.iter().all(|r| !r.unfaked.contains(&self.index));
         let started = chrono::Utc::now().timestamp();
         let rerun = rerun_on_first_inputs(self.cx, self.rounds, self.index, &profile);
         let window = TimeWindow {

@@ -53,12 +53,17 @@ pub struct SandboxProfile {
     pub reverse_file_order: bool,
     /// The limits of steps that do not set their own.
     pub limits: LimitDefaults,
-    /// Seconds the clock is pushed ahead (0: the real clock): the work directory's files
-    /// get mtimes that far ahead, and the step's clock too when libfaketime is installed.
+    /// Preload the clock shim ([`crate::clock`]) into the step's processes. `check` sets
+    /// it in every build when it varies the clock, so that the builds' environments are
+    /// equal and only the shim's offset differs.
+    pub clock_shim: bool,
+    /// Seconds the clock is pushed ahead (0: the real clock): the step's wall clock runs
+    /// that far ahead (through the shim) and its input files get mtimes that far in the
+    /// past, so no input is ever newer than what the step writes.
     pub clock_offset_secs: i64,
-    /// Push the step's own clock with libfaketime when the clock is offset and the
-    /// library is installed (`check` turns it off for a build that stalled under it).
-    pub use_faketime: bool,
+    /// Push the step's own clock when the clock is offset (`check` turns it off for a step
+    /// that failed only with the pushed clock, to tell whether the clock broke it).
+    pub push_clock: bool,
 }
 
 /// The limits a step gets for each of `timeout`, `memory`, `disk` and `pids` that it
@@ -96,10 +101,6 @@ impl LimitDefaults {
     }
 }
 
-/// The longest a step may run under libfaketime before it counts as stalled (libfaketime
-/// was seen to hang some programs, rustc among them).
-pub const FAKETIME_STALL_LIMIT: Duration = Duration::from_secs(600);
-
 impl Default for SandboxProfile {
     fn default() -> Self {
         SandboxProfile {
@@ -120,8 +121,9 @@ impl Default for SandboxProfile {
             extra_env: BTreeMap::new(),
             reverse_file_order: false,
             limits: LimitDefaults::default(),
+            clock_shim: false,
             clock_offset_secs: 0,
-            use_faketime: true,
+            push_clock: true,
         }
     }
 }
@@ -156,10 +158,10 @@ impl SandboxProfile {
                 .to_string(),
             ),
         ]);
-        let clock = match (self.clock_offset_secs, self.faketime()) {
+        let clock = match (self.clock_offset_secs, self.pushed_clock().is_some()) {
             (0, _) => "real".to_string(),
-            (offset, Some(_)) => format!("real{offset:+}s (input mtimes and libfaketime)"),
-            (offset, None) => format!("real{offset:+}s (input mtimes only)"),
+            (offset, true) => format!("real{offset:+}s (step clock; input mtimes {:+}s)", -offset),
+            (offset, false) => format!("real (input mtimes {:+}s only)", -offset),
         };
         map.insert("clock".to_string(), clock);
         if !self.extra_env.is_empty() {
@@ -173,17 +175,23 @@ impl SandboxProfile {
         map
     }
 
-    /// The libfaketime library this profile runs steps under, if any.
-    pub fn faketime(&self) -> Option<PathBuf> {
-        if self.clock_offset_secs == 0 || !self.use_faketime {
-            return None;
-        }
-        crate::variation::libfaketime()
+    /// The offset the clock shim applies to the step's wall clock (`Some(0)`: the shim is
+    /// preloaded with the real clock), or `None` when the shim is not used.
+    pub fn shim_offset(&self) -> Option<i64> {
+        self.clock_shim.then(|| self.pushed_clock().unwrap_or(0))
     }
 
-    /// The path a step's work directory has inside the sandbox.
-    pub fn workdir(&self, step: &str) -> PathBuf {
-        Path::new(&self.build_dir).join(step)
+    /// How far the step's own clock is pushed, when it is.
+    pub fn pushed_clock(&self) -> Option<i64> {
+        (self.clock_shim && self.push_clock && self.clock_offset_secs != 0)
+            .then_some(self.clock_offset_secs)
+    }
+
+    /// The path a step's work directory has inside the sandbox: where the project's
+    /// root is. Every step of a build sees the project at the same path, as every step
+    /// of a native build does (`step` names the step only for callers' clarity).
+    pub fn workdir(&self, _step: &str) -> PathBuf {
+        Path::new(&self.build_dir).join(SANDBOX_PROJECT_DIR)
     }
 
     /// The step's environment: exactly its declared one, plus the sandbox's own
@@ -204,18 +212,20 @@ impl SandboxProfile {
         for (name, value) in &self.extra_env {
             env.entry(name.clone()).or_insert_with(|| value.clone());
         }
-        if let Some(library) = self.faketime() {
-            env.entry("LD_PRELOAD".into())
-                .or_insert_with(|| library.to_string_lossy().into_owned());
-            env.insert("FAKETIME".into(), format!("{:+}", self.clock_offset_secs));
-            env.insert("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into());
-            // File times stay real: faked stat() results would turn a file touched to a
-            // fixed date into a different date, a difference no real build would see.
-            env.insert("NO_FAKE_STAT".into(), "1".into());
+        if self.clock_shim {
+            let shim = crate::clock::SANDBOX_SHIM;
+            let preload = match env.get("LD_PRELOAD") {
+                Some(own) if !own.is_empty() => format!("{shim}:{own}"),
+                _ => shim.to_string(),
+            };
+            env.insert("LD_PRELOAD".into(), preload);
         }
         env
     }
 }
+
+/// The name of the project's directory in the sandbox's build directory.
+pub const SANDBOX_PROJECT_DIR: &str = "project";
 
 /// How to run a build.
 #[derive(Debug, Clone)]
@@ -794,7 +804,9 @@ impl StepJob {
         let profile = &self.options.profile;
         let timeout = profile.limits.timeout(step);
         SandboxSpec {
-            argv: step.command.argv(),
+            argv: step
+                .command
+                .argv_at(&profile.workdir(&step.name).to_string_lossy()),
             env: profile.environment(step),
             host_workdir: work.to_path_buf(),
             workdir: profile.workdir(&step.name),
@@ -805,10 +817,7 @@ impl StepJob {
             umask: profile.umask,
             cpus: profile.cpus,
             network: step.network,
-            timeout_secs: match profile.faketime() {
-                Some(_) => timeout.min(FAKETIME_STALL_LIMIT).as_secs_f64(),
-                None => timeout.as_secs_f64(),
-            },
+            timeout_secs: timeout.as_secs_f64(),
             limits: profile.limits.limits(step),
             stdout: temp.join("stdout"),
             stderr: temp.join("stderr"),
@@ -819,8 +828,10 @@ impl StepJob {
                 ignored: std::iter::once(self.store.root().to_path_buf())
                     .chain(step.outputs.iter().map(|o| self.graph.root.join(o)))
                     .collect(),
+                static_programs: profile.clock_shim,
                 ..Observation::from_env(self.options.observe_work_names)
             },
+            clock_offset_secs: profile.shim_offset(),
         }
     }
 
@@ -928,7 +939,7 @@ impl StepJob {
             })?;
         }
         if self.options.profile.clock_offset_secs != 0 {
-            shift_mtimes(work, self.options.profile.clock_offset_secs)
+            shift_mtimes(work, -self.options.profile.clock_offset_secs)
                 .map_err(|e| format!("clock variation: {e}"))?;
         }
         Ok(())
@@ -1037,7 +1048,8 @@ fn copy_input(src: &Path, dest: &Path, expected: &FileHash) -> std::io::Result<(
 }
 
 /// Sets every file's mtime in the work directory to now + `offset` seconds, as if the
-/// inputs had been checked out at that (later) time.
+/// inputs had been checked out at that time. `check` passes a negative offset: inputs
+/// older than anything the step writes, so make and ninja see nothing out of date.
 fn shift_mtimes(work: &Path, offset: i64) -> std::io::Result<()> {
     let now = std::time::SystemTime::now();
     let shifted = if offset >= 0 {

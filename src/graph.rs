@@ -133,6 +133,15 @@ impl Command {
         }
     }
 
+    /// [`Command::argv`] as it runs with the project at `root`: every [`ROOT_PLACEHOLDER`]
+    /// replaced by that absolute path (the key keeps the placeholder).
+    pub fn argv_at(&self, root: &str) -> Vec<String> {
+        self.argv()
+            .into_iter()
+            .map(|arg| arg.replace(ROOT_PLACEHOLDER, root))
+            .collect()
+    }
+
     fn is_empty(&self) -> bool {
         match self {
             Command::Shell(script) => script.trim().is_empty(),
@@ -168,6 +177,14 @@ impl TimeoutDecl {
         }
     }
 }
+
+/// Stands, in a command, for the absolute path of the project's root where the step runs
+/// (`/build/project` in a sandbox, another path in `check`'s second build), exactly as a
+/// native build names its checkout. The input hash keeps the placeholder, so the key is
+/// the same in any checkout while the command runs as the user's build runs it.
+/// `import ninja` writes it for every absolute spelling of the root (CMake names every
+/// source by its absolute path).
+pub const ROOT_PLACEHOLDER: &str = "${REPROBE_ROOT}";
 
 /// Parses "90", "90s", "10m", "1h" or "1.5h".
 pub fn parse_duration(text: &str) -> Option<Duration> {

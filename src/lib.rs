@@ -6,6 +6,7 @@
 pub mod challenge;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod diff;
 pub mod error;
 pub mod exec;

@@ -164,6 +164,10 @@ pub struct SandboxFindings {
     /// count reached `pids`): a write or fork may have failed without failing the step.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub limits: Vec<String>,
+    /// Statically linked programs the step executed while its clock was pushed through
+    /// the clock shim, which they do not load: the clock variation may not reach them.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub static_programs: Vec<String>,
 }
 
 impl SandboxFindings {

@@ -17,7 +17,7 @@ use crate::sandbox::SandboxUser;
 pub enum Variation {
     /// The work directory's path (and its length).
     BuildPath,
-    /// The clock: real time, then far in the future (libfaketime when installed).
+    /// The clock: real time, then far in the future (through reprobe's clock shim).
     Clock,
     /// Host and domain name.
     Hostname,
@@ -116,23 +116,6 @@ pub fn choose(
     Ok(chosen)
 }
 
-/// The shared object of libfaketime, when the `faketime` package is installed.
-pub fn libfaketime() -> Option<PathBuf> {
-    [
-        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-        "/usr/lib/faketime/libfaketime.so.1",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.is_file())
-}
-
-/// How far the second build's clock is pushed ahead: 5 years, 63 days and 7 hours, so
-/// the year, month, day and hour all differ. The inputs' mtimes are shifted by it, and
-/// the step's clock too when libfaketime is installed.
-pub const CLOCK_OFFSET_SECS: i64 = 5 * 365 * 86400 + 63 * 86400 + 7 * 3600;
-
 /// The zone used for the second build's `TZ` (UTC+14), or a POSIX spelling of it when
 /// tzdata is not installed.
 pub fn far_timezone() -> String {
@@ -144,15 +127,30 @@ pub fn far_timezone() -> String {
 }
 
 /// Another UTF-8 locale than `C.UTF-8`: an installed one if there is one, else a
-/// different `LANG` value (programs still see the different name).
+/// different `LANG` value (programs then still run in `C.UTF-8`, and `check` reports the
+/// locale variation as not applied).
 pub fn other_locale() -> String {
-    let installed = std::fs::read_dir("/usr/lib/locale")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .find(|name| name.to_ascii_lowercase().contains("utf") && !name.starts_with("C."));
-    installed.unwrap_or_else(|| "en_US.UTF-8".to_string())
+    installed_other_locale().unwrap_or_else(|| "en_US.UTF-8".to_string())
+}
+
+/// An installed UTF-8 locale other than `C.UTF-8`, as a `LANG` value (`en_US.UTF-8`):
+/// compiled ones in `/usr/lib/locale`, in its directories or its `locale-archive`, as
+/// `locale -a` lists them.
+pub fn installed_other_locale() -> Option<String> {
+    let listed = std::process::Command::new("locale")
+        .arg("-a")
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&listed.stdout);
+    let name = text.lines().map(str::trim).find(|name| {
+        let lower = name.to_ascii_lowercase();
+        (lower.ends_with(".utf8") || lower.ends_with(".utf-8"))
+            && !lower.starts_with("c.")
+            && !name.contains('@')
+    })?;
+    let language = name.split('.').next()?;
+    Some(format!("{language}.UTF-8"))
 }
 
 /// The second build's profile: `base` with each variation in `set` applied.
@@ -161,7 +159,7 @@ pub fn varied_profile(base: &SandboxProfile, set: &BTreeSet<Variation>) -> Sandb
     for variation in set {
         match variation {
             Variation::BuildPath => profile.build_dir = "/reprobe/build-variant-two".into(),
-            Variation::Clock => profile.clock_offset_secs = CLOCK_OFFSET_SECS,
+            Variation::Clock => profile.clock_offset_secs = crate::clock::CLOCK_OFFSET_SECS,
             Variation::Hostname => {
                 profile.hostname = "other-builder-host".into();
                 profile.domainname = "variant.example".into();

@@ -1,8 +1,10 @@
 //! Whole-command builds: one project directory, one command, one step.
 //!
 //! `reprobe check --cmd 'make' --outputs build [DIR]` builds a graph of a single step
-//! whose inputs are every file of `DIR` (minus what `.gitignore`, `.ignore` and
-//! `--exclude` leave out, the `.git` and `.reprobe` directories, and the declared outputs)
+//! whose inputs are the project's files: in a git checkout what git tracks plus the
+//! untracked files it does not ignore, elsewhere every file of `DIR` (minus what
+//! `.gitignore` and `.ignore` leave out); never `--exclude`d files, the `.git` and
+//! `.reprobe` directories, or the declared outputs
 //! and whose command runs in the sandbox's copy of `DIR`. The rest of reprobe (hashes,
 //! variations, verdicts, bisection, reports) then treats it like any graph.
 
@@ -140,6 +142,26 @@ fn project_files(
     let overrides = overrides
         .build()
         .map_err(|e| flag_error("--exclude", "", &e.to_string()))?;
+    let produced = |rel: &str| {
+        outputs
+            .iter()
+            .any(|o| rel == o || rel.starts_with(&format!("{o}/")))
+    };
+    if let Some(tracked) = git_files(root) {
+        let mut files: Vec<String> = tracked
+            .into_iter()
+            .filter(|rel| {
+                let first = rel.split('/').next().unwrap_or_default();
+                first != ".reprobe"
+                    && !produced(rel)
+                    && !overrides.matched(rel, false).is_ignore()
+                    && std::fs::symlink_metadata(root.join(rel)).is_ok_and(|m| m.is_file())
+            })
+            .collect();
+        files.sort();
+        files.dedup();
+        return Ok(files);
+    }
     let walker = WalkBuilder::new(root)
         .hidden(false)
         .require_git(false)
@@ -156,15 +178,45 @@ fn project_files(
         let Some(rel) = entry.path().strip_prefix(root).ok().and_then(Path::to_str) else {
             continue;
         };
-        let produced = outputs
-            .iter()
-            .any(|o| rel == o || rel.starts_with(&format!("{o}/")));
-        if !produced {
+        if !produced(rel) {
             files.push(rel.to_string());
         }
     }
     files.sort();
     Ok(files)
+}
+
+/// In a git checkout, the project's files as git sees them: every tracked file (a tracked
+/// file that a `.gitignore` pattern matches is still part of the project) and every
+/// untracked file that is not ignored, relative to `root`. `None` outside a checkout or
+/// without git, where the walk of the directory decides.
+fn git_files(root: &Path) -> Option<Vec<String>> {
+    let listed = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "--",
+            ".",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !listed.status.success() {
+        return None;
+    }
+    let names = listed
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|name| !name.is_empty())
+        .filter_map(|name| std::str::from_utf8(name).ok())
+        .map(str::to_string)
+        .collect();
+    Some(names)
 }
 
 /// The step's name: the program the command starts (`make`, `build.sh`).
@@ -221,6 +273,47 @@ mod tests {
         assert_eq!(step.name, "make");
         assert_eq!(step.inputs, [".gitignore", "Makefile", "src/a.c"]);
         assert_eq!(step.outputs, ["build"]);
+    }
+
+    #[test]
+    fn in_a_git_checkout_tracked_files_count_even_when_a_gitignore_matches_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let git = |args: &[&str]| {
+            let status = std::process::Command::new("git")
+                .arg("-C")
+                .arg(root)
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(status.success(), "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        for (path, text) in [
+            ("CMakeLists.txt", "x"),
+            ("cmake/config.h.in", "tracked"),
+            (".gitignore", "config.h*\nbuild/\n"),
+        ] {
+            fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+            fs::write(root.join(path), text).unwrap();
+        }
+        git(&["add", "-f", "."]);
+        git(&["commit", "-qm", "init"]);
+        // Untracked: one ignored, one not.
+        fs::write(root.join("config.h"), "generated").unwrap();
+        fs::write(root.join("new.c"), "new").unwrap();
+        let spec = WholeCommand {
+            dir: root.to_path_buf(),
+            command: "make".into(),
+            outputs: vec!["build/**".into()],
+            excludes: Vec::new(),
+        };
+        let step = &spec.graph().unwrap().steps[0];
+        assert_eq!(
+            step.inputs,
+            [".gitignore", "CMakeLists.txt", "cmake/config.h.in", "new.c"]
+        );
     }
 
     #[test]

@@ -183,3 +183,21 @@ fn bad_input_exits_2() {
     let one = run_in(dir.path(), &["challenge", "bad.json"]);
     assert_eq!(code(&one), 2);
 }
+
+#[test]
+fn steps_downstream_of_a_disagreement_are_counted_once_each() {
+    // cascade: stamp writes the time; its four dependents get other inputs in each build.
+    let dir = copy_corpus("cascade");
+    let first = run_in(dir.path(), &["build", "--json"]);
+    std::fs::write(dir.path().join("m1.json"), stdout(&first)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = run_in(dir.path(), &["build", "--json", "--no-cache"]);
+    std::fs::write(dir.path().join("m2.json"), stdout(&second)).unwrap();
+    let out = run_in(dir.path(), &["challenge", "m1.json", "m2.json"]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("4 steps built from inputs no other manifest has (8 builds in all"),
+        "{text}"
+    );
+}

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde_json::{json, Value};
 
@@ -115,7 +116,7 @@ fn unix_in_parentheses(value: &Value) -> i64 {
 /// Asserts that two times are the clock variation's offset apart (give or take the
 /// minute the builds take).
 fn assert_clock_offset(a: i64, b: i64) {
-    let shift = b - a - reprobe::variation::CLOCK_OFFSET_SECS;
+    let shift = b - a - reprobe::clock::CLOCK_OFFSET_SECS;
     assert!(
         shift.abs() < 120,
         "{a} -> {b}: {shift} s off the clock offset"
@@ -126,7 +127,7 @@ fn assert_clock_offset(a: i64, b: i64) {
 /// 7 hours) and possibly a time zone: that many days, or one more.
 fn assert_days_apart(a: chrono::NaiveDate, b: chrono::NaiveDate) {
     let days = (b - a).num_days();
-    let offset = reprobe::variation::CLOCK_OFFSET_SECS / 86400;
+    let offset = reprobe::clock::CLOCK_OFFSET_SECS / 86400;
     assert!(days == offset || days == offset + 1, "{a} -> {b}");
 }
 
@@ -207,8 +208,8 @@ fn debug_info_holds_the_build_path_and_prefix_map_fixes_it() {
     assert_evidence(
         reason,
         "lib.o",
-        "/build/debug",
-        "/reprobe/build-variant-two/debug",
+        "/build/project",
+        "/reprobe/build-variant-two/project",
         "build_path",
     );
     assert!(reason["offset"].is_u64(), "{reason:#}");
@@ -248,13 +249,14 @@ fn naive_archives_are_nondeterministic_and_their_fixed_versions_are_not() {
     );
     let uname = reason_at(&report, "tar-naive", "user", "uname of");
     assert_evidence(uname, "naive.tar", "builder", "otherbuilder", "user");
-    // gzip: the header holds the input's mtime, pushed ahead in build 2.
+    // gzip: the header holds the input's mtime, which build 2 sets that far in the past
+    // (inputs are never newer than what a step writes).
     let header = reason_at(&report, "gzip-naive", "archive-metadata", "header mtime");
     assert_eq!(header["path"], "alpha.txt.gz");
     assert_eq!(header["variation"], "clock");
     assert_clock_offset(
-        unix_in_parentheses(&header["a"]),
         unix_in_parentheses(&header["b"]),
+        unix_in_parentheses(&header["a"]),
     );
     assert!(text(&header["remedy"]).contains("gzip -n"), "{header:#}");
     // ar U: each member's uid and gid.
@@ -312,8 +314,8 @@ fn python_facts_are_each_attributed_to_their_variation() {
         (
             "cwd",
             "cwd.txt",
-            "/build/cwd",
-            "/reprobe/build-variant-two/cwd".into(),
+            "/build/project",
+            "/reprobe/build-variant-two/project".into(),
         ),
         (
             "timezone",
@@ -455,8 +457,10 @@ fn terminal_output_names_root_causes_first_and_gives_the_fix() {
     let out = run_in(dir.path(), &["check"]);
     assert_eq!(code(&out), 1);
     let text = stdout(&out);
-    assert!(text.contains("root causes: stamp"), "{text}");
-    assert!(text.contains("3 cascade(s)"), "{text}");
+    assert!(
+        text.contains("5 steps: 1 nondeterministic (root cause: stamp); 3 cascades (only inherit differences from upstream); 1 reproducible"),
+        "{text}"
+    );
     assert!(text.contains("fix: "), "{text}");
 }
 
@@ -623,18 +627,14 @@ outputs = ["d"]
 
 #[test]
 fn a_step_failing_only_in_build_2_does_not_switch_off_the_clock_of_the_others() {
-    if reprobe::variation::libfaketime().is_none() {
-        eprintln!("libfaketime is not installed (scripts/test.sh installs it); skipping");
-        return;
-    }
     let dir = project(FLAKY_AND_DATE, &[]);
     let out = run_in(dir.path(), &["check", "--json"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let report = json(&out);
-    // flaky fails without libfaketime too: the host name broke it, not libfaketime.
+    // flaky fails with the real clock too: the host name broke it, not the clock.
     assert_eq!(verdict(&report, "flaky"), "failed");
     let notes = report["notes"].to_string();
-    assert!(!notes.contains("libfaketime: step"), "{notes}");
+    assert!(!notes.contains("clock: step"), "{notes}");
     // date kept the pushed clock: its day differs, five years ahead.
     assert_eq!(verdict(&report, "date"), "nondeterministic", "{report:#}");
     let reason = reason_of(&report, "date", "timestamp");
@@ -644,7 +644,7 @@ fn a_step_failing_only_in_build_2_does_not_switch_off_the_clock_of_the_others() 
     let (a, b) = (day(&reason["a"]).unwrap(), day(&reason["b"]).unwrap());
     // 5 years, 63 days and 7 hours ahead: the day after that when the hours roll over.
     let days = (b - a).num_days();
-    let offset = reprobe::variation::CLOCK_OFFSET_SECS / 86400;
+    let offset = reprobe::clock::CLOCK_OFFSET_SECS / 86400;
     assert!(days == offset || days == offset + 1, "{a} -> {b}");
 }
 
@@ -671,21 +671,20 @@ fn a_dependent_of_a_step_failing_in_one_build_is_a_cascade_of_it() {
     let text = stdout(&run_in(dir.path(), &["check", "--no-bisect"]));
     let summary = text
         .lines()
-        .find(|l| l.contains("steps are not reproducible"))
+        .find(|l| l.starts_with("3 steps: "))
         .unwrap_or_else(|| panic!("{text}"));
-    assert!(summary.contains("failed: flaky;"), "{summary}");
+    assert!(
+        summary.contains("1 failed, so not judged: flaky"),
+        "{summary}"
+    );
     assert!(!summary.contains("after"), "{summary}");
-    assert!(summary.contains("1 cascade(s)"), "{summary}");
+    assert!(summary.contains("1 cascade (only inherit"), "{summary}");
 }
 
 #[test]
-fn a_step_that_breaks_under_libfaketime_is_rebuilt_without_it_and_the_report_says_so() {
-    if reprobe::variation::libfaketime().is_none() {
-        eprintln!("libfaketime is not installed (scripts/test.sh installs it); skipping");
-        return;
-    }
+fn a_step_that_fails_with_the_pushed_clock_is_judged_with_the_real_one_and_not_passed() {
     let dir = project(
-        "[env]\nPATH = \"/usr/bin:/bin\"\n[steps.fragile]\nrun = 'case \"$LD_PRELOAD\" in *faketime*) exit 9;; esac; echo ok > o'\noutputs = [\"o\"]\n[steps.next]\nrun = 'date -u +%Y > y; cat o >> y'\ndeps = [\"fragile\"]\noutputs = [\"y\"]\n[steps.date]\nrun = 'date -u +%Y > d'\noutputs = [\"d\"]\n",
+        "[env]\nPATH = \"/usr/bin:/bin\"\n[steps.fragile]\nrun = '[ \"$(date -u +%Y)\" -lt 2031 ] || exit 9; echo ok > o'\noutputs = [\"o\"]\n[steps.next]\nrun = 'date -u +%Y > y; cat o >> y'\ndeps = [\"fragile\"]\noutputs = [\"y\"]\n[steps.date]\nrun = 'date -u +%Y > d'\noutputs = [\"d\"]\n",
         &[],
     );
     let out = run_in(dir.path(), &["check", "--json"]);
@@ -694,15 +693,116 @@ fn a_step_that_breaks_under_libfaketime_is_rebuilt_without_it_and_the_report_say
     assert_eq!(verdict(&report, "fragile"), "reproducible");
     let notes = report["notes"].to_string();
     assert!(
-        notes.contains("step(s) fragile failed or stalled under libfaketime"),
+        notes.contains("step(s) fragile failed in build 2 with the clock years ahead"),
         "{notes}"
     );
-    // Only fragile lost libfaketime: its dependent and the independent step kept it.
+    // Its verdict says the clock did not reach it: reproducible, but not clean.
+    let fragile = step(&report, "fragile");
+    assert_eq!(
+        fragile["not_applied"][0]["variation"], "clock",
+        "{fragile:#}"
+    );
+    assert!(!fragile["variations"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("clock")));
+    // Only fragile lost the pushed clock: its dependent and the independent step kept it.
     for name in ["next", "date"] {
         assert_eq!(verdict(&report, name), "nondeterministic", "{name}");
         let reason = reason_of(&report, name, "timestamp");
         assert_eq!(reason["variation"], "clock", "{name}");
+        assert!(step(&report, name)["variations"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("clock")));
     }
+}
+
+/// A graph whose one step runs a statically linked program (built here with `cc
+/// -static`) and then the dynamically linked `date`.
+fn static_program_project() -> tempfile::TempDir {
+    let dir = project(
+        "[env]\nPATH = \"/usr/bin:/bin\"\n[steps.s]\nrun = './stat && echo built > o'\ninputs = [\"stat\"]\noutputs = [\"o\"]\n",
+        &[("s.c", "int main(void) { return 0; }\n")],
+    );
+    let built = std::process::Command::new("cc")
+        .args(["-static", "-o", "stat", "s.c"])
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(built.success());
+    dir
+}
+
+#[test]
+fn a_static_program_is_reported_as_out_of_the_clocks_reach_and_fails_the_gate() {
+    let dir = static_program_project();
+    let out = run_in(dir.path(), &["check", "--json", "--no-bisect"]);
+    let report = json(&out);
+    assert_eq!(verdict(&report, "s"), "reproducible", "{report:#}");
+    let gap = &step(&report, "s")["not_applied"][0];
+    assert_eq!(gap["variation"], "clock", "{report:#}");
+    assert!(gap["why"].as_str().unwrap().contains("/stat"), "{gap}");
+    assert_eq!(code(&out), 1, "a variation that did not apply is a finding");
+    let text = stdout(&run_in(dir.path(), &["check", "--no-bisect"]));
+    assert!(text.contains("not applied: clock"), "{text}");
+    assert!(text.contains("not tested against clock: s"), "{text}");
+    // Turned off by the user: no gap, a clean pass.
+    let out = run_in(dir.path(), &["check", "--json", "--no-vary", "clock"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert!(step(&json(&out), "s").get("not_applied").is_none());
+}
+
+#[test]
+fn asking_for_no_variation_is_an_error() {
+    let dir = copy_corpus("hello-c");
+    for args in [
+        vec!["check", "--vary", ""],
+        vec![
+            "check",
+            "--no-vary",
+            "build_path,clock,hostname,user,umask,locale,timezone,fileorder,cpus,env",
+        ],
+    ] {
+        let out = run_in(dir.path(), &args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stdout(&out));
+        assert!(stderr(&out).contains("--rounds N"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn the_clock_is_pushed_by_reprobes_own_shim_in_every_dynamically_linked_program() {
+    // No libfaketime is involved: the shim travels inside the reprobe binary.
+    let dir = project(
+        "[env]\nPATH = \"/usr/bin:/bin\"\n[steps.t]\nrun = 'date -u +%Y > t; python3 -c \"import time; print(time.gmtime().tm_year)\" >> t; echo \"$LD_PRELOAD\" >> t'\noutputs = [\"t\"]\n",
+        &[],
+    );
+    let keep = tempfile::tempdir().unwrap();
+    let out = run_in(
+        dir.path(),
+        &[
+            "check",
+            "--json",
+            "--no-bisect",
+            "--keep",
+            keep.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let read = |build: &str| std::fs::read_to_string(keep.path().join(build).join("t/t")).unwrap();
+    let (one, two) = (read("build-1"), read("build-2"));
+    let years = |text: &str| -> Vec<i32> {
+        text.lines()
+            .take(2)
+            .map(|l| l.trim().parse().unwrap())
+            .collect()
+    };
+    let (a, b) = (years(&one), years(&two));
+    assert_eq!(a[0], a[1], "{one}");
+    assert_eq!(b[0], b[1], "{two}");
+    assert!(b[0] >= a[0] + 5, "{one} -> {two}");
+    // The environment is the same in both builds: only the clock differs.
+    assert_eq!(one.lines().nth(2), two.lines().nth(2));
 }
 
 #[test]
@@ -830,7 +930,7 @@ fn verbose_output_shows_every_finding_of_a_file() {
     let lines = [
         "hostname f line 1: \"reprobe\" -> \"other-builder-host\"",
         "user f line 2: \"builder\" -> \"otherbuilder\"",
-        "build_path f line 3: \"/build/facts\" -> \"/reprobe/build-variant-two/facts\"",
+        "build_path f line 3: \"/build/project\" -> \"/reprobe/build-variant-two/project\"",
         "timezone f line 4: \"UTC\"",
         "locale f line 5: \"C.UTF-8\"",
     ];
@@ -878,4 +978,54 @@ fn a_hanging_step_is_killed_at_its_timeout_in_both_builds() {
         "{after:#}"
     );
     assert_eq!(report["builds"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_compiler_probing_include_directories_and_python_reading_openssl_cnf_are_reproducible() {
+    // `-Ilib`: gcc looks for <stdio.h> in lib/, which the project has (with other files)
+    // and the step does not declare: a look-up that finds nothing is no dependency.
+    // `import hashlib` reads /etc/ssl/openssl.cnf, a file of an installed package.
+    let dir = project(
+        "[env]\nPATH = \"/usr/bin:/bin\"\n[steps.compile]\nrun = \"gcc -Ilib -c src/main.c -o main.o\"\ninputs = [\"src/main.c\"]\noutputs = [\"main.o\"]\n[steps.py]\nrun = \"python3 -c 'import hashlib; print(hashlib.sha256(b\\\"x\\\").hexdigest())' > h\"\noutputs = [\"h\"]\n",
+        &[
+            ("src/main.c", "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n"),
+            ("lib/helper.h", "int helper(void);\n"),
+            ("lib/helper.c", "int helper(void) { return 1; }\n"),
+        ],
+    );
+    let out = run_in(dir.path(), &["check", "--json"]);
+    let report = json(&out);
+    assert_eq!(code(&out), 0, "{report:#}");
+    for name in ["compile", "py"] {
+        assert_eq!(verdict(&report, name), "reproducible");
+        assert_eq!(step(&report, name)["undeclared"], json!([]), "{name}");
+    }
+}
+
+#[test]
+fn host_state_no_package_owns_and_files_the_project_has_are_undeclared() {
+    let dir = project(
+        "[env]\nPATH = \"/usr/bin:/bin\"\n[steps.host]\nrun = \"cat /etc/hostname /etc/machine-id > /dev/null 2>&1; echo ok > n\"\noutputs = [\"n\"]\n[steps.header]\nrun = \"gcc -Ilib -E src/main.c > main.i\"\ninputs = [\"src/main.c\"]\noutputs = [\"main.i\"]\n",
+        &[
+            (
+                "src/main.c",
+                "#if __has_include(<helper.h>)\nint with_helper;\n#endif\nint main(void) { return 0; }\n",
+            ),
+            ("lib/helper.h", "int helper(void);\n"),
+        ],
+    );
+    let out = run_in(dir.path(), &["check", "--json", "--no-bisect"]);
+    let report = json(&out);
+    assert_eq!(code(&out), 1, "{report:#}");
+    let host = step(&report, "host")["undeclared"].to_string();
+    assert!(host.contains("/etc/hostname"), "{host}");
+    if Path::new("/etc/machine-id").exists() {
+        assert!(host.contains("/etc/machine-id"), "{host}");
+    }
+    // The header is found in lib/, which the step did not declare: a real dependency.
+    assert_eq!(verdict(&report, "header"), "undeclared");
+    assert_eq!(
+        step(&report, "header")["undeclared"],
+        json!(["lib/helper.h"])
+    );
 }

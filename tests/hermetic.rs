@@ -942,7 +942,7 @@ fn observed_opens_go_through_the_tripwire_file_system() {
         assert_eq!(code(&built), 0, "{}", stderr(&built));
         let mounts = std::fs::read_to_string(out_dir.join("out")).unwrap();
         let lines: Vec<&str> = mounts.lines().collect();
-        let work = format!("/build/s {work_fs}");
+        let work = format!("/build/project {work_fs}");
         assert!(lines.contains(&work.as_str()), "{tripwire}: {mounts}");
         assert_eq!(
             lines.contains(&"/etc fuse"),

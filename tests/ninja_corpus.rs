@@ -121,8 +121,8 @@ fn cmake_headers_discovered_by_the_first_build_are_inputs() {
     let run = step["run"].as_str().unwrap();
     assert!(
         run.contains("cd build")
-            && run.contains("-I../include")
-            && run.contains("-c ../src/version.c"),
+            && run.contains("-I${REPROBE_ROOT}/include")
+            && run.contains("-c ${REPROBE_ROOT}/src/version.c"),
         "{run}"
     );
 }

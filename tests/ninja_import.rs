@@ -47,7 +47,7 @@ fn absolute_source_paths_are_mapped_to_the_common_root() {
     assert_eq!(compile.outputs, ["out/obj/a.o"]);
     assert_eq!(
         run(compile),
-        "mkdir -p out/obj && cd out || exit 1\ncc -I../src -c ../src/a.c -o obj/a.o"
+        "mkdir -p out/obj && cd out || exit 1\ncc -I${REPROBE_ROOT}/src -c ${REPROBE_ROOT}/src/a.c -o obj/a.o"
     );
     let lib = &imported.graph.steps["lib.a"];
     assert_eq!(lib.deps, ["obj_a.o"]);

@@ -60,6 +60,7 @@ impl Step {
             stdout: dir.path().join("stdout"),
             stderr: dir.path().join("stderr"),
             observation: Default::default(),
+            clock_offset_secs: None,
         };
         Step { _dir: dir, spec }
     }

@@ -1,6 +1,5 @@
 //! `reprobe build`: build once in the sandbox, reuse the cache, record a manifest.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -155,7 +154,7 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
         ..BuildOptions::default()
     };
     let interrupt = Interrupt::install()?;
-    let mut progress = Progress::new(args.common.quiet || args.common.json);
+    let mut progress = Progress::new(args.common.quiet || args.common.json, graph.steps.len());
     let manifest = match exec::build(
         graph.clone(),
         store.clone(),
@@ -387,53 +386,52 @@ fn report_failures(manifest: &Manifest) {
     }
 }
 
-/// Progress on stderr: a line per finished step with -v, else a status line on a terminal.
+/// Progress on stderr: a status line on a terminal ("[3/40] running: a, b"), updated when
+/// a step starts and when one ends.
 struct Progress {
-    quiet: bool,
-    terminal: bool,
+    line: super::progress::StatusLine,
     running: Vec<String>,
-    shown: bool,
+    done: usize,
+    total: usize,
 }
 
 impl Progress {
-    fn new(quiet: bool) -> Progress {
+    fn new(quiet: bool, total: usize) -> Progress {
         Progress {
-            quiet,
-            terminal: std::io::stderr().is_terminal(),
+            line: super::progress::StatusLine::new(quiet),
             running: Vec::new(),
-            shown: false,
+            done: 0,
+            total,
         }
     }
 
     fn event(&mut self, event: BuildEvent) {
-        if self.quiet || !self.terminal {
+        if !self.line.enabled() {
             return;
         }
-        let (done, total) = match event {
-            BuildEvent::Started { step } => {
-                self.running.push(step);
-                return;
-            }
+        match event {
+            BuildEvent::Started { step } => self.running.push(step),
             BuildEvent::Finished {
                 record,
                 done,
                 total,
             } => {
                 self.running.retain(|s| *s != record.name);
-                (done, total)
+                (self.done, self.total) = (done, total);
             }
-        };
-        let mut line = format!("[{done}/{total}] running: {}", self.running.join(", "));
-        line.truncate(100);
-        eprint!("\r\x1b[K{line}");
-        self.shown = true;
+        }
+        let mut text = format!("[{}/{}]", self.done, self.total);
+        if !self.running.is_empty() {
+            text.push_str(&format!(
+                " running: {}",
+                super::progress::running_list(&self.running)
+            ));
+        }
+        self.line.show(&text);
     }
 
     fn clear(&mut self) {
-        if self.shown {
-            eprint!("\r\x1b[K");
-            self.shown = false;
-        }
+        self.line.clear();
     }
 }
 

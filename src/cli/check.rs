@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::table::{colour_enabled, paint, Colour, Table};
 use super::{open_store, CommonArgs, Interrupt};
-use crate::check::{self, CheckContext, CheckOptions, CheckReport, StepFinding, Verdict};
+use crate::check::{self, groups, CheckContext, CheckOptions, CheckReport, StepFinding, Verdict};
 use crate::error::Exit;
 use crate::exec::BuildError;
 use crate::sandbox::Sandbox;
@@ -32,6 +32,11 @@ pub struct CheckArgs {
     /// Do not re-run steps to bisect differences the known values do not explain.
     #[arg(long)]
     pub no_bisect: bool,
+    /// Try the fixes reprobe can apply itself (SOURCE_DATE_EPOCH, TZ, LC_ALL,
+    /// PYTHONHASHSEED, umask, -ffile-prefix-map for gcc/clang) on each nondeterministic
+    /// step, in both builds' sandboxes, and report which made it reproducible.
+    #[arg(long)]
+    pub try_fixes: bool,
     /// Keep every build's outputs in DIR/build-N/STEP/ for inspection.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
@@ -71,12 +76,27 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::BadInput);
         }
     };
+    if variations.is_empty() {
+        eprintln!(
+            "reprobe: error: --vary/--no-vary leave no variation: every build would run in the same sandbox, so `check` could only find a step that differs by itself; it never passes such a run as reproducible. Leave at least one variation on (`--rounds N` alone builds N times with every variation, which also finds steps that differ by themselves)"
+        );
+        return Ok(Exit::BadInput);
+    }
     if args.rounds < 2 {
         eprintln!("reprobe: error: --rounds must be at least 2 (one build cannot be compared)");
         return Ok(Exit::BadInput);
     }
+    if let Err(err) = check_report_paths(&args) {
+        super::print_error(&err);
+        return Ok(Exit::BadInput);
+    }
     Sandbox::check_support().map_err(anyhow::Error::from)?;
+    let status = Arc::new(super::progress::StatusLine::new(
+        args.common.quiet || args.common.json,
+    ));
+    let progress = check_progress(Arc::clone(&status), graph.steps.len(), args.rounds);
     let cx = CheckContext {
+        progress,
         store: Arc::new(open_store(&args.common, &graph)?),
         sandbox: Arc::new(Sandbox::new().context("cannot start the sandbox")?),
         graph,
@@ -86,6 +106,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         variations,
         jobs: args.common.jobs(),
         bisect: !args.no_bisect,
+        try_fixes: args.try_fixes,
         keep: args.keep.clone(),
         limits: args.limits.defaults(),
     };
@@ -98,9 +119,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
     }
     let interrupt = Interrupt::install()?;
     if !args.common.quiet && !args.common.json {
+        let steps = cx.graph.steps.len();
         eprintln!(
-            "reprobe: checking {} steps with {} builds; varying: {}",
-            cx.graph.steps.len(),
+            "reprobe: checking {steps} {} with {} builds; varying: {}",
+            if steps == 1 { "step" } else { "steps" },
             options.rounds,
             options
                 .variations
@@ -110,7 +132,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
                 .join(", ")
         );
     }
-    let report = match check::check(&cx, &options, interrupt.flag()) {
+    let result = check::check(&cx, &options, interrupt.flag());
+    status.clear();
+    let report = match result {
         Ok(report) => report,
         Err(BuildError::Interrupted) => interrupt.exit(),
         Err(err) => return Err(err.into()),
@@ -122,6 +146,36 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         print!("{}", render_terminal(&report, args.common.verbose));
     }
     Ok(report.exit())
+}
+
+/// Fails before any build when a report could not be written: a missing directory or an
+/// unwritable one would otherwise lose the verdict after the whole check ran.
+fn check_report_paths(args: &CheckArgs) -> anyhow::Result<()> {
+    for path in [&args.html, &args.markdown, &args.junit]
+        .into_iter()
+        .flatten()
+    {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => std::path::Path::new("."),
+        };
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "cannot write the report {}: the directory {} does not exist; create it or choose another path",
+                path.display(),
+                dir.display()
+            );
+        }
+        let probe = tempfile::NamedTempFile::new_in(dir).with_context(|| {
+            format!(
+                "cannot write the report {}: the directory {} is not writable",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        drop(probe);
+    }
+    Ok(())
 }
 
 fn write_reports(args: &CheckArgs, report: &CheckReport) -> anyhow::Result<()> {
@@ -137,6 +191,67 @@ fn write_reports(args: &CheckArgs, report: &CheckReport) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What the builds of a check have done, for its status line.
+#[derive(Default)]
+struct CheckState {
+    /// Per build: steps finished and the steps running now.
+    builds: Vec<(usize, Vec<String>)>,
+}
+
+/// The progress listener of `check`: "build 1 [3/44] build 2 [2/44] running: a, b", then
+/// "judging [5/44] step", then what a re-run is for. `None` when nothing would be drawn.
+fn check_progress(
+    status: Arc<super::progress::StatusLine>,
+    total: usize,
+    rounds: usize,
+) -> Option<Box<check::CheckProgress>> {
+    if !status.enabled() {
+        return None;
+    }
+    let state = std::sync::Mutex::new(CheckState {
+        builds: vec![(0, Vec::new()); rounds.max(2)],
+    });
+    Some(Box::new(move |event| {
+        let text = match event {
+            check::CheckEvent::Build { round, event } => {
+                let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+                let Some((done, running)) = state.builds.get_mut(round - 1) else {
+                    return;
+                };
+                match event {
+                    crate::exec::BuildEvent::Started { step } => running.push(step.clone()),
+                    crate::exec::BuildEvent::Finished {
+                        record, done: n, ..
+                    } => {
+                        running.retain(|s| *s != record.name);
+                        *done = *n;
+                    }
+                }
+                let mut text = String::new();
+                let mut all_running = Vec::new();
+                for (i, (done, running)) in state.builds.iter().enumerate() {
+                    text.push_str(&format!("build {} [{done}/{total}] ", i + 1));
+                    all_running.extend(running.iter().cloned());
+                }
+                all_running.sort();
+                all_running.dedup();
+                if !all_running.is_empty() {
+                    text.push_str(&format!(
+                        "running: {}",
+                        super::progress::running_list(&all_running)
+                    ));
+                }
+                text
+            }
+            check::CheckEvent::Judging { step, done, total } => {
+                format!("judging [{done}/{total}] {step}")
+            }
+            check::CheckEvent::Rerun { step, why } => format!("{step}: {why}"),
+        };
+        status.show(&text);
+    }))
 }
 
 fn verdict_colour(verdict: Verdict) -> Colour {
@@ -158,6 +273,14 @@ fn reason_summary(finding: &StepFinding) -> String {
     if finding.verdict == Verdict::Cascade {
         return format!("inherits from {}", finding.cascade_of.join(", "));
     }
+    if finding.verdict == Verdict::Reproducible && !finding.not_applied.is_empty() {
+        let names: Vec<&str> = finding
+            .not_applied
+            .iter()
+            .map(|n| n.variation.as_str())
+            .collect();
+        return format!("not tested: {}", names.join(", "));
+    }
     if let Some(error) = &finding.error {
         return error
             .lines()
@@ -170,9 +293,49 @@ fn reason_summary(finding: &StepFinding) -> String {
     kinds.join(", ")
 }
 
-/// The terminal report: a row per step, then the evidence of each finding.
+/// Step names the summary line lists per verdict (the JSON report has them all).
+const SUMMARY_NAMES: usize = 4;
+/// Graphs with at most this many steps get the table of every step without `-v`.
+const TABLE_MAX_STEPS: usize = 20;
+/// Step names listed in a group without `-v`.
+const GROUP_NAMES: usize = 6;
+
+/// The terminal report: the table of steps (small graphs, or `-v`), then each cause once
+/// with the steps it concerns and its evidence and fix, then the summary.
 pub fn render_terminal(report: &CheckReport, verbose: bool) -> String {
     let colour = colour_enabled();
+    let mut out = String::new();
+    if verbose || report.steps.len() <= TABLE_MAX_STEPS {
+        out.push_str(&render_table(report, colour));
+    }
+    for group in groups::group(report) {
+        out.push('\n');
+        out.push_str(&render_group(&group, verbose, colour));
+    }
+    for (variation, why, steps) in groups::not_applied(report) {
+        out.push('\n');
+        let shown = if verbose { usize::MAX } else { GROUP_NAMES };
+        let title = format!(
+            "{} — reproducible, but {variation} did not reach {}",
+            groups::name_list(&steps, shown),
+            if steps.len() == 1 { "it" } else { "them" }
+        );
+        let _ = writeln!(out, "{}", paint(&title, Colour::Bold, colour));
+        let _ = writeln!(out, "  not applied: {variation}: {why}");
+    }
+    out.push('\n');
+    out.push_str(&summary_line(report));
+    out.push('\n');
+    if !report.not_varied.is_empty() {
+        let _ = writeln!(out, "not varied: {}", report.not_varied.join(", "));
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    out
+}
+
+fn render_table(report: &CheckReport, colour: bool) -> String {
     let mut table = Table::new(&["STEP", "VERDICT", "INPUT HASH", "CONTENT HASHES", "REASONS"]);
     for finding in &report.steps {
         let hashes: Vec<String> = finding.content_hashes.iter().map(|h| h.short()).collect();
@@ -192,24 +355,51 @@ pub fn render_terminal(report: &CheckReport, verbose: bool) -> String {
             reason_summary(finding),
         ]);
     }
-    let mut out = table.render();
-    for finding in report
-        .steps
-        .iter()
-        .filter(|f| f.verdict != Verdict::Reproducible)
-    {
-        out.push('\n');
-        out.push_str(&render_finding(finding, verbose, colour));
+    table.render()
+}
+
+/// One cause: a single step as its own block; several as one block naming them, with
+/// the first one's evidence (`-v`: every step's block).
+fn render_group(group: &groups::Group<'_>, verbose: bool, colour: bool) -> String {
+    if group.steps.len() == 1 || (verbose && group.verdict != Verdict::Cascade) {
+        return group
+            .steps
+            .iter()
+            .map(|f| render_finding(f, verbose, colour))
+            .collect::<Vec<_>>()
+            .join("\n");
     }
-    out.push('\n');
-    out.push_str(&summary_line(report));
-    out.push('\n');
-    if !report.not_varied.is_empty() {
-        let _ = writeln!(out, "not varied: {}", report.not_varied.join(", "));
+    let names: Vec<&str> = group.steps.iter().map(|f| f.name.as_str()).collect();
+    let shown = if verbose { usize::MAX } else { GROUP_NAMES };
+    let mut out = String::new();
+    if group.verdict == Verdict::Cascade {
+        let mut upstream: Vec<&str> = group
+            .steps
+            .iter()
+            .flat_map(|f| f.cascade_of.iter().map(String::as_str))
+            .collect();
+        upstream.sort_unstable();
+        upstream.dedup();
+        let title = format!(
+            "{} cascades — only inherit differences from {}",
+            names.len(),
+            groups::name_list(&upstream, shown)
+        );
+        let _ = writeln!(out, "{}", paint(&title, Colour::Bold, colour));
+        let _ = writeln!(out, "  steps: {}", groups::name_list(&names, shown));
+        return out;
     }
-    for note in &report.notes {
-        let _ = writeln!(out, "note: {note}");
-    }
+    let title = format!(
+        "{} steps — {}: {}",
+        names.len(),
+        group.verdict.as_str(),
+        group.cause
+    );
+    let _ = writeln!(out, "{}", paint(&title, Colour::Bold, colour));
+    let _ = writeln!(out, "  steps: {}", groups::name_list(&names, shown));
+    let first = group.first();
+    let _ = writeln!(out, "  evidence of {} (-v shows every step's):", first.name);
+    out.push_str(&finding_body(first, false, colour));
     out
 }
 
@@ -217,6 +407,14 @@ fn render_finding(finding: &StepFinding, verbose: bool, colour: bool) -> String 
     let mut out = String::new();
     let title = format!("{} — {}", finding.name, finding.verdict.as_str());
     let _ = writeln!(out, "{}", paint(&title, Colour::Bold, colour));
+    out.push_str(&finding_body(finding, verbose, colour));
+    out
+}
+
+/// A finding's evidence, without its title: the error, the reasons (the first three of
+/// each file without `verbose`), the fixes, network attempts, undeclared reads, notes.
+fn finding_body(finding: &StepFinding, verbose: bool, colour: bool) -> String {
+    let mut out = String::new();
     if let Some(error) = &finding.error {
         let _ = writeln!(out, "  {error}");
     }
@@ -282,6 +480,22 @@ fn render_finding(finding: &StepFinding, verbose: bool, colour: bool) -> String 
     for remedy in remedies {
         let _ = writeln!(out, "  fix: {remedy}");
     }
+    for trial in &finding.fix_trials {
+        if trial.verified {
+            let _ = writeln!(
+                out,
+                "  verified: with {} the step is reproducible",
+                trial.remedy
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  not enough: with {} it still differs: {}",
+                trial.remedy,
+                trial.still.as_deref().unwrap_or_default()
+            );
+        }
+    }
     for attempt in &finding.network {
         let name = attempt
             .dns_name
@@ -304,6 +518,16 @@ fn render_finding(finding: &StepFinding, verbose: bool, colour: bool) -> String 
     for note in &finding.notes {
         let _ = writeln!(out, "  note: {note}");
     }
+    out.push_str(&render_not_applied(finding));
+    out
+}
+
+/// "  not applied: clock: ..." lines.
+fn render_not_applied(finding: &StepFinding) -> String {
+    let mut out = String::new();
+    for gap in &finding.not_applied {
+        let _ = writeln!(out, "  not applied: {}: {}", gap.variation, gap.why);
+    }
     out
 }
 
@@ -315,58 +539,95 @@ fn shorten(text: &str) -> String {
     }
 }
 
-/// "2 of 7 steps are not reproducible: ..." with root causes first.
+/// One line saying what each step is, root causes first: "5 steps: 1 nondeterministic
+/// (root cause: stamp), 3 cascades (only inherit its differences), 1 reproducible".
+/// Each verdict says what it means: a failed step was never judged, an undeclared one
+/// reads files it does not declare (its outputs may well be identical).
 pub fn summary_line(report: &CheckReport) -> String {
-    let bad = report
-        .steps
-        .iter()
-        .filter(|s| s.verdict != Verdict::Reproducible)
-        .count();
-    if bad == 0 {
-        return format!("all {} steps are reproducible", report.steps.len());
-    }
-    let roots = report.root_causes();
-    let cascades = report
-        .steps
-        .iter()
-        .filter(|s| s.verdict == Verdict::Cascade)
-        .count();
-    let mut text = format!("{bad} of {} steps are not reproducible", report.steps.len());
-    if !roots.is_empty() {
-        let _ = write!(text, "; root causes: {}", roots.join(", "));
-    }
-    // Steps that failed themselves; those that only did not run because a dep failed
-    // name it in `cascade_of` and are counted, not listed.
-    let failed = |s: &&StepFinding| s.verdict == Verdict::Failed;
-    let names = |keep: &dyn Fn(&&StepFinding) -> bool| -> Vec<&str> {
-        report
-            .steps
+    let steps = &report.steps;
+    let total = steps.len();
+    let noun = |n: usize| if n == 1 { "step" } else { "steps" };
+    let names = |keep: &dyn Fn(&StepFinding) -> bool| -> Vec<&str> {
+        steps
             .iter()
             .filter(|s| keep(s))
             .map(|s| s.name.as_str())
             .collect()
     };
-    let own_failures = names(&|s| failed(s) && s.cascade_of.is_empty());
-    if !own_failures.is_empty() {
-        let _ = write!(text, "; failed: {}", own_failures.join(", "));
+    if steps.iter().all(StepFinding::is_clean) {
+        return match total {
+            1 => "the step is reproducible".to_string(),
+            n => format!("all {n} steps are reproducible"),
+        };
     }
-    for verdict in [Verdict::Network, Verdict::Undeclared] {
-        let found = names(&|s| s.verdict == verdict);
-        if !found.is_empty() {
-            let _ = write!(text, "; {}: {}", verdict.as_str(), found.join(", "));
-        }
+    let mut parts = Vec::new();
+    let roots = report.root_causes();
+    if !roots.is_empty() {
+        parts.push(format!(
+            "{} nondeterministic (root {}: {})",
+            roots.len(),
+            if roots.len() == 1 { "cause" } else { "causes" },
+            groups::name_list(&roots, SUMMARY_NAMES)
+        ));
     }
+    let cascades = names(&|s| s.verdict == Verdict::Cascade).len();
     if cascades > 0 {
-        let _ = write!(
-            text,
-            "; {cascades} cascade(s) only inherit their differences"
-        );
+        parts.push(format!(
+            "{cascades} {} (only inherit differences from upstream)",
+            if cascades == 1 { "cascade" } else { "cascades" }
+        ));
     }
-    let not_run = names(&|s| failed(s) && !s.cascade_of.is_empty()).len();
+    // Steps that failed themselves; those that only did not run because a dep failed
+    // name it in `cascade_of` and are counted, not listed.
+    let own_failures = names(&|s| s.verdict == Verdict::Failed && s.cascade_of.is_empty());
+    if !own_failures.is_empty() {
+        parts.push(format!(
+            "{} failed, so not judged: {}",
+            own_failures.len(),
+            groups::name_list(&own_failures, SUMMARY_NAMES)
+        ));
+    }
+    let not_run = names(&|s| s.verdict == Verdict::Failed && !s.cascade_of.is_empty()).len();
     if not_run > 0 {
-        let _ = write!(text, "; {not_run} step(s) not run because a dep failed");
+        parts.push(format!("{not_run} not run because a dep failed"));
     }
-    text
+    let network = names(&|s| s.verdict == Verdict::Network);
+    if !network.is_empty() {
+        parts.push(format!(
+            "{} tried to reach the network: {}",
+            network.len(),
+            groups::name_list(&network, SUMMARY_NAMES)
+        ));
+    }
+    let undeclared = names(&|s| s.verdict == Verdict::Undeclared);
+    if !undeclared.is_empty() {
+        parts.push(format!(
+            "{} read undeclared files: {}",
+            undeclared.len(),
+            groups::name_list(&undeclared, SUMMARY_NAMES)
+        ));
+    }
+    let reproducible = names(&|s| s.verdict == Verdict::Reproducible).len();
+    let untested = names(&|s| s.verdict == Verdict::Reproducible && !s.not_applied.is_empty());
+    if reproducible > 0 {
+        let mut part = format!("{reproducible} reproducible");
+        if !untested.is_empty() {
+            let mut missing: Vec<&str> = steps
+                .iter()
+                .flat_map(|s| s.not_applied.iter().map(|n| n.variation.as_str()))
+                .collect();
+            missing.sort_unstable();
+            missing.dedup();
+            part.push_str(&format!(
+                " ({} of them not tested against {}: {})",
+                untested.len(),
+                missing.join(", "),
+                groups::name_list(&untested, SUMMARY_NAMES)
+            ));
+        }
+        parts.push(part);
+    }
+    format!("{total} {}: {}", noun(total), parts.join("; "))
 }
 
 /// Escapes text for XML and HTML.
@@ -394,11 +655,7 @@ fn plain_finding(finding: &StepFinding) -> String {
 
 /// JUnit XML: one test case per step; anything not reproducible fails.
 pub fn render_junit(report: &CheckReport) -> String {
-    let failures = report
-        .steps
-        .iter()
-        .filter(|s| s.verdict != Verdict::Reproducible)
-        .count();
+    let failures = report.steps.iter().filter(|s| !s.is_clean()).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -411,7 +668,7 @@ pub fn render_junit(report: &CheckReport) -> String {
             "  <testcase classname=\"reprobe.check\" name=\"{}\"",
             escape_xml(&finding.name)
         );
-        if finding.verdict == Verdict::Reproducible {
+        if finding.is_clean() {
             out.push_str("/>\n");
             continue;
         }
@@ -428,33 +685,55 @@ pub fn render_junit(report: &CheckReport) -> String {
     out
 }
 
-/// A short Markdown summary fit for a pull-request comment.
+/// A short Markdown summary fit for a pull-request comment: the summary, the table of
+/// steps for small graphs, then each cause once (folded), with the steps it concerns.
 pub fn render_markdown(report: &CheckReport) -> String {
     let mut out = String::from("## reprobe check\n\n");
     let _ = writeln!(out, "**{}**\n", summary_line(report));
-    out.push_str("| step | verdict | reasons |\n| --- | --- | --- |\n");
-    for finding in &report.steps {
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} |",
-            finding.name,
-            finding.verdict.as_str(),
-            reason_summary(finding).replace('|', "\\|")
-        );
+    if report.steps.len() <= TABLE_MAX_STEPS {
+        out.push_str("| step | verdict | reasons |\n| --- | --- | --- |\n");
+        for finding in &report.steps {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} |",
+                finding.name,
+                finding.verdict.as_str(),
+                reason_summary(finding).replace('|', "\\|")
+            );
+        }
     }
-    for finding in report
-        .steps
-        .iter()
-        .filter(|s| s.verdict != Verdict::Reproducible)
-    {
+    for group in groups::group(report) {
+        let names: Vec<&str> = group.steps.iter().map(|f| f.name.as_str()).collect();
+        let title = match (group.steps.len(), group.verdict) {
+            (1, verdict) => format!("<code>{}</code>: {}", names[0], verdict.as_str()),
+            (n, Verdict::Cascade) => format!("{n} cascades"),
+            (n, verdict) => format!("{n} steps — {}: {}", verdict.as_str(), group.cause),
+        };
+        let _ = writeln!(out, "\n<details><summary>{title}</summary>\n");
+        if group.steps.len() > 1 {
+            let _ = writeln!(out, "Steps: {}\n", names.join(", "));
+        }
+        out.push_str("```\n");
+        if group.verdict == Verdict::Cascade && group.steps.len() > 1 {
+            let mut upstream: Vec<&str> = group
+                .steps
+                .iter()
+                .flat_map(|f| f.cascade_of.iter().map(String::as_str))
+                .collect();
+            upstream.sort_unstable();
+            upstream.dedup();
+            let _ = writeln!(out, "only inherit differences from {}", upstream.join(", "));
+        } else {
+            out.push_str(&finding_body(group.first(), false, false));
+        }
+        out.push_str("```\n</details>\n");
+    }
+    for (variation, why, steps) in groups::not_applied(report) {
         let _ = writeln!(
             out,
-            "\n<details><summary><code>{}</code>: {}</summary>\n\n```",
-            finding.name,
-            finding.verdict.as_str()
+            "\nNot tested against {variation} ({}): {why}",
+            steps.join(", ")
         );
-        out.push_str(&render_finding(finding, false, false));
-        out.push_str("```\n</details>\n");
     }
     if !report.not_varied.is_empty() {
         let _ = writeln!(out, "\nNot varied: {}", report.not_varied.join(", "));
@@ -484,12 +763,48 @@ iframe.evidence{width:100%;height:32em;border:1px solid #ccc;resize:vertical}\
         "<p><strong>{}</strong></p>",
         escape_xml(&summary_line(report))
     );
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "<p>Varied: {}. Not varied: {}.</p>",
-        escape_xml(&report.variations.join(", ")),
-        escape_xml(&report.not_varied.join(", "))
+        "<p>Varied: {}.",
+        escape_xml(&report.variations.join(", "))
     );
+    if !report.not_varied.is_empty() {
+        let _ = write!(
+            out,
+            " Not varied: {}.",
+            escape_xml(&report.not_varied.join(", "))
+        );
+    }
+    out.push_str("</p>\n");
+    let causes = groups::group(report);
+    if !causes.is_empty() {
+        out.push_str("<h2>Causes</h2>\n<ul>\n");
+        for group in &causes {
+            let links: Vec<String> = group
+                .steps
+                .iter()
+                .map(|f| format!("<a href=\"#step-{0}\">{0}</a>", escape_xml(&f.name)))
+                .collect();
+            let cause = if group.cause.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", escape_xml(&group.cause))
+            };
+            let _ = writeln!(
+                out,
+                "<li><span class=\"{0}\">{0}</span>{cause} ({1} {2}): {3}</li>",
+                group.verdict.as_str(),
+                group.steps.len(),
+                if group.steps.len() == 1 {
+                    "step"
+                } else {
+                    "steps"
+                },
+                links.join(", ")
+            );
+        }
+        out.push_str("</ul>\n");
+    }
     for note in &report.notes {
         let _ = writeln!(out, "<p>note: {}</p>", escape_xml(note));
     }
@@ -497,13 +812,20 @@ iframe.evidence{width:100%;height:32em;border:1px solid #ccc;resize:vertical}\
     out.push_str(&render_step_graph(report));
     out.push_str("<h2>Steps</h2>\n<table><tr><th>step</th><th>verdict</th><th>input hash</th><th>content hashes</th><th>reasons</th></tr>\n");
     for f in &report.steps {
-        let hashes: Vec<String> = f.content_hashes.iter().map(|h| h.to_string()).collect();
+        // Short hashes, the whole one on hover: 64 hex digits per column made the table
+        // wider than a window.
+        let short = |h: String| format!("<code title=\"{h}\">{}</code>", &h[..h.len().min(12)]);
+        let hashes: Vec<String> = f
+            .content_hashes
+            .iter()
+            .map(|h| short(h.to_string()))
+            .collect();
         let _ = writeln!(
             out,
-            "<tr><td><a href=\"#step-{0}\">{0}</a></td><td class=\"{1}\">{1}</td><td><code>{2}</code></td><td><code>{3}</code></td><td>{4}</td></tr>",
+            "<tr><td><a href=\"#step-{0}\">{0}</a></td><td class=\"{1}\">{1}</td><td>{2}</td><td>{3}</td><td>{4}</td></tr>",
             escape_xml(&f.name),
             f.verdict.as_str(),
-            f.input_hash.map_or(String::new(), |h| h.to_string()),
+            f.input_hash.map_or(String::new(), |h| short(h.to_string())),
             hashes.join("<br>"),
             escape_xml(&reason_summary(f))
         );
@@ -598,8 +920,11 @@ pub fn render_step_graph(report: &CheckReport) -> String {
     let width = 20 + rows_used.len() * (node_width + COLUMN_GAP);
     let height = 20 + rows_used.iter().max().copied().unwrap_or(1) * (NODE_HEIGHT + ROW_GAP);
     let mut out = format!(
-        "<svg class=\"step-graph\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"step graph\">\n"
+        "<svg class=\"step-graph\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"step graph\">\n<defs><marker id=\"arrow\" viewBox=\"0 0 8 8\" refX=\"8\" refY=\"4\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0 0L8 4L0 8z\" fill=\"#888\"/></marker></defs>\n"
     );
+    // Edges are drawn after the boxes, so that one passing a box stays visible, and end
+    // in an arrowhead at the dependent step.
+    let mut edges = String::new();
     for (i, step) in report.steps.iter().enumerate() {
         for dep in &step.deps {
             let Some(&d) = position.get(dep.as_str()) else {
@@ -609,8 +934,8 @@ pub fn render_step_graph(report: &CheckReport) -> String {
             let (x2, y2) = (x(i), y(i) + NODE_HEIGHT / 2);
             let middle = (x1 + x2) / 2;
             let _ = writeln!(
-                out,
-                "<path class=\"edge\" data-from=\"{0}\" data-to=\"{1}\" d=\"M{x1} {y1} C{middle} {y1} {middle} {y2} {x2} {y2}\"><title>{0} → {1}</title></path>",
+                edges,
+                "<path class=\"edge\" marker-end=\"url(#arrow)\" data-from=\"{0}\" data-to=\"{1}\" d=\"M{x1} {y1} C{middle} {y1} {middle} {y2} {x2} {y2}\"><title>{0} → {1}</title></path>",
                 escape_xml(dep),
                 escape_xml(&step.name)
             );
@@ -639,6 +964,7 @@ pub fn render_step_graph(report: &CheckReport) -> String {
             escape_xml(&label(&step.name))
         );
     }
+    out.push_str(&edges);
     out.push_str("</svg>\n<p>Green: reproducible; amber: cascade; red: nondeterministic, failed, network or undeclared. Hover a box for its verdict; click it for the evidence.</p>\n");
     out
 }

@@ -20,6 +20,7 @@ pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod import;
+pub mod progress;
 pub mod store;
 pub mod table;
 
@@ -177,17 +178,22 @@ pub fn open_store(common: &CommonArgs, graph: &Graph) -> anyhow::Result<Store> {
 /// exits, and every sandbox dies with it (each is tied to reprobe by PR_SET_PDEATHSIG).
 pub struct Interrupt {
     flag: Arc<AtomicBool>,
+    /// Set by SIGTERM only: the exit code says which signal stopped reprobe.
+    terminated: Arc<AtomicBool>,
 }
 
 impl Interrupt {
     /// Installs the handlers.
     pub fn install() -> anyhow::Result<Interrupt> {
         let flag = Arc::new(AtomicBool::new(false));
+        let terminated = Arc::new(AtomicBool::new(false));
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             signal_hook::flag::register(signal, Arc::clone(&flag))
                 .context("cannot install the signal handler")?;
         }
-        Ok(Interrupt { flag })
+        signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&terminated))
+            .context("cannot install the signal handler")?;
+        Ok(Interrupt { flag, terminated })
     }
 
     /// The flag the executor polls.
@@ -195,10 +201,12 @@ impl Interrupt {
         &self.flag
     }
 
-    /// Exits the process after an interrupt, with the conventional code 130.
+    /// Exits the process after an interrupt, with the conventional code: 128 plus the
+    /// signal's number (130 for Ctrl-C, 143 for SIGTERM).
     pub fn exit(&self) -> ! {
         eprintln!("reprobe: interrupted; running steps were stopped and the store holds only complete entries");
-        std::process::exit(130)
+        let terminated = self.terminated.load(std::sync::atomic::Ordering::SeqCst);
+        std::process::exit(if terminated { 143 } else { 130 })
     }
 }
 

@@ -12,7 +12,7 @@
 //!   as deps until a first build tells the truth.
 //! - **Root and commands**: see [`super::paths`]. Each step runs
 //!   `mkdir -p <output dirs> && cd <build dir> || exit 1` and then Ninja's command, with
-//!   the root's absolute spellings rewritten to relative paths.
+//!   the root's absolute spellings replaced by the root placeholder (`${REPROBE_ROOT}`).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -394,7 +394,7 @@ impl<'a> Importer<'a> {
             root: PathBuf::new(),
             root_str: String::new(),
             build_rel: String::new(),
-            rewriter: Rewriter::new(Vec::new(), ""),
+            rewriter: Rewriter::new(Vec::new()),
             names: Vec::new(),
             phony_memo: FastMap::default(),
             thin_members: FastMap::default(),
@@ -531,7 +531,7 @@ impl<'a> Importer<'a> {
                 aliases.push(spelling.join(rest).to_string_lossy().into_owned());
             }
         }
-        self.rewriter = Rewriter::new(aliases, &self.build_rel);
+        self.rewriter = Rewriter::new(aliases);
         self.root_str = root.to_string_lossy().into_owned();
         self.root = root;
     }
@@ -596,6 +596,7 @@ impl<'a> Importer<'a> {
                 }
             }
         }
+        self.named_in_command(i, edge, &mut inputs, &mut dep_edges);
         if !edge.dyndep.is_empty() {
             self.tally.dyndep.push(edge.location.to_string());
         }
@@ -614,6 +615,42 @@ impl<'a> Importer<'a> {
             ..StepDecl::default()
         };
         Ok((self.names[i].clone(), step))
+    }
+
+    /// Files the command names that Ninja's edge does not list: a linker version script
+    /// or linker script in the flags, the shared library Meson links by name while its
+    /// edge depends only on the library's `.symbols` file. An output of another edge
+    /// becomes a dep, a project file an input; anything else (system files, directories,
+    /// option values that are no file) is left alone, and so are files in a separate
+    /// build directory that no edge produces (depfiles and other leftovers of a native
+    /// build), whose discovered dependencies already come from the depfiles.
+    fn named_in_command(
+        &mut self,
+        i: usize,
+        edge: &'a Edge,
+        inputs: &mut Vec<String>,
+        dep_edges: &mut Vec<usize>,
+    ) {
+        let texts = [edge.command.as_str(), edge.rspfile_content.as_str()];
+        for word in texts.into_iter().flat_map(command_path_words) {
+            if word == edge.depfile || word == edge.rspfile {
+                continue;
+            }
+            match self.classify(word) {
+                Source::Step(j) if j != i => {
+                    dep_edges.push(j);
+                    dep_edges.extend_from_slice(self.thin_archive_members(j));
+                }
+                Source::File(rel) => {
+                    let leftover = !self.build_rel.is_empty()
+                        && relative_inside_str(&self.build_rel, &rel).is_some();
+                    if !leftover {
+                        inputs.push(rel);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     /// A thin archive (`ar T`, Meson's static libraries) only names its members: whoever
@@ -832,6 +869,30 @@ fn command_segments(command: &str) -> impl Iterator<Item = &str> {
             let segment = command.get(start..end).unwrap_or_default();
             start = end + 1;
             segment
+        })
+}
+
+/// The words of a command that may name a file: shell words with their quotes taken off,
+/// split at the commas of `-Wl,a,b` and the `=` of `--opt=value`, and the value of a
+/// one-letter option written together with it (`-T../link.ld`).
+fn command_path_words(command: &str) -> impl Iterator<Item = &str> {
+    let is_separator =
+        |c: char| c.is_whitespace() || matches!(c, ';' | '&' | '|' | '(' | ')' | '<' | '>');
+    command
+        .split(is_separator)
+        .map(|word| word.trim_matches(|c| matches!(c, '\'' | '"' | '`')))
+        .flat_map(|word| word.split([',', '=']))
+        .filter_map(|piece| {
+            let piece = match piece.strip_prefix('-') {
+                Some(option) if option.starts_with('-') => return None,
+                Some(option) => option.get(1..)?,
+                None => piece.strip_prefix('@').unwrap_or(piece),
+            };
+            let plausible = !piece.is_empty()
+                && piece != "."
+                && piece != ".."
+                && !piece.contains(['$', '*', '?', '\\']);
+            plausible.then_some(piece)
         })
 }
 

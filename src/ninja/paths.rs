@@ -4,11 +4,14 @@
 //! (`../src/x.c`) or absolute (CMake writes `/home/me/proj/src/x.c`). reprobe's graph has
 //! one root `R` (an ancestor of `B` and of the sources) and a step's work directory mirrors
 //! `R`. So each imported command first `cd`s into `B`'s place below the work directory,
-//! and every absolute spelling of `R` in a command is replaced by the relative path from
-//! `B` to `R` (`..` when `B` is `R/build`): the command then means the same thing in any
-//! sandbox directory, and no host path enters the input hash.
+//! and every absolute spelling of `R` in a command is replaced by the placeholder
+//! [`ROOT_PLACEHOLDER`], which names the project's root where the step runs: absolute
+//! paths stay absolute, as in the native build (so a path the compiler records differs
+//! between two checkouts in the sandbox too), and no host path enters the input hash.
 
 use std::path::{Component, Path, PathBuf};
+
+use crate::graph::ROOT_PLACEHOLDER;
 
 /// Host directories whose files belong to the toolchain, never to the project.
 const SYSTEM_PREFIXES: &[&str] = &[
@@ -146,38 +149,24 @@ pub fn relative_inside(base: &Path, path: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// The relative path from directory `from_rel` to directory `to_rel`, both relative to
-/// one root (`""` is the root): `("build", "src")` gives `../src`.
-pub fn relative_between(from_rel: &str, to_rel: &str) -> String {
-    let from: Vec<&str> = from_rel.split('/').filter(|s| !s.is_empty()).collect();
-    let to: Vec<&str> = to_rel.split('/').filter(|s| !s.is_empty()).collect();
-    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut parts: Vec<&str> = vec![".."; from.len() - common];
-    parts.extend(&to[common..]);
-    if parts.is_empty() {
-        ".".to_string()
-    } else {
-        parts.join("/")
-    }
-}
-
-/// Replaces every absolute spelling of the graph root in a command by a relative path.
+/// Replaces every absolute spelling of the graph root in a command by
+/// [`ROOT_PLACEHOLDER`].
 #[derive(Debug, Clone)]
 pub struct Rewriter {
     /// Absolute spellings of the root, longest first.
     aliases: Vec<String>,
-    /// What they become: the path from the build directory to the root.
+    /// What they become.
     replacement: String,
 }
 
 impl Rewriter {
-    /// A rewriter for `aliases` of the root, seen from a build dir `build_rel` below it.
-    pub fn new(mut aliases: Vec<String>, build_rel: &str) -> Rewriter {
+    /// A rewriter for `aliases` of the root.
+    pub fn new(mut aliases: Vec<String>) -> Rewriter {
         aliases.sort_by_key(|a| std::cmp::Reverse(a.len()));
         aliases.dedup();
         Rewriter {
             aliases,
-            replacement: relative_between(build_rel, ""),
+            replacement: ROOT_PLACEHOLDER.to_string(),
         }
     }
 
@@ -237,27 +226,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn relative_paths_between_directories() {
-        assert_eq!(relative_between("build", ""), "..");
-        assert_eq!(relative_between("out/debug", "src"), "../../src");
-        assert_eq!(relative_between("", ""), ".");
-        assert_eq!(relative_between("", "build"), "build");
-    }
-
-    #[test]
-    fn absolute_root_paths_become_relative_to_the_build_dir() {
-        let r = Rewriter::new(vec!["/home/me/proj".into()], "build");
+    fn absolute_root_paths_stay_absolute_through_the_placeholder() {
+        let r = Rewriter::new(vec!["/home/me/proj".into()]);
         assert_eq!(
             r.rewrite(
                 "cd /home/me/proj/build && cc -I/home/me/proj/include -c /home/me/proj/src/a.c"
             ),
-            "cd ../build && cc -I../include -c ../src/a.c"
+            "cd ${REPROBE_ROOT}/build && cc -I${REPROBE_ROOT}/include -c ${REPROBE_ROOT}/src/a.c"
         );
         assert_eq!(
             r.rewrite("cc /home/me/project2/a.c /x/home/me/proj/a.c"),
             "cc /home/me/project2/a.c /x/home/me/proj/a.c"
         );
-        assert_eq!(r.rewrite("echo /home/me/proj"), "echo ..");
+        assert_eq!(r.rewrite("echo /home/me/proj"), "echo ${REPROBE_ROOT}");
+        assert_eq!(
+            r.rewrite("-ffile-prefix-map=/home/me/proj=."),
+            "-ffile-prefix-map=${REPROBE_ROOT}=."
+        );
     }
 
     #[test]

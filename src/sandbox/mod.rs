@@ -39,12 +39,14 @@
 //! mount_setattr(2) needs Linux 5.12.
 
 mod exec;
+mod execs;
 mod fuse;
 mod helper;
 mod ids;
 mod init;
 mod limits;
 mod observe;
+mod packages;
 mod resolver;
 mod rootfs;
 mod seccomp;
@@ -129,6 +131,10 @@ pub struct SandboxSpec {
     /// What the supervisor watches (never anything for a `network` step).
     #[serde(default)]
     pub observation: Observation,
+    /// `Some(offset)`: the clock shim ([`crate::clock`]) and its offset file are placed in
+    /// the sandbox's `/.reprobe`, for a step whose environment preloads it.
+    #[serde(default)]
+    pub clock_offset_secs: Option<i64>,
 }
 
 /// Environment variable overriding what is observed: `all` (network calls, file opens
@@ -166,6 +172,10 @@ pub struct Observation {
     /// Observe file opens with seccomp even where the tripwire could record them.
     #[serde(default)]
     pub opens_by_seccomp: bool,
+    /// The statically linked programs the step executes (module `execs`): `check` asks
+    /// for them when it pushes the clock through the shim, which they do not load.
+    #[serde(default)]
+    pub static_programs: bool,
 }
 
 impl Default for Observation {
@@ -177,6 +187,7 @@ impl Default for Observation {
             project_root: None,
             ignored: Vec::new(),
             opens_by_seccomp: false,
+            static_programs: false,
         }
     }
 }
@@ -244,8 +255,9 @@ impl Observation {
         let set = seccomp::FilterSet {
             network: self.network && !network_step,
             files: self.files && !network_step,
+            execs: self.static_programs && !network_step,
         };
-        (set.network || set.files).then_some(set)
+        (set.network || set.files || set.execs).then_some(set)
     }
 }
 
@@ -760,6 +772,7 @@ mod tests {
             stdout: "/dev/null".into(),
             stderr: "/dev/null".into(),
             observation: Observation::default(),
+            clock_offset_secs: None,
         }
     }
 

@@ -36,6 +36,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::errno::Errno;
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 
+use super::execs;
 use super::resolver::StandIn;
 use super::tripwire::{Layout, Policy, Tripwire};
 use super::wire::{dns_query_name, parse_sockaddr, Destination, RESOLVER_SOCKETS};
@@ -64,6 +65,8 @@ pub const ETC_ALLOWED: [&str; 17] = [
     "alternatives/",
 ];
 
+/// Most statically linked programs recorded per step.
+const MAX_STATIC_PROGRAMS: usize = 32;
 /// Longest path or payload read from a step's memory.
 const MAX_READ: usize = 4096;
 /// Longest DNS message prefix read.
@@ -107,6 +110,8 @@ pub(super) struct Supervisor {
     stand_ins: Vec<StandIn>,
     network: Vec<NetworkAttempt>,
     undeclared: BTreeSet<String>,
+    /// Statically linked programs the step executed (module `execs`).
+    static_programs: BTreeSet<String>,
     /// Absolute paths already classified: a path opened again (a build reads the same
     /// headers over and over) costs no more look-ups on the host.
     classified: HashSet<PathBuf>,
@@ -152,6 +157,7 @@ impl Supervisor {
             stand_ins: Vec::new(),
             network: Vec::new(),
             undeclared: BTreeSet::new(),
+            static_programs: BTreeSet::new(),
             classified: HashSet::new(),
         }
     }
@@ -251,6 +257,7 @@ impl Supervisor {
             network: self.network,
             undeclared: self.undeclared.into_iter().collect(),
             limits: Vec::new(),
+            static_programs: self.static_programs.into_iter().collect(),
         }
     }
 
@@ -292,6 +299,10 @@ impl Supervisor {
             }
             // Only network calls of 32-bit code are notified.
             _ if call.compat => Answer::Continue,
+            libc::SYS_execve | libc::SYS_execveat => {
+                self.on_exec(call);
+                Answer::Continue
+            }
             _ => {
                 self.on_open(listener, call);
                 Answer::Continue
@@ -428,6 +439,24 @@ impl Supervisor {
     }
 
     /// Adds an attempt unless the same one is recorded already (resolvers retry).
+    /// Records the program an exec call names when it is statically linked (at most
+    /// [`MAX_STATIC_PROGRAMS`] of them).
+    fn on_exec(&mut self, call: &Call) {
+        if self.static_programs.len() >= MAX_STATIC_PROGRAMS {
+            return;
+        }
+        let is_execveat = call.nr == libc::SYS_execveat;
+        let target = execs::exec_target(call.pid, is_execveat, &call.args, |at| {
+            read_c_string(call.pid, at)
+        });
+        if let Some((path, mut file)) = target {
+            if execs::is_static_elf(&mut file) {
+                self.static_programs
+                    .insert(normalize(&path).to_string_lossy().into_owned());
+            }
+        }
+    }
+
     fn record(&mut self, attempt: NetworkAttempt) {
         if !self.network.contains(&attempt) {
             self.network.push(attempt);
@@ -514,7 +543,7 @@ impl PathRules {
     /// An `/etc` path beyond the allow-list that exists in the step's view.
     fn etc_finding(&self, rel: &Path, path: &Path, pid: i32) -> Option<String> {
         let text = rel.to_str().unwrap_or_default();
-        if text.is_empty() || etc_allowed(text) {
+        if text.is_empty() || etc_is_toolchain(text) {
             return None;
         }
         let seen = PathBuf::from(format!("/proc/{pid}/root")).join(path.strip_prefix("/").ok()?);
@@ -539,6 +568,14 @@ pub(super) fn etc_allowed(rel: &str) -> bool {
             Some(dir) => rel == dir || rel.starts_with(allowed),
             None => rel == *allowed,
         })
+}
+
+/// Whether reading `/etc/REL` is part of the toolchain: allow-listed, or a file of an
+/// installed package (module `packages`). The sandbox's own `hostname` never is: the
+/// host name is one of the variations.
+pub(super) fn etc_is_toolchain(rel: &str) -> bool {
+    etc_allowed(rel)
+        || (rel != "hostname" && super::packages::owned_by_a_package(&Path::new("/etc").join(rel)))
 }
 
 /// Removes `.` and resolves `..` lexically (symlinks are not followed).
@@ -928,6 +965,7 @@ pub(super) mod tests {
                 ignored: vec![project.join(".reprobe")],
                 ..Observation::default()
             },
+            clock_offset_secs: None,
         }
     }
 

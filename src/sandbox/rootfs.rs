@@ -101,6 +101,9 @@ pub(super) fn build_root(
     let spec = &request.spec;
     fchdir(host.root.as_raw_fd()).map_err(SetupFailure::errno("chdir to", "the new root"))?;
     bind_host_top_level()?;
+    if let Some(offset) = spec.clock_offset_secs {
+        place_clock_shim(offset)?;
+    }
     let owner = owner_options(request);
     mount_sys(&owner)?;
     if let Some(cpus) = spec.cpus {
@@ -146,6 +149,19 @@ pub(super) fn build_root(
     ))?;
     fs::remove_dir(staging).map_err(SetupFailure::io("remove", DISK_STAGING))?;
     Ok((disk, active))
+}
+
+/// Writes the clock shim and its offset file into the new root's `/.reprobe` (the root
+/// is made read-only before the step starts).
+fn place_clock_shim(offset: i64) -> Result<(), SetupFailure> {
+    let dir = Path::new(crate::clock::SANDBOX_DIR.trim_start_matches('/'));
+    make_dir(dir)?;
+    let shim = Path::new(crate::clock::SANDBOX_SHIM.trim_start_matches('/'));
+    fs::write(shim, crate::clock::SHIM).map_err(SetupFailure::io("write", shim.display()))?;
+    fs::set_permissions(shim, fs::Permissions::from_mode(0o755))
+        .map_err(SetupFailure::io("chmod", shim.display()))?;
+    let file = dir.join(crate::clock::OFFSET_FILE);
+    fs::write(&file, format!("{offset}\n")).map_err(SetupFailure::io("write", file.display()))
 }
 
 /// Name of the staging mount point of the tripwire file system in the new root.

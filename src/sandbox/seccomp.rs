@@ -21,6 +21,8 @@ pub(crate) struct FilterSet {
     pub network: bool,
     /// `open`, `openat` (when they may read) and `openat2`.
     pub files: bool,
+    /// `execve` and `execveat` (to find statically linked programs: module `execs`).
+    pub execs: bool,
 }
 
 /// The audit architecture of the system calls the filter understands.
@@ -162,6 +164,12 @@ pub(crate) fn filter_program(set: FilterSet) -> Vec<sock_filter> {
         prog.push(jump(JEQ, libc::SYS_io_uring_setup as u32, 0, 1));
         prog.push(stmt(RET, RET_NO_IO_URING));
     }
+    if set.execs {
+        for nr in [libc::SYS_execve, libc::SYS_execveat] {
+            prog.push(jump(JEQ, nr as u32, 0, 1));
+            prog.push(stmt(RET, RET_NOTIFY));
+        }
+    }
     if set.files {
         for call in open_calls() {
             match call.flags_arg {
@@ -253,6 +261,7 @@ mod tests {
     const ALL: FilterSet = FilterSet {
         network: true,
         files: true,
+        execs: true,
     };
 
     fn call(nr: libc::c_long, args: [u64; 6]) -> libc::seccomp_data {
@@ -282,6 +291,7 @@ mod tests {
         let files_only = FilterSet {
             network: false,
             files: true,
+            execs: false,
         };
         assert_eq!(verdict(files_only, setup), RET_ALLOW);
     }
@@ -331,6 +341,7 @@ mod tests {
         let files_only = FilterSet {
             network: false,
             files: true,
+            execs: false,
         };
         assert_eq!(verdict(files_only, i386(362)), RET_ALLOW);
         // The native calls are still told apart after the 32-bit block.
@@ -343,8 +354,17 @@ mod tests {
         let set = FilterSet {
             network: true,
             files: false,
+            execs: false,
         };
         assert_eq!(verdict(set, call(libc::SYS_openat, [0; 6])), RET_ALLOW);
         assert_eq!(verdict(set, call(libc::SYS_connect, [0; 6])), RET_NOTIFY);
+        assert_eq!(verdict(set, call(libc::SYS_execve, [0; 6])), RET_ALLOW);
+    }
+
+    #[test]
+    fn execs_are_notified_only_when_asked_for() {
+        for nr in [libc::SYS_execve, libc::SYS_execveat] {
+            assert_eq!(verdict(ALL, call(nr, [0; 6])), RET_NOTIFY);
+        }
     }
 }

@@ -39,7 +39,7 @@ use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 
 use super::fuse::{self, op, Attr, Request};
-use super::observe::etc_allowed;
+use super::observe::etc_is_toolchain;
 use super::rootfs::generated_etc;
 use super::SandboxSpec;
 
@@ -152,6 +152,9 @@ pub(super) struct Policy {
     /// the host's. Reading `hostname` is recorded (the host name is one of the
     /// variations); the others are allow-listed.
     generated: Vec<(&'static str, Vec<u8>)>,
+    /// How a directory the step could have made itself looks: owned by the build user,
+    /// with the mode its umask gives `mkdir`.
+    own_dir: Attr,
 }
 
 impl Policy {
@@ -169,6 +172,12 @@ impl Policy {
                 .into_iter()
                 .map(|(name, contents, _)| (name, contents.into_bytes()))
                 .collect(),
+            own_dir: Attr {
+                mode: libc::S_IFDIR | (0o777 & !spec.umask),
+                uid: spec.user.uid,
+                gid: spec.user.gid,
+                ..dir_attr()
+            },
         }
     }
 }
@@ -414,11 +423,15 @@ impl Tripwire {
         match fs::symlink_metadata(self.policy.staging.join(rel)) {
             Ok(staged) if staged.is_dir() && in_project.is_dir() => Some(dir_attr()),
             Ok(_) => None,
+            // A project directory the work directory lacks is shown (empty, absent from
+            // its parent's listing, looking as if the step had made it) so that the
+            // kernel looks further into it: a compiler probing `-Ilib` for
+            // `lib/stdio.h` finds nothing there, which is no finding; only a file the
+            // project has is (`lib/config.h`), and listing the directory itself
+            // (OPENDIR) is recorded as `lib/`. A native checkout has the directory too.
+            Err(_) if in_project.is_dir() => Some(self.policy.own_dir),
             Err(_) => {
-                // An empty project directory holds nothing the step could have missed
-                // (`gcc -Iinclude` looking for a header in an empty `include/`).
-                let worth_recording = !in_project.is_dir() || has_entries(&project);
-                if recorded && worth_recording {
+                if recorded {
                     self.work_found.insert(rel.to_path_buf());
                 }
                 None
@@ -496,7 +509,7 @@ impl Tripwire {
 
     fn record_etc(&mut self, rel: &Path, recorded: bool) {
         let text = rel.to_str().unwrap_or_default();
-        if recorded && !text.is_empty() && !etc_allowed(text) {
+        if recorded && !text.is_empty() && !etc_is_toolchain(text) {
             self.found
                 .insert(Path::new("/etc").join(rel).display().to_string());
         }
@@ -542,10 +555,26 @@ impl Tripwire {
                 self.record_etc(&rel, recorded);
                 listing
             }
+            Some(TreeKind::Work) => {
+                self.record_listing(id, recorded);
+                Vec::new()
+            }
             _ => Vec::new(),
         };
         let fh = self.add_handle(Handle::Dir(listing));
         Ok(fuse::open_out(fh, 0))
+    }
+
+    /// A step listing a project directory its work directory lacks (one the tripwire
+    /// shows empty) misses what the project has there: recorded, unless it is empty.
+    fn record_listing(&mut self, id: u64, recorded: bool) {
+        let Ok((_, host, rel)) = self.host_path(id) else {
+            return;
+        };
+        let lacking = fs::symlink_metadata(self.policy.staging.join(&rel)).is_err();
+        if recorded && lacking && !self.is_ignored(&host) && has_entries(&host) {
+            self.work_found.insert(rel);
+        }
     }
 
     fn readdir(&self, request: &Request) -> Result<Vec<u8>, Errno> {
@@ -783,7 +812,7 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_directory_is_recorded_as_one_unless_the_project_has_it_empty() {
+    fn a_missing_directory_is_looked_into_and_only_files_the_project_has_are_recorded() {
         let project = tempfile::tempdir().unwrap();
         let staging = tempfile::tempdir().unwrap();
         for dir in [project.path(), staging.path()] {
@@ -791,13 +820,18 @@ mod tests {
         }
         fs::create_dir_all(project.path().join("src/sub")).unwrap();
         fs::write(project.path().join("src/sub/deep.h"), "").unwrap();
-        fs::create_dir_all(project.path().join("include")).unwrap();
+        fs::create_dir_all(project.path().join("lib")).unwrap();
+        fs::write(project.path().join("lib/helper.h"), "").unwrap();
         let mut wire = tripwire(project.path(), staging.path());
         let work = tree(&mut wire, TreeKind::Work);
         let src = lookup(&mut wire, work, "src", 2);
-        assert_eq!(lookup(&mut wire, src, "sub", 2), 0);
-        assert_eq!(lookup(&mut wire, work, "include", 2), 0);
+        let sub = lookup(&mut wire, src, "sub", 2);
+        assert_ne!(sub, 0, "the directory is shown, so the look-up goes on");
+        assert_eq!(lookup(&mut wire, sub, "deep.h", 2), 0);
+        // A compiler probing -Ilib for a system header: nothing the project has.
+        let lib = lookup(&mut wire, work, "lib", 2);
+        assert_eq!(lookup(&mut wire, lib, "stdio.h", 2), 0);
         let found: Vec<String> = wire.0.findings().into_iter().collect();
-        assert_eq!(found, vec!["src/sub/"]);
+        assert_eq!(found, vec!["src/sub/deep.h"]);
     }
 }

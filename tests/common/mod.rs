@@ -111,3 +111,40 @@ pub fn sandbox_visible_tmp() -> PathBuf {
     fs::create_dir_all(&dir).expect("create /var/cache/reprobe-tests");
     dir
 }
+
+/// Runs reprobe in `dir` with stderr on a pseudo-terminal (stdout to a pipe), and returns
+/// its exit code and what it wrote to the terminal.
+pub fn run_with_stderr_on_terminal(dir: &Path, args: &[&str]) -> (i32, String) {
+    use std::io::Read;
+    let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+    let mut cmd = reprobe();
+    cmd.args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::from(pty.slave));
+    let mut child = cmd.spawn().expect("reprobe runs");
+    // Our copy of the terminal's other end must close, so reading ends when the child's does.
+    drop(cmd);
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+    });
+    let mut master = fs::File::from(pty.master);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match master.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+            Err(e) => panic!("reading the terminal: {e}"),
+        }
+    }
+    let status = child.wait().expect("wait");
+    let _ = reader.join();
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out).into_owned(),
+    )
+}
