@@ -916,9 +916,9 @@ impl StepJob {
     fn collect_outputs(&self, mut record: StepRecord, work: &Path) -> StepRecord {
         let step = self.step();
         let store = &self.store;
-        let entries = match tree::scan_outputs(work, &step.outputs, |p| {
+        let entries = match tree::scan_outputs(work, &step.outputs, |file| {
             store
-                .ingest_file(p)
+                .ingest_open_file(file, work)
                 .map_err(|e| std::io::Error::other(e.to_string()))
         }) {
             Ok(entries) => entries,
