@@ -305,6 +305,86 @@ fn a_step_allocating_without_bound_is_stopped_by_its_memory_limit() {
     h.assert_contained();
 }
 
+/// What a step held past its memory limit of 64 MiB is reported as (init measured all
+/// its processes together and killed them).
+const WHOLE_STEP_MEMORY: &str =
+    "killed: exceeded its memory limit (67108864 bytes, 64 MiB for all its processes together";
+
+/// A step with `memory = "64M"` and `disk = "8M"` running the python3 `script` (1 GiB of
+/// memory the per-process `RLIMIT_DATA` does not count) fails at its memory limit.
+fn assert_stopped_at_memory_limit(name: &str, script: &str) {
+    let graph = format!(
+        "[steps.hog]\nrun = \"\"\"python3 -c '{script}' @MARKER@ && touch o\"\"\"\n\
+         outputs = [\"o\"]\nmemory = \"64M\"\ndisk = \"8M\"\ntimeout = 300\n"
+    );
+    let h = Hostile::new(name, &graph);
+    assert_failed_with(&h.build(&[]), WHOLE_STEP_MEMORY);
+    h.assert_contained();
+}
+
+#[test]
+fn shared_anonymous_memory_is_held_to_the_memory_limit() {
+    assert_stopped_at_memory_limit(
+        "mmap",
+        r#"
+import mmap
+size = 1 << 30
+m = mmap.mmap(-1, size)
+for i in range(0, size, 4096):
+    m[i] = 1
+"#,
+    );
+}
+
+#[test]
+fn sysv_shared_memory_is_held_to_the_memory_limit() {
+    assert_stopped_at_memory_limit(
+        "sysvshm",
+        r#"
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+size = 1 << 30
+segment = libc.shmget(0, ctypes.c_size_t(size), 0o1600)
+assert segment >= 0, ctypes.get_errno()
+address = libc.shmat(segment, None, 0)
+for i in range(0, size, 4096):
+    ctypes.c_char.from_address(address + i).value = b"x"
+"#,
+    );
+}
+
+#[test]
+fn memfds_are_held_to_the_memory_limit() {
+    // Each memfd stays under RLIMIT_FSIZE (the 8 MiB disk limit); 128 of them are 1 GiB,
+    // held open and never mapped.
+    assert_stopped_at_memory_limit(
+        "memfd",
+        r#"
+import os
+held = []
+for n in range(128):
+    fd = os.memfd_create("hog")
+    os.write(fd, b"x" * (8 << 20))
+    held.append(fd)
+"#,
+    );
+}
+
+#[test]
+fn a_step_cannot_mount_a_tmpfs_of_its_own_outside_its_limits() {
+    // A tmpfs mounted in a user namespace of the step's own would be memory beyond both
+    // the disk and the memory limit: the step may create no user namespace.
+    let h = Hostile::new(
+        "ownns",
+        "[steps.ns]\nrun = \"unshare -Urm sh -c 'mount -t tmpfs none /tmp && echo mounted' > o 2>&1 || echo refused >> o # @MARKER@\"\noutputs = [\"o\"]\n",
+    );
+    let text = built_output(&h, "o");
+    assert!(text.ends_with("refused\n"), "{text}");
+    assert!(!text.contains("mounted"), "{text}");
+    h.assert_contained();
+}
+
 #[test]
 fn a_step_ignoring_sigterm_is_killed_at_its_timeout() {
     let h = Hostile::new(
