@@ -90,7 +90,12 @@ fn tree_checksum(dir: &Path) -> String {
         hasher.update(entry.path().to_string_lossy().as_bytes());
         hasher.update(format!("{:o}", meta.permissions().mode()).as_bytes());
         if meta.file_type().is_symlink() {
-            hasher.update(fs::read_link(entry.path()).unwrap().as_os_str().as_encoded_bytes());
+            hasher.update(
+                fs::read_link(entry.path())
+                    .unwrap()
+                    .as_os_str()
+                    .as_encoded_bytes(),
+            );
         } else if meta.is_file() {
             hasher.update(fs::read(entry.path()).unwrap());
         }
@@ -164,7 +169,13 @@ fn assert_output_through_link_refused(link: &str, target: &str, output: &str, ca
     let out_dir = project.path().join("exported");
     let out = run_guarded(
         project.path(),
-        &["build", "--no-cache", ".", "--out", out_dir.to_str().unwrap()],
+        &[
+            "build",
+            "--no-cache",
+            ".",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
     );
     let shown_link = link.trim_start_matches("./");
     assert_failed_with(
@@ -307,10 +318,8 @@ fn input_links_out_of_the_project_are_copied_as_links() {
 fn an_input_directory_that_links_out_of_the_project_is_refused() {
     let canary = Canary::new();
     let before = canary.checksum();
-    let graph = one_step("cat indir/secret > o", &["o"]).replace(
-        "outputs",
-        "inputs = [\"indir\"]\noutputs",
-    );
+    let graph = one_step("cat indir/secret > o", &["o"])
+        .replace("outputs", "inputs = [\"indir\"]\noutputs");
     let project = project(&graph, &[]);
     symlink(canary.path(), project.path().join("indir")).unwrap();
     let out = run_guarded(project.path(), &["build", "."]);
@@ -333,10 +342,8 @@ fn an_input_directory_that_links_out_of_the_project_is_refused() {
 fn assert_special_input_refused(inputs: &str, kind: &str, make: impl Fn(&Path)) {
     let canary = Canary::new();
     let before = canary.checksum();
-    let graph = one_step("cat dir/a > o", &["o"]).replace(
-        "outputs",
-        &format!("inputs = [{inputs:?}]\noutputs"),
-    );
+    let graph = one_step("cat dir/a > o", &["o"])
+        .replace("outputs", &format!("inputs = [{inputs:?}]\noutputs"));
     let project = project(&graph, &[("dir/a", "a\n")]);
     make(&project.path().join("dir/special"));
     for command in ["build", "check"] {
@@ -344,9 +351,7 @@ fn assert_special_input_refused(inputs: &str, kind: &str, make: impl Fn(&Path)) 
         assert_failed_with(
             &out,
             2,
-            &format!(
-                "step `s`: input `dir/special` is {kind}; special files cannot be inputs"
-            ),
+            &format!("step `s`: input `dir/special` is {kind}; special files cannot be inputs"),
         );
     }
     assert_eq!(canary.checksum(), before, "the canary changed");
