@@ -120,6 +120,10 @@ pub struct StepFinding {
     pub cascade_of: Vec<String>,
     /// Network attempts seen in any build.
     pub network: Vec<NetworkAttempt>,
+    /// Distinct attempts beyond those a build records one by one (the most any build
+    /// counted).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub network_omitted: u64,
     /// Undeclared reads seen in any build.
     pub undeclared: Vec<String>,
     /// For a failure: which build and why.
@@ -499,6 +503,7 @@ fn empty_finding(record: &StepRecord) -> StepFinding {
         inherent: false,
         cascade_of: Vec::new(),
         network: Vec::new(),
+        network_omitted: 0,
         undeclared: Vec::new(),
         error: None,
         stderr_tail: None,
@@ -519,6 +524,7 @@ fn judge_step(
     let first = records[0];
     let mut finding = empty_finding(first);
     for record in &records {
+        finding.network_omitted = finding.network_omitted.max(record.findings.network_omitted);
         for attempt in &record.findings.network {
             if !finding.network.contains(attempt) {
                 finding.network.push(attempt.clone());
@@ -1132,6 +1138,11 @@ fn keep_outputs(store: &Store, rounds: &[Round], dir: &Path) -> Result<(), Store
         }
     }
     Ok(())
+}
+
+/// For `skip_serializing_if`: a count of nothing.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

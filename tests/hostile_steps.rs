@@ -386,6 +386,48 @@ fn a_step_cannot_mount_a_tmpfs_of_its_own_outside_its_limits() {
 }
 
 #[test]
+fn a_flood_of_dns_queries_gives_a_bounded_manifest() {
+    // 20,000 distinct names, each a real query to a resolver address: every one is
+    // observed, the first 100 are recorded with their names, the rest only counted.
+    let h = Hostile::new(
+        "dnsflood",
+        r#"[steps.flood]
+run = """python3 -c '
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(20000):
+    labels = b"".join(bytes([len(p)]) + p for p in (b"host%d" % i, b"example"))
+    query = struct.pack(">6H", i & 0xffff, 0x0100, 1, 0, 0, 0) + labels + b"\\0" + struct.pack(">2H", 1, 1)
+    try:
+        s.sendto(query, ("127.0.0.53", 53))
+    except OSError:
+        pass
+' @MARKER@ && touch o"""
+outputs = ["o"]
+"#,
+    );
+    let out = h.build(&["--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        out.stdout.len() < 256 << 10,
+        "a manifest of {} bytes",
+        out.stdout.len()
+    );
+    let manifest = json(&out);
+    let findings = &manifest["steps"][0]["findings"];
+    let network = findings["network"].as_array().expect("network");
+    assert_eq!(network.len(), 100);
+    assert_eq!(network[0]["dns_name"], "host0.example");
+    assert_eq!(findings["network_omitted"], 20_000 - 100);
+    let warnings = stderr(&out);
+    assert!(
+        warnings.contains("step `flood` made 19900 more distinct network attempts"),
+        "{warnings}"
+    );
+    h.assert_contained();
+}
+
+#[test]
 fn a_step_ignoring_sigterm_is_killed_at_its_timeout() {
     let h = Hostile::new(
         "sigterm",

@@ -230,6 +230,13 @@ fn report_findings(manifest: &Manifest) {
                 describe_attempt(&step.name, attempt)
             );
         }
+        if step.findings.network_omitted > 0 {
+            eprintln!(
+                "reprobe: warning: step `{}` made {} more distinct network attempts, counted \
+                 but not listed (the manifest's `network_omitted`)",
+                step.name, step.findings.network_omitted
+            );
+        }
         if step.status != StepStatus::Failed && !step.findings.undeclared.is_empty() {
             eprintln!("reprobe: warning: {}", describe_undeclared(step));
         }

@@ -298,6 +298,13 @@ fn render_finding(finding: &StepFinding, verbose: bool, colour: bool) -> String 
             attempt.port
         );
     }
+    if finding.network_omitted > 0 {
+        let _ = writeln!(
+            out,
+            "  network: {} more distinct attempts, counted but not listed",
+            finding.network_omitted
+        );
+    }
     for path in &finding.undeclared {
         let _ = writeln!(out, "  undeclared read: {path}");
     }
