@@ -41,6 +41,7 @@ use super::tripwire::{Layout, Policy, Tripwire};
 use super::wire::{dns_query_name, parse_sockaddr, Destination, RESOLVER_SOCKETS};
 use super::SandboxSpec;
 use crate::manifest::{NetworkAttempt, SandboxFindings, MAX_NETWORK_ATTEMPTS};
+use crate::tree::beneath;
 
 /// `/etc` files a step may read without a finding: the C library's and loader's own
 /// configuration, and the sandbox's generated user database.
@@ -536,10 +537,12 @@ impl PathRules {
         if let Some(pid) = in_workdir {
             // The work directory is a tmpfs inside the sandbox: look at the step's view.
             let inside = self.workdir.join(rel);
-            let seen = PathBuf::from(format!("/proc/{pid}/root"))
-                .join(inside.strip_prefix("/").unwrap_or(&inside));
-            if fs::symlink_metadata(seen).is_ok()
-                || fs::symlink_metadata(self.host_workdir.join(rel)).is_ok()
+            // Both looks stay where they belong: links the step made resolve in its own
+            // root, and none is followed in the host's copy of its work directory.
+            let step_root = PathBuf::from(format!("/proc/{pid}/root"));
+            let inside = inside.strip_prefix("/").unwrap_or(&inside);
+            if beneath::exists_in_root(&step_root, inside, false)
+                || beneath::lstat_beneath(&self.host_workdir, rel).is_some()
             {
                 return None;
             }
@@ -554,9 +557,9 @@ impl PathRules {
         if text.is_empty() || etc_allowed(text) {
             return None;
         }
-        let seen = PathBuf::from(format!("/proc/{pid}/root")).join(path.strip_prefix("/").ok()?);
-        fs::metadata(seen).ok()?;
-        Some(path.display().to_string())
+        let step_root = PathBuf::from(format!("/proc/{pid}/root"));
+        beneath::exists_in_root(&step_root, path.strip_prefix("/").ok()?, true)
+            .then(|| path.display().to_string())
     }
 }
 

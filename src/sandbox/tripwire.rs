@@ -37,11 +37,13 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::sys::stat::SFlag;
 
 use super::fuse::{self, op, Attr, Request};
 use super::observe::etc_allowed;
 use super::rootfs::generated_etc;
 use super::SandboxSpec;
+use crate::tree::beneath;
 
 /// How long the kernel may cache an answer (the host side does not change during a step).
 const VALID_SECS: u64 = 86_400;
@@ -278,7 +280,8 @@ impl Tripwire {
             .work_tree()
             .map(|tree| self.policy.layout.trees[tree].host.clone());
         for rel in self.work_found {
-            if fs::symlink_metadata(self.policy.staging.join(&rel)).is_ok() {
+            // The copied-back work directory is the step's: no link in it is followed.
+            if beneath::lstat_beneath(&self.policy.staging, &rel).is_some() {
                 continue;
             }
             // A directory the work directory lacks hides what below it was sought: it is
@@ -411,10 +414,11 @@ impl Tripwire {
             return None;
         }
         let in_project = fs::symlink_metadata(&project).ok()?;
-        match fs::symlink_metadata(self.policy.staging.join(rel)) {
-            Ok(staged) if staged.is_dir() && in_project.is_dir() => Some(dir_attr()),
-            Ok(_) => None,
-            Err(_) => {
+        let staged = beneath::lstat_beneath(&self.policy.staging, rel);
+        match staged.map(|stat| beneath::kind(&stat)) {
+            Some(SFlag::S_IFDIR) if in_project.is_dir() => Some(dir_attr()),
+            Some(_) => None,
+            None => {
                 // An empty project directory holds nothing the step could have missed
                 // (`gcc -Iinclude` looking for a header in an empty `include/`).
                 let worth_recording = !in_project.is_dir() || has_entries(&project);

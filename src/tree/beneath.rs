@@ -250,6 +250,60 @@ pub fn lstat_beneath(root: &Path, rel: &Path) -> Option<FileStat> {
     lstat_at(parent.as_fd(), name).ok()
 }
 
+/// Whether `rel` exists as a process sees it whose root directory is `root` (a
+/// `/proc/PID/root`): absolute symlinks on the way lead to the process's own root, as
+/// `RESOLVE_IN_ROOT` resolves them, never to reprobe's. `follow_last`: whether a last
+/// component that is a link must lead somewhere. Kernels without `openat2` are asked
+/// through the plain path, as before Linux 5.6.
+pub fn exists_in_root(root: &Path, rel: &Path, follow_last: bool) -> bool {
+    let Ok(dir) = nix::fcntl::open(
+        root,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return false;
+    };
+    // SAFETY: the fd was just opened and is owned by nobody else.
+    let dir = unsafe { OwnedFd::from_raw_fd(dir) };
+    let Ok(path) = CString::new(rel.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let mut flags = libc::O_PATH | libc::O_CLOEXEC;
+    if !follow_last {
+        flags |= libc::O_NOFOLLOW;
+    }
+    // SAFETY: open_how is plain data; zeroed is a valid value for every field.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = flags as u64;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: the path and how pointers are live for the call and the size matches.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    match Errno::result(fd) {
+        Ok(fd) => {
+            // SAFETY: the kernel just returned this fd; nobody else owns it.
+            drop(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+            true
+        }
+        Err(Errno::ENOSYS | Errno::EPERM | Errno::E2BIG) => {
+            let full = root.join(rel);
+            if follow_last {
+                full.metadata().is_ok()
+            } else {
+                full.symlink_metadata().is_ok()
+            }
+        }
+        Err(_) => false,
+    }
+}
+
 /// The file type bits of a stat.
 pub fn kind(stat: &FileStat) -> SFlag {
     SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits())
@@ -646,5 +700,22 @@ mod tests {
         symlink_at("/etc/shadow", parent.as_fd(), name).unwrap();
         // An existing link is never written through.
         assert!(create_file_at(parent.as_fd(), name, 0o644).is_err());
+    }
+
+    #[test]
+    fn absolute_links_are_resolved_inside_the_given_root() {
+        let dir = tree();
+        let root = dir.path();
+        fs::create_dir_all(root.join("etc")).unwrap();
+        fs::write(root.join("etc/only-inside"), b"").unwrap();
+        symlink("/etc", root.join("abs")).unwrap();
+        // `abs` is /etc of the given root, not the host's.
+        assert!(exists_in_root(root, Path::new("abs/only-inside"), true));
+        assert!(!exists_in_root(root, Path::new("abs/passwd"), true));
+        assert!(exists_in_root(root, Path::new("real/file"), false));
+        // A dangling last link exists as a link only.
+        symlink("nowhere", root.join("dangling")).unwrap();
+        assert!(exists_in_root(root, Path::new("dangling"), false));
+        assert!(!exists_in_root(root, Path::new("dangling"), true));
     }
 }
