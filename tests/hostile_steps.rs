@@ -372,6 +372,63 @@ for n in range(128):
 }
 
 #[test]
+fn detached_sysv_segments_are_held_to_the_memory_limit_in_an_unprivileged_run() {
+    // Without root, reprobe cannot make the step's ipc namespace destroy detached
+    // segments (`kernel.shm_rmid_forced`): init counts them from /proc/sysvipc/shm.
+    // As root, this runs reprobe as `nobody` (with setpriv) to be in that mode.
+    let script = r#"
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+size = 16 << 20
+for n in range(64):
+    segment = libc.shmget(0, ctypes.c_size_t(size), 0o1600)
+    assert segment >= 0, ctypes.get_errno()
+    address = libc.shmat(segment, None, 0)
+    ctypes.memset(ctypes.c_void_p(address), 1, size)
+    libc.shmdt(ctypes.c_void_p(address))
+"#;
+    let graph = format!(
+        "[steps.hog]\nrun = \"\"\"python3 -c '{script}' && touch o\"\"\"\noutputs = [\"o\"]\n\
+         memory = \"64M\"\ndisk = \"8M\"\ntimeout = 300\n"
+    );
+    let project = project(&graph, &[]);
+    let out = if nix::unistd::geteuid().is_root() {
+        let Some(out) = run_as_nobody(project.path(), &["build", "."]) else {
+            eprintln!("skipped: setpriv is not installed");
+            return;
+        };
+        out
+    } else {
+        run_in(project.path(), &["build", "."])
+    };
+    assert_failed_with(&out, WHOLE_STEP_MEMORY);
+}
+
+/// Runs a copy of reprobe as `nobody` (uid and gid 65534) in `dir`, which is handed
+/// over to that user; `None` without setpriv.
+fn run_as_nobody(dir: &Path, args: &[&str]) -> Option<Output> {
+    let nobody = 65534;
+    let binary = dir.join("reprobe-copy");
+    fs::copy(env!("CARGO_BIN_EXE_reprobe"), &binary).unwrap();
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.unwrap();
+        std::os::unix::fs::lchown(entry.path(), Some(nobody), Some(nobody)).unwrap();
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let id = nobody.to_string();
+    std::process::Command::new("setpriv")
+        .args(["--reuid", &id, "--regid", &id, "--clear-groups"])
+        .arg(&binary)
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("REPROBE_STORE")
+        .output()
+        .ok()
+}
+
+#[test]
 fn a_step_cannot_mount_a_tmpfs_of_its_own_outside_its_limits() {
     // A tmpfs mounted in a user namespace of the step's own would be memory beyond both
     // the disk and the memory limit: the step may create no user namespace.

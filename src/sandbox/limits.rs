@@ -10,12 +10,13 @@
 //! - **memory**: what all the step's processes hold together, measured by init from
 //!   `/proc` every [`MEMORY_SAMPLE_MS`] at least ([`MemoryMeter`]): their anonymous
 //!   memory and the shared memory they map (proportional set size, so a page mapped by
-//!   ten processes counts once), and memfds they hold without mapping them. Files of the
-//!   step's own tmpfs count against `disk` instead. Past `memory`, init kills every
-//!   process of the step. So that every shared object is seen: in the step's own ipc
-//!   namespace, a SysV segment no process attaches is destroyed at once
-//!   (`kernel.shm_rmid_forced`), and the step may create no user namespace of its own
-//!   (where it could mount a tmpfs or make an ipc namespace outside these rules).
+//!   ten processes counts once), memfds they hold without mapping them, and SysV segments
+//!   no process attaches. Files of the step's own tmpfs count against `disk` instead.
+//!   Past `memory`, init kills every process of the step. So that every shared object is
+//!   seen: in the step's own ipc namespace, a SysV segment no process attaches is
+//!   destroyed at once (`kernel.shm_rmid_forced`, where reprobe runs as root), and the
+//!   step may create no user namespace of its own (where it could mount a tmpfs or make
+//!   an ipc namespace outside these rules).
 //!   `RLIMIT_DATA` = `memory` also stops a single process's heap at once.
 //! - **pids**: `RLIMIT_NPROC` = `pids`. Since Linux 5.14 it is counted per user namespace,
 //!   so it counts the processes (and threads) of the build user in this sandbox only.
@@ -301,7 +302,8 @@ pub const MEMORY_SAMPLE_MS: u64 = 50;
 /// Counted: every process's anonymous memory and the shared memory it maps (SysV
 /// segments, shared anonymous mappings, mapped memfds), each as its proportional set
 /// size (`smaps_rollup`: a page shared by n processes counts 1/n in each), and memfds a
-/// process holds open without mapping them (their size on the shm file system).
+/// process holds open without mapping them (their size on the shm file system), and
+/// SysV segments no process attaches (`/proc/sysvipc/shm`).
 /// Shared memory that is a file of the step's own tmpfs is left out when it matters
 /// (`disk` bounds it). Not counted: kernel memory (page tables, socket and pipe buffers),
 /// and what a step allocates between two measurements.
@@ -363,7 +365,32 @@ fn step_memory(disk_dev: Option<u64>) -> u64 {
             .filter(|((_, ino), _)| !mapped.contains(ino))
             .fold(total, |sum, (_, bytes)| sum.saturating_add(*bytes));
     }
-    total
+    let detached = fs::read_to_string("/proc/sysvipc/shm").map_or(0, |t| detached_sysv_bytes(&t));
+    total.saturating_add(detached)
+}
+
+/// The resident bytes of the SysV segments of this ipc namespace that no process
+/// attaches (an attached one is counted in its processes' `Pss_Shmem`), from
+/// `/proc/sysvipc/shm`. Where `kernel.shm_rmid_forced` could be set, there are none.
+fn detached_sysv_bytes(table: &str) -> u64 {
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let column = |name: &str| header.iter().position(|h| *h == name);
+    let (Some(nattch), Some(rss)) = (column("nattch"), column("rss")) else {
+        return 0;
+    };
+    lines
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let attached = fields.get(nattch)?.parse::<u64>().ok()?;
+            let bytes = fields.get(rss)?.parse::<u64>().ok()?;
+            (attached == 0).then_some(bytes)
+        })
+        .fold(0u64, u64::saturating_add)
 }
 
 /// The pids of the sandbox's `/proc` other than init's.
@@ -819,5 +846,14 @@ mod tests {
             whole_step: true,
         };
         assert!(over.matters_on_success());
+    }
+
+    #[test]
+    fn detached_sysv_segments_are_counted_from_the_ipc_table() {
+        let table = "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n\
+                              0          0   600               4194304 16000 16000      0     0     0     0     0 1796337221 1796337221 1796337221               4194304                     0\n\
+                              0          1   600               8388608 16000 16000      2     0     0     0     0 1796337221 1796337221 1796337221               8388608                     0\n";
+        assert_eq!(detached_sysv_bytes(table), 4194304);
+        assert_eq!(detached_sysv_bytes(""), 0);
     }
 }
