@@ -253,7 +253,7 @@ where
             entry.target = Some(target);
         }
         SFlag::S_IFREG => {
-            let mut file = beneath::open_file(root_fd.as_fd(), &entry.path, Links::Refuse)
+            let mut file = beneath::open_regular(root_fd.as_fd(), &entry.path)
                 .map_err(|err| read_error(&abs, err))?;
             let (hash, size) = hash_file(&mut file).map_err(io_error(&abs))?;
             entry.sha256 = Some(hash);

@@ -204,6 +204,23 @@ pub fn symlink_at(target: &str, dir: BorrowedFd<'_>, name: &str) -> io::Result<(
     Ok(nix::unistd::symlinkat(target, Some(dir.as_raw_fd()), name)?)
 }
 
+/// Opens the regular file `rel` below `root` for reading in one call, crossing no
+/// symlink at all: for a file that `lstat` has just shown to be regular. It is opened
+/// `O_NONBLOCK | O_NOFOLLOW` (a FIFO put in its place cannot block, a link cannot
+/// redirect) and checked with `fstat` before anything is read.
+pub fn open_regular(root: BorrowedFd<'_>, rel: &str) -> Result<File, BeneathError> {
+    plain_components(rel)?;
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    let fd = resolve(root, rel, flags, Links::Refuse, false)
+        .map_err(|errno| explain(root, rel, Links::Refuse, errno))?;
+    let file = File::from(fd);
+    let stat = nix::sys::stat::fstat(file.as_raw_fd()).map_err(|e| io_error(rel, e.into()))?;
+    if kind(&stat) != SFlag::S_IFREG {
+        return Err(io_error(rel, not_regular(&stat)));
+    }
+    Ok(file)
+}
+
 /// `lstat` of `name` in the directory `dir` (a symlink is described, not followed).
 pub fn lstat_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<FileStat> {
     Ok(nix::sys::stat::fstatat(
@@ -645,6 +662,13 @@ mod tests {
         );
         // A last component that is a link is never followed when links are refused.
         assert!(open_file(root.as_fd(), "real/alias", Links::Refuse).is_err());
+        assert_eq!(
+            read(open_regular(root.as_fd(), "real/file").unwrap()),
+            "inside"
+        );
+        for refused in ["real/alias", "in/file", "real/up/real/file"] {
+            assert!(open_regular(root.as_fd(), refused).is_err(), "{refused}");
+        }
     }
 
     #[test]
@@ -653,8 +677,10 @@ mod tests {
         let fifo = dir.path().join("real/fifo");
         nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o644)).unwrap();
         let root = open_root(dir.path()).unwrap();
-        // Opening a FIFO for reading would block until a writer comes: this returns.
+        // Opening a FIFO for reading would block until a writer comes: these return.
         let err = open_file(root.as_fd(), "real/fifo", Links::StayInside).unwrap_err();
+        assert!(err.to_string().contains("it is a FIFO"), "{err}");
+        let err = open_regular(root.as_fd(), "real/fifo").unwrap_err();
         assert!(err.to_string().contains("it is a FIFO"), "{err}");
     }
 
