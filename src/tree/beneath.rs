@@ -421,6 +421,10 @@ fn resolve(
     } else {
         flags | OFlag::O_NOFOLLOW
     };
+    #[cfg(test)]
+    if tests::WITHOUT_OPENAT2.with(std::cell::Cell::get) {
+        return resolve_by_components(root, rel, flags, links);
+    }
     match openat2(root, rel, flags, links) {
         Err(Errno::ENOSYS | Errno::EPERM | Errno::E2BIG) => {
             resolve_by_components(root, rel, flags, links)
@@ -557,6 +561,19 @@ mod tests {
     use std::io::Read;
     use std::os::unix::fs::symlink;
 
+    thread_local! {
+        /// Resolve as on a kernel without `openat2` (in this test thread only).
+        pub(super) static WITHOUT_OPENAT2: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Runs `check` with `openat2`, then as on a kernel without it.
+    fn with_and_without_openat2(check: impl Fn()) {
+        check();
+        WITHOUT_OPENAT2.with(|w| w.set(true));
+        check();
+        WITHOUT_OPENAT2.with(|w| w.set(false));
+    }
+
     /// A project-like tree: `real/file`, links inside and out.
     fn tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
@@ -629,84 +646,94 @@ mod tests {
 
     #[test]
     fn the_blocking_link_is_named() {
-        let dir = tree();
-        let root = open_root(dir.path()).unwrap();
-        let err = open_parent(root.as_fd(), "out/shadow", Links::Refuse).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "`out/shadow` goes through the symlink out -> /etc"
-        );
-        let err = open_file(root.as_fd(), "in/up/etc/passwd", Links::StayInside).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "`in/up/etc/passwd` goes through the symlink in/up -> ../.."
-        );
-        let err = open_file(root.as_fd(), "in/file", Links::Refuse).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "`in/file` goes through the symlink in -> real"
-        );
+        with_and_without_openat2(|| {
+            let dir = tree();
+            let root = open_root(dir.path()).unwrap();
+            let err = open_parent(root.as_fd(), "out/shadow", Links::Refuse).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "`out/shadow` goes through the symlink out -> /etc"
+            );
+            let err = open_file(root.as_fd(), "in/up/etc/passwd", Links::StayInside).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "`in/up/etc/passwd` goes through the symlink in/up -> ../.."
+            );
+            let err = open_file(root.as_fd(), "in/file", Links::Refuse).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "`in/file` goes through the symlink in -> real"
+            );
+        });
     }
 
     #[test]
     fn files_are_read_through_the_checked_handle() {
-        let dir = tree();
-        let root = open_root(dir.path()).unwrap();
-        assert_eq!(
-            read(open_file(root.as_fd(), "real/file", Links::Refuse).unwrap()),
-            "inside"
-        );
-        assert_eq!(
-            read(open_file(root.as_fd(), "in/alias", Links::StayInside).unwrap()),
-            "inside"
-        );
-        // A last component that is a link is never followed when links are refused.
-        assert!(open_file(root.as_fd(), "real/alias", Links::Refuse).is_err());
-        assert_eq!(
-            read(open_regular(root.as_fd(), "real/file").unwrap()),
-            "inside"
-        );
-        for refused in ["real/alias", "in/file", "real/up/real/file"] {
-            assert!(open_regular(root.as_fd(), refused).is_err(), "{refused}");
-        }
+        with_and_without_openat2(|| {
+            let dir = tree();
+            let root = open_root(dir.path()).unwrap();
+            assert_eq!(
+                read(open_file(root.as_fd(), "real/file", Links::Refuse).unwrap()),
+                "inside"
+            );
+            assert_eq!(
+                read(open_file(root.as_fd(), "in/alias", Links::StayInside).unwrap()),
+                "inside"
+            );
+            // A last component that is a link is never followed when links are refused.
+            assert!(open_file(root.as_fd(), "real/alias", Links::Refuse).is_err());
+            assert_eq!(
+                read(open_regular(root.as_fd(), "real/file").unwrap()),
+                "inside"
+            );
+            for refused in ["real/alias", "in/file", "real/up/real/file"] {
+                assert!(open_regular(root.as_fd(), refused).is_err(), "{refused}");
+            }
+        });
     }
 
     #[test]
     fn a_fifo_is_never_opened() {
-        let dir = tree();
-        let fifo = dir.path().join("real/fifo");
-        nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o644)).unwrap();
-        let root = open_root(dir.path()).unwrap();
-        // Opening a FIFO for reading would block until a writer comes: these return.
-        let err = open_file(root.as_fd(), "real/fifo", Links::StayInside).unwrap_err();
-        assert!(err.to_string().contains("it is a FIFO"), "{err}");
-        let err = open_regular(root.as_fd(), "real/fifo").unwrap_err();
-        assert!(err.to_string().contains("it is a FIFO"), "{err}");
+        with_and_without_openat2(|| {
+            let dir = tree();
+            let fifo = dir.path().join("real/fifo");
+            nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o644)).unwrap();
+            let root = open_root(dir.path()).unwrap();
+            // Opening a FIFO for reading would block until a writer comes: these return.
+            let err = open_file(root.as_fd(), "real/fifo", Links::StayInside).unwrap_err();
+            assert!(err.to_string().contains("it is a FIFO"), "{err}");
+            let err = open_regular(root.as_fd(), "real/fifo").unwrap_err();
+            assert!(err.to_string().contains("it is a FIFO"), "{err}");
+        });
     }
 
     #[test]
     fn missing_paths_and_odd_components_are_told_apart() {
-        let dir = tree();
-        let root = open_root(dir.path()).unwrap();
-        let err = open_file(root.as_fd(), "real/nope", Links::Refuse).unwrap_err();
-        assert!(matches!(err, BeneathError::Missing(_)), "{err}");
-        let err = open_file(root.as_fd(), "real/file/below", Links::Refuse).unwrap_err();
-        assert!(matches!(err, BeneathError::Missing(_)), "{err}");
-        for odd in ["", "a//b", "./a", "a/..", "/etc/passwd"] {
-            assert!(matches!(
-                plain_components(odd),
-                Err(BeneathError::NotPlain(_))
-            ));
-        }
+        with_and_without_openat2(|| {
+            let dir = tree();
+            let root = open_root(dir.path()).unwrap();
+            let err = open_file(root.as_fd(), "real/nope", Links::Refuse).unwrap_err();
+            assert!(matches!(err, BeneathError::Missing(_)), "{err}");
+            let err = open_file(root.as_fd(), "real/file/below", Links::Refuse).unwrap_err();
+            assert!(matches!(err, BeneathError::Missing(_)), "{err}");
+            for odd in ["", "a//b", "./a", "a/..", "/etc/passwd"] {
+                assert!(matches!(
+                    plain_components(odd),
+                    Err(BeneathError::NotPlain(_))
+                ));
+            }
+        });
     }
 
     #[test]
     fn lstat_beneath_does_not_look_through_links() {
-        let dir = tree();
-        assert!(lstat_beneath(dir.path(), Path::new("real/file")).is_some());
-        assert!(lstat_beneath(dir.path(), Path::new("out")).is_some());
-        assert!(lstat_beneath(dir.path(), Path::new("out/passwd")).is_none());
-        assert!(lstat_beneath(dir.path(), Path::new("in/file")).is_none());
+        with_and_without_openat2(|| {
+            let dir = tree();
+            assert!(lstat_beneath(dir.path(), Path::new("real/file")).is_some());
+            assert!(lstat_beneath(dir.path(), Path::new("out")).is_some());
+            assert!(lstat_beneath(dir.path(), Path::new("out/passwd")).is_none());
+            assert!(lstat_beneath(dir.path(), Path::new("in/file")).is_none());
+        });
     }
 
     #[test]
