@@ -82,7 +82,10 @@ pub struct StepDecl {
 
 /// A size as written in a graph file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a size is a whole number of bytes or a string such as \"512M\" or \"4G\""
+)]
 pub enum SizeDecl {
     /// Bytes.
     Bytes(u64),
@@ -93,10 +96,15 @@ pub enum SizeDecl {
 impl SizeDecl {
     /// The size in bytes, if it is one.
     pub fn to_bytes(&self) -> Option<u64> {
+        self.read().ok()
+    }
+
+    /// The size in bytes, or why it is none.
+    fn read(&self) -> Result<u64, BadNumber> {
         match self {
-            SizeDecl::Bytes(0) => None,
-            SizeDecl::Bytes(n) => Some(*n),
-            SizeDecl::Text(text) => crate::sandbox::parse_size(text),
+            SizeDecl::Bytes(0) => Err(BadNumber::Zero),
+            SizeDecl::Bytes(n) => Ok(*n),
+            SizeDecl::Text(text) => read_size(text),
         }
     }
 
@@ -110,7 +118,10 @@ impl SizeDecl {
 
 /// A step's command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "`run` is a string (run by /bin/sh -c) or an array of strings (the argv)"
+)]
 pub enum Command {
     /// Run by `/bin/sh -c`.
     Shell(String),
@@ -152,7 +163,10 @@ impl fmt::Display for Command {
 
 /// A timeout as written in a graph file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a timeout is whole seconds or a string such as \"90s\", \"10m\" or \"1.5h\""
+)]
 pub enum TimeoutDecl {
     /// Whole seconds.
     Seconds(u64),
@@ -161,30 +175,122 @@ pub enum TimeoutDecl {
 }
 
 impl TimeoutDecl {
-    fn to_duration(&self) -> Option<Duration> {
+    fn to_duration(&self) -> Result<Duration, BadNumber> {
         match self {
-            TimeoutDecl::Seconds(s) => Some(Duration::from_secs(*s)),
-            TimeoutDecl::Text(text) => parse_duration(text),
+            TimeoutDecl::Seconds(0) => Err(BadNumber::Zero),
+            TimeoutDecl::Seconds(s) => Ok(Duration::from_secs(*s)),
+            TimeoutDecl::Text(text) => read_duration(text),
+        }
+    }
+
+    fn shown(&self) -> String {
+        match self {
+            TimeoutDecl::Seconds(s) => s.to_string(),
+            TimeoutDecl::Text(t) => format!("\"{t}\""),
         }
     }
 }
 
-/// Parses "90", "90s", "10m", "1h" or "1.5h".
+/// Parses "90", "90s", "10m", "1h" or "1.5h": more than zero and at most `u64::MAX`
+/// seconds. `None` for anything else, never a panic.
 pub fn parse_duration(text: &str) -> Option<Duration> {
+    read_duration(text).ok()
+}
+
+/// Why a number in a graph file (or on the command line) is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadNumber {
+    /// Not a number with a known unit.
+    Malformed,
+    /// Zero (or a fraction that rounds down to zero): no limit a step could live with.
+    Zero,
+    /// More than the largest value reprobe holds (`u64::MAX` seconds or bytes).
+    TooLarge,
+}
+
+/// [`parse_duration`], saying why a text is refused. Exact: no floating point (a
+/// fraction finer than a nanosecond is dropped).
+pub fn read_duration(text: &str) -> Result<Duration, BadNumber> {
+    const NANOS: u128 = 1_000_000_000;
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
         Some(i) => text.split_at(i),
         None => (text, "s"),
     };
-    let number: f64 = number.trim().parse().ok()?;
     let scale = match unit.trim() {
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return None,
+        "s" => NANOS,
+        "m" => 60 * NANOS,
+        "h" => 3600 * NANOS,
+        _ => return Err(BadNumber::Malformed),
     };
-    let secs = number * scale;
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+    let nanos = scale_decimal(number.trim(), scale)?;
+    let secs = u64::try_from(nanos / NANOS).map_err(|_| BadNumber::TooLarge)?;
+    // The remainder is below 10^9: it always fits.
+    let duration = Duration::new(secs, (nanos % NANOS) as u32);
+    if duration.is_zero() {
+        return Err(BadNumber::Zero);
+    }
+    Ok(duration)
+}
+
+/// A size: bytes ("1048576"), or a number with a unit: `k`, `M`, `G`, `T` (powers of
+/// 1024; `KiB`, `MB`, `GiB`… are read the same), e.g. "512M", "1.5G"; at least one byte
+/// and at most `u64::MAX`. Exact: no floating point (a fraction of a byte is dropped).
+pub fn read_size(text: &str) -> Result<u64, BadNumber> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(&unit);
+    let scale: u128 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return Err(BadNumber::Malformed),
+    };
+    let bytes = scale_decimal(number.trim(), scale)?;
+    match u64::try_from(bytes) {
+        Ok(0) => Err(BadNumber::Zero),
+        Ok(bytes) => Ok(bytes),
+        Err(_) => Err(BadNumber::TooLarge),
+    }
+}
+
+/// Fraction digits [`scale_decimal`] reads: each later one is worth less than one unit
+/// for any scale below 10^20, so they are ignored (they are still checked to be digits).
+const FRACTION_DIGITS: usize = 20;
+
+/// `number * scale` rounded down, for a plain decimal `number` (`12`, `1.5`, `.5`, `2.`:
+/// digits and at most one dot, at least one digit), with checked integer arithmetic:
+/// [`BadNumber::Malformed`] when it is no such number, [`BadNumber::TooLarge`] when the
+/// product does not fit in a `u128`.
+pub fn scale_decimal(number: &str, scale: u128) -> Result<u128, BadNumber> {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction) {
+        return Err(BadNumber::Malformed);
+    }
+    let value = |s: &str| {
+        s.bytes()
+            .try_fold(0u128, |acc, b| {
+                acc.checked_mul(10)?.checked_add(u128::from(b - b'0'))
+            })
+            .ok_or(BadNumber::TooLarge)
+    };
+    let kept = &fraction[..fraction.len().min(FRACTION_DIGITS)];
+    let denominator = 10u128.pow(kept.len() as u32);
+    let part = value(kept)?.checked_mul(scale).ok_or(BadNumber::TooLarge)? / denominator;
+    value(whole)?
+        .checked_mul(scale)
+        .and_then(|w| w.checked_add(part))
+        .ok_or(BadNumber::TooLarge)
 }
 
 /// A validated step, ready to hash and run.
@@ -301,20 +407,30 @@ pub enum Problem {
     /// sha256 that is not 64 hex digits.
     #[error("`sha256 = \"{0}\"` is not 64 hex digits")]
     BadSha(String),
-    /// An unparsable timeout.
-    #[error("`timeout = {0}` is not a duration (write seconds, or \"90s\", \"10m\", \"1h\")")]
-    BadTimeout(String),
-    /// An unparsable `memory` or `disk`.
-    #[error("`{key} = {value}` is not a size (write bytes, or \"512M\", \"4G\")")]
+    /// An unparsable, zero or too long timeout.
+    #[error("`timeout = {value}` {}", timeout_why(*.why))]
+    BadTimeout {
+        /// The value as written.
+        value: String,
+        /// What is wrong with it.
+        why: BadNumber,
+    },
+    /// An unparsable, zero or too large `memory` or `disk`.
+    #[error("`{key} = {value}` {}", size_why(*.why))]
     BadSize {
         /// `memory` or `disk`.
         key: &'static str,
         /// The value as written.
         value: String,
+        /// What is wrong with it.
+        why: BadNumber,
     },
     /// `pids = 0`.
     #[error("`pids = 0` would not even let the step's own process run")]
     ZeroPids,
+    /// More processes than Linux can have.
+    #[error("`pids = {0}` is more processes than Linux can ever run at once ({MAX_PIDS}); leave `pids` out for the default")]
+    TooManyPids(u64),
     /// An input that another step produces.
     #[error(
         "input `{input}` is an output of step `{producer}`: list `{producer}` in `deps` instead"
@@ -328,6 +444,32 @@ pub enum Problem {
     /// An environment variable name that cannot be set.
     #[error("environment variable name `{0}` is not allowed")]
     BadEnvName(String),
+}
+
+/// The most processes Linux can have at once (`PID_MAX_LIMIT` on 64-bit systems): a
+/// larger `pids` is a mistake, and `RLIMIT_NPROC` may refuse it only when the step starts.
+pub const MAX_PIDS: u64 = 1 << 22;
+
+fn timeout_why(why: BadNumber) -> &'static str {
+    match why {
+        BadNumber::Malformed => "is not a duration (write seconds, or \"90s\", \"10m\", \"1h\")",
+        BadNumber::Zero => {
+            "is zero: give the step time to run (write seconds, or \"90s\", \"10m\", \"1h\")"
+        }
+        BadNumber::TooLarge => {
+            "is longer than any timeout reprobe can wait for (at most 18446744073709551615 seconds)"
+        }
+    }
+}
+
+fn size_why(why: BadNumber) -> &'static str {
+    match why {
+        BadNumber::Malformed => "is not a size (write bytes, or \"512M\", \"4G\")",
+        BadNumber::Zero => "is zero: no step can run in it (write bytes, or \"512M\", \"4G\")",
+        BadNumber::TooLarge => {
+            "is more than the largest limit there is (18446744073709551615 bytes, 16 EiB)"
+        }
+    }
 }
 
 /// A graph problem with the file and (where there is one) the step it is in.
@@ -604,27 +746,31 @@ fn check_step_shape(name: &str, decl: &StepDecl) -> Result<(), Problem> {
         }
         (false, None) => {}
     }
+    check_limits(decl)
+}
+
+/// `timeout`, `memory`, `disk` and `pids`: each one a value a step can run with.
+fn check_limits(decl: &StepDecl) -> Result<(), Problem> {
     if let Some(timeout) = &decl.timeout {
-        if timeout.to_duration().is_none() {
-            let shown = match timeout {
-                TimeoutDecl::Seconds(s) => s.to_string(),
-                TimeoutDecl::Text(t) => format!("\"{t}\""),
-            };
-            return Err(Problem::BadTimeout(shown));
-        }
+        timeout.to_duration().map_err(|why| Problem::BadTimeout {
+            value: timeout.shown(),
+            why,
+        })?;
     }
     for (key, size) in [("memory", &decl.memory), ("disk", &decl.disk)] {
-        if let Some(size) = size.as_ref().filter(|s| s.to_bytes().is_none()) {
-            return Err(Problem::BadSize {
+        if let Some(size) = size {
+            size.read().map_err(|why| Problem::BadSize {
                 key,
                 value: size.shown(),
-            });
+                why,
+            })?;
         }
     }
-    if decl.pids == Some(0) {
-        return Err(Problem::ZeroPids);
+    match decl.pids {
+        Some(0) => Err(Problem::ZeroPids),
+        Some(pids) if pids > MAX_PIDS => Err(Problem::TooManyPids(pids)),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Rejects absolute paths and paths that climb out with `..`.
@@ -802,7 +948,7 @@ fn build_step(
         deps,
         network: decl.network,
         sha256: decl.sha256.as_deref().and_then(|s| s.parse().ok()),
-        timeout: decl.timeout.as_ref().and_then(TimeoutDecl::to_duration),
+        timeout: decl.timeout.as_ref().and_then(|t| t.to_duration().ok()),
         memory: decl.memory.as_ref().and_then(SizeDecl::to_bytes),
         disk: decl.disk.as_ref().and_then(SizeDecl::to_bytes),
         pids: decl.pids,
@@ -1042,9 +1188,27 @@ env = { CFLAGS = "-O2" }
         let err = problem(&format!("{step}memory = \"4X\"\n"));
         assert!(err.contains("`memory = \"4X\"` is not a size"), "{err}");
         let err = problem(&format!("{step}disk = 0\n"));
-        assert!(err.contains("`disk = 0` is not a size"), "{err}");
+        assert!(err.contains("`disk = 0` is zero"), "{err}");
         let err = problem(&format!("{step}pids = 0\n"));
         assert!(err.contains("`pids = 0`"), "{err}");
+        let err = problem(&format!("{step}pids = 4194305\n"));
+        assert!(err.contains("`pids = 4194305` is more processes"), "{err}");
+        let err = problem(&format!("{step}memory = \"16777216T\"\n"));
+        assert!(err.contains("is more than the largest limit"), "{err}");
+        let err = problem(&format!("{step}timeout = \"18446744073709551616s\"\n"));
+        assert!(err.contains("is longer than any timeout"), "{err}");
+        for zero in ["0", "\"0s\"", "\"0.0000000001s\""] {
+            let err = problem(&format!("{step}timeout = {zero}\n"));
+            assert!(
+                err.contains(&format!("`timeout = {zero}` is zero")),
+                "{err}"
+            );
+        }
+        let err = problem(&format!("{step}timeout = -1\n"));
+        assert!(
+            err.contains("a timeout is whole seconds or a string"),
+            "{err}"
+        );
         let err = problem(&format!("{step}cpu = 2\n"));
         assert!(err.contains("unknown field"), "{err}");
     }
@@ -1163,6 +1327,48 @@ deps = ["b"]
         assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("-1s"), None);
         assert_eq!(parse_duration("1 fortnight"), None);
+        assert_eq!(parse_duration(".5m"), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_duration("0.000000001s"),
+            Some(Duration::from_nanos(1))
+        );
+        let most = Duration::new(u64::MAX, 999_999_999);
+        assert_eq!(
+            parse_duration("18446744073709551615.9999999999s"),
+            Some(most)
+        );
+        assert_eq!(
+            read_duration("18446744073709551616s"),
+            Err(BadNumber::TooLarge)
+        );
+        assert_eq!(
+            read_duration("18446744073709551615h"),
+            Err(BadNumber::TooLarge)
+        );
+        assert_eq!(read_duration(&"9".repeat(100)), Err(BadNumber::TooLarge));
+        assert_eq!(read_duration("0.0000000001s"), Err(BadNumber::Zero));
+        for bad in ["", ".", "1.2.3s", "inf", "NaN", "1e3", "+1", "1_000", "--1"] {
+            assert_eq!(read_duration(bad), Err(BadNumber::Malformed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sizes_are_exact_and_bounded() {
+        assert_eq!(read_size("1.5G"), Ok(3 << 29));
+        assert_eq!(
+            read_size("16777215.999999T"),
+            Ok((16777215 << 40) + 1099510528264)
+        );
+        assert_eq!(read_size("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(read_size("18446744073709551616"), Err(BadNumber::TooLarge));
+        assert_eq!(read_size("16777216T"), Err(BadNumber::TooLarge));
+        assert_eq!(read_size("0.5"), Err(BadNumber::Zero));
+        assert_eq!(read_size("4X"), Err(BadNumber::Malformed));
+        assert_eq!(scale_decimal(&"1".repeat(50), 1), Err(BadNumber::TooLarge));
+        assert_eq!(
+            scale_decimal(&format!("1.{}", "9".repeat(1000)), 10),
+            Ok(19)
+        );
     }
 
     #[test]

@@ -4,6 +4,13 @@
 //! (exit 0 or 1, JSON on stdout), never a crash, a hang or a file written anywhere: the
 //! diff engine works in memory, so neither the working directory nor the temporary
 //! directory may gain a file.
+//!
+//! Hostile graph files and `build.ninja` files for the parsers, through `reprobe build`
+//! and `reprobe import ninja` (the second half of this file): numbers too large for any
+//! limit, variables that double forty times, FIFOs where files belong, symlinked outputs,
+//! self-loops and cycles 100,000 steps long. Each must end in a clean refusal (exit 2,
+//! naming the file, the line or step where there is one, and the problem) or a correct
+//! result, within a hang guard: a child still running after 60 s is killed and fails.
 
 mod common;
 
@@ -458,4 +465,107 @@ fn ar_members_named_with_dotdot_are_compared_in_memory() {
     let out = arena.diff(&a, &b, &[]);
     assert_eq!(code(&out), 1);
     mentions(&out, "evil.o");
+}
+
+// ---- Hostile graph files and build.ninja files ----
+
+/// A child still running after this long is killed and its test fails: a hang, not a
+/// slow answer (every case here finishes in well under a second).
+const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// Runs `cmd` (stdin empty, output captured) under [`HANG_GUARD`].
+fn run_guarded(cmd: &mut std::process::Command) -> Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (done, finished) = std::sync::mpsc::channel();
+    // The output is read while the child runs, so a large one cannot block it.
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    match finished.recv_timeout(HANG_GUARD) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            panic!("reprobe hung: still running after {HANG_GUARD:?}, killed");
+        }
+    }
+}
+
+/// `reprobe ARGS` in `dir`, under the hang guard.
+fn reprobe_in(dir: &Path, args: &[&str]) -> Output {
+    run_guarded(reprobe().args(args).current_dir(dir))
+}
+
+/// Asserts a clean refusal: exit 2, no panic, and every `needle` in the message.
+fn refused(out: &Output, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(code(out), 2, "expected exit 2, got {}: {err}", code(out));
+    assert!(!err.contains("panicked"), "{err}");
+    for needle in needles {
+        assert!(err.contains(needle), "`{needle}` not in: {err}");
+    }
+}
+
+/// A graph of one step `a` with `extra` lines in it.
+fn one_step_graph(extra: &str) -> String {
+    format!("[steps.a]\nrun = \"true\"\noutputs = [\"a\"]\n{extra}\n")
+}
+
+#[test]
+fn numbers_too_large_for_any_limit_are_refused_naming_the_step_and_the_key() {
+    let max = "18446744073709551615";
+    let cases = [
+        // The value that panicked: 2^64 seconds does not fit in a Duration.
+        (
+            "timeout = \"18446744073709551616s\"".to_string(),
+            "is longer than any timeout",
+        ),
+        (
+            format!("timeout = \"{max}h\""),
+            "is longer than any timeout",
+        ),
+        (
+            format!("timeout = \"{}m\"", "9".repeat(60)),
+            "is longer than any timeout",
+        ),
+        (
+            format!("timeout = \"{max}.5m\""),
+            "is longer than any timeout",
+        ),
+        ("timeout = 0".to_string(), "`timeout = 0` is zero"),
+        ("timeout = \"0.0000000001s\"".to_string(), "is zero"),
+        ("timeout = -1".to_string(), "a timeout is whole seconds"),
+        (
+            "memory = \"16777216T\"".to_string(),
+            "is more than the largest limit",
+        ),
+        (
+            "disk = \"18446744073709551616\"".to_string(),
+            "is more than the largest limit",
+        ),
+        (
+            format!("disk = \"{}G\"", "1".repeat(40)),
+            "is more than the largest limit",
+        ),
+        ("memory = \"0.5\"".to_string(), "is zero"),
+        (
+            "memory = -1".to_string(),
+            "a size is a whole number of bytes",
+        ),
+        (
+            "pids = 9223372036854775807".to_string(),
+            "is more processes than Linux",
+        ),
+        // Beyond TOML's integers: the TOML reader says so, with the line.
+        (format!("pids = {max}0"), "line 4"),
+        (format!("timeout = {max}"), "line 4"),
+    ];
+    for (line, needle) in cases {
+        let dir = project(&one_step_graph(&line), &[]);
+        let out = reprobe_in(dir.path(), &["build"]);
+        refused(&out, &["reprobe.toml", "step `a`", needle]);
+    }
 }
