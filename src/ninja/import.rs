@@ -968,25 +968,31 @@ impl Import {
     }
 
     /// Writes [`Import::to_toml`]'s text to `path`, a chunk at a time (a large graph is
-    /// never held whole in memory). The file is created only once the text is known to
-    /// serialize.
+    /// never held whole in memory). The text goes to a new temporary file beside `path`,
+    /// created only once the text is known to serialize, which is then renamed over
+    /// `path`: a symlink at `path` is replaced itself, never written through (its target
+    /// is left alone), and a reader never sees half a graph.
     pub fn write_toml(&self, source: &str, path: &Path) -> anyhow::Result<()> {
         use anyhow::Context;
         use std::io::Write;
-        let mut file: Option<std::fs::File> = None;
+        let cannot = || format!("cannot write {}", path.display());
+        let mut temp: Option<TempFile> = None;
         let mut flush = |chunk: &mut String| -> anyhow::Result<()> {
-            let cannot = || format!("cannot write {}", path.display());
-            let file = match &mut file {
-                Some(file) => file,
-                None => file.insert(std::fs::File::create(path).with_context(cannot)?),
+            let temp = match &mut temp {
+                Some(temp) => temp,
+                None => temp.insert(TempFile::beside(path).with_context(cannot)?),
             };
-            file.write_all(chunk.as_bytes()).with_context(cannot)?;
+            temp.file.write_all(chunk.as_bytes()).with_context(cannot)?;
             chunk.clear();
             Ok(())
         };
         let mut chunk = String::with_capacity(2 * TOML_CHUNK);
         self.emit_toml(source, &mut chunk, &mut flush)?;
-        flush(&mut chunk)
+        flush(&mut chunk)?;
+        match temp {
+            Some(temp) => temp.rename_over(path).with_context(cannot),
+            None => Ok(()),
+        }
     }
 
     /// Appends the TOML text to `out`, handing it to `flush` whenever a chunk is full.
@@ -1002,6 +1008,65 @@ impl Import {
         } else {
             out.push_str(&toml::to_string(&self.graph)?);
             Ok(())
+        }
+    }
+}
+
+/// A new file in the directory of the file it will replace, removed unless it is
+/// renamed over it.
+struct TempFile {
+    path: PathBuf,
+    file: std::fs::File,
+    kept: bool,
+}
+
+impl TempFile {
+    /// Creates `.NAME.tmp-PID-N` beside `dest` (never an existing file: `O_EXCL`).
+    fn beside(dest: &Path) -> std::io::Result<TempFile> {
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let name = dest.file_name().unwrap_or(std::ffi::OsStr::new("graph"));
+        let mut attempt = 0u32;
+        loop {
+            let mut temp_name = std::ffi::OsString::from(".");
+            temp_name.push(name);
+            temp_name.push(format!(".tmp-{}-{attempt}", std::process::id()));
+            let path = dir.join(temp_name);
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        path,
+                        file,
+                        kept: false,
+                    })
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                    attempt += 1;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Flushes the file to disk and renames it over `dest`.
+    fn rename_over(mut self, dest: &Path) -> std::io::Result<()> {
+        self.file.sync_all()?;
+        std::fs::rename(&self.path, dest)?;
+        self.kept = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 }
