@@ -385,6 +385,16 @@ pub enum Problem {
     /// An input pattern matching nothing.
     #[error("input `{0}` matches no file")]
     NoMatch(String),
+    /// An input that is (or takes in) a FIFO, a socket or a device.
+    #[error("{}", special_input_message(.input, .path, .kind))]
+    SpecialInput {
+        /// The input as written.
+        input: String,
+        /// The special file, relative to the graph's directory.
+        path: String,
+        /// What it is ("FIFO", "character device", ...).
+        kind: &'static str,
+    },
     /// An input pattern that is not a valid glob.
     #[error("input `{pattern}` is not a valid glob: {error}")]
     BadGlob {
@@ -450,6 +460,15 @@ pub enum Problem {
 /// larger `pids` is a mistake, and `RLIMIT_NPROC` may refuse it only when the step starts.
 pub const MAX_PIDS: u64 = 1 << 22;
 
+fn special_input_message(input: &str, path: &str, kind: &str) -> String {
+    let what = if input == path {
+        format!("input `{input}` is a {kind}")
+    } else {
+        format!("input `{input}` takes in `{path}`, a {kind}")
+    };
+    format!("{what}, not a regular file: reading it could wait forever; inputs are regular files and directories of them (remove it, or name the files you mean)")
+}
+
 fn timeout_why(why: BadNumber) -> &'static str {
     match why {
         BadNumber::Malformed => "is not a duration (write seconds, or \"90s\", \"10m\", \"1h\")",
@@ -494,6 +513,14 @@ impl fmt::Display for GraphError {
     }
 }
 
+/// A graph file's text, read only from a regular file (a FIFO would block the read
+/// forever, a device could never end).
+fn read_graph_text(file: &Path) -> std::io::Result<String> {
+    let bytes = crate::ninja::files::read_regular(file)?;
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
 /// Resolves a command-line graph argument: a file, or a directory holding `reprobe.toml`.
 pub fn resolve_graph_path(arg: Option<&Path>) -> PathBuf {
     let path = arg.unwrap_or_else(|| Path::new("."));
@@ -512,7 +539,7 @@ impl Graph {
             step,
             problem,
         };
-        let text = fs::read_to_string(file).map_err(|e| fail(None, Problem::Read(e)))?;
+        let text = read_graph_text(file).map_err(|e| fail(None, Problem::Read(e)))?;
         let parsed =
             parse_graph_text(file, &text).map_err(|(step, problem)| fail(step, problem))?;
         let root = file
@@ -1029,10 +1056,11 @@ fn resolve_inputs_knowing(
             expand_glob(pattern, root, &mut files)?;
         } else {
             let path = root.join(pattern);
-            if path.is_dir() {
-                collect_dir(root, &path, &mut files);
-            } else if path.exists() {
-                files.push(normalize(pattern));
+            match fs::metadata(&path) {
+                Ok(meta) if meta.is_dir() => collect_dir(pattern, root, &path, &mut files)?,
+                Ok(meta) if meta.is_file() => files.push(normalize(pattern)),
+                Ok(meta) => return Err(special_input(pattern, pattern, meta.file_type())),
+                Err(_) => {}
             }
         }
         if files.len() == before && !pattern_matched_existing(pattern, root, &files) {
@@ -1086,19 +1114,53 @@ fn expand_glob(pattern: &str, root: &Path, files: &mut Vec<String>) -> Result<()
             continue;
         };
         if set.is_match(&rel) {
+            refuse_special(pattern, &entry, &rel)?;
             files.push(rel);
         }
     }
     Ok(())
 }
 
-fn collect_dir(root: &Path, dir: &Path, files: &mut Vec<String>) {
+fn collect_dir(
+    input: &str,
+    root: &Path,
+    dir: &Path,
+    files: &mut Vec<String>,
+) -> Result<(), Problem> {
     for entry in WalkDir::new(dir).sort_by_file_name().into_iter().flatten() {
         if !entry.file_type().is_dir() {
             if let Some(rel) = relative_str(root, entry.path()) {
+                refuse_special(input, &entry, &rel)?;
                 files.push(rel);
             }
         }
+    }
+    Ok(())
+}
+
+/// Refuses a file taken in by a directory or glob input that is a FIFO, a socket or a
+/// device (itself or through a symlink): hashing it could wait forever, or never end.
+/// Only symlinks cost a `stat`; the walk already knows every other entry's type.
+fn refuse_special(input: &str, entry: &walkdir::DirEntry, rel: &str) -> Result<(), Problem> {
+    let mut kind = entry.file_type();
+    if kind.is_symlink() {
+        match fs::metadata(entry.path()) {
+            Ok(meta) => kind = meta.file_type(),
+            // Dangling: reported when the step's inputs are hashed, as before.
+            Err(_) => return Ok(()),
+        }
+    }
+    if kind.is_file() || kind.is_dir() {
+        return Ok(());
+    }
+    Err(special_input(input, rel, kind))
+}
+
+fn special_input(input: &str, path: &str, kind: fs::FileType) -> Problem {
+    Problem::SpecialInput {
+        input: input.to_string(),
+        path: path.to_string(),
+        kind: crate::ninja::files::kind_name(kind),
     }
 }
 
@@ -1298,6 +1360,22 @@ deps = ["b"]
         assert_eq!(inputs("c[1].c"), vec!["c[1].c"]);
         assert_eq!(inputs("c[0-9].c"), vec!["c1.c"]);
         assert_eq!(inputs("*.c"), vec!["c1.c", "c[1].c", "d.c"]);
+    }
+
+    #[test]
+    fn fifos_and_devices_are_no_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("sub/ff");
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        std::os::unix::fs::symlink("/dev/null", dir.path().join("null")).unwrap();
+        let err = |p: &str| resolve_inputs(&[p.to_string()], dir.path()).unwrap_err();
+        assert!(err("sub/ff").to_string().contains("`sub/ff` is a FIFO"));
+        assert!(err("sub").to_string().contains("takes in `sub/ff`, a FIFO"));
+        assert!(err("*").to_string().contains("`null`, a character device"));
+        assert!(err("null")
+            .to_string()
+            .contains("`null` is a character device"));
     }
 
     #[test]

@@ -620,3 +620,77 @@ fn import_never_writes_through_a_symlinked_graph_file() {
         assert_eq!(names_in(&build), ["build.ninja", "reprobe.toml"]);
     }
 }
+
+fn mkfifo(path: &Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::S_IRWXU).unwrap();
+}
+
+#[test]
+fn fifos_named_by_build_files_are_refused_not_read() {
+    for statement in ["include", "subninja"] {
+        let dir = tempfile::tempdir().unwrap();
+        mkfifo(&dir.path().join("inc.ninja"));
+        let text = format!("{statement} inc.ninja\n{ONE_EDGE}");
+        std::fs::write(dir.path().join("build.ninja"), text).unwrap();
+        let out = reprobe_in(dir.path(), &["import", "ninja", "build.ninja"]);
+        refused(
+            &out,
+            &["build.ninja:1: loading 'inc.ninja': is a FIFO, not a regular file"],
+        );
+    }
+    // The build file itself, through `import` and through `build --ninja`.
+    let dir = tempfile::tempdir().unwrap();
+    mkfifo(&dir.path().join("build.ninja"));
+    for args in [
+        &["import", "ninja", "build.ninja"][..],
+        &["build", "--ninja", "build.ninja"],
+    ] {
+        let out = reprobe_in(dir.path(), args);
+        refused(&out, &["build.ninja: cannot read: is a FIFO"]);
+    }
+    // A depfile that is a FIFO is no depfile: the import goes on without it.
+    let dir = tempfile::tempdir().unwrap();
+    mkfifo(&dir.path().join("o.d"));
+    let text = "rule r\n  command = touch $out\n  depfile = $out.d\nbuild o: r\n";
+    std::fs::write(dir.path().join("build.ninja"), text).unwrap();
+    let out = reprobe_in(dir.path(), &["import", "ninja", "build.ninja"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // A FIFO where the graph is to be written is not replaced, even with --force.
+    let dir = tempfile::tempdir().unwrap();
+    mkfifo(&dir.path().join("reprobe.toml"));
+    std::fs::write(dir.path().join("build.ninja"), ONE_EDGE).unwrap();
+    let out = reprobe_in(dir.path(), &["import", "ninja", "--force", "build.ninja"]);
+    refused(&out, &["reprobe.toml: is a FIFO, not a graph file"]);
+}
+
+#[test]
+fn fifos_and_devices_in_graph_files_are_refused_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("g")).unwrap();
+    mkfifo(&dir.path().join("g/reprobe.toml"));
+    let out = reprobe_in(dir.path(), &["build", "g"]);
+    refused(
+        &out,
+        &["g/reprobe.toml: cannot read the graph file: is a FIFO, not a regular file"],
+    );
+    // Inputs: a FIFO named, one inside a directory input, a link to a device in a glob.
+    for (input, needle) in [
+        ("ff", "input `ff` is a FIFO, not a regular file"),
+        ("d", "input `d` takes in `d/ff`, a FIFO"),
+        ("z/*", "input `z/*` takes in `z/zero`, a character device"),
+    ] {
+        let dir = project(
+            &format!(
+                "[steps.a]\nrun = \"cat {input} > a\"\ninputs = [\"{input}\"]\noutputs = [\"a\"]\n"
+            ),
+            &[],
+        );
+        mkfifo(&dir.path().join("ff"));
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        mkfifo(&dir.path().join("d/ff"));
+        std::fs::create_dir(dir.path().join("z")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("z/zero")).unwrap();
+        let out = reprobe_in(dir.path(), &["build"]);
+        refused(&out, &["reprobe.toml", "step `a`", needle]);
+    }
+}

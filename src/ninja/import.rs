@@ -356,10 +356,12 @@ fn discover(
             continue;
         }
         let path = layout.absolute(&edge.depfile);
-        if files.kind(&path).is_none() {
+        // Only a regular file: a FIFO named as a depfile would block the read forever.
+        if files.kind(&path) != Some(true) {
             continue;
         }
-        if let Ok(text) = std::fs::read_to_string(&path) {
+        let read = super::files::read_regular(Path::new(&path));
+        if let Some(text) = read.ok().and_then(|bytes| String::from_utf8(bytes).ok()) {
             let found = parse_depfile(&text)
                 .iter()
                 .map(|p| canonicalize_path(p))

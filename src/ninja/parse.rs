@@ -169,7 +169,7 @@ pub fn parse_str(text: &str, name: &str, dir: &Path) -> Result<BuildFile, NinjaE
 }
 
 fn read_text(path: &Path, name: &str) -> Result<String, NinjaError> {
-    let bytes = std::fs::read(path).map_err(|source| NinjaError::Read {
+    let bytes = super::files::read_regular(path).map_err(|source| NinjaError::Read {
         file: name.to_string(),
         source,
     })?;
@@ -865,7 +865,7 @@ impl Parser {
         }
         let rel = self.eval_in_scope(&path, scope);
         let file = self.dir.join(&rel);
-        let text = std::fs::read(&file)
+        let text = super::files::read_regular(&file)
             .map_err(|e| lx.error_at(line, format!("loading '{rel}': {e}")))
             .and_then(|bytes| {
                 String::from_utf8(bytes)
