@@ -694,3 +694,28 @@ fn fifos_and_devices_in_graph_files_are_refused_not_read() {
         refused(&out, &["reprobe.toml", "step `a`", needle]);
     }
 }
+
+#[test]
+fn forty_doublings_of_a_variable_are_refused_naming_the_variable_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("v0 = xxxxxxxx\n");
+    for i in 1..=40 {
+        text.push_str(&format!("v{i} = $v{}$v{}\n", i - 1, i - 1));
+    }
+    text.push_str("rule r\n  command = echo $v40 > $out\nbuild o: r\n");
+    std::fs::write(dir.path().join("build.ninja"), text).unwrap();
+    for args in [
+        &["import", "ninja", "build.ninja"][..],
+        &["build", "--ninja", "build.ninja"],
+    ] {
+        let out = reprobe_in(dir.path(), args);
+        // 8 bytes doubled 23 times is 64 MiB: `v24` (line 25) would pass it.
+        refused(
+            &out,
+            &[
+                "build.ninja:25: variable 'v24' would be longer than 64 MiB",
+                "$v23",
+            ],
+        );
+    }
+}
