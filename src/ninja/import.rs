@@ -643,6 +643,10 @@ impl<'a> Importer<'a> {
 
     fn outputs(&mut self, edge: &'a Edge) -> Result<Vec<String>, ImportError> {
         let mut out: Vec<String> = Vec::with_capacity(edge.outputs.len());
+        // Few outputs (nearly every edge) are compared; many go through a set, so an edge
+        // of 100,000 outputs costs no quadratic time.
+        let many = edge.outputs.len() + edge.implicit_outputs.len() > SCANNED_OUTPUTS;
+        let mut seen: FastSet<String> = FastSet::default();
         for o in edge.all_outputs() {
             let resolved = self.resolve(o);
             let abs = self.resolved.abs(resolved);
@@ -655,7 +659,12 @@ impl<'a> Importer<'a> {
                 return Err(self.edge_error(edge, message));
             };
             // One file spelled twice (`a.h`, `/abs/build/a.h`) is one output.
-            if !out.iter().any(|seen| seen == rel) {
+            let fresh = if many {
+                seen.insert(rel.to_string())
+            } else {
+                !out.iter().any(|seen| seen == rel)
+            };
+            if fresh {
                 out.push(rel.to_string());
             }
         }
@@ -742,11 +751,15 @@ impl<'a> Importer<'a> {
         dirs.sort_unstable();
         dirs.dedup();
         let mut script = String::with_capacity(edge.command.len() + 64);
+        let parents = (dirs.len() > SCANNED_OUTPUTS).then(|| ancestors(&dirs));
         // Only the deepest directories: `mkdir -p` creates their parents.
         for dir in &dirs {
-            let has_subdir = dirs
-                .iter()
-                .any(|o| relative_inside_str(dir, o).is_some_and(|rest| !rest.is_empty()));
+            let has_subdir = match &parents {
+                Some(parents) => parents.contains(dir),
+                None => dirs
+                    .iter()
+                    .any(|o| relative_inside_str(dir, o).is_some_and(|rest| !rest.is_empty())),
+            };
             if !has_subdir {
                 script.push_str(if script.is_empty() { "mkdir -p " } else { " " });
                 push_shell_escaped(&mut script, dir);
@@ -817,6 +830,25 @@ impl<'a> Importer<'a> {
             files: self.files,
         }
     }
+}
+
+/// Outputs (or output directories) of one edge compared pairwise; more go through a set.
+const SCANNED_OUTPUTS: usize = 16;
+
+/// Every proper ancestor of the relative directories `dirs` (`a` and `a/b` for `a/b/c`).
+fn ancestors<'d>(dirs: &[&'d str]) -> FastSet<&'d str> {
+    let mut parents = FastSet::default();
+    for dir in dirs {
+        let mut dir: &str = dir;
+        while let Some((parent, _)) = dir.rsplit_once('/') {
+            // Its own ancestors are in already.
+            if !parents.insert(parent) {
+                break;
+            }
+            dir = parent;
+        }
+    }
+    parents
 }
 
 /// The pieces of a shell command between `&`, `|`, `;`, `(`, `)` and newlines (what
@@ -1245,6 +1277,19 @@ mod tests {
         write_steps_toml::<std::io::Error>(&graph, &mut text, &mut |_| Ok(())).unwrap();
         let back: GraphFile = toml::from_str(&text).unwrap();
         assert_eq!(back, graph, "{text}");
+    }
+
+    #[test]
+    fn ancestors_are_the_directories_with_a_subdirectory() {
+        let dirs = ["a", "a/b", "a/b/c", "ab", "x/y", "x/z"];
+        let parents = ancestors(&dirs);
+        for dir in dirs {
+            let pairwise = dirs
+                .iter()
+                .any(|o| relative_inside_str(dir, o).is_some_and(|rest| !rest.is_empty()));
+            assert_eq!(parents.contains(dir), pairwise, "{dir}");
+        }
+        assert!(parents.contains("x"));
     }
 
     #[test]
