@@ -360,8 +360,8 @@ pub enum Problem {
     /// A dep that is not a step.
     #[error("unknown dep `{0}` (no step has that name)")]
     UnknownDep(String),
-    /// A cycle through deps.
-    #[error("dependency cycle: {}", .0.join(" -> "))]
+    /// A cycle through deps: its steps, the first again at the end.
+    #[error("{}", describe_cycle(.0, "steps"))]
     Cycle(Vec<String>),
     /// One step lists the same output twice.
     #[error("output `{0}` is listed twice in `outputs`; list each output once")]
@@ -914,35 +914,66 @@ fn topological_order(steps: &BTreeMap<String, StepDecl>) -> Result<Vec<&str>, (S
     if order.len() == steps.len() {
         return Ok(order);
     }
-    let unresolved = (0..names.len())
-        .filter(|&i| pending[i] > 0)
-        .map(|i| names[i])
-        .collect();
-    let cycle = find_cycle(steps, &unresolved);
+    let cycle = find_cycle(steps, &names, &positions, &pending);
     Err((cycle[0].clone(), Problem::Cycle(cycle)))
 }
 
-/// Follows deps inside the unresolved set until a step repeats: that loop is a cycle.
-fn find_cycle(steps: &BTreeMap<String, StepDecl>, unresolved: &BTreeSet<&str>) -> Vec<String> {
-    let Some(&start) = unresolved.iter().next() else {
-        return Vec::new();
-    };
-    let mut path: Vec<&str> = vec![start];
-    loop {
-        let current = *path.last().expect("path is never empty");
-        let next = steps[current]
-            .deps
-            .iter()
-            .map(String::as_str)
-            .find(|d| unresolved.contains(d))
-            .expect("a step left unresolved has an unresolved dep");
-        if let Some(at) = path.iter().position(|p| *p == next) {
-            let mut cycle: Vec<String> = path[at..].iter().map(|s| s.to_string()).collect();
-            cycle.push(next.to_string());
+/// Follows deps among the steps Kahn's algorithm left (`pending[i] > 0`, each of which
+/// has such a dep) from the first by name until a step repeats: that loop is a cycle,
+/// returned with its first step again at the end. Linear: each step joins the path once,
+/// and its place on the path is kept, not searched for.
+fn find_cycle(
+    steps: &BTreeMap<String, StepDecl>,
+    names: &[&str],
+    positions: &FastMap<&str, usize>,
+    pending: &[usize],
+) -> Vec<String> {
+    const OFF_PATH: usize = usize::MAX;
+    let mut on_path = vec![OFF_PATH; names.len()];
+    let mut path: Vec<usize> = Vec::new();
+    let mut next = pending.iter().position(|&p| p > 0);
+    while let Some(step) = next {
+        if on_path[step] != OFF_PATH {
+            let mut cycle: Vec<String> = path[on_path[step]..]
+                .iter()
+                .map(|&i| names[i].to_string())
+                .collect();
+            cycle.push(names[step].to_string());
             return cycle;
         }
-        path.push(next);
+        on_path[step] = path.len();
+        path.push(step);
+        next = steps[names[step]]
+            .deps
+            .iter()
+            .filter_map(|dep| positions.get(dep.as_str()).copied())
+            .find(|&dep| pending[dep] > 0);
     }
+    // Not reached: every step left has a dep left. Name the path rather than panic.
+    path.iter().map(|&i| names[i].to_string()).collect()
+}
+
+/// Steps of a cycle shown by name before the rest is summed up (a cycle of 100,000 steps
+/// would otherwise make a message of megabytes).
+const SHOWN_CYCLE: usize = 10;
+
+/// "dependency cycle: a -> b -> a" for a cycle given with its first node again at the
+/// end; a long one shows its first [`SHOWN_CYCLE`] nodes, how many are left out, and its
+/// last: "dependency cycle of 100000 steps: s0 -> ... -> s9 -> ... (99989 more) ... ->
+/// s99999 -> s0". `unit` names what the nodes are ("steps", "files"). Shared by the graph
+/// and the Ninja import.
+pub fn describe_cycle(nodes: &[String], unit: &str) -> String {
+    let length = nodes.len().saturating_sub(1);
+    if nodes.len() <= SHOWN_CYCLE + 3 {
+        return format!("dependency cycle: {}", nodes.join(" -> "));
+    }
+    let first = nodes[..SHOWN_CYCLE].join(" -> ");
+    let left_out = length - SHOWN_CYCLE - 1;
+    format!(
+        "dependency cycle of {length} {unit}: {first} -> ... ({left_out} more) ... -> {} -> {}",
+        nodes[length - 1],
+        nodes[length]
+    )
 }
 
 fn build_step(
@@ -1294,6 +1325,52 @@ deps = ["b"]
 "#,
         );
         assert!(err.contains("dependency cycle: a -> c -> b -> a"), "{err}");
+    }
+
+    /// A graph of steps `s0`..`s{n-1}`, each depending on the next; the last on `s{to}`.
+    fn chain(n: usize, to: usize) -> GraphFile {
+        let mut file = GraphFile::default();
+        for i in 0..n {
+            let dep = if i + 1 < n { i + 1 } else { to };
+            let decl = StepDecl {
+                run: Command::Shell("x".into()),
+                outputs: vec![format!("o{i}")],
+                deps: vec![format!("s{dep:06}")],
+                ..StepDecl::default()
+            };
+            file.steps.insert(format!("s{i:06}"), decl);
+        }
+        file
+    }
+
+    #[test]
+    fn a_long_cycle_is_found_in_linear_time_and_shown_shortened() {
+        // 100,000 steps, the first two outside the cycle (a tail leading into it).
+        let file = chain(100_000, 2);
+        let err = Graph::from_file(file, Path::new("g.toml"), Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "g.toml: step `s000002`: dependency cycle of 99998 steps: s000002 -> s000003 -> s000004 -> s000005 -> s000006 -> s000007 -> s000008 -> s000009 -> s000010 -> s000011 -> ... (99987 more) ... -> s099999 -> s000002"
+        );
+    }
+
+    #[test]
+    fn short_cycles_are_shown_whole() {
+        let nodes: Vec<String> = (0..13).map(|i| format!("n{}", i % 12)).collect();
+        let text = describe_cycle(&nodes, "steps");
+        assert_eq!(text, format!("dependency cycle: {}", nodes.join(" -> ")));
+        let nodes: Vec<String> = (0..14).map(|i| format!("n{}", i % 13)).collect();
+        let text = describe_cycle(&nodes, "files");
+        assert!(
+            text.starts_with("dependency cycle of 13 files: n0 -> "),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(" -> n9 -> ... (2 more) ... -> n12 -> n0"),
+            "{text}"
+        );
     }
 
     #[test]
