@@ -719,3 +719,121 @@ fn forty_doublings_of_a_variable_are_refused_naming_the_variable_and_line() {
         );
     }
 }
+
+/// Writes `text` as `build.ninja` in a new directory and imports it.
+fn import_text(text: &str) -> (tempfile::TempDir, Output) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("build.ninja"), text).unwrap();
+    let out = reprobe_in(dir.path(), &["import", "ninja", "build.ninja"]);
+    (dir, out)
+}
+
+#[test]
+fn an_edge_that_needs_itself_is_a_cycle_as_in_ninja() {
+    let rule = "rule r\n  command = touch $out\n";
+    // What `ninja` itself says of each (Ninja 1.11).
+    let cycles = [
+        (
+            "build a: r a\ndefault a\n",
+            "build.ninja:3: dependency cycle: a -> a",
+        ),
+        (
+            "build a: r | a\ndefault a\n",
+            "build.ninja:3: dependency cycle: a -> a",
+        ),
+        (
+            "build a: r || a\ndefault a\n",
+            "build.ninja:3: dependency cycle: a -> a",
+        ),
+        (
+            "build a: r a\nbuild all: phony a\n",
+            "build.ninja:3: dependency cycle: a -> a",
+        ),
+        (
+            "build a: r b\nbuild b: r c\nbuild c: r a\nbuild all: phony a\ndefault all\n",
+            "build.ninja:5: dependency cycle: a -> b -> c -> a",
+        ),
+        (
+            "build a: phony b\nbuild b: phony a\nbuild o: r a\ndefault o\n",
+            "build.ninja:4: dependency cycle: a -> b -> a",
+        ),
+    ];
+    for (edges, message) in cycles {
+        let (_dir, out) = import_text(&format!("{rule}{edges}"));
+        refused(&out, &[message]);
+    }
+    // Ninja drops a phony alias's mention of itself (old CMake wrote those), and a
+    // validation that needs the edge it validates is no cycle.
+    for edges in [
+        "build a: phony a\nbuild o: r a\ndefault o\n",
+        "build o: r |@ v\nbuild v: r o\ndefault o\n",
+    ] {
+        let (_dir, out) = import_text(&format!("{rule}{edges}"));
+        assert_eq!(code(&out), 0, "{edges}: {}", stderr(&out));
+    }
+}
+
+/// Asserts a short message (a cycle of 100,000 steps once printed a megabyte).
+fn short_message(out: &Output) {
+    assert!(stderr(out).len() < 1000, "{} bytes", stderr(out).len());
+}
+
+#[test]
+fn a_cycle_of_100000_steps_is_found_and_shown_shortened() {
+    let n = 100_000;
+    let mut graph = String::new();
+    for i in 0..n {
+        let next = (i + 1) % n;
+        graph.push_str(&format!(
+            "[steps.s{i}]\nrun = \"true\"\noutputs = [\"o{i}\"]\ndeps = [\"s{next}\"]\n"
+        ));
+    }
+    let dir = project(&graph, &[]);
+    let out = reprobe_in(dir.path(), &["build"]);
+    refused(
+        &out,
+        &[
+            "reprobe.toml: step `s0`: dependency cycle of 100000 steps: s0 -> s1 -> ",
+            " -> s9 -> ... (99989 more) ... -> s99999 -> s0",
+        ],
+    );
+    short_message(&out);
+
+    let mut ninja = String::from("rule r\n  command = touch $out\n");
+    for i in 0..n {
+        ninja.push_str(&format!("build s{i}: r s{}\n", (i + 1) % n));
+    }
+    ninja.push_str("build all: phony s0\ndefault all\n");
+    let (_dir, out) = import_text(&ninja);
+    refused(
+        &out,
+        &[
+            "build.ninja:100002: dependency cycle of 100000 files: s0 -> s1 -> ",
+            " -> s9 -> ... (99989 more) ... -> s99999 -> s0",
+        ],
+    );
+    short_message(&out);
+}
+
+#[test]
+fn long_and_doubling_chains_of_phony_targets_import() {
+    let rule = "rule r\n  command = touch $out\n";
+    // 100,000 phony edges in a chain (expanded by recursion, they overflowed the stack),
+    // and 40 phony edges each naming the one before twice (2^40 paths, undeduplicated).
+    let long = (1..100_000)
+        .map(|i| format!("build p{i}: phony p{}\n", i - 1))
+        .collect::<String>();
+    let doubling = (1..40)
+        .map(|i| format!("build p{i}: phony p{} p{}\n", i - 1, i - 1))
+        .collect::<String>();
+    for (chain, last) in [(long, 99_999), (doubling, 39)] {
+        let text = format!("{rule}build p0: phony src\n{chain}build o: r p{last}\ndefault o\n");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("src"), "").unwrap();
+        std::fs::write(dir.path().join("build.ninja"), text).unwrap();
+        let out = reprobe_in(dir.path(), &["import", "ninja", "build.ninja"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let graph = std::fs::read_to_string(dir.path().join("reprobe.toml")).unwrap();
+        assert!(graph.contains("inputs = [\"src\"]"), "{graph}");
+    }
+}

@@ -27,7 +27,7 @@ use super::paths::{
     common_ancestor, is_system_str, join_to_normal, join_to_normal_into, normalize_abs,
     relative_inside, relative_inside_str, Rewriter,
 };
-use crate::graph::{Command, Graph, GraphError, GraphFile, StepDecl, DEFAULT_PATH};
+use crate::graph::{describe_cycle, Command, Graph, GraphError, GraphFile, StepDecl, DEFAULT_PATH};
 
 /// Words that start a shell command but are no tool whose bytes matter.
 const SHELL_BUILTINS: &[&str] = &[
@@ -127,7 +127,7 @@ pub fn import_parsed(
     let discovered = discover(parsed, &layout, &mut files, &mut tally);
     let mut importer = Importer::new(parsed, layout, &discovered, files, tally);
     let targets = importer.targets(&options.targets)?;
-    let selected = importer.select(&targets);
+    let selected = importer.select(&targets)?;
     importer.choose_root(&selected, options.root.as_deref())?;
     importer.name_steps(&selected);
     let mut graph = GraphFile::default();
@@ -141,6 +141,32 @@ pub fn import_parsed(
             .error("no build edge to import (every selected target is phony or a source file)"));
     }
     Ok(importer.finish(graph))
+}
+
+/// Where the walk of [`Importer::select`] is with an edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Visit {
+    /// Not reached yet.
+    New,
+    /// On the walk's stack: reaching it again closes a cycle.
+    Open,
+    /// It and everything it depends on are walked.
+    Done,
+}
+
+/// An edge on the stack of [`Importer::select`].
+struct Frame<'a> {
+    edge: usize,
+    /// The path it was reached through (for a cycle's message).
+    via: &'a str,
+    /// Its next dependency to look at (see [`Importer::dependency`]).
+    next: usize,
+}
+
+impl<'a> Frame<'a> {
+    fn new(edge: usize, via: &'a str) -> Frame<'a> {
+        Frame { edge, via, next: 0 }
+    }
 }
 
 /// The build directory as the user named it and as it really is.
@@ -324,6 +350,8 @@ struct Importer<'a> {
     /// Step names by edge (empty for edges not imported).
     names: Vec<String>,
     phony_memo: FastMap<usize, Vec<&'a str>>,
+    /// Paths the phony edges have stood for so far (see [`MAX_PHONY_PATHS`]).
+    phony_paths: usize,
     /// For a thin archive's edge, the edges of its members.
     thin_members: FastMap<usize, Vec<usize>>,
     tools: FastMap<String, bool>,
@@ -399,6 +427,7 @@ impl<'a> Importer<'a> {
             rewriter: Rewriter::new(Vec::new(), ""),
             names: Vec::new(),
             phony_memo: FastMap::default(),
+            phony_paths: 0,
             thin_members: FastMap::default(),
             tools: FastMap::default(),
             tally,
@@ -448,31 +477,88 @@ impl<'a> Importer<'a> {
             .collect()
     }
 
-    /// The non-phony edges the targets need, in file order.
-    fn select(&mut self, targets: &[String]) -> Vec<usize> {
+    /// The non-phony edges the targets need, in file order. A dependency cycle among the
+    /// edges they reach is an error, as in Ninja ("dependency cycle: a -> b -> a"): its
+    /// edges would wait for each other forever. The walk is an iterative depth-first
+    /// search (no recursion to overflow on long chains), linear in the edges and paths
+    /// it reaches; validations are walked as targets of their own, as Ninja does.
+    fn select(&mut self, targets: &[String]) -> Result<Vec<usize>, ImportError> {
         let file = self.file;
-        let discovered = self.discovered;
-        let mut seen = vec![false; file.edges.len()];
-        let mut stack: Vec<usize> = targets.iter().filter_map(|t| self.producer(t)).collect();
-        while let Some(i) = stack.pop() {
-            if std::mem::replace(&mut seen[i], true) {
+        let mut state = vec![Visit::New; file.edges.len()];
+        let mut roots: Vec<usize> = targets.iter().filter_map(|t| self.producer(t)).collect();
+        roots.reverse();
+        let mut stack: Vec<Frame<'a>> = Vec::new();
+        while let Some(root) = roots.pop() {
+            if state[root] != Visit::New {
                 continue;
             }
-            let edge = &file.edges[i];
-            let found = edge.outputs.first().and_then(|o| discovered.get(o));
-            for path in all_inputs(edge)
-                .chain(&edge.validations)
-                .chain(found.into_iter().flatten())
-            {
-                match self.resolve(path).producer {
-                    Some(j) if !seen[j] => stack.push(j),
-                    _ => {}
+            state[root] = Visit::Open;
+            stack.push(Frame::new(root, ""));
+            while let Some(frame) = stack.last_mut() {
+                let edge = frame.edge;
+                let Some(path) = self.dependency(edge, frame.next) else {
+                    state[edge] = Visit::Done;
+                    let validations = file.edges[edge].validations.iter();
+                    roots.extend(validations.filter_map(|v| self.resolve(v).producer));
+                    stack.pop();
+                    continue;
+                };
+                frame.next += 1;
+                let Some(j) = self.resolve(path).producer else {
+                    continue;
+                };
+                match state[j] {
+                    Visit::New => {
+                        state[j] = Visit::Open;
+                        stack.push(Frame::new(j, path));
+                    }
+                    Visit::Open if j == edge && self.ignores_itself(edge, frame.next - 1) => {}
+                    Visit::Open => return Err(self.cycle_error(&stack, j, path)),
+                    Visit::Done => {}
                 }
             }
         }
-        (0..file.edges.len())
-            .filter(|&i| seen[i] && !file.edges[i].is_phony())
-            .collect()
+        Ok((0..file.edges.len())
+            .filter(|&i| state[i] == Visit::Done && !file.edges[i].is_phony())
+            .collect())
+    }
+
+    /// The `k`-th path edge `i` depends on, as Ninja sees it: its inputs, implicit and
+    /// order-only inputs, then what the compiler discovered (found by position, so the
+    /// walk allocates nothing per edge).
+    fn dependency(&self, i: usize, k: usize) -> Option<&'a str> {
+        let edge = &self.file.edges[i];
+        if let Some(path) = input_at(edge, k) {
+            return Some(path);
+        }
+        let listed = edge.inputs.len() + edge.implicit_inputs.len() + edge.order_only.len();
+        let discovered = edge.outputs.first().and_then(|o| self.discovered.get(o))?;
+        discovered.get(k - listed).map(String::as_str)
+    }
+
+    /// Whether the `k`-th dependency of edge `i`, which names `i` itself, is left out
+    /// rather than a cycle: in a phony edge of one output (Ninja drops those, which old
+    /// CMake versions wrote), or among the discovered dependencies (a depfile naming its
+    /// own output; the importer never made that a dep).
+    fn ignores_itself(&self, i: usize, k: usize) -> bool {
+        let edge = &self.file.edges[i];
+        let listed = edge.inputs.len() + edge.implicit_inputs.len() + edge.order_only.len();
+        let phony_alias = edge.is_phony()
+            && edge.outputs.len() == 1
+            && edge.implicit_outputs.is_empty()
+            && edge.implicit_inputs.is_empty();
+        phony_alias || k >= listed
+    }
+
+    /// "build.ninja:3: dependency cycle: a -> b -> c -> a": `path` (made by edge `j`, open
+    /// on the stack) closes the loop from the top of the stack.
+    fn cycle_error(&self, stack: &[Frame], j: usize, path: &str) -> ImportError {
+        let from = stack.iter().rposition(|f| f.edge == j).unwrap_or(0);
+        let mut nodes = vec![path.to_string()];
+        nodes.extend(stack[from + 1..].iter().map(|f| f.via.to_string()));
+        nodes.push(path.to_string());
+        let closing = stack.last().map_or(j, |f| f.edge);
+        self.edge_error(&self.file.edges[closing], describe_cycle(&nodes, "files"))
     }
 
     /// Sets the root: the one asked for (which must hold everything), or the deepest
@@ -578,12 +664,12 @@ impl<'a> Importer<'a> {
         let mut expanded = Vec::new();
         for path in self.wanted_inputs(edge) {
             expanded.clear();
-            self.expand_phony(path, &mut expanded);
+            self.expand_phony(path, &mut expanded)?;
             for &path in &expanded {
                 match self.classify(path) {
                     Source::Step(j) if j != i => {
                         dep_edges.push(j);
-                        dep_edges.extend_from_slice(self.thin_archive_members(j));
+                        dep_edges.extend_from_slice(self.thin_archive_members(j)?);
                     }
                     Source::Step(_) => {}
                     Source::File(rel) => inputs.push(rel),
@@ -620,7 +706,7 @@ impl<'a> Importer<'a> {
 
     /// A thin archive (`ar T`, Meson's static libraries) only names its members: whoever
     /// links it needs the member objects too, so they become deps of the consumer.
-    fn thin_archive_members(&mut self, j: usize) -> &[usize] {
+    fn thin_archive_members(&mut self, j: usize) -> Result<&[usize], ImportError> {
         if !self.thin_members.contains_key(&j) {
             let file = self.file;
             let edge = &file.edges[j];
@@ -628,7 +714,7 @@ impl<'a> Importer<'a> {
             if is_thin_archive_command(&edge.command) {
                 let mut expanded = Vec::new();
                 for input in &edge.inputs {
-                    self.expand_phony(input, &mut expanded);
+                    self.expand_phony(input, &mut expanded)?;
                 }
                 for path in expanded {
                     if let Source::Step(k) = self.classify(path) {
@@ -638,7 +724,7 @@ impl<'a> Importer<'a> {
             }
             self.thin_members.insert(j, members);
         }
-        self.thin_members.get(&j).map_or(&[], Vec::as_slice)
+        Ok(self.thin_members.get(&j).map_or(&[], Vec::as_slice))
     }
 
     fn outputs(&mut self, edge: &'a Edge) -> Result<Vec<String>, ImportError> {
@@ -714,29 +800,91 @@ impl<'a> Importer<'a> {
         }
     }
 
-    /// Appends what a path stands for: itself, or a phony path's own inputs.
-    fn expand_phony(&mut self, path: &'a str, out: &mut Vec<&'a str>) {
-        let file = self.file;
-        let Some(j) = self.resolve(path).producer else {
+    /// Appends what a path stands for: itself, or a phony path's own inputs (through
+    /// phony edges of phony edges).
+    fn expand_phony(&mut self, path: &'a str, out: &mut Vec<&'a str>) -> Result<(), ImportError> {
+        let Some(j) = self.phony_with_inputs(path) else {
             out.push(path);
-            return;
+            return Ok(());
         };
-        let edge = &file.edges[j];
-        if !edge.is_phony() || all_inputs(edge).next().is_none() {
-            out.push(path);
-            return;
+        if !self.phony_memo.contains_key(&j) {
+            self.expand_phony_edge(j)?;
         }
-        if let Some(done) = self.phony_memo.get(&j) {
-            out.extend_from_slice(done);
-            return;
-        }
+        let done = self.phony_memo.get(&j).map_or(&[][..], Vec::as_slice);
+        self.phony_paths = self.phony_paths.saturating_add(done.len());
+        out.extend_from_slice(done);
+        self.check_phony_paths(j)
+    }
+
+    /// The phony edge with inputs that makes `path`, if one does.
+    fn phony_with_inputs(&mut self, path: &'a str) -> Option<usize> {
+        let j = self.resolve(path).producer?;
+        let edge = &self.file.edges[j];
+        (edge.is_phony() && input_at(edge, 0).is_some()).then_some(j)
+    }
+
+    /// Works out what phony edge `j` stands for, and every phony edge below it, each
+    /// once, children first; each list sorted and without duplicates (a phony made of
+    /// two of another, forty times over, stands for as few paths as it names). An
+    /// explicit stack: a chain of 100,000 phony edges overflows no stack.
+    fn expand_phony_edge(&mut self, j: usize) -> Result<(), ImportError> {
+        let file = self.file;
+        // (phony edge, its next input, the paths it stands for so far)
+        let mut stack: Vec<(usize, usize, Vec<&'a str>)> = vec![(j, 0, Vec::new())];
+        // Started ones are remembered empty at once: a loop (refused by `select` before
+        // any step is made) would end here instead of running on.
         self.phony_memo.insert(j, Vec::new());
-        let mut expanded = Vec::new();
-        for input in all_inputs(edge) {
-            self.expand_phony(input, &mut expanded);
+        while let Some(top) = stack.last_mut() {
+            let edge = &file.edges[top.0];
+            let Some(input) = input_at(edge, top.1) else {
+                let (edge, _, mut paths) = stack.pop().unwrap_or_default();
+                paths.sort_unstable();
+                paths.dedup();
+                if let Some(parent) = stack.last_mut() {
+                    parent.2.extend_from_slice(&paths);
+                    self.phony_paths = self.phony_paths.saturating_add(paths.len());
+                }
+                self.phony_memo.insert(edge, paths);
+                self.check_phony_paths(j)?;
+                continue;
+            };
+            top.1 += 1;
+            let Some(k) = self.phony_with_inputs(input) else {
+                self.phony_paths = self.phony_paths.saturating_add(1);
+                if let Some(top) = stack.last_mut() {
+                    top.2.push(input);
+                }
+                self.check_phony_paths(j)?;
+                continue;
+            };
+            match self.phony_memo.get(&k) {
+                Some(done) => {
+                    self.phony_paths = self.phony_paths.saturating_add(done.len());
+                    if let Some(top) = stack.last_mut() {
+                        top.2.extend_from_slice(done);
+                    }
+                    self.check_phony_paths(j)?;
+                }
+                None => {
+                    self.phony_memo.insert(k, Vec::new());
+                    stack.push((k, 0, Vec::new()));
+                }
+            }
         }
-        out.extend_from_slice(&expanded);
-        self.phony_memo.insert(j, expanded);
+        Ok(())
+    }
+
+    /// Refuses to go on once the phony edges have stood for more than
+    /// [`MAX_PHONY_PATHS`] paths in all (phony edge `j` being expanded).
+    fn check_phony_paths(&self, j: usize) -> Result<(), ImportError> {
+        if self.phony_paths <= MAX_PHONY_PATHS {
+            return Ok(());
+        }
+        let message = format!(
+            "the phony targets of the build stand for more than {MAX_PHONY_PATHS} paths in all (here '{}'): phony targets that each name many others?",
+            self.file.edges[j].outputs.first().map_or("", String::as_str)
+        );
+        Err(self.edge_error(&self.file.edges[j], message))
     }
 
     /// The shell script of a step: create output dirs, enter the build dir, run.
@@ -894,6 +1042,24 @@ fn count(counter: &mut usize, example: &mut Option<String>, path: String) {
     *counter += 1;
     example.get_or_insert(path);
 }
+
+/// The `k`-th of an edge's inputs, implicit and order-only inputs (what [`all_inputs`]
+/// gives), found without walking the ones before it.
+fn input_at(edge: &Edge, k: usize) -> Option<&str> {
+    let mut k = k;
+    for list in [&edge.inputs, &edge.implicit_inputs, &edge.order_only] {
+        match list.get(k) {
+            Some(path) => return Some(path),
+            None => k -= list.len(),
+        }
+    }
+    None
+}
+
+/// Most paths the phony edges of a build may stand for, all expansions together (what a
+/// step's inputs and deps are made of): far above a real build's, far below what phony
+/// targets that each name many others could ask for.
+const MAX_PHONY_PATHS: usize = 32_000_000;
 
 fn all_inputs(edge: &Edge) -> impl Iterator<Item = &String> {
     edge.inputs
