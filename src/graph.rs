@@ -4,6 +4,7 @@
 //! writes), then checked into a [`Graph`]: every problem a user can make is reported with
 //! the file, the step and what to do (DESIGN.md section 2).
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::fmt;
@@ -507,10 +508,33 @@ impl fmt::Display for GraphError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.file.display())?;
         if let Some(step) = &self.step {
-            write!(f, "step `{step}`: ")?;
+            write!(f, "step `{}`: ", clip(step, MAX_SHOWN))?;
         }
-        write!(f, "{}", self.problem)
+        write!(f, "{}", clip(&self.problem.to_string(), MAX_MESSAGE))
     }
+}
+
+/// The most of one name or line taken from a user's file that a message shows.
+pub const MAX_SHOWN: usize = 200;
+
+/// The longest message about one problem: names and lines in it are the user's, and a
+/// 10 MB step name must not make a 10 MB message.
+pub const MAX_MESSAGE: usize = 2000;
+
+/// `text`, or (when longer than `max` bytes) its start and its end with how much of the
+/// middle is left out.
+pub fn clip(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let head = text.floor_char_boundary(max * 2 / 3);
+    let tail = text.ceil_char_boundary(text.len() - max / 3);
+    Cow::Owned(format!(
+        "{} ... ({} bytes left out) ... {}",
+        &text[..head],
+        tail - head,
+        &text[tail..]
+    ))
 }
 
 /// A graph file's text, read only from a regular file (a FIFO would block the read
@@ -716,8 +740,35 @@ pub fn parse_graph_text(file: &Path, text: &str) -> Result<GraphFile, (Option<St
     }
     toml::from_str(text).map_err(|e| {
         let step = e.span().and_then(|span| step_at(text, span.start));
-        (step, Problem::Syntax(e.to_string().trim_end().to_string()))
+        (step, Problem::Syntax(toml_message(text, &e)))
     })
+}
+
+/// The TOML reader's message, which quotes the line in error with a caret under the
+/// column; a line longer than [`MAX_SHOWN`] is quoted around the column only.
+fn toml_message(text: &str, error: &toml::de::Error) -> String {
+    let full = error.to_string();
+    let full = full.trim_end();
+    let long = full.lines().any(|l| l.len() > MAX_SHOWN);
+    let Some(span) = error.span().filter(|_| long) else {
+        return clip(full, MAX_MESSAGE).into_owned();
+    };
+    let at = text.floor_char_boundary(span.start.min(text.len()));
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count() + 1;
+    let column = text[line_start..at].chars().count() + 1;
+    let from = text.floor_char_boundary(at.saturating_sub(MAX_SHOWN / 2).max(line_start));
+    let to = text.ceil_char_boundary((at + MAX_SHOWN / 2).min(line_end));
+    let lead = if from > line_start { "..." } else { "" };
+    let trail = if to < line_end { "..." } else { "" };
+    let caret = " ".repeat(lead.len() + text[from..at].chars().count());
+    let gutter = " ".repeat(line.to_string().len());
+    format!(
+        "TOML parse error at line {line}, column {column}\n{gutter} |\n{line} | {lead}{}{trail}\n{gutter} | {caret}^\n{}",
+        &text[from..to],
+        clip(error.message().trim_end(), MAX_MESSAGE)
+    )
 }
 
 /// The `[steps.NAME]` table that contains byte `offset` of a TOML text.
@@ -1461,6 +1512,27 @@ deps = ["b"]
         assert!(err.contains("step `a`"), "{err}");
         assert!(err.contains("unknown field `outputz`"), "{err}");
         assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn long_lines_and_names_make_short_messages() {
+        let long = "x".repeat(5_000_000);
+        let err = problem(&format!("[steps.a]\nrun = \"{long}\" junk\n"));
+        assert!(err.len() < 1000, "{} bytes", err.len());
+        assert!(
+            err.contains("TOML parse error at line 2, column 5000010"),
+            "{err}"
+        );
+        assert!(err.contains("\n2 | ...xxxxx"), "{err}");
+        assert!(err.contains("xxxxx\" junk\n  |"), "{err}");
+        let caret = err.lines().nth(3).unwrap();
+        assert_eq!(caret.find('^'), err.lines().nth(2).unwrap().find("junk"));
+        let err = problem(&format!(
+            "[steps.\"{long}/\"]\nrun = \"x\"\noutputs = [\"a\"]\n"
+        ));
+        assert!(err.len() < 1000, "{} bytes", err.len());
+        assert!(err.contains("(4999802 bytes left out)"), "{err}");
+        assert!(err.ends_with("step name is not allowed: use letters, digits and . _ - + : only"));
     }
 
     #[test]

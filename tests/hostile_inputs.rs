@@ -773,9 +773,10 @@ fn an_edge_that_needs_itself_is_a_cycle_as_in_ninja() {
     }
 }
 
-/// Asserts a short message (a cycle of 100,000 steps once printed a megabyte).
+/// Asserts a short message (a cycle of 100,000 steps once printed a megabyte, and a
+/// 5 MB line was quoted whole).
 fn short_message(out: &Output) {
-    assert!(stderr(out).len() < 1000, "{} bytes", stderr(out).len());
+    assert!(stderr(out).len() < 4096, "{} bytes", stderr(out).len());
 }
 
 #[test]
@@ -835,5 +836,52 @@ fn long_and_doubling_chains_of_phony_targets_import() {
         assert_eq!(code(&out), 0, "{}", stderr(&out));
         let graph = std::fs::read_to_string(dir.path().join("reprobe.toml")).unwrap();
         assert!(graph.contains("inputs = [\"src\"]"), "{graph}");
+    }
+}
+
+#[test]
+fn very_long_lines_and_names_make_short_messages() {
+    let long = "x".repeat(5_000_000);
+    let graphs = [
+        // A syntax error at the end of a 5 MB line: the line was quoted whole, twice.
+        (
+            format!("[steps.a]\nrun = \"{long}\" junk\n"),
+            "line 2, column 5000010",
+        ),
+        (
+            format!("[steps.\"{long}/\"]\nrun = \"x\"\noutputs = [\"a\"]\n"),
+            "xxx/`: step name is not allowed",
+        ),
+    ];
+    for (graph, needle) in graphs {
+        let dir = project(&graph, &[]);
+        let out = reprobe_in(dir.path(), &["build"]);
+        refused(&out, &["reprobe.toml", needle]);
+        short_message(&out);
+        assert!(stderr(&out).contains("bytes left out") || needle.starts_with("line"));
+    }
+    let rule = "rule r\n  command = x\nbuild o: r\n";
+    let ninjas = [
+        (
+            format!("{rule}default {long}\n"),
+            "build.ninja:4: unknown target 'xxx",
+        ),
+        (
+            format!("{rule}build {long}: r\nbuild {long}: r\n"),
+            "build.ninja:5: multiple rules generate xxx",
+        ),
+        (
+            format!("{rule}{long}\n"),
+            "build.ninja:4: expected '=', got newline",
+        ),
+        (
+            format!("{rule}x {long}\n"),
+            "build.ninja:4: expected '=', got 'xxx",
+        ),
+    ];
+    for (text, needle) in ninjas {
+        let (_dir, out) = import_text(&text);
+        refused(&out, &[needle]);
+        short_message(&out);
     }
 }

@@ -27,7 +27,10 @@ use super::paths::{
     common_ancestor, is_system_str, join_to_normal, join_to_normal_into, normalize_abs,
     relative_inside, relative_inside_str, Rewriter,
 };
-use crate::graph::{describe_cycle, Command, Graph, GraphError, GraphFile, StepDecl, DEFAULT_PATH};
+use crate::graph::{
+    clip, describe_cycle, Command, Graph, GraphError, GraphFile, StepDecl, DEFAULT_PATH,
+    MAX_MESSAGE, MAX_SHOWN,
+};
 
 /// Words that start a shell command but are no tool whose bytes matter.
 const SHELL_BUILTINS: &[&str] = &[
@@ -214,7 +217,7 @@ impl Layout {
     fn error(&self, message: impl Into<String>) -> ImportError {
         ImportError::Layout {
             file: self.file.clone(),
-            message: message.into(),
+            message: clip(&message.into(), MAX_MESSAGE).into_owned(),
         }
     }
 
@@ -650,7 +653,7 @@ impl<'a> Importer<'a> {
     fn edge_error(&self, edge: &Edge, message: String) -> ImportError {
         ImportError::Edge {
             location: edge.location.to_string(),
-            message,
+            message: clip(&message, MAX_MESSAGE).into_owned(),
         }
     }
 
@@ -1115,17 +1118,19 @@ fn notes(tally: &Tally, file: &str) -> Vec<String> {
         notes.push(format!(
             "{} step(s) compile with a depfile but Ninja has not recorded what they include (no .ninja_deps entry, no depfile on disk), e.g. `{}`: the headers they read are not inputs yet, so they may fail in the sandbox or miss header changes. Build once with `ninja -C {}`, then import again.",
             tally.undiscovered.len(),
-            tally.undiscovered[0],
+            clip(&tally.undiscovered[0], MAX_SHOWN),
             if dir.is_empty() { "." } else { &dir }
         ));
     }
     if let Some(example) = &tally.outside_example {
+        let example = clip(example, MAX_SHOWN);
         notes.push(format!(
             "{} input(s) outside the graph's root were left out, e.g. `{example}`: system files belong to the toolchain (the compiler itself is hashed as a tool)",
             tally.outside
         ));
     }
     if let Some(example) = &tally.missing_example {
+        let example = clip(example, MAX_SHOWN);
         notes.push(format!(
             "{} input(s) named by the build file or the deps log are not files on disk and were left out, e.g. `{example}`",
             tally.missing

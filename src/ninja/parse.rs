@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::fasthash::FastMap;
+use crate::graph::{clip, MAX_MESSAGE, MAX_SHOWN};
 
 /// How deep `include`/`subninja` may nest before the parser assumes a loop.
 const MAX_INCLUDE_DEPTH: usize = 64;
@@ -409,11 +410,16 @@ impl<'t> Lexer<'t> {
         }
     }
 
+    /// An error at `line`; a message quoting a huge name or path is shortened.
     fn error_at(&self, line: usize, message: impl Into<String>) -> NinjaError {
+        let message = message.into();
         NinjaError::Syntax {
             file: self.file.to_string(),
             line,
-            message: message.into(),
+            message: match clip(&message, MAX_MESSAGE) {
+                Cow::Borrowed(_) => message,
+                Cow::Owned(clipped) => clipped,
+            },
         }
     }
 
@@ -539,9 +545,12 @@ impl<'t> Lexer<'t> {
             None => "end of file".into(),
             Some(b'\n') | Some(b'\r') => "newline".into(),
             Some(_) => {
+                // The word at the cursor, up to [`MAX_SHOWN`] characters of it.
                 let rest = &self.src[self.pos..];
-                let word: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
-                format!("'{word}'")
+                let mut word = rest.chars().take_while(|c| !c.is_whitespace());
+                let shown: String = word.by_ref().take(MAX_SHOWN).collect();
+                let more = if word.next().is_some() { "..." } else { "" };
+                format!("'{shown}{more}'")
             }
         }
     }
