@@ -61,15 +61,22 @@ fn ninja_like_text() -> impl Strategy<Value = String> {
         Just("include missing.ninja\n".to_string()),
         Just("subninja ../../etc/passwd\n".to_string()),
         Just("build /abs/o ../up: r\n".to_string()),
+        Just("build a: r a\n".to_string()),
+        Just("build b: r | a || b\nbuild all: phony a b\n".to_string()),
+        Just("build p: phony p q\nbuild q: phony p\n".to_string()),
+        Just("v = $v$v$v$v\n".to_string()),
         Just("  indented = 1\n".to_string()),
         "[ -~\n$:|]{0,20}",
     ];
     prop::collection::vec(fragment, 0..12).prop_map(|parts| parts.concat())
 }
 
-/// Parses `text` as a Ninja manifest in a directory that does not exist and imports it.
+/// Parses `text` as a Ninja manifest in an empty directory and imports it. (The
+/// directory must exist: the importer resolves the build directory first, and stopped
+/// right there when it was one that does not exist.)
 fn parse_and_import_ninja(text: &str) {
-    let dir = Path::new("/nonexistent/reprobe-proptest");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let dir = dir.path();
     let _ = reprobe::ninja::deps::parse_depfile(text);
     if let Ok(parsed) = reprobe::ninja::parse::parse_str(text, "build.ninja", dir) {
         let options = reprobe::ninja::import::ImportOptions::default();
