@@ -885,3 +885,22 @@ fn very_long_lines_and_names_make_short_messages() {
         short_message(&out);
     }
 }
+
+#[test]
+fn statements_with_100000_outputs_or_bindings_import() {
+    let rule = "rule r\n  command = touch $out\n";
+    let n = 100_000;
+    // Outputs were deduplicated, and their directories compared, pairwise; bindings were
+    // looked up by a scan for every path: minutes each.
+    let outputs: String = (0..n).map(|i| format!(" d{i}/o{i}")).collect();
+    let paths: String = (0..n).map(|i| format!(" $v{i}")).collect();
+    let bindings: String = (0..n).map(|i| format!("  v{i} = p{i}\n")).collect();
+    for (text, steps) in [
+        (format!("{rule}build{outputs}: r\n"), "1 steps"),
+        (format!("{rule}build o: r{paths}\n{bindings}"), "1 steps"),
+    ] {
+        let (_dir, out) = import_text(&text);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert!(stdout(&out).contains(steps), "{}", stdout(&out));
+    }
+}
