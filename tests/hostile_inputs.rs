@@ -904,3 +904,21 @@ fn statements_with_100000_outputs_or_bindings_import() {
         assert!(stdout(&out).contains(steps), "{}", stdout(&out));
     }
 }
+
+#[test]
+fn build_files_that_include_each_other_many_times_over_stop() {
+    // f0 includes f1 twice, f1 includes f2 twice, ...: 2^41 reads of f41.
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..41 {
+        let next = format!("include f{}.ninja\n", i + 1);
+        std::fs::write(dir.path().join(format!("f{i}.ninja")), next.repeat(2)).unwrap();
+    }
+    std::fs::write(dir.path().join("f41.ninja"), "").unwrap();
+    let text = format!("include f0.ninja\n{ONE_EDGE}");
+    std::fs::write(dir.path().join("build.ninja"), text).unwrap();
+    let out = reprobe_in(dir.path(), &["import", "ninja", "build.ninja"]);
+    refused(
+        &out,
+        &["f39.ninja:1: more than 250000 include and subninja statements followed in all"],
+    );
+}

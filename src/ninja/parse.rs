@@ -22,6 +22,10 @@ use crate::graph::{clip, MAX_MESSAGE, MAX_SHOWN};
 /// How deep `include`/`subninja` may nest before the parser assumes a loop.
 const MAX_INCLUDE_DEPTH: usize = 64;
 
+/// How many `include`/`subninja` statements one parse may follow in all: files that
+/// each include the next twice, 64 deep, would otherwise be read 2^64 times.
+pub const MAX_INCLUDES: usize = 250_000;
+
 /// The longest text one expansion may make (a variable's value, a path, a rule variable
 /// of an edge): far above any real build's longest command or response file, far below
 /// what forty doublings of a variable ask for (`v1 = $v0$v0`, `v2 = $v1$v1`, ...).
@@ -720,6 +724,8 @@ struct Parser {
     /// How many they may make: [`EXPANDED_BASE_BYTES`] and [`EXPANDED_PER_BYTE`] for
     /// every byte read.
     budget: usize,
+    /// `include` and `subninja` statements followed so far (see [`MAX_INCLUDES`]).
+    includes: usize,
 }
 
 impl Parser {
@@ -734,6 +740,7 @@ impl Parser {
             scratch: String::new(),
             expanded: Cell::new(0),
             budget: EXPANDED_BASE_BYTES,
+            includes: 0,
         }
     }
 
@@ -971,6 +978,13 @@ impl Parser {
         lx.expect_newline()?;
         if depth >= MAX_INCLUDE_DEPTH {
             return Err(lx.error_at(line, "include/subninja nesting too deep (a loop?)"));
+        }
+        self.includes += 1;
+        if self.includes > MAX_INCLUDES {
+            return Err(lx.error_at(
+                line,
+                format!("more than {MAX_INCLUDES} include and subninja statements followed in all (files that include each other many times over?)"),
+            ));
         }
         let rel = self
             .eval_in_scope(&path, scope)
@@ -1554,6 +1568,24 @@ mod tests {
         let file = parse_file(&main).unwrap();
         assert_eq!(file.edges[0].command, "cc -O3 sub.c");
         assert_eq!(file.edges[1].command, "cc -g a.c");
+    }
+
+    #[test]
+    fn includes_that_fan_out_stop_at_the_bound() {
+        // Each file includes the next twice: 2^41 reads without a bound.
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..41 {
+            let next = format!("include f{}.ninja\n", i + 1);
+            std::fs::write(dir.path().join(format!("f{i}.ninja")), next.repeat(2)).unwrap();
+        }
+        std::fs::write(dir.path().join("f41.ninja"), "").unwrap();
+        let main = dir.path().join("build.ninja");
+        std::fs::write(&main, "include f0.ninja\n").unwrap();
+        let err = parse_file(&main).unwrap_err().to_string();
+        assert!(
+            err.contains("f39.ninja:1: more than 250000 include and subninja statements followed in all (files that include each other many times over?)"),
+            "{err}"
+        );
     }
 
     #[test]
