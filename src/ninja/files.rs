@@ -5,6 +5,9 @@
 //! whole path each time. Entries the listing cannot classify (symlinks, file systems
 //! without a type in their entries) and directories that cannot be listed are `stat`ed,
 //! so every answer is what [`std::fs::metadata`] would say.
+//!
+//! Also the reader of the files users name to the graph and Ninja readers
+//! ([`read_regular`]): regular files only, so a FIFO or a device cannot block a read.
 
 use std::fs;
 use std::io::{self, Read};
