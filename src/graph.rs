@@ -4,6 +4,7 @@
 //! writes), then checked into a [`Graph`]: every problem a user can make is reported with
 //! the file, the step and what to do (DESIGN.md section 2).
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::fmt;
@@ -82,7 +83,10 @@ pub struct StepDecl {
 
 /// A size as written in a graph file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a size is a whole number of bytes or a string such as \"512M\" or \"4G\""
+)]
 pub enum SizeDecl {
     /// Bytes.
     Bytes(u64),
@@ -93,10 +97,15 @@ pub enum SizeDecl {
 impl SizeDecl {
     /// The size in bytes, if it is one.
     pub fn to_bytes(&self) -> Option<u64> {
+        self.read().ok()
+    }
+
+    /// The size in bytes, or why it is none.
+    fn read(&self) -> Result<u64, BadNumber> {
         match self {
-            SizeDecl::Bytes(0) => None,
-            SizeDecl::Bytes(n) => Some(*n),
-            SizeDecl::Text(text) => crate::sandbox::parse_size(text),
+            SizeDecl::Bytes(0) => Err(BadNumber::Zero),
+            SizeDecl::Bytes(n) => Ok(*n),
+            SizeDecl::Text(text) => read_size(text),
         }
     }
 
@@ -110,7 +119,10 @@ impl SizeDecl {
 
 /// A step's command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "`run` is a string (run by /bin/sh -c) or an array of strings (the argv)"
+)]
 pub enum Command {
     /// Run by `/bin/sh -c`.
     Shell(String),
@@ -161,7 +173,10 @@ impl fmt::Display for Command {
 
 /// A timeout as written in a graph file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a timeout is whole seconds or a string such as \"90s\", \"10m\" or \"1.5h\""
+)]
 pub enum TimeoutDecl {
     /// Whole seconds.
     Seconds(u64),
@@ -170,10 +185,18 @@ pub enum TimeoutDecl {
 }
 
 impl TimeoutDecl {
-    fn to_duration(&self) -> Option<Duration> {
+    fn to_duration(&self) -> Result<Duration, BadNumber> {
         match self {
-            TimeoutDecl::Seconds(s) => Some(Duration::from_secs(*s)),
-            TimeoutDecl::Text(text) => parse_duration(text),
+            TimeoutDecl::Seconds(0) => Err(BadNumber::Zero),
+            TimeoutDecl::Seconds(s) => Ok(Duration::from_secs(*s)),
+            TimeoutDecl::Text(text) => read_duration(text),
+        }
+    }
+
+    fn shown(&self) -> String {
+        match self {
+            TimeoutDecl::Seconds(s) => s.to_string(),
+            TimeoutDecl::Text(t) => format!("\"{t}\""),
         }
     }
 }
@@ -186,22 +209,106 @@ impl TimeoutDecl {
 /// source by its absolute path).
 pub const ROOT_PLACEHOLDER: &str = "${REPROBE_ROOT}";
 
-/// Parses "90", "90s", "10m", "1h" or "1.5h".
+/// Parses "90", "90s", "10m", "1h" or "1.5h": more than zero and at most `u64::MAX`
+/// seconds. `None` for anything else, never a panic.
 pub fn parse_duration(text: &str) -> Option<Duration> {
+    read_duration(text).ok()
+}
+
+/// Why a number in a graph file (or on the command line) is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadNumber {
+    /// Not a number with a known unit.
+    Malformed,
+    /// Zero (or a fraction that rounds down to zero): no limit a step could live with.
+    Zero,
+    /// More than the largest value reprobe holds (`u64::MAX` seconds or bytes).
+    TooLarge,
+}
+
+/// [`parse_duration`], saying why a text is refused. Exact: no floating point (a
+/// fraction finer than a nanosecond is dropped).
+pub fn read_duration(text: &str) -> Result<Duration, BadNumber> {
+    const NANOS: u128 = 1_000_000_000;
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
         Some(i) => text.split_at(i),
         None => (text, "s"),
     };
-    let number: f64 = number.trim().parse().ok()?;
     let scale = match unit.trim() {
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return None,
+        "s" => NANOS,
+        "m" => 60 * NANOS,
+        "h" => 3600 * NANOS,
+        _ => return Err(BadNumber::Malformed),
     };
-    let secs = number * scale;
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+    let nanos = scale_decimal(number.trim(), scale)?;
+    let secs = u64::try_from(nanos / NANOS).map_err(|_| BadNumber::TooLarge)?;
+    // The remainder is below 10^9: it always fits.
+    let duration = Duration::new(secs, (nanos % NANOS) as u32);
+    if duration.is_zero() {
+        return Err(BadNumber::Zero);
+    }
+    Ok(duration)
+}
+
+/// A size: bytes ("1048576"), or a number with a unit: `k`, `M`, `G`, `T` (powers of
+/// 1024; `KiB`, `MB`, `GiB`… are read the same), e.g. "512M", "1.5G"; at least one byte
+/// and at most `u64::MAX`. Exact: no floating point (a fraction of a byte is dropped).
+pub fn read_size(text: &str) -> Result<u64, BadNumber> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(&unit);
+    let scale: u128 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return Err(BadNumber::Malformed),
+    };
+    let bytes = scale_decimal(number.trim(), scale)?;
+    match u64::try_from(bytes) {
+        Ok(0) => Err(BadNumber::Zero),
+        Ok(bytes) => Ok(bytes),
+        Err(_) => Err(BadNumber::TooLarge),
+    }
+}
+
+/// Fraction digits [`scale_decimal`] reads: each later one is worth less than one unit
+/// for any scale below 10^20, so they are ignored (they are still checked to be digits).
+const FRACTION_DIGITS: usize = 20;
+
+/// `number * scale` rounded down, for a plain decimal `number` (`12`, `1.5`, `.5`, `2.`:
+/// digits and at most one dot, at least one digit), with checked integer arithmetic:
+/// [`BadNumber::Malformed`] when it is no such number, [`BadNumber::TooLarge`] when the
+/// product does not fit in a `u128`.
+pub fn scale_decimal(number: &str, scale: u128) -> Result<u128, BadNumber> {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction) {
+        return Err(BadNumber::Malformed);
+    }
+    let value = |s: &str| {
+        s.bytes()
+            .try_fold(0u128, |acc, b| {
+                acc.checked_mul(10)?.checked_add(u128::from(b - b'0'))
+            })
+            .ok_or(BadNumber::TooLarge)
+    };
+    let kept = &fraction[..fraction.len().min(FRACTION_DIGITS)];
+    let denominator = 10u128.pow(kept.len() as u32);
+    let part = value(kept)?.checked_mul(scale).ok_or(BadNumber::TooLarge)? / denominator;
+    value(whole)?
+        .checked_mul(scale)
+        .and_then(|w| w.checked_add(part))
+        .ok_or(BadNumber::TooLarge)
 }
 
 /// A validated step, ready to hash and run.
@@ -271,8 +378,8 @@ pub enum Problem {
     /// A dep that is not a step.
     #[error("unknown dep `{0}` (no step has that name)")]
     UnknownDep(String),
-    /// A cycle through deps.
-    #[error("dependency cycle: {}", .0.join(" -> "))]
+    /// A cycle through deps: its steps, the first again at the end.
+    #[error("{}", describe_cycle(.0, "steps"))]
     Cycle(Vec<String>),
     /// One step lists the same output twice.
     #[error("output `{0}` is listed twice in `outputs`; list each output once")]
@@ -296,6 +403,16 @@ pub enum Problem {
     /// An input pattern matching nothing.
     #[error("input `{0}` matches no file")]
     NoMatch(String),
+    /// An input that is (or takes in) a FIFO, a socket or a device.
+    #[error("{}", special_input_message(.input, .path, .kind))]
+    SpecialInput {
+        /// The input as written.
+        input: String,
+        /// The special file, relative to the graph's directory.
+        path: String,
+        /// What it is ("FIFO", "character device", ...).
+        kind: &'static str,
+    },
     /// An input pattern that is not a valid glob.
     #[error("input `{pattern}` is not a valid glob: {error}")]
     BadGlob {
@@ -318,20 +435,30 @@ pub enum Problem {
     /// sha256 that is not 64 hex digits.
     #[error("`sha256 = \"{0}\"` is not 64 hex digits")]
     BadSha(String),
-    /// An unparsable timeout.
-    #[error("`timeout = {0}` is not a duration (write seconds, or \"90s\", \"10m\", \"1h\")")]
-    BadTimeout(String),
-    /// An unparsable `memory` or `disk`.
-    #[error("`{key} = {value}` is not a size (write bytes, or \"512M\", \"4G\")")]
+    /// An unparsable, zero or too long timeout.
+    #[error("`timeout = {value}` {}", timeout_why(*.why))]
+    BadTimeout {
+        /// The value as written.
+        value: String,
+        /// What is wrong with it.
+        why: BadNumber,
+    },
+    /// An unparsable, zero or too large `memory` or `disk`.
+    #[error("`{key} = {value}` {}", size_why(*.why))]
     BadSize {
         /// `memory` or `disk`.
         key: &'static str,
         /// The value as written.
         value: String,
+        /// What is wrong with it.
+        why: BadNumber,
     },
     /// `pids = 0`.
     #[error("`pids = 0` would not even let the step's own process run")]
     ZeroPids,
+    /// More processes than Linux can have.
+    #[error("`pids = {0}` is more processes than Linux can ever run at once ({MAX_PIDS}); leave `pids` out for the default")]
+    TooManyPids(u64),
     /// An input that another step produces.
     #[error(
         "input `{input}` is an output of step `{producer}`: list `{producer}` in `deps` instead"
@@ -345,6 +472,41 @@ pub enum Problem {
     /// An environment variable name that cannot be set.
     #[error("environment variable name `{0}` is not allowed")]
     BadEnvName(String),
+}
+
+/// The most processes Linux can have at once (`PID_MAX_LIMIT` on 64-bit systems): a
+/// larger `pids` is a mistake, and `RLIMIT_NPROC` may refuse it only when the step starts.
+pub const MAX_PIDS: u64 = 1 << 22;
+
+fn special_input_message(input: &str, path: &str, kind: &str) -> String {
+    let what = if input == path {
+        format!("input `{input}` is a {kind}")
+    } else {
+        format!("input `{input}` takes in `{path}`, a {kind}")
+    };
+    format!("{what}, not a regular file: reading it could wait forever; inputs are regular files and directories of them (remove it, or name the files you mean)")
+}
+
+fn timeout_why(why: BadNumber) -> &'static str {
+    match why {
+        BadNumber::Malformed => "is not a duration (write seconds, or \"90s\", \"10m\", \"1h\")",
+        BadNumber::Zero => {
+            "is zero: give the step time to run (write seconds, or \"90s\", \"10m\", \"1h\")"
+        }
+        BadNumber::TooLarge => {
+            "is longer than any timeout reprobe can wait for (at most 18446744073709551615 seconds)"
+        }
+    }
+}
+
+fn size_why(why: BadNumber) -> &'static str {
+    match why {
+        BadNumber::Malformed => "is not a size (write bytes, or \"512M\", \"4G\")",
+        BadNumber::Zero => "is zero: no step can run in it (write bytes, or \"512M\", \"4G\")",
+        BadNumber::TooLarge => {
+            "is more than the largest limit there is (18446744073709551615 bytes, 16 EiB)"
+        }
+    }
 }
 
 /// A graph problem with the file and (where there is one) the step it is in.
@@ -363,10 +525,41 @@ impl fmt::Display for GraphError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.file.display())?;
         if let Some(step) = &self.step {
-            write!(f, "step `{step}`: ")?;
+            write!(f, "step `{}`: ", clip(step, MAX_SHOWN))?;
         }
-        write!(f, "{}", self.problem)
+        write!(f, "{}", clip(&self.problem.to_string(), MAX_MESSAGE))
     }
+}
+
+/// The most of one name or line taken from a user's file that a message shows.
+pub const MAX_SHOWN: usize = 200;
+
+/// The longest message about one problem: names and lines in it are the user's, and a
+/// 10 MB step name must not make a 10 MB message.
+pub const MAX_MESSAGE: usize = 2000;
+
+/// `text`, or (when longer than `max` bytes) its start and its end with how much of the
+/// middle is left out.
+pub fn clip(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let head = text.floor_char_boundary(max * 2 / 3);
+    let tail = text.ceil_char_boundary(text.len() - max / 3);
+    Cow::Owned(format!(
+        "{} ... ({} bytes left out) ... {}",
+        &text[..head],
+        tail - head,
+        &text[tail..]
+    ))
+}
+
+/// A graph file's text, read only from a regular file (a FIFO would block the read
+/// forever, a device could never end).
+fn read_graph_text(file: &Path) -> std::io::Result<String> {
+    let bytes = crate::ninja::files::read_regular(file)?;
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
 }
 
 /// Resolves a command-line graph argument: a file, or a directory holding `reprobe.toml`.
@@ -387,7 +580,7 @@ impl Graph {
             step,
             problem,
         };
-        let text = fs::read_to_string(file).map_err(|e| fail(None, Problem::Read(e)))?;
+        let text = read_graph_text(file).map_err(|e| fail(None, Problem::Read(e)))?;
         let parsed =
             parse_graph_text(file, &text).map_err(|(step, problem)| fail(step, problem))?;
         let root = file
@@ -564,8 +757,35 @@ pub fn parse_graph_text(file: &Path, text: &str) -> Result<GraphFile, (Option<St
     }
     toml::from_str(text).map_err(|e| {
         let step = e.span().and_then(|span| step_at(text, span.start));
-        (step, Problem::Syntax(e.to_string().trim_end().to_string()))
+        (step, Problem::Syntax(toml_message(text, &e)))
     })
+}
+
+/// The TOML reader's message, which quotes the line in error with a caret under the
+/// column; a line longer than [`MAX_SHOWN`] is quoted around the column only.
+fn toml_message(text: &str, error: &toml::de::Error) -> String {
+    let full = error.to_string();
+    let full = full.trim_end();
+    let long = full.lines().any(|l| l.len() > MAX_SHOWN);
+    let Some(span) = error.span().filter(|_| long) else {
+        return clip(full, MAX_MESSAGE).into_owned();
+    };
+    let at = text.floor_char_boundary(span.start.min(text.len()));
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count() + 1;
+    let column = text[line_start..at].chars().count() + 1;
+    let from = text.floor_char_boundary(at.saturating_sub(MAX_SHOWN / 2).max(line_start));
+    let to = text.ceil_char_boundary((at + MAX_SHOWN / 2).min(line_end));
+    let lead = if from > line_start { "..." } else { "" };
+    let trail = if to < line_end { "..." } else { "" };
+    let caret = " ".repeat(lead.len() + text[from..at].chars().count());
+    let gutter = " ".repeat(line.to_string().len());
+    format!(
+        "TOML parse error at line {line}, column {column}\n{gutter} |\n{line} | {lead}{}{trail}\n{gutter} | {caret}^\n{}",
+        &text[from..to],
+        clip(error.message().trim_end(), MAX_MESSAGE)
+    )
 }
 
 /// The `[steps.NAME]` table that contains byte `offset` of a TOML text.
@@ -621,27 +841,31 @@ fn check_step_shape(name: &str, decl: &StepDecl) -> Result<(), Problem> {
         }
         (false, None) => {}
     }
+    check_limits(decl)
+}
+
+/// `timeout`, `memory`, `disk` and `pids`: each one a value a step can run with.
+fn check_limits(decl: &StepDecl) -> Result<(), Problem> {
     if let Some(timeout) = &decl.timeout {
-        if timeout.to_duration().is_none() {
-            let shown = match timeout {
-                TimeoutDecl::Seconds(s) => s.to_string(),
-                TimeoutDecl::Text(t) => format!("\"{t}\""),
-            };
-            return Err(Problem::BadTimeout(shown));
-        }
+        timeout.to_duration().map_err(|why| Problem::BadTimeout {
+            value: timeout.shown(),
+            why,
+        })?;
     }
     for (key, size) in [("memory", &decl.memory), ("disk", &decl.disk)] {
-        if let Some(size) = size.as_ref().filter(|s| s.to_bytes().is_none()) {
-            return Err(Problem::BadSize {
+        if let Some(size) = size {
+            size.read().map_err(|why| Problem::BadSize {
                 key,
                 value: size.shown(),
-            });
+                why,
+            })?;
         }
     }
-    if decl.pids == Some(0) {
-        return Err(Problem::ZeroPids);
+    match decl.pids {
+        Some(0) => Err(Problem::ZeroPids),
+        Some(pids) if pids > MAX_PIDS => Err(Problem::TooManyPids(pids)),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Rejects absolute paths and paths that climb out with `..`.
@@ -758,35 +982,66 @@ fn topological_order(steps: &BTreeMap<String, StepDecl>) -> Result<Vec<&str>, (S
     if order.len() == steps.len() {
         return Ok(order);
     }
-    let unresolved = (0..names.len())
-        .filter(|&i| pending[i] > 0)
-        .map(|i| names[i])
-        .collect();
-    let cycle = find_cycle(steps, &unresolved);
+    let cycle = find_cycle(steps, &names, &positions, &pending);
     Err((cycle[0].clone(), Problem::Cycle(cycle)))
 }
 
-/// Follows deps inside the unresolved set until a step repeats: that loop is a cycle.
-fn find_cycle(steps: &BTreeMap<String, StepDecl>, unresolved: &BTreeSet<&str>) -> Vec<String> {
-    let Some(&start) = unresolved.iter().next() else {
-        return Vec::new();
-    };
-    let mut path: Vec<&str> = vec![start];
-    loop {
-        let current = *path.last().expect("path is never empty");
-        let next = steps[current]
-            .deps
-            .iter()
-            .map(String::as_str)
-            .find(|d| unresolved.contains(d))
-            .expect("a step left unresolved has an unresolved dep");
-        if let Some(at) = path.iter().position(|p| *p == next) {
-            let mut cycle: Vec<String> = path[at..].iter().map(|s| s.to_string()).collect();
-            cycle.push(next.to_string());
+/// Follows deps among the steps Kahn's algorithm left (`pending[i] > 0`, each of which
+/// has such a dep) from the first by name until a step repeats: that loop is a cycle,
+/// returned with its first step again at the end. Linear: each step joins the path once,
+/// and its place on the path is kept, not searched for.
+fn find_cycle(
+    steps: &BTreeMap<String, StepDecl>,
+    names: &[&str],
+    positions: &FastMap<&str, usize>,
+    pending: &[usize],
+) -> Vec<String> {
+    const OFF_PATH: usize = usize::MAX;
+    let mut on_path = vec![OFF_PATH; names.len()];
+    let mut path: Vec<usize> = Vec::new();
+    let mut next = pending.iter().position(|&p| p > 0);
+    while let Some(step) = next {
+        if on_path[step] != OFF_PATH {
+            let mut cycle: Vec<String> = path[on_path[step]..]
+                .iter()
+                .map(|&i| names[i].to_string())
+                .collect();
+            cycle.push(names[step].to_string());
             return cycle;
         }
-        path.push(next);
+        on_path[step] = path.len();
+        path.push(step);
+        next = steps[names[step]]
+            .deps
+            .iter()
+            .filter_map(|dep| positions.get(dep.as_str()).copied())
+            .find(|&dep| pending[dep] > 0);
     }
+    // Not reached: every step left has a dep left. Name the path rather than panic.
+    path.iter().map(|&i| names[i].to_string()).collect()
+}
+
+/// Steps of a cycle shown by name before the rest is summed up (a cycle of 100,000 steps
+/// would otherwise make a message of megabytes).
+const SHOWN_CYCLE: usize = 10;
+
+/// "dependency cycle: a -> b -> a" for a cycle given with its first node again at the
+/// end; a long one shows its first [`SHOWN_CYCLE`] nodes, how many are left out, and its
+/// last: "dependency cycle of 100000 steps: s0 -> ... -> s9 -> ... (99989 more) ... ->
+/// s99999 -> s0". `unit` names what the nodes are ("steps", "files"). Shared by the graph
+/// and the Ninja import.
+pub fn describe_cycle(nodes: &[String], unit: &str) -> String {
+    let length = nodes.len().saturating_sub(1);
+    if nodes.len() <= SHOWN_CYCLE + 3 {
+        return format!("dependency cycle: {}", nodes.join(" -> "));
+    }
+    let first = nodes[..SHOWN_CYCLE].join(" -> ");
+    let left_out = length - SHOWN_CYCLE - 1;
+    format!(
+        "dependency cycle of {length} {unit}: {first} -> ... ({left_out} more) ... -> {} -> {}",
+        nodes[length - 1],
+        nodes[length]
+    )
 }
 
 fn build_step(
@@ -819,7 +1074,7 @@ fn build_step(
         deps,
         network: decl.network,
         sha256: decl.sha256.as_deref().and_then(|s| s.parse().ok()),
-        timeout: decl.timeout.as_ref().and_then(TimeoutDecl::to_duration),
+        timeout: decl.timeout.as_ref().and_then(|t| t.to_duration().ok()),
         memory: decl.memory.as_ref().and_then(SizeDecl::to_bytes),
         disk: decl.disk.as_ref().and_then(SizeDecl::to_bytes),
         pids: decl.pids,
@@ -900,10 +1155,11 @@ fn resolve_inputs_knowing(
             expand_glob(pattern, root, &mut files)?;
         } else {
             let path = root.join(pattern);
-            if path.is_dir() {
-                collect_dir(root, &path, &mut files);
-            } else if path.exists() {
-                files.push(normalize(pattern));
+            match fs::metadata(&path) {
+                Ok(meta) if meta.is_dir() => collect_dir(pattern, root, &path, &mut files)?,
+                Ok(meta) if meta.is_file() => files.push(normalize(pattern)),
+                Ok(meta) => return Err(special_input(pattern, pattern, meta.file_type())),
+                Err(_) => {}
             }
         }
         if files.len() == before && !pattern_matched_existing(pattern, root, &files) {
@@ -957,19 +1213,53 @@ fn expand_glob(pattern: &str, root: &Path, files: &mut Vec<String>) -> Result<()
             continue;
         };
         if set.is_match(&rel) {
+            refuse_special(pattern, &entry, &rel)?;
             files.push(rel);
         }
     }
     Ok(())
 }
 
-fn collect_dir(root: &Path, dir: &Path, files: &mut Vec<String>) {
+fn collect_dir(
+    input: &str,
+    root: &Path,
+    dir: &Path,
+    files: &mut Vec<String>,
+) -> Result<(), Problem> {
     for entry in WalkDir::new(dir).sort_by_file_name().into_iter().flatten() {
         if !entry.file_type().is_dir() {
             if let Some(rel) = relative_str(root, entry.path()) {
+                refuse_special(input, &entry, &rel)?;
                 files.push(rel);
             }
         }
+    }
+    Ok(())
+}
+
+/// Refuses a file taken in by a directory or glob input that is a FIFO, a socket or a
+/// device (itself or through a symlink): hashing it could wait forever, or never end.
+/// Only symlinks cost a `stat`; the walk already knows every other entry's type.
+fn refuse_special(input: &str, entry: &walkdir::DirEntry, rel: &str) -> Result<(), Problem> {
+    let mut kind = entry.file_type();
+    if kind.is_symlink() {
+        match fs::metadata(entry.path()) {
+            Ok(meta) => kind = meta.file_type(),
+            // Dangling: reported when the step's inputs are hashed, as before.
+            Err(_) => return Ok(()),
+        }
+    }
+    if kind.is_file() || kind.is_dir() {
+        return Ok(());
+    }
+    Err(special_input(input, rel, kind))
+}
+
+fn special_input(input: &str, path: &str, kind: fs::FileType) -> Problem {
+    Problem::SpecialInput {
+        input: input.to_string(),
+        path: path.to_string(),
+        kind: crate::ninja::files::kind_name(kind),
     }
 }
 
@@ -1059,9 +1349,27 @@ env = { CFLAGS = "-O2" }
         let err = problem(&format!("{step}memory = \"4X\"\n"));
         assert!(err.contains("`memory = \"4X\"` is not a size"), "{err}");
         let err = problem(&format!("{step}disk = 0\n"));
-        assert!(err.contains("`disk = 0` is not a size"), "{err}");
+        assert!(err.contains("`disk = 0` is zero"), "{err}");
         let err = problem(&format!("{step}pids = 0\n"));
         assert!(err.contains("`pids = 0`"), "{err}");
+        let err = problem(&format!("{step}pids = 4194305\n"));
+        assert!(err.contains("`pids = 4194305` is more processes"), "{err}");
+        let err = problem(&format!("{step}memory = \"16777216T\"\n"));
+        assert!(err.contains("is more than the largest limit"), "{err}");
+        let err = problem(&format!("{step}timeout = \"18446744073709551616s\"\n"));
+        assert!(err.contains("is longer than any timeout"), "{err}");
+        for zero in ["0", "\"0s\"", "\"0.0000000001s\""] {
+            let err = problem(&format!("{step}timeout = {zero}\n"));
+            assert!(
+                err.contains(&format!("`timeout = {zero}` is zero")),
+                "{err}"
+            );
+        }
+        let err = problem(&format!("{step}timeout = -1\n"));
+        assert!(
+            err.contains("a timeout is whole seconds or a string"),
+            "{err}"
+        );
         let err = problem(&format!("{step}cpu = 2\n"));
         assert!(err.contains("unknown field"), "{err}");
     }
@@ -1085,6 +1393,52 @@ deps = ["b"]
 "#,
         );
         assert!(err.contains("dependency cycle: a -> c -> b -> a"), "{err}");
+    }
+
+    /// A graph of steps `s0`..`s{n-1}`, each depending on the next; the last on `s{to}`.
+    fn chain(n: usize, to: usize) -> GraphFile {
+        let mut file = GraphFile::default();
+        for i in 0..n {
+            let dep = if i + 1 < n { i + 1 } else { to };
+            let decl = StepDecl {
+                run: Command::Shell("x".into()),
+                outputs: vec![format!("o{i}")],
+                deps: vec![format!("s{dep:06}")],
+                ..StepDecl::default()
+            };
+            file.steps.insert(format!("s{i:06}"), decl);
+        }
+        file
+    }
+
+    #[test]
+    fn a_long_cycle_is_found_in_linear_time_and_shown_shortened() {
+        // 100,000 steps, the first two outside the cycle (a tail leading into it).
+        let file = chain(100_000, 2);
+        let err = Graph::from_file(file, Path::new("g.toml"), Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "g.toml: step `s000002`: dependency cycle of 99998 steps: s000002 -> s000003 -> s000004 -> s000005 -> s000006 -> s000007 -> s000008 -> s000009 -> s000010 -> s000011 -> ... (99987 more) ... -> s099999 -> s000002"
+        );
+    }
+
+    #[test]
+    fn short_cycles_are_shown_whole() {
+        let nodes: Vec<String> = (0..13).map(|i| format!("n{}", i % 12)).collect();
+        let text = describe_cycle(&nodes, "steps");
+        assert_eq!(text, format!("dependency cycle: {}", nodes.join(" -> ")));
+        let nodes: Vec<String> = (0..14).map(|i| format!("n{}", i % 13)).collect();
+        let text = describe_cycle(&nodes, "files");
+        assert!(
+            text.starts_with("dependency cycle of 13 files: n0 -> "),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(" -> n9 -> ... (2 more) ... -> n12 -> n0"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -1154,11 +1508,48 @@ deps = ["b"]
     }
 
     #[test]
+    fn fifos_and_devices_are_no_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("sub/ff");
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        std::os::unix::fs::symlink("/dev/null", dir.path().join("null")).unwrap();
+        let err = |p: &str| resolve_inputs(&[p.to_string()], dir.path()).unwrap_err();
+        assert!(err("sub/ff").to_string().contains("`sub/ff` is a FIFO"));
+        assert!(err("sub").to_string().contains("takes in `sub/ff`, a FIFO"));
+        assert!(err("*").to_string().contains("`null`, a character device"));
+        assert!(err("null")
+            .to_string()
+            .contains("`null` is a character device"));
+    }
+
+    #[test]
     fn unknown_key_names_the_step_line_and_column() {
         let err = problem("[steps.a]\nrun = \"x\"\noutputz = [\"o\"]\n");
         assert!(err.contains("step `a`"), "{err}");
         assert!(err.contains("unknown field `outputz`"), "{err}");
         assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn long_lines_and_names_make_short_messages() {
+        let long = "x".repeat(5_000_000);
+        let err = problem(&format!("[steps.a]\nrun = \"{long}\" junk\n"));
+        assert!(err.len() < 1000, "{} bytes", err.len());
+        assert!(
+            err.contains("TOML parse error at line 2, column 5000010"),
+            "{err}"
+        );
+        assert!(err.contains("\n2 | ...xxxxx"), "{err}");
+        assert!(err.contains("xxxxx\" junk\n  |"), "{err}");
+        let caret = err.lines().nth(3).unwrap();
+        assert_eq!(caret.find('^'), err.lines().nth(2).unwrap().find("junk"));
+        let err = problem(&format!(
+            "[steps.\"{long}/\"]\nrun = \"x\"\noutputs = [\"a\"]\n"
+        ));
+        assert!(err.len() < 1000, "{} bytes", err.len());
+        assert!(err.contains("(4999802 bytes left out)"), "{err}");
+        assert!(err.ends_with("step name is not allowed: use letters, digits and . _ - + : only"));
     }
 
     #[test]
@@ -1180,6 +1571,48 @@ deps = ["b"]
         assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("-1s"), None);
         assert_eq!(parse_duration("1 fortnight"), None);
+        assert_eq!(parse_duration(".5m"), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_duration("0.000000001s"),
+            Some(Duration::from_nanos(1))
+        );
+        let most = Duration::new(u64::MAX, 999_999_999);
+        assert_eq!(
+            parse_duration("18446744073709551615.9999999999s"),
+            Some(most)
+        );
+        assert_eq!(
+            read_duration("18446744073709551616s"),
+            Err(BadNumber::TooLarge)
+        );
+        assert_eq!(
+            read_duration("18446744073709551615h"),
+            Err(BadNumber::TooLarge)
+        );
+        assert_eq!(read_duration(&"9".repeat(100)), Err(BadNumber::TooLarge));
+        assert_eq!(read_duration("0.0000000001s"), Err(BadNumber::Zero));
+        for bad in ["", ".", "1.2.3s", "inf", "NaN", "1e3", "+1", "1_000", "--1"] {
+            assert_eq!(read_duration(bad), Err(BadNumber::Malformed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sizes_are_exact_and_bounded() {
+        assert_eq!(read_size("1.5G"), Ok(3 << 29));
+        assert_eq!(
+            read_size("16777215.999999T"),
+            Ok((16777215 << 40) + 1099510528264)
+        );
+        assert_eq!(read_size("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(read_size("18446744073709551616"), Err(BadNumber::TooLarge));
+        assert_eq!(read_size("16777216T"), Err(BadNumber::TooLarge));
+        assert_eq!(read_size("0.5"), Err(BadNumber::Zero));
+        assert_eq!(read_size("4X"), Err(BadNumber::Malformed));
+        assert_eq!(scale_decimal(&"1".repeat(50), 1), Err(BadNumber::TooLarge));
+        assert_eq!(
+            scale_decimal(&format!("1.{}", "9".repeat(1000)), 10),
+            Ok(19)
+        );
     }
 
     #[test]

@@ -7,8 +7,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use proptest::prelude::*;
-use reprobe::graph::{parse_graph_text, Command, Graph, GraphFile, StepDecl, TimeoutDecl};
+use std::time::Duration;
+
+use reprobe::graph::{
+    parse_duration, parse_graph_text, Command, Graph, GraphFile, StepDecl, TimeoutDecl,
+};
 use reprobe::manifest::Manifest;
+use reprobe::sandbox::parse_size;
 
 /// Fragments of graph files, so that random text often gets past the first line.
 fn graph_like_text() -> impl Strategy<Value = String> {
@@ -28,6 +33,11 @@ fn graph_like_text() -> impl Strategy<Value = String> {
         Just("timeout = \"1e309h\"\n".to_string()),
         Just("timeout = -1\n".to_string()),
         Just("timeout = 18446744073709551615\n".to_string()),
+        Just("timeout = \"18446744073709551616s\"\n".to_string()),
+        Just("timeout = 0\n".to_string()),
+        Just("memory = \"16777216T\"\n".to_string()),
+        Just("disk = 9223372036854775807\n".to_string()),
+        Just("pids = 9223372036854775807\n".to_string()),
         Just("env = { \"=\" = \"x\" }\n".to_string()),
         "[ -~\n]{0,20}",
     ];
@@ -51,15 +61,22 @@ fn ninja_like_text() -> impl Strategy<Value = String> {
         Just("include missing.ninja\n".to_string()),
         Just("subninja ../../etc/passwd\n".to_string()),
         Just("build /abs/o ../up: r\n".to_string()),
+        Just("build a: r a\n".to_string()),
+        Just("build b: r | a || b\nbuild all: phony a b\n".to_string()),
+        Just("build p: phony p q\nbuild q: phony p\n".to_string()),
+        Just("v = $v$v$v$v\n".to_string()),
         Just("  indented = 1\n".to_string()),
         "[ -~\n$:|]{0,20}",
     ];
     prop::collection::vec(fragment, 0..12).prop_map(|parts| parts.concat())
 }
 
-/// Parses `text` as a Ninja manifest in a directory that does not exist and imports it.
+/// Parses `text` as a Ninja manifest in an empty directory and imports it. (The
+/// directory must exist: the importer resolves the build directory first, and stopped
+/// right there when it was one that does not exist.)
 fn parse_and_import_ninja(text: &str) {
-    let dir = Path::new("/nonexistent/reprobe-proptest");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let dir = dir.path();
     let _ = reprobe::ninja::deps::parse_depfile(text);
     if let Ok(parsed) = reprobe::ninja::parse::parse_str(text, "build.ninja", dir) {
         let options = reprobe::ninja::import::ImportOptions::default();
@@ -158,8 +175,55 @@ fn arbitrary_json() -> impl Strategy<Value = serde_json::Value> {
     })
 }
 
+/// Text that looks like a duration or a size: digits (often too many), dots, units.
+fn number_like_text() -> impl Strategy<Value = String> {
+    "[0-9]{0,30}[.]?[0-9]{0,30} ?(s|m|h|k|K|M|G|T|GiB|MB|x|e3)?"
+}
+
+/// What `{secs}` in `unit` (seconds per unit) should parse to: the exact product, or
+/// nothing when it is zero or overflows.
+fn expected_duration(number: u64, unit: u64) -> Option<Duration> {
+    number
+        .checked_mul(unit)
+        .filter(|&s| s > 0)
+        .map(Duration::from_secs)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn duration_and_size_parsers_never_panic(text in "\\PC{0,60}", number in number_like_text()) {
+        for text in [&text, &number] {
+            let _ = parse_duration(text);
+            let _ = parse_size(text);
+        }
+    }
+
+    #[test]
+    fn whole_durations_round_trip(number in any::<u64>(), unit in 0usize..4) {
+        let (suffix, scale) = [("", 1), ("s", 1), ("m", 60), ("h", 3600)][unit];
+        let text = format!("{number}{suffix}");
+        prop_assert_eq!(parse_duration(&text), expected_duration(number, scale), "{}", text);
+    }
+
+    #[test]
+    fn fractional_seconds_round_trip(secs in any::<u64>(), nanos in 0u32..1_000_000_000) {
+        let text = format!("{secs}.{nanos:09}s");
+        let want = Some(Duration::new(secs, nanos)).filter(|d| !d.is_zero());
+        prop_assert_eq!(parse_duration(&text), want, "{}", text);
+    }
+
+    #[test]
+    fn sizes_round_trip(number in any::<u64>(), unit in 0usize..5) {
+        let (suffix, shift) = [("", 0), ("k", 10), ("M", 20), ("G", 30), ("T", 40)][unit];
+        let text = format!("{number}{suffix}");
+        let want = number
+            .checked_mul(1 << shift)
+            .filter(|&n| n > 0);
+        prop_assert_eq!(parse_size(&text), want, "{}", text);
+        prop_assert_eq!(parse_size(&format!("{number} {suffix}iB")), want);
+    }
 
     #[test]
     fn graph_parser_never_panics_on_arbitrary_text(text in "\\PC{0,200}") {

@@ -2,11 +2,22 @@
 //! `build.ninja` (and as a depfile), then import what parses into a reprobe graph.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-/// Where the fuzzed manifest pretends to live: nothing is there, so `include` and the
-/// importer's file checks find nothing and touch nothing.
-const DIR: &str = "/nonexistent/reprobe-fuzz";
+/// Where the fuzzed manifest pretends to live: an empty directory (in the temporary
+/// directory, shared by every run, written by none), so `include` and the importer's
+/// file checks find nothing there.
+/// It must exist: the importer resolves the build directory first, and stopped right
+/// there when it was a directory that does not exist.
+fn dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join("reprobe-fuzz-empty");
+        let _ = std::fs::create_dir_all(&dir);
+        dir
+    })
+}
 
 /// Runs the parser and the importer on `data`; any panic is the bug.
 pub fn exercise(data: &[u8]) {
@@ -14,7 +25,7 @@ pub fn exercise(data: &[u8]) {
         return;
     };
     let _ = reprobe::ninja::deps::parse_depfile(text);
-    let dir = Path::new(DIR);
+    let dir = dir();
     if let Ok(parsed) = reprobe::ninja::parse::parse_str(text, "build.ninja", dir) {
         let options = reprobe::ninja::import::ImportOptions::default();
         let _ = reprobe::ninja::import::import_parsed(&parsed, &dir.join("build.ninja"), &options);

@@ -87,23 +87,58 @@ fn import_ninja(args: &NinjaArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// Refuses to replace what `import` did not write: a file without its mark (unless
+/// `--force`), a symlink (unless `--force`, and then the link itself is replaced, never
+/// its target), and anything that is not a file or a link (a directory, a FIFO).
 fn refuse_to_clobber(output: &Path, force: bool) -> anyhow::Result<()> {
-    let Ok(file) = std::fs::File::open(output) else {
-        return Ok(());
+    let meta = match std::fs::symlink_metadata(output) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => anyhow::bail!("{}: cannot look at it: {err}", output.display()),
     };
-    // Only the first line matters: a large graph is not read whole. (What cannot be read,
-    // such as a directory, is left to the write to report.)
-    let mut start = Vec::with_capacity(GENERATED_MARK.len());
-    let read = file
-        .take(GENERATED_MARK.len() as u64)
-        .read_to_end(&mut start);
-    if force || read.is_err() || start.starts_with(GENERATED_MARK.as_bytes()) {
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        if force {
+            return Ok(());
+        }
+        let target = std::fs::read_link(output).unwrap_or_default();
+        anyhow::bail!(
+            "{}: is a symbolic link (to {}), which `import` never writes through; pass --force to replace the link itself (its target is left alone), or -o to write elsewhere",
+            output.display(),
+            target.display()
+        );
+    }
+    if !kind.is_file() {
+        anyhow::bail!(
+            "{}: is a {}, not a graph file; remove it, or pass -o to write elsewhere",
+            output.display(),
+            ninja::files::kind_name(kind)
+        );
+    }
+    if force {
         return Ok(());
     }
-    anyhow::bail!(
-        "{}: exists and was not written by `reprobe import`; pass --force to replace it, or -o to write elsewhere",
-        output.display()
-    )
+    match written_by_import(output) {
+        Ok(true) => Ok(()),
+        Ok(false) => anyhow::bail!(
+            "{}: exists and was not written by `reprobe import`; pass --force to replace it, or -o to write elsewhere",
+            output.display()
+        ),
+        Err(err) => anyhow::bail!(
+            "{}: cannot read it to see whether `reprobe import` wrote it ({err}); pass --force to replace it, or -o to write elsewhere",
+            output.display()
+        ),
+    }
+}
+
+/// Whether a regular file starts with [`GENERATED_MARK`] (only its first bytes are read:
+/// a large graph is not read whole).
+fn written_by_import(output: &Path) -> std::io::Result<bool> {
+    let file = ninja::files::open_regular(output)?;
+    let mut start = Vec::with_capacity(GENERATED_MARK.len());
+    file.take(GENERATED_MARK.len() as u64)
+        .read_to_end(&mut start)?;
+    Ok(start.starts_with(GENERATED_MARK.as_bytes()))
 }
 
 fn report(args: &NinjaArgs, imported: &ninja::Import, steps: usize, output: &Path) {

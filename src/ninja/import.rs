@@ -27,7 +27,10 @@ use super::paths::{
     common_ancestor, is_system_str, join_to_normal, join_to_normal_into, normalize_abs,
     relative_inside, relative_inside_str, Rewriter,
 };
-use crate::graph::{Command, Graph, GraphError, GraphFile, StepDecl, DEFAULT_PATH};
+use crate::graph::{
+    clip, describe_cycle, Command, Graph, GraphError, GraphFile, StepDecl, DEFAULT_PATH,
+    MAX_MESSAGE, MAX_SHOWN,
+};
 
 /// Words that start a shell command but are no tool whose bytes matter.
 const SHELL_BUILTINS: &[&str] = &[
@@ -127,7 +130,7 @@ pub fn import_parsed(
     let discovered = discover(parsed, &layout, &mut files, &mut tally);
     let mut importer = Importer::new(parsed, layout, &discovered, files, tally);
     let targets = importer.targets(&options.targets)?;
-    let selected = importer.select(&targets);
+    let selected = importer.select(&targets)?;
     importer.choose_root(&selected, options.root.as_deref())?;
     importer.name_steps(&selected);
     let mut graph = GraphFile::default();
@@ -141,6 +144,32 @@ pub fn import_parsed(
             .error("no build edge to import (every selected target is phony or a source file)"));
     }
     Ok(importer.finish(graph))
+}
+
+/// Where the walk of [`Importer::select`] is with an edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Visit {
+    /// Not reached yet.
+    New,
+    /// On the walk's stack: reaching it again closes a cycle.
+    Open,
+    /// It and everything it depends on are walked.
+    Done,
+}
+
+/// An edge on the stack of [`Importer::select`].
+struct Frame<'a> {
+    edge: usize,
+    /// The path it was reached through (for a cycle's message).
+    via: &'a str,
+    /// Its next dependency to look at (see [`Importer::dependency`]).
+    next: usize,
+}
+
+impl<'a> Frame<'a> {
+    fn new(edge: usize, via: &'a str) -> Frame<'a> {
+        Frame { edge, via, next: 0 }
+    }
 }
 
 /// The build directory as the user named it and as it really is.
@@ -188,7 +217,7 @@ impl Layout {
     fn error(&self, message: impl Into<String>) -> ImportError {
         ImportError::Layout {
             file: self.file.clone(),
-            message: message.into(),
+            message: clip(&message.into(), MAX_MESSAGE).into_owned(),
         }
     }
 
@@ -324,6 +353,8 @@ struct Importer<'a> {
     /// Step names by edge (empty for edges not imported).
     names: Vec<String>,
     phony_memo: FastMap<usize, Vec<&'a str>>,
+    /// Paths the phony edges have stood for so far (see [`MAX_PHONY_PATHS`]).
+    phony_paths: usize,
     /// For a thin archive's edge, the edges of its members.
     thin_members: FastMap<usize, Vec<usize>>,
     tools: FastMap<String, bool>,
@@ -356,10 +387,12 @@ fn discover(
             continue;
         }
         let path = layout.absolute(&edge.depfile);
-        if files.kind(&path).is_none() {
+        // Only a regular file: a FIFO named as a depfile would block the read forever.
+        if files.kind(&path) != Some(true) {
             continue;
         }
-        if let Ok(text) = std::fs::read_to_string(&path) {
+        let read = super::files::read_regular(Path::new(&path));
+        if let Some(text) = read.ok().and_then(|bytes| String::from_utf8(bytes).ok()) {
             let found = parse_depfile(&text)
                 .iter()
                 .map(|p| canonicalize_path(p))
@@ -397,6 +430,7 @@ impl<'a> Importer<'a> {
             rewriter: Rewriter::new(Vec::new()),
             names: Vec::new(),
             phony_memo: FastMap::default(),
+            phony_paths: 0,
             thin_members: FastMap::default(),
             tools: FastMap::default(),
             tally,
@@ -446,31 +480,88 @@ impl<'a> Importer<'a> {
             .collect()
     }
 
-    /// The non-phony edges the targets need, in file order.
-    fn select(&mut self, targets: &[String]) -> Vec<usize> {
+    /// The non-phony edges the targets need, in file order. A dependency cycle among the
+    /// edges they reach is an error, as in Ninja ("dependency cycle: a -> b -> a"): its
+    /// edges would wait for each other forever. The walk is an iterative depth-first
+    /// search (no recursion to overflow on long chains), linear in the edges and paths
+    /// it reaches; validations are walked as targets of their own, as Ninja does.
+    fn select(&mut self, targets: &[String]) -> Result<Vec<usize>, ImportError> {
         let file = self.file;
-        let discovered = self.discovered;
-        let mut seen = vec![false; file.edges.len()];
-        let mut stack: Vec<usize> = targets.iter().filter_map(|t| self.producer(t)).collect();
-        while let Some(i) = stack.pop() {
-            if std::mem::replace(&mut seen[i], true) {
+        let mut state = vec![Visit::New; file.edges.len()];
+        let mut roots: Vec<usize> = targets.iter().filter_map(|t| self.producer(t)).collect();
+        roots.reverse();
+        let mut stack: Vec<Frame<'a>> = Vec::new();
+        while let Some(root) = roots.pop() {
+            if state[root] != Visit::New {
                 continue;
             }
-            let edge = &file.edges[i];
-            let found = edge.outputs.first().and_then(|o| discovered.get(o));
-            for path in all_inputs(edge)
-                .chain(&edge.validations)
-                .chain(found.into_iter().flatten())
-            {
-                match self.resolve(path).producer {
-                    Some(j) if !seen[j] => stack.push(j),
-                    _ => {}
+            state[root] = Visit::Open;
+            stack.push(Frame::new(root, ""));
+            while let Some(frame) = stack.last_mut() {
+                let edge = frame.edge;
+                let Some(path) = self.dependency(edge, frame.next) else {
+                    state[edge] = Visit::Done;
+                    let validations = file.edges[edge].validations.iter();
+                    roots.extend(validations.filter_map(|v| self.resolve(v).producer));
+                    stack.pop();
+                    continue;
+                };
+                frame.next += 1;
+                let Some(j) = self.resolve(path).producer else {
+                    continue;
+                };
+                match state[j] {
+                    Visit::New => {
+                        state[j] = Visit::Open;
+                        stack.push(Frame::new(j, path));
+                    }
+                    Visit::Open if j == edge && self.ignores_itself(edge, frame.next - 1) => {}
+                    Visit::Open => return Err(self.cycle_error(&stack, j, path)),
+                    Visit::Done => {}
                 }
             }
         }
-        (0..file.edges.len())
-            .filter(|&i| seen[i] && !file.edges[i].is_phony())
-            .collect()
+        Ok((0..file.edges.len())
+            .filter(|&i| state[i] == Visit::Done && !file.edges[i].is_phony())
+            .collect())
+    }
+
+    /// The `k`-th path edge `i` depends on, as Ninja sees it: its inputs, implicit and
+    /// order-only inputs, then what the compiler discovered (found by position, so the
+    /// walk allocates nothing per edge).
+    fn dependency(&self, i: usize, k: usize) -> Option<&'a str> {
+        let edge = &self.file.edges[i];
+        if let Some(path) = input_at(edge, k) {
+            return Some(path);
+        }
+        let listed = edge.inputs.len() + edge.implicit_inputs.len() + edge.order_only.len();
+        let discovered = edge.outputs.first().and_then(|o| self.discovered.get(o))?;
+        discovered.get(k - listed).map(String::as_str)
+    }
+
+    /// Whether the `k`-th dependency of edge `i`, which names `i` itself, is left out
+    /// rather than a cycle: in a phony edge of one output (Ninja drops those, which old
+    /// CMake versions wrote), or among the discovered dependencies (a depfile naming its
+    /// own output; the importer never made that a dep).
+    fn ignores_itself(&self, i: usize, k: usize) -> bool {
+        let edge = &self.file.edges[i];
+        let listed = edge.inputs.len() + edge.implicit_inputs.len() + edge.order_only.len();
+        let phony_alias = edge.is_phony()
+            && edge.outputs.len() == 1
+            && edge.implicit_outputs.is_empty()
+            && edge.implicit_inputs.is_empty();
+        phony_alias || k >= listed
+    }
+
+    /// "build.ninja:3: dependency cycle: a -> b -> c -> a": `path` (made by edge `j`, open
+    /// on the stack) closes the loop from the top of the stack.
+    fn cycle_error(&self, stack: &[Frame], j: usize, path: &str) -> ImportError {
+        let from = stack.iter().rposition(|f| f.edge == j).unwrap_or(0);
+        let mut nodes = vec![path.to_string()];
+        nodes.extend(stack[from + 1..].iter().map(|f| f.via.to_string()));
+        nodes.push(path.to_string());
+        let closing = stack.last().map_or(j, |f| f.edge);
+        self.edge_error(&self.file.edges[closing], describe_cycle(&nodes, "files"))
     }
 
     /// Sets the root: the one asked for (which must hold everything), or the deepest
@@ -562,7 +653,7 @@ impl<'a> Importer<'a> {
     fn edge_error(&self, edge: &Edge, message: String) -> ImportError {
         ImportError::Edge {
             location: edge.location.to_string(),
-            message,
+            message: clip(&message, MAX_MESSAGE).into_owned(),
         }
     }
 
@@ -576,12 +667,12 @@ impl<'a> Importer<'a> {
         let mut expanded = Vec::new();
         for path in self.wanted_inputs(edge) {
             expanded.clear();
-            self.expand_phony(path, &mut expanded);
+            self.expand_phony(path, &mut expanded)?;
             for &path in &expanded {
                 match self.classify(path) {
                     Source::Step(j) if j != i => {
                         dep_edges.push(j);
-                        dep_edges.extend_from_slice(self.thin_archive_members(j));
+                        dep_edges.extend_from_slice(self.thin_archive_members(j)?);
                     }
                     Source::Step(_) => {}
                     Source::File(rel) => inputs.push(rel),
@@ -596,7 +687,7 @@ impl<'a> Importer<'a> {
                 }
             }
         }
-        self.named_in_command(i, edge, &mut inputs, &mut dep_edges);
+        self.named_in_command(i, edge, &mut inputs, &mut dep_edges)?;
         if !edge.dyndep.is_empty() {
             self.tally.dyndep.push(edge.location.to_string());
         }
@@ -630,7 +721,7 @@ impl<'a> Importer<'a> {
         edge: &'a Edge,
         inputs: &mut Vec<String>,
         dep_edges: &mut Vec<usize>,
-    ) {
+    ) -> Result<(), ImportError> {
         let texts = [edge.command.as_str(), edge.rspfile_content.as_str()];
         for word in texts.into_iter().flat_map(command_path_words) {
             if word == edge.depfile || word == edge.rspfile {
@@ -639,7 +730,7 @@ impl<'a> Importer<'a> {
             match self.classify(word) {
                 Source::Step(j) if j != i => {
                     dep_edges.push(j);
-                    dep_edges.extend_from_slice(self.thin_archive_members(j));
+                    dep_edges.extend_from_slice(self.thin_archive_members(j)?);
                 }
                 Source::File(rel) => {
                     let leftover = !self.build_rel.is_empty()
@@ -651,11 +742,12 @@ impl<'a> Importer<'a> {
                 _ => {}
             }
         }
+        Ok(())
     }
 
     /// A thin archive (`ar T`, Meson's static libraries) only names its members: whoever
     /// links it needs the member objects too, so they become deps of the consumer.
-    fn thin_archive_members(&mut self, j: usize) -> &[usize] {
+    fn thin_archive_members(&mut self, j: usize) -> Result<&[usize], ImportError> {
         if !self.thin_members.contains_key(&j) {
             let file = self.file;
             let edge = &file.edges[j];
@@ -663,7 +755,7 @@ impl<'a> Importer<'a> {
             if is_thin_archive_command(&edge.command) {
                 let mut expanded = Vec::new();
                 for input in &edge.inputs {
-                    self.expand_phony(input, &mut expanded);
+                    self.expand_phony(input, &mut expanded)?;
                 }
                 for path in expanded {
                     if let Source::Step(k) = self.classify(path) {
@@ -673,11 +765,15 @@ impl<'a> Importer<'a> {
             }
             self.thin_members.insert(j, members);
         }
-        self.thin_members.get(&j).map_or(&[], Vec::as_slice)
+        Ok(self.thin_members.get(&j).map_or(&[], Vec::as_slice))
     }
 
     fn outputs(&mut self, edge: &'a Edge) -> Result<Vec<String>, ImportError> {
         let mut out: Vec<String> = Vec::with_capacity(edge.outputs.len());
+        // Few outputs (nearly every edge) are compared; many go through a set, so an edge
+        // of 100,000 outputs costs no quadratic time.
+        let many = edge.outputs.len() + edge.implicit_outputs.len() > SCANNED_OUTPUTS;
+        let mut seen: FastSet<String> = FastSet::default();
         for o in edge.all_outputs() {
             let resolved = self.resolve(o);
             let abs = self.resolved.abs(resolved);
@@ -690,7 +786,12 @@ impl<'a> Importer<'a> {
                 return Err(self.edge_error(edge, message));
             };
             // One file spelled twice (`a.h`, `/abs/build/a.h`) is one output.
-            if !out.iter().any(|seen| seen == rel) {
+            let fresh = if many {
+                seen.insert(rel.to_string())
+            } else {
+                !out.iter().any(|seen| seen == rel)
+            };
+            if fresh {
                 out.push(rel.to_string());
             }
         }
@@ -740,29 +841,91 @@ impl<'a> Importer<'a> {
         }
     }
 
-    /// Appends what a path stands for: itself, or a phony path's own inputs.
-    fn expand_phony(&mut self, path: &'a str, out: &mut Vec<&'a str>) {
-        let file = self.file;
-        let Some(j) = self.resolve(path).producer else {
+    /// Appends what a path stands for: itself, or a phony path's own inputs (through
+    /// phony edges of phony edges).
+    fn expand_phony(&mut self, path: &'a str, out: &mut Vec<&'a str>) -> Result<(), ImportError> {
+        let Some(j) = self.phony_with_inputs(path) else {
             out.push(path);
-            return;
+            return Ok(());
         };
-        let edge = &file.edges[j];
-        if !edge.is_phony() || all_inputs(edge).next().is_none() {
-            out.push(path);
-            return;
+        if !self.phony_memo.contains_key(&j) {
+            self.expand_phony_edge(j)?;
         }
-        if let Some(done) = self.phony_memo.get(&j) {
-            out.extend_from_slice(done);
-            return;
-        }
+        let done = self.phony_memo.get(&j).map_or(&[][..], Vec::as_slice);
+        self.phony_paths = self.phony_paths.saturating_add(done.len());
+        out.extend_from_slice(done);
+        self.check_phony_paths(j)
+    }
+
+    /// The phony edge with inputs that makes `path`, if one does.
+    fn phony_with_inputs(&mut self, path: &'a str) -> Option<usize> {
+        let j = self.resolve(path).producer?;
+        let edge = &self.file.edges[j];
+        (edge.is_phony() && input_at(edge, 0).is_some()).then_some(j)
+    }
+
+    /// Works out what phony edge `j` stands for, and every phony edge below it, each
+    /// once, children first; each list sorted and without duplicates (a phony made of
+    /// two of another, forty times over, stands for as few paths as it names). An
+    /// explicit stack: a chain of 100,000 phony edges overflows no stack.
+    fn expand_phony_edge(&mut self, j: usize) -> Result<(), ImportError> {
+        let file = self.file;
+        // (phony edge, its next input, the paths it stands for so far)
+        let mut stack: Vec<(usize, usize, Vec<&'a str>)> = vec![(j, 0, Vec::new())];
+        // Started ones are remembered empty at once: a loop (refused by `select` before
+        // any step is made) would end here instead of running on.
         self.phony_memo.insert(j, Vec::new());
-        let mut expanded = Vec::new();
-        for input in all_inputs(edge) {
-            self.expand_phony(input, &mut expanded);
+        while let Some(top) = stack.last_mut() {
+            let edge = &file.edges[top.0];
+            let Some(input) = input_at(edge, top.1) else {
+                let (edge, _, mut paths) = stack.pop().unwrap_or_default();
+                paths.sort_unstable();
+                paths.dedup();
+                if let Some(parent) = stack.last_mut() {
+                    parent.2.extend_from_slice(&paths);
+                    self.phony_paths = self.phony_paths.saturating_add(paths.len());
+                }
+                self.phony_memo.insert(edge, paths);
+                self.check_phony_paths(j)?;
+                continue;
+            };
+            top.1 += 1;
+            let Some(k) = self.phony_with_inputs(input) else {
+                self.phony_paths = self.phony_paths.saturating_add(1);
+                if let Some(top) = stack.last_mut() {
+                    top.2.push(input);
+                }
+                self.check_phony_paths(j)?;
+                continue;
+            };
+            match self.phony_memo.get(&k) {
+                Some(done) => {
+                    self.phony_paths = self.phony_paths.saturating_add(done.len());
+                    if let Some(top) = stack.last_mut() {
+                        top.2.extend_from_slice(done);
+                    }
+                    self.check_phony_paths(j)?;
+                }
+                None => {
+                    self.phony_memo.insert(k, Vec::new());
+                    stack.push((k, 0, Vec::new()));
+                }
+            }
         }
-        out.extend_from_slice(&expanded);
-        self.phony_memo.insert(j, expanded);
+        Ok(())
+    }
+
+    /// Refuses to go on once the phony edges have stood for more than
+    /// [`MAX_PHONY_PATHS`] paths in all (phony edge `j` being expanded).
+    fn check_phony_paths(&self, j: usize) -> Result<(), ImportError> {
+        if self.phony_paths <= MAX_PHONY_PATHS {
+            return Ok(());
+        }
+        let message = format!(
+            "the phony targets of the build stand for more than {MAX_PHONY_PATHS} paths in all (here '{}'): phony targets that each name many others?",
+            self.file.edges[j].outputs.first().map_or("", String::as_str)
+        );
+        Err(self.edge_error(&self.file.edges[j], message))
     }
 
     /// The shell script of a step: create output dirs, enter the build dir, run.
@@ -777,11 +940,15 @@ impl<'a> Importer<'a> {
         dirs.sort_unstable();
         dirs.dedup();
         let mut script = String::with_capacity(edge.command.len() + 64);
+        let parents = (dirs.len() > SCANNED_OUTPUTS).then(|| ancestors(&dirs));
         // Only the deepest directories: `mkdir -p` creates their parents.
         for dir in &dirs {
-            let has_subdir = dirs
-                .iter()
-                .any(|o| relative_inside_str(dir, o).is_some_and(|rest| !rest.is_empty()));
+            let has_subdir = match &parents {
+                Some(parents) => parents.contains(dir),
+                None => dirs
+                    .iter()
+                    .any(|o| relative_inside_str(dir, o).is_some_and(|rest| !rest.is_empty())),
+            };
             if !has_subdir {
                 script.push_str(if script.is_empty() { "mkdir -p " } else { " " });
                 push_shell_escaped(&mut script, dir);
@@ -854,6 +1021,25 @@ impl<'a> Importer<'a> {
     }
 }
 
+/// Outputs (or output directories) of one edge compared pairwise; more go through a set.
+const SCANNED_OUTPUTS: usize = 16;
+
+/// Every proper ancestor of the relative directories `dirs` (`a` and `a/b` for `a/b/c`).
+fn ancestors<'d>(dirs: &[&'d str]) -> FastSet<&'d str> {
+    let mut parents = FastSet::default();
+    for dir in dirs {
+        let mut dir: &str = dir;
+        while let Some((parent, _)) = dir.rsplit_once('/') {
+            // Its own ancestors are in already.
+            if !parents.insert(parent) {
+                break;
+            }
+            dir = parent;
+        }
+    }
+    parents
+}
+
 /// The pieces of a shell command between `&`, `|`, `;`, `(`, `)` and newlines (what
 /// `split` on those characters gives, found by a byte scan: they are all ASCII).
 fn command_segments(command: &str) -> impl Iterator<Item = &str> {
@@ -922,6 +1108,24 @@ fn count(counter: &mut usize, example: &mut Option<String>, path: String) {
     example.get_or_insert(path);
 }
 
+/// The `k`-th of an edge's inputs, implicit and order-only inputs (what [`all_inputs`]
+/// gives), found without walking the ones before it.
+fn input_at(edge: &Edge, k: usize) -> Option<&str> {
+    let mut k = k;
+    for list in [&edge.inputs, &edge.implicit_inputs, &edge.order_only] {
+        match list.get(k) {
+            Some(path) => return Some(path),
+            None => k -= list.len(),
+        }
+    }
+    None
+}
+
+/// Most paths the phony edges of a build may stand for, all expansions together (what a
+/// step's inputs and deps are made of): far above a real build's, far below what phony
+/// targets that each name many others could ask for.
+const MAX_PHONY_PATHS: usize = 32_000_000;
+
 fn all_inputs(edge: &Edge) -> impl Iterator<Item = &String> {
     edge.inputs
         .iter()
@@ -976,17 +1180,19 @@ fn notes(tally: &Tally, file: &str) -> Vec<String> {
         notes.push(format!(
             "{} step(s) compile with a depfile but Ninja has not recorded what they include (no .ninja_deps entry, no depfile on disk), e.g. `{}`: the headers they read are not inputs yet, so they may fail in the sandbox or miss header changes. Build once with `ninja -C {}`, then import again.",
             tally.undiscovered.len(),
-            tally.undiscovered[0],
+            clip(&tally.undiscovered[0], MAX_SHOWN),
             if dir.is_empty() { "." } else { &dir }
         ));
     }
     if let Some(example) = &tally.outside_example {
+        let example = clip(example, MAX_SHOWN);
         notes.push(format!(
             "{} input(s) outside the graph's root were left out, e.g. `{example}`: system files belong to the toolchain (the compiler itself is hashed as a tool)",
             tally.outside
         ));
     }
     if let Some(example) = &tally.missing_example {
+        let example = clip(example, MAX_SHOWN);
         notes.push(format!(
             "{} input(s) named by the build file or the deps log are not files on disk and were left out, e.g. `{example}`",
             tally.missing
@@ -1029,25 +1235,31 @@ impl Import {
     }
 
     /// Writes [`Import::to_toml`]'s text to `path`, a chunk at a time (a large graph is
-    /// never held whole in memory). The file is created only once the text is known to
-    /// serialize.
+    /// never held whole in memory). The text goes to a new temporary file beside `path`,
+    /// created only once the text is known to serialize, which is then renamed over
+    /// `path`: a symlink at `path` is replaced itself, never written through (its target
+    /// is left alone), and a reader never sees half a graph.
     pub fn write_toml(&self, source: &str, path: &Path) -> anyhow::Result<()> {
         use anyhow::Context;
         use std::io::Write;
-        let mut file: Option<std::fs::File> = None;
+        let cannot = || format!("cannot write {}", path.display());
+        let mut temp: Option<TempFile> = None;
         let mut flush = |chunk: &mut String| -> anyhow::Result<()> {
-            let cannot = || format!("cannot write {}", path.display());
-            let file = match &mut file {
-                Some(file) => file,
-                None => file.insert(std::fs::File::create(path).with_context(cannot)?),
+            let temp = match &mut temp {
+                Some(temp) => temp,
+                None => temp.insert(TempFile::beside(path).with_context(cannot)?),
             };
-            file.write_all(chunk.as_bytes()).with_context(cannot)?;
+            temp.file.write_all(chunk.as_bytes()).with_context(cannot)?;
             chunk.clear();
             Ok(())
         };
         let mut chunk = String::with_capacity(2 * TOML_CHUNK);
         self.emit_toml(source, &mut chunk, &mut flush)?;
-        flush(&mut chunk)
+        flush(&mut chunk)?;
+        match temp {
+            Some(temp) => temp.rename_over(path).with_context(cannot),
+            None => Ok(()),
+        }
     }
 
     /// Appends the TOML text to `out`, handing it to `flush` whenever a chunk is full.
@@ -1063,6 +1275,65 @@ impl Import {
         } else {
             out.push_str(&toml::to_string(&self.graph)?);
             Ok(())
+        }
+    }
+}
+
+/// A new file in the directory of the file it will replace, removed unless it is
+/// renamed over it.
+struct TempFile {
+    path: PathBuf,
+    file: std::fs::File,
+    kept: bool,
+}
+
+impl TempFile {
+    /// Creates `.NAME.tmp-PID-N` beside `dest` (never an existing file: `O_EXCL`).
+    fn beside(dest: &Path) -> std::io::Result<TempFile> {
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let name = dest.file_name().unwrap_or(std::ffi::OsStr::new("graph"));
+        let mut attempt = 0u32;
+        loop {
+            let mut temp_name = std::ffi::OsString::from(".");
+            temp_name.push(name);
+            temp_name.push(format!(".tmp-{}-{attempt}", std::process::id()));
+            let path = dir.join(temp_name);
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        path,
+                        file,
+                        kept: false,
+                    })
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                    attempt += 1;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Flushes the file to disk and renames it over `dest`.
+    fn rename_over(mut self, dest: &Path) -> std::io::Result<()> {
+        self.file.sync_all()?;
+        std::fs::rename(&self.path, dest)?;
+        self.kept = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 }
@@ -1239,6 +1510,19 @@ mod tests {
         write_steps_toml::<std::io::Error>(&graph, &mut text, &mut |_| Ok(())).unwrap();
         let back: GraphFile = toml::from_str(&text).unwrap();
         assert_eq!(back, graph, "{text}");
+    }
+
+    #[test]
+    fn ancestors_are_the_directories_with_a_subdirectory() {
+        let dirs = ["a", "a/b", "a/b/c", "ab", "x/y", "x/z"];
+        let parents = ancestors(&dirs);
+        for dir in dirs {
+            let pairwise = dirs
+                .iter()
+                .any(|o| relative_inside_str(dir, o).is_some_and(|rest| !rest.is_empty()));
+            assert_eq!(parents.contains(dir), pairwise, "{dir}");
+        }
+        assert!(parents.contains("x"));
     }
 
     #[test]

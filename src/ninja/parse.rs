@@ -10,15 +10,35 @@
 //! rule 'cc'`.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::fasthash::FastMap;
+use crate::graph::{clip, MAX_MESSAGE, MAX_SHOWN};
 
 /// How deep `include`/`subninja` may nest before the parser assumes a loop.
 const MAX_INCLUDE_DEPTH: usize = 64;
+
+/// How many `include`/`subninja` statements one parse may follow in all: files that
+/// each include the next twice, 64 deep, would otherwise be read 2^64 times.
+pub const MAX_INCLUDES: usize = 250_000;
+
+/// The longest text one expansion may make (a variable's value, a path, a rule variable
+/// of an edge): far above any real build's longest command or response file, far below
+/// what forty doublings of a variable ask for (`v1 = $v0$v0`, `v2 = $v1$v1`, ...).
+pub const MAX_VALUE_BYTES: usize = 64 << 20;
+
+/// The expanded text all expansions of one parse may make together, besides
+/// [`EXPANDED_PER_BYTE`] for every byte of the build files read: a file of many lines
+/// that each expand to nearly [`MAX_VALUE_BYTES`] must stop too.
+pub const EXPANDED_BASE_BYTES: usize = 1 << 30;
+
+/// Expanded bytes allowed per byte of build file read, on top of [`EXPANDED_BASE_BYTES`]
+/// (large real builds expand to a few times their size).
+pub const EXPANDED_PER_BYTE: usize = 16;
 
 /// Variables a `rule` may set (anything else is an error, as in Ninja).
 const RULE_VARIABLES: &[&str] = &[
@@ -169,7 +189,7 @@ pub fn parse_str(text: &str, name: &str, dir: &Path) -> Result<BuildFile, NinjaE
 }
 
 fn read_text(path: &Path, name: &str) -> Result<String, NinjaError> {
-    let bytes = std::fs::read(path).map_err(|source| NinjaError::Read {
+    let bytes = super::files::read_regular(path).map_err(|source| NinjaError::Read {
         file: name.to_string(),
         source,
     })?;
@@ -394,11 +414,16 @@ impl<'t> Lexer<'t> {
         }
     }
 
+    /// An error at `line`; a message quoting a huge name or path is shortened.
     fn error_at(&self, line: usize, message: impl Into<String>) -> NinjaError {
+        let message = message.into();
         NinjaError::Syntax {
             file: self.file.to_string(),
             line,
-            message: message.into(),
+            message: match clip(&message, MAX_MESSAGE) {
+                Cow::Borrowed(_) => message,
+                Cow::Owned(clipped) => clipped,
+            },
         }
     }
 
@@ -524,9 +549,12 @@ impl<'t> Lexer<'t> {
             None => "end of file".into(),
             Some(b'\n') | Some(b'\r') => "newline".into(),
             Some(_) => {
+                // The word at the cursor, up to [`MAX_SHOWN`] characters of it.
                 let rest = &self.src[self.pos..];
-                let word: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
-                format!("'{word}'")
+                let mut word = rest.chars().take_while(|c| !c.is_whitespace());
+                let shown: String = word.by_ref().take(MAX_SHOWN).collect();
+                let more = if word.next().is_some() { "..." } else { "" };
+                format!("'{shown}{more}'")
             }
         }
     }
@@ -640,6 +668,49 @@ struct EdgePaths<'t> {
     validations: Vec<Eval<'t>>,
 }
 
+/// An expansion that would pass a bound.
+#[derive(Debug)]
+enum Overflow {
+    /// One value would pass [`MAX_VALUE_BYTES`] where `$variable` is expanded (empty:
+    /// in literal text before any variable).
+    Value(String),
+    /// All expansions together would pass the budget (bytes).
+    Total(usize),
+}
+
+impl Overflow {
+    /// The message for the expansion of `what` ("variable 'v40'", "a path").
+    fn message(&self, what: &str) -> String {
+        match self {
+            Overflow::Value(variable) => {
+                let place = if variable.is_empty() {
+                    String::new()
+                } else {
+                    format!(" where ${variable} is expanded")
+                };
+                format!(
+                    "{what} would be longer than {} MiB{place} (a variable doubled again and again?); values are bounded so that a build file cannot exhaust memory",
+                    MAX_VALUE_BYTES >> 20
+                )
+            }
+            Overflow::Total(budget) => format!(
+                "expanding {what} takes the expanded text of the build files past {} MiB (1 GiB and {EXPANDED_PER_BYTE} bytes per byte read): variables that double each other?",
+                budget >> 20
+            ),
+        }
+    }
+}
+
+/// Appends `text` (the value of `$variable`, or literal text) unless `out` would pass
+/// [`MAX_VALUE_BYTES`].
+fn push_bounded(out: &mut String, text: &str, variable: &str) -> Result<(), Overflow> {
+    if out.len().saturating_add(text.len()) > MAX_VALUE_BYTES {
+        return Err(Overflow::Value(variable.to_string()));
+    }
+    out.push_str(text);
+    Ok(())
+}
+
 /// The parser's state across files.
 struct Parser {
     dir: PathBuf,
@@ -648,6 +719,13 @@ struct Parser {
     out: BuildFile,
     /// Where rule variables are expanded before they are copied out (one buffer for all).
     scratch: String,
+    /// Bytes made by expansions so far.
+    expanded: Cell<usize>,
+    /// How many they may make: [`EXPANDED_BASE_BYTES`] and [`EXPANDED_PER_BYTE`] for
+    /// every byte read.
+    budget: usize,
+    /// `include` and `subninja` statements followed so far (see [`MAX_INCLUDES`]).
+    includes: usize,
 }
 
 impl Parser {
@@ -660,7 +738,20 @@ impl Parser {
             produced: FastMap::default(),
             out: BuildFile::default(),
             scratch: String::new(),
+            expanded: Cell::new(0),
+            budget: EXPANDED_BASE_BYTES,
+            includes: 0,
         }
+    }
+
+    /// Counts `bytes` of expanded text against the budget.
+    fn spend(&self, bytes: usize) -> Result<(), Overflow> {
+        let expanded = self.expanded.get().saturating_add(bytes);
+        if expanded > self.budget {
+            return Err(Overflow::Total(self.budget));
+        }
+        self.expanded.set(expanded);
+        Ok(())
     }
 
     fn parse(
@@ -671,6 +762,9 @@ impl Parser {
         depth: usize,
     ) -> Result<(), NinjaError> {
         let mut lx = Lexer::new(text, name);
+        self.budget = self
+            .budget
+            .saturating_add(text.len().saturating_mul(EXPANDED_PER_BYTE));
         while lx.next_statement()? {
             self.statement(&mut lx, scope, depth)?;
         }
@@ -694,7 +788,9 @@ impl Parser {
             "subninja" => self.include(lx, scope, depth, true),
             name => {
                 let value = self.binding_value(lx)?;
-                let value = self.eval_in_scope(&value, scope);
+                let value = self
+                    .eval_in_scope(&value, scope)
+                    .map_err(|o| lx.error_at(line, o.message(&format!("variable '{name}'"))))?;
                 self.scopes[scope].vars.insert(name.to_string(), value);
                 Ok(())
             }
@@ -738,41 +834,56 @@ impl Parser {
         }
     }
 
-    fn eval_in_scope(&self, eval: &Eval, scope: usize) -> String {
-        self.eval_with(eval, &[], scope)
+    fn eval_in_scope(&self, eval: &Eval, scope: usize) -> Result<String, Overflow> {
+        self.eval_with(eval, &EdgeVars::default(), scope)
     }
 
     /// [`Parser::eval_in_scope`], borrowing the text when it is one literal.
-    fn eval_borrowed<'t>(&self, eval: &Eval<'t>, scope: usize) -> Cow<'t, str> {
+    fn eval_borrowed<'t>(&self, eval: &Eval<'t>, scope: usize) -> Result<Cow<'t, str>, Overflow> {
         match eval.as_literal() {
-            Some(text) => Cow::Borrowed(text),
-            None => Cow::Owned(self.eval_in_scope(eval, scope)),
+            Some(text) => Ok(Cow::Borrowed(text)),
+            None => Ok(Cow::Owned(self.eval_in_scope(eval, scope)?)),
         }
     }
 
-    /// Evaluates with an edge's bindings first, then the scope chain.
-    fn eval_with(&self, eval: &Eval, edge_vars: &[(&str, Cow<str>)], scope: usize) -> String {
+    /// Evaluates with an edge's bindings first, then the scope chain; bounded by
+    /// [`MAX_VALUE_BYTES`] and the budget.
+    fn eval_with(
+        &self,
+        eval: &Eval,
+        edge_vars: &EdgeVars,
+        scope: usize,
+    ) -> Result<String, Overflow> {
         let mut out = String::new();
+        // Literal text that passes the bound is blamed on the last variable before it.
+        let mut last = "";
         for piece in eval.pieces() {
             match piece {
-                Piece::Literal(text) => out.push_str(text),
+                Piece::Literal(text) => push_bounded(&mut out, text, last)?,
                 Piece::Variable(name) => {
-                    if let Some((_, v)) = edge_vars.iter().rev().find(|(k, _)| *k == name) {
-                        out.push_str(v);
+                    last = name;
+                    if let Some(v) = edge_vars.get(name) {
+                        push_bounded(&mut out, v, name)?;
                     } else if let Some(v) = self.lookup_scope(scope, name) {
-                        out.push_str(v);
+                        push_bounded(&mut out, v, name)?;
                     }
                 }
             }
         }
-        out
+        self.spend(out.len())?;
+        Ok(out)
     }
 
     /// A path of a build statement, evaluated and canonicalized.
-    fn eval_path(&self, eval: &Eval, edge_vars: &[(&str, Cow<str>)], scope: usize) -> String {
+    fn eval_path(
+        &self,
+        eval: &Eval,
+        edge_vars: &EdgeVars,
+        scope: usize,
+    ) -> Result<String, Overflow> {
         match eval.as_literal() {
-            Some(text) => canonicalize_path(text),
-            None => canonicalize_owned(self.eval_with(eval, edge_vars, scope)),
+            Some(text) => Ok(canonicalize_path(text)),
+            None => Ok(canonicalize_owned(self.eval_with(eval, edge_vars, scope)?)),
         }
     }
 
@@ -819,7 +930,9 @@ impl Parser {
             if key != "depth" {
                 return Err(lx.error_at(lx.line - 1, format!("unexpected variable '{key}'")));
             }
-            let text = self.eval_in_scope(&value, scope);
+            let text = self
+                .eval_in_scope(&value, scope)
+                .map_err(|o| lx.error_at(lx.line - 1, o.message("the pool depth")))?;
             let parsed = text
                 .trim()
                 .parse::<usize>()
@@ -837,7 +950,10 @@ impl Parser {
             return Err(lx.error("expected target name"));
         }
         for path in &paths {
-            let target = canonicalize_path(&self.eval_in_scope(path, scope));
+            let target = self
+                .eval_in_scope(path, scope)
+                .map_err(|o| lx.error(o.message("a default target")))?;
+            let target = canonicalize_path(&target);
             if !self.produced.contains_key(&target) {
                 return Err(lx.error(format!("unknown target '{target}'")));
             }
@@ -863,9 +979,18 @@ impl Parser {
         if depth >= MAX_INCLUDE_DEPTH {
             return Err(lx.error_at(line, "include/subninja nesting too deep (a loop?)"));
         }
-        let rel = self.eval_in_scope(&path, scope);
+        self.includes += 1;
+        if self.includes > MAX_INCLUDES {
+            return Err(lx.error_at(
+                line,
+                format!("more than {MAX_INCLUDES} include and subninja statements followed in all (files that include each other many times over?)"),
+            ));
+        }
+        let rel = self
+            .eval_in_scope(&path, scope)
+            .map_err(|o| lx.error_at(line, o.message("the included path")))?;
         let file = self.dir.join(&rel);
-        let text = std::fs::read(&file)
+        let text = super::files::read_regular(&file)
             .map_err(|e| lx.error_at(line, format!("loading '{rel}': {e}")))
             .and_then(|bytes| {
                 String::from_utf8(bytes)
@@ -929,26 +1054,29 @@ impl Parser {
             .find_rule(scope, rule_name)
             .ok_or_else(|| lx.error(format!("unknown build rule '{rule_name}'")))?;
         self.edge_inputs(lx, &mut paths)?;
-        let mut edge_vars: Vec<(&str, Cow<str>)> = Vec::new();
+        let mut edge_vars = EdgeVars::default();
         while lx.binding_follows() {
             let (key, value) = self.binding(lx)?;
-            let value = self.eval_borrowed(&value, scope);
-            edge_vars.push((key, value));
+            let value = self
+                .eval_borrowed(&value, scope)
+                .map_err(|o| lx.error_at(lx.line - 1, o.message(&format!("variable '{key}'"))))?;
+            edge_vars.push(key, value);
         }
-        let list = |evals: &[Eval]| -> Vec<String> {
+        let list = |evals: &[Eval]| -> Result<Vec<String>, NinjaError> {
             evals
                 .iter()
                 .map(|e| self.eval_path(e, &edge_vars, scope))
-                .collect()
+                .collect::<Result<_, _>>()
+                .map_err(|o| lx.error_at(line, o.message("a path")))
         };
         let mut edge = Edge {
             rule: rule_name.to_string(),
-            outputs: list(&paths.outputs),
-            implicit_outputs: list(&paths.implicit_outputs),
-            inputs: list(&paths.inputs),
-            implicit_inputs: list(&paths.implicit_inputs),
-            order_only: list(&paths.order_only),
-            validations: list(&paths.validations),
+            outputs: list(&paths.outputs)?,
+            implicit_outputs: list(&paths.implicit_outputs)?,
+            inputs: list(&paths.inputs)?,
+            implicit_inputs: list(&paths.implicit_inputs)?,
+            order_only: list(&paths.order_only)?,
+            validations: list(&paths.validations)?,
             location: Location {
                 file: Arc::clone(&lx.shared_file),
                 line,
@@ -1027,11 +1155,64 @@ impl RuleVars {
     }
 }
 
+/// The bindings of one build statement, in order (a later one shadows an earlier one of
+/// the same name). Looked up by a scan while there are few, by a map beyond that, so
+/// that a statement of many bindings and many paths costs no quadratic time.
+#[derive(Default)]
+struct EdgeVars<'t> {
+    list: Vec<(&'t str, Cow<'t, str>)>,
+    /// Name -> position of its last binding, once there are more than [`SCANNED_VARS`].
+    index: FastMap<&'t str, usize>,
+}
+
+/// Bindings looked up by a scan (nearly every statement has no more).
+const SCANNED_VARS: usize = 16;
+
+impl<'t> EdgeVars<'t> {
+    fn push(&mut self, name: &'t str, value: Cow<'t, str>) {
+        self.list.push((name, value));
+        if self.list.len() > SCANNED_VARS {
+            if self.index.is_empty() {
+                for (i, (name, _)) in self.list.iter().enumerate() {
+                    self.index.insert(name, i);
+                }
+            } else {
+                self.index.insert(name, self.list.len() - 1);
+            }
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        if self.list.len() > SCANNED_VARS {
+            return self.index.get(name).map(|&i| &*self.list[i].1);
+        }
+        self.list
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| &**v)
+    }
+}
+
+/// Why a rule variable could not be expanded.
+enum LookupError {
+    /// Rule variables that refer to each other in a loop (the message).
+    Cycle(String),
+    /// Too long.
+    Overflow(Overflow),
+}
+
+impl From<Overflow> for LookupError {
+    fn from(overflow: Overflow) -> Self {
+        LookupError::Overflow(overflow)
+    }
+}
+
 /// Variable lookup for a rule's bindings on one edge (Ninja's `EdgeEnv`).
 struct EdgeEnv<'p> {
     parser: &'p Parser,
     rule: &'p Rule,
-    edge_vars: &'p [(&'p str, Cow<'p, str>)],
+    edge_vars: &'p EdgeVars<'p>,
     scope: usize,
     inputs: &'p [String],
     outputs: &'p [String],
@@ -1046,7 +1227,14 @@ impl<'p> EdgeEnv<'p> {
         for (value, name) in values.iter_mut().zip(EXPANDED) {
             let escape = !matches!(name, "depfile" | "rspfile" | "dyndep");
             scratch.clear();
-            self.lookup(name, escape, &mut stack, scratch)?;
+            stack.clear();
+            let what = || format!("rule variable '{name}'");
+            self.lookup(name, escape, &mut stack, scratch)
+                .and_then(|()| Ok(self.parser.spend(scratch.len())?))
+                .map_err(|e| match e {
+                    LookupError::Cycle(message) => message,
+                    LookupError::Overflow(o) => o.message(&what()),
+                })?;
             if !scratch.is_empty() {
                 *value = scratch.as_str().to_owned();
             }
@@ -1062,7 +1250,7 @@ impl<'p> EdgeEnv<'p> {
         escape: bool,
         stack: &mut Vec<&'p str>,
         out: &mut String,
-    ) -> Result<(), String> {
+    ) -> Result<(), LookupError> {
         let paths = match name {
             "in" => Some((self.inputs, " ")),
             "in_newline" => Some((self.inputs, "\n")),
@@ -1070,11 +1258,11 @@ impl<'p> EdgeEnv<'p> {
             _ => None,
         };
         if let Some((paths, separator)) = paths {
-            join_paths(out, paths, separator, escape);
+            join_paths(out, paths, separator, escape).map_err(|()| Overflow::Value(name.into()))?;
             return Ok(());
         }
-        if let Some((_, value)) = self.edge_vars.iter().rev().find(|(k, _)| *k == name) {
-            out.push_str(value);
+        if let Some(value) = self.edge_vars.get(name) {
+            push_bounded(out, value, name)?;
             return Ok(());
         }
         let rule: &'p Rule = self.rule;
@@ -1082,11 +1270,12 @@ impl<'p> EdgeEnv<'p> {
             let cycle = stack.contains(&name);
             stack.push(name);
             if cycle {
-                return Err(format!("cycle in rule variables: {}", stack.join(" -> ")));
+                let message = format!("cycle in rule variables: {}", stack.join(" -> "));
+                return Err(LookupError::Cycle(message));
             }
             for piece in eval {
                 match piece {
-                    OwnedPiece::Literal(text) => out.push_str(text),
+                    OwnedPiece::Literal(text) => push_bounded(out, text, name)?,
                     OwnedPiece::Variable(inner) => self.lookup(inner, escape, stack, out)?,
                 }
             }
@@ -1094,14 +1283,24 @@ impl<'p> EdgeEnv<'p> {
             return Ok(());
         }
         if let Some(value) = self.parser.lookup_scope(self.scope, name) {
-            out.push_str(value);
+            push_bounded(out, value, name)?;
         }
         Ok(())
     }
 }
 
-fn join_paths(out: &mut String, paths: &[String], separator: &str, escape: bool) {
+/// Appends the paths, escaped for the shell or not; `Err` (and `out` left longer than
+/// it was, but bounded) when they would pass [`MAX_VALUE_BYTES`].
+fn join_paths(out: &mut String, paths: &[String], separator: &str, escape: bool) -> Result<(), ()> {
     for (i, path) in paths.iter().enumerate() {
+        // Escaping at most quadruples a path (each `'` becomes four bytes) and adds two.
+        let most = path
+            .len()
+            .saturating_mul(4)
+            .saturating_add(2 + separator.len());
+        if out.len().saturating_add(most) > MAX_VALUE_BYTES {
+            return Err(());
+        }
         if i > 0 {
             out.push_str(separator);
         }
@@ -1111,6 +1310,7 @@ fn join_paths(out: &mut String, paths: &[String], separator: &str, escape: bool)
             out.push_str(path);
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1269,6 +1469,78 @@ mod tests {
         );
     }
 
+    /// `v1 = $v0$v0` and so on: `v{n}` is `2^n` times `v0`.
+    fn doublings(v0: &str, n: usize) -> String {
+        let mut text = format!("v0 = {v0}\n");
+        for i in 1..=n {
+            text.push_str(&format!("v{i} = $v{}$v{}\n", i - 1, i - 1));
+        }
+        text
+    }
+
+    #[test]
+    fn one_expansion_is_bounded_and_the_error_names_variable_and_line() {
+        // v0 is 16 bytes: v22 is 64 MiB, just allowed; v23 is not.
+        let err = error(&doublings("0123456789abcdef", 40));
+        assert_eq!(
+            err,
+            "build.ninja:24: variable 'v23' would be longer than 64 MiB where $v22 is expanded (a variable doubled again and again?); values are bounded so that a build file cannot exhaust memory"
+        );
+        // The same bound holds for paths, edge bindings and rule variables.
+        let base = doublings("0123456789abcdef", 22);
+        let cases = [
+            ("rule r\n  command = x\nbuild $v22$v22: r\n", "a path"),
+            (
+                "rule r\n  command = x\nbuild o: r\n  e = $v22$v22\n",
+                "variable 'e'",
+            ),
+            (
+                "rule r\n  command = $v22 $v22\nbuild o: r\n",
+                "rule variable 'command'",
+            ),
+            (
+                "rule r\n  command = $in $in\nbuild o: r $v22\n",
+                "rule variable 'command'",
+            ),
+        ];
+        for (tail, what) in cases {
+            let err = error(&format!("{base}{tail}"));
+            assert!(
+                err.contains(&format!("{what} would be longer than 64 MiB")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn all_expansions_together_are_bounded() {
+        let mut parser = Parser::new(Path::new("."));
+        parser.budget = 0;
+        // 1 KiB expanded per line of 10 bytes: past 16 bytes per byte read at once.
+        let mut text = format!("x = {}\n", "y".repeat(512));
+        for i in 0..100 {
+            text.push_str(&format!("a{i} = $x$x\n"));
+        }
+        let err = parser.parse(&text, "build.ninja", 0, 0).unwrap_err();
+        assert!(err.to_string().contains("expanding variable 'a"), "{err}");
+        // A real file stays far inside its budget.
+        let mut parser = Parser::new(Path::new("."));
+        parser.budget = 0;
+        let text =
+            "cflags = -O2 -g\nrule cc\n  command = cc $cflags -c $in -o $out\nbuild a.o: cc a.c\n";
+        parser.parse(text, "build.ninja", 0, 0).unwrap();
+    }
+
+    #[test]
+    fn many_bindings_of_one_statement_shadow_in_order() {
+        let mut text = String::from("rule r\n  command = echo $v0 $v39 $w\nbuild o: r\n");
+        for i in 0..40 {
+            text.push_str(&format!("  v{i} = {i}\n"));
+        }
+        text.push_str("  w = a\n  w = b\n");
+        assert_eq!(parse(&text).edges[0].command, "echo 0 39 b");
+    }
+
     #[test]
     fn recursive_rule_variables_are_an_error() {
         let err = error("rule r\n  command = $depfile\n  depfile = $command\nbuild o: r\n");
@@ -1296,6 +1568,24 @@ mod tests {
         let file = parse_file(&main).unwrap();
         assert_eq!(file.edges[0].command, "cc -O3 sub.c");
         assert_eq!(file.edges[1].command, "cc -g a.c");
+    }
+
+    #[test]
+    fn includes_that_fan_out_stop_at_the_bound() {
+        // Each file includes the next twice: 2^41 reads without a bound.
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..41 {
+            let next = format!("include f{}.ninja\n", i + 1);
+            std::fs::write(dir.path().join(format!("f{i}.ninja")), next.repeat(2)).unwrap();
+        }
+        std::fs::write(dir.path().join("f41.ninja"), "").unwrap();
+        let main = dir.path().join("build.ninja");
+        std::fs::write(&main, "include f0.ninja\n").unwrap();
+        let err = parse_file(&main).unwrap_err().to_string();
+        assert!(
+            err.contains("f39.ninja:1: more than 250000 include and subninja statements followed in all (files that include each other many times over?)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -604,28 +604,10 @@ pub(super) fn peak_rss_of_children() -> u64 {
 
 /// Parses a size: bytes ("1048576"), or a number with a unit: `k`, `M`, `G`, `T`
 /// (powers of 1024; `KiB`, `MB`, `GiB`… are read the same), e.g. "512M", "1.5G".
+/// `None` for zero, anything above `u64::MAX` and anything else (see
+/// [`crate::graph::read_size`], which says why).
 pub fn parse_size(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.trim().parse().ok()?;
-    let unit = unit.trim().to_ascii_lowercase();
-    let unit = unit
-        .strip_suffix("ib")
-        .or_else(|| unit.strip_suffix('b'))
-        .unwrap_or(&unit);
-    let scale: u64 = match unit {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        _ => return None,
-    };
-    let bytes = number * scale as f64;
-    (bytes.is_finite() && bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+    crate::graph::read_size(text).ok()
 }
 
 /// A size for people: "4 GiB", "512 MiB", "1000 bytes".
