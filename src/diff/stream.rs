@@ -220,9 +220,10 @@ pub(crate) fn item(path: &str, found: InPlace, cx: &Cx) -> Option<DiffItem> {
     item.evidence.notes.insert(
         0,
         format!(
-            "compared as two streams, in place (the content does not fit in --max-memory {}): {} differing ranges{}, explained in windows around the first {shown}",
+            "compared as two streams, in place (the content does not fit in --max-memory {}): {} differing range{}{}, explained in windows around the first {shown}",
             super::budget::show_bytes(cx.budget.limit()),
             found.ranges,
+            if found.ranges == 1 { "" } else { "s" },
             if found.stopped { " before the comparison stopped" } else { "" },
         ),
     );

@@ -92,14 +92,29 @@ pub(crate) fn unified_diff(
         let cut = lines.next().is_some();
         return (kept, cut);
     }
-    let ops = align::diff(&la, &lb, deadline).ops;
+    render(
+        path,
+        (&la, &lb),
+        align::diff(&la, &lb, deadline).ops,
+        max_lines,
+    )
+}
+
+/// Writes the unified diff of lines `la` and `lb` aligned by `ops`, in the format of
+/// `similar`'s, up to `max_lines` lines; true if it was cut.
+fn render(
+    path: &str,
+    (la, lb): (&[&str], &[&str]),
+    ops: Vec<DiffOp>,
+    max_lines: usize,
+) -> (String, bool) {
     let mut out = Render {
         text: format!("--- a/{path}\n+++ b/{path}\n"),
         lines: 2,
         max: max_lines,
     };
     for group in similar::group_diff_ops(ops, 3) {
-        if !out.hunk(&group, &la, &lb) {
+        if !out.hunk(&group, la, lb) {
             return (out.text, true);
         }
     }
@@ -218,6 +233,31 @@ mod tests {
         assert!(is_text("héllo\n".as_bytes()));
         assert!(!is_text(b"a\0b"));
         assert!(!is_text(b"\xff\xfe"));
+    }
+
+    #[test]
+    fn large_texts_are_shown_in_the_format_of_small_ones() {
+        let a: String = (0..3000)
+            .map(|i| match i % 7 {
+                0 => format!("line {i}\r\n"),
+                _ => format!("line {i}\n"),
+            })
+            .collect();
+        let mut b = a
+            .replace("line 10\n", "changed\n")
+            .replace("line 2001\n", "");
+        b.push_str("no newline at the end");
+        let later = Instant::now() + Duration::from_secs(60);
+        let (small, small_cut) = unified_diff("f.txt", &a, &b, 100, later);
+        let (la, lb) = (lines(&a), lines(&b));
+        let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &la, &lb);
+        let (large, large_cut) = render("f.txt", (&la, &lb), ops, 100);
+        assert_eq!(large, small);
+        assert_eq!(large_cut, small_cut);
+        assert!(small.contains("\\ No newline at end of file"), "{small}");
+        let (cut, was_cut) = render("f.txt", (&la, &lb), align::diff(&la, &lb, later).ops, 5);
+        assert!(was_cut);
+        assert_eq!(cut.lines().count(), 5, "{cut}");
     }
 
     #[test]
