@@ -38,8 +38,10 @@ struct Window {
 /// What an in-place comparison found.
 #[derive(Default)]
 pub(crate) struct InPlace {
-    /// Bytes compared on each side (the whole streams unless it stopped early).
+    /// Bytes of side a compared (the whole stream unless it stopped early, then its
+    /// size when known).
     pub len_a: u64,
+    /// The same for side b.
     pub len_b: u64,
     /// Differing ranges found.
     pub ranges: u64,
