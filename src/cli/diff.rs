@@ -44,9 +44,10 @@ pub struct DiffArgs {
     /// "not compared: budget (memory)".
     #[arg(long, default_value = "256M", value_name = "SIZE", value_parser = crate::diff::budget::parse_size)]
     pub max_memory: u64,
-    /// Longest the comparison may take, in seconds; one item's explanation may take a
-    /// third of it. Items left when time runs out are still found to differ, but not
-    /// explained: "not compared: budget (time)".
+    /// Longest decompression and explanation may take, in seconds; one item's
+    /// explanation may take a third of it. Items left when time runs out are still
+    /// compared byte for byte and found to differ, but not explained: "not compared:
+    /// budget (time)".
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub max_time: u64,
     /// Show all evidence, not only the start of each item's.

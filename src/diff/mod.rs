@@ -138,8 +138,9 @@ pub struct DiffOptions {
     /// not fit is compared as two streams, in place, and explained in windows around its
     /// differences.
     pub max_memory: u64,
-    /// Longest time one comparison may take (default 30 s); one item's explanation may
-    /// take a third of it. Items left when it runs out are still compared for equality.
+    /// Longest time decompression and explanation may take in one comparison (default
+    /// 30 s); one item's explanation may take a third of it. Items left when it runs out
+    /// are still compared for equality.
     pub max_time: Duration,
 }
 
