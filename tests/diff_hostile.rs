@@ -421,6 +421,13 @@ fn a_binary_of_100_mib_with_scattered_changes_and_a_length_change_is_bounded() {
     assert_eq!(code, 1, "{report:#}");
     let it = item(&report, "a.bin");
     assert_covers(&it["evidence"]["byte_ranges"][0], first as u64);
+    // 200 MiB held, and the 1.7 million segments to align would not fit beside them in
+    // 256 MiB: the differing part is explained as one span, and the note says so.
+    assert!(
+        notes(it).contains("not compared: budget (memory)"),
+        "{it:#}"
+    );
+    assert_eq!(kinds(it), ["random"], "{it:#}");
 }
 
 /// Asserts that a byte range starts at the same offset on both sides and covers `at`.

@@ -644,7 +644,10 @@ impl<'c> Run<'c> {
         ta: &[TimeMatch],
         tb: &[TimeMatch],
     ) -> Vec<Found> {
-        if touches_placeholder(la, ra) || touches_placeholder(lb, rb) {
+        // Only where a known value was replaced can a placeholder stand: content that
+        // holds the marker bytes itself (random binary data does) is explained.
+        let replaced = self.maps.borrow().iter().any(|m| !m.0.is_empty());
+        if replaced && (touches_placeholder(la, ra) || touches_placeholder(lb, rb)) {
             return Vec::new();
         }
         if let Some(found) = self.zone_span(la, ra, lb, rb, ta, tb) {
@@ -1939,6 +1942,26 @@ mod tests {
         let b = b"\x7fELF\0\0 gamma alpha beta\0\x01\x02";
         let kinds: Vec<_> = c.classify(a, b).into_iter().map(|r| r.kind).collect();
         assert_eq!(kinds, [ReasonKind::Ordering]);
+    }
+
+    #[test]
+    fn marker_bytes_in_content_without_known_values_do_not_hide_a_difference() {
+        let k = KnownValues::default();
+        let c = Classifier {
+            path: "f",
+            known: &k,
+            text: false,
+            base_offset: 0,
+            base_offset_b: 0,
+            context: None,
+            limit: 50,
+            budget: None,
+        };
+        // The bytes of a placeholder's marker right before the only difference.
+        let a = b"\x7fELF\x00\x01\x02XYZ\x00tail";
+        let b = b"\x7fELF\x00\x01\x02QRS\x00tail";
+        let kinds: Vec<_> = c.classify(a, b).into_iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, [ReasonKind::Random]);
     }
 
     #[test]
