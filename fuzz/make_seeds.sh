@@ -30,6 +30,31 @@ if have ar && have gcc; then
     ar rcD "$seeds/diff_ar/lib.a" f.o d/a.txt
 fi
 cp d/sub/b.json "$seeds/diff_json/b.json"
+# Hostile seeds (small enough to commit): a gzip bomb of 8 members of 1 MiB of zeros
+# each, and a zip whose 16 central directory entries all point at one local entry (their
+# data overlap: the shape of the zip bombs that expand without bound).
+if have python3; then
+    python3 - "$seeds" <<'PY'
+import gzip, struct, sys, zlib
+seeds = sys.argv[1]
+member = gzip.compress(bytes(1 << 20), compresslevel=9, mtime=0)
+open(f"{seeds}/diff_gzip/bomb.gz", "wb").write(member * 8)
+data = bytes(1 << 20)
+c = zlib.compressobj(9, zlib.DEFLATED, -15)
+deflated = c.compress(data) + c.flush()
+crc = zlib.crc32(data)
+def fixed(name):
+    return struct.pack("<HHHIIIIHH", 20, 0, 8, 0, crc, len(deflated), len(data), len(name), 0)
+out = b"PK\x03\x04" + fixed(b"0") + b"0" + deflated
+central = len(out)
+for k in range(16):
+    name = str(k).encode()
+    out += b"PK\x01\x02" + struct.pack("<H", 20) + fixed(name) + struct.pack("<HHHII", 0, 0, 0, 0, 0) + name
+size = len(out) - central
+out += b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 16, 16, size, central, 0)
+open(f"{seeds}/diff_zip/overlap.zip", "wb").write(out)
+PY
+fi
 cp d/a.txt "$seeds/diff_text/a.txt"
 cd - >/dev/null
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -38,6 +38,18 @@ pub struct DiffArgs {
     /// Largest expansion ratio of one compressed stream or zip entry.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub max_ratio: u64,
+    /// Most bytes of content held in memory at once, as bytes or with K, M, G (binary
+    /// units). Larger content is compared as two streams, in place, and explained in
+    /// windows around its first differences; what was not compared is noted
+    /// "not compared: budget (memory)".
+    #[arg(long, default_value = "256M", value_name = "SIZE", value_parser = crate::diff::budget::parse_size)]
+    pub max_memory: u64,
+    /// Longest decompression and explanation may take, in seconds; one item's
+    /// explanation may take a third of it. Items left when time runs out are still
+    /// compared byte for byte and found to differ, but not explained: "not compared:
+    /// budget (time)".
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub max_time: u64,
     /// Show all evidence, not only the start of each item's.
     #[arg(short, long)]
     pub verbose: bool,
@@ -51,6 +63,8 @@ pub fn run(args: DiffArgs) -> anyhow::Result<Exit> {
         max_depth: args.max_depth,
         max_expanded_bytes: args.max_expanded_bytes,
         max_ratio: args.max_ratio,
+        max_memory: args.max_memory,
+        max_time: std::time::Duration::from_secs(args.max_time),
         ..DiffOptions::default()
     };
     let diff = match diff_paths(&args.a, &args.b, &opts) {

@@ -1,8 +1,6 @@
 //! `ar` archives (static libraries, .deb): member order, timestamps, uid, gid, mode.
 
-use std::io::Read;
-
-use super::members::{compare_listings, Data, EntryType, Listing, Member, Meta, Style};
+use super::members::{compare_listings, read_member, EntryType, Listing, Member, Meta, Style};
 use super::{Cx, DiffItem, Format, ItemKind};
 
 /// An `ar` archive (GNU or BSD variant).
@@ -46,13 +44,12 @@ fn list(data: &[u8], cx: &Cx) -> Listing {
                 return Err(std::io::Error::other("expansion limit reached"));
             }
             let size = h.size();
-            let mut buf = Vec::new();
-            e.read_to_end(&mut buf)?;
-            if (buf.len() as u64) < size {
+            let data = read_member(&mut e, size, cx)?;
+            let got = data.read_len().unwrap_or(0);
+            if got < size {
                 return Err(std::io::Error::other(format!(
-                    "member {} cut short: {} of {size} bytes",
+                    "member {} cut short: {got} of {size} bytes",
                     super::escape_bytes(&name),
-                    buf.len()
                 )));
             }
             Ok(Member {
@@ -60,7 +57,7 @@ fn list(data: &[u8], cx: &Cx) -> Listing {
                 entry: EntryType::File,
                 link: None,
                 meta,
-                data: Data::Bytes(buf),
+                data,
             })
         });
         match result {

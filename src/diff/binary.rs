@@ -4,10 +4,13 @@
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use similar::{capture_diff_slices_deadline, Algorithm, DiffOp};
+use similar::DiffOp;
 
-use super::classify::{aligned_ranges, split_lines, Classifier};
-use super::{ByteRange, Change, Cx, DiffItem, ItemKind};
+use std::sync::Arc;
+
+use super::budget::Budget;
+use super::classify::{aligned_ranges, count_lines, differing_lines, split_lines, Classifier};
+use super::{align, ByteRange, Change, Cx, DiffItem, ItemKind};
 
 /// Most byte ranges kept as evidence for one item.
 const MAX_RANGES: usize = 16;
@@ -19,13 +22,13 @@ const CONTEXT: usize = 16;
 /// Compares two differing blobs as bytes.
 pub(crate) fn compare_item(path: &str, a: &[u8], b: &[u8], cx: &Cx) -> DiffItem {
     let mut item = DiffItem::new(path.to_string(), ItemKind::Binary, Change::Modified);
-    item.reasons = classify(path, a, b, cx, (0, 0), None);
-    item.evidence.byte_ranges = byte_ranges(a, b);
+    item.reasons = classify(path, a, b, cx, (0, 0), None, &mut item.evidence.notes);
+    item.evidence.byte_ranges = byte_ranges(a, b, Some(cx.budget));
     item
 }
 
 /// Classifies binary content (offsets shifted by `base` on sides a and b, reasons tagged
-/// with `context`).
+/// with `context`); what a budget left unexplained goes to `notes`.
 pub(crate) fn classify(
     path: &str,
     a: &[u8],
@@ -33,6 +36,7 @@ pub(crate) fn classify(
     cx: &Cx,
     base: (u64, u64),
     context: Option<String>,
+    notes: &mut Vec<String>,
 ) -> Vec<super::Reason> {
     Classifier {
         path,
@@ -42,20 +46,22 @@ pub(crate) fn classify(
         base_offset_b: base.1,
         context,
         limit: cx.opts.max_findings_per_item,
+        budget: Some(cx.budget),
     }
-    .classify(a, b)
+    .classify_noting(a, b, notes)
 }
 
-/// The differing ranges of two blobs with hex views, at most [`MAX_RANGES`].
-pub(crate) fn byte_ranges(a: &[u8], b: &[u8]) -> Vec<ByteRange> {
+/// The differing ranges of two blobs with hex views, at most [`MAX_RANGES`]; blobs of
+/// different lengths are aligned within the budget (until its item deadline, in the
+/// memory it has left; `None` for no limit).
+pub(crate) fn byte_ranges(a: &[u8], b: &[u8], budget: Option<&Arc<Budget>>) -> Vec<ByteRange> {
     let pairs: Vec<(Range<usize>, Range<usize>)> = if a.len() == b.len() {
         aligned_ranges(a, b, CONTEXT)
-            .into_iter()
             .take(MAX_RANGES)
             .map(|r| (r.clone(), r))
             .collect()
     } else {
-        shifted_ranges(a, b)
+        shifted_ranges(a, b, budget)
     };
     pairs
         .into_iter()
@@ -70,13 +76,35 @@ pub(crate) fn byte_ranges(a: &[u8], b: &[u8]) -> Vec<ByteRange> {
         .collect()
 }
 
-/// Ranges of blobs of different lengths, found by diffing their NUL/newline segments.
-fn shifted_ranges(a: &[u8], b: &[u8]) -> Vec<(Range<usize>, Range<usize>)> {
-    let (la, lb) = (split_lines(a, false), split_lines(b, false));
-    let deadline = Instant::now() + Duration::from_secs(1);
-    let ops = capture_diff_slices_deadline(Algorithm::Myers, &la, &lb, Some(deadline));
-    let starts = |lines: &[&[u8]]| {
-        let mut acc = 0;
+/// Bytes of memory taken per segment aligned: the slice, its hash, the alignment's maps.
+const SEGMENT_COST: u64 = 64;
+
+/// Ranges of blobs of different lengths, found by aligning their NUL/newline segments
+/// (for a tenth of an item's time at most: 1 s by default) from the first that differs
+/// to the last. When the segments do
+/// not fit in the memory budget, that whole differing part is the one range.
+fn shifted_ranges(
+    a: &[u8],
+    b: &[u8],
+    budget: Option<&Arc<Budget>>,
+) -> Vec<(Range<usize>, Range<usize>)> {
+    let (ra, rb, _) = differing_lines(a, b, false);
+    let segments = count_lines(&a[ra.clone()], false) + count_lines(&b[rb.clone()], false);
+    let held = budget.map(|budget| budget.hold(segments.saturating_mul(SEGMENT_COST)));
+    if matches!(held, Some(None)) {
+        return vec![(ra, rb)];
+    }
+    let deadline = budget.map_or_else(
+        || Instant::now() + Duration::from_secs(1),
+        |b| b.step_deadline(10),
+    );
+    let (la, lb) = (
+        split_lines(&a[ra.clone()], false),
+        split_lines(&b[rb.clone()], false),
+    );
+    let ops = align::diff(&la, &lb, deadline).ops;
+    let starts = |lines: &[&[u8]], base: usize| {
+        let mut acc = base;
         let mut v: Vec<usize> = lines
             .iter()
             .map(|l| {
@@ -88,7 +116,7 @@ fn shifted_ranges(a: &[u8], b: &[u8]) -> Vec<(Range<usize>, Range<usize>)> {
         v.push(acc);
         v
     };
-    let (sa, sb) = (starts(&la), starts(&lb));
+    let (sa, sb) = (starts(&la, ra.start), starts(&lb, rb.start));
     ops.iter()
         .filter(|op| !matches!(op, DiffOp::Equal { .. }))
         .take(MAX_RANGES)
@@ -101,13 +129,20 @@ fn shifted_ranges(a: &[u8], b: &[u8]) -> Vec<(Range<usize>, Range<usize>)> {
 
 /// A hex and ASCII view of `data` around `r`, 16 bytes a line, offsets in hex.
 pub(crate) fn hex_view(data: &[u8], r: &Range<usize>) -> String {
-    let start = r.start.saturating_sub(CONTEXT) / 16 * 16;
+    hex_view_at(data, r, 0)
+}
+
+/// [`hex_view`] of a window of a larger whole that starts at offset `base`: the offsets
+/// shown are the whole's.
+pub(crate) fn hex_view_at(data: &[u8], r: &Range<usize>, base: u64) -> String {
+    let skew = (base % 16) as usize;
+    let start = ((r.start + skew).saturating_sub(CONTEXT) / 16 * 16).saturating_sub(skew);
     let end = (r.start + r.len().min(MAX_SHOWN) + CONTEXT).min(data.len());
     let mut out = String::new();
     let mut line = start;
     while line < end {
         let chunk = &data[line..(line + 16).min(data.len())];
-        out.push_str(&format!("{line:08x}  "));
+        out.push_str(&format!("{:08x}  ", base + line as u64));
         for i in 0..16 {
             match chunk.get(i) {
                 Some(byte) => out.push_str(&format!("{byte:02x} ")),
@@ -145,7 +180,7 @@ mod tests {
     fn ranges_of_shifted_blobs_point_at_the_change() {
         let a = b"aaaa\0/tmp/x\0tail\0";
         let b = b"aaaa\0/tmp/xyz\0tail\0";
-        let r = byte_ranges(a, b);
+        let r = byte_ranges(a, b, None);
         assert_eq!(r.len(), 1);
         assert_eq!((r[0].offset_a, r[0].len_a, r[0].len_b), (5, 7, 9));
     }

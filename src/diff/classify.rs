@@ -16,16 +16,18 @@
 //! then treated as known build paths for the whole item, so that every place holding
 //! them is attributed, whichever strings the line diff happened to pair.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use similar::{capture_diff_slices_deadline, Algorithm, DiffOp};
 
+use super::budget::Budget;
 use super::timestamps::{self, TimeMatch};
-use super::{entropy, escape_short, KnownValues, Reason, ReasonKind};
+use super::{align, entropy, escape_short, KnownValues, Reason, ReasonKind};
 
 /// Longest line or blob compared byte by byte; longer spans are reported whole.
 const MAX_SPAN_DIFF: usize = 16 * 1024;
@@ -39,6 +41,14 @@ const MARK: [u8; 2] = [0x01, 0x02];
 const MAX_PATHS: usize = 64;
 /// Most build path pairs inferred for one item.
 const MAX_INFERRED: usize = 4;
+/// Content larger than this (both sides) is split into lines only where it differs:
+/// the common first and last lines are left out.
+const TRIM_ABOVE: usize = 1 << 20;
+/// Bytes of memory taken per line split: the slice, its hash, and the alignment's maps.
+const LINE_COST: u64 = 64;
+/// The share of an item's time its lines may take to align before a coarser alignment
+/// is taken (a fifth: 2 s by default).
+const ALIGN_SHARE: u32 = 5;
 
 /// The remedy of an `ordering` inside one line: the same words in another order, as a
 /// printed hash set gives.
@@ -61,6 +71,9 @@ pub struct Classifier<'a> {
     pub context: Option<String>,
     /// Most reasons kept.
     pub limit: usize,
+    /// The comparison's budget: the item's deadline and the memory its lines take.
+    /// `None` sets no limit (unit tests).
+    pub(crate) budget: Option<&'a Arc<Budget>>,
 }
 
 /// One value pair known (or inferred) to differ, replaced by a placeholder.
@@ -125,8 +138,22 @@ impl Classifier<'_> {
     /// canonical orientation and mirrored back, so `classify(b, a)` gives the same
     /// reasons with the sides swapped.
     pub fn classify(&self, a: &[u8], b: &[u8]) -> Vec<Reason> {
+        self.classify_noting(a, b, &mut Vec::new())
+    }
+
+    /// Like [`Classifier::classify`], and says in `notes` what a budget left unexplained.
+    pub(crate) fn classify_noting(
+        &self,
+        a: &[u8],
+        b: &[u8],
+        notes: &mut Vec<String>,
+    ) -> Vec<Reason> {
+        let deadline = self.budget.map_or_else(
+            || Instant::now() + Duration::from_secs(1 << 30),
+            |b| b.item_deadline(),
+        );
         if a <= b {
-            return self.classify_oriented(a, b);
+            return self.classify_oriented(a, b, deadline, notes);
         }
         let known = self.known.swapped();
         let swapped = Classifier {
@@ -137,26 +164,35 @@ impl Classifier<'_> {
             base_offset_b: self.base_offset,
             context: self.context.clone(),
             limit: self.limit,
+            budget: self.budget,
         };
-        let mut reasons = swapped.classify_oriented(b, a);
+        let mut reasons = swapped.classify_oriented(b, a, deadline, notes);
         for r in &mut reasons {
             r.mirror();
         }
         reasons
     }
 
-    fn classify_oriented(&self, a: &[u8], b: &[u8]) -> Vec<Reason> {
+    fn classify_oriented(
+        &self,
+        a: &[u8],
+        b: &[u8],
+        deadline: Instant,
+        notes: &mut Vec<String>,
+    ) -> Vec<Reason> {
         let heuristic = self.known.is_empty();
-        let run = Run::new(self, known_pairs(self.known), heuristic);
+        let mut run = Run::new(self, known_pairs(self.known), heuristic, deadline);
         let mut reasons = run.classify(a, b);
         if heuristic {
             let inferred = run.inferred_build_paths();
             if !inferred.is_empty() {
                 // Again, with the build paths found treated as known: every place that
                 // holds them is attributed, and only what they do not explain is left.
-                reasons = Run::new(self, inferred, heuristic).classify(a, b);
+                run = Run::new(self, inferred, heuristic, deadline);
+                reasons = run.classify(a, b);
             }
         }
+        notes.extend(run.notes.take());
         dedupe(&mut reasons);
         reasons.truncate(self.limit);
         reasons
@@ -204,10 +240,21 @@ struct Run<'c> {
     paths: RefCell<PathsSeen>,
     /// Where placeholders stand in the normalised content of sides a and b.
     maps: RefCell<[OffsetMap; 2]>,
+    /// When the explanation must stop.
+    deadline: Instant,
+    /// Lines before the part split into lines (the common first lines left out).
+    line_base: Cell<usize>,
+    /// What a budget left unexplained.
+    notes: RefCell<Vec<String>>,
 }
 
 impl<'c> Run<'c> {
-    fn new(c: &'c Classifier<'c>, mut pairs: Vec<KnownPair>, heuristic: bool) -> Run<'c> {
+    fn new(
+        c: &'c Classifier<'c>,
+        mut pairs: Vec<KnownPair>,
+        heuristic: bool,
+        deadline: Instant,
+    ) -> Run<'c> {
         // Longest first: a build path may contain the user name.
         pairs.sort_by_key(|p| std::cmp::Reverse(p.a.len().max(p.b.len())));
         let zones = c.known.timezone.as_ref().and_then(|(za, zb)| {
@@ -243,6 +290,40 @@ impl<'c> Run<'c> {
             heuristic,
             paths: RefCell::default(),
             maps: RefCell::default(),
+            deadline,
+            line_base: Cell::new(0),
+            notes: RefCell::default(),
+        }
+    }
+
+    fn out_of_time(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Notes that the time ran out with `what` left unexplained (once per item).
+    fn note_time(&self, what: &str) {
+        let note = format!(
+            "{} (time): {what} (--max-time)",
+            super::budget::NOT_COMPARED
+        );
+        let mut notes = self.notes.borrow_mut();
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+
+    /// Holds `n` bytes of the memory budget while the guard lives; `None` if they do
+    /// not fit (and a note saying what was not done).
+    fn hold(&self, n: u64, what: &str) -> Option<Option<super::budget::Held>> {
+        let Some(budget) = self.c.budget else {
+            return Some(None);
+        };
+        match budget.hold(n) {
+            Some(held) => Some(Some(held)),
+            None => {
+                self.notes.borrow_mut().push(budget.memory_note(what));
+                None
+            }
         }
     }
 
@@ -261,7 +342,11 @@ impl<'c> Run<'c> {
     /// Replaces differential occurrences of known values by shared placeholders, and
     /// remembers where they were, so that offsets found in the normalised content are
     /// reported in the original one.
-    fn normalize(&self, a: &[u8], b: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<Reason>) {
+    fn normalize<'d>(
+        &self,
+        a: &'d [u8],
+        b: &'d [u8],
+    ) -> (Cow<'d, [u8]>, Cow<'d, [u8]>, Vec<Reason>) {
         let c = self.c;
         let mut reasons = Vec::new();
         let (mut needles_a, mut needles_b) = (Vec::new(), Vec::new());
@@ -306,31 +391,73 @@ impl<'c> Run<'c> {
     }
 
     fn classify_normalized(&self, a: &[u8], b: &[u8]) -> Vec<Reason> {
-        if !self.c.text && a.len() == b.len() {
+        let text = self.c.text;
+        if !text && a.len() == b.len() {
             return self.classify_aligned(a, b);
         }
-        let la = split_lines(a, self.c.text);
-        let lb = split_lines(b, self.c.text);
+        let (ra, rb, line_base) = differing_lines(a, b, text);
+        let lines = count_lines(&a[ra.clone()], text) + count_lines(&b[rb.clone()], text);
+        let Some(_held) = self.hold(
+            lines.saturating_mul(LINE_COST),
+            &format!(
+                "{lines} lines are too many to align: the differing part is explained as one span"
+            ),
+        ) else {
+            return self.one_span(a, b, ra, rb, line_base);
+        };
+        self.line_base.set(line_base);
+        let la = split_lines(&a[ra], text);
+        let lb = split_lines(&b[rb], text);
         if is_reordering(&la, &lb) {
             return vec![self.ordering_reason(&la, &lb)];
         }
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let ops = capture_diff_slices_deadline(Algorithm::Myers, &la, &lb, Some(deadline));
+        let deadline = self.c.budget.map_or_else(
+            || Instant::now() + Duration::from_secs(2),
+            |b| b.step_deadline(ALIGN_SHARE).min(self.deadline),
+        );
+        let ops = align::diff(&la, &lb, deadline).ops;
         let hunks = hunks(&ops);
         let mut reasons = Vec::new();
         let moved = moved_lines(&hunks, &la, &lb);
         if !moved.is_empty() {
             reasons.push(self.ordering_reason(&la, &lb));
         }
-        for (ra, rb) in hunks {
-            let old: Vec<usize> = ra.filter(|&i| !moved.contains(la[i])).collect();
-            let new: Vec<usize> = rb.filter(|&i| !moved.contains(lb[i])).collect();
-            reasons.extend(self.classify_hunk(a, b, &la, &lb, &old, &new));
-            if reasons.len() > self.c.limit * 2 {
+        let mut seen = Seen::new(self.c.limit * 2);
+        for (n, (ra, rb)) in hunks.iter().enumerate() {
+            if self.out_of_time() {
+                self.note_time(&format!(
+                    "{n} of {} differing regions explained",
+                    hunks.len()
+                ));
+                break;
+            }
+            let old: Vec<usize> = ra.clone().filter(|&i| !moved.contains(la[i])).collect();
+            let new: Vec<usize> = rb.clone().filter(|&i| !moved.contains(lb[i])).collect();
+            reasons.extend(self.classify_hunk(a, b, (&la, &lb), (&old, &new), &mut seen));
+            if seen.full() {
                 break;
             }
         }
         reasons
+    }
+
+    /// The differing part of content with too many lines to align, explained as one span
+    /// (from the first differing line to the last).
+    fn one_span(
+        &self,
+        a: &[u8],
+        b: &[u8],
+        ra: Range<usize>,
+        rb: Range<usize>,
+        line_base: usize,
+    ) -> Vec<Reason> {
+        let loc = Loc {
+            off_a: ra.start,
+            off_b: rb.start,
+            line_a: line_base,
+            line_b: line_base,
+        };
+        self.classify_pair(&a[ra], &b[rb], loc)
     }
 
     /// Equal-length binaries: compare byte for byte, explain each range in a window.
@@ -339,7 +466,13 @@ impl<'c> Run<'c> {
         let c = self.c;
         let mut out = Vec::new();
         let mut seen_segments: Vec<usize> = Vec::new();
-        for r in aligned_ranges(a, b, 4) {
+        for (n, r) in aligned_ranges(a, b, 4).enumerate() {
+            if self.out_of_time() {
+                self.note_time(&format!("{n} differing ranges explained, not the rest"));
+                break;
+            }
+            // A range this long is explained from its start: no value is that long.
+            let r = r.start..r.end.min(r.start + MAX_SPAN_DIFF);
             let lo = r.start.saturating_sub(WINDOW);
             let hi = (r.end + WINDOW).min(a.len());
             let (wa, wb) = (&a[lo..hi], &b[lo..hi]);
@@ -401,33 +534,47 @@ impl<'c> Run<'c> {
                 .unwrap_or_default()
         };
         let mut r = self.reason(ReasonKind::Ordering, show(la), show(lb));
-        r.line = self.c.text.then_some(first as u64 + 1);
+        r.line = self
+            .c
+            .text
+            .then_some((self.line_base.get() + first) as u64 + 1);
         r.line_b = r.line;
         r
     }
 
+    /// Explains one hunk: its lines pair by pair when both sides have as many, else as
+    /// one blob. Stops once `seen` is full, or when the time is up.
     fn classify_hunk(
         &self,
         a: &[u8],
         b: &[u8],
-        la: &[&[u8]],
-        lb: &[&[u8]],
-        old: &[usize],
-        new: &[usize],
+        (la, lb): (&[&[u8]], &[&[u8]]),
+        (old, new): (&[usize], &[usize]),
+        seen: &mut Seen,
     ) -> Vec<Reason> {
         if old.is_empty() && new.is_empty() {
             return Vec::new();
         }
+        let base = self.line_base.get();
         if old.len() == new.len() {
             let mut out = Vec::new();
-            for (&i, &j) in old.iter().zip(new) {
+            for (n, (&i, &j)) in old.iter().zip(new).enumerate() {
+                if seen.full() {
+                    break;
+                }
+                if self.out_of_time() {
+                    self.note_time(&format!("{n} of {} differing lines explained", old.len()));
+                    break;
+                }
                 let loc = Loc {
                     off_a: offset_in(a, la[i]),
                     off_b: offset_in(b, lb[j]),
-                    line_a: i,
-                    line_b: j,
+                    line_a: base + i,
+                    line_b: base + j,
                 };
-                out.extend(self.classify_pair(la[i], lb[j], loc));
+                let found = self.classify_pair(la[i], lb[j], loc);
+                seen.add(&found);
+                out.extend(found);
             }
             return out;
         }
@@ -436,10 +583,12 @@ impl<'c> Run<'c> {
         let loc = Loc {
             off_a: offset_in(a, blob_a),
             off_b: offset_in(b, blob_b),
-            line_a: old.first().copied().unwrap_or(0),
-            line_b: new.first().copied().unwrap_or(0),
+            line_a: base + old.first().copied().unwrap_or(0),
+            line_b: base + new.first().copied().unwrap_or(0),
         };
-        self.classify_pair(blob_a, blob_b, loc)
+        let found = self.classify_pair(blob_a, blob_b, loc);
+        seen.add(&found);
+        found
     }
 
     /// Classifies one differing line (or blob) pair, located by `loc`.
@@ -453,12 +602,18 @@ impl<'c> Run<'c> {
             r.line_b = c.text.then_some(loc.line_b as u64 + 1);
             return vec![r];
         }
-        let spans = if la.len().max(lb.len()) > MAX_SPAN_DIFF {
+        let whole = la.len().max(lb.len()) > MAX_SPAN_DIFF;
+        let spans = if whole {
             vec![(0..la.len(), 0..lb.len())]
         } else {
-            differing_spans(la, lb)
+            differing_spans(la, lb, self.deadline)
         };
-        let (ta, tb) = (timestamps::find_times(la), timestamps::find_times(lb));
+        // No date is as long as a span that large: do not search one for dates.
+        let (ta, tb) = if whole {
+            (Vec::new(), Vec::new())
+        } else {
+            (timestamps::find_times(la), timestamps::find_times(lb))
+        };
         let mut out = Vec::new();
         for (ra, rb) in spans {
             for found in self.explain_span(la, &ra, lb, &rb, &ta, &tb) {
@@ -489,7 +644,10 @@ impl<'c> Run<'c> {
         ta: &[TimeMatch],
         tb: &[TimeMatch],
     ) -> Vec<Found> {
-        if touches_placeholder(la, ra) || touches_placeholder(lb, rb) {
+        // Only where a known value was replaced can a placeholder stand: content that
+        // holds the marker bytes itself (random binary data does) is explained.
+        let replaced = self.maps.borrow().iter().any(|m| !m.0.is_empty());
+        if replaced && (touches_placeholder(la, ra) || touches_placeholder(lb, rb)) {
             return Vec::new();
         }
         if let Some(found) = self.zone_span(la, ra, lb, rb, ta, tb) {
@@ -979,9 +1137,12 @@ impl OffsetMap {
 
 /// Replaces every occurrence of each needle (value, placeholder, is a path) in one pass:
 /// where occurrences overlap, the earliest wins, then the longest.
-fn replace_pairs(hay: &[u8], needles: &[(&[u8], Vec<u8>, bool)]) -> (Vec<u8>, OffsetMap) {
+fn replace_pairs<'h>(
+    hay: &'h [u8],
+    needles: &[(&[u8], Vec<u8>, bool)],
+) -> (Cow<'h, [u8]>, OffsetMap) {
     if needles.is_empty() {
-        return (hay.to_vec(), OffsetMap::default());
+        return (Cow::Borrowed(hay), OffsetMap::default());
     }
     let mut found: Vec<(usize, usize, usize)> = Vec::new();
     for (k, (needle, _, path)) in needles.iter().enumerate() {
@@ -1002,7 +1163,7 @@ fn replace_pairs(hay: &[u8], needles: &[(&[u8], Vec<u8>, bool)]) -> (Vec<u8>, Of
         last = pos + len;
     }
     out.extend_from_slice(&hay[last..]);
-    (out, OffsetMap(map))
+    (Cow::Owned(out), OffsetMap(map))
 }
 
 fn touches_placeholder(line: &[u8], r: &Range<usize>) -> bool {
@@ -1072,11 +1233,10 @@ fn is_reordering(la: &[&[u8]], lb: &[&[u8]]) -> bool {
     if la.len() != lb.len() || la.len() < 2 {
         return false;
     }
-    let norm = |l: &[u8]| trim_sep(l).to_vec();
-    let mut sa: Vec<Vec<u8>> = la.iter().map(|l| norm(l)).collect();
-    let mut sb: Vec<Vec<u8>> = lb.iter().map(|l| norm(l)).collect();
-    sa.sort();
-    sb.sort();
+    let mut sa: Vec<&[u8]> = la.iter().map(|l| trim_sep(l)).collect();
+    let mut sb: Vec<&[u8]> = lb.iter().map(|l| trim_sep(l)).collect();
+    sa.sort_unstable();
+    sb.sort_unstable();
     sa == sb
 }
 
@@ -1149,25 +1309,28 @@ fn hunks(ops: &[DiffOp]) -> Vec<(Range<usize>, Range<usize>)> {
     out
 }
 
-/// Lines deleted in one place and inserted in another (same text, both sides).
+/// Lines deleted in one place and inserted in another (same text, both sides). Linear:
+/// deleted lines are counted once, and each hunk's own deleted lines are looked up in a
+/// set, so that a line replaced in place is not taken for a move.
 fn moved_lines<'a>(
     hunks: &[(Range<usize>, Range<usize>)],
     la: &[&'a [u8]],
     lb: &[&'a [u8]],
-) -> std::collections::HashSet<&'a [u8]> {
+) -> HashSet<&'a [u8]> {
     let mut deleted: HashMap<&[u8], usize> = HashMap::new();
     for (ra, _) in hunks {
         for i in ra.clone() {
             *deleted.entry(la[i]).or_default() += 1;
         }
     }
-    let mut moved = std::collections::HashSet::new();
+    let mut moved = HashSet::new();
     for (ra, rb) in hunks {
-        for j in rb.clone() {
-            let line = lb[j];
+        let here: HashSet<&[u8]> = la[ra.clone()].iter().copied().collect();
+        for &line in &lb[rb.clone()] {
             // A line replaced in place is not a move.
-            let in_place = ra.clone().any(|i| la[i] == line);
-            if !in_place && deleted.get(line).is_some_and(|&n| n > 0) && !trim_sep(line).is_empty()
+            if !here.contains(line)
+                && deleted.get(line).is_some_and(|&n| n > 0)
+                && !trim_sep(line).is_empty()
             {
                 moved.insert(line);
             }
@@ -1177,8 +1340,8 @@ fn moved_lines<'a>(
 }
 
 /// The differing byte spans of two lines, merging spans separated by under 4 bytes.
-fn differing_spans(a: &[u8], b: &[u8]) -> Vec<(Range<usize>, Range<usize>)> {
-    let deadline = Instant::now() + Duration::from_millis(200);
+fn differing_spans(a: &[u8], b: &[u8], deadline: Instant) -> Vec<(Range<usize>, Range<usize>)> {
+    let deadline = deadline.min(Instant::now() + Duration::from_millis(200));
     let ops = capture_diff_slices_deadline(Algorithm::Myers, a, b, Some(deadline));
     let mut out: Vec<(Range<usize>, Range<usize>)> = Vec::new();
     for op in ops {
@@ -1200,29 +1363,160 @@ fn differing_spans(a: &[u8], b: &[u8]) -> Vec<(Range<usize>, Range<usize>)> {
     out
 }
 
-/// Differing byte ranges of two equal-length slices, merging gaps under `gap` bytes.
-pub(crate) fn aligned_ranges(a: &[u8], b: &[u8], gap: usize) -> Vec<Range<usize>> {
-    let mut out: Vec<Range<usize>> = Vec::new();
-    let n = a.len().min(b.len());
-    let mut i = 0;
-    while i < n {
-        // Skip equal 8-byte blocks quickly.
-        if i + 8 <= n && a[i..i + 8] == b[i..i + 8] {
-            i += 8;
-            continue;
+/// Differing byte ranges of two slices, merging gaps under `gap` bytes, in order and
+/// found as they are asked for (equal stretches are skipped block by block); when the
+/// lengths differ, what one side has beyond the other is the last range.
+pub(crate) fn aligned_ranges<'d>(a: &'d [u8], b: &'d [u8], gap: usize) -> AlignedRanges<'d> {
+    AlignedRanges {
+        a,
+        b,
+        at: 0,
+        next: None,
+        tail_done: false,
+        gap,
+    }
+}
+
+/// The iterator of [`aligned_ranges`].
+pub(crate) struct AlignedRanges<'d> {
+    a: &'d [u8],
+    b: &'d [u8],
+    /// Where to look for the next difference.
+    at: usize,
+    /// A difference already found beyond the range last returned.
+    next: Option<usize>,
+    tail_done: bool,
+    gap: usize,
+}
+
+impl AlignedRanges<'_> {
+    /// The first differing offset at or after `from` in the common length.
+    fn diff_at(&self, mut from: usize) -> Option<usize> {
+        const BLOCK: usize = 256;
+        let n = self.a.len().min(self.b.len());
+        while from < n {
+            let end = (from + BLOCK).min(n);
+            let (x, y) = (&self.a[from..end], &self.b[from..end]);
+            if x == y {
+                from = end;
+                continue;
+            }
+            return x.iter().zip(y).position(|(p, q)| p != q).map(|k| from + k);
         }
-        if a[i] != b[i] {
-            match out.last_mut() {
-                Some(last) if i - last.end < gap => last.end = i + 1,
-                _ => out.push(i..i + 1),
+        None
+    }
+}
+
+impl Iterator for AlignedRanges<'_> {
+    type Item = Range<usize>;
+
+    fn next(&mut self) -> Option<Range<usize>> {
+        let start = match self.next.take() {
+            Some(i) => Some(i),
+            None => self.diff_at(self.at),
+        };
+        let Some(start) = start else {
+            let (la, lb) = (self.a.len(), self.b.len());
+            if la == lb || self.tail_done {
+                return None;
+            }
+            self.tail_done = true;
+            return Some(la.min(lb)..la.max(lb));
+        };
+        let mut end = start + 1;
+        loop {
+            match self.diff_at(end) {
+                Some(i) if i - end < self.gap => end = i + 1,
+                found => {
+                    self.next = found;
+                    break;
+                }
             }
         }
-        i += 1;
+        self.at = end;
+        Some(start..end)
     }
-    if a.len() != b.len() {
-        out.push(n..a.len().max(b.len()));
+}
+
+/// The part of `a` and `b` that is split into lines, and the lines before it. Small
+/// content is split whole; large content only from the first line that differs to the
+/// last, cut where lines start and end (as [`split_lines`] cuts them), so that the lines
+/// split are the content's own.
+pub(crate) fn differing_lines(
+    a: &[u8],
+    b: &[u8],
+    text: bool,
+) -> (Range<usize>, Range<usize>, usize) {
+    if a.len() + b.len() <= TRIM_ABOVE {
+        return (0..a.len(), 0..b.len(), 0);
     }
-    out
+    let common = aligned_ranges(a, b, 1)
+        .next()
+        .map_or(a.len().min(b.len()), |r| r.start);
+    let start = line_start(a, common, text);
+    let room = a.len().min(b.len()) - start;
+    let same_end = common_suffix(&a[a.len() - room..], &b[b.len() - room..]);
+    // Cut after the first line end in the common last part: the lines after it are the
+    // same on both sides, and cut the same way.
+    let tail = &a[a.len() - same_end..];
+    let is_end = |c: &u8| *c == b'\n' || (!text && *c == 0);
+    let cut = tail.iter().position(is_end).map_or(0, |p| same_end - p - 1);
+    let lines_before = if text {
+        memchr::memchr_iter(b'\n', &a[..start]).count()
+    } else {
+        0
+    };
+    (start..a.len() - cut, start..b.len() - cut, lines_before)
+}
+
+/// How many last bytes two slices of one length have in common (block by block).
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 256;
+    let mut n = 0;
+    while n < a.len() {
+        let take = BLOCK.min(a.len() - n);
+        let (x, y) = (
+            &a[a.len() - n - take..a.len() - n],
+            &b[b.len() - n - take..b.len() - n],
+        );
+        if x == y {
+            n += take;
+            continue;
+        }
+        return n + x
+            .iter()
+            .rev()
+            .zip(y.iter().rev())
+            .take_while(|(p, q)| p == q)
+            .count();
+    }
+    n
+}
+
+/// Where the line (as [`split_lines`] cuts lines) holding offset `pos` starts.
+fn line_start(data: &[u8], pos: usize, text: bool) -> usize {
+    let before = &data[..pos];
+    let end = if text {
+        memchr::memrchr(b'\n', before)
+    } else {
+        memchr::memrchr2(b'\n', 0, before)
+    };
+    let start = end.map_or(0, |e| e + 1);
+    if text {
+        start
+    } else {
+        start + (pos - start) / MAX_LINE * MAX_LINE
+    }
+}
+
+/// How many lines [`split_lines`] gives for `data` (an upper bound for binary content).
+pub(crate) fn count_lines(data: &[u8], text: bool) -> u64 {
+    let ends = if text {
+        memchr::memchr_iter(b'\n', data).count()
+    } else {
+        memchr::memchr2_iter(b'\n', 0, data).count() + data.len() / MAX_LINE
+    };
+    ends as u64 + 1
 }
 
 /// The timestamp match that contains the span, the longest if several do.
@@ -1273,10 +1567,45 @@ fn looks_like_path(token: &[u8]) -> bool {
     token.len() > 2 && token.starts_with(b"/") && token[1..].contains(&b'/')
 }
 
+/// What makes two reasons the same for [`dedupe`].
+type ReasonKey = (ReasonKind, String, String, Option<String>);
+
+fn key(r: &Reason) -> ReasonKey {
+    (r.kind, r.a.clone(), r.b.clone(), r.context.clone())
+}
+
+/// The distinct reasons found so far, up to a number after which explaining more could
+/// not change the reasons kept.
+struct Seen {
+    keys: HashSet<ReasonKey>,
+    max: usize,
+}
+
+impl Seen {
+    fn new(max: usize) -> Seen {
+        Seen {
+            keys: HashSet::new(),
+            max,
+        }
+    }
+
+    fn add(&mut self, reasons: &[Reason]) {
+        for r in reasons {
+            if self.keys.len() <= self.max {
+                self.keys.insert(key(r));
+            }
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.keys.len() > self.max
+    }
+}
+
 /// Drops repeated reasons (same kind, values and context), keeping the first.
 fn dedupe(reasons: &mut Vec<Reason>) {
-    let mut seen = std::collections::HashSet::new();
-    reasons.retain(|r| seen.insert((r.kind, r.a.clone(), r.b.clone(), r.context.clone())));
+    let mut seen = HashSet::new();
+    reasons.retain(|r| seen.insert(key(r)));
 }
 
 #[cfg(test)]
@@ -1292,6 +1621,7 @@ mod tests {
             base_offset_b: 0,
             context: None,
             limit: 50,
+            budget: None,
         };
         c.classify(a.as_bytes(), b.as_bytes())
             .into_iter()
@@ -1337,6 +1667,7 @@ mod tests {
             base_offset_b: 0,
             context: None,
             limit: 50,
+            budget: None,
         }
         .classify(a.as_bytes(), b.as_bytes())
     }
@@ -1582,6 +1913,7 @@ mod tests {
             base_offset_b: 0,
             context: None,
             limit: 50,
+            budget: None,
         };
         let r = c.classify(b"x\nb c a\n", b"x\na b c\n");
         assert_eq!(r.len(), 1);
@@ -1604,11 +1936,32 @@ mod tests {
             base_offset_b: 0,
             context: None,
             limit: 50,
+            budget: None,
         };
         let a = b"\x7fELF\0\0 alpha beta gamma\0\x01\x02";
         let b = b"\x7fELF\0\0 gamma alpha beta\0\x01\x02";
         let kinds: Vec<_> = c.classify(a, b).into_iter().map(|r| r.kind).collect();
         assert_eq!(kinds, [ReasonKind::Ordering]);
+    }
+
+    #[test]
+    fn marker_bytes_in_content_without_known_values_do_not_hide_a_difference() {
+        let k = KnownValues::default();
+        let c = Classifier {
+            path: "f",
+            known: &k,
+            text: false,
+            base_offset: 0,
+            base_offset_b: 0,
+            context: None,
+            limit: 50,
+            budget: None,
+        };
+        // The bytes of a placeholder's marker right before the only difference.
+        let a = b"\x7fELF\x00\x01\x02XYZ\x00tail";
+        let b = b"\x7fELF\x00\x01\x02QRS\x00tail";
+        let kinds: Vec<_> = c.classify(a, b).into_iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, [ReasonKind::Random]);
     }
 
     #[test]
@@ -1662,6 +2015,7 @@ mod tests {
             base_offset_b: 0,
             context: None,
             limit: 50,
+            budget: None,
         };
         let kinds: Vec<_> = c.classify(&a, &b).into_iter().map(|r| r.kind).collect();
         assert_eq!(kinds, [ReasonKind::Timestamp]);

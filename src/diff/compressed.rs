@@ -88,6 +88,17 @@ impl<R: Read> Read for Bounded<'_, R> {
                 "decompression stopped: more than {limit} bytes expanded in total (limit)"
             )));
         }
+        // The clock is read once per MiB produced.
+        let next_mib = (self.produced + n as u64) >> 20 != self.produced >> 20;
+        if next_mib && self.cx.budget.out_of_time() {
+            self.limited = true;
+            let produced = self.produced;
+            let note = self
+                .cx
+                .budget
+                .time_note(&format!("decompression stopped after {produced} bytes"));
+            return Err(self.stop(note));
+        }
         self.produced += n as u64;
         if self.produced > self.ratio_cap {
             self.limited = true;
@@ -111,8 +122,104 @@ pub(crate) fn expand<'c>(reader: impl Read, compressed_len: usize, cx: &'c Cx<'c
     }
 }
 
+/// Compares two decompressed contents (`head_*` already read): in memory when both fit in
+/// the memory budget, else as two streams in place. Nothing when a side stopped at a
+/// limit: only a prefix of its content was expanded, and comparing it would report the
+/// cut, not a difference. A tar is reported at `path` itself, other content at `inner`.
+fn compare_expanded<RA: Read + Send, RB: Read + Send>(
+    (path, inner): (&str, &str),
+    (da, head_a): (&mut Bounded<'_, RA>, Vec<u8>),
+    (db, head_b): (&mut Bounded<'_, RB>, Vec<u8>),
+    cx: &Cx,
+) -> Vec<DiffItem> {
+    let (ea, eb) = rayon::join(|| read_held(da, head_a, cx), || read_held(db, head_b, cx));
+    if ea.whole && eb.whole {
+        if da.limited() || db.limited() {
+            return Vec::new();
+        }
+        let is_tar = super::tar::is_tar(&ea.data) || super::tar::is_tar(&eb.data);
+        let inner_path = if is_tar { path } else { inner };
+        return compare_blobs(inner_path, &ea.data, &eb.data, cx);
+    }
+    let ra = std::io::Cursor::new(ea.data).chain(Lenient(&mut *da));
+    let rb = std::io::Cursor::new(eb.data).chain(Lenient(&mut *db));
+    let found = super::stream::compare_readers(ra, rb, None);
+    if da.limited() || db.limited() {
+        return Vec::new();
+    }
+    match found {
+        Ok(found) => super::stream::item(inner, found, cx).into_iter().collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Content read from a decompressor and held in the memory budget: all of it (`whole`),
+/// or the part read before the budget ran out.
+struct HeldContent {
+    data: Vec<u8>,
+    whole: bool,
+    _held: Option<super::budget::Held>,
+}
+
+/// Reads the rest of `reader` after `data` while the memory budget holds it; stops at
+/// the first error (recorded by a [`Bounded`] reader), which counts as the end.
+fn read_held(reader: &mut impl Read, mut data: Vec<u8>, cx: &Cx) -> HeldContent {
+    let Some(mut held) = cx.budget.hold(data.capacity() as u64) else {
+        return HeldContent {
+            data,
+            whole: false,
+            _held: None,
+        };
+    };
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if data.len() + n > data.capacity() {
+            // Grow as a Vec would (doubling), but only as far as the budget holds: while
+            // the bytes move, the old buffer and the new one are both held.
+            let (old, want) = (data.capacity(), (data.capacity() * 2).max(data.len() + n));
+            if !held.grow(want as u64) {
+                data.reserve_exact(n);
+                data.extend_from_slice(&buf[..n]);
+                return HeldContent {
+                    data,
+                    whole: false,
+                    _held: Some(held),
+                };
+            }
+            data.reserve_exact(want - data.len());
+            held.release(old as u64);
+        }
+        data.extend_from_slice(&buf[..n]);
+    }
+    HeldContent {
+        data,
+        whole: true,
+        _held: Some(held),
+    }
+}
+
+/// A reader whose errors end the stream: a [`Bounded`] reader records why it stopped.
+struct Lenient<R>(R);
+
+impl<R: Read> Read for Lenient<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            match self.0.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Ok(0),
+                done => return done,
+            }
+        }
+    }
+}
+
 /// Reads the rest of `reader` after `data`; stops at the first error (recorded by a
 /// [`Bounded`] reader).
+#[cfg(test)]
 fn read_rest(reader: &mut impl Read, mut data: Vec<u8>) -> Vec<u8> {
     let mut buf = vec![0u8; CHUNK];
     loop {
@@ -215,8 +322,7 @@ pub(crate) fn compare_files(
     cx: &Cx,
 ) -> std::io::Result<Option<Vec<DiffItem>>> {
     let open = |p: &std::path::Path| -> std::io::Result<(Vec<u8>, std::fs::File, u64)> {
-        let mut file = std::fs::File::open(p)?;
-        let len = file.metadata()?.len();
+        let (mut file, len) = super::dir::open_regular(p)?;
         let mut head = vec![0u8; HEAD];
         let n = read_full(&mut file, &mut head)?;
         head.truncate(n);
@@ -308,20 +414,13 @@ fn compare_sources(
         let rb = std::io::Cursor::new(head_b).chain(&mut db);
         super::tar::compare_streams(path, ra, rb, &deeper)
     } else {
-        let (ea, eb) = rayon::join(|| read_rest(&mut da, head_a), || read_rest(&mut db, head_b));
-        if da.limited() || db.limited() {
-            // Only a prefix of the content was expanded: comparing it would report the
-            // cut, not a difference.
-            Vec::new()
-        } else {
-            let inner_is_tar = super::tar::is_tar(&ea) || super::tar::is_tar(&eb);
-            let inner_path = if inner_is_tar {
-                path.to_string()
-            } else {
-                format!("{path}!{}", (f.inner_name)(head_bytes_a, path))
-            };
-            compare_blobs(&inner_path, &ea, &eb, &deeper)
-        }
+        let inner_name = format!("{path}!{}", (f.inner_name)(head_bytes_a, path));
+        compare_expanded(
+            (path, &inner_name),
+            (&mut da, head_a),
+            (&mut db, head_b),
+            &deeper,
+        )
     };
     for (side, d) in [("a", &da), ("b", &db)] {
         if let Some(p) = d.problem() {
@@ -428,9 +527,11 @@ fn trailer_diffs(
         tb.as_ref().map_or(0, |t| t.offset),
     );
     let context = Some(format!("bytes after the {format} stream"));
+    let mut notes = Vec::new();
     own.reasons.extend(super::binary::classify(
-        &own.path, head_a, head_b, cx, base, context,
+        &own.path, head_a, head_b, cx, base, context, &mut notes,
     ));
+    own.evidence.notes.extend(notes);
 }
 
 fn header_diffs(f: &StreamFormat, own: &mut DiffItem, a: &[u8], b: &[u8], cx: &Cx) {
@@ -591,10 +692,12 @@ mod tests {
             ..Default::default()
         };
         let budget = AtomicU64::new(0);
+        let limits = crate::diff::budget::Budget::unlimited();
         let cx = Cx {
             opts: &opts,
             depth: 0,
             expanded: &budget,
+            budget: &limits,
         };
         let zeros = std::io::repeat(0).take(64 << 20);
         let e = expand(zeros, 1000, &cx);
@@ -609,10 +712,12 @@ mod tests {
             ..Default::default()
         };
         let budget = AtomicU64::new(0);
+        let limits = crate::diff::budget::Budget::unlimited();
         let cx = Cx {
             opts: &opts,
             depth: 0,
             expanded: &budget,
+            budget: &limits,
         };
         let e = expand(std::io::repeat(1).take(8 << 20), 8 << 20, &cx);
         assert!(e.problem.unwrap().contains("limit"));

@@ -69,7 +69,7 @@ fn member(path: &Path, rel: &Path, meta: &std::fs::Metadata) -> Member {
     let data = if ft.is_file() {
         Data::File(path.to_path_buf(), meta.len())
     } else {
-        Data::None
+        super::special::Special::of(meta).map_or(Data::None, Data::Special)
     };
     let mut member_meta = Vec::new();
     if !ft.is_symlink() {
@@ -106,7 +106,7 @@ thread_local! {
 /// that probes for the end. Larger files are streamed in blocks and the comparison stops
 /// at the first differing block, like `cmp`.
 pub(crate) fn same_content(a: &Path, b: &Path, size: u64) -> io::Result<bool> {
-    let (mut fa, mut fb) = (File::open(a)?, File::open(b)?);
+    let (mut fa, mut fb) = (open_nonblocking(a)?, open_nonblocking(b)?);
     BUFFERS.with(|cell| {
         let mut guard = cell.borrow_mut();
         let (ba, bb) = &mut *guard;
@@ -150,10 +150,35 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// Reads a file, at most `limit` bytes, into a buffer sized from its metadata.
+/// Opens a file for reading without blocking: a FIFO put in the place of a listed file
+/// opens at once (and reads as empty) instead of waiting for a writer. Enough where at
+/// most the listed size is read.
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+/// Opens a file for reading only if it is a regular file, and gives its size: a FIFO or
+/// a device put in its place since it was listed is refused unread.
+pub(crate) fn open_regular(path: &Path) -> io::Result<(File, u64)> {
+    let file = open_nonblocking(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other(format!(
+            "{}: not a regular file (special files are compared by type, never read)",
+            path.display()
+        )));
+    }
+    Ok((file, meta.len()))
+}
+
+/// Reads a regular file, at most `limit` bytes, into a buffer sized from its metadata.
 pub(crate) fn read_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-    let file = File::open(path)?;
-    let size = file.metadata().map_or(0, |m| m.len()).min(limit);
+    let (file, size) = open_regular(path)?;
+    let size = size.min(limit);
     let mut out = Vec::with_capacity(size as usize + 1);
     file.take(limit).read_to_end(&mut out)?;
     Ok(out)

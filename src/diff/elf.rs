@@ -113,12 +113,13 @@ fn compare_elf(path: &str, a: &[u8], b: &[u8], cx: &Cx) -> DiffItem {
             cx,
             (x.offset, y.offset),
             Some(format!("section {name}")),
+            &mut item.evidence.notes,
         );
         add_symbols(&mut reasons, x);
         per_section.push((name.to_string(), reasons));
         if item.evidence.byte_ranges.len() < 8 {
             item.evidence.byte_ranges.extend(shifted(
-                byte_ranges(x.data, y.data),
+                byte_ranges(x.data, y.data, Some(cx.budget)),
                 x.offset,
                 y.offset,
             ));
@@ -126,6 +127,7 @@ fn compare_elf(path: &str, a: &[u8], b: &[u8], cx: &Cx) -> DiffItem {
     }
     drop_consequences(&mut per_section, &sa, &sb, &mut item);
     item.reasons = per_section.into_iter().flat_map(|(_, r)| r).collect();
+    item.evidence.notes.dedup();
     item.reasons.truncate(cx.opts.max_findings_per_item);
     item
 }

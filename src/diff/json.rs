@@ -11,6 +11,8 @@ use super::{escape_short, Cx, DiffItem, FieldDiff, Format, ItemKind, Reason, Rea
 
 /// Most key paths reported for one item.
 const MAX_KEYS: usize = 200;
+/// Largest document compared as JSON (by key path); larger ones are compared as text.
+const MAX_JSON: usize = 8 << 20;
 
 /// The remedy for keys written in another order.
 const KEY_ORDER_REMEDY: &str =
@@ -25,7 +27,10 @@ impl Format for Json {
     }
     fn detect(&self, name: &str, data: &[u8]) -> bool {
         let first = data.iter().find(|c| !c.is_ascii_whitespace());
-        (name.ends_with(".json") || matches!(first, Some(b'{')))
+        // A parsed document takes many times its size (32 bytes a number): larger ones
+        // are compared as text.
+        data.len() <= MAX_JSON
+            && (name.ends_with(".json") || matches!(first, Some(b'{')))
             && serde_json::from_slice::<Value>(data).is_ok()
     }
     fn compare(&self, path: &str, a: &[u8], b: &[u8], cx: &Cx) -> Vec<DiffItem> {
@@ -342,6 +347,7 @@ impl Walk<'_> {
             base_offset_b: 0,
             context: Some(format!("key {key}")),
             limit: 8,
+            budget: Some(self.cx.budget),
         }
         .classify(x.as_bytes(), y.as_bytes())
         .into_iter()

@@ -5,11 +5,15 @@
 //! mode) are summed up on the container item, one reason per field.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
+use sha2::{Digest as _, Sha256};
 
+use super::budget::Held;
 use super::classify::{default_variation, Classifier};
+use super::special::Special;
 use super::timestamps::format_unix;
 use super::{
     compare_blobs, escape_bytes, Change, Cx, DiffItem, FieldDiff, ItemKind, Reason, ReasonKind,
@@ -104,20 +108,97 @@ impl Meta {
 }
 
 /// Where a member's content is.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum Data {
-    /// Read into memory (archive members).
-    Bytes(Vec<u8>),
+    /// Read into memory (archive members), held in the memory budget until dropped.
+    Bytes(Vec<u8>, #[allow(dead_code)] Held),
+    /// Too large for what was left of the memory budget: only its digest was kept.
+    Digest(Digest),
     /// A file on disk, read only if it differs.
     File(PathBuf, u64),
+    /// A special file (FIFO, socket, device, hard link), never read.
+    Special(Special),
     /// No content (directories, links).
     None,
     /// Content dropped once found equal to the other side's (streamed archives).
     Same,
 }
 
+/// Bytes of a member kept with its digest, to show where two contents start to differ.
+const DIGEST_HEAD: usize = 64 << 10;
+
+/// What is kept of content not held in memory: its length, SHA-256 (so that equal digests
+/// mean equal content even for crafted inputs) and first bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Digest {
+    pub len: u64,
+    pub sha256: [u8; 32],
+    pub head: Vec<u8>,
+}
+
+impl Digest {
+    /// The digest of everything `reader` gives, read in blocks.
+    pub(crate) fn of_reader(reader: &mut impl Read) -> std::io::Result<Digest> {
+        let mut sha = Sha256::new();
+        let mut head = Vec::new();
+        let mut len = 0u64;
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let room = DIGEST_HEAD.saturating_sub(head.len()).min(n);
+            head.extend_from_slice(&buf[..room]);
+            sha.update(&buf[..n]);
+            len += n as u64;
+        }
+        Ok(Digest {
+            len,
+            sha256: sha.finalize().into(),
+            head,
+        })
+    }
+
+    /// The digest of bytes in memory.
+    fn of_bytes(bytes: &[u8]) -> Digest {
+        Digest {
+            len: bytes.len() as u64,
+            sha256: Sha256::digest(bytes).into(),
+            head: bytes[..bytes.len().min(DIGEST_HEAD)].to_vec(),
+        }
+    }
+}
+
+/// Reads a member's content of at most `size` bytes: into memory when the memory budget
+/// holds it, else only its [`Digest`].
+pub(crate) fn read_member(reader: &mut impl Read, size: u64, cx: &Cx) -> std::io::Result<Data> {
+    let mut limited = reader.take(size);
+    match cx.budget.hold(size) {
+        Some(held) => {
+            let mut buf = Vec::with_capacity(size.min(1 << 30) as usize);
+            limited.read_to_end(&mut buf)?;
+            Ok(Data::Bytes(buf, held))
+        }
+        None => Ok(Data::Digest(Digest::of_reader(&mut limited)?)),
+    }
+}
+
+impl Data {
+    /// The length of content read (held or digested).
+    pub(crate) fn read_len(&self) -> Option<u64> {
+        match self {
+            Data::Bytes(bytes, _) => Some(bytes.len() as u64),
+            Data::Digest(d) => Some(d.len),
+            _ => None,
+        }
+    }
+}
+
 /// One member of a container.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Member {
     pub name: Vec<u8>,
     pub entry: EntryType,
@@ -281,9 +362,11 @@ fn kind_of(m: &Member) -> ItemKind {
         EntryType::Symlink => ItemKind::Symlink,
         EntryType::Other => ItemKind::Special,
         EntryType::File => match &m.data {
-            Data::Bytes(bytes) => {
+            Data::Bytes(bytes, _) => {
                 super::detect(&escape_bytes(&m.name), bytes).map_or(ItemKind::Binary, |f| f.kind())
             }
+            Data::Digest(d) => super::detect(&escape_bytes(&m.name), &d.head)
+                .map_or(ItemKind::Binary, |f| f.kind()),
             _ => ItemKind::Binary,
         },
     }
@@ -582,18 +665,85 @@ fn compare_member(path: &str, style: &Style, a: &Member, b: &Member, cx: &Cx) ->
     if a.link != b.link {
         return vec![link_item(mpath, a, b, cx)];
     }
-    if let (Data::Bytes(x), Data::Bytes(y)) = (&a.data, &b.data) {
-        return compare_blobs(&mpath, x, y, cx);
-    }
-    match content_pair(&a.data, &b.data, cx) {
-        Ok(None) => Vec::new(),
-        Ok(Some((da, db))) => compare_blobs(&mpath, &da, &db, cx),
-        Err(err) => {
-            let mut item = DiffItem::new(mpath, ItemKind::Binary, Change::Modified);
-            item.evidence.notes.push(format!("could not read: {err}"));
+    compare_data(mpath, a, b, cx)
+}
+
+/// Compares the contents of two members of one type and link target.
+fn compare_data(mpath: String, a: &Member, b: &Member, cx: &Cx) -> Vec<DiffItem> {
+    match (&a.data, &b.data) {
+        (Data::Bytes(x, _), Data::Bytes(y, _)) => compare_blobs(&mpath, x, y, cx),
+        (Data::File(pa, sa), Data::File(pb, sb)) => {
+            super::compare_files(&mpath, pa, pb, (*sa, *sb), cx).unwrap_or_else(|err| {
+                let mut item = DiffItem::new(mpath, ItemKind::Binary, Change::Modified);
+                item.evidence.notes.push(format!("could not read: {err}"));
+                vec![item]
+            })
+        }
+        (Data::Special(x), Data::Special(y)) => {
+            let fields = super::special::field_diffs(x, y);
+            if fields.is_empty() {
+                return Vec::new();
+            }
+            let mut item = DiffItem::new(mpath, ItemKind::Special, Change::Modified);
+            item.evidence.metadata = fields;
+            vec![item]
+        }
+        (Data::None, Data::None) | (Data::Same, Data::Same) => Vec::new(),
+        (x @ (Data::Bytes(..) | Data::Digest(_)), y @ (Data::Bytes(..) | Data::Digest(_))) => {
+            digest_item(mpath, a, &digest_of(x), &digest_of(y), cx)
+        }
+        (x, y) => {
+            let mut item = DiffItem::new(mpath, kind_of(a), Change::Modified);
+            item.evidence.metadata.push(FieldDiff {
+                member: None,
+                field: "content".into(),
+                a: describe(x),
+                b: describe(y),
+            });
             vec![item]
         }
     }
+}
+
+fn digest_of(d: &Data) -> std::borrow::Cow<'_, Digest> {
+    match d {
+        Data::Digest(d) => std::borrow::Cow::Borrowed(d),
+        Data::Bytes(bytes, _) => std::borrow::Cow::Owned(Digest::of_bytes(bytes)),
+        _ => std::borrow::Cow::Owned(Digest::of_bytes(&[])),
+    }
+}
+
+fn describe(d: &Data) -> String {
+    match d {
+        Data::Bytes(bytes, _) => format!("{} bytes", bytes.len()),
+        Data::Digest(d) => format!("{} bytes", d.len),
+        Data::File(_, size) => format!("{size} bytes"),
+        Data::Special(s) => s.kind.to_string(),
+        Data::None => "none".into(),
+        Data::Same => "same as the other side".into(),
+    }
+}
+
+/// Two contents known by their digests: the same, or an item that says they differ,
+/// where their first bytes do, and that the rest was not compared.
+fn digest_item(mpath: String, m: &Member, a: &Digest, b: &Digest, cx: &Cx) -> Vec<DiffItem> {
+    if a == b {
+        return Vec::new();
+    }
+    let mut item = DiffItem::new(mpath, kind_of(m), Change::Modified);
+    let show = |d: &Digest| format!("{} bytes, sha256 {}", d.len, hex::encode(&d.sha256[..8]));
+    item.evidence.metadata.push(FieldDiff {
+        member: None,
+        field: "content".into(),
+        a: show(a),
+        b: show(b),
+    });
+    item.evidence.byte_ranges = super::binary::byte_ranges(&a.head, &b.head, Some(cx.budget));
+    item.evidence.notes.push(cx.budget.memory_note(&format!(
+        "content of {} and {} bytes found different by digest, not explained",
+        a.len, b.len
+    )));
+    vec![item]
 }
 
 fn link_item(mpath: String, a: &Member, b: &Member, cx: &Cx) -> DiffItem {
@@ -610,6 +760,7 @@ fn link_item(mpath: String, a: &Member, b: &Member, cx: &Cx) -> DiffItem {
         base_offset_b: 0,
         context: Some("link target".into()),
         limit: cx.opts.max_findings_per_item,
+        budget: Some(cx.budget),
     };
     let mut reasons = classifier.classify(&la, &lb);
     for r in &mut reasons {
@@ -626,32 +777,6 @@ fn link_item(mpath: String, a: &Member, b: &Member, cx: &Cx) -> DiffItem {
         b: escape_bytes(&lb),
     });
     item
-}
-
-/// Loads both contents if they differ; `None` if they are equal.
-fn content_pair(a: &Data, b: &Data, cx: &Cx) -> std::io::Result<Option<(Vec<u8>, Vec<u8>)>> {
-    match (a, b) {
-        (Data::File(pa, sa), Data::File(pb, sb)) => {
-            if sa == sb && super::dir::same_content(pa, pb, *sa)? {
-                return Ok(None);
-            }
-            let limit = cx.opts.max_expanded_bytes;
-            Ok(Some((
-                super::dir::read_file(pa, limit)?,
-                super::dir::read_file(pb, limit)?,
-            )))
-        }
-        (Data::None, Data::None) | (Data::Same, Data::Same) => Ok(None),
-        (x, y) => Ok(Some((load(x)?, load(y)?))),
-    }
-}
-
-fn load(d: &Data) -> std::io::Result<Vec<u8>> {
-    match d {
-        Data::Bytes(x) => Ok(x.clone()),
-        Data::File(p, _) => std::fs::read(p),
-        Data::None | Data::Same => Ok(Vec::new()),
-    }
 }
 
 #[cfg(test)]
@@ -672,10 +797,12 @@ mod tests {
     fn mode_difference_in_group_write_is_umask() {
         let opts = super::super::DiffOptions::default();
         let budget = std::sync::atomic::AtomicU64::new(0);
+        let limits = crate::diff::budget::Budget::unlimited();
         let cx = Cx {
             opts: &opts,
             depth: 0,
             expanded: &budget,
+            budget: &limits,
         };
         let kind = field_kind(&Meta::num("mode", 0o644), &Meta::num("mode", 0o664), &cx);
         assert_eq!(kind, ReasonKind::Umask);

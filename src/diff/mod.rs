@@ -7,14 +7,25 @@
 //!
 //! The entry point is [`diff_paths`]. Only what differs is opened: two files are first
 //! compared byte for byte (streamed), and a container is listed only when its bytes differ.
+//! Special files (FIFOs, sockets, devices) are compared by type and device number and
+//! never opened.
+//!
+//! Every comparison is bounded (see [`budget`]): content larger than `max_memory` allows
+//! is compared as two streams in place, every alignment is linear or stops at a
+//! deadline, and what a budget cut short is said in a note starting with
+//! [`budget::NOT_COMPARED`].
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
+mod align;
 mod ar;
 mod binary;
+pub mod budget;
 pub mod classify;
 mod compressed;
 mod dir;
@@ -25,6 +36,8 @@ mod json;
 mod members;
 #[cfg(test)]
 mod remedy_tests;
+mod special;
+mod stream;
 mod tar;
 mod text;
 pub mod timestamps;
@@ -121,6 +134,14 @@ pub struct DiffOptions {
     pub max_findings_per_item: usize,
     /// Most lines of a unified diff kept as evidence for one item (default 2000).
     pub max_evidence_lines: usize,
+    /// Most bytes of content held in memory at once (default 256 MiB): content that does
+    /// not fit is compared as two streams, in place, and explained in windows around its
+    /// differences.
+    pub max_memory: u64,
+    /// Longest time decompression and explanation may take in one comparison (default
+    /// 30 s); one item's explanation may take a third of it. Items left when it runs out
+    /// are still compared for equality.
+    pub max_time: Duration,
 }
 
 impl Default for DiffOptions {
@@ -132,9 +153,16 @@ impl Default for DiffOptions {
             max_depth: 8,
             max_findings_per_item: 50,
             max_evidence_lines: 2000,
+            max_memory: DEFAULT_MAX_MEMORY,
+            max_time: DEFAULT_MAX_TIME,
         }
     }
 }
+
+/// The default of [`DiffOptions::max_memory`]: 256 MiB.
+pub const DEFAULT_MAX_MEMORY: u64 = 256 << 20;
+/// The default of [`DiffOptions::max_time`]: 30 s.
+pub const DEFAULT_MAX_TIME: Duration = Duration::from_secs(30);
 
 /// Errors that stop a comparison before it starts: unusable top-level inputs.
 ///
@@ -451,11 +479,13 @@ pub(crate) static FORMATS: &[&dyn Format] = &[
     &text::Text,
 ];
 
-/// The context of one comparison: options, nesting depth and the decompression budget.
+/// The context of one comparison: options, nesting depth, the decompression budget,
+/// and the memory and time budget.
 pub(crate) struct Cx<'a> {
     pub opts: &'a DiffOptions,
     pub depth: usize,
     pub expanded: &'a AtomicU64,
+    pub budget: &'a Arc<budget::Budget>,
 }
 
 impl<'a> Cx<'a> {
@@ -465,6 +495,7 @@ impl<'a> Cx<'a> {
             opts: self.opts,
             depth: self.depth + 1,
             expanded: self.expanded,
+            budget: self.budget,
         }
     }
 
@@ -489,14 +520,22 @@ pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport, 
     let meta_a = top_metadata(a)?;
     let meta_b = top_metadata(b)?;
     let expanded = AtomicU64::new(0);
+    let budget = budget::Budget::new(opts.max_memory, opts.max_time);
     let cx = Cx {
         opts,
         depth: 0,
         expanded: &expanded,
+        budget: &budget,
     };
+    let special =
+        special::Special::of(&meta_a).is_some() || special::Special::of(&meta_b).is_some();
     let mut items = match (meta_a.is_dir(), meta_b.is_dir()) {
+        _ if special => special::compare_top(&display_name(a), &meta_a, &meta_b),
         (true, true) => dir::compare_dirs(a, b, &cx)?,
-        (false, false) => compare_files(a, b, (meta_a.len(), meta_b.len()), &cx)?,
+        (false, false) => {
+            let sizes = (meta_a.len(), meta_b.len());
+            compare_files(&display_name(a), a, b, sizes, &cx).map_err(|e| io_error(a, b, e))?
+        }
         (dir_a, _) => vec![kind_mismatch(a, dir_a)],
     };
     sort_items(&mut items);
@@ -507,10 +546,12 @@ pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport, 
 /// engine as [`diff_paths`] on two files, without touching the file system.
 pub fn diff_bytes(name: &str, a: &[u8], b: &[u8], opts: &DiffOptions) -> DiffReport {
     let expanded = AtomicU64::new(0);
+    let budget = budget::Budget::new(opts.max_memory, opts.max_time);
     let cx = Cx {
         opts,
         depth: 0,
         expanded: &expanded,
+        budget: &budget,
     };
     let mut items = compare_blobs(name, a, b, &cx);
     sort_items(&mut items);
@@ -557,50 +598,58 @@ fn display_name(path: &Path) -> String {
     escape_bytes(name.as_bytes())
 }
 
-/// Files larger than this are first compared as byte streams when their sizes are equal
-/// (stopping at the first difference), and compressed ones are then decompressed
-/// straight from disk rather than read into memory.
+/// Compressed files larger than this are decompressed straight from disk rather than
+/// read into memory.
 const LARGE_FILE: u64 = 16 << 20;
 
-fn compare_files(
+/// Compares two regular files on disk, reported at `path`: byte for byte first, then,
+/// if they differ, in memory when both fit in the memory budget, and otherwise as two
+/// streams (decompressed first when both are of one compressed format).
+pub(crate) fn compare_files(
+    path: &str,
     a: &Path,
     b: &Path,
     (size_a, size_b): (u64, u64),
     cx: &Cx,
-) -> Result<Vec<DiffItem>, DiffError> {
-    if size_a.min(size_b) > LARGE_FILE {
-        if size_a == size_b
-            && dir::same_content(a, b, size_a).map_err(|source| io_error(a, b, source))?
-        {
-            return Ok(Vec::new());
-        }
-        let streamed = compressed::compare_files(&display_name(a), a, b, cx)
-            .map_err(|source| io_error(a, b, source))?;
-        if let Some(items) = streamed {
+) -> std::io::Result<Vec<DiffItem>> {
+    // Equal sizes: byte for byte first (content too large to hold is compared in place
+    // below, which finds equality too).
+    let fits = size_a.saturating_add(size_b) <= cx.budget.limit();
+    if size_a == size_b && fits && dir::same_content(a, b, size_a)? {
+        return Ok(Vec::new());
+    }
+    let large = size_a.min(size_b) > LARGE_FILE;
+    if large {
+        if let Some(items) = compressed::compare_files(path, a, b, cx)? {
             return Ok(items);
         }
     }
-    let limit = cx.opts.max_expanded_bytes;
-    let (data_a, data_b) = rayon::join(|| dir::read_file(a, limit), || dir::read_file(b, limit));
-    let data_a = data_a.map_err(|e| io_err(a, e))?;
-    let data_b = data_b.map_err(|e| io_err(b, e))?;
-    Ok(compare_blobs(&display_name(a), &data_a, &data_b, cx))
+    let Some(held) = cx.budget.hold(size_a.saturating_add(size_b)) else {
+        if !large {
+            if let Some(items) = compressed::compare_files(path, a, b, cx)? {
+                return Ok(items);
+            }
+        }
+        return stream::compare_files(path, a, b, (size_a, size_b), cx);
+    };
+    let (data_a, data_b) = rayon::join(|| dir::read_file(a, size_a), || dir::read_file(b, size_b));
+    let items = compare_blobs(path, &data_a?, &data_b?, cx);
+    drop(held);
+    Ok(items)
 }
 
-fn io_err(path: &Path, source: std::io::Error) -> DiffError {
+/// The error of a comparison of two files, naming the one that failed (found without
+/// opening either).
+fn io_error(a: &Path, b: &Path, source: std::io::Error) -> DiffError {
+    let unusable = |p: &Path| {
+        nix::unistd::access(p, nix::unistd::AccessFlags::R_OK).is_err()
+            || !std::fs::metadata(p).is_ok_and(|m| m.is_file())
+    };
+    let path = if unusable(a) { a } else { b };
     DiffError::Io {
         path: path.to_path_buf(),
         source,
     }
-}
-
-fn io_error(a: &Path, b: &Path, source: std::io::Error) -> DiffError {
-    let path = if std::fs::File::open(a).is_err() {
-        a
-    } else {
-        b
-    };
-    io_err(path, source)
 }
 
 /// Detects the format of `data` named `name`; `None` means binary.

@@ -4,7 +4,10 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use super::members::{compare_listings, Data, EntryType, Listing, Member, Meta, Style};
+use super::members::{
+    compare_listings, read_member, Data, EntryType, Listing, Member, Meta, Style,
+};
+use super::special::Special;
 use super::{Change, Cx, DiffItem, Format, ItemKind};
 
 /// A tar archive (ustar, GNU or pax).
@@ -92,15 +95,15 @@ fn member<R: Read>(mut entry: tar::Entry<'_, R>, cx: &Cx) -> std::io::Result<Mem
         meta.push(Meta::text("gname", super::escape_bytes(g)));
     }
     let size = entry.size();
-    let data = if entry_type == EntryType::File {
-        if !cx.take_budget(size) {
-            return Err(std::io::Error::other("expansion limit reached"));
+    let data = match entry_type {
+        EntryType::File => {
+            if !cx.take_budget(size) {
+                return Err(std::io::Error::other("expansion limit reached"));
+            }
+            read_member(&mut entry, size, cx)?
         }
-        let mut buf = Vec::with_capacity(size.min(1 << 30) as usize);
-        entry.read_to_end(&mut buf)?;
-        Data::Bytes(buf)
-    } else {
-        Data::None
+        EntryType::Other => Data::Special(special(h)),
+        _ => Data::None,
     };
     Ok(Member {
         name,
@@ -109,6 +112,30 @@ fn member<R: Read>(mut entry: tar::Entry<'_, R>, cx: &Cx) -> std::io::Result<Mem
         meta,
         data,
     })
+}
+
+/// What a member that is neither a file, a directory nor a symlink is: a device with its
+/// number, a FIFO, a hard link, or another tar type.
+fn special(h: &tar::Header) -> Special {
+    let kind = h.entry_type();
+    let device = || {
+        let major = h.device_major().ok().flatten().unwrap_or(0);
+        let minor = h.device_minor().ok().flatten().unwrap_or(0);
+        (u64::from(major), u64::from(minor))
+    };
+    match kind {
+        tar::EntryType::Char => {
+            let (major, minor) = device();
+            Special::device(super::special::CHAR, major, minor)
+        }
+        tar::EntryType::Block => {
+            let (major, minor) = device();
+            Special::device(super::special::BLOCK, major, minor)
+        }
+        tar::EntryType::Fifo => Special::plain("fifo"),
+        tar::EntryType::Link => Special::plain("hard link"),
+        _ => Special::plain("other tar entry"),
+    }
 }
 
 /// Why a listing stopped after `n` members: a limit, or corrupt or truncated input.
@@ -254,11 +281,14 @@ fn add_member(sides: &mut [SideState; 2], this: usize, m: Member) {
     } else {
         (&mut sa.listing.members[j], &mut sb.listing.members[index])
     };
-    if let (Data::Bytes(bx), Data::Bytes(by)) = (&x.data, &y.data) {
-        if bx == by {
-            x.data = Data::Same;
-            y.data = Data::Same;
-        }
+    let same = match (&x.data, &y.data) {
+        (Data::Bytes(bx, _), Data::Bytes(by, _)) => bx == by,
+        (Data::Digest(dx), Data::Digest(dy)) => dx == dy,
+        _ => false,
+    };
+    if same {
+        x.data = Data::Same;
+        y.data = Data::Same;
     }
 }
 

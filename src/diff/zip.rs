@@ -2,11 +2,16 @@
 
 use std::io::{Cursor, Read};
 
-use super::members::{compare_listings, Data, EntryType, Listing, Member, Meta, Style, TimeField};
+use super::members::{
+    compare_listings, read_member, Data, EntryType, Listing, Member, Meta, Style, TimeField,
+};
 use super::{escape_bytes, Cx, DiffItem, Format, ItemKind};
 
 /// A zip archive.
 pub(crate) struct Zip;
+
+/// Longest symlink target read from an entry.
+const MAX_LINK: u64 = 64 << 10;
 
 const STYLE: Style = Style {
     kind: ItemKind::Zip,
@@ -42,8 +47,16 @@ fn list(data: &[u8], cx: &Cx) -> Listing {
     listing
         .header
         .push(Meta::text("comment", escape_bytes(archive.comment())));
+    if let Some(problem) = overlapping_entries(&mut archive) {
+        listing.error = Some(problem);
+        return listing;
+    }
+    // All entries together expand at most `max_ratio` times the archive (or 16 MiB).
+    let mut room = (data.len() as u64)
+        .saturating_mul(cx.opts.max_ratio)
+        .max(16 << 20);
     for i in 0..archive.len() {
-        match member(&mut archive, i, data.len(), cx) {
+        match member(&mut archive, i, (data.len(), &mut room), cx) {
             Ok(m) => listing.members.push(m),
             Err(err) => {
                 listing.error = Some(format!("corrupt zip entry {i}: {err}"));
@@ -54,10 +67,35 @@ fn list(data: &[u8], cx: &Cx) -> Listing {
     listing
 }
 
+/// Two entries whose bytes (local header and compressed data) overlap: the trick of the
+/// zip bombs that point every entry of the central directory at the same compressed
+/// data, so that a small archive expands without bound. Such an archive is not expanded.
+fn overlapping_entries(archive: &mut zip::ZipArchive<Cursor<&[u8]>>) -> Option<String> {
+    let mut spans: Vec<(u64, u64, usize)> = Vec::with_capacity(archive.len().min(1 << 16));
+    for i in 0..archive.len() {
+        // A corrupt entry is reported when the entries are read.
+        let Ok(f) = archive.by_index_raw(i) else {
+            break;
+        };
+        let end = f.data_start().saturating_add(f.compressed_size());
+        spans.push((f.header_start(), end, i));
+    }
+    spans.sort_unstable();
+    let (first, second) = spans
+        .windows(2)
+        .find(|w| w[1].0 < w[0].1)
+        .map(|w| (w[0].2.min(w[1].2), w[0].2.max(w[1].2)))?;
+    Some(format!(
+        "entries {first} and {second} overlap (they share compressed data): a zip bomb, not expanded (possible decompression bomb)"
+    ))
+}
+
+/// Reads entry `i`; `total` is the archive's size and `room` what its entries may still
+/// expand to.
 fn member(
     archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
     i: usize,
-    total: usize,
+    (total, room): (usize, &mut u64),
     cx: &Cx,
 ) -> Result<Member, String> {
     let mut f = archive.by_index(i).map_err(|e| e.to_string())?;
@@ -88,18 +126,26 @@ fn member(
             cx.opts.max_ratio
         ));
     }
+    let Some(left) = room.checked_sub(size) else {
+        return Err(format!(
+            "the entries expand to more than {}x the archive (possible decompression bomb)",
+            cx.opts.max_ratio
+        ));
+    };
+    *room = left;
     if !cx.take_budget(size) {
         return Err("expansion limit reached".into());
     }
-    let mut buf = Vec::new();
-    f.by_ref()
-        .take(size)
-        .read_to_end(&mut buf)
-        .map_err(|e| e.to_string())?;
     let (link, data) = if entry == EntryType::Symlink {
-        (Some(buf), Data::None)
+        let mut target = Vec::new();
+        f.by_ref()
+            .take(size.min(MAX_LINK))
+            .read_to_end(&mut target)
+            .map_err(|e| e.to_string())?;
+        (Some(target), Data::None)
     } else {
-        (None, Data::Bytes(buf))
+        let data = read_member(&mut f, size, cx).map_err(|e| e.to_string())?;
+        (None, data)
     };
     Ok(Member {
         name,
