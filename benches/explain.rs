@@ -85,6 +85,7 @@ fn file(path: String, content: &[u8]) -> InputFile {
         executable: false,
         sha256: FileHash(Digest::of_bytes(content)),
         size: content.len() as u64,
+        link: None,
     }
 }
 

@@ -128,6 +128,10 @@ pub struct StepFinding {
     pub cascade_of: Vec<String>,
     /// Network attempts seen in any build.
     pub network: Vec<NetworkAttempt>,
+    /// Distinct attempts beyond those a build records one by one (the most any build
+    /// counted).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub network_omitted: u64,
     /// Undeclared reads seen in any build.
     pub undeclared: Vec<String>,
     /// For a failure: which build and why.
@@ -613,40 +617,35 @@ fn window_of(manifest: &Manifest, offset: i64) -> TimeWindow {
 /// A reproducible finding with nothing in it (for unit tests of the modules below).
 #[cfg(test)]
 fn empty_finding_for_tests() -> StepFinding {
-    StepFinding {
-        name: "s".into(),
-        deps: Vec::new(),
-        verdict: Verdict::Reproducible,
-        input_hash: None,
-        content_hashes: Vec::new(),
-        reasons: Vec::new(),
-        varies_with: None,
-        inherent: false,
-        cascade_of: Vec::new(),
-        network: Vec::new(),
-        undeclared: Vec::new(),
-        variations: Vec::new(),
-        not_applied: Vec::new(),
-        fix_trials: Vec::new(),
-        error: None,
-        stderr_tail: None,
-        notes: Vec::new(),
-        diff: None,
-    }
+    blank_finding("s".into(), None, Vec::new())
 }
 
 fn empty_finding(record: &StepRecord) -> StepFinding {
+    blank_finding(
+        record.name.clone(),
+        record.input_hash,
+        record.content_hash.into_iter().collect(),
+    )
+}
+
+/// A reproducible finding of step `name` with nothing found yet.
+fn blank_finding(
+    name: String,
+    input_hash: Option<InputHash>,
+    content_hashes: Vec<ContentHash>,
+) -> StepFinding {
     StepFinding {
-        name: record.name.clone(),
+        name,
         deps: Vec::new(),
         verdict: Verdict::Reproducible,
-        input_hash: record.input_hash,
-        content_hashes: record.content_hash.into_iter().collect(),
+        input_hash,
+        content_hashes,
         reasons: Vec::new(),
         varies_with: None,
         inherent: false,
         cascade_of: Vec::new(),
         network: Vec::new(),
+        network_omitted: 0,
         undeclared: Vec::new(),
         variations: Vec::new(),
         not_applied: Vec::new(),
@@ -670,6 +669,7 @@ fn judge_step(
     let first = records[0];
     let mut finding = empty_finding(first);
     for record in &records {
+        finding.network_omitted = finding.network_omitted.max(record.findings.network_omitted);
         for attempt in &record.findings.network {
             if !finding.network.contains(attempt) {
                 finding.network.push(attempt.clone());
@@ -1292,6 +1292,11 @@ fn keep_outputs(store: &Store, rounds: &[Round], dir: &Path) -> Result<(), Store
         }
     }
     Ok(())
+}
+
+/// For `skip_serializing_if`: a count of nothing.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

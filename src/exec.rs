@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -302,6 +303,10 @@ pub enum BuildError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A step's inputs cannot be used at all (a FIFO among them, or a path through a
+    /// link out of the project): found before any step runs.
+    #[error(transparent)]
+    Input(#[from] inputs::InputError),
 }
 
 /// Runs every step of `graph` and returns the build's manifest (also written to the store).
@@ -314,6 +319,7 @@ pub fn build(
     on_event: &mut dyn FnMut(BuildEvent),
 ) -> Result<Manifest, BuildError> {
     let started = chrono::Utc::now();
+    inputs::check_graph_inputs(&graph)?;
     let total = graph.steps.len();
     let mut records: Vec<Option<StepRecord>> = vec![None; total];
     let mut scheduler = Scheduler::new(&graph);
@@ -913,14 +919,13 @@ impl StepJob {
         if self.options.profile.reverse_file_order {
             files.reverse();
         }
+        let project = inputs::open_root(&self.graph.root)
+            .map_err(|e| format!("cannot open {}: {e}", self.graph.root.display()))?;
+        let work_fd = tree::beneath::open_root(work)
+            .map_err(|e| format!("cannot open {}: {e}", work.display()))?;
         for file in files {
-            let src = self.graph.root.join(&file.path);
-            let dest = work.join(&file.path);
-            copy_input(&src, &dest, &file.sha256)
+            self.place_input(project.as_fd(), work_fd.as_fd(), file)
                 .map_err(|e| format!("input `{}`: {e}", file.path))?;
-            if !self.store.has_blob(&file.sha256) {
-                self.store.ingest_file(&src).map_err(|e| e.to_string())?;
-            }
         }
         let mut entries: Vec<&TreeEntry> = dep_outputs.iter().collect();
         if self.options.profile.reverse_file_order {
@@ -954,12 +959,44 @@ impl StepJob {
         }
     }
 
+    /// Puts one input into the work directory: a link as the same link, a file copied
+    /// from the project through a handle opened below it (never through a link leading
+    /// out), checked against the hash the key was computed with, and kept in the store.
+    fn place_input(
+        &self,
+        project: BorrowedFd<'_>,
+        work: BorrowedFd<'_>,
+        file: &inputs::InputFile,
+    ) -> Result<(), String> {
+        let (dir, name) =
+            tree::beneath::make_parents(work, &file.path).map_err(|e| e.to_string())?;
+        let entry = inputs::open_input(project, &self.step().name, &file.path)
+            .map_err(|e| e.to_string())?;
+        match (entry, &file.link) {
+            (inputs::InputEntry::Link(target), Some(expected)) if target == *expected => {
+                tree::beneath::symlink_at(&target, dir.as_fd(), name).map_err(|e| e.to_string())
+            }
+            (inputs::InputEntry::File(mut source), None) => {
+                copy_input(&mut source, dir.as_fd(), name, &file.sha256)
+                    .map_err(|e| e.to_string())?;
+                if !self.store.has_blob(&file.sha256) {
+                    source.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+                    self.store
+                        .ingest_open_file(&mut source, &self.graph.root.join(&file.path))
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }
+            _ => Err(CHANGED_DURING_BUILD.to_string()),
+        }
+    }
+
     fn collect_outputs(&self, mut record: StepRecord, work: &Path) -> StepRecord {
         let step = self.step();
         let store = &self.store;
-        let entries = match tree::scan_outputs(work, &step.outputs, |p| {
+        let entries = match tree::scan_outputs(work, &step.outputs, |file| {
             store
-                .ingest_file(p)
+                .ingest_open_file(file, work)
                 .map_err(|e| std::io::Error::other(e.to_string()))
         }) {
             Ok(entries) => entries,
@@ -1033,18 +1070,44 @@ fn check_fixed_output(entries: &[TreeEntry], expected: &FileHash) -> Option<Stri
     }
 }
 
-fn copy_input(src: &Path, dest: &Path, expected: &FileHash) -> std::io::Result<()> {
-    if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    fs::copy(src, dest)?;
-    let (actual, _) = crate::hash::hash_file(dest)?;
-    if actual != *expected {
-        return Err(std::io::Error::other(
-            "the file changed while the build was running",
-        ));
+/// What a changed input is told with.
+const CHANGED_DURING_BUILD: &str = "the file changed while the build was running";
+
+/// Copies an open input file into the new file `name` of `dir` (with its permission
+/// bits), checking that its bytes still hash to `expected`.
+fn copy_input(
+    source: &mut fs::File,
+    dir: BorrowedFd<'_>,
+    name: &str,
+    expected: &FileHash,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = source.metadata()?.permissions().mode();
+    let dest = tree::beneath::create_file_at(dir, name, mode)?;
+    // The creation mode went through the umask: set the bits as the source has them.
+    dest.set_permissions(fs::Permissions::from_mode(mode & 0o7777))?;
+    let actual = crate::hash::hash_reader(HashingCopy {
+        from: source,
+        to: dest,
+    })?;
+    if actual.0 != *expected {
+        return Err(std::io::Error::other(CHANGED_DURING_BUILD));
     }
     Ok(())
+}
+
+/// A reader that writes what it reads to `to`: one pass copies and hashes.
+struct HashingCopy<'f> {
+    from: &'f mut fs::File,
+    to: fs::File,
+}
+
+impl Read for HashingCopy<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.from.read(buffer)?;
+        std::io::Write::write_all(&mut self.to, &buffer[..n])?;
+        Ok(n)
+    }
 }
 
 /// Sets every file's mtime in the work directory to now + `offset` seconds, as if the

@@ -103,7 +103,7 @@ pub enum StepStatus {
 }
 
 /// A network system call a step attempted (filled by the sandbox's observer).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NetworkAttempt {
     /// The process inside the sandbox.
     pub pid: i32,
@@ -156,8 +156,13 @@ impl Observed {
 /// What the sandbox observed about a step's hermeticity.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxFindings {
-    /// Attempted network access.
+    /// Attempted network access: the first [`MAX_NETWORK_ATTEMPTS`] distinct attempts.
     pub network: Vec<NetworkAttempt>,
+    /// How many more distinct attempts the step made, counted but not recorded one by
+    /// one (a step sending 30,000 DNS queries would otherwise give a manifest of tens of
+    /// megabytes).
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub network_omitted: u64,
     /// Paths the step tried to read that it did not declare.
     pub undeclared: Vec<String>,
     /// Limits a step that succeeded still ran into (its disk filled up, its process
@@ -173,8 +178,19 @@ pub struct SandboxFindings {
 impl SandboxFindings {
     /// True when nothing was found.
     pub fn is_empty(&self) -> bool {
-        self.network.is_empty() && self.undeclared.is_empty() && self.limits.is_empty()
+        self.network.is_empty()
+            && self.network_omitted == 0
+            && self.undeclared.is_empty()
+            && self.limits.is_empty()
     }
+}
+
+/// Most distinct network attempts a step's findings record one by one; the rest are
+/// counted in [`SandboxFindings::network_omitted`].
+pub const MAX_NETWORK_ATTEMPTS: usize = 100;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How a step's process ended.

@@ -508,8 +508,19 @@ impl Store {
     /// right size (a FIFO, a directory, a truncated blob) is replaced.
     pub fn ingest_file(&self, src: &Path) -> Result<(FileHash, u64), StoreError> {
         let mut input = File::open(src).map_err(at(src))?;
+        self.ingest_open_file(&mut input, src)
+    }
+
+    /// [`Store::ingest_file`] for a file the caller has opened (below a work directory,
+    /// without following links), read from its current offset; `src` names it in errors.
+    pub fn ingest_open_file(
+        &self,
+        input: &mut File,
+        src: &Path,
+    ) -> Result<(FileHash, u64), StoreError> {
         let (tmp, mut output) = self.temp_file()?;
-        let (hash, size) = match copy_hashing(&mut input, &mut output) {
+        let copied = copy_hashing(input, &mut output);
+        let (hash, size) = match copied {
             Ok(r) => r,
             Err(source) => {
                 self.drop_temp(&tmp);

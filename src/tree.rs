@@ -1,18 +1,25 @@
 //! Output trees: what a step produced, as a sorted list of entries, and its content hash.
 //!
-//! A tree is walked without following symlinks; regular files are hashed in parallel with
-//! rayon, each streamed. The content hash covers paths, entry types, the executable bit,
-//! file content hashes and symlink targets, and nothing else (DESIGN.md section 3).
+//! A tree is walked below the work directory only ([`beneath`]): no symlink is followed,
+//! not even one on the way to a declared output (`d/shadow` with `d -> /etc` is an
+//! error, not `/etc/shadow`), and every file is read through the handle that was checked.
+//! Regular files are hashed in parallel with rayon, each streamed. The content hash
+//! covers paths, entry types, the executable bit, file content hashes and symlink
+//! targets, and nothing else (DESIGN.md section 3).
 
-use std::fs;
+pub mod beneath;
+
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use nix::sys::stat::{FileStat, SFlag};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::hash::{CanonicalHasher, ContentHash, FileHash};
+use beneath::{BeneathError, Links};
 
 /// The type of one entry of an output tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -61,6 +68,20 @@ pub enum TreeError {
     /// A declared output does not exist.
     #[error("declared output `{0}` was not produced")]
     Missing(String),
+    /// A declared output lies beyond a symlink: reading it would read whatever the link
+    /// points to, on the host.
+    #[error(
+        "output `{output}` goes through the symlink {link} -> {target}; outputs must be \
+         inside the work directory (declare the link itself, or make `{link}` a directory)"
+    )]
+    ThroughLink {
+        /// The declared output.
+        output: String,
+        /// The symlink on the way, relative to the work directory.
+        link: String,
+        /// Its target.
+        target: String,
+    },
     /// A file could not be read.
     #[error("cannot read `{path}`: {source}")]
     Io {
@@ -89,109 +110,175 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> TreeError + '_ {
 /// An entry found by the walk, before its file content is hashed.
 struct Found {
     rel: String,
-    abs: PathBuf,
-    meta: fs::Metadata,
+    stat: FileStat,
+    /// The target of a symlink, read during the walk.
+    target: Option<String>,
 }
 
-/// Walks the declared outputs (relative to `root`) and hashes every file with `hash_file`
-/// (which may also store it), in parallel. The result is sorted by path.
+/// Walks the declared outputs below `root` (the work directory) and hashes every file
+/// with `hash_file` (which may also store it), in parallel. The result is sorted by path.
+///
+/// Nothing outside `root` is ever read: an output whose path crosses a symlink is a
+/// [`TreeError::ThroughLink`], a symlink that is itself an output (or inside one) is
+/// recorded as a link, and each file is opened below `root` without following links and
+/// read through that handle.
 pub fn scan_outputs<F>(
     root: &Path,
     outputs: &[String],
     hash_file: F,
 ) -> Result<Vec<TreeEntry>, TreeError>
 where
-    F: Fn(&Path) -> io::Result<(FileHash, u64)> + Sync,
+    F: Fn(&mut File) -> io::Result<(FileHash, u64)> + Sync,
 {
+    let root_fd = beneath::open_root(root).map_err(io_error(root))?;
     let mut found = Vec::new();
     for output in outputs {
         let rel = output.trim_end_matches('/');
-        let abs = root.join(rel);
-        let meta = match fs::symlink_metadata(&abs) {
-            Ok(meta) => meta,
+        let (parent, name) = beneath::open_parent(root_fd.as_fd(), rel, Links::Refuse)
+            .map_err(|err| output_error(root, output, err))?;
+        let stat = match beneath::lstat_at(parent.as_fd(), name) {
+            Ok(stat) => stat,
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
                 return Err(TreeError::Missing(output.clone()))
             }
-            Err(err) => return Err(io_error(&abs)(err)),
+            Err(err) => return Err(io_error(&root.join(rel))(err)),
         };
-        walk(rel.to_string(), abs, meta, &mut found)?;
+        walk(
+            root,
+            rel.to_string(),
+            parent.as_fd(),
+            name,
+            stat,
+            &mut found,
+        )?;
     }
     found.sort_by(|a, b| a.rel.cmp(&b.rel));
     found.dedup_by(|a, b| a.rel == b.rel);
     // The error reported, if any, is the first in path order (stable from run to run).
     found
         .into_par_iter()
-        .map(|entry| to_entry(entry, &hash_file))
+        .map(|entry| to_entry(root, &root_fd, entry, &hash_file))
         .collect::<Vec<_>>()
         .into_iter()
         .collect()
 }
 
+/// The error for a declared output that cannot be resolved below the work directory.
+fn output_error(root: &Path, output: &str, err: BeneathError) -> TreeError {
+    match err {
+        BeneathError::Missing(_) => TreeError::Missing(output.to_string()),
+        BeneathError::ThroughLink { link, target, .. } => TreeError::ThroughLink {
+            output: output.to_string(),
+            link,
+            target,
+        },
+        BeneathError::NotPlain(_) => TreeError::Unsupported {
+            path: PathBuf::from(output),
+            problem: "an output must be a plain relative path".into(),
+        },
+        BeneathError::Io { source, .. } => io_error(&root.join(output))(source),
+    }
+}
+
+/// Records `name` (in the directory `dir`, at `rel`) and, for a directory, everything
+/// below it, never following a symlink.
 fn walk(
+    root: &Path,
     rel: String,
-    abs: PathBuf,
-    meta: fs::Metadata,
+    dir: BorrowedFd<'_>,
+    name: &str,
+    stat: FileStat,
     found: &mut Vec<Found>,
 ) -> Result<(), TreeError> {
-    let is_dir = meta.file_type().is_dir();
+    let kind = beneath::kind(&stat);
+    let target = if kind == SFlag::S_IFLNK {
+        let target = beneath::read_link_at(dir, name).map_err(io_error(&root.join(&rel)))?;
+        let target = target.into_string().map_err(|_| TreeError::Unsupported {
+            path: root.join(&rel),
+            problem: "symlink target is not UTF-8".into(),
+        })?;
+        Some(target)
+    } else {
+        None
+    };
     found.push(Found {
         rel: rel.clone(),
-        abs: abs.clone(),
-        meta,
+        stat,
+        target,
     });
-    if !is_dir {
+    if kind != SFlag::S_IFDIR {
         return Ok(());
     }
-    for child in fs::read_dir(&abs).map_err(io_error(&abs))? {
-        let child = child.map_err(io_error(&abs))?;
-        let name = child.file_name();
-        let name = name.to_str().ok_or_else(|| TreeError::Unsupported {
-            path: child.path(),
+    let abs = root.join(&rel);
+    let sub: OwnedFd = beneath::open_dir_at(dir, name).map_err(io_error(&abs))?;
+    for child in beneath::list_dir(sub.as_fd()).map_err(io_error(&abs))? {
+        let child = child.into_string().map_err(|name| TreeError::Unsupported {
+            path: abs.join(name),
             problem: "file name is not UTF-8".into(),
         })?;
-        let child_abs = child.path();
-        let child_meta = fs::symlink_metadata(&child_abs).map_err(io_error(&child_abs))?;
-        walk(format!("{rel}/{name}"), child_abs, child_meta, found)?;
+        let child_rel = format!("{rel}/{child}");
+        let child_stat =
+            beneath::lstat_at(sub.as_fd(), &child).map_err(io_error(&root.join(&child_rel)))?;
+        walk(root, child_rel, sub.as_fd(), &child, child_stat, found)?;
     }
     Ok(())
 }
 
-fn to_entry<F>(found: Found, hash_file: &F) -> Result<TreeEntry, TreeError>
+fn to_entry<F>(
+    root: &Path,
+    root_fd: &OwnedFd,
+    found: Found,
+    hash_file: &F,
+) -> Result<TreeEntry, TreeError>
 where
-    F: Fn(&Path) -> io::Result<(FileHash, u64)>,
+    F: Fn(&mut File) -> io::Result<(FileHash, u64)>,
 {
-    let file_type = found.meta.file_type();
+    let kind = beneath::kind(&found.stat);
+    let abs = root.join(&found.rel);
     let mut entry = TreeEntry {
         path: found.rel,
         kind: EntryType::File,
-        mode: found.meta.permissions().mode() & 0o7777,
+        mode: found.stat.st_mode & 0o7777,
         size: 0,
         sha256: None,
         target: None,
-        mtime: found.meta.mtime(),
+        mtime: found.stat.st_mtime,
     };
-    if file_type.is_dir() {
-        entry.kind = EntryType::Dir;
-    } else if file_type.is_symlink() {
-        let target = fs::read_link(&found.abs).map_err(io_error(&found.abs))?;
-        let target = target.to_str().ok_or_else(|| TreeError::Unsupported {
-            path: found.abs.clone(),
-            problem: "symlink target is not UTF-8".into(),
-        })?;
-        entry.kind = EntryType::Symlink;
-        entry.size = target.len() as u64;
-        entry.target = Some(target.to_string());
-    } else if file_type.is_file() {
-        let (hash, size) = hash_file(&found.abs).map_err(io_error(&found.abs))?;
-        entry.sha256 = Some(hash);
-        entry.size = size;
-    } else {
-        return Err(TreeError::Unsupported {
-            path: found.abs,
-            problem: "not a regular file, directory or symlink (devices, sockets and fifos cannot be outputs)".into(),
-        });
+    match kind {
+        SFlag::S_IFDIR => entry.kind = EntryType::Dir,
+        SFlag::S_IFLNK => {
+            let target = found.target.unwrap_or_default();
+            entry.kind = EntryType::Symlink;
+            entry.size = target.len() as u64;
+            entry.target = Some(target);
+        }
+        SFlag::S_IFREG => {
+            let mut file = beneath::open_regular(root_fd.as_fd(), &entry.path)
+                .map_err(|err| read_error(&abs, err))?;
+            let (hash, size) = hash_file(&mut file).map_err(io_error(&abs))?;
+            entry.sha256 = Some(hash);
+            entry.size = size;
+        }
+        _ => {
+            return Err(TreeError::Unsupported {
+                path: abs,
+                problem: format!(
+                    "{}: not a regular file, directory or symlink (devices, sockets and \
+                     fifos cannot be outputs)",
+                    beneath::describe_kind(&found.stat)
+                ),
+            })
+        }
     }
     Ok(entry)
+}
+
+/// A file found by the walk that could not be opened again below the work directory.
+fn read_error(abs: &Path, err: BeneathError) -> TreeError {
+    match err {
+        BeneathError::Io { source, .. } => io_error(abs)(source),
+        other => io_error(abs)(io::Error::other(other.to_string())),
+    }
 }
 
 /// The Merkle content hash of a sorted list of entries.
@@ -220,9 +307,14 @@ pub fn content_hash(entries: &[TreeEntry]) -> ContentHash {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::hash_file;
+    use crate::hash::hash_reader;
     use proptest::prelude::*;
-    use std::os::unix::fs::symlink;
+    use std::fs;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    fn hash_file(file: &mut File) -> io::Result<(FileHash, u64)> {
+        hash_reader(file)
+    }
 
     fn hash_tree(root: &Path, outputs: &[&str]) -> ContentHash {
         let outputs: Vec<String> = outputs.iter().map(|s| s.to_string()).collect();
@@ -329,5 +421,65 @@ mod tests {
         assert_eq!(entries[0].kind, EntryType::Symlink);
         assert_eq!(entries[0].target.as_deref(), Some("/etc/passwd"));
         assert!(entries[0].sha256.is_none());
+    }
+
+    #[test]
+    fn an_output_beyond_a_symlink_is_refused_at_any_depth() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        symlink("/etc", root.join("d")).unwrap();
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        symlink("/root", root.join("a/b/r")).unwrap();
+        symlink("../a", root.join("a/up")).unwrap();
+        let cases = [
+            ("d/shadow", "d", "/etc"),
+            ("d/ssh/sshd_config", "d", "/etc"),
+            ("a/b/r/.bashrc", "a/b/r", "/root"),
+            ("a/up/b", "a/up", "../a"),
+        ];
+        for (output, link, target) in cases {
+            let err = scan_outputs(root, &[output.to_string()], hash_file).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "output `{output}` goes through the symlink {link} -> {target}; outputs \
+                     must be inside the work directory (declare the link itself, or make \
+                     `{link}` a directory)"
+                )
+            );
+        }
+        // The links themselves, and a directory holding one, are recorded as links.
+        let entries = scan_outputs(root, &["d".to_string(), "a".to_string()], hash_file).unwrap();
+        let links: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.kind == EntryType::Symlink)
+            .map(|e| e.path.as_str())
+            .collect();
+        assert_eq!(links, ["a/b/r", "a/up", "d"]);
+    }
+
+    #[test]
+    fn special_files_are_refused_without_being_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("out")).unwrap();
+        let fifo = dir.path().join("out/fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let err = scan_outputs(dir.path(), &["out".to_string()], hash_file).unwrap_err();
+        assert!(
+            err.to_string().contains("a FIFO: not a regular file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn modes_and_sizes_are_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tool");
+        fs::write(&file, b"#!/bin/sh\n").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o750)).unwrap();
+        let entries = scan_outputs(dir.path(), &["tool".to_string()], hash_file).unwrap();
+        assert_eq!(entries[0].mode, 0o750);
+        assert_eq!(entries[0].size, 10);
+        assert!(entries[0].executable());
     }
 }

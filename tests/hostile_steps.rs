@@ -305,6 +305,185 @@ fn a_step_allocating_without_bound_is_stopped_by_its_memory_limit() {
     h.assert_contained();
 }
 
+/// What a step held past its memory limit of 64 MiB is reported as (init measured all
+/// its processes together and killed them).
+const WHOLE_STEP_MEMORY: &str =
+    "killed: exceeded its memory limit (67108864 bytes, 64 MiB for all its processes together";
+
+/// A step with `memory = "64M"` and `disk = "8M"` running the python3 `script` (1 GiB of
+/// memory the per-process `RLIMIT_DATA` does not count) fails at its memory limit.
+fn assert_stopped_at_memory_limit(name: &str, script: &str) {
+    let graph = format!(
+        "[steps.hog]\nrun = \"\"\"python3 -c '{script}' @MARKER@ && touch o\"\"\"\n\
+         outputs = [\"o\"]\nmemory = \"64M\"\ndisk = \"8M\"\ntimeout = 300\n"
+    );
+    let h = Hostile::new(name, &graph);
+    assert_failed_with(&h.build(&[]), WHOLE_STEP_MEMORY);
+    h.assert_contained();
+}
+
+#[test]
+fn shared_anonymous_memory_is_held_to_the_memory_limit() {
+    assert_stopped_at_memory_limit(
+        "mmap",
+        r#"
+import mmap
+size = 1 << 30
+m = mmap.mmap(-1, size)
+for i in range(0, size, 4096):
+    m[i] = 1
+"#,
+    );
+}
+
+#[test]
+fn sysv_shared_memory_is_held_to_the_memory_limit() {
+    assert_stopped_at_memory_limit(
+        "sysvshm",
+        r#"
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+size = 1 << 30
+segment = libc.shmget(0, ctypes.c_size_t(size), 0o1600)
+assert segment >= 0, ctypes.get_errno()
+address = libc.shmat(segment, None, 0)
+for i in range(0, size, 4096):
+    ctypes.c_char.from_address(address + i).value = b"x"
+"#,
+    );
+}
+
+#[test]
+fn memfds_are_held_to_the_memory_limit() {
+    // Each memfd stays under RLIMIT_FSIZE (the 8 MiB disk limit); 128 of them are 1 GiB,
+    // held open and never mapped.
+    assert_stopped_at_memory_limit(
+        "memfd",
+        r#"
+import os
+held = []
+for n in range(128):
+    fd = os.memfd_create("hog")
+    os.write(fd, b"x" * (8 << 20))
+    held.append(fd)
+"#,
+    );
+}
+
+#[test]
+fn detached_sysv_segments_are_held_to_the_memory_limit_in_an_unprivileged_run() {
+    // Without root, reprobe cannot make the step's ipc namespace destroy detached
+    // segments (`kernel.shm_rmid_forced`): init counts them from /proc/sysvipc/shm.
+    // As root, this runs reprobe as `nobody` (with setpriv) to be in that mode.
+    let script = r#"
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+size = 16 << 20
+for n in range(64):
+    segment = libc.shmget(0, ctypes.c_size_t(size), 0o1600)
+    assert segment >= 0, ctypes.get_errno()
+    address = libc.shmat(segment, None, 0)
+    ctypes.memset(ctypes.c_void_p(address), 1, size)
+    libc.shmdt(ctypes.c_void_p(address))
+"#;
+    let graph = format!(
+        "[steps.hog]\nrun = \"\"\"python3 -c '{script}' && touch o\"\"\"\noutputs = [\"o\"]\n\
+         memory = \"64M\"\ndisk = \"8M\"\ntimeout = 300\n"
+    );
+    let project = project(&graph, &[]);
+    let out = if nix::unistd::geteuid().is_root() {
+        let Some(out) = run_as_nobody(project.path(), &["build", "."]) else {
+            eprintln!("skipped: setpriv is not installed");
+            return;
+        };
+        out
+    } else {
+        run_in(project.path(), &["build", "."])
+    };
+    assert_failed_with(&out, WHOLE_STEP_MEMORY);
+}
+
+/// Runs a copy of reprobe as `nobody` (uid and gid 65534) in `dir`, which is handed
+/// over to that user; `None` without setpriv.
+fn run_as_nobody(dir: &Path, args: &[&str]) -> Option<Output> {
+    let nobody = 65534;
+    let binary = dir.join("reprobe-copy");
+    fs::copy(env!("CARGO_BIN_EXE_reprobe"), &binary).unwrap();
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.unwrap();
+        std::os::unix::fs::lchown(entry.path(), Some(nobody), Some(nobody)).unwrap();
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let id = nobody.to_string();
+    std::process::Command::new("setpriv")
+        .args(["--reuid", &id, "--regid", &id, "--clear-groups"])
+        .arg(&binary)
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("REPROBE_STORE")
+        .output()
+        .ok()
+}
+
+#[test]
+fn a_step_cannot_mount_a_tmpfs_of_its_own_outside_its_limits() {
+    // A tmpfs mounted in a user namespace of the step's own would be memory beyond both
+    // the disk and the memory limit: the step may create no user namespace.
+    let h = Hostile::new(
+        "ownns",
+        "[steps.ns]\nrun = \"unshare -Urm sh -c 'mount -t tmpfs none /tmp && echo mounted' > o 2>&1 || echo refused >> o # @MARKER@\"\noutputs = [\"o\"]\n",
+    );
+    let text = built_output(&h, "o");
+    assert!(text.ends_with("refused\n"), "{text}");
+    assert!(!text.contains("mounted"), "{text}");
+    h.assert_contained();
+}
+
+#[test]
+fn a_flood_of_dns_queries_gives_a_bounded_manifest() {
+    // 20,000 distinct names, each a real query to a resolver address: every one is
+    // observed, the first 100 are recorded with their names, the rest only counted.
+    let h = Hostile::new(
+        "dnsflood",
+        r#"[steps.flood]
+run = """python3 -c '
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(20000):
+    labels = b"".join(bytes([len(p)]) + p for p in (b"host%d" % i, b"example"))
+    query = struct.pack(">6H", i & 0xffff, 0x0100, 1, 0, 0, 0) + labels + b"\\0" + struct.pack(">2H", 1, 1)
+    try:
+        s.sendto(query, ("127.0.0.53", 53))
+    except OSError:
+        pass
+' @MARKER@ && touch o"""
+outputs = ["o"]
+"#,
+    );
+    let out = h.build(&["--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        out.stdout.len() < 256 << 10,
+        "a manifest of {} bytes",
+        out.stdout.len()
+    );
+    let manifest = json(&out);
+    let findings = &manifest["steps"][0]["findings"];
+    let network = findings["network"].as_array().expect("network");
+    assert_eq!(network.len(), 100);
+    assert_eq!(network[0]["dns_name"], "host0.example");
+    assert_eq!(findings["network_omitted"], 20_000 - 100);
+    let warnings = stderr(&out);
+    assert!(
+        warnings.contains("step `flood` made 19900 more distinct network attempts"),
+        "{warnings}"
+    );
+    h.assert_contained();
+}
+
 #[test]
 fn a_step_ignoring_sigterm_is_killed_at_its_timeout() {
     let h = Hostile::new(

@@ -43,7 +43,8 @@ pub struct LimitArgs {
     /// Timeout of steps that set no `timeout`: "90s", "10m", "1h" [default: 1h]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub timeout: Option<std::time::Duration>,
-    /// Memory limit per process of steps that set no `memory`: "512M", "4G" [default: 4G]
+    /// Memory limit of steps that set no `memory`, for all of a step's processes
+    /// together: "512M", "4G" [default: 4G]
     #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
     pub memory: Option<u64>,
     /// Limit of the work directory, /tmp and /dev/shm of steps that set no `disk`
@@ -85,12 +86,12 @@ fn parse_size_arg(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is not a size (write bytes, or 512M, 4G)"))
 }
 
-/// "limits (defaults: timeout 1h, memory 4 GiB, disk 4 GiB, pids 4096): enforced by …",
+/// "limits of steps that set none: timeout 1h, memory 4 GiB per step, …; enforced: …",
 /// for `-v`.
 pub fn describe_limits(defaults: &LimitDefaults) -> String {
     format!(
-        "limits of steps that set none: timeout {:?}, memory {} per process, disk {}, \
-         pids {}; enforced by {}",
+        "limits of steps that set none: timeout {:?}, memory {} per step, disk {}, \
+         pids {}; enforced: {}",
         defaults.timeout,
         format_size(defaults.limits.memory_bytes),
         format_size(defaults.limits.disk_bytes),
@@ -230,6 +231,13 @@ fn report_findings(manifest: &Manifest) {
             eprintln!(
                 "reprobe: warning: {}",
                 describe_attempt(&step.name, attempt)
+            );
+        }
+        if step.findings.network_omitted > 0 {
+            eprintln!(
+                "reprobe: warning: step `{}` made {} more distinct network attempts, counted \
+                 but not listed (the manifest's `network_omitted`)",
+                step.name, step.findings.network_omitted
             );
         }
         if step.status != StepStatus::Failed && !step.findings.undeclared.is_empty() {

@@ -512,6 +512,13 @@ fn finding_body(finding: &StepFinding, verbose: bool, colour: bool) -> String {
             attempt.port
         );
     }
+    if finding.network_omitted > 0 {
+        let _ = writeln!(
+            out,
+            "  network: {} more distinct attempts, counted but not listed",
+            finding.network_omitted
+        );
+    }
     for path in &finding.undeclared {
         let _ = writeln!(out, "  undeclared read: {path}");
     }

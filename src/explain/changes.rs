@@ -454,6 +454,7 @@ mod tests {
             executable: false,
             sha256: FileHash(Digest::of_bytes(content)),
             size: content.len() as u64,
+            link: None,
         }
     }
 

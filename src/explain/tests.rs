@@ -68,6 +68,7 @@ pub(crate) fn simulate(steps: &[Sim], id: &str) -> Manifest {
                     executable: false,
                     sha256: FileHash(Digest::of_bytes(c)),
                     size: c.len() as u64,
+                    link: None,
                 })
                 .collect(),
             tools: vec![],

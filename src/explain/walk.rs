@@ -78,6 +78,7 @@ mod tests {
                 executable: false,
                 sha256: FileHash(Digest::of_bytes(b"a")),
                 size: 1,
+                link: None,
             }],
             tools: vec![],
             deps: vec![InputDep {

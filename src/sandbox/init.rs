@@ -1,7 +1,7 @@
 //! Pid 1 of the step's pid namespace: builds the sandbox, forks the step, reaps every
-//! process the step leaves while sampling its disk and process count, and when the
-//! step's main process ends, kills every other process, copies the work directory back
-//! to the host and exits.
+//! process the step leaves while sampling its disk, process count and memory (killing
+//! them all past the memory limit), and when the step's main process ends, kills every
+//! other process, copies the work directory back to the host and exits.
 
 use std::ffi::CString;
 use std::os::fd::RawFd;
@@ -71,6 +71,7 @@ fn setup_and_run(
         rootfs::loopback_up()?;
     }
     rootfs::enter_root(spec, host)?;
+    limits::confine_namespaces(spec.user.uid);
     set_sigchld_blocked(true)?;
     let step = spawn_step(&step_spec, request.ids, fds)?;
     let root = disk
@@ -228,6 +229,12 @@ fn reap_until(step: Pid, watch: &mut Watch, fds: &InitFds) -> Result<StepExit, S
         }
         if let Some(limit) = watch.sample() {
             fds.report.send(&InitReport::Limit(limit));
+        }
+        if watch.must_stop() {
+            // Over its memory limit: every process of the step (not init) dies now, and
+            // the step's main process is reaped as killed.
+            // SAFETY: plain system call; in init, -1 means every other process.
+            unsafe { libc::kill(-1, libc::SIGKILL) };
         }
         wait_for_sigchld();
     }

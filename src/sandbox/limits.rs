@@ -1,15 +1,23 @@
 //! A step's resource limits (DESIGN.md section 4): memory, disk and processes, how they
 //! are enforced, and how a step that ran into one is recognised.
 //!
-//! Enforcement, on every machine (cgroups are not used yet, see [`Enforcement`]):
+//! Enforcement, on every machine (no cgroup is created, see [`Enforcement`]):
 //! - **disk**: the work directory, `/tmp` and `/dev/shm` live in *one* tmpfs of `disk`
 //!   bytes (and `disk / 4096` inodes) inside the sandbox. The caller's prepared work
 //!   directory is copied into it before the step and copied back after it, so the host
 //!   directory never grows during the step. `RLIMIT_FSIZE` = `disk` also caps every single
 //!   file the step writes, its stdout and stderr logs on the host included.
-//! - **memory**: `RLIMIT_DATA` = `memory` on every process of the step (heap, private
-//!   writable mappings, thread stacks). It is a per-process limit, and shared mappings and
-//!   memfds are not counted (they are bounded by `disk` per file only).
+//! - **memory**: what all the step's processes hold together, measured by init from
+//!   `/proc` every [`MEMORY_SAMPLE_MS`] at least ([`MemoryMeter`]): their anonymous
+//!   memory and the shared memory they map (proportional set size, so a page mapped by
+//!   ten processes counts once), memfds they hold without mapping them, and SysV segments
+//!   no process attaches. Files of the step's own tmpfs count against `disk` instead.
+//!   Past `memory`, init kills every process of the step. So that every shared object is
+//!   seen: in the step's own ipc namespace, a SysV segment no process attaches is
+//!   destroyed at once (`kernel.shm_rmid_forced`, where reprobe runs as root), and the
+//!   step may create no user namespace of its own (where it could mount a tmpfs or make
+//!   an ipc namespace outside these rules).
+//!   `RLIMIT_DATA` = `memory` also stops a single process's heap at once.
 //! - **pids**: `RLIMIT_NPROC` = `pids`. Since Linux 5.14 it is counted per user namespace,
 //!   so it counts the processes (and threads) of the build user in this sandbox only.
 //! - `RLIMIT_CORE` = 0: no core dumps.
@@ -17,13 +25,15 @@
 //! Recognition: init samples the tmpfs and the process table while the step runs; a
 //! failed step is said to have exceeded its disk limit when the tmpfs was (nearly) full
 //! or it died of `SIGXFSZ`, its process limit when the sandbox held (nearly) `pids`
-//! processes, and (probably) its memory limit when its largest process came within a
-//! quarter of `memory`. Only failed steps are judged.
+//! processes, and its memory limit when init killed it for it (or, probably, when its
+//! largest process came within a quarter of `memory`: a refused allocation).
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::resource::{setrlimit, Resource};
@@ -31,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use super::helper::SetupFailure;
 
-/// Default memory limit of a step: 4 GiB per process.
+/// Default memory limit of a step: 4 GiB for all its processes together.
 pub const DEFAULT_MEMORY_BYTES: u64 = 4 << 30;
 
 /// Default disk limit of a step: 4 GiB for its work directory, `/tmp` and `/dev/shm`.
@@ -46,7 +56,7 @@ const FULL_MARGIN_BYTES: u64 = 64 << 10;
 /// The limits of one step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
-    /// `RLIMIT_DATA` of every process of the step.
+    /// Memory of all the step's processes together (and `RLIMIT_DATA` of each).
     pub memory_bytes: u64,
     /// Size of the tmpfs holding the work directory, `/tmp` and `/dev/shm`; also the
     /// largest file the step may write (`RLIMIT_FSIZE`).
@@ -90,12 +100,18 @@ pub enum LimitExceeded {
         /// The limit.
         limit_bytes: u64,
     },
-    /// The step's largest process came close to `RLIMIT_DATA`.
+    /// The step's processes held more than `memory` together (init killed them), or
+    /// its largest process came close to `RLIMIT_DATA`.
     Memory {
         /// The limit.
         limit_bytes: u64,
-        /// The largest resident size of any of its processes.
+        /// What was measured: all processes together when `whole_step`, else the largest
+        /// resident size of any of them.
         peak_bytes: u64,
+        /// Whether init measured the whole step past the limit and killed it (else the
+        /// verdict is a guess from the largest process, whose allocation was refused).
+        #[serde(default)]
+        whole_step: bool,
     },
     /// The sandbox held (nearly) `pids` processes.
     Pids {
@@ -111,7 +127,12 @@ impl LimitExceeded {
     pub fn matters_on_success(&self) -> bool {
         matches!(
             self,
-            LimitExceeded::Disk { .. } | LimitExceeded::Pids { .. }
+            LimitExceeded::Disk { .. }
+                | LimitExceeded::Pids { .. }
+                | LimitExceeded::Memory {
+                    whole_step: true,
+                    ..
+                }
         )
     }
 }
@@ -128,10 +149,24 @@ impl fmt::Display for LimitExceeded {
             LimitExceeded::Memory {
                 limit_bytes,
                 peak_bytes,
+                whole_step: true,
             } => write!(
                 f,
-                "killed: exceeded its memory limit ({limit_bytes} bytes, {} per process; \
-                 its largest process reached {}); raise `memory` if it needs more",
+                "killed: exceeded its memory limit ({limit_bytes} bytes, {} for all its \
+                 processes together, shared memory included; they held {} when stopped); \
+                 raise `memory` if it needs more",
+                format_size(*limit_bytes),
+                format_size(*peak_bytes)
+            ),
+            LimitExceeded::Memory {
+                limit_bytes,
+                peak_bytes,
+                whole_step: false,
+            } => write!(
+                f,
+                "killed: exceeded its memory limit ({limit_bytes} bytes, {}; its largest \
+                 process reached {} and an allocation was refused); raise `memory` if it \
+                 needs more",
                 format_size(*limit_bytes),
                 format_size(*peak_bytes)
             ),
@@ -173,9 +208,12 @@ impl fmt::Display for Enforcement {
         match self {
             Enforcement::Rlimits { cgroup } => write!(
                 f,
-                "rlimits (memory: RLIMIT_DATA per process; pids: RLIMIT_NPROC; file size: \
-                 RLIMIT_FSIZE) and one size-limited tmpfs for the work directory, /tmp and \
-                 /dev/shm; {cgroup}"
+                "memory: all the step's processes together, anonymous and shared memory and \
+                 memfds, measured every {MEMORY_SAMPLE_MS} ms and killed past the limit (a \
+                 step may overshoot by what it allocates between two samples; kernel memory \
+                 such as page tables and socket buffers is not counted; a step may create \
+                 no user or ipc namespace of its own), plus RLIMIT_DATA per process; disk: one size-limited tmpfs for the work directory, /tmp and \
+                 /dev/shm, and RLIMIT_FSIZE; pids: RLIMIT_NPROC; {cgroup}"
             ),
         }
     }
@@ -238,6 +276,221 @@ pub(super) fn apply_rlimits(limits: &Limits) -> Result<(), SetupFailure> {
     set(Resource::RLIMIT_CORE, 0, "RLIMIT_CORE")
 }
 
+/// Settings of the step's own namespaces that keep its shared memory where the
+/// [`MemoryMeter`] sees it (init only, after `/proc` is the sandbox's): a SysV segment
+/// that no process attaches is destroyed, and no process of the step may create a user
+/// namespace (or an ipc one), except the one a build user with uid 0 is put in
+/// (`lock_mounts`). A kernel without one of these settings keeps its default.
+pub(super) fn confine_namespaces(build_uid: u32) {
+    let nested_users = if build_uid == 0 { "1" } else { "0" };
+    let settings = [
+        ("/proc/sys/kernel/shm_rmid_forced", "1"),
+        ("/proc/sys/user/max_ipc_namespaces", "0"),
+        ("/proc/sys/user/max_user_namespaces", nested_users),
+    ];
+    for (path, value) in settings {
+        let _ = fs::write(path, value);
+    }
+}
+
+/// How often init measures the step's memory at most (more rarely when one measurement
+/// costs more than a quarter of this: a step of thousands of processes).
+pub const MEMORY_SAMPLE_MS: u64 = 50;
+
+/// Measures what the step's processes hold in memory together, from `/proc`.
+///
+/// Counted: every process's anonymous memory and the shared memory it maps (SysV
+/// segments, shared anonymous mappings, mapped memfds), each as its proportional set
+/// size (`smaps_rollup`: a page shared by n processes counts 1/n in each), and memfds a
+/// process holds open without mapping them (their size on the shm file system), and
+/// SysV segments no process attaches (`/proc/sysvipc/shm`).
+/// Shared memory that is a file of the step's own tmpfs is left out when it matters
+/// (`disk` bounds it). Not counted: kernel memory (page tables, socket and pipe buffers),
+/// and what a step allocates between two measurements.
+pub(super) struct MemoryMeter {
+    /// The device of the step's tmpfs.
+    disk_dev: u64,
+    next_due: Instant,
+}
+
+impl MemoryMeter {
+    /// A meter for a step whose tmpfs is `disk`.
+    pub(super) fn new(disk: &OwnedFd) -> MemoryMeter {
+        let disk_dev = nix::sys::stat::fstat(disk.as_raw_fd()).map_or(0, |s| s.st_dev);
+        MemoryMeter {
+            disk_dev,
+            next_due: Instant::now(),
+        }
+    }
+
+    /// The memory the step holds, when a measurement is due; a total above `limit` is
+    /// measured again exactly (leaving out the step's own tmpfs files it maps).
+    fn measure_if_due(&mut self, limit: u64) -> Option<u64> {
+        let started = Instant::now();
+        if started < self.next_due {
+            return None;
+        }
+        let mut used = step_memory(None);
+        if used > limit {
+            used = step_memory(Some(self.disk_dev));
+        }
+        let cost = started.elapsed();
+        self.next_due = Instant::now() + (cost * 4).max(Duration::from_millis(MEMORY_SAMPLE_MS));
+        Some(used)
+    }
+}
+
+/// What the sandbox's processes other than init hold, in bytes (see [`MemoryMeter`]).
+/// With `disk_dev`, shared mappings of files on that device are left out.
+fn step_memory(disk_dev: Option<u64>) -> u64 {
+    let mut total = 0u64;
+    let mut memfds: HashMap<(u64, u64), u64> = HashMap::new();
+    let pids = sandbox_pids();
+    for pid in &pids {
+        let Ok(rollup) = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
+            continue;
+        };
+        total = total.saturating_add(rollup_bytes(&rollup));
+        if let Some(dev) = disk_dev {
+            if let Ok(smaps) = fs::read_to_string(format!("/proc/{pid}/smaps")) {
+                total = total.saturating_sub(shmem_on_device(&smaps, dev));
+            }
+        }
+        open_memfds(*pid, &mut memfds);
+    }
+    if !memfds.is_empty() {
+        let mapped = mapped_memfd_inodes(&pids);
+        total = memfds
+            .iter()
+            .filter(|((_, ino), _)| !mapped.contains(ino))
+            .fold(total, |sum, (_, bytes)| sum.saturating_add(*bytes));
+    }
+    let detached = fs::read_to_string("/proc/sysvipc/shm").map_or(0, |t| detached_sysv_bytes(&t));
+    total.saturating_add(detached)
+}
+
+/// The resident bytes of the SysV segments of this ipc namespace that no process
+/// attaches (an attached one is counted in its processes' `Pss_Shmem`), from
+/// `/proc/sysvipc/shm`. Where `kernel.shm_rmid_forced` could be set, there are none.
+fn detached_sysv_bytes(table: &str) -> u64 {
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let column = |name: &str| header.iter().position(|h| *h == name);
+    let (Some(nattch), Some(rss)) = (column("nattch"), column("rss")) else {
+        return 0;
+    };
+    lines
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let attached = fields.get(nattch)?.parse::<u64>().ok()?;
+            let bytes = fields.get(rss)?.parse::<u64>().ok()?;
+            (attached == 0).then_some(bytes)
+        })
+        .fold(0u64, u64::saturating_add)
+}
+
+/// The pids of the sandbox's `/proc` other than init's.
+fn sandbox_pids() -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != 1)
+        .collect()
+}
+
+/// Anonymous plus shared memory of one `smaps_rollup`, in bytes (`Pss` where the kernel
+/// does not split it).
+fn rollup_bytes(rollup: &str) -> u64 {
+    let field = |name: &str| {
+        rollup.lines().find_map(|line| {
+            let value = line.strip_prefix(name)?.strip_prefix(':')?;
+            value.split_whitespace().next()?.parse::<u64>().ok()
+        })
+    };
+    let kib = match (field("Pss_Anon"), field("Pss_Shmem")) {
+        (Some(anon), Some(shmem)) => anon + shmem,
+        _ => field("Pss").unwrap_or(0),
+    };
+    kib.saturating_mul(1024)
+}
+
+/// The shared memory (`Pss_Shmem`) of the mappings of files on device `dev` in one
+/// `smaps`, in bytes.
+fn shmem_on_device(smaps: &str, dev: u64) -> u64 {
+    let wanted = format!(
+        "{:02x}:{:02x}",
+        nix::sys::stat::major(dev),
+        nix::sys::stat::minor(dev)
+    );
+    let mut on_device = false;
+    let mut kib = 0u64;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or_default();
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's header: range, perms, offset, device, inode, path.
+            on_device = fields.nth(2) == Some(wanted.as_str());
+        } else if on_device && first == "Pss_Shmem:" {
+            kib += fields
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    kib.saturating_mul(1024)
+}
+
+/// Adds the memfds process `pid` holds open, by (device, inode), with their size.
+fn open_memfds(pid: u32, found: &mut HashMap<(u64, u64), u64>) {
+    let dir = format!("/proc/{pid}/fd");
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let is_memfd = fs::read_link(entry.path()).is_ok_and(|target| {
+            target
+                .as_os_str()
+                .as_encoded_bytes()
+                .starts_with(b"/memfd:")
+        });
+        if !is_memfd {
+            continue;
+        }
+        if let Ok(stat) = nix::sys::stat::stat(&entry.path()) {
+            let bytes = (stat.st_blocks as u64).saturating_mul(512);
+            found.insert((stat.st_dev, stat.st_ino), bytes);
+        }
+    }
+}
+
+/// The inodes of the memfds any of `pids` maps (counted by `Pss_Shmem` already).
+fn mapped_memfd_inodes(pids: &[u32]) -> HashSet<u64> {
+    let mut inodes = HashSet::new();
+    for pid in pids {
+        let Ok(maps) = fs::read_to_string(format!("/proc/{pid}/maps")) else {
+            continue;
+        };
+        inodes.extend(memfd_inodes_in_maps(&maps));
+    }
+    inodes
+}
+
+/// The inodes of the memfd mappings in one `maps`.
+fn memfd_inodes_in_maps(maps: &str) -> impl Iterator<Item = u64> + '_ {
+    maps.lines().filter_map(|line| {
+        let mut fields = line.split_whitespace();
+        let inode = fields.nth(4)?.parse::<u64>().ok()?;
+        fields.next()?.starts_with("/memfd:").then_some(inode)
+    })
+}
+
 /// What init saw of the step's use of its limits while it ran.
 pub(super) struct Watch {
     limits: Limits,
@@ -245,22 +498,29 @@ pub(super) struct Watch {
     disk: OwnedFd,
     disk_full: bool,
     most_processes: u64,
+    memory: MemoryMeter,
+    /// What the step held when init found it over its memory limit.
+    memory_exceeded: Option<u64>,
 }
 
 impl Watch {
     /// A watch over the tmpfs `disk`.
     pub(super) fn new(limits: Limits, disk: OwnedFd) -> Watch {
+        let memory = MemoryMeter::new(&disk);
         Watch {
             limits,
             disk,
             disk_full: false,
             most_processes: 0,
+            memory,
+            memory_exceeded: None,
         }
     }
 
-    /// Takes one sample of the tmpfs and of the number of processes in the sandbox, and
-    /// returns a limit the step has just reached for the first time (init reports it at
-    /// once, so that it is known even if the step is then killed at its timeout).
+    /// Takes one sample of the tmpfs, of the number of processes in the sandbox and (when
+    /// due) of their memory, and returns a limit the step has just reached for the first
+    /// time (init reports it at once, so that it is known even if the step is then killed
+    /// at its timeout).
     pub(super) fn sample(&mut self) -> Option<LimitExceeded> {
         let was = self.verdict(None, 0);
         if let Ok(stat) = nix::sys::statfs::fstatfs(&self.disk) {
@@ -272,13 +532,31 @@ impl Watch {
             }
         }
         self.most_processes = self.most_processes.max(count_processes());
+        if self.memory_exceeded.is_none() {
+            let limit = self.limits.memory_bytes;
+            if let Some(used) = self.memory.measure_if_due(limit).filter(|&u| u > limit) {
+                self.memory_exceeded = Some(used);
+            }
+        }
         let now = self.verdict(None, 0);
         (now != was).then_some(now).flatten()
+    }
+
+    /// Whether the step must be stopped now: it holds more memory than its limit.
+    pub(super) fn must_stop(&self) -> bool {
+        self.memory_exceeded.is_some()
     }
 
     /// The limit a failed step most likely ran into, judged from the samples, how its
     /// main process ended, and the largest resident size of its reaped processes.
     pub(super) fn verdict(&self, killed_by: Option<i32>, peak_rss: u64) -> Option<LimitExceeded> {
+        if let Some(used) = self.memory_exceeded {
+            return Some(LimitExceeded::Memory {
+                limit_bytes: self.limits.memory_bytes,
+                peak_bytes: used,
+                whole_step: true,
+            });
+        }
         if self.disk_full || killed_by == Some(libc::SIGXFSZ) {
             return Some(LimitExceeded::Disk {
                 limit_bytes: self.limits.disk_bytes,
@@ -294,6 +572,7 @@ impl Watch {
             return Some(LimitExceeded::Memory {
                 limit_bytes: self.limits.memory_bytes,
                 peak_bytes: peak_rss,
+                whole_step: false,
             });
         }
         None
@@ -504,12 +783,15 @@ mod tests {
         }
         .to_string();
         assert!(text.starts_with("step exceeded its disk limit (1048576 bytes"));
-        let text = LimitExceeded::Memory {
-            limit_bytes: 1 << 30,
-            peak_bytes: 1 << 30,
+        for whole_step in [true, false] {
+            let text = LimitExceeded::Memory {
+                limit_bytes: 1 << 30,
+                peak_bytes: 1 << 30,
+                whole_step,
+            }
+            .to_string();
+            assert!(text.starts_with("killed: exceeded its memory limit (1073741824 bytes"));
         }
-        .to_string();
-        assert!(text.starts_with("killed: exceeded its memory limit"));
     }
 
     #[test]
@@ -520,5 +802,58 @@ mod tests {
         };
         assert_eq!(small.disk_inodes(), 4096);
         assert_eq!(Limits::default().disk_inodes(), 1 << 20);
+    }
+
+    #[test]
+    fn a_rollup_counts_anonymous_and_shared_memory() {
+        let rollup = "55a5225c3000-7ffeff934000 ---p 00000000 00:00 0   [rollup]\n\
+                      Rss:               26872 kB\nPss:               24855 kB\n\
+                      Pss_Anon:           9952 kB\nPss_File:           4663 kB\n\
+                      Pss_Shmem:         10240 kB\n";
+        assert_eq!(rollup_bytes(rollup), (9952 + 10240) * 1024);
+        // An older kernel without the split: all of Pss.
+        assert_eq!(rollup_bytes("Rss: 10 kB\nPss: 7 kB\n"), 7 * 1024);
+        assert_eq!(rollup_bytes(""), 0);
+    }
+
+    #[test]
+    fn shared_files_of_the_steps_own_disk_are_told_apart() {
+        let smaps = "7f72cea9b000-7f72cf49b000 rw-s 00000000 00:01 25   /dev/zero (deleted)\n\
+                     Pss_Shmem:         10240 kB\n\
+                     7f72cea00000-7f72cea9b000 rw-s 00000000 00:2a 7   /build/s/out.bin\n\
+                     Pss_Shmem:          2048 kB\n";
+        let dev = nix::sys::stat::makedev(0, 0x2a);
+        assert_eq!(shmem_on_device(smaps, dev), 2048 * 1024);
+        assert_eq!(
+            shmem_on_device(smaps, nix::sys::stat::makedev(0, 1)),
+            10240 * 1024
+        );
+    }
+
+    #[test]
+    fn mapped_memfds_are_found_by_inode() {
+        let maps = "7f0-7f1 rw-s 00000000 00:01 4242   /memfd:pool (deleted)\n\
+                    7f1-7f2 r-xp 00000000 08:01 99   /usr/bin/python3\n\
+                    7f2-7f3 rw-s 00000000 00:01 25   /dev/zero (deleted)\n";
+        assert_eq!(memfd_inodes_in_maps(maps).collect::<Vec<_>>(), [4242]);
+    }
+
+    #[test]
+    fn a_whole_step_over_its_memory_is_a_finding_even_if_it_succeeded() {
+        let over = LimitExceeded::Memory {
+            limit_bytes: 1,
+            peak_bytes: 2,
+            whole_step: true,
+        };
+        assert!(over.matters_on_success());
+    }
+
+    #[test]
+    fn detached_sysv_segments_are_counted_from_the_ipc_table() {
+        let table = "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n\
+                              0          0   600               4194304 16000 16000      0     0     0     0     0 1796337221 1796337221 1796337221               4194304                     0\n\
+                              0          1   600               8388608 16000 16000      2     0     0     0     0 1796337221 1796337221 1796337221               8388608                     0\n";
+        assert_eq!(detached_sysv_bytes(table), 4194304);
+        assert_eq!(detached_sysv_bytes(""), 0);
     }
 }

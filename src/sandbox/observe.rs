@@ -41,7 +41,8 @@ use super::resolver::StandIn;
 use super::tripwire::{Layout, Policy, Tripwire};
 use super::wire::{dns_query_name, parse_sockaddr, Destination, RESOLVER_SOCKETS};
 use super::SandboxSpec;
-use crate::manifest::{NetworkAttempt, SandboxFindings};
+use crate::manifest::{NetworkAttempt, SandboxFindings, MAX_NETWORK_ATTEMPTS};
+use crate::tree::beneath;
 
 /// `/etc` files a step may read without a finding: the C library's and loader's own
 /// configuration, and the sandbox's generated user database.
@@ -108,7 +109,12 @@ pub(super) struct Supervisor {
     dns_sockets: HashMap<(i32, i32), (Destination, NetworkAttempt)>,
     /// Stand-in resolvers put at those sockets' fds, reading queries sent with `write`.
     stand_ins: Vec<StandIn>,
+    /// The first [`MAX_NETWORK_ATTEMPTS`] distinct attempts, in the order seen.
     network: Vec<NetworkAttempt>,
+    /// The same, for finding repeats at once (resolvers retry).
+    recorded: HashSet<NetworkAttempt>,
+    /// Fingerprints of the distinct attempts beyond those, counted only.
+    omitted: HashSet<u64>,
     undeclared: BTreeSet<String>,
     /// Statically linked programs the step executed (module `execs`).
     static_programs: BTreeSet<String>,
@@ -156,6 +162,8 @@ impl Supervisor {
             dns_sockets: HashMap::new(),
             stand_ins: Vec::new(),
             network: Vec::new(),
+            recorded: HashSet::new(),
+            omitted: HashSet::new(),
             undeclared: BTreeSet::new(),
             static_programs: BTreeSet::new(),
             classified: HashSet::new(),
@@ -255,6 +263,7 @@ impl Supervisor {
         }
         SandboxFindings {
             network: self.network,
+            network_omitted: self.omitted.len() as u64,
             undeclared: self.undeclared.into_iter().collect(),
             limits: Vec::new(),
             static_programs: self.static_programs.into_iter().collect(),
@@ -438,7 +447,6 @@ impl Supervisor {
         }
     }
 
-    /// Adds an attempt unless the same one is recorded already (resolvers retry).
     /// Records the program an exec call names when it is statically linked (at most
     /// [`MAX_STATIC_PROGRAMS`] of them).
     fn on_exec(&mut self, call: &Call) {
@@ -457,11 +465,41 @@ impl Supervisor {
         }
     }
 
+    /// Adds an attempt unless the same one is recorded already (resolvers retry); past
+    /// [`MAX_NETWORK_ATTEMPTS`] distinct ones, a new one is only counted.
     fn record(&mut self, attempt: NetworkAttempt) {
-        if !self.network.contains(&attempt) {
-            self.network.push(attempt);
-        }
+        record_attempt(
+            &mut self.network,
+            &mut self.recorded,
+            &mut self.omitted,
+            attempt,
+        );
     }
+}
+
+/// [`Supervisor::record`]: each distinct attempt is recorded once, in the order seen, up
+/// to [`MAX_NETWORK_ATTEMPTS`]; distinct ones beyond are kept as fingerprints and counted.
+/// Every call costs a hash look-up, however many attempts came before.
+fn record_attempt(
+    network: &mut Vec<NetworkAttempt>,
+    recorded: &mut HashSet<NetworkAttempt>,
+    omitted: &mut HashSet<u64>,
+    attempt: NetworkAttempt,
+) {
+    if recorded.contains(&attempt) {
+        return;
+    }
+    if network.len() < MAX_NETWORK_ATTEMPTS {
+        recorded.insert(attempt.clone());
+        network.push(attempt);
+        return;
+    }
+    use std::hash::BuildHasher;
+    // A 64-bit fingerprint: it only tells attempts of one step apart.
+    let fingerprint =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(&attempt);
+    omitted.insert(fingerprint);
 }
 
 /// How paths seen in the sandbox map to findings.
@@ -528,10 +566,12 @@ impl PathRules {
         if let Some(pid) = in_workdir {
             // The work directory is a tmpfs inside the sandbox: look at the step's view.
             let inside = self.workdir.join(rel);
-            let seen = PathBuf::from(format!("/proc/{pid}/root"))
-                .join(inside.strip_prefix("/").unwrap_or(&inside));
-            if fs::symlink_metadata(seen).is_ok()
-                || fs::symlink_metadata(self.host_workdir.join(rel)).is_ok()
+            // Both looks stay where they belong: links the step made resolve in its own
+            // root, and none is followed in the host's copy of its work directory.
+            let step_root = PathBuf::from(format!("/proc/{pid}/root"));
+            let inside = inside.strip_prefix("/").unwrap_or(&inside);
+            if beneath::exists_in_root(&step_root, inside, false)
+                || beneath::lstat_beneath(&self.host_workdir, rel).is_some()
             {
                 return None;
             }
@@ -546,9 +586,9 @@ impl PathRules {
         if text.is_empty() || etc_is_toolchain(text) {
             return None;
         }
-        let seen = PathBuf::from(format!("/proc/{pid}/root")).join(path.strip_prefix("/").ok()?);
-        fs::metadata(seen).ok()?;
-        Some(path.display().to_string())
+        let step_root = PathBuf::from(format!("/proc/{pid}/root"));
+        beneath::exists_in_root(&step_root, path.strip_prefix("/").ok()?, true)
+            .then(|| path.display().to_string())
     }
 }
 
@@ -1038,5 +1078,36 @@ pub(super) mod tests {
             normalize(Path::new("/build/s/../s/src/config.h")),
             PathBuf::from("/build/s/src/config.h")
         );
+    }
+
+    fn query(pid: i32, name: &str) -> NetworkAttempt {
+        NetworkAttempt {
+            pid,
+            argv: vec!["python3".into()],
+            family: "inet".into(),
+            address: "127.0.0.53".into(),
+            port: 53,
+            dns_name: Some(name.into()),
+        }
+    }
+
+    #[test]
+    fn network_attempts_are_recorded_once_and_capped_with_a_count_of_the_rest() {
+        let (mut network, mut recorded, mut omitted) = (Vec::new(), HashSet::new(), HashSet::new());
+        for round in 0..2 {
+            for i in 0..30_000 {
+                let attempt = query(7, &format!("host{i}.example"));
+                record_attempt(&mut network, &mut recorded, &mut omitted, attempt);
+            }
+            // The second round repeats every attempt: nothing new is recorded or counted.
+            assert_eq!(network.len(), MAX_NETWORK_ATTEMPTS, "round {round}");
+            assert_eq!(
+                omitted.len(),
+                30_000 - MAX_NETWORK_ATTEMPTS,
+                "round {round}"
+            );
+        }
+        assert_eq!(network[0].dns_name.as_deref(), Some("host0.example"));
+        assert_eq!(network[99].dns_name.as_deref(), Some("host99.example"));
     }
 }

@@ -37,11 +37,13 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::sys::stat::SFlag;
 
 use super::fuse::{self, op, Attr, Request};
 use super::observe::etc_is_toolchain;
 use super::rootfs::generated_etc;
 use super::SandboxSpec;
+use crate::tree::beneath;
 
 /// How long the kernel may cache an answer (the host side does not change during a step).
 const VALID_SECS: u64 = 86_400;
@@ -287,7 +289,8 @@ impl Tripwire {
             .work_tree()
             .map(|tree| self.policy.layout.trees[tree].host.clone());
         for rel in self.work_found {
-            if fs::symlink_metadata(self.policy.staging.join(&rel)).is_ok() {
+            // The copied-back work directory is the step's: no link in it is followed.
+            if beneath::lstat_beneath(&self.policy.staging, &rel).is_some() {
                 continue;
             }
             // A directory the work directory lacks hides what below it was sought: it is
@@ -420,17 +423,18 @@ impl Tripwire {
             return None;
         }
         let in_project = fs::symlink_metadata(&project).ok()?;
-        match fs::symlink_metadata(self.policy.staging.join(rel)) {
-            Ok(staged) if staged.is_dir() && in_project.is_dir() => Some(dir_attr()),
-            Ok(_) => None,
+        let staged = beneath::lstat_beneath(&self.policy.staging, rel);
+        match staged.map(|stat| beneath::kind(&stat)) {
+            Some(SFlag::S_IFDIR) if in_project.is_dir() => Some(dir_attr()),
+            Some(_) => None,
             // A project directory the work directory lacks is shown (empty, absent from
             // its parent's listing, looking as if the step had made it) so that the
             // kernel looks further into it: a compiler probing `-Ilib` for
             // `lib/stdio.h` finds nothing there, which is no finding; only a file the
             // project has is (`lib/config.h`), and listing the directory itself
             // (OPENDIR) is recorded as `lib/`. A native checkout has the directory too.
-            Err(_) if in_project.is_dir() => Some(self.policy.own_dir),
-            Err(_) => {
+            None if in_project.is_dir() => Some(self.policy.own_dir),
+            None => {
                 if recorded {
                     self.work_found.insert(rel.to_path_buf());
                 }
@@ -571,7 +575,7 @@ impl Tripwire {
         let Ok((_, host, rel)) = self.host_path(id) else {
             return;
         };
-        let lacking = fs::symlink_metadata(self.policy.staging.join(&rel)).is_err();
+        let lacking = beneath::lstat_beneath(&self.policy.staging, &rel).is_none();
         if recorded && lacking && !self.is_ignored(&host) && has_entries(&host) {
             self.work_found.insert(rel);
         }
