@@ -575,6 +575,10 @@ impl Tripwire {
         let Ok((_, host, rel)) = self.host_path(id) else {
             return;
         };
+        if rel.as_os_str().is_empty() {
+            // The work directory itself: never lacking.
+            return;
+        }
         let lacking = beneath::lstat_beneath(&self.policy.staging, &rel).is_none();
         if recorded && lacking && !self.is_ignored(&host) && has_entries(&host) {
             self.work_found.insert(rel);
