@@ -356,3 +356,28 @@ fn the_html_step_graph_has_arrowheads_drawn_over_the_boxes() {
     assert!(first_edge > last_box, "edges come after (over) the boxes");
     assert!(html.contains("marker-end=\"url(#arrow)\""));
 }
+
+#[test]
+fn a_read_only_project_suggests_keeping_the_store_elsewhere() {
+    let dir = copy_corpus("hello-c");
+    let root = dir.path();
+    // Another user: root may write anywhere, so run as nobody on a project it cannot write.
+    let status = Command::new("chmod")
+        .args(["-R", "a+rX,a-w"])
+        .arg(root)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_reprobe"))
+        .arg("build")
+        .arg(root)
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let _ = Command::new("chmod").args(["-R", "u+w"]).arg(root).status();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("--store DIR"), "{err}");
+}

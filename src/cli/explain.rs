@@ -49,7 +49,8 @@ pub struct ExplainArgs {
 }
 
 /// Runs `reprobe explain`: 0 when explained (whatever changed), 2 on bad input.
-pub fn run(args: ExplainArgs) -> anyhow::Result<Exit> {
+pub fn run(mut args: ExplainArgs) -> anyhow::Result<Exit> {
+    take_positional_graph(&mut args);
     let graph_file = graph::resolve_graph_path(args.graph.as_deref());
     let store = find_store(&args.common, &graph_file)?;
     let (old, new) = pick_builds(&args, store.as_ref(), &graph_file)?;
@@ -87,12 +88,42 @@ pub fn find_store(common: &CommonArgs, graph_file: &Path) -> anyhow::Result<Opti
         }
         return Ok(Some(Store::open_explicit(dir)?));
     }
-    let root = graph_file.parent().filter(|p| !p.as_os_str().is_empty());
-    let dir = root.unwrap_or(Path::new(".")).join(".reprobe");
+    let dir = default_store_dir(graph_file);
     if dir.join("builds").is_dir() {
         return Ok(Some(Store::open(&dir)?));
     }
     Ok(None)
+}
+
+/// `reprobe explain DIR` (or a graph file), as `reprobe build DIR` takes it: a lone
+/// positional argument that names a directory or a graph file (and no build) is the
+/// graph, not the older build.
+fn take_positional_graph(args: &mut ExplainArgs) {
+    if args.graph.is_some() || args.new.is_some() {
+        return;
+    }
+    let Some(first) = args.old.as_deref() else {
+        return;
+    };
+    let path = Path::new(first);
+    let graph_like = path.is_dir()
+        || (path.is_file() && [".toml", ".ninja"].iter().any(|ext| first.ends_with(ext)));
+    if graph_like {
+        args.graph = args.old.take().map(PathBuf::from);
+    }
+}
+
+/// Where the graph's store is by default: `.reprobe/` beside the graph file, or, for a
+/// Ninja file (`build --ninja`), beside the root its import chooses.
+fn default_store_dir(graph_file: &Path) -> PathBuf {
+    if graph_file.extension().is_some_and(|e| e == "ninja") {
+        let options = crate::ninja::import::ImportOptions::default();
+        if let Ok(imported) = crate::ninja::import::import(graph_file, &options) {
+            return imported.root.join(".reprobe");
+        }
+    }
+    let root = graph_file.parent().filter(|p| !p.as_os_str().is_empty());
+    root.unwrap_or(Path::new(".")).join(".reprobe")
 }
 
 /// OLD and NEW from the arguments, or the last builds of the graph.

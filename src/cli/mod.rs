@@ -170,7 +170,22 @@ pub fn open_store(common: &CommonArgs, graph: &Graph) -> anyhow::Result<Store> {
     crate::store::set_verbose(common.verbose && !common.quiet);
     match &common.store {
         Some(dir) => Ok(Store::open_explicit(dir)?),
-        None => Ok(Store::open(&graph.root.join(".reprobe"))?),
+        None => {
+            let dir = graph.root.join(".reprobe");
+            Store::open(&dir).map_err(|err| {
+                let denied = matches!(&err, crate::store::StoreError::Io { source, .. }
+                    if source.kind() == std::io::ErrorKind::PermissionDenied);
+                let err = anyhow::Error::from(err);
+                if denied {
+                    err.context(format!(
+                        "cannot use the store {} beside the graph (a read-only project?); pass --store DIR (or set REPROBE_STORE) to keep it elsewhere",
+                        dir.display()
+                    ))
+                } else {
+                    err
+                }
+            })
+        }
     }
 }
 
