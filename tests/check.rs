@@ -1029,3 +1029,23 @@ fn host_state_no_package_owns_and_files_the_project_has_are_undeclared() {
         json!(["lib/helper.h"])
     );
 }
+
+#[test]
+fn a_whole_command_listing_the_project_from_below_reads_nothing_undeclared() {
+    // make -C lib lists `..` looking for implicit rules: the whole project is declared.
+    let dir = project("", &[("a.txt", "hi\n"), ("sub/keep", "")]);
+    let out = run_in(
+        dir.path(),
+        &[
+            "check",
+            "--json",
+            "--cmd",
+            "cd sub && ls .. > /dev/null && cd .. && mkdir -p dist && cp a.txt dist/",
+            "--outputs",
+            "dist/**",
+        ],
+    );
+    let report = json(&out);
+    assert_eq!(code(&out), 0, "{report:#}");
+    assert_eq!(report["steps"][0]["undeclared"], json!([]));
+}

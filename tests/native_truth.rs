@@ -132,7 +132,7 @@ fn cmake_absolute_source_paths_are_judged_as_two_checkouts_differ() {
         code,
         &[
             ("build/libcheck.a", "libcheck.a"),
-            ("build/libsigned.so", "libsigned.so"),
+            ("build/libsigned.so.1.2.3", "libsigned.so.1.2.3"),
         ],
     );
     let object = report["steps"]
@@ -178,7 +178,7 @@ fn a_version_script_named_only_in_the_link_flags_is_an_input() {
     assert_eq!(code(&import), 0, "{}", stderr(&import));
     let graph = std::fs::read_to_string(native.first.join("reprobe.toml")).unwrap();
     let graph: toml::Value = toml::from_str(&graph).unwrap();
-    let inputs = graph["steps"]["libsigned.so"]["inputs"].to_string();
+    let inputs = graph["steps"]["libsigned.so.1.2.3"]["inputs"].to_string();
     assert!(inputs.contains("src/signed.map"), "{inputs}");
     let out = run_in(&native.first, &["build"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));

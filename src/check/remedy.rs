@@ -116,7 +116,19 @@ fn build_path_fix(tool: Tool) -> &'static str {
 /// The tool's own fix for `reason`, when the tool has one and the generic fix would not
 /// fit it.
 pub fn fix_for(tool: Tool, step: &Step, reason: &Reason) -> Option<String> {
+    let in_dynamic_strings = reason
+        .context
+        .as_deref()
+        .is_some_and(|c| c.contains(".dynstr"));
     let fix = match (reason.kind, tool) {
+        // A path among the dynamic strings of a linked file is its RUNPATH (a build-tree
+        // library linked in): no prefix map reaches it.
+        (ReasonKind::BuildPath, Tool::CMake) if in_dynamic_strings => {
+            "the build tree's library path is recorded as RUNPATH: add `set(CMAKE_BUILD_RPATH_USE_ORIGIN ON)` to CMakeLists.txt (a path relative to $ORIGIN)"
+        }
+        (ReasonKind::BuildPath, _) if in_dynamic_strings => {
+            "the library path is recorded as RUNPATH: link with `-Wl,-rpath,'$ORIGIN/DIR'` (relative to the binary) instead of an absolute directory"
+        }
         (ReasonKind::BuildPath, Tool::Cargo) => build_path_fix(tool),
         (ReasonKind::BuildPath, _) if compiles_c(step) || tool != Tool::Plain => {
             build_path_fix(tool)
@@ -187,6 +199,16 @@ mod tests {
         assert_eq!(tool, Tool::CMake);
         let fix = fix_for(tool, &compile, &reason(ReasonKind::BuildPath)).unwrap();
         assert!(fix.contains("CMAKE_SOURCE_DIR"), "{fix}");
+    }
+
+    #[test]
+    fn a_build_path_in_the_dynamic_strings_is_a_runpath() {
+        let link = step("cd build || exit 1\n/usr/bin/cc CMakeFiles/t.dir/t.c.o -o t -Wl,-rpath,${REPROBE_ROOT}/build libl.so");
+        let g = graph(vec![link.clone()]);
+        let mut r = reason(ReasonKind::BuildPath);
+        r.context = Some("section .dynstr".into());
+        let fix = fix_for(tool_of(&g, &link), &link, &r).unwrap();
+        assert!(fix.contains("CMAKE_BUILD_RPATH_USE_ORIGIN"), "{fix}");
     }
 
     #[test]
