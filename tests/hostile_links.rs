@@ -351,7 +351,7 @@ fn assert_special_input_refused(inputs: &str, kind: &str, make: impl Fn(&Path)) 
         assert_failed_with(
             &out,
             2,
-            &format!("step `s`: input `dir/special` is {kind}; special files cannot be inputs"),
+            &format!("`dir/special`, {kind}, not a regular file"),
         );
     }
     assert_eq!(canary.checksum(), before, "the canary changed");
