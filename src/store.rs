@@ -237,8 +237,8 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// What the action cache holds for a key ([`Store::lookup`]).
 #[derive(Debug)]
 pub enum Lookup {
-    /// A usable entry.
-    Hit(ActionEntry),
+    /// A usable entry (boxed: an entry is large beside the other answers).
+    Hit(Box<ActionEntry>),
     /// No entry, or one that cannot be used (unreadable, a blob gone: gc).
     Miss,
     /// An entry whose output blob was found bad (corrupt, a FIFO, a directory) and has
@@ -793,7 +793,7 @@ impl Store {
     /// miss (it will be rewritten by the next run).
     pub fn lookup_action(&self, key: &InputHash) -> Result<Option<ActionEntry>, StoreError> {
         Ok(match self.lookup(key)? {
-            Lookup::Hit(entry) => Some(entry),
+            Lookup::Hit(entry) => Some(*entry),
             Lookup::Miss | Lookup::Broken { .. } => None,
         })
     }
@@ -822,7 +822,7 @@ impl Store {
             None => false,
         };
         Ok(if touched {
-            Lookup::Hit(entry)
+            Lookup::Hit(Box::new(entry))
         } else {
             Lookup::Miss
         })
