@@ -614,6 +614,27 @@ fn window_of(manifest: &Manifest, offset: i64) -> TimeWindow {
     }
 }
 
+/// A reason of `kind` about the file `out`, with nothing else known (for unit tests of
+/// the modules below).
+#[cfg(test)]
+fn reason_for_tests(kind: ReasonKind) -> Reason {
+    Reason {
+        kind,
+        path: "out".into(),
+        offset: None,
+        offset_b: None,
+        line: None,
+        line_b: None,
+        a: String::new(),
+        b: String::new(),
+        variation: None,
+        remedy: None,
+        context: None,
+        high_entropy: None,
+        note: None,
+    }
+}
+
 /// A reproducible finding with nothing in it (for unit tests of the modules below).
 #[cfg(test)]
 fn empty_finding_for_tests() -> StepFinding {

@@ -342,6 +342,28 @@ pub struct Step {
     pub pids: Option<u64>,
 }
 
+#[cfg(test)]
+impl Step {
+    /// A step `name` running `run` by the shell, declaring nothing (for unit tests).
+    pub(crate) fn shell_for_tests(name: &str, run: &str) -> Step {
+        Step {
+            name: name.into(),
+            command: Command::Shell(run.into()),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            tools: Vec::new(),
+            env: BTreeMap::new(),
+            deps: Vec::new(),
+            network: false,
+            sha256: None,
+            timeout: None,
+            memory: None,
+            disk: None,
+            pids: None,
+        }
+    }
+}
+
 /// A validated graph, steps in a stable topological order.
 #[derive(Debug, Clone)]
 pub struct Graph {

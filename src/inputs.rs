@@ -694,21 +694,10 @@ mod tests {
     }
 
     fn step_with(inputs: &[&str]) -> Step {
-        Step {
-            name: "s".into(),
-            command: Command::Shell("true".into()),
-            inputs: inputs.iter().map(|s| s.to_string()).collect(),
-            outputs: vec!["o".into()],
-            tools: vec![],
-            env: BTreeMap::new(),
-            deps: vec![],
-            network: false,
-            sha256: None,
-            timeout: None,
-            memory: None,
-            disk: None,
-            pids: None,
-        }
+        let mut step = Step::shell_for_tests("s", "true");
+        step.inputs = inputs.iter().map(|s| s.to_string()).collect();
+        step.outputs = vec!["o".into()];
+        step
     }
 
     #[test]

@@ -100,24 +100,12 @@ mod tests {
     use super::*;
 
     fn step(env: &[(&str, &str)]) -> Step {
-        Step {
-            name: "s".into(),
-            command: crate::graph::Command::Shell("true".into()),
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-            tools: Vec::new(),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            deps: Vec::new(),
-            network: false,
-            sha256: None,
-            timeout: None,
-            memory: None,
-            disk: None,
-            pids: None,
-        }
+        let mut step = Step::shell_for_tests("s", "true");
+        step.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        step
     }
 
     fn all() -> BTreeSet<Variation> {

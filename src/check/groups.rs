@@ -24,6 +24,18 @@ impl Group<'_> {
     pub fn first(&self) -> &StepFinding {
         self.steps[0]
     }
+
+    /// For cascades: the upstream steps they inherit from, sorted, each once.
+    pub fn upstream(&self) -> Vec<&str> {
+        let mut upstream: Vec<&str> = self
+            .steps
+            .iter()
+            .flat_map(|f| f.cascade_of.iter().map(String::as_str))
+            .collect();
+        upstream.sort_unstable();
+        upstream.dedup();
+        upstream
+    }
 }
 
 /// What makes two findings "the same cause": their verdict and, for a difference, the

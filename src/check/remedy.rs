@@ -147,24 +147,9 @@ pub fn fix_for(tool: Tool, step: &Step, reason: &Reason) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::Command;
 
     fn step(run: &str) -> Step {
-        Step {
-            name: "s".into(),
-            command: Command::Shell(run.into()),
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-            tools: Vec::new(),
-            env: Default::default(),
-            deps: Vec::new(),
-            network: false,
-            sha256: None,
-            timeout: None,
-            memory: None,
-            disk: None,
-            pids: None,
-        }
+        Step::shell_for_tests("s", run)
     }
 
     fn graph(steps: Vec<Step>) -> Vec<Step> {
@@ -172,21 +157,7 @@ mod tests {
     }
 
     fn reason(kind: ReasonKind) -> Reason {
-        Reason {
-            kind,
-            path: "out".into(),
-            offset: None,
-            offset_b: None,
-            line: None,
-            line_b: None,
-            a: String::new(),
-            b: String::new(),
-            variation: None,
-            remedy: None,
-            context: None,
-            high_entropy: None,
-            note: None,
-        }
+        crate::check::reason_for_tests(kind)
     }
 
     #[test]

@@ -282,36 +282,8 @@ mod tests {
 
     #[test]
     fn remedies_follow_the_reasons() {
-        let step = Step {
-            name: "s".into(),
-            command: Command::Shell("gcc -g -c a.c".into()),
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-            tools: Vec::new(),
-            env: Default::default(),
-            deps: Vec::new(),
-            network: false,
-            sha256: None,
-            timeout: None,
-            memory: None,
-            disk: None,
-            pids: None,
-        };
-        let reason = |kind| crate::diff::Reason {
-            kind,
-            path: "o".into(),
-            offset: None,
-            offset_b: None,
-            line: None,
-            line_b: None,
-            a: String::new(),
-            b: String::new(),
-            variation: None,
-            remedy: None,
-            context: None,
-            high_entropy: None,
-            note: None,
-        };
+        let step = Step::shell_for_tests("s", "gcc -g -c a.c");
+        let reason = crate::check::reason_for_tests;
         let mut finding = super::super::empty_finding_for_tests();
         finding.reasons = vec![reason(ReasonKind::Timestamp), reason(ReasonKind::BuildPath)];
         assert_eq!(

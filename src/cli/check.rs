@@ -373,13 +373,7 @@ fn render_group(group: &groups::Group<'_>, verbose: bool, colour: bool) -> Strin
     let shown = if verbose { usize::MAX } else { GROUP_NAMES };
     let mut out = String::new();
     if group.verdict == Verdict::Cascade {
-        let mut upstream: Vec<&str> = group
-            .steps
-            .iter()
-            .flat_map(|f| f.cascade_of.iter().map(String::as_str))
-            .collect();
-        upstream.sort_unstable();
-        upstream.dedup();
+        let upstream = group.upstream();
         let title = format!(
             "{} cascades — only inherit differences from {}",
             names.len(),
@@ -722,13 +716,7 @@ pub fn render_markdown(report: &CheckReport) -> String {
         }
         out.push_str("```\n");
         if group.verdict == Verdict::Cascade && group.steps.len() > 1 {
-            let mut upstream: Vec<&str> = group
-                .steps
-                .iter()
-                .flat_map(|f| f.cascade_of.iter().map(String::as_str))
-                .collect();
-            upstream.sort_unstable();
-            upstream.dedup();
+            let upstream = group.upstream();
             let _ = writeln!(out, "only inherit differences from {}", upstream.join(", "));
         } else {
             out.push_str(&finding_body(group.first(), false, false));
