@@ -381,3 +381,59 @@ fn a_read_only_project_suggests_keeping_the_store_elsewhere() {
     assert_ne!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("--store DIR"), "{err}");
 }
+
+#[test]
+fn diff_takes_quiet_like_every_command() {
+    let dir = project("", &[("a", "one\n"), ("b", "two\n")]);
+    let out = run_in(dir.path(), &["diff", "-q", "a", "b"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let out = run_in(dir.path(), &["diff", "-q", "a", "a"]);
+    assert_eq!(code(&out), 0);
+}
+
+#[test]
+fn explain_takes_the_graph_as_build_does_and_finds_a_ninja_builds_store() {
+    let dir = copy_corpus("hello-c");
+    let root = dir.path();
+    assert_eq!(code(&run_in(root, &["build", "-q", "."])), 0);
+    let graph = std::fs::read_to_string(root.join("reprobe.toml")).unwrap();
+    std::fs::write(root.join("reprobe.toml"), graph.replace("-O2", "-O1")).unwrap();
+    assert_eq!(code(&run_in(root, &["build", "-q", "."])), 0);
+    let parent = root.parent().unwrap();
+    let name = root.file_name().unwrap().to_str().unwrap();
+    let out = run_in(parent, &["explain", name]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("-O1"), "{}", stdout(&out));
+
+    // A Ninja build: its store is beside the import's root, not beside build.ninja.
+    let dir = copy_corpus("meson-lib");
+    let root = dir.path();
+    for args in [
+        &["meson", "setup", "builddir"][..],
+        &["ninja", "-C", "builddir"][..],
+    ] {
+        let status = Command::new(args[0])
+            .args(&args[1..])
+            .current_dir(root)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{args:?}");
+    }
+    for _ in 0..2 {
+        let out = run_in(
+            root,
+            &[
+                "build",
+                "-q",
+                "--no-cache",
+                "--ninja",
+                "builddir/build.ninja",
+            ],
+        );
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let out = run_in(root, &["explain", "--graph", "builddir/build.ninja"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}

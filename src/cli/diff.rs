@@ -53,6 +53,10 @@ pub struct DiffArgs {
     /// Show all evidence, not only the start of each item's.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Print nothing: the exit code says whether A and B differ (reports and `--json`
+    /// are still written when asked for).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Runs `reprobe diff`: 0 when identical, 1 when different, 2 on bad input.
@@ -78,9 +82,11 @@ pub fn run(args: DiffArgs) -> anyhow::Result<Exit> {
     if let Some(path) = &args.markdown {
         write_file(path, &markdown::render(&report))?;
     }
-    match print(&report, args.json, args.verbose) {
-        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => return Err(err.into()),
-        _ => {}
+    if args.json || !args.quiet {
+        match print(&report, args.json, args.verbose) {
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => return Err(err.into()),
+            _ => {}
+        }
     }
     Ok(if diff.is_identical() {
         Exit::Ok
