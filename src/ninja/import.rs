@@ -1074,6 +1074,7 @@ fn command_path_words(command: &str) -> Vec<&str> {
         .split(is_separator)
         .map(|word| word.trim_matches(|c| matches!(c, '\'' | '"' | '`')))
         .flat_map(|word| word.split([',', '=']))
+        .map(|piece| piece.trim_matches(|c| matches!(c, '\'' | '"')))
         .filter(|piece| !piece.is_empty());
     let mut words = Vec::new();
     let mut names_next = false;
@@ -1502,11 +1503,11 @@ mod tests {
     #[test]
     fn names_a_command_writes_or_records_are_no_inputs() {
         let words = command_path_words(
-            "/usr/bin/cc -fPIC -shared -Wl,-soname,libfoo.so.1 -o libfoo.so.1.2.3 foo.o -Wl,--version-script,/p/f.map -T../link.ld",
+            "/usr/bin/cc -fPIC -shared -Wl,-soname,libfoo.so.1 -o libfoo.so.1.2.3 foo.o -Wl,--version-script,/p/f.map -T../link.ld -Wl,--version-script,\"/p/quoted.map\"",
         );
         assert!(!words.contains(&"libfoo.so.1"), "{words:?}");
         assert!(!words.contains(&"libfoo.so.1.2.3"), "{words:?}");
-        for wanted in ["foo.o", "/p/f.map", "../link.ld"] {
+        for wanted in ["foo.o", "/p/f.map", "../link.ld", "/p/quoted.map"] {
             assert!(words.contains(&wanted), "{wanted}: {words:?}");
         }
     }
