@@ -55,6 +55,11 @@ const ALIGN_SHARE: u32 = 5;
 pub const WORD_ORDER_REMEDY: &str =
     "sort it, or set PYTHONHASHSEED (Python set/dict order of strings)";
 
+/// Said on a known value's reason when strings holding it also came out in another
+/// order: one consequence of the value's other length, not a reordering of its own.
+pub const REORDERED_NOTE: &str =
+    "strings holding it are in another order too: the table is laid out anew for its other length";
+
 /// What is being classified and how to report it.
 pub struct Classifier<'a> {
     /// The item's path, copied into each reason.
@@ -246,6 +251,9 @@ struct Run<'c> {
     line_base: Cell<usize>,
     /// What a budget left unexplained.
     notes: RefCell<Vec<String>>,
+    /// Strings holding a known value came out in another order: a consequence of the
+    /// value's other length, said once on the value's reason.
+    reordered_by_value: Cell<bool>,
 }
 
 impl<'c> Run<'c> {
@@ -293,6 +301,7 @@ impl<'c> Run<'c> {
             deadline,
             line_base: Cell::new(0),
             notes: RefCell::default(),
+            reordered_by_value: Cell::new(false),
         }
     }
 
@@ -330,9 +339,40 @@ impl<'c> Run<'c> {
     fn classify(&self, a: &[u8], b: &[u8]) -> Vec<Reason> {
         let (na, nb, mut reasons) = self.normalize(a, b);
         if na != nb {
+            let known = reasons.len();
             reasons.extend(self.classify_normalized(&na, &nb));
+            if self.reordered_by_value.get() {
+                for r in reasons.iter_mut().take(known) {
+                    r.note.get_or_insert_with(|| REORDERED_NOTE.to_string());
+                }
+            }
         }
         reasons
+    }
+
+    /// Whether a reordering of `a` into `b` moves strings holding a known value: a
+    /// string table sorted or hashed by content (`.debug_line_str`, `.strtab`) orders
+    /// its strings anew when one grows, so the order follows from the value. Remembered,
+    /// so that the value's reason says so.
+    fn reordered_by_known_value(&self, a: &[u8], b: &[u8]) -> bool {
+        let replaced = self.maps.borrow().iter().any(|m| !m.0.is_empty());
+        let holds = |x: &[u8]| memchr::memmem::find(x, &MARK).is_some();
+        let by_value = replaced && (holds(a) || holds(b));
+        if by_value {
+            self.reordered_by_value.set(true);
+        }
+        by_value
+    }
+
+    /// [`Run::reordered_by_known_value`] for the lines of a reordering.
+    fn lines_reordered_by_known_value(&self, la: &[&[u8]], lb: &[&[u8]]) -> bool {
+        let moved = |x: &[&[u8]], y: &[&[u8]]| -> bool {
+            x.iter()
+                .filter(|l| !y.contains(l))
+                .chain(x.iter().zip(y).filter(|(p, q)| p != q).map(|(p, _)| p))
+                .any(|l| self.reordered_by_known_value(l, b""))
+        };
+        moved(la, lb) || moved(lb, la)
     }
 
     fn reason(&self, kind: ReasonKind, a: String, b: String) -> Reason {
@@ -409,6 +449,9 @@ impl<'c> Run<'c> {
         let la = split_lines(&a[ra], text);
         let lb = split_lines(&b[rb], text);
         if is_reordering(&la, &lb) {
+            if self.lines_reordered_by_known_value(&la, &lb) {
+                return Vec::new();
+            }
             return vec![self.ordering_reason(&la, &lb)];
         }
         let deadline = self.c.budget.map_or_else(
@@ -419,7 +462,8 @@ impl<'c> Run<'c> {
         let hunks = hunks(&ops);
         let mut reasons = Vec::new();
         let moved = moved_lines(&hunks, &la, &lb);
-        if !moved.is_empty() {
+        let moved_lines: Vec<&[u8]> = moved.iter().copied().collect();
+        if !moved.is_empty() && !self.lines_reordered_by_known_value(&moved_lines, &[]) {
             reasons.push(self.ordering_reason(&la, &lb));
         }
         let mut seen = Seen::new(self.c.limit * 2);
@@ -479,7 +523,8 @@ impl<'c> Run<'c> {
             let local = r.start - lo..r.end - lo;
             let seg = segment_around(a, b, &r);
             if same_words_reordered(&a[seg.clone()], &b[seg.clone()]) {
-                if seen_segments.last() != Some(&seg.start) {
+                let by_value = self.reordered_by_known_value(&a[seg.clone()], &b[seg.clone()]);
+                if !by_value && seen_segments.last() != Some(&seg.start) {
                     let mut reason = self.word_order_reason(&a[seg.clone()], &b[seg.clone()]);
                     reason.offset = Some(self.offset(0, seg.start));
                     reason.offset_b = Some(self.offset(1, seg.start));
@@ -595,6 +640,9 @@ impl<'c> Run<'c> {
     fn classify_pair(&self, la: &[u8], lb: &[u8], loc: Loc) -> Vec<Reason> {
         let c = self.c;
         if same_words_reordered(la, lb) {
+            if self.reordered_by_known_value(la, lb) {
+                return Vec::new();
+            }
             let mut r = self.word_order_reason(la, lb);
             r.offset = Some(self.offset(0, loc.off_a));
             r.offset_b = Some(self.offset(1, loc.off_b));
