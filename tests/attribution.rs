@@ -160,3 +160,47 @@ fn a_change_in_code_names_its_function() {
         "the change is not in helper: {report}"
     );
 }
+
+/// Step `t` and its one reason, of `check --json --vary VARY` on a step that writes the
+/// hour and minute (`date +%H:%M`).
+fn time_of_day_reason(vary: &str) -> (serde_json::Value, serde_json::Value) {
+    let dir = project(
+        "[steps.t]\nrun = \"date +%H:%M > t\"\noutputs = [\"t\"]\n",
+        &[],
+    );
+    let out = run_in(dir.path(), &["check", "--json", "--vary", vary]);
+    let report = json(&out);
+    let step = report["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == "t"))
+        .unwrap_or_else(|| panic!("no step t: {report}"))
+        .clone();
+    let reasons = step["reasons"].as_array().expect("reasons");
+    assert_eq!(reasons.len(), 1, "{step}");
+    let reason = reasons[0].clone();
+    (step, reason)
+}
+
+/// The hour moved by the zone alone (Pacific/Kiritimati is 14 hours east of UTC) is
+/// `timezone`, not the clock, found by the diff itself: the step is not bisected.
+#[test]
+fn a_time_moved_by_the_zone_alone_is_timezone() {
+    let (step, r) = time_of_day_reason("timezone");
+    assert!(
+        !step["notes"].to_string().contains("bisection"),
+        "bisected: {step}"
+    );
+    assert_eq!(r["kind"], "timezone", "{r}");
+    assert_eq!(r["variation"], "timezone", "{r}");
+}
+
+/// The hour moved by the pushed clock and the zone together names both.
+#[test]
+fn a_time_moved_by_clock_and_zone_names_both() {
+    let (_, r) = time_of_day_reason("clock,timezone");
+    let variation = r["variation"].as_str().unwrap_or_default();
+    assert!(
+        variation.contains("clock") && variation.contains("timezone"),
+        "{r}"
+    );
+}
