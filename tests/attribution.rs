@@ -204,3 +204,47 @@ fn a_time_moved_by_clock_and_zone_names_both() {
         "{r}"
     );
 }
+
+/// A program patched after linking keeps its build id while other bytes differ: the
+/// diff says so.
+#[test]
+fn a_file_changed_after_its_build_id_is_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.c"),
+        "#include <stdio.h>\nint main(void) { puts(\"MARKER-AAAA\"); return 0; }\n",
+    )
+    .unwrap();
+    run_tool(dir.path(), &["gcc", "-Wl,--build-id", "-o", "a.out", "m.c"]);
+    let bytes = std::fs::read(dir.path().join("a.out")).unwrap();
+    let at = bytes
+        .windows(11)
+        .position(|w| w == b"MARKER-AAAA")
+        .expect("the string is in the program");
+    let mut patched = bytes.clone();
+    patched[at + 7..at + 11].copy_from_slice(b"BBBB");
+    std::fs::write(dir.path().join("b.out"), patched).unwrap();
+    let out = run_in(dir.path(), &["diff", "--json", "a.out", "b.out"]);
+    let report = json(&out);
+    assert!(
+        report["items"][0]["evidence"]["notes"]
+            .to_string()
+            .contains("changed after its build id was computed"),
+        "{report}"
+    );
+    // Two builds that differ are not said to be patched: their ids differ.
+    std::fs::write(
+        dir.path().join("m.c"),
+        "#include <stdio.h>\nint main(void) { puts(\"MARKER-BBBB\"); return 0; }\n",
+    )
+    .unwrap();
+    run_tool(dir.path(), &["gcc", "-Wl,--build-id", "-o", "c.out", "m.c"]);
+    let out = run_in(dir.path(), &["diff", "--json", "a.out", "c.out"]);
+    assert!(
+        !json(&out)
+            .to_string()
+            .contains("changed after its build id"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -93,6 +93,9 @@ fn compare_elf(path: &str, a: &[u8], b: &[u8], cx: &Cx) -> DiffItem {
         .map(|(name, _)| name)
         .chain(sb.keys().filter(|n| !sa.contains_key(*n)))
         .collect();
+    if let Some(note) = build_id_kept(&sa, &sb, &differing) {
+        item.evidence.notes.push(note);
+    }
     let mut per_section: Vec<(String, Vec<Reason>)> = Vec::new();
     for name in &differing {
         let (Some(x), Some(y)) = (sa.get(*name), sb.get(*name)) else {
@@ -147,6 +150,20 @@ fn section_presence(name: &str, in_a: bool) -> FieldDiff {
         a: if in_a { "present" } else { "absent" }.into(),
         b: if in_a { "absent" } else { "present" }.into(),
     }
+}
+
+/// Build ids are hashes of the linked content: the same id on both sides of files that
+/// differ elsewhere means one was changed after linking (strip, objcopy, a patch), and
+/// the id no longer tells the two apart.
+fn build_id_kept(sa: &Sections, sb: &Sections, differing: &[&String]) -> Option<String> {
+    const ID: &str = ".note.gnu.build-id";
+    let (x, y) = (sa.get(ID)?, sb.get(ID)?);
+    (x.data == y.data && !x.data.is_empty() && !differing.is_empty()).then(|| {
+        "the build-id is the same on both sides while other sections differ: the file was \
+         changed after its build id was computed (strip, objcopy or a patch after linking), \
+         so the id does not tell the two apart"
+            .to_string()
+    })
 }
 
 /// Puts the reasons a known value explains (build path, host, user, locale, zone,
