@@ -55,6 +55,11 @@ const ALIGN_SHARE: u32 = 5;
 pub const WORD_ORDER_REMEDY: &str =
     "sort it, or set PYTHONHASHSEED (Python set/dict order of strings)";
 
+/// Said on a known value's reason when strings holding it also came out in another
+/// order: one consequence of the value's other length, not a reordering of its own.
+pub const REORDERED_NOTE: &str =
+    "strings holding it are in another order too: the table is laid out anew for its other length";
+
 /// What is being classified and how to report it.
 pub struct Classifier<'a> {
     /// The item's path, copied into each reason.
@@ -246,6 +251,9 @@ struct Run<'c> {
     line_base: Cell<usize>,
     /// What a budget left unexplained.
     notes: RefCell<Vec<String>>,
+    /// Strings holding a known value came out in another order: a consequence of the
+    /// value's other length, said once on the value's reason.
+    reordered_by_value: Cell<bool>,
 }
 
 impl<'c> Run<'c> {
@@ -293,6 +301,7 @@ impl<'c> Run<'c> {
             deadline,
             line_base: Cell::new(0),
             notes: RefCell::default(),
+            reordered_by_value: Cell::new(false),
         }
     }
 
@@ -330,9 +339,44 @@ impl<'c> Run<'c> {
     fn classify(&self, a: &[u8], b: &[u8]) -> Vec<Reason> {
         let (na, nb, mut reasons) = self.normalize(a, b);
         if na != nb {
+            let known = reasons.len();
             reasons.extend(self.classify_normalized(&na, &nb));
+            if self.reordered_by_value.get() {
+                for r in reasons.iter_mut().take(known) {
+                    r.note.get_or_insert_with(|| REORDERED_NOTE.to_string());
+                }
+            }
         }
         reasons
+    }
+
+    /// Whether a reordering of `a` into `b` in binary content moves strings holding a
+    /// known value: a string table sorted or hashed by content (`.debug_line_str`,
+    /// `.strtab`) orders its strings anew when one grows, so the order follows from the
+    /// value. Remembered, so that the value's reason says so. Lines of text that moved
+    /// are an `ordering` of their own, paths or not.
+    fn reordered_by_known_value(&self, a: &[u8], b: &[u8]) -> bool {
+        if self.c.text {
+            return false;
+        }
+        let replaced = self.maps.borrow().iter().any(|m| !m.0.is_empty());
+        let holds = |x: &[u8]| memchr::memmem::find(x, &MARK).is_some();
+        let by_value = replaced && (holds(a) || holds(b));
+        if by_value {
+            self.reordered_by_value.set(true);
+        }
+        by_value
+    }
+
+    /// [`Run::reordered_by_known_value`] for the lines of a reordering.
+    fn lines_reordered_by_known_value(&self, la: &[&[u8]], lb: &[&[u8]]) -> bool {
+        let moved = |x: &[&[u8]], y: &[&[u8]]| -> bool {
+            x.iter()
+                .filter(|l| !y.contains(l))
+                .chain(x.iter().zip(y).filter(|(p, q)| p != q).map(|(p, _)| p))
+                .any(|l| self.reordered_by_known_value(l, b""))
+        };
+        moved(la, lb) || moved(lb, la)
     }
 
     fn reason(&self, kind: ReasonKind, a: String, b: String) -> Reason {
@@ -409,6 +453,9 @@ impl<'c> Run<'c> {
         let la = split_lines(&a[ra], text);
         let lb = split_lines(&b[rb], text);
         if is_reordering(&la, &lb) {
+            if self.lines_reordered_by_known_value(&la, &lb) {
+                return Vec::new();
+            }
             return vec![self.ordering_reason(&la, &lb)];
         }
         let deadline = self.c.budget.map_or_else(
@@ -419,7 +466,8 @@ impl<'c> Run<'c> {
         let hunks = hunks(&ops);
         let mut reasons = Vec::new();
         let moved = moved_lines(&hunks, &la, &lb);
-        if !moved.is_empty() {
+        let moved_lines: Vec<&[u8]> = moved.iter().copied().collect();
+        if !moved.is_empty() && !self.lines_reordered_by_known_value(&moved_lines, &[]) {
             reasons.push(self.ordering_reason(&la, &lb));
         }
         let mut seen = Seen::new(self.c.limit * 2);
@@ -479,7 +527,8 @@ impl<'c> Run<'c> {
             let local = r.start - lo..r.end - lo;
             let seg = segment_around(a, b, &r);
             if same_words_reordered(&a[seg.clone()], &b[seg.clone()]) {
-                if seen_segments.last() != Some(&seg.start) {
+                let by_value = self.reordered_by_known_value(&a[seg.clone()], &b[seg.clone()]);
+                if !by_value && seen_segments.last() != Some(&seg.start) {
                     let mut reason = self.word_order_reason(&a[seg.clone()], &b[seg.clone()]);
                     reason.offset = Some(self.offset(0, seg.start));
                     reason.offset_b = Some(self.offset(1, seg.start));
@@ -595,6 +644,9 @@ impl<'c> Run<'c> {
     fn classify_pair(&self, la: &[u8], lb: &[u8], loc: Loc) -> Vec<Reason> {
         let c = self.c;
         if same_words_reordered(la, lb) {
+            if self.reordered_by_known_value(la, lb) {
+                return Vec::new();
+            }
             let mut r = self.word_order_reason(la, lb);
             r.offset = Some(self.offset(0, loc.off_a));
             r.offset_b = Some(self.offset(1, loc.off_b));
@@ -763,6 +815,15 @@ impl<'c> Run<'c> {
             escape_short(&lb[mb.range.clone()], SHOW),
         );
         r.variation = clock_variation(self.c.known, ma.unix, mb.unix);
+        let (va, vb) = (&la[ma.range.clone()], &lb[mb.range.clone()]);
+        match time_shift(self.c.known, (ma.unix, va), (mb.unix, vb)) {
+            Some(Shift::Zone) => {
+                r = self.reason(ReasonKind::Timezone, r.a, r.b);
+                r.variation = Some("timezone".into());
+            }
+            Some(Shift::ClockAndZone) => r.variation = Some("clock, timezone".into()),
+            None => {}
+        }
         r
     }
 
@@ -1029,6 +1090,74 @@ fn clock_variation(known: &KnownValues, a: Option<i64>, b: Option<i64>) -> Optio
     const SLACK: i64 = 26 * 3600;
     let inside = |t: Option<i64>| t.is_some_and(|t| wa.contains(t, SLACK) || wb.contains(t, SLACK));
     (inside(a) || inside(b) || (a.is_none() && b.is_none())).then(|| "clock".into())
+}
+
+/// What moved a time: the zone alone, or the clock and the zone together.
+#[derive(Debug, PartialEq, Eq)]
+enum Shift {
+    Zone,
+    ClockAndZone,
+}
+
+/// Seconds allowed between a shift and the offsets that explain it: a step's own run.
+const SHIFT_SLACK: i64 = 120;
+
+/// Whether the two times differ by the known zones' offsets alone, or by the clocks'
+/// offset plus the zones'. Dates are compared whole; times of day (`__TIME__`,
+/// `date +%H:%M`) modulo a day. `None` when no known zones differ in offset, or when
+/// the difference is neither.
+fn time_shift(
+    known: &KnownValues,
+    (ua, va): (Option<i64>, &[u8]),
+    (ub, vb): (Option<i64>, &[u8]),
+) -> Option<Shift> {
+    let (za, zb) = known.timezone.as_ref()?;
+    let at = known
+        .clock
+        .map_or_else(|| chrono::Utc::now().timestamp(), |w| w.0.start);
+    let zone = super::zones::utc_offset(zb, at)? - super::zones::utc_offset(za, at)?;
+    if zone == 0 {
+        return None;
+    }
+    let (diff, day) = match (ua, ub) {
+        (Some(a), Some(b)) => (b - a, None),
+        _ => (seconds_of_day(vb)? - seconds_of_day(va)?, Some(86_400)),
+    };
+    let near = |x: i64, lo: i64, hi: i64| match day {
+        Some(d) => (lo - SHIFT_SLACK..=hi + SHIFT_SLACK).any(|y| (x - y).rem_euclid(d) == 0),
+        None => x >= lo - SHIFT_SLACK && x <= hi + SHIFT_SLACK,
+    };
+    let (clock_lo, clock_hi) = known
+        .clock
+        .map_or((0, 0), |(wa, wb)| (wb.start - wa.end, wb.end - wa.start));
+    let clock_moved = clock_lo.abs() > SHIFT_SLACK || clock_hi.abs() > SHIFT_SLACK;
+    if clock_moved && near(diff - zone, clock_lo, clock_hi) && !near(diff, clock_lo, clock_hi) {
+        return Some(Shift::ClockAndZone);
+    }
+    let run = known
+        .clock
+        .map_or(0, |(wa, wb)| (wa.end - wa.start).max(wb.end - wb.start));
+    (near(diff - zone, -run, run) && !near(diff, -run, run)).then_some(Shift::Zone)
+}
+
+/// The seconds since midnight of the first `HH:MM` or `HH:MM:SS` in `v`.
+fn seconds_of_day(v: &[u8]) -> Option<i64> {
+    let digits = |x: &[u8]| -> Option<i64> {
+        let [h, l] = x else { return None };
+        (h.is_ascii_digit() && l.is_ascii_digit()).then(|| i64::from((h - b'0') * 10 + (l - b'0')))
+    };
+    (0..v.len().saturating_sub(4)).find_map(|i| {
+        let hh = digits(v.get(i..i + 2)?)?;
+        if v.get(i + 2) != Some(&b':') {
+            return None;
+        }
+        let mm = digits(v.get(i + 3..i + 5)?)?;
+        let ss = match (v.get(i + 5), v.get(i + 6..i + 8)) {
+            (Some(b':'), Some(x)) => digits(x).unwrap_or(0),
+            _ => 0,
+        };
+        (hh < 24 && mm < 60).then_some(hh * 3600 + mm * 60 + ss)
+    })
 }
 
 /// The variation of DESIGN.md section 5 that usually causes a reason.
@@ -1859,16 +1988,16 @@ mod tests {
             assert_eq!(r[0].kind, ReasonKind::Timezone, "{a}");
             assert_eq!((r[0].a.as_str(), r[0].b.as_str()), (va, vb), "{a}");
         }
-        // `date` in two zones: the zone is `timezone`, the hour a `timestamp`.
+        // `date` in two zones: the zone is `timezone`, and so is the hour, moved by
+        // exactly the zones' offsets.
         let r = reasons(
             "Thu Nov 26 23:34:11 +14 2026\n",
             "Thu Nov 26 09:34:11 UTC 2026\n",
             &k,
         );
         let kinds: Vec<ReasonKind> = r.iter().map(|r| r.kind).collect();
-        assert!(kinds.contains(&ReasonKind::Timezone), "{r:#?}");
-        assert!(kinds.contains(&ReasonKind::Timestamp), "{r:#?}");
-        let tz = r.iter().find(|r| r.kind == ReasonKind::Timezone).unwrap();
+        assert!(kinds.iter().all(|k| *k == ReasonKind::Timezone), "{r:#?}");
+        let tz = r.iter().find(|r| r.a == "+14").unwrap();
         assert_eq!((tz.a.as_str(), tz.b.as_str()), ("+14", "UTC"));
         assert_eq!((tz.offset, tz.offset_b), (Some(20), Some(20)));
         // A number that merely contains the offset is not a zone.
@@ -2019,5 +2148,89 @@ mod tests {
         };
         let kinds: Vec<_> = c.classify(&a, &b).into_iter().map(|r| r.kind).collect();
         assert_eq!(kinds, [ReasonKind::Timestamp]);
+    }
+}
+
+#[cfg(test)]
+mod shift_tests {
+    use super::*;
+    use crate::diff::TimeWindow;
+
+    /// Build a at 23:30 UTC, build b with the clock pushed by `push` seconds in
+    /// Pacific/Kiritimati (UTC+14).
+    fn known(push: i64) -> KnownValues {
+        let start = 1_796_340_600; // 2026-12-03 23:30:00 UTC
+        KnownValues {
+            clock: Some((
+                TimeWindow {
+                    start,
+                    end: start + 1,
+                },
+                TimeWindow {
+                    start: start + push,
+                    end: start + push + 1,
+                },
+            )),
+            timezone: Some(("UTC".into(), "Pacific/Kiritimati".into())),
+            ..KnownValues::default()
+        }
+    }
+
+    fn kinds(a: &str, b: &str, k: &KnownValues) -> Vec<(ReasonKind, Option<String>)> {
+        let c = Classifier {
+            path: "t",
+            known: k,
+            text: true,
+            base_offset: 0,
+            base_offset_b: 0,
+            context: None,
+            limit: 50,
+            budget: None,
+        };
+        let mut out: Vec<_> = c
+            .classify(a.as_bytes(), b.as_bytes())
+            .into_iter()
+            .map(|r| (r.kind, r.variation))
+            .collect();
+        let swapped = k.swapped();
+        let c = Classifier {
+            known: &swapped,
+            ..c
+        };
+        let mirrored: Vec<_> = c
+            .classify(b.as_bytes(), a.as_bytes())
+            .into_iter()
+            .map(|r| (r.kind, r.variation))
+            .collect();
+        assert_eq!(out, mirrored, "the same either way round");
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn a_time_of_day_moved_by_the_zone_alone_is_timezone() {
+        assert_eq!(
+            kinds("23:30\n", "13:30\n", &known(0)),
+            [(ReasonKind::Timezone, Some("timezone".into()))]
+        );
+    }
+
+    #[test]
+    fn a_time_of_day_moved_by_clock_and_zone_is_both() {
+        // Pushed 7 hours (and whole days), then 14 hours east: 23:30 + 21 h.
+        let push = 1888 * 86_400 + 7 * 3600;
+        assert_eq!(
+            kinds("23:30\n", "20:30\n", &known(push)),
+            [(ReasonKind::Timestamp, Some("clock, timezone".into()))]
+        );
+    }
+
+    #[test]
+    fn a_time_of_day_moved_by_the_clock_alone_is_clock() {
+        let push = 1888 * 86_400 + 7 * 3600;
+        assert_eq!(
+            kinds("23:30\n", "06:30\n", &known(push)),
+            [(ReasonKind::Timestamp, Some("clock".into()))]
+        );
     }
 }

@@ -36,6 +36,8 @@ static PATTERNS: LazyLock<Vec<(Regex, Parser)>> = LazyLock::new(|| {
     let cdate = format!(r"{MON} [ \d]\d \d{{4}}(?: \d{{2}}:\d{{2}}:\d{{2}})?");
     let ctime = r"\b\d{2}:\d{2}:\d{2}\b";
     let epoch = r"\b\d{10}(?:\d{3})?\b";
+    // `date +%H:%M`: a valid hour and minute alone (not part of a longer time).
+    let hhmm = r"\b(?:[01]\d|2[0-3]):[0-5]\d\b";
     let list: Vec<(String, Parser)> = vec![
         (iso.to_string(), parse_iso),
         (rfc2822, parse_rfc2822),
@@ -43,6 +45,7 @@ static PATTERNS: LazyLock<Vec<(Regex, Parser)>> = LazyLock::new(|| {
         (cdate, parse_cdate),
         (ctime.to_string(), |_| None),
         (epoch.to_string(), parse_epoch),
+        (hhmm.to_string(), |_| None),
     ];
     list.into_iter()
         .filter_map(|(re, parse)| Regex::new(&re).ok().map(|re| (re, parse)))
@@ -62,6 +65,12 @@ pub fn find_times(text: &[u8]) -> Vec<TimeMatch> {
             let unix = parse(&s);
             let is_epoch = s.bytes().all(|c| c.is_ascii_digit());
             if is_epoch && unix.is_none() {
+                continue;
+            }
+            let colon = |i: Option<usize>| i.and_then(|i| text.get(i)) == Some(&b':');
+            let part_of_longer =
+                s.len() == 5 && (colon(m.start().checked_sub(1)) || colon(Some(m.end())));
+            if part_of_longer {
                 continue;
             }
             out.push(TimeMatch {
