@@ -1,6 +1,6 @@
 #!/bin/bash
 # Benchmarks `reprobe diff` against `diff -rq` and diffoscope on the same inputs, side by
-# side in one run (issue 3, "Speed"):
+# side in one run:
 #   trees:  two trees of 5,000 files / 50 MB that differ in 1% (50) of the files
 #   tar.gz: two 200 MB tar.gz archives (2,000 members of 100 KB) that differ in 10 members
 # Usage: benches/diff-bench.sh [WORKDIR]   (needs ~1 GB free; diffoscope is optional)

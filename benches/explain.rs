@@ -1,4 +1,4 @@
-//! Speed of `explain` and `challenge` on large generated manifests (issue 6).
+//! Speed of `explain` and `challenge` on large generated manifests.
 //!
 //! `cargo bench --bench explain` generates, in a temp dir, manifests of a graph of
 //! 10,000 steps with 200,000 declared input files (20 per step; each step reads up to

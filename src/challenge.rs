@@ -1,7 +1,7 @@
 //! `reprobe challenge MINE THEIRS...`: compares manifests built on different machines.
 //!
 //! For each (step, input hash) present in several manifests, the content hashes must
-//! agree: equal inputs, equal key, on any machine (DESIGN.md section 3). A disagreement
+//! agree: equal inputs, equal key, on any machine (docs/design.md section 3). A disagreement
 //! lists the differing output files and, where the blobs of both sides are in a local
 //! store, the diff engine's classification of each difference. It works offline, from
 //! manifest files, like `guix challenge` for any graph.
@@ -103,7 +103,7 @@ pub struct OutputFileDiff {
     pub a_sha256: Option<FileHash>,
     /// Its hash on the other side.
     pub b_sha256: Option<FileHash>,
-    /// The diff engine's reasons (DESIGN.md section 6 words), when it could compare.
+    /// The diff engine's reasons (docs/design.md section 6 words), when it could compare.
     pub reasons: Vec<String>,
 }
 

@@ -29,10 +29,10 @@ pub mod groups;
 pub mod remedy;
 pub mod tryfix;
 
-/// The schema of every report (DESIGN.md section 7a).
+/// The schema of every report (docs/design.md section 7a).
 pub const REPORT_SCHEMA: &str = "reprobe/report/1";
 
-/// The verdict of one step (DESIGN.md section 6).
+/// The verdict of one step (docs/design.md section 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
@@ -51,7 +51,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The word of DESIGN.md section 6.
+    /// The word of docs/design.md section 6.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Reproducible => "reproducible",
@@ -196,7 +196,7 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    /// The exit code of DESIGN.md section 1: 0 reproducible, 1 findings, 3 a step failed
+    /// The exit code of docs/design.md section 1: 0 reproducible, 1 findings, 3 a step failed
     /// in every build (nothing could be judged for it).
     pub fn exit(&self) -> crate::error::Exit {
         use crate::error::Exit;

@@ -1,6 +1,6 @@
 //! Exit codes shared by every command: they are part of reprobe's interface.
 
-/// The process exit codes of DESIGN.md section 1.
+/// The process exit codes of docs/design.md section 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Everything succeeded and nothing was found.

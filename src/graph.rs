@@ -2,7 +2,7 @@
 //!
 //! A graph file is read into [`GraphFile`] (the serde form, also what `import ninja`
 //! writes), then checked into a [`Graph`]: every problem a user can make is reported with
-//! the file, the step and what to do (DESIGN.md section 2).
+//! the file, the step and what to do (docs/design.md section 2).
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
@@ -25,7 +25,7 @@ pub const DEFAULT_GRAPH_FILE: &str = "reprobe.toml";
 /// The PATH a step gets when the graph declares none.
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
-/// The default per-step timeout (DESIGN.md section 4).
+/// The default per-step timeout (docs/design.md section 4).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// The serde form of a graph file, exactly as written by users (and by `import ninja`).

@@ -1,7 +1,7 @@
 //! Hashes: the sha256 digests that name blobs, step outputs and cache keys.
 //!
 //! Each kind of hash is its own newtype so an input hash can never be passed where a
-//! content hash is meant (DESIGN.md section 3). Files are hashed streaming, trees in
+//! content hash is meant (docs/design.md section 3). Files are hashed streaming, trees in
 //! parallel with rayon.
 
 use std::fmt;
@@ -134,7 +134,7 @@ digest_newtype!(
     FileHash
 );
 digest_newtype!(
-    /// Merkle hash of everything a step produced (DESIGN.md section 3).
+    /// Merkle hash of everything a step produced (docs/design.md section 3).
     ContentHash
 );
 digest_newtype!(

@@ -1,4 +1,4 @@
-//! Build manifests (`reprobe/manifest/1`): the record of one build, per step (DESIGN.md
+//! Build manifests (`reprobe/manifest/1`): the record of one build, per step (docs/design.md
 //! section 7). Written to the store after every build and printed by `build --json`.
 
 use std::collections::BTreeMap;
@@ -42,7 +42,7 @@ pub struct Manifest {
 /// Tells apart the graphs whose builds share one store: sha256 of the graph file's
 /// canonical directory and its file name. Recorded beside the manifest's `graph` name
 /// and never part of any key, since no absolute host path enters an input hash
-/// (DESIGN.md section 3); a project moved elsewhere gets a new id.
+/// (docs/design.md section 3); a project moved elsewhere gets a new id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct GraphId(pub Digest);
@@ -120,7 +120,7 @@ pub struct NetworkAttempt {
     pub dns_name: Option<String>,
 }
 
-/// What a step's run was observed for (DESIGN.md section 4), kept with its cache entry:
+/// What a step's run was observed for (docs/design.md section 4), kept with its cache entry:
 /// a cache hit carries the findings of the run that made it, and is taken only when that
 /// run was observed at least as closely as the current build asks. Entries written before
 /// this was kept read as `build`'s old default: network calls only.

@@ -1,5 +1,5 @@
 //! The local store (`.reprobe/`): content-addressed blobs, the action cache and build
-//! manifests (DESIGN.md section 8).
+//! manifests (docs/design.md section 8).
 //!
 //! Every write goes to a temporary file in the store's own `tmp/` and is renamed into
 //! place, so readers never see half an entry and several processes can share one store.

@@ -5,7 +5,7 @@
 //! error, not `/etc/shadow`), and every file is read through the handle that was checked.
 //! Regular files are hashed in parallel with rayon, each streamed. The content hash
 //! covers paths, entry types, the executable bit, file content hashes and symlink
-//! targets, and nothing else (DESIGN.md section 3).
+//! targets, and nothing else (docs/design.md section 3).
 
 pub mod beneath;
 

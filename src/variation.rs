@@ -1,4 +1,4 @@
-//! The variations `check` applies between its builds (DESIGN.md section 5), and the
+//! The variations `check` applies between its builds (docs/design.md section 5), and the
 //! sandbox profiles they produce.
 //!
 //! The first build always runs with the base profile; the second with every chosen
@@ -38,7 +38,7 @@ pub enum Variation {
 }
 
 impl Variation {
-    /// Every variation, in the order of DESIGN.md section 5.
+    /// Every variation, in the order of docs/design.md section 5.
     pub const ALL: [Variation; 10] = [
         Variation::BuildPath,
         Variation::Clock,

@@ -1,5 +1,5 @@
-//! Property tests of the diff engine on hostile bytes, within the normal `cargo test`
-//! (issue 8): for every container format (gzip, xz, zstd, zip, ar, ELF, tar, JSON),
+//! Property tests of the diff engine on hostile bytes, within the normal `cargo test`:
+//! for every container format (gzip, xz, zstd, zip, ar, ELF, tar, JSON),
 //! arbitrary bytes and mutated valid archives never panic the comparison, whether they
 //! are compared with a valid archive or with each other, and differing inputs are never
 //! called identical. The case counts are small, so that the whole file runs in seconds;

@@ -1,5 +1,5 @@
 //! Hostile steps: real steps that try to exhaust the machine or escape the sandbox, run
-//! with the real binary on temporary graphs (issue 8). Every test ends with the same
+//! with the real binary on temporary graphs. Every test ends with the same
 //! checks: the step failed or ended with its build, a canary file the step could see on
 //! the host is unchanged, no process of the step survives, every blob of the store still
 //! matches its hash, and the next build in the same store works.

@@ -1,5 +1,5 @@
 //! Which variations really reached each step: a variation asked for but not applied is
-//! never a silent pass (DESIGN.md section 5).
+//! never a silent pass (docs/design.md section 5).
 //!
 //! Some gaps belong to the machine (no second UTF-8 locale is installed, one core, no
 //! tmpfs for the work directories), some to a step (it ran statically linked programs,

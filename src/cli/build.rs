@@ -334,7 +334,7 @@ fn render_table(manifest: &Manifest) -> String {
     table.render()
 }
 
-/// The verdicts of DESIGN.md section 6 that a build's findings give a step (`network`,
+/// The verdicts of docs/design.md section 6 that a build's findings give a step (`network`,
 /// `undeclared`), shown beside its status: a step that tried the network and still
 /// succeeded is the most dangerous kind, so it never reads as plain `ran`.
 fn finding_verdicts(step: &StepRecord) -> Vec<&'static str> {

@@ -32,7 +32,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands of DESIGN.md section 1.
+/// The subcommands of docs/design.md section 1.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build once in the sandbox, reusing the local cache, and record a manifest.
@@ -122,7 +122,7 @@ pub fn error_message(err: &anyhow::Error) -> String {
     message
 }
 
-/// Flags every command takes (DESIGN.md section 1).
+/// Flags every command takes (docs/design.md section 1).
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
     /// Print machine-readable JSON (schema-versioned) on stdout.

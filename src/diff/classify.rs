@@ -1,4 +1,4 @@
-//! The classifier: names the reason of each difference (DESIGN.md section 6).
+//! The classifier: names the reason of each difference (docs/design.md section 6).
 //!
 //! Formats find what differs; this module explains it. Content is explained in three
 //! passes: known values (build paths, host names, users, locales given by `check` or
@@ -1160,7 +1160,7 @@ fn seconds_of_day(v: &[u8]) -> Option<i64> {
     })
 }
 
-/// The variation of DESIGN.md section 5 that usually causes a reason.
+/// The variation of docs/design.md section 5 that usually causes a reason.
 pub fn default_variation(kind: ReasonKind) -> Option<&'static str> {
     Some(match kind {
         ReasonKind::Timestamp => "clock",

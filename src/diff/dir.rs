@@ -20,7 +20,7 @@ const STYLE: Style = Style {
 };
 
 /// Compares two directory trees. Modes are compared; mtimes and owners are not (they are
-/// not part of a content hash, DESIGN.md section 3).
+/// not part of a content hash, docs/design.md section 3).
 pub(crate) fn compare_dirs(a: &Path, b: &Path, cx: &Cx) -> Result<Vec<DiffItem>, DiffError> {
     let (la, lb) = rayon::join(|| list_dir(a), || list_dir(b));
     Ok(compare_listings("", &STYLE, la?, lb?, cx))

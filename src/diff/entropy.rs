@@ -1,7 +1,7 @@
 //! What an unexplained span looks like: random (high entropy: hex, base64, a uuid, raw
 //! bytes) or an ordinary low-entropy change (a word, a small number).
 //!
-//! DESIGN.md section 6 has one word for what nothing explains, `random`; the issue
+//! docs/design.md section 6 has one word for what nothing explains, `random`; the issue
 //! defines it as *unexplained high-entropy spans*. So a `random` reason says which of the
 //! two it is (`Reason::high_entropy` and `Reason::note`), and a word that changed ("Dienstag"
 //! against "Tuesday") is not passed off as randomness.

@@ -1,9 +1,9 @@
 //! The diff engine: compares files, directories and archives and classifies differences.
 //!
-//! Formats find differences, the classifier explains them (STYLE.md, "One file per
+//! Formats find differences, the classifier explains them (docs/style.md, "One file per
 //! format"): each format lives in its own module behind the [`Format`] trait and is
 //! registered once in [`FORMATS`]; [`classify`] turns differing spans and fields into
-//! [`Reason`]s using the words of DESIGN.md section 6.
+//! [`Reason`]s using the words of docs/design.md section 6.
 //!
 //! The entry point is [`diff_paths`]. Only what differs is opened: two files are first
 //! compared byte for byte (streamed), and a container is listed only when its bytes differ.
@@ -103,7 +103,7 @@ impl Reason {
 /// A span of time in unix seconds, both ends included.
 ///
 /// A differing span that parses as a time inside either side's window is attributed to
-/// the `clock` variation (DESIGN.md section 5).
+/// the `clock` variation (docs/design.md section 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TimeWindow {
     /// First second of the window.
@@ -306,7 +306,7 @@ impl Change {
 /// Why one part of an item differs, with its evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reason {
-    /// The reason, in DESIGN.md section 6 words.
+    /// The reason, in docs/design.md section 6 words.
     pub kind: ReasonKind,
     /// The item's path.
     pub path: String,
@@ -326,7 +326,7 @@ pub struct Reason {
     pub a: String,
     /// The value on side b.
     pub b: String,
-    /// The `check` variation that explains it (DESIGN.md section 5), when known.
+    /// The `check` variation that explains it (docs/design.md section 5), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variation: Option<String>,
     /// How to make the difference go away.
@@ -347,7 +347,7 @@ pub struct Reason {
     pub note: Option<String>,
 }
 
-/// The reasons of DESIGN.md section 6, serialized exactly as written there.
+/// The reasons of docs/design.md section 6, serialized exactly as written there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum ReasonKind {
     /// A date or time (clock).
@@ -389,7 +389,7 @@ pub enum ReasonKind {
 }
 
 impl ReasonKind {
-    /// The word of DESIGN.md section 6.
+    /// The word of docs/design.md section 6.
     pub fn as_str(self) -> &'static str {
         match self {
             ReasonKind::Timestamp => "timestamp",

@@ -1,5 +1,5 @@
 //! The remedy each kind of finding carries, format by format: a user should be able to
-//! fix the build from the report alone (issue 4).
+//! fix the build from the report alone.
 
 use std::io::Write;
 

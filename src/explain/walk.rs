@@ -1,4 +1,4 @@
-//! The explaining reader of the canonical walk (STYLE.md, "One walk, two readers").
+//! The explaining reader of the canonical walk (docs/style.md, "One walk, two readers").
 //!
 //! [`WalkRecord`] implements [`InputVisitor`] and is driven by [`inputs::walk`], the very
 //! function that feeds the hasher, so `explain` sees exactly the fields the input hash

@@ -1,4 +1,4 @@
-//! The `reprobe/report/1` envelope (DESIGN.md section 7a) and its renderers.
+//! The `reprobe/report/1` envelope (docs/design.md section 7a) and its renderers.
 //!
 //! One data model, several views: JSON (serde), a terminal table ([`terminal`]), a
 //! self-contained HTML page ([`html`]) and a Markdown summary ([`markdown`]). No renderer
@@ -23,7 +23,7 @@ pub struct Report {
     pub schema: &'static str,
     /// The command that produced it: `check`, `diff`, `explain`, `challenge`.
     pub command: String,
-    /// The overall verdict, in DESIGN.md section 6 words. For `diff`: `reproducible`
+    /// The overall verdict, in docs/design.md section 6 words. For `diff`: `reproducible`
     /// when the two sides are identical, `nondeterministic` when they differ.
     pub verdict: String,
     /// The first input (for `diff`).

@@ -1,4 +1,4 @@
-//! A step's resource limits (DESIGN.md section 4): memory, disk and processes, how they
+//! A step's resource limits (docs/design.md section 4): memory, disk and processes, how they
 //! are enforced, and how a step that ran into one is recognised.
 //!
 //! Enforcement, on every machine (no cgroup is created, see [`Enforcement`]):

@@ -1,4 +1,4 @@
-//! The per-step sandbox: fresh Linux namespaces around one build step (DESIGN.md section 4).
+//! The per-step sandbox: fresh Linux namespaces around one build step (docs/design.md section 4).
 //!
 //! `Sandbox::run` never forks the (multi-threaded) reprobe process to run foreign code.
 //! It writes a request file and hands it to the fork server (module `server`): a
@@ -87,7 +87,7 @@ use server::{ForkServer, ServerError};
 /// not reprobe; they point this at `env!("CARGO_BIN_EXE_reprobe")`.
 pub const SANDBOX_EXE_ENV: &str = "REPROBE_SANDBOX_EXE";
 
-/// Directories hidden in every sandbox, whatever the spec says (DESIGN.md section 4).
+/// Directories hidden in every sandbox, whatever the spec says (docs/design.md section 4).
 pub const ALWAYS_HIDDEN: [&str; 5] = ["/home", "/root", "/tmp", "/var/tmp", "/run"];
 
 /// Everything needed to run one step in isolation.
@@ -150,7 +150,7 @@ const SCRATCH_PREFIX: &str = "reprobe-sandbox-";
 /// open) instead of the tripwire file system (module `tripwire`). For comparisons.
 pub const TRIPWIRE_ENV: &str = "REPROBE_TRIPWIRE";
 
-/// What the sandbox's supervisor watches while a step runs (DESIGN.md sections 4 and 6).
+/// What the sandbox's supervisor watches while a step runs (docs/design.md sections 4 and 6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observation {
     /// Network system calls: recorded and denied, except loopback.

@@ -1,5 +1,5 @@
 //! The supervisor: watches a step's network and file system calls from outside the step,
-//! through the seccomp listener the step hands over before `execve` (DESIGN.md section 4).
+//! through the seccomp listener the step hands over before `execve` (docs/design.md section 4).
 //!
 //! It runs in the helper (host namespaces, single-threaded), in the same poll loop that
 //! waits for init and enforces the timeout. The hand-over: the step installs the filter,
