@@ -945,19 +945,16 @@ fn rerun_on_first_inputs(
 
 /// The values known to differ between the first build and `other`, for the classifier.
 fn known_values(
-    cx: &CheckContext,
-    index: usize,
     a: &SandboxProfile,
     first_window: TimeWindow,
     other: &SandboxProfile,
     other_window: TimeWindow,
 ) -> KnownValues {
-    let step = &cx.graph.steps[index].name;
     let pair = |x: String, y: String| (x != y).then_some((x, y));
     KnownValues {
         build_path: pair(
-            a.workdir(step).to_string_lossy().into_owned(),
-            other.workdir(step).to_string_lossy().into_owned(),
+            a.workdir().to_string_lossy().into_owned(),
+            other.workdir().to_string_lossy().into_owned(),
         ),
         hostname: pair(a.hostname.clone(), other.hostname.clone()),
         user: pair(a.user.name.clone(), other.user.name.clone()),
@@ -1034,8 +1031,6 @@ fn explain(
         first_window.end = first_window.end.max(real.end);
     }
     let known = known_values(
-        cx,
-        index,
         &rounds[0].profile,
         first_window,
         &round.profile,
@@ -1117,14 +1112,7 @@ impl Bisector<'_> {
         let found = if rerun.content_hash.is_none() || rerun.content_hash == record.content_hash {
             BTreeSet::new()
         } else {
-            let known = known_values(
-                self.cx,
-                self.index,
-                &first.profile,
-                first.window,
-                &profile,
-                window,
-            );
+            let known = known_values(&first.profile, first.window, &profile, window);
             diff_outputs(self.cx, &record.outputs, &rerun.outputs, known)
                 .map(|report| {
                     report

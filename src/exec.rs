@@ -188,10 +188,10 @@ impl SandboxProfile {
             .then_some(self.clock_offset_secs)
     }
 
-    /// The path a step's work directory has inside the sandbox: where the project's
-    /// root is. Every step of a build sees the project at the same path, as every step
-    /// of a native build does (`step` names the step only for callers' clarity).
-    pub fn workdir(&self, _step: &str) -> PathBuf {
+    /// The path the work directory has inside the sandbox: where the project's root is.
+    /// Every step of a build sees the project at the same path, as every step of a
+    /// native build does.
+    pub fn workdir(&self) -> PathBuf {
         Path::new(&self.build_dir).join(SANDBOX_PROJECT_DIR)
     }
 
@@ -810,12 +810,10 @@ impl StepJob {
         let profile = &self.options.profile;
         let timeout = profile.limits.timeout(step);
         SandboxSpec {
-            argv: step
-                .command
-                .argv_at(&profile.workdir(&step.name).to_string_lossy()),
+            argv: step.command.argv_at(&profile.workdir().to_string_lossy()),
             env: profile.environment(step),
             host_workdir: work.to_path_buf(),
-            workdir: profile.workdir(&step.name),
+            workdir: profile.workdir(),
             hidden: vec![self.graph.root.clone(), self.store.root().to_path_buf()],
             hostname: profile.hostname.clone(),
             domainname: profile.domainname.clone(),

@@ -135,8 +135,13 @@ pub fn other_locale() -> String {
 
 /// An installed UTF-8 locale other than `C.UTF-8`, as a `LANG` value (`en_US.UTF-8`):
 /// compiled ones in `/usr/lib/locale`, in its directories or its `locale-archive`, as
-/// `locale -a` lists them.
+/// `locale -a` lists them (asked once per process: bisection builds many profiles).
 pub fn installed_other_locale() -> Option<String> {
+    static FOUND: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    FOUND.get_or_init(list_other_locale).clone()
+}
+
+fn list_other_locale() -> Option<String> {
     let listed = std::process::Command::new("locale")
         .arg("-a")
         .stderr(std::process::Stdio::null())

@@ -109,10 +109,13 @@ fn remedies_for(finding: &StepFinding, step: &Step) -> Vec<Remedy> {
 /// The command with `-ffile-prefix-map=${REPROBE_ROOT}=.` after every gcc, cc, clang (or
 /// their C++ forms) it starts; `None` when it starts none.
 fn add_prefix_map(command: &str) -> Option<String> {
-    let compiler = regex::Regex::new(
-        r"(^|[\s;&|(])((?:\S*/)?(?:cc|gcc|g\+\+|c\+\+|clang|clang\+\+|[\w.-]+-gcc|[\w.-]+-g\+\+))(\s)",
-    )
-    .expect("a valid pattern");
+    static COMPILER: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let compiler = COMPILER.get_or_init(|| {
+        regex::Regex::new(
+            r"(^|[\s;&|(])((?:\S*/)?(?:cc|gcc|g\+\+|c\+\+|clang|clang\+\+|[\w.-]+-gcc|[\w.-]+-g\+\+))(\s)",
+        )
+        .expect("a valid pattern")
+    });
     if !compiler.is_match(command) {
         return None;
     }
@@ -208,8 +211,6 @@ fn trial(
         end: now + offset,
     };
     let known = known_values(
-        cx,
-        index,
         first_profile,
         window(0),
         varied,
