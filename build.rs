@@ -1,4 +1,4 @@
-//! Compiles the clock shim (`src/clock/shim.c`) into a shared object that the reprobe
+//! Compiles the clock shim (`src/sandbox/clock_shim.c`) into a shared object that the reprobe
 //! binary carries inside itself: `check` preloads it into steps to push their wall
 //! clock, so the clock variation needs no package on the machine (see `src/clock.rs`).
 
@@ -6,7 +6,7 @@ use std::env;
 use std::path::PathBuf;
 
 fn main() {
-    let source = "src/clock/shim.c";
+    let source = "src/sandbox/clock_shim.c";
     println!("cargo:rerun-if-changed={source}");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let library = out.join("libreprobe_clock.so");

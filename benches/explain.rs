@@ -21,15 +21,15 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use reprobe::challenge::{challenge, Labelled};
-use reprobe::explain::content::BlobSource;
-use reprobe::explain::history::{read_manifest, read_outline};
-use reprobe::explain::{explain, BuildRef, ExplainOptions};
-use reprobe::graph::Command;
-use reprobe::hash::{Digest, FileHash};
-use reprobe::inputs::{InputDep, InputFile, StepInputs};
-use reprobe::manifest::{Host, Manifest, StepRecord, StepStatus, MANIFEST_SCHEMA};
-use reprobe::tree::{EntryType, TreeEntry};
+use reprobe::engine::challenge::{challenge, Labelled};
+use reprobe::engine::explain::content::BlobSource;
+use reprobe::engine::explain::history::{read_manifest, read_outline};
+use reprobe::engine::explain::{explain, BuildRef, ExplainOptions};
+use reprobe::model::graph::Command;
+use reprobe::model::hash::{Digest, FileHash};
+use reprobe::model::inputs::{InputDep, InputFile, StepInputs};
+use reprobe::model::manifest::{Host, Manifest, StepRecord, StepStatus, MANIFEST_SCHEMA};
+use reprobe::model::tree::{EntryType, TreeEntry};
 
 const FILES_PER_STEP: usize = 20;
 
@@ -169,11 +169,11 @@ fn record(i: usize, inputs: StepInputs, variant: Variant) -> StepRecord {
         cached: false,
         input_hash: Some(input_hash),
         derivation_hash: Some(inputs.derivation_hash()),
-        content_hash: Some(reprobe::tree::content_hash(&outputs)),
+        content_hash: Some(reprobe::model::tree::content_hash(&outputs)),
         inputs: Some(inputs),
         outputs,
         duration_ms: 100 + (i as u64 % 900),
-        exit: Some(reprobe::manifest::ExitRecord::Exited { code: 0 }),
+        exit: Some(reprobe::model::manifest::ExitRecord::Exited { code: 0 }),
         findings: Default::default(),
         error: None,
         stderr_tail: None,

@@ -85,9 +85,9 @@ fn main() {
         tree_bytes >> 20
     );
 
-    let _ = reprobe::hash::hash_file(&big);
+    let _ = reprobe::model::hash::hash_file(&big);
     let ours = best_of(3, || {
-        reprobe::hash::hash_file(&big).expect("hash");
+        reprobe::model::hash::hash_file(&big).expect("hash");
     });
     let theirs = best_of(3, || shell("sha256sum big.bin", dir.path()));
     println!(
@@ -99,10 +99,11 @@ fn main() {
 
     let outputs = vec!["tree".to_string()];
     let ours = best_of(3, || {
-        let entries =
-            reprobe::tree::scan_outputs(dir.path(), &outputs, |f| reprobe::hash::hash_reader(f))
-                .expect("scan");
-        let _ = reprobe::tree::content_hash(&entries);
+        let entries = reprobe::model::tree::scan_outputs(dir.path(), &outputs, |f| {
+            reprobe::model::hash::hash_reader(f)
+        })
+        .expect("scan");
+        let _ = reprobe::model::tree::content_hash(&entries);
     });
     let serial = best_of(3, || {
         shell("find tree -type f -print0 | xargs -0 sha256sum", dir.path())

@@ -1,25 +1,20 @@
 //! reprobe: tells whether builds are reproducible and why caches miss.
 //!
-//! The library is split by concept, one module each; the binary in `main.rs` only parses
-//! the command line (see [`cli`]).
+//! The modules are layers; each imports only the ones listed before it (see
+//! docs/ARCHITECTURE.md):
+//! [`fsafe`] → [`model`] → [`sources`], [`sandbox`], [`store`], [`diff`] → [`engine`] →
+//! [`report`] → [`cli`]. The binary in `main.rs` only calls [`cli`].
 
-pub mod challenge;
-pub mod check;
-pub mod cli;
-pub mod clock;
-pub mod diff;
-pub mod error;
-pub mod exec;
-pub mod explain;
 pub mod fsafe;
-pub mod graph;
-pub mod hash;
-pub mod inputs;
-pub mod manifest;
-pub mod ninja;
-pub mod report;
+pub mod model;
+
+pub mod diff;
 pub mod sandbox;
+pub mod sources;
 pub mod store;
-pub mod tree;
-pub mod variation;
-pub mod wholecmd;
+
+pub mod engine;
+
+pub mod report;
+
+pub mod cli;

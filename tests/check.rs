@@ -116,7 +116,7 @@ fn unix_in_parentheses(value: &Value) -> i64 {
 /// Asserts that two times are the clock variation's offset apart (give or take the
 /// minute the builds take).
 fn assert_clock_offset(a: i64, b: i64) {
-    let shift = b - a - reprobe::clock::CLOCK_OFFSET_SECS;
+    let shift = b - a - reprobe::sandbox::clock::CLOCK_OFFSET_SECS;
     assert!(
         shift.abs() < 120,
         "{a} -> {b}: {shift} s off the clock offset"
@@ -127,7 +127,7 @@ fn assert_clock_offset(a: i64, b: i64) {
 /// 7 hours) and possibly a time zone: that many days, or one more.
 fn assert_days_apart(a: chrono::NaiveDate, b: chrono::NaiveDate) {
     let days = (b - a).num_days();
-    let offset = reprobe::clock::CLOCK_OFFSET_SECS / 86400;
+    let offset = reprobe::sandbox::clock::CLOCK_OFFSET_SECS / 86400;
     assert!(days == offset || days == offset + 1, "{a} -> {b}");
 }
 
@@ -321,13 +321,13 @@ fn python_facts_are_each_attributed_to_their_variation() {
             "timezone",
             "timezone.txt",
             "UTC",
-            zone_abbreviation(&reprobe::variation::far_timezone()),
+            zone_abbreviation(&reprobe::engine::variation::far_timezone()),
         ),
         (
             "locale",
             "locale.txt",
             "C.UTF-8",
-            reprobe::variation::other_locale(),
+            reprobe::engine::variation::other_locale(),
         ),
     ];
     for (name, path, a, b) in expected {
@@ -644,7 +644,7 @@ fn a_step_failing_only_in_build_2_does_not_switch_off_the_clock_of_the_others() 
     let (a, b) = (day(&reason["a"]).unwrap(), day(&reason["b"]).unwrap());
     // 5 years, 63 days and 7 hours ahead: the day after that when the hours roll over.
     let days = (b - a).num_days();
-    let offset = reprobe::clock::CLOCK_OFFSET_SECS / 86400;
+    let offset = reprobe::sandbox::clock::CLOCK_OFFSET_SECS / 86400;
     assert!(days == offset || days == offset + 1, "{a} -> {b}");
 }
 

@@ -45,9 +45,9 @@ fn graph_parser_inputs_replay_without_panic() {
         };
         for file in ["reprobe.toml", "graph.json"] {
             let file = Path::new(file);
-            if let Ok(parsed) = reprobe::graph::parse_graph_text(file, text) {
+            if let Ok(parsed) = reprobe::model::graph::parse_graph_text(file, text) {
                 let root = Path::new("/nonexistent/reprobe-fuzz");
-                let _ = reprobe::graph::Graph::from_file(parsed, file, root);
+                let _ = reprobe::model::graph::Graph::from_file(parsed, file, root);
             }
         }
     });
@@ -61,8 +61,8 @@ fn manifest_reader_inputs_replay_without_panic() {
             return;
         };
         let path = Path::new("fuzz.json");
-        if let Ok(m) = reprobe::manifest::Manifest::from_json(path, text) {
-            assert!(reprobe::manifest::Manifest::from_json(path, &m.to_json()).is_ok());
+        if let Ok(m) = reprobe::model::manifest::Manifest::from_json(path, text) {
+            assert!(reprobe::model::manifest::Manifest::from_json(path, &m.to_json()).is_ok());
         }
     });
     assert!(n > 0, "no manifest seeds");

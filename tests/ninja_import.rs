@@ -4,8 +4,8 @@
 use std::fs;
 use std::path::Path;
 
-use reprobe::graph::Command;
-use reprobe::ninja::{import, ImportOptions};
+use reprobe::model::graph::Command;
+use reprobe::sources::ninja::{import, ImportOptions};
 
 fn write(root: &Path, path: &str, text: &str) {
     let path = root.join(path);
@@ -13,7 +13,7 @@ fn write(root: &Path, path: &str, text: &str) {
     fs::write(path, text).unwrap();
 }
 
-fn run(step: &reprobe::graph::StepDecl) -> String {
+fn run(step: &reprobe::model::graph::StepDecl) -> String {
     match &step.run {
         Command::Shell(s) => s.clone(),
         Command::Argv(a) => a.join(" "),

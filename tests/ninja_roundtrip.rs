@@ -4,7 +4,7 @@ use std::path::Path;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use reprobe::ninja::{parse_str, to_ninja, BuildFile, Edge};
+use reprobe::sources::ninja::{parse_str, to_ninja, BuildFile, Edge};
 
 /// A path segment with the characters Ninja must escape (`$`, space, `:`); never `.`/`..`.
 fn segment() -> impl Strategy<Value = String> {

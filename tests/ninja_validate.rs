@@ -5,8 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use reprobe::graph::{Graph, GraphFile};
-use reprobe::ninja::{import, Import, ImportOptions};
+use reprobe::model::graph::{Graph, GraphFile};
+use reprobe::sources::ninja::{import, Import, ImportOptions};
 
 fn write(root: &Path, path: &str, text: &str) {
     let path = root.join(path);

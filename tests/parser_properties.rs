@@ -9,10 +9,10 @@ use std::path::Path;
 use proptest::prelude::*;
 use std::time::Duration;
 
-use reprobe::graph::{
+use reprobe::model::graph::{
     parse_duration, parse_graph_text, Command, Graph, GraphFile, StepDecl, TimeoutDecl,
 };
-use reprobe::manifest::Manifest;
+use reprobe::model::manifest::Manifest;
 use reprobe::sandbox::parse_size;
 
 /// Fragments of graph files, so that random text often gets past the first line.
@@ -77,10 +77,14 @@ fn ninja_like_text() -> impl Strategy<Value = String> {
 fn parse_and_import_ninja(text: &str) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let dir = dir.path();
-    let _ = reprobe::ninja::deps::parse_depfile(text);
-    if let Ok(parsed) = reprobe::ninja::parse::parse_str(text, "build.ninja", dir) {
-        let options = reprobe::ninja::import::ImportOptions::default();
-        let _ = reprobe::ninja::import::import_parsed(&parsed, &dir.join("build.ninja"), &options);
+    let _ = reprobe::sources::ninja::deps::parse_depfile(text);
+    if let Ok(parsed) = reprobe::sources::ninja::parse::parse_str(text, "build.ninja", dir) {
+        let options = reprobe::sources::ninja::import::ImportOptions::default();
+        let _ = reprobe::sources::ninja::import::import_parsed(
+            &parsed,
+            &dir.join("build.ninja"),
+            &options,
+        );
     }
 }
 

@@ -13,7 +13,7 @@ fn assert_store_valid(store: &Path) {
     for entry in walkdir::WalkDir::new(store.join("blobs")) {
         let entry = entry.unwrap();
         if entry.file_type().is_file() {
-            let (hash, _) = reprobe::hash::hash_file(entry.path()).unwrap();
+            let (hash, _) = reprobe::model::hash::hash_file(entry.path()).unwrap();
             assert_eq!(
                 hash.to_string(),
                 entry.file_name().to_str().unwrap(),
@@ -41,7 +41,7 @@ fn assert_store_valid(store: &Path) {
         }
     }
     for entry in fs::read_dir(store.join("builds")).unwrap() {
-        reprobe::manifest::Manifest::read(&entry.unwrap().path()).expect("manifest reads");
+        reprobe::model::manifest::Manifest::read(&entry.unwrap().path()).expect("manifest reads");
     }
 }
 

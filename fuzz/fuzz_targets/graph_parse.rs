@@ -9,10 +9,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     };
     for file in ["reprobe.toml", "graph.json"] {
         let file = Path::new(file);
-        if let Ok(parsed) = reprobe::graph::parse_graph_text(file, text) {
+        if let Ok(parsed) = reprobe::model::graph::parse_graph_text(file, text) {
             // Validation resolves inputs against a root that holds nothing.
             let root = Path::new("/nonexistent/reprobe-fuzz");
-            let _ = reprobe::graph::Graph::from_file(parsed, file, root);
+            let _ = reprobe::model::graph::Graph::from_file(parsed, file, root);
         }
     }
 });

@@ -9,8 +9,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         return;
     };
     let path = Path::new("fuzz.json");
-    if let Ok(manifest) = reprobe::manifest::Manifest::from_json(path, text) {
-        let again = reprobe::manifest::Manifest::from_json(path, &manifest.to_json());
+    if let Ok(manifest) = reprobe::model::manifest::Manifest::from_json(path, text) {
+        let again = reprobe::model::manifest::Manifest::from_json(path, &manifest.to_json());
         assert!(again.is_ok(), "a manifest did not read back: {again:?}");
     }
 });

@@ -24,10 +24,14 @@ pub fn exercise(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = reprobe::ninja::deps::parse_depfile(text);
+    let _ = reprobe::sources::ninja::deps::parse_depfile(text);
     let dir = dir();
-    if let Ok(parsed) = reprobe::ninja::parse::parse_str(text, "build.ninja", dir) {
-        let options = reprobe::ninja::import::ImportOptions::default();
-        let _ = reprobe::ninja::import::import_parsed(&parsed, &dir.join("build.ninja"), &options);
+    if let Ok(parsed) = reprobe::sources::ninja::parse::parse_str(text, "build.ninja", dir) {
+        let options = reprobe::sources::ninja::import::ImportOptions::default();
+        let _ = reprobe::sources::ninja::import::import_parsed(
+            &parsed,
+            &dir.join("build.ninja"),
+            &options,
+        );
     }
 }

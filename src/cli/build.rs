@@ -7,9 +7,9 @@ use anyhow::Context;
 
 use super::table::{paint, Colour, Table};
 use super::{open_store, CommonArgs, Interrupt};
-use crate::error::Exit;
-use crate::exec::{self, BuildEvent, BuildOptions, LimitDefaults, SandboxProfile};
-use crate::manifest::{Manifest, NetworkAttempt, StepRecord, StepStatus};
+use crate::engine::exec::{self, BuildEvent, BuildOptions, LimitDefaults, SandboxProfile};
+use crate::model::error::Exit;
+use crate::model::manifest::{Manifest, NetworkAttempt, StepRecord, StepStatus};
 use crate::sandbox::{format_size, Enforcement, Observation, Sandbox};
 
 /// Flags of `reprobe build`.
@@ -77,7 +77,7 @@ impl LimitArgs {
 }
 
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
-    crate::graph::parse_duration(text)
+    crate::model::graph::parse_duration(text)
         .ok_or_else(|| format!("`{text}` is not a duration (write seconds, or 90s, 10m, 1h)"))
 }
 

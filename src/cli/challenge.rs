@@ -8,11 +8,11 @@ use rayon::prelude::*;
 
 use super::table::{colour_enabled, paint, Colour, Table};
 use super::CommonArgs;
-use crate::challenge::{self, ChallengeReport, Disagreement, Labelled};
-use crate::error::Exit;
-use crate::explain::content::BlobSource;
-use crate::explain::history;
-use crate::graph;
+use crate::engine::challenge::{self, ChallengeReport, Disagreement, Labelled};
+use crate::engine::explain::content::BlobSource;
+use crate::engine::explain::history;
+use crate::model::error::Exit;
+use crate::model::graph;
 use crate::store::Store;
 
 /// Flags of `reprobe challenge`.

@@ -8,11 +8,13 @@ use anyhow::Context;
 
 use super::table::{colour_enabled, paint, Colour, Table};
 use super::{open_store, CommonArgs, Interrupt};
-use crate::check::{self, groups, CheckContext, CheckOptions, CheckReport, StepFinding, Verdict};
-use crate::error::Exit;
-use crate::exec::BuildError;
+use crate::engine::check::{
+    self, groups, CheckContext, CheckOptions, CheckReport, StepFinding, Verdict,
+};
+use crate::engine::exec::BuildError;
+use crate::engine::variation;
+use crate::model::error::Exit;
 use crate::sandbox::Sandbox;
-use crate::variation;
 
 /// Flags of `reprobe check`.
 #[derive(Debug, clap::Args)]
@@ -221,8 +223,8 @@ fn check_progress(
                     return;
                 };
                 match event {
-                    crate::exec::BuildEvent::Started { step } => running.push(step.clone()),
-                    crate::exec::BuildEvent::Finished {
+                    crate::engine::exec::BuildEvent::Started { step } => running.push(step.clone()),
+                    crate::engine::exec::BuildEvent::Finished {
                         record, done: n, ..
                     } => {
                         running.retain(|s| *s != record.name);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use crate::diff::{diff_paths, DiffError, DiffOptions, KnownValues, TimeWindow};
-use crate::error::Exit;
+use crate::model::error::Exit;
 use crate::report::{html, markdown, terminal, Report};
 
 /// Flags of `reprobe diff`.

@@ -7,15 +7,15 @@ use anyhow::{bail, Context};
 
 use super::table::{colour_enabled, paint, Colour, Table};
 use super::CommonArgs;
-use crate::error::Exit;
-use crate::explain::changes::InputChange;
-use crate::explain::content::{plural, BlobSource, ContentDiff, WordOp, WordSegment};
-use crate::explain::history::{self, LoadedBuild};
-use crate::explain::tree::StepTree;
-use crate::explain::{
+use crate::engine::explain::changes::InputChange;
+use crate::engine::explain::content::{plural, BlobSource, ContentDiff, WordOp, WordSegment};
+use crate::engine::explain::history::{self, LoadedBuild};
+use crate::engine::explain::step_tree::StepTree;
+use crate::engine::explain::{
     self, BuildRef, Cascade, CascadeIndex, ExplainOptions, ExplainReport, RootCause,
 };
-use crate::graph;
+use crate::model::error::Exit;
+use crate::model::graph;
 use crate::store::Store;
 
 mod pages;
@@ -117,8 +117,8 @@ fn take_positional_graph(args: &mut ExplainArgs) {
 /// Ninja file (`build --ninja`), beside the root its import chooses.
 fn default_store_dir(graph_file: &Path) -> PathBuf {
     if graph_file.extension().is_some_and(|e| e == "ninja") {
-        let options = crate::ninja::import::ImportOptions::default();
-        if let Ok(imported) = crate::ninja::import::import(graph_file, &options) {
+        let options = crate::sources::ninja::import::ImportOptions::default();
+        if let Ok(imported) = crate::sources::ninja::import::import(graph_file, &options) {
             return imported.root.join(".reprobe");
         }
     }
@@ -297,8 +297,8 @@ fn folded(followers: &[&Cascade], verbose: bool) -> String {
     )
 }
 
-fn status_word(status: crate::manifest::StepStatus) -> &'static str {
-    use crate::manifest::StepStatus::*;
+fn status_word(status: crate::model::manifest::StepStatus) -> &'static str {
+    use crate::model::manifest::StepStatus::*;
     match status {
         Ran => "rebuilt",
         Cached => "cache hit from an earlier build",
@@ -565,7 +565,7 @@ fn render_tree(tree: &StepTree, colour: bool, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explain::tests::{graph, run_with, simulate};
+    use crate::engine::explain::tests::{graph, run_with, simulate};
 
     /// b's command changes a word and gains an env var; its tree is asked for.
     fn report() -> ExplainReport {

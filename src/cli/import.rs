@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::CommonArgs;
-use crate::error::Exit;
-use crate::graph::{Graph, DEFAULT_GRAPH_FILE};
-use crate::ninja::{self, ImportOptions, GENERATED_MARK};
-use crate::wholecmd::WholeCommand;
+use crate::model::error::Exit;
+use crate::model::graph::{Graph, DEFAULT_GRAPH_FILE};
+use crate::sources::ninja::{self, ImportOptions, GENERATED_MARK};
+use crate::sources::wholecmd::WholeCommand;
 
 /// Flags of `reprobe import`.
 #[derive(Debug, clap::Args)]

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::graph::{self, Graph};
+use crate::model::graph::{self, Graph};
 use crate::store::Store;
 
-use crate::error::Exit;
+use crate::model::error::Exit;
 
 pub mod build;
 pub mod challenge;

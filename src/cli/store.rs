@@ -7,8 +7,8 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::CommonArgs;
-use crate::error::Exit;
-use crate::graph;
+use crate::model::error::Exit;
+use crate::model::graph;
 use crate::store::{GcOptions, GcReport, OpenOptions, Store, StoreError, VerifyReport};
 
 /// The schema of `store verify --json`.

@@ -1,6 +1,6 @@
 //! Which programs a step executes that the clock shim cannot reach.
 //!
-//! `check` pushes a step's clock with a preloaded shim ([`crate::clock`]), which only a
+//! `check` pushes a step's clock with a preloaded shim ([`crate::sandbox::clock`]), which only a
 //! dynamically linked program loads. When the clock is varied, the step's seccomp filter
 //! also notifies `execve` and `execveat`; the supervisor opens the program the call names
 //! (resolved inside the step's root) and records it when it is a statically linked ELF

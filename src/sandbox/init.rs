@@ -16,7 +16,7 @@ use super::helper::{HelperRequest, InitFds, InitReport, SetupFailure};
 use super::ids::IdMode;
 use super::limits::{self, LimitExceeded, Watch};
 use super::tripwire::Layout;
-use super::{exec, rootfs, SandboxSpec, StepExit};
+use super::{exec_step, rootfs, SandboxSpec, StepExit};
 
 /// Entry of the cloned init process. Never returns: it reports and `_exit`s.
 pub(super) fn init_main(request: &HelperRequest, fds: &InitFds) -> isize {
@@ -199,11 +199,11 @@ fn spawn_step(spec: &SandboxSpec, ids: IdMode, fds: &InitFds) -> Result<Pid, Set
     // SAFETY: init is single-threaded, so the child may run arbitrary code.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let result =
-                exec::reset_signals().and_then(|()| exec::exec_step(spec, ids, fds.observe_step));
+            let result = exec_step::reset_signals()
+                .and_then(|()| exec_step::exec_step(spec, ids, fds.observe_step));
             let Err(failure) = result;
             fds.report.send(&InitReport::Setup(failure));
-            exit(exec::EXIT_CANNOT_EXECUTE)
+            exit(exec_step::EXIT_CANNOT_EXECUTE)
         }
         Ok(ForkResult::Parent { child }) => Ok(child),
         Err(errno) => Err(SetupFailure::errno("fork", "the step process")(errno)),

@@ -605,9 +605,9 @@ pub(super) fn peak_rss_of_children() -> u64 {
 /// Parses a size: bytes ("1048576"), or a number with a unit: `k`, `M`, `G`, `T`
 /// (powers of 1024; `KiB`, `MB`, `GiB`… are read the same), e.g. "512M", "1.5G".
 /// `None` for zero, anything above `u64::MAX` and anything else (see
-/// [`crate::graph::read_size`], which says why).
+/// [`crate::model::graph::read_size`], which says why).
 pub fn parse_size(text: &str) -> Option<u64> {
-    crate::graph::read_size(text).ok()
+    crate::model::graph::read_size(text).ok()
 }
 
 /// A size for people: "4 GiB", "512 MiB", "1000 bytes".

@@ -38,7 +38,8 @@
 //! `/proc/self/mountinfo` inside still names the host path of the work directory;
 //! mount_setattr(2) needs Linux 5.12.
 
-mod exec;
+pub mod clock;
+mod exec_step;
 mod execs;
 mod fuse;
 mod helper;
@@ -75,7 +76,7 @@ pub use limits::{
 pub use observe::ETC_ALLOWED;
 pub use server::server_main;
 
-use crate::manifest::SandboxFindings;
+use crate::model::manifest::SandboxFindings;
 
 use helper::{HelperRequest, HelperStatus, SetupFailure};
 use ids::IdMode;
@@ -131,7 +132,7 @@ pub struct SandboxSpec {
     /// What the supervisor watches (never anything for a `network` step).
     #[serde(default)]
     pub observation: Observation,
-    /// `Some(offset)`: the clock shim ([`crate::clock`]) and its offset file are placed in
+    /// `Some(offset)`: the clock shim ([`crate::sandbox::clock`]) and its offset file are placed in
     /// the sandbox's `/.reprobe`, for a step whose environment preloads it.
     #[serde(default)]
     pub clock_offset_secs: Option<i64>,

@@ -41,8 +41,8 @@ use super::resolver::StandIn;
 use super::tripwire::{Layout, Policy, Tripwire};
 use super::wire::{dns_query_name, parse_sockaddr, Destination, RESOLVER_SOCKETS};
 use super::SandboxSpec;
-use crate::manifest::{NetworkAttempt, SandboxFindings, MAX_NETWORK_ATTEMPTS};
-use crate::tree::beneath;
+use crate::fsafe::beneath;
+use crate::model::manifest::{NetworkAttempt, SandboxFindings, MAX_NETWORK_ATTEMPTS};
 
 /// `/etc` files a step may read without a finding: the C library's and loader's own
 /// configuration, and the sandbox's generated user database.

@@ -154,13 +154,14 @@ pub(super) fn build_root(
 /// Writes the clock shim and its offset file into the new root's `/.reprobe` (the root
 /// is made read-only before the step starts).
 fn place_clock_shim(offset: i64) -> Result<(), SetupFailure> {
-    let dir = Path::new(crate::clock::SANDBOX_DIR.trim_start_matches('/'));
+    let dir = Path::new(crate::sandbox::clock::SANDBOX_DIR.trim_start_matches('/'));
     make_dir(dir)?;
-    let shim = Path::new(crate::clock::SANDBOX_SHIM.trim_start_matches('/'));
-    fs::write(shim, crate::clock::SHIM).map_err(SetupFailure::io("write", shim.display()))?;
+    let shim = Path::new(crate::sandbox::clock::SANDBOX_SHIM.trim_start_matches('/'));
+    fs::write(shim, crate::sandbox::clock::SHIM)
+        .map_err(SetupFailure::io("write", shim.display()))?;
     fs::set_permissions(shim, fs::Permissions::from_mode(0o755))
         .map_err(SetupFailure::io("chmod", shim.display()))?;
-    let file = dir.join(crate::clock::OFFSET_FILE);
+    let file = dir.join(crate::sandbox::clock::OFFSET_FILE);
     fs::write(&file, format!("{offset}\n")).map_err(SetupFailure::io("write", file.display()))
 }
 

@@ -43,7 +43,7 @@ use super::fuse::{self, op, Attr, Request};
 use super::observe::etc_is_toolchain;
 use super::rootfs::generated_etc;
 use super::SandboxSpec;
-use crate::tree::beneath;
+use crate::fsafe::beneath;
 
 /// How long the kernel may cache an answer (the host side does not change during a step).
 const VALID_SECS: u64 = 86_400;

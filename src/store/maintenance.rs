@@ -50,8 +50,8 @@ use super::{
     at, read_regular, remove_odd_entry, ActionEntry, Store, StoreError, ACTION_SCHEMA, REMOVED_DIR,
 };
 use crate::fsafe::{Dir, Kind, Meta, Opened};
-use crate::hash::{FileHash, InputHash};
-use crate::manifest::Manifest;
+use crate::model::hash::{FileHash, InputHash};
+use crate::model::manifest::Manifest;
 
 /// What kind of problem `store verify` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -357,7 +357,7 @@ impl Store {
             ))
             }
         };
-        match crate::hash::hash_reader(file) {
+        match crate::model::hash::hash_reader(file) {
             Ok((actual, size)) if actual == *hash => Ok(Some(size)),
             Ok((actual, _)) => {
                 let why = format!("its content hashes to {actual}");
@@ -412,7 +412,7 @@ impl Store {
                     continue;
                 }
             };
-            let actual = crate::tree::content_hash(&entry.outputs);
+            let actual = crate::model::tree::content_hash(&entry.outputs);
             if actual != entry.content_hash {
                 report.problems.push(problem(
                     ProblemKind::BadAction,
@@ -910,8 +910,8 @@ fn hex_runs(text: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::{DerivationHash, Digest};
-    use crate::tree::{EntryType, TreeEntry};
+    use crate::model::hash::{DerivationHash, Digest};
+    use crate::model::tree::{EntryType, TreeEntry};
     use std::fs;
 
     fn store() -> (tempfile::TempDir, Store) {
@@ -941,7 +941,7 @@ mod tests {
             schema: ACTION_SCHEMA.into(),
             input_hash: InputHash(Digest::of_bytes(key)),
             derivation_hash: DerivationHash(Digest::of_bytes(b"d")),
-            content_hash: crate::tree::content_hash(&outputs),
+            content_hash: crate::model::tree::content_hash(&outputs),
             outputs,
             duration_ms: 1,
             findings: Default::default(),

@@ -2,9 +2,9 @@
 //! holds and compute nothing.
 
 use super::{change_lines, seconds};
-use crate::explain::changes::InputChange;
-use crate::explain::content::{plural, ContentDiff};
-use crate::explain::ExplainReport;
+use crate::engine::explain::changes::InputChange;
+use crate::engine::explain::content::{plural, ContentDiff};
+use crate::engine::explain::ExplainReport;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}\
@@ -121,7 +121,7 @@ fn html_models(report: &ExplainReport, out: &mut String) {
     ));
 }
 
-fn html_tree(tree: &crate::explain::tree::StepTree, out: &mut String) {
+fn html_tree(tree: &crate::engine::explain::step_tree::StepTree, out: &mut String) {
     out.push_str(&format!(
         "<h2>Input tree of {}</h2>\n<table><tr><th></th><th>section</th><th>name</th><th>OLD</th><th>NEW</th></tr>\n",
         esc(&tree.step)

@@ -1,0 +1,10 @@
+//! What reprobe does with a graph: run it ([`exec`]), vary and compare two builds
+//! ([`variation`], [`check`]), explain a rebuild from two manifests ([`explain`]) and
+//! compare a build with another's ([`challenge`]). Built on the model, the sandbox, the
+//! store and the diff engine; rendered by [`crate::report`] and [`crate::cli`].
+
+pub mod challenge;
+pub mod check;
+pub mod exec;
+pub mod explain;
+pub mod variation;

@@ -1,0 +1,11 @@
+//! Safe file-system access, the lowest layer: every other module reaches the disk through
+//! these when a path may hold a link planted by a step, a project or another user.
+//!
+//! - [`dir`]: open directory handles and the operations relative to them (the store and
+//!   the scratch directories);
+//! - [`beneath`]: resolution below a root that never leaves it (outputs, trees).
+
+pub mod beneath;
+pub mod dir;
+
+pub use dir::*;
