@@ -8,7 +8,7 @@
 //! The points are random (one in each equal slice of the build's duration); the seed is
 //! printed, and `REPROBE_KILL_SEED` replays it.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::collections::BTreeSet;

@@ -1,7 +1,7 @@
 //! `reprobe diff` on real artifacts built twice by real tools (corpus/diff/make-pairs.sh):
 //! each pair gets the classification a user should read.
 
-mod diff_support;
+use crate::diff_support;
 
 use diff_support::*;
 

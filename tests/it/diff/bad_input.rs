@@ -1,7 +1,7 @@
 //! Bad input: corrupt and truncated archives, decompression bombs, symlinks, deep
 //! nesting and non-UTF-8 names are findings or notes, never crashes.
 
-mod diff_support;
+use crate::diff_support;
 
 use std::os::unix::ffi::OsStrExt;
 

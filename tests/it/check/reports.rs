@@ -1,7 +1,7 @@
 //! Reports a person acts on: each cause said once, with the steps it concerns and a fix
 //! in the language of the tool that ran them.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::process::Command;

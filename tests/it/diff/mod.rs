@@ -1,6 +1,13 @@
 //! `reprobe diff` as a user runs it: exit codes, messages, report files, known values.
 
-mod diff_support;
+mod archives;
+mod bad_input;
+mod corpus;
+mod fuzzprops;
+mod hostile;
+mod props;
+
+use crate::diff_support;
 
 use diff_support::*;
 

@@ -1,7 +1,7 @@
 //! `reprobe explain` end to end: real builds of `corpus/explain`, the scripted edits of
 //! `corpus/explain/edits.toml`, and what explain says about each.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

@@ -1,6 +1,12 @@
 //! The importer on hand-written build files: roots, absolute paths, phony aliases,
 //! depfiles and order-only inputs, without running anything.
 
+mod corpus;
+mod fuzz_regressions;
+mod parser_properties;
+mod roundtrip;
+mod validate;
+
 use std::fs;
 use std::path::Path;
 

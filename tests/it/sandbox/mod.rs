@@ -2,7 +2,9 @@
 //! `reprobe::sandbox::Sandbox` (which re-executes the reprobe binary) and checks one
 //! behaviour a build step must or must not have.
 
-mod common;
+mod hermetic;
+
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -2,7 +2,7 @@
 //! two clock windows (`--known` gives `reprobe diff` the same values), and the item path
 //! of every reason.
 
-mod diff_support;
+use crate::diff_support;
 
 use diff_support::*;
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! outputs compared byte by byte. Each corpus example here reproduces a pattern of real
 //! CMake and Meson builds; the expected verdict is measured by the test, not written down.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `reprobe challenge` end to end: the same graph built into two stores (two "machines"),
 //! then their manifests compared.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

@@ -7,7 +7,7 @@
 //! addresses (192.0.2.1, 2001:db8::1, 10.1.2.3) that a step cannot reach anyway: it has
 //! no route. DNS queries are recorded whatever the resolver's address.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

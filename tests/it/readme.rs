@@ -4,7 +4,7 @@
 //! line ending in `# exit N` must exit N; any other must exit 0. The one line not run is
 //! the test command itself (`bash scripts/test.sh`), which would run this test again.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

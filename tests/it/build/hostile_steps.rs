@@ -4,7 +4,7 @@
 //! the host is unchanged, no process of the step survives, every blob of the store still
 //! matches its hash, and the next build in the same store works.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

@@ -1,7 +1,11 @@
 //! `reprobe check` end to end: real builds of the corpus, twice, in varied sandboxes.
 //! Each test asserts the verdict of every step and the main reason with its evidence.
 
-mod common;
+mod attribution;
+mod native_truth;
+mod reports;
+
+use crate::common;
 
 use common::*;
 use std::collections::BTreeMap;

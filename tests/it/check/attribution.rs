@@ -3,7 +3,7 @@
 //! relocations and symbols) are said as its consequence, never as `ordering` or
 //! `random`. A difference in code names the function around it.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

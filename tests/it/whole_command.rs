@@ -1,6 +1,6 @@
 //! `reprobe check --cmd`: a whole project built by one command, here a real `make` project.
 
-mod common;
+use crate::common;
 
 use common::*;
 

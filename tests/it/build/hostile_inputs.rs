@@ -12,7 +12,7 @@
 //! naming the file, the line or step where there is one, and the problem) or a correct
 //! result, within a hang guard: a child still running after 60 s is killed and fails.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::io::Write;

@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-#[path = "../fuzz/fuzz_targets/shape.rs"]
+#[path = "../../../fuzz/fuzz_targets/shape.rs"]
 mod shape;
 
-#[path = "../fuzz/fuzz_targets/ninja_input.rs"]
+#[path = "../../../fuzz/fuzz_targets/ninja_input.rs"]
 mod ninja_input;
 
 fn inputs(target: &str) -> Vec<PathBuf> {

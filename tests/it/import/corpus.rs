@@ -1,7 +1,7 @@
 //! Ninja import end to end: real CMake and Meson projects from `corpus/`, configured and
 //! built by the real tools, imported, then checked in the sandbox.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

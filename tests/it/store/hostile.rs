@@ -9,7 +9,7 @@
 //! and as an unprivileged user (`reprobe-test2`, created when missing), through
 //! `setpriv`; without root, that half is skipped and says so.
 
-mod common;
+use crate::common;
 
 use common::*;
 use sha2::{Digest, Sha256};

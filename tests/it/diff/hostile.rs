@@ -13,8 +13,8 @@
 //! `REPROBE_BIN=target/release/reprobe cargo test --test diff_hostile -- --nocapture`
 //! runs them against a release build and prints each run's time and peak memory.
 
-mod common;
-mod diff_support;
+use crate::common;
+use crate::diff_support;
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};

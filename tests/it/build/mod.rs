@@ -1,6 +1,10 @@
 //! `reprobe build` end to end: the real binary on real graphs, in the real sandbox.
 
-mod common;
+mod hostile_inputs;
+mod hostile_links;
+mod hostile_steps;
+
+use crate::common;
 
 use common::*;
 use std::fs;

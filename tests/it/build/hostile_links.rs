@@ -6,7 +6,7 @@
 //! in everything the build wrote (the store, `--out`, `check --keep`): nothing outside
 //! the project or the work directory may be read into either.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

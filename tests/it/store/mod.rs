@@ -1,7 +1,10 @@
 //! The store under concurrency and interruption: two builds sharing one store, and a
 //! build killed in the middle of a step.
 
-mod common;
+mod hostile;
+mod reliability;
+
+use crate::common;
 
 use common::*;
 use std::fs;
