@@ -767,7 +767,7 @@ fn killing_the_caller_kills_the_step(signal: i32) {
     let mut child = Command::new(exe)
         .args([
             "--exact",
-            "long_step_for_the_kill_tests",
+            "sandbox::long_step_for_the_kill_tests",
             "--test-threads=1",
         ])
         .env(LONG_STEP_ENV, &marker)
