@@ -3,6 +3,7 @@
 //! The library is split by concept, one module each; the binary in `main.rs` only parses
 //! the command line (see [`cli`]).
 
+pub mod attest;
 pub mod challenge;
 pub mod check;
 pub mod cli;
