@@ -2,8 +2,8 @@
 //!
 //! The modules are layers; each imports only the ones listed before it (see
 //! docs/ARCHITECTURE.md):
-//! [`fsafe`] → [`model`] → [`sources`], [`sandbox`], [`store`], [`diff`] → [`engine`] →
-//! [`report`] → [`cli`]. The binary in `main.rs` only calls [`cli`].
+//! [`fsafe`] → [`model`] → [`sources`], [`sandbox`], [`store`], [`diff`], [`attest`] →
+//! [`engine`] → [`report`] → [`cli`]. The binary in `main.rs` only calls [`cli`].
 
 pub mod fsafe;
 pub mod model;
@@ -12,6 +12,8 @@ pub mod diff;
 pub mod sandbox;
 pub mod sources;
 pub mod store;
+
+pub mod attest;
 
 pub mod engine;
 

@@ -5,6 +5,7 @@ mod common;
 mod diff_support;
 
 mod architecture;
+mod attest;
 mod build;
 mod challenge;
 mod check;
