@@ -1,6 +1,6 @@
 #!/bin/sh
-# Cost of observing a step (seccomp user notification, src/sandbox/observe.rs; the
-# tripwire file system, src/sandbox/tripwire.rs).
+# Cost of observing a step (seccomp user notification, src/sandbox/observe/supervisor.rs; the
+# tripwire file system, src/sandbox/observe/tripwire.rs).
 #
 # Builds three one-step graphs with `reprobe build --no-cache`, RUNS rounds, under
 # REPROBE_OBSERVE=off (no filter), network (network calls only), files (network calls

@@ -10,7 +10,10 @@ use super::{open_store, CommonArgs, Interrupt};
 use crate::engine::exec::{self, BuildEvent, BuildOptions, LimitDefaults, SandboxProfile};
 use crate::model::error::Exit;
 use crate::model::manifest::{Manifest, NetworkAttempt, StepRecord, StepStatus};
-use crate::sandbox::{format_size, Enforcement, Observation, Sandbox};
+use crate::sandbox::{
+    format_size, Enforcement, Observation, ObserveLevel, Sandbox, SandboxSettings, FORK_SERVER_ENV,
+    OBSERVE_ENV, SANDBOX_EXE_ENV, TRIPWIRE_ENV,
+};
 
 /// Flags of `reprobe build`.
 #[derive(Debug, clap::Args)]
@@ -103,7 +106,20 @@ pub fn describe_limits(defaults: &LimitDefaults) -> String {
 /// "observed: network calls and …", for `-v`: what the steps of this command have
 /// observed (`work_names`: `check`'s default), after `REPROBE_OBSERVE`.
 pub fn describe_observation(work_names: bool) -> String {
-    Observation::from_env(work_names).describe(Observation::fuse_available())
+    sandbox_settings()
+        .observation(work_names)
+        .describe(Observation::fuse_available())
+}
+
+/// The sandbox settings the environment asks for ([`SANDBOX_EXE_ENV`],
+/// [`FORK_SERVER_ENV`], [`OBSERVE_ENV`], [`TRIPWIRE_ENV`]): the sandbox itself reads none.
+pub(crate) fn sandbox_settings() -> SandboxSettings {
+    SandboxSettings {
+        exe: std::env::var_os(SANDBOX_EXE_ENV).map(Into::into),
+        fork_server: !std::env::var(FORK_SERVER_ENV).is_ok_and(|v| v == "off"),
+        observe: ObserveLevel::parse(&std::env::var(OBSERVE_ENV).unwrap_or_default()),
+        opens_by_seccomp: std::env::var(TRIPWIRE_ENV).is_ok_and(|v| v == "off"),
+    }
 }
 
 /// A process's argv on one line: arguments joined by spaces, control characters (the
@@ -137,7 +153,7 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
     };
     Sandbox::check_support().map_err(anyhow::Error::from)?;
     let store = Arc::new(open_store(&args.common, &graph)?);
-    let sandbox = Arc::new(Sandbox::new().context("cannot start the sandbox")?);
+    let sandbox = Arc::new(Sandbox::new(sandbox_settings()).context("cannot start the sandbox")?);
     let limits = args.limits.defaults();
     if args.common.verbose && !args.common.quiet {
         eprintln!("reprobe: {}", describe_limits(&limits));

@@ -100,7 +100,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
     let cx = CheckContext {
         progress,
         store: Arc::new(open_store(&args.common, &graph)?),
-        sandbox: Arc::new(Sandbox::new().context("cannot start the sandbox")?),
+        sandbox: Arc::new(
+            Sandbox::new(super::build::sandbox_settings()).context("cannot start the sandbox")?,
+        ),
         graph,
     };
     let options = CheckOptions {

@@ -687,7 +687,7 @@ impl StepJob {
     /// What this build observes in its steps (after `REPROBE_OBSERVE`), as kept with
     /// cache entries.
     fn observed(&self) -> Observed {
-        let observation = Observation::from_env(self.options.observe_work_names);
+        let observation = self.sandbox.observation(self.options.observe_work_names);
         Observed {
             network: observation.network,
             files: observation.files,
@@ -833,7 +833,7 @@ impl StepJob {
                     .chain(step.outputs.iter().map(|o| self.graph.root.join(o)))
                     .collect(),
                 static_programs: profile.clock_shim,
-                ..Observation::from_env(self.options.observe_work_names)
+                ..self.sandbox.observation(self.options.observe_work_names)
             },
             clock_offset_secs: profile.shim_offset(),
         }

@@ -1,7 +1,7 @@
-//! The fork server: one single-threaded `reprobe __sandbox-server` process per
-//! [`Sandbox`](super::Sandbox) forks the helper of every step, instead of reprobe
-//! re-executing its own (large) binary once per step. Re-executing cost about 3 ms a step,
-//! a quarter of the sandbox's whole cost on trivial steps (README, performance).
+//! The fork server: one single-threaded `reprobe __sandbox-server` process per `Sandbox`
+//! forks the helper of every step, instead of reprobe re-executing its own (large) binary
+//! once per step. Re-executing cost about 3 ms a step, a quarter of the sandbox's whole
+//! cost on trivial steps (README, performance).
 //!
 //! Why a separate process at all: reprobe is multi-threaded and must never fork to run
 //! foreign code; the server is started once (fork + exec from reprobe, as before) and is
@@ -34,14 +34,15 @@ use nix::sys::socket::{
 };
 use nix::unistd::{fork, ForkResult, Pid};
 
-use super::helper::helper_main;
+use super::helper::{self, helper_main};
+use super::protocol::SCRATCH_PREFIX;
 
 /// Longest request path the server accepts (paths under `$TMPDIR` are far shorter).
 const MAX_PATH_BYTES: usize = 4096;
 
 /// reprobe's handle on a running fork server.
 #[derive(Debug)]
-pub(super) struct ForkServer {
+pub(crate) struct ForkServer {
     /// reprobe's end of the control socket; closing it ends the server.
     control: Option<OwnedFd>,
     /// The server process, reaped when the handle is dropped.
@@ -50,7 +51,7 @@ pub(super) struct ForkServer {
 
 impl ForkServer {
     /// Starts `exe __sandbox-server` with an empty environment.
-    pub(super) fn start(exe: &Path) -> io::Result<ForkServer> {
+    pub(crate) fn start(exe: &Path) -> io::Result<ForkServer> {
         let (ours, theirs) = seqpacket_pair()?;
         let child = Command::new(exe)
             .arg("__sandbox-server")
@@ -70,7 +71,7 @@ impl ForkServer {
     /// Has the server fork a helper for `request_path` with the given output files,
     /// waits for the helper to end and returns its exit status. [`ServerError::Gone`]
     /// means the server never saw the request, so the caller may run it another way.
-    pub(super) fn run_helper(
+    pub(crate) fn run_helper(
         &self,
         request_path: &Path,
         stdout: BorrowedFd<'_>,
@@ -120,7 +121,7 @@ impl Drop for ForkServer {
 
 /// Why the server could not run a helper.
 #[derive(Debug)]
-pub(super) enum ServerError {
+pub(crate) enum ServerError {
     /// The server is not running (it never received the request).
     Gone,
     /// The server ended while the helper ran.
@@ -268,7 +269,7 @@ fn fork_helper(request: Request) -> Option<(Pid, Running)> {
     match unsafe { fork() } {
         Ok(ForkResult::Child) => become_helper(request, server),
         Ok(ForkResult::Parent { child }) => {
-            let Ok(pidfd) = super::helper::pidfd_open(child) else {
+            let Ok(pidfd) = helper::pidfd_open(child) else {
                 // Without a pidfd the server cannot tell when the helper ends: stop it
                 // now rather than leave reprobe waiting on a helper nobody reaps.
                 let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
@@ -333,7 +334,7 @@ fn abandon(running: HashMap<Pid, Running>) {
 fn is_sandbox_scratch(dir: &Path) -> bool {
     dir.file_name()
         .and_then(|name| name.to_str())
-        .is_some_and(|name| name.starts_with(super::SCRATCH_PREFIX))
+        .is_some_and(|name| name.starts_with(SCRATCH_PREFIX))
 }
 
 /// Reaps a helper and sends its raw wait status on its reply socket.

@@ -17,7 +17,7 @@
 //! - A `connect` to a local name service socket (nscd, systemd-resolved) is recorded.
 //! - Opens that may read always continue; the path is recorded when it is a project file
 //!   missing from the work directory (or the project's own host path, which is hidden),
-//!   a path in a home directory, or an `/etc` file beyond [`ETC_ALLOWED`].
+//!   a path in a home directory, or an `/etc` file beyond the allow-list (module `paths`).
 //!
 //! Opens reach this supervisor only as the fallback: normally the tripwire file system
 //! (module `tripwire`, served from the same poll loop) records them, once per path
@@ -27,79 +27,31 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::OsStr;
-use std::fs;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 
 use super::execs;
+use super::fd_passing::{receive_fd, receive_listener, socket_type, step_socket};
+use super::layout::Layout;
+use super::paths::{normalize, PathRules};
+use super::process::{base_dir, command_line, read_c_string, read_mem, sandbox_pid, thread_group};
 use super::resolver::StandIn;
-use super::tripwire::{Layout, Policy, Tripwire};
+use super::seccomp_notify::{notification_valid, receive, respond, sync_wake_up, Answer, Call};
+use super::tripwire::{Policy, Tripwire};
 use super::wire::{dns_query_name, parse_sockaddr, Destination, RESOLVER_SOCKETS};
-use super::SandboxSpec;
-use crate::fsafe::beneath;
 use crate::model::manifest::{NetworkAttempt, SandboxFindings, MAX_NETWORK_ATTEMPTS};
-
-/// `/etc` files a step may read without a finding: the C library's and loader's own
-/// configuration, and the sandbox's generated user database.
-pub const ETC_ALLOWED: [&str; 17] = [
-    "ld.so.cache",
-    "ld.so.preload",
-    "ld.so.conf",
-    "ld.so.conf.d/",
-    "passwd",
-    "group",
-    "nsswitch.conf",
-    "localtime",
-    "timezone",
-    "hosts",
-    "host.conf",
-    "resolv.conf",
-    "gai.conf",
-    "services",
-    "protocols",
-    "locale.alias",
-    "alternatives/",
-];
+use crate::sandbox::spec::SandboxSpec;
 
 /// Most statically linked programs recorded per step.
 const MAX_STATIC_PROGRAMS: usize = 32;
-/// Longest path or payload read from a step's memory.
-const MAX_READ: usize = 4096;
 /// Longest DNS message prefix read.
 const MAX_DNS: usize = 512;
-/// Page size used to split reads that may end at unmapped memory.
-const PAGE: u64 = 4096;
-
-/// The answer to one notification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Answer {
-    /// Let the call run as the step made it.
-    Continue,
-    /// Pretend it succeeded with return value 0, without running it.
-    Succeed,
-    /// Fail it with this errno.
-    Fail(Errno),
-}
-
-/// What one notification asked about, with what was read from the step.
-struct Call {
-    id: u64,
-    /// Thread id in the helper's (host) pid namespace.
-    pid: i32,
-    /// The native number of the call (a 32-bit call's is translated).
-    nr: i64,
-    args: [u64; 6],
-    /// A 32-bit call: its pointers and structures are 32-bit ones.
-    compat: bool,
-}
 
 /// The helper's side of the observation of one step.
-pub(super) struct Supervisor {
+pub(crate) struct Supervisor {
     /// The socket the step hands its listener over on, until it has.
     handover: Option<OwnedFd>,
     /// The seccomp listener, once handed over and while any step process lives.
@@ -142,7 +94,7 @@ impl Supervisor {
     /// A supervisor waiting for the listener on `handover` and, when opens are observed
     /// by the tripwire, for its device on `tripwire` (with the layout, and host paths
     /// never to report beside the spec's).
-    pub(super) fn new(
+    pub(crate) fn new(
         spec: &SandboxSpec,
         handover: OwnedFd,
         tripwire: Option<(OwnedFd, Layout, Vec<PathBuf>)>,
@@ -171,7 +123,7 @@ impl Supervisor {
     }
 
     /// The fds to poll for readability: the hand-over socket or the listener.
-    pub(super) fn poll_fds(&self) -> Vec<libc::pollfd> {
+    pub(crate) fn poll_fds(&self) -> Vec<libc::pollfd> {
         let tripwire = match &self.tripwire {
             TripwireState::Off => None,
             TripwireState::Waiting { socket, .. } => Some(socket.as_raw_fd()),
@@ -192,7 +144,7 @@ impl Supervisor {
     }
 
     /// Serves whatever `polled` (the result for [`Self::poll_fds`]) says is ready.
-    pub(super) fn serve(&mut self, polled: &[libc::pollfd]) {
+    pub(crate) fn serve(&mut self, polled: &[libc::pollfd]) {
         for pfd in polled {
             if pfd.revents == 0 {
                 continue;
@@ -251,7 +203,7 @@ impl Supervisor {
     }
 
     /// The findings, once the step is over.
-    pub(super) fn finish(mut self) -> SandboxFindings {
+    pub(crate) fn finish(mut self) -> SandboxFindings {
         let unsent: Vec<NetworkAttempt> = self.dns_sockets.drain().map(|(_, (_, a))| a).collect();
         for attempt in unsent {
             self.record(attempt);
@@ -502,289 +454,6 @@ fn record_attempt(
     omitted.insert(fingerprint);
 }
 
-/// How paths seen in the sandbox map to findings.
-struct PathRules {
-    /// The work directory inside.
-    workdir: PathBuf,
-    /// The work directory on the host.
-    host_workdir: PathBuf,
-    /// The project on the host (hidden inside).
-    project: Option<PathBuf>,
-    /// Host directories below the project that are never findings (the store).
-    ignored: Vec<PathBuf>,
-    /// Home directories: the host's and the step's `HOME`.
-    homes: Vec<PathBuf>,
-}
-
-impl PathRules {
-    fn new(spec: &SandboxSpec) -> Self {
-        let mut homes = vec![PathBuf::from("/home"), PathBuf::from("/root")];
-        homes.push(spec.user.home.clone());
-        homes.extend(spec.env.get("HOME").map(PathBuf::from));
-        homes.retain(|h| h.is_absolute() && h.components().count() > 1);
-        PathRules {
-            workdir: spec.workdir.clone(),
-            host_workdir: spec.host_workdir.clone(),
-            project: spec.observation.project_root.clone(),
-            ignored: spec.observation.ignored.clone(),
-            homes,
-        }
-    }
-
-    /// The finding for an opened absolute (normalized) sandbox path, if any.
-    fn classify(&self, path: &Path, pid: i32) -> Option<String> {
-        if let Ok(rel) = path.strip_prefix(&self.workdir) {
-            return self.undeclared_project_file(rel, Some(pid));
-        }
-        if let Some(rel) = self
-            .project
-            .as_ref()
-            .and_then(|p| path.strip_prefix(p).ok())
-        {
-            return self.undeclared_project_file(rel, None);
-        }
-        if self.homes.iter().any(|home| path.starts_with(home)) {
-            return Some(path.display().to_string());
-        }
-        if let Ok(rel) = path.strip_prefix("/etc") {
-            return self.etc_finding(rel, path, pid);
-        }
-        None
-    }
-
-    /// `rel` (inside the project) when the project has it and the step cannot see it.
-    /// `in_workdir` is the pid of a process that opened it relative to its work directory.
-    fn undeclared_project_file(&self, rel: &Path, in_workdir: Option<i32>) -> Option<String> {
-        let project = self.project.as_ref()?;
-        if rel.as_os_str().is_empty() {
-            return None;
-        }
-        let host = project.join(rel);
-        if self.ignored.iter().any(|dir| host.starts_with(dir)) {
-            return None;
-        }
-        if let Some(pid) = in_workdir {
-            // The work directory is a tmpfs inside the sandbox: look at the step's view.
-            let inside = self.workdir.join(rel);
-            // Both looks stay where they belong: links the step made resolve in its own
-            // root, and none is followed in the host's copy of its work directory.
-            let step_root = PathBuf::from(format!("/proc/{pid}/root"));
-            let inside = inside.strip_prefix("/").unwrap_or(&inside);
-            if beneath::exists_in_root(&step_root, inside, false)
-                || beneath::lstat_beneath(&self.host_workdir, rel).is_some()
-            {
-                return None;
-            }
-        }
-        fs::symlink_metadata(&host).ok()?;
-        Some(rel.display().to_string())
-    }
-
-    /// An `/etc` path beyond the allow-list that exists in the step's view.
-    fn etc_finding(&self, rel: &Path, path: &Path, pid: i32) -> Option<String> {
-        let text = rel.to_str().unwrap_or_default();
-        if text.is_empty() || etc_is_toolchain(text) {
-            return None;
-        }
-        let step_root = PathBuf::from(format!("/proc/{pid}/root"));
-        beneath::exists_in_root(&step_root, path.strip_prefix("/").ok()?, true)
-            .then(|| path.display().to_string())
-    }
-}
-
-/// True for an `/etc`-relative path in [`ETC_ALLOWED`] (entries ending in `/` are trees),
-/// or in a toolchain's own configuration that Debian keeps in `/etc` and the toolchain
-/// opens through a symlink in `/usr/lib` at every start: Python's
-/// (`/etc/python3.11/sitecustomize.py`) and the JDK's (`/etc/java-17-openjdk/`, read by
-/// every `java`, `javac` and `jar`). They belong to the tool, like its binary.
-pub(super) fn etc_allowed(rel: &str) -> bool {
-    let first = rel.split('/').next().unwrap_or_default();
-    if first.starts_with("python3") || first.starts_with("java-") {
-        return true;
-    }
-    ETC_ALLOWED
-        .iter()
-        .any(|allowed| match allowed.strip_suffix('/') {
-            Some(dir) => rel == dir || rel.starts_with(allowed),
-            None => rel == *allowed,
-        })
-}
-
-/// Whether reading `/etc/REL` is part of the toolchain: allow-listed, or a file of an
-/// installed package (module `packages`). The sandbox's own `hostname` never is: the
-/// host name is one of the variations.
-pub(super) fn etc_is_toolchain(rel: &str) -> bool {
-    etc_allowed(rel)
-        || (rel != "hostname" && super::packages::owned_by_a_package(&Path::new("/etc").join(rel)))
-}
-
-/// Removes `.` and resolves `..` lexically (symlinks are not followed).
-pub(crate) fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for component in path.components() {
-        match component {
-            Component::Normal(part) => out.push(part),
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    out
-}
-
-/// The directory a relative path of the call is resolved against, as the step sees it.
-fn base_dir(pid: i32, dirfd: i32) -> Option<PathBuf> {
-    let link = if dirfd == libc::AT_FDCWD {
-        format!("/proc/{pid}/cwd")
-    } else {
-        format!("/proc/{pid}/fd/{dirfd}")
-    };
-    fs::read_link(link).ok().filter(|p| p.is_absolute())
-}
-
-/// Receives the fd number sent by the step, with its credentials, and copies the fd.
-fn receive_listener(handover: &OwnedFd) -> io::Result<OwnedFd> {
-    let mut number = [0u8; 4];
-    let mut iov = [io::IoSliceMut::new(&mut number)];
-    let mut space = nix::cmsg_space!(libc::ucred);
-    let msg = recvmsg::<()>(
-        handover.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )?;
-    if msg.bytes != 4 {
-        return Err(io::Error::other("short hand-over message"));
-    }
-    let pid = msg
-        .cmsgs()?
-        .find_map(|c| match c {
-            ControlMessageOwned::ScmCredentials(creds) => Some(creds.pid()),
-            _ => None,
-        })
-        .ok_or_else(|| io::Error::other("the hand-over carried no credentials"))?;
-    let target_fd = i32::from_ne_bytes(number);
-    let pidfd = pidfd_open(pid)?;
-    pidfd_getfd(&pidfd, target_fd)
-}
-
-/// Receives one fd sent with `SCM_RIGHTS` (init's tripwire device).
-fn receive_fd(socket: &OwnedFd) -> io::Result<OwnedFd> {
-    let mut byte = [0u8; 1];
-    let mut iov = [io::IoSliceMut::new(&mut byte)];
-    let mut space = nix::cmsg_space!(RawFd);
-    let msg = recvmsg::<()>(
-        socket.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )?;
-    let fd = msg
-        .cmsgs()?
-        .find_map(|c| match c {
-            ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
-            _ => None,
-        })
-        .ok_or_else(|| io::Error::other("the tripwire hand-over carried no fd"))?;
-    // SAFETY: the kernel just installed this fd in our table for us.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// `pidfd_open(2)`.
-fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
-    // SAFETY: plain system call with integer arguments.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    owned(fd)
-}
-
-/// `pidfd_getfd(2)`: a copy of another process's fd.
-fn pidfd_getfd(pidfd: &OwnedFd, target: i32) -> io::Result<OwnedFd> {
-    // SAFETY: plain system call with integer arguments.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), target, 0) };
-    owned(fd)
-}
-
-fn owned(ret: libc::c_long) -> io::Result<OwnedFd> {
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let fd = RawFd::try_from(ret).map_err(|_| io::Error::other("fd out of range"))?;
-    // SAFETY: the kernel just returned this fd, owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// Asks the kernel to hand each notification over on the current CPU (Linux 6.6+), which
-/// roughly halves a round trip; older kernels refuse and nothing changes.
-fn sync_wake_up(listener: &OwnedFd) {
-    const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
-    // SAFETY: the ioctl takes the flags by value.
-    unsafe {
-        libc::ioctl(
-            listener.as_raw_fd(),
-            libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS,
-            SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
-        )
-    };
-}
-
-/// `SECCOMP_IOCTL_NOTIF_RECV`; `None` when the notification vanished (its caller died).
-fn receive(listener: RawFd) -> Option<Call> {
-    // SAFETY: seccomp_notif is plain data; the kernel requires it zeroed.
-    let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
-    // SAFETY: notif is a live, correctly sized buffer for this ioctl.
-    let rc = unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut notif) };
-    if rc != 0 {
-        return None;
-    }
-    let (nr, compat) = native_call(notif.data.arch, notif.data.nr);
-    Some(Call {
-        id: notif.id,
-        pid: notif.pid as i32,
-        nr,
-        args: notif.data.args,
-        compat,
-    })
-}
-
-/// The native number of a notified call, and whether it was a 32-bit one.
-fn native_call(arch: u32, nr: i32) -> (i64, bool) {
-    #[cfg(target_arch = "x86_64")]
-    if arch == super::seccomp::I386_ARCH {
-        let native = super::seccomp::I386_NETWORK_CALLS
-            .iter()
-            .find(|(i386, _)| *i386 as i32 == nr)
-            .map_or(-1, |(_, native)| *native);
-        return (native, true);
-    }
-    let _ = arch;
-    (i64::from(nr), false)
-}
-
-/// `SECCOMP_IOCTL_NOTIF_SEND`; a vanished caller makes it fail, which is fine.
-fn respond(listener: RawFd, id: u64, answer: Answer) {
-    let (error, flags) = match answer {
-        Answer::Continue => (0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32),
-        Answer::Succeed => (0, 0),
-        Answer::Fail(errno) => (-(errno as i32), 0),
-    };
-    let mut resp = libc::seccomp_notif_resp {
-        id,
-        val: 0,
-        error,
-        flags,
-    };
-    // SAFETY: resp is a live, correctly sized buffer for this ioctl.
-    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
-}
-
-/// `SECCOMP_IOCTL_NOTIF_ID_VALID`: the caller still waits, so the pid read was its own.
-fn notification_valid(listener: RawFd, id: u64) -> bool {
-    let mut id = id;
-    // SAFETY: the ioctl reads a u64 from the pointer.
-    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &mut id) == 0 }
-}
-
 /// The attempt record for `call` to `dest`, or `None` if the caller is gone already.
 /// `process` is the caller's thread group: an attempt names the process, not the thread
 /// that made the call.
@@ -855,230 +524,9 @@ fn read_sockaddr(pid: i32, ptr: u64, len: u64) -> Option<Destination> {
     parse_sockaddr(&read_mem(pid, ptr, (len as usize).min(128)).ok()?)
 }
 
-/// Reads `len` bytes at `addr` of process `pid` (fewer if memory ends first).
-fn read_mem(pid: i32, addr: u64, len: usize) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; len];
-    let mut done = 0usize;
-    while done < len {
-        let at = addr + done as u64;
-        let chunk = ((PAGE - at % PAGE) as usize).min(len - done);
-        let n = vm_read(pid, at, &mut buf[done..done + chunk])?;
-        if n == 0 {
-            break;
-        }
-        done += n;
-        if n < chunk {
-            break;
-        }
-    }
-    buf.truncate(done);
-    Ok(buf)
-}
-
-/// Reads a NUL-terminated string of at most [`MAX_READ`] bytes.
-fn read_c_string(pid: i32, addr: u64) -> io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut at = addr;
-    while out.len() < MAX_READ {
-        let chunk = (PAGE - at % PAGE) as usize;
-        let mut buf = vec![0u8; chunk.min(MAX_READ - out.len())];
-        let n = vm_read(pid, at, &mut buf)?;
-        if let Some(end) = buf[..n].iter().position(|&b| b == 0) {
-            out.extend_from_slice(&buf[..end]);
-            return Ok(out);
-        }
-        if n < buf.len() || n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-        at += n as u64;
-    }
-    Err(io::Error::other("unterminated string"))
-}
-
-/// One `process_vm_readv(2)`.
-fn vm_read(pid: i32, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
-    let local = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let remote = libc::iovec {
-        iov_base: addr as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    // SAFETY: local describes a live buffer; remote is only read by the kernel.
-    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-    usize::try_from(n).map_err(|_| io::Error::last_os_error())
-}
-
-/// The command line of a process (empty when it is gone).
-fn command_line(pid: i32) -> Vec<String> {
-    fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|raw| {
-            raw.split(|&b| b == 0)
-                .filter(|arg| !arg.is_empty())
-                .map(|arg| String::from_utf8_lossy(arg).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A field of `/proc/PID/status`, as its last whitespace-separated number.
-fn status_field(pid: i32, field: &str) -> Option<i32> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().last()?.parse().ok()
-}
-
-/// The pid as the step sees it (the innermost of `NSpid`).
-fn sandbox_pid(pid: i32) -> Option<i32> {
-    status_field(pid, "NSpid:")
-}
-
-/// The process (thread group) a thread belongs to.
-fn thread_group(pid: i32) -> i32 {
-    status_field(pid, "Tgid:").unwrap_or(pid)
-}
-
-/// A copy of fd `fd` of process (thread group) `tgid` (`pidfd_getfd`). A pidfd names a
-/// thread group: `pidfd_open` refuses a thread that is not its leader, and a resolver
-/// often runs in one (curl's, a Python thread's).
-fn step_socket(tgid: i32, fd: i32) -> Option<OwnedFd> {
-    let pidfd = pidfd_open(tgid).ok()?;
-    pidfd_getfd(&pidfd, fd).ok()
-}
-
-/// `SO_TYPE` of a socket.
-fn socket_type(socket: &OwnedFd) -> Option<i32> {
-    let mut kind: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: kind and len are live and correctly sized.
-    let rc = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&mut kind as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(kind)
-}
-
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
-    use crate::sandbox::{Observation, SandboxUser};
-    use std::collections::BTreeMap;
-
-    fn rules(project: &Path, host_work: &Path) -> PathRules {
-        PathRules::new(&spec(project, host_work))
-    }
-
-    /// A step of `project` whose prepared work directory is `host_work`, seen inside
-    /// at `/build/compile`, with the store at `project/.reprobe`.
-    pub(in crate::sandbox) fn spec(project: &Path, host_work: &Path) -> SandboxSpec {
-        SandboxSpec {
-            argv: vec!["true".into()],
-            env: BTreeMap::from([("HOME".into(), "/homeless-shelter".into())]),
-            host_workdir: host_work.to_path_buf(),
-            workdir: "/build/compile".into(),
-            hidden: vec![],
-            hostname: "h".into(),
-            domainname: "d".into(),
-            user: SandboxUser {
-                uid: 1000,
-                gid: 1000,
-                name: "b".into(),
-                group: "b".into(),
-                home: "/homeless-shelter".into(),
-            },
-            umask: 0o022,
-            cpus: None,
-            network: false,
-            timeout_secs: 1.0,
-            limits: crate::sandbox::Limits::default(),
-            stdout: "/dev/null".into(),
-            stderr: "/dev/null".into(),
-            observation: Observation {
-                project_root: Some(project.to_path_buf()),
-                ignored: vec![project.join(".reprobe")],
-                ..Observation::default()
-            },
-            clock_offset_secs: None,
-        }
-    }
-
-    #[test]
-    fn project_files_missing_from_the_work_dir_are_findings() {
-        let project = tempfile::tempdir().unwrap();
-        let work = tempfile::tempdir().unwrap();
-        fs::create_dir_all(project.path().join("src")).unwrap();
-        fs::create_dir_all(project.path().join(".reprobe")).unwrap();
-        fs::write(project.path().join("src/config.h"), "").unwrap();
-        fs::write(project.path().join("src/hello.c"), "").unwrap();
-        fs::create_dir_all(work.path().join("src")).unwrap();
-        fs::write(work.path().join("src/hello.c"), "").unwrap();
-        let rules = rules(project.path(), work.path());
-        let pid = std::process::id() as i32;
-        let at = |p: &str| rules.classify(Path::new(p), pid);
-        assert_eq!(
-            at("/build/compile/src/config.h").as_deref(),
-            Some("src/config.h")
-        );
-        assert_eq!(at("/build/compile/src/hello.c"), None);
-        assert_eq!(at("/build/compile/src/absent.h"), None);
-        let absolute = project.path().join("src/config.h");
-        assert_eq!(
-            at(absolute.to_str().unwrap()).as_deref(),
-            Some("src/config.h")
-        );
-        assert_eq!(at(project.path().join(".reprobe").to_str().unwrap()), None);
-        assert_eq!(at("/usr/include/stdio.h"), None);
-    }
-
-    #[test]
-    fn home_paths_and_unlisted_etc_files_are_findings() {
-        let dir = tempfile::tempdir().unwrap();
-        let rules = rules(dir.path(), dir.path());
-        let pid = std::process::id() as i32;
-        assert_eq!(
-            rules
-                .classify(Path::new("/homeless-shelter/.config/x"), pid)
-                .as_deref(),
-            Some("/homeless-shelter/.config/x")
-        );
-        assert_eq!(rules.classify(Path::new("/etc/passwd"), pid), None);
-        assert_eq!(
-            rules.classify(Path::new("/etc/ld.so.conf.d/x.conf"), pid),
-            None
-        );
-        assert_eq!(
-            rules.classify(Path::new("/etc/no-such-file-here"), pid),
-            None
-        );
-    }
-
-    #[test]
-    fn the_allow_list_matches_files_and_trees_exactly() {
-        assert!(etc_allowed("passwd"));
-        assert!(etc_allowed("alternatives/cc"));
-        assert!(!etc_allowed("passwd-"));
-        assert!(!etc_allowed("hostname"));
-        assert!(etc_allowed("java-17-openjdk/security/java.security"));
-        assert!(etc_allowed("python3.11/sitecustomize.py"));
-        assert!(!etc_allowed("javascript-common/x"));
-    }
-
-    #[test]
-    fn normalize_resolves_dots_lexically() {
-        assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
-        assert_eq!(normalize(Path::new("/../x")), PathBuf::from("/x"));
-        assert_eq!(
-            normalize(Path::new("/build/s/../s/src/config.h")),
-            PathBuf::from("/build/s/src/config.h")
-        );
-    }
 
     fn query(pid: i32, name: &str) -> NetworkAttempt {
         NetworkAttempt {

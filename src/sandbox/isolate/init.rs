@@ -12,14 +12,21 @@ use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, setgroups, sethostname, setresgid, setresuid, ForkResult, Gid, Pid, Uid};
 
-use super::helper::{HelperRequest, InitFds, InitReport, SetupFailure};
+use super::disk;
+use super::exec_step;
+use super::failure::SetupFailure;
 use super::ids::IdMode;
-use super::limits::{self, LimitExceeded, Watch};
-use super::tripwire::Layout;
-use super::{exec_step, rootfs, SandboxSpec, StepExit};
+use super::protocol::{HelperRequest, InitFds, InitReport};
+use super::rlimits;
+use super::rootfs;
+use super::tripwire_mount::{self, TripwireSetup};
+use super::watch::{self, Watch};
+use crate::sandbox::limits::LimitExceeded;
+use crate::sandbox::observe::layout::Layout;
+use crate::sandbox::spec::{SandboxSpec, StepExit};
 
 /// Entry of the cloned init process. Never returns: it reports and `_exit`s.
-pub(super) fn init_main(request: &HelperRequest, fds: &InitFds) -> isize {
+pub(crate) fn init_main(request: &HelperRequest, fds: &InitFds) -> isize {
     close(fds.go_write);
     close(fds.report_read);
     for fd in [fds.observe_helper, fds.tripwire_helper]
@@ -71,7 +78,7 @@ fn setup_and_run(
         rootfs::loopback_up()?;
     }
     rootfs::enter_root(spec, host)?;
-    limits::confine_namespaces(spec.user.uid);
+    rlimits::confine_namespaces(spec.user.uid);
     set_sigchld_blocked(true)?;
     let step = spawn_step(&step_spec, request.ids, fds)?;
     let root = disk
@@ -80,19 +87,19 @@ fn setup_and_run(
         .map_err(SetupFailure::io("duplicate", "the disk handle"))?;
     let mut watch = Watch::new(spec.limits, root);
     let status = reap_until(step, &mut watch, fds)?;
-    limits::end_all_processes();
+    end_all_processes();
     let _ = watch.sample();
     // A shell reports a command killed by signal N as exit status 128 + N.
     let exceeded = match status {
         // A step that succeeded with its disk or process table full: worth a warning.
         StepExit::Exited(0) => watch.verdict(None, 0).filter(|l| l.matters_on_success()),
-        StepExit::Signaled(signal) => watch.verdict(Some(signal), limits::peak_rss_of_children()),
+        StepExit::Signaled(signal) => watch.verdict(Some(signal), watch::peak_rss_of_children()),
         StepExit::Exited(code) if code > 128 => {
-            watch.verdict(Some(code - 128), limits::peak_rss_of_children())
+            watch.verdict(Some(code - 128), watch::peak_rss_of_children())
         }
-        _ => watch.verdict(None, limits::peak_rss_of_children()),
+        _ => watch.verdict(None, watch::peak_rss_of_children()),
     };
-    rootfs::copy_back(spec, &disk)?;
+    disk::copy_back(spec, &disk)?;
     Ok((status, exceeded))
 }
 
@@ -183,11 +190,11 @@ fn set_names(spec: &SandboxSpec) -> Result<(), SetupFailure> {
 
 /// What init needs to mount the tripwire, when the helper asked for one and the FUSE
 /// device opens (if not, opens are observed with seccomp).
-fn tripwire_setup(request: &HelperRequest, fds: &InitFds) -> Option<rootfs::TripwireSetup> {
+fn tripwire_setup(request: &HelperRequest, fds: &InitFds) -> Option<TripwireSetup> {
     let socket = fds.tripwire_init?;
     let layout = Layout::for_spec(&request.spec)?;
-    let device = rootfs::open_fuse_device()?;
-    Some(rootfs::TripwireSetup {
+    let device = tripwire_mount::open_fuse_device()?;
+    Some(TripwireSetup {
         device,
         socket,
         layout,
@@ -250,4 +257,14 @@ fn close(fd: RawFd) {
 fn exit(code: i32) -> ! {
     // SAFETY: _exit never returns.
     unsafe { libc::_exit(code) }
+}
+
+/// Kills every process of the sandbox but init and reaps them all (init only).
+fn end_all_processes() {
+    // SAFETY: plain system call; in init, -1 means every other process of the namespace.
+    unsafe { libc::kill(-1, libc::SIGKILL) };
+    while matches!(
+        nix::sys::wait::waitpid(None, None),
+        Ok(_) | Err(Errno::EINTR)
+    ) {}
 }

@@ -1,12 +1,13 @@
-//! The last steps inside the sandbox: become the build user and exec the step with
-//! exactly its declared environment.
+//! The last steps inside the sandbox: become the build user, install the seccomp filter
+//! (when the step is observed) and exec the step with exactly its declared environment.
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::io::Write;
-use std::os::fd::{AsRawFd, RawFd};
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
+use libc::{sock_filter, sock_fprog};
 use nix::errno::Errno;
 use nix::sched::{sched_getaffinity, sched_setaffinity, unshare, CloneFlags, CpuSet};
 use nix::sys::prctl;
@@ -14,22 +15,24 @@ use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{execve, setgroups, setresgid, setresuid, setsid, Gid, Pid, Uid};
 
-use super::helper::SetupFailure;
+use super::failure::SetupFailure;
 use super::ids::IdMode;
-use super::{limits, seccomp, SandboxSpec};
+use super::rlimits;
+use crate::sandbox::observe::seccomp_filter::{self, FilterSet};
+use crate::sandbox::spec::SandboxSpec;
 
 /// The search path `execvp` uses when the environment has no `PATH`.
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
 
 /// Exit code of a step whose program was not found (as a shell reports it).
-pub(super) const EXIT_NOT_FOUND: i32 = 127;
+pub(crate) const EXIT_NOT_FOUND: i32 = 127;
 
 /// Exit code of a step whose program was found but could not be executed.
-pub(super) const EXIT_CANNOT_EXECUTE: i32 = 126;
+pub(crate) const EXIT_CANNOT_EXECUTE: i32 = 126;
 
 /// The paths to try, in order, for `program` with search path `path` (execvp's rules:
 /// a name with a slash is used as is; an empty `PATH` entry means the current directory).
-pub(super) fn exec_candidates(program: &str, path: Option<&str>) -> Vec<PathBuf> {
+pub(crate) fn exec_candidates(program: &str, path: Option<&str>) -> Vec<PathBuf> {
     if program.contains('/') {
         return vec![PathBuf::from(program)];
     }
@@ -47,7 +50,7 @@ pub(super) fn exec_candidates(program: &str, path: Option<&str>) -> Vec<PathBuf>
 /// and execs, observed through `handover` when it is given. Returns only if preparing
 /// failed; a program that cannot be executed ends the process with 127/126 and a message
 /// on the step's stderr, as a shell would.
-pub(super) fn exec_step(
+pub(crate) fn exec_step(
     spec: &SandboxSpec,
     ids: IdMode,
     handover: Option<RawFd>,
@@ -61,7 +64,7 @@ pub(super) fn exec_step(
     if spec.user.uid == 0 {
         lock_mounts()?;
     }
-    limits::apply_rlimits(&spec.limits)?;
+    rlimits::apply_rlimits(&spec.limits)?;
     prctl::set_no_new_privs().map_err(SetupFailure::errno("set", "PR_SET_NO_NEW_PRIVS"))?;
     prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(SetupFailure::errno("set", "PR_SET_PDEATHSIG"))?;
@@ -69,7 +72,8 @@ pub(super) fn exec_step(
     let env = c_strings(spec.env.iter().map(|(k, v)| format!("{k}={v}")))?;
     let path = spec.env.get("PATH").map(String::as_str);
     let candidates = exec_candidates(&spec.argv[0], path);
-    if let (Some(set), Some(handover)) = (spec.observation.filter_set(spec.network), handover) {
+    let set = FilterSet::for_step(&spec.observation, spec.network);
+    if let (Some(set), Some(handover)) = (set, handover) {
         install_observer(set, handover)?;
     }
     let errno = exec_first(&candidates, &argv, &env);
@@ -90,7 +94,7 @@ pub(super) fn exec_step(
 /// Gives the step the signal state of a fresh process: nothing blocked, every disposition
 /// the default. An ignored signal survives exec, and reprobe (a Rust program) ignores
 /// SIGPIPE: without this, `yes | head -1` in a step would see EPIPE instead of dying.
-pub(super) fn reset_signals() -> Result<(), SetupFailure> {
+pub(crate) fn reset_signals() -> Result<(), SetupFailure> {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(
         SetupFailure::errno("clear the signal mask of", "the step process"),
     )?;
@@ -134,10 +138,10 @@ pub(super) fn reset_signals() -> Result<(), SetupFailure> {
 /// Installs the seccomp filter and hands its listener to the helper's supervisor: writes
 /// the fd number (`write`, which the filter lets through) and waits for the helper to
 /// have copied it. The step never runs unobserved: a missing acknowledgement is an error.
-fn install_observer(set: seccomp::FilterSet, handover: RawFd) -> Result<(), SetupFailure> {
+fn install_observer(set: FilterSet, handover: RawFd) -> Result<(), SetupFailure> {
     // The id change made this process non-dumpable; the supervisor needs to copy its fd.
     prctl::set_dumpable(true).map_err(SetupFailure::errno("set", "PR_SET_DUMPABLE"))?;
-    let listener = seccomp::install(&seccomp::filter_program(set))
+    let listener = install_filter(&seccomp_filter::filter_program(set))
         .map_err(SetupFailure::io("install", "the seccomp filter"))?;
     let number = listener.as_raw_fd().to_ne_bytes();
     // SAFETY: handover is the open hand-over socket; the buffers are live.
@@ -157,6 +161,30 @@ fn install_observer(set: seccomp::FilterSet, handover: RawFd) -> Result<(), Setu
     // SAFETY: the socket is ours and no longer needed (it is close-on-exec anyway).
     unsafe { libc::close(handover) };
     Ok(())
+}
+
+/// Installs `prog` on the calling thread and returns the notification listener.
+/// `PR_SET_NO_NEW_PRIVS` must be set already.
+fn install_filter(prog: &[sock_filter]) -> io::Result<OwnedFd> {
+    let fprog = sock_fprog {
+        len: u16::try_from(prog.len()).map_err(|_| io::Error::other("filter too long"))?,
+        filter: prog.as_ptr().cast_mut(),
+    };
+    // SAFETY: fprog points to a live program for the duration of the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            &fprog as *const sock_fprog,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = RawFd::try_from(fd).map_err(|_| io::Error::other("listener fd out of range"))?;
+    // SAFETY: the kernel just returned this fd, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Tries each candidate like execvp: a missing one moves on, a permission error is

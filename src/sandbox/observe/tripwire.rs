@@ -13,7 +13,7 @@
 //!   host's directories, empty; looking up any file there fails with `ENOENT` and is
 //!   recorded when the host has that file.
 //! - when the names looked up in the work directory are observed too (`check`, a failed
-//!   step's re-run: [`super::Observation::work_names`]), the work directory is an overlay
+//!   step's re-run: `Observation::work_names`), the work directory is an overlay
 //!   whose lower layer is this file system: a name the work directory lacks is looked up
 //!   here, and recorded when the project has it (a relative `#include "config.h"` of an
 //!   undeclared header). Names the step creates itself (its outputs) are dropped when the
@@ -40,10 +40,11 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::stat::SFlag;
 
 use super::fuse::{self, op, Attr, Request};
-use super::observe::etc_is_toolchain;
-use super::rootfs::generated_etc;
-use super::SandboxSpec;
+use super::layout::{Layout, Tree, TreeKind};
+use super::paths::etc_is_toolchain;
 use crate::fsafe::beneath;
+use crate::sandbox::generated_etc::generated_etc;
+use crate::sandbox::spec::SandboxSpec;
 
 /// How long the kernel may cache an answer (the host side does not change during a step).
 const VALID_SECS: u64 = 86_400;
@@ -53,80 +54,6 @@ const NOBODY: u32 = 65_534;
 const REQUEST_BUFFER: usize = 1 << 17;
 /// Requests answered per wake-up of the helper's poll loop.
 const REQUESTS_PER_WAKE: usize = 64;
-
-/// What one directory tree of the tripwire stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum TreeKind {
-    /// The host's `/etc`, readable; opens beyond the allow-list are recorded.
-    Etc,
-    /// A host home directory tree: directories only; files are recorded by path.
-    Home,
-    /// The project's host path: directories only; files are recorded relative to it.
-    Project,
-    /// The work directory's lower layer: the project's directories that the work
-    /// directory also has; names the project has and the work directory lacks are
-    /// recorded relative to the project.
-    Work,
-}
-
-/// One tree: its kind, the host directory it reflects and where the step sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Tree {
-    pub kind: TreeKind,
-    pub host: PathBuf,
-    pub inside: PathBuf,
-}
-
-/// The trees of a step's tripwire, the same on both sides (init mounts them, the helper
-/// serves them). Tree `i` is the directory named `i` at the file system's root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Layout {
-    pub trees: Vec<Tree>,
-}
-
-impl Layout {
-    /// The layout for `spec`, or `None` when opens are not observed (or the step is a
-    /// fetch step, or has no project to map its work directory back to).
-    pub(super) fn for_spec(spec: &SandboxSpec) -> Option<Self> {
-        let observation = &spec.observation;
-        if !observation.files || observation.opens_by_seccomp || spec.network {
-            return None;
-        }
-        let project = spec.observation.project_root.clone()?;
-        let mut trees = vec![Tree {
-            kind: TreeKind::Etc,
-            host: "/etc".into(),
-            inside: "/etc".into(),
-        }];
-        for home in ["/home", "/root"] {
-            if Path::new(home).is_dir() {
-                trees.push(Tree {
-                    kind: TreeKind::Home,
-                    host: home.into(),
-                    inside: home.into(),
-                });
-            }
-        }
-        trees.push(Tree {
-            kind: TreeKind::Project,
-            host: project.clone(),
-            inside: project.clone(),
-        });
-        if observation.work_names {
-            trees.push(Tree {
-                kind: TreeKind::Work,
-                host: project,
-                inside: spec.workdir.clone(),
-            });
-        }
-        Some(Layout { trees })
-    }
-
-    /// The index of the work directory's tree.
-    pub(super) fn work_tree(&self) -> Option<usize> {
-        self.trees.iter().position(|t| t.kind == TreeKind::Work)
-    }
-}
 
 /// A node the kernel knows: the tree it belongs to (none: the root) and its path in it.
 struct Node {
@@ -144,7 +71,7 @@ enum Handle {
 }
 
 /// What the tripwire of one step answers, known before init sends the device.
-pub(super) struct Policy {
+pub(crate) struct Policy {
     layout: Layout,
     /// Host paths never reported (the store, the step's outputs, reprobe's own files).
     ignored: Vec<PathBuf>,
@@ -162,7 +89,7 @@ pub(super) struct Policy {
 impl Policy {
     /// The policy for `spec`'s `layout`; `extra` are host paths never to report beside
     /// the spec's (reprobe's scratch directory).
-    pub(super) fn new(spec: &SandboxSpec, layout: Layout, extra: &[PathBuf]) -> Self {
+    pub(crate) fn new(spec: &SandboxSpec, layout: Layout, extra: &[PathBuf]) -> Self {
         let mut ignored = spec.observation.ignored.clone();
         ignored.extend(extra.iter().cloned());
         ignored.push(spec.host_workdir.clone());
@@ -195,7 +122,7 @@ impl Policy {
 }
 
 /// The helper's side: serves the FUSE device and collects what the step looked for.
-pub(super) struct Tripwire {
+pub(crate) struct Tripwire {
     device: OwnedFd,
     policy: Policy,
     nodes: Vec<Node>,
@@ -212,7 +139,7 @@ pub(super) struct Tripwire {
 
 impl Tripwire {
     /// Serves `device` (made non-blocking) with `policy`.
-    pub(super) fn new(device: OwnedFd, policy: Policy) -> Self {
+    pub(crate) fn new(device: OwnedFd, policy: Policy) -> Self {
         if let Ok(flags) = fcntl(device.as_raw_fd(), FcntlArg::F_GETFL) {
             let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
             let _ = fcntl(device.as_raw_fd(), FcntlArg::F_SETFL(flags));
@@ -241,13 +168,13 @@ impl Tripwire {
     }
 
     /// The device fd to poll, while the file system is mounted.
-    pub(super) fn poll_fd(&self) -> Option<i32> {
+    pub(crate) fn poll_fd(&self) -> Option<i32> {
         self.alive.then(|| self.device.as_raw_fd())
     }
 
     /// Answers the requests waiting on the device, at most [`REQUESTS_PER_WAKE`] of them
     /// so that the helper's poll loop still sees the timeout and init's end.
-    pub(super) fn serve(&mut self) {
+    pub(crate) fn serve(&mut self) {
         for _ in 0..REQUESTS_PER_WAKE {
             if !self.alive {
                 return;
@@ -281,7 +208,7 @@ impl Tripwire {
 
     /// What the step looked for, once it is over: the work directory's names are kept
     /// only when the work directory (copied back to `staging`) does not have them now.
-    pub(super) fn findings(self) -> BTreeSet<String> {
+    pub(crate) fn findings(self) -> BTreeSet<String> {
         let mut found = self.found;
         let project = self
             .policy
@@ -670,7 +597,7 @@ fn errno_of(err: io::Error) -> Errno {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::observe::tests::spec;
+    use crate::sandbox::observe::paths::tests::spec;
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
     use std::io::Read;
 
@@ -806,17 +733,6 @@ mod tests {
         assert_eq!(wire.1.read(&mut reply).unwrap(), 16);
         let error = i32::from_ne_bytes(reply[4..8].try_into().unwrap());
         assert_eq!(error, -libc::ENOSYS);
-    }
-
-    #[test]
-    fn without_the_work_directorys_names_there_is_no_work_tree() {
-        let project = tempfile::tempdir().unwrap();
-        let staging = tempfile::tempdir().unwrap();
-        let mut spec = spec(project.path(), staging.path());
-        spec.observation.work_names = false;
-        let layout = Layout::for_spec(&spec).expect("opens outside it are observed");
-        assert_eq!(layout.work_tree(), None);
-        assert!(layout.trees.iter().any(|t| t.kind == TreeKind::Etc));
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! It clones the sandbox's init into fresh namespaces, writes its id maps from outside,
 //! enforces the timeout and writes the outcome to the status file.
 
-use std::fmt::Display;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -15,194 +14,19 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::socket::{setsockopt, socketpair, sockopt, AddressFamily, SockFlag, SockType};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{pipe2, Pid};
-use serde::{Deserialize, Serialize};
 
+use super::failure::SetupFailure;
 use super::ids::{namespace_flags, IdMode};
 use super::init;
-use super::limits::LimitExceeded;
-use super::observe::Supervisor;
-use super::tripwire::Layout;
-use super::{SandboxError, SandboxSpec, StepExit};
+use super::protocol::{HelperRequest, HelperStatus, InitFds, InitReport, ReportPipe};
 use crate::model::manifest::SandboxFindings;
+use crate::sandbox::observe::layout::Layout;
+use crate::sandbox::observe::seccomp_filter::FilterSet;
+use crate::sandbox::observe::supervisor::Supervisor;
+use crate::sandbox::spec::{SandboxSpec, StepExit};
 
 /// Stack of the cloned init process (lazily allocated, so generous is cheap).
 const INIT_STACK_BYTES: usize = 8 << 20;
-
-/// What `Sandbox::run` hands to the helper, as JSON in a private temporary file.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct HelperRequest {
-    /// The step to run.
-    pub spec: SandboxSpec,
-    /// How sandbox ids map to host ids.
-    pub ids: IdMode,
-    /// The per-run temporary directory (hidden inside the sandbox).
-    pub scratch_dir: PathBuf,
-    /// Empty directory in `scratch_dir` where the new root tmpfs is mounted.
-    pub root_dir: PathBuf,
-    /// Where the helper writes its [`HelperStatus`].
-    pub status_path: PathBuf,
-}
-
-impl HelperRequest {
-    /// A request whose temporary paths live in `scratch`.
-    pub(super) fn new(spec: SandboxSpec, ids: IdMode, scratch: &Path) -> Self {
-        HelperRequest {
-            spec,
-            ids,
-            scratch_dir: scratch.to_path_buf(),
-            root_dir: scratch.join("root"),
-            status_path: scratch.join("status.json"),
-        }
-    }
-
-    /// The JSON text of the request.
-    pub(super) fn to_json(&self) -> Result<Vec<u8>, SandboxError> {
-        serde_json::to_vec(self).map_err(|err| SandboxError::Protocol {
-            path: self.scratch_dir.join("request.json"),
-            message: err.to_string(),
-        })
-    }
-}
-
-/// What the helper reports back in the status file.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) enum HelperStatus {
-    /// The step ran (and maybe failed or timed out).
-    Finished {
-        /// How it ended.
-        exit: StepExit,
-        /// Wall time from clone to the last process gone, in nanoseconds.
-        duration_ns: u64,
-        /// What the supervisor saw.
-        #[serde(default)]
-        findings: SandboxFindings,
-        /// The limit the step most likely ran into, if it failed.
-        #[serde(default)]
-        exceeded: Option<LimitExceeded>,
-    },
-    /// The sandbox could not be built; the step did not run.
-    SetupFailed(SetupFailure),
-}
-
-/// A failed setup operation, with the operation and the path it was applied to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct SetupFailure {
-    /// What was being done, e.g. "mount tmpfs on".
-    pub operation: String,
-    /// The path or object it was done to.
-    pub path: String,
-    /// The OS error or explanation.
-    pub message: String,
-}
-
-impl SetupFailure {
-    /// A failure with an explanation.
-    pub(super) fn new(operation: &str, path: impl Display, message: impl Display) -> Self {
-        SetupFailure {
-            operation: operation.into(),
-            path: path.to_string(),
-            message: message.to_string(),
-        }
-    }
-
-    /// The failure with each text clipped to [`CLIP_BYTES`], so a report always fits in
-    /// the report pipe.
-    fn clipped(&self) -> Self {
-        SetupFailure {
-            operation: clip(&self.operation),
-            path: clip(&self.path),
-            message: clip(&self.message),
-        }
-    }
-
-    /// A `map_err` adapter turning an errno into a failure of `operation` on `path`.
-    pub(super) fn errno(operation: &str, path: impl Display) -> impl FnOnce(Errno) -> Self {
-        let (operation, path) = (operation.to_string(), path.to_string());
-        move |errno| SetupFailure {
-            operation,
-            path,
-            message: io::Error::from(errno).to_string(),
-        }
-    }
-
-    /// A `map_err` adapter turning an io error into a failure of `operation` on `path`.
-    pub(super) fn io(operation: &str, path: impl Display) -> impl FnOnce(io::Error) -> Self {
-        let (operation, path) = (operation.to_string(), path.to_string());
-        move |err| SetupFailure {
-            operation,
-            path,
-            message: err.to_string(),
-        }
-    }
-}
-
-/// Longest text of a [`SetupFailure`] sent through the report pipe.
-const CLIP_BYTES: usize = 1024;
-
-/// `text` cut to at most [`CLIP_BYTES`] on a character boundary.
-fn clip(text: &str) -> String {
-    let mut end = text.len().min(CLIP_BYTES);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
-}
-
-/// Messages from init and the step process to the helper, one JSON line each.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) enum InitReport {
-    /// Setup failed inside the sandbox.
-    Setup(SetupFailure),
-    /// The step's main process ended.
-    Step(StepExit),
-    /// The step ran into one of its limits (sent before `Step`).
-    Limit(LimitExceeded),
-}
-
-/// The write end of the report pipe, as init and the step process use it.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct ReportPipe(pub RawFd);
-
-impl ReportPipe {
-    /// Sends one report with a single write. Reports are clipped so that they fit in the
-    /// pipe's buffer: the helper reads them only after init is gone.
-    pub(super) fn send(self, report: &InitReport) {
-        let clipped = match report {
-            InitReport::Setup(failure) => InitReport::Setup(failure.clipped()),
-            InitReport::Step(exit) => InitReport::Step(*exit),
-            InitReport::Limit(limit) => InitReport::Limit(*limit),
-        };
-        let Ok(mut line) = serde_json::to_vec(&clipped) else {
-            return;
-        };
-        line.push(b'\n');
-        // SAFETY: the fd stays open for the life of this process; ManuallyDrop keeps
-        // the File from closing it.
-        let file = std::mem::ManuallyDrop::new(unsafe { fs::File::from_raw_fd(self.0) });
-        let _ = (&*file).write(&line);
-    }
-}
-
-/// The fds shared between the helper and init.
-pub(super) struct InitFds {
-    /// Init reads one byte here once its id maps are written; EOF means the helper died.
-    pub go_read: RawFd,
-    /// The helper's end of the go pipe (init closes its copy).
-    pub go_write: RawFd,
-    /// The helper's end of the report pipe (init closes its copy).
-    pub report_read: RawFd,
-    /// Where init and the step send [`InitReport`]s.
-    pub report: ReportPipe,
-    /// The step's end of the seccomp hand-over socket, when the step is observed.
-    pub observe_step: Option<RawFd>,
-    /// The helper's end of it (init closes its copy).
-    pub observe_helper: Option<RawFd>,
-    /// Init's end of the socket it sends the tripwire's FUSE device on, when opens are
-    /// observed by the tripwire (module `tripwire`).
-    pub tripwire_init: Option<RawFd>,
-    /// The helper's end of it (init closes its copy).
-    pub tripwire_helper: Option<RawFd>,
-}
 
 /// Entry of the hidden `reprobe __sandbox REQUEST` subcommand: runs one sandboxed step
 /// and writes its outcome to the request's status file. Exits 0 when the status file
@@ -301,7 +125,7 @@ fn run_sandbox(request: &HelperRequest) -> Result<HelperStatus, SetupFailure> {
 /// The socketpair (helper end, step end) the step hands its seccomp listener over on,
 /// when the step is observed at all. The helper's end reports the sender's pid.
 fn handover_socket(spec: &SandboxSpec) -> Result<Option<(OwnedFd, OwnedFd)>, SetupFailure> {
-    if spec.observation.filter_set(spec.network).is_none() {
+    if FilterSet::for_step(&spec.observation, spec.network).is_none() {
         return Ok(None);
     }
     let fail = SetupFailure::errno;
@@ -437,7 +261,7 @@ fn wait_with_timeout(
 }
 
 /// `pidfd_open(2)`: an fd that becomes readable when the process exits.
-pub(super) fn pidfd_open(pid: Pid) -> Result<OwnedFd, SetupFailure> {
+pub(crate) fn pidfd_open(pid: Pid) -> Result<OwnedFd, SetupFailure> {
     // SAFETY: plain system call with integer arguments.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
     let fd = Errno::result(fd).map_err(SetupFailure::errno("pidfd_open", "the sandbox init"))?;
@@ -549,15 +373,6 @@ mod tests {
             Ok(HelperStatus::SetupFailed(f)) => assert_eq!(f, failure),
             other => panic!("unexpected {other:?}"),
         }
-    }
-
-    #[test]
-    fn long_failure_texts_are_clipped_on_character_boundaries() {
-        let failure = SetupFailure::new("op", "é".repeat(2000), "m");
-        let clipped = failure.clipped();
-        assert!(clipped.path.len() <= CLIP_BYTES);
-        assert!(clipped.path.chars().all(|c| c == 'é'));
-        assert_eq!(clipped.operation, "op");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The seccomp filter that makes a step's network and file system calls visible to the
-//! supervisor ([`super::observe`]), and the small kernel interface around it.
+//! supervisor (module `supervisor`): which calls it sends there, as a BPF program. The
+//! step installs it (module `isolate::exec_step`).
 //!
 //! The step process installs the filter right before `execve`, after `PR_SET_NO_NEW_PRIVS`,
 //! with `SECCOMP_FILTER_FLAG_NEW_LISTENER`. Every filtered call then blocks in the kernel
@@ -9,10 +10,9 @@
 //! `sendmmsg`; not `socketcall`); file opens are not observed there. `io_uring_setup` is refused while network calls are observed, since a ring
 //! connects without a filtered call.
 
-use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use libc::sock_filter;
 
-use libc::{sock_filter, sock_fprog};
+use crate::sandbox::observation::Observation;
 
 /// The system calls the filter sends to the supervisor, by what they mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +23,18 @@ pub(crate) struct FilterSet {
     pub files: bool,
     /// `execve` and `execveat` (to find statically linked programs: module `execs`).
     pub execs: bool,
+}
+
+impl FilterSet {
+    /// The calls the step's filter sends to the supervisor (none for a fetch step).
+    pub(crate) fn for_step(observation: &Observation, network_step: bool) -> Option<Self> {
+        let set = FilterSet {
+            network: observation.network && !network_step,
+            files: observation.files && !network_step,
+            execs: observation.static_programs && !network_step,
+        };
+        (set.network || set.files || set.execs).then_some(set)
+    }
 }
 
 /// The audit architecture of the system calls the filter understands.
@@ -82,7 +94,7 @@ struct OpenCall {
     flags_arg: Option<u32>,
 }
 
-/// The file calls observed (the `stat` family is not: see the module docs of `observe`).
+/// The file calls observed (the `stat` family is not: see the module docs of `supervisor`).
 fn open_calls() -> Vec<OpenCall> {
     let mut calls = vec![
         OpenCall {
@@ -191,30 +203,6 @@ pub(crate) fn filter_program(set: FilterSet) -> Vec<sock_filter> {
     }
     prog.push(stmt(RET, RET_ALLOW));
     prog
-}
-
-/// Installs `prog` on the calling thread and returns the notification listener.
-/// `PR_SET_NO_NEW_PRIVS` must be set already.
-pub(crate) fn install(prog: &[sock_filter]) -> io::Result<OwnedFd> {
-    let fprog = sock_fprog {
-        len: u16::try_from(prog.len()).map_err(|_| io::Error::other("filter too long"))?,
-        filter: prog.as_ptr().cast_mut(),
-    };
-    // SAFETY: fprog points to a live program for the duration of the call.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
-            &fprog as *const sock_fprog,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let fd = RawFd::try_from(fd).map_err(|_| io::Error::other("listener fd out of range"))?;
-    // SAFETY: the kernel just returned this fd, owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Runs a classic BPF program over a `seccomp_data`, for tests of the filter.

@@ -10,23 +10,30 @@
 //! 2. [`build_root`] runs as the sandbox's root (an unprivileged host id, so it can
 //!    create files in tmpfs mounted in the namespace) and fills the new root, relative to
 //!    it as the current directory; [`enter_root`] pivots into it.
+//!
+//! The mount operations themselves are in module `mounts`, the step's disk (its tmpfs
+//! and the copies in and out) in `disk`, and the tripwire's mounts in `tripwire_mount`.
 
 use std::fs::{self, File};
-use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{symlink, OpenOptionsExt, PermissionsExt};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sys::socket::{
-    sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
-};
+use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
 use nix::unistd::{chdir, fchdir, pivot_root};
 
-use super::helper::{HelperRequest, SetupFailure};
-use super::tripwire::{Layout, TreeKind};
-use super::{ids, limits, SandboxSpec, ALWAYS_HIDDEN};
+use super::disk::{make_disk, StepDisk, DISK_STAGING};
+use super::failure::SetupFailure;
+use super::mounts::{
+    bind, cover, make_dir, mount_tmpfs, open_path, set_mount_attrs, HOST_ATTRS, WRITABLE_ATTRS,
+};
+use super::protocol::HelperRequest;
+use super::tripwire_mount::{bind_tripwire_trees, start_tripwire, TripwireSetup, TRIPWIRE_STAGING};
+use crate::sandbox::generated_etc::generated_etc;
+use crate::sandbox::observe::layout::Layout;
+use crate::sandbox::spec::{SandboxSpec, ALWAYS_HIDDEN};
 
 /// Devices bound from the host into the sandbox's `/dev`.
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -35,7 +42,7 @@ const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 const OWN_TOP_LEVEL: [&str; 4] = ["dev", "proc", "sys", "tmp"];
 
 /// Handles taken in phase 1 that phase 2 needs after the host paths are covered.
-pub(super) struct HostView {
+pub(crate) struct HostView {
     /// The host work directory (`O_PATH`), bound at the spec's `workdir`.
     workdir: OwnedFd,
     /// The new root tmpfs (`O_PATH`), whose mount point may be covered by then.
@@ -43,7 +50,7 @@ pub(super) struct HostView {
 }
 
 /// Phase 1: private mount propagation, the handles, and the hidden directories covered.
-pub(super) fn prepare_host_view(request: &HelperRequest) -> Result<HostView, SetupFailure> {
+pub(crate) fn prepare_host_view(request: &HelperRequest) -> Result<HostView, SetupFailure> {
     let spec = &request.spec;
     mount(
         None::<&str>,
@@ -72,19 +79,6 @@ pub(super) fn prepare_host_view(request: &HelperRequest) -> Result<HostView, Set
     Ok(HostView { workdir, root })
 }
 
-/// Name of the staging mount point of the step's disk tmpfs in the new root.
-const DISK_STAGING: &str = ".reprobe-disk";
-
-/// Handles on the step's disk that init keeps after entering the new root.
-pub(super) struct StepDisk {
-    /// The host work directory (`O_PATH`), where the work directory is copied back.
-    pub host_workdir: OwnedFd,
-    /// The work directory in the tmpfs (`O_PATH`).
-    pub work: OwnedFd,
-    /// The root of the tmpfs (`O_PATH`), sampled for free space.
-    pub root: OwnedFd,
-}
-
 /// Phase 2: fills the new root (current directory) with everything the step sees. The
 /// work directory, `/tmp` and `/dev/shm` are directories of one tmpfs of the step's disk
 /// limit; the prepared host work directory is copied into it.
@@ -93,7 +87,7 @@ pub(super) struct StepDisk {
 /// directory is an overlay on it and `/etc`, the homes and the project path are its
 /// trees; the returned flag says whether that worked (if not, opens must be observed
 /// with seccomp).
-pub(super) fn build_root(
+pub(crate) fn build_root(
     request: &HelperRequest,
     host: &HostView,
     tripwire: Option<TripwireSetup>,
@@ -109,7 +103,7 @@ pub(super) fn build_root(
     if let Some(cpus) = spec.cpus {
         limit_online_cpus(cpus)?;
     }
-    let mut disk = make_disk(request, host, &owner)?;
+    let mut disk = make_disk(request, &host.workdir, &owner)?;
     let layout = tripwire.and_then(|setup| start_tripwire(request, setup));
     let staging = Path::new(DISK_STAGING);
     make_dev(&staging.join("shm"), &owner)?;
@@ -165,176 +159,9 @@ fn place_clock_shim(offset: i64) -> Result<(), SetupFailure> {
     fs::write(&file, format!("{offset}\n")).map_err(SetupFailure::io("write", file.display()))
 }
 
-/// Name of the staging mount point of the tripwire file system in the new root.
-const TRIPWIRE_STAGING: &str = ".reprobe-tripwire";
-
-/// What init needs to mount the tripwire: the FUSE device (opened inside the step's
-/// user namespace), the socket to the helper, and the layout.
-pub(super) struct TripwireSetup {
-    pub device: OwnedFd,
-    pub socket: RawFd,
-    pub layout: Layout,
-}
-
-/// Opens `/dev/fuse` (in phase 1: the device's permissions are the host's).
-pub(super) fn open_fuse_device() -> Option<OwnedFd> {
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open("/dev/fuse")
-        .ok()?;
-    Some(file.into())
-}
-
-/// Mounts the tripwire file system at [`TRIPWIRE_STAGING`] and sends its device to the
-/// helper, which serves it from then on. `None` (nothing mounted) when either fails.
-fn start_tripwire(request: &HelperRequest, setup: TripwireSetup) -> Option<Layout> {
-    let (uid, gid) = request.ids.setup_ids(&request.spec.user);
-    let options = format!(
-        "fd={},rootmode=40000,user_id={uid},group_id={gid},allow_other,default_permissions",
-        setup.device.as_raw_fd()
-    );
-    let target = Path::new(TRIPWIRE_STAGING);
-    make_dir(target).ok()?;
-    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    if mount(
-        Some("reprobe"),
-        target,
-        Some("fuse"),
-        flags,
-        Some(options.as_str()),
-    )
-    .is_err()
-    {
-        let _ = fs::remove_dir(target);
-        return None;
-    }
-    let fds = [setup.device.as_raw_fd()];
-    let message = [io::IoSlice::new(b"f")];
-    let rights = [ControlMessage::ScmRights(&fds)];
-    if sendmsg::<()>(setup.socket, &message, &rights, MsgFlags::empty(), None).is_err() {
-        let _ = umount2(target, MntFlags::MNT_DETACH);
-        let _ = fs::remove_dir(target);
-        return None;
-    }
-    Some(setup.layout)
-}
-
-/// Binds the tripwire's trees over `/etc`, the home directories and the project path
-/// (where the new root has them), then the most read `/etc` entries from the host over
-/// the `/etc` tree.
-fn bind_tripwire_trees(layout: &Layout) -> Result<(), SetupFailure> {
-    for (index, tree) in layout.trees.iter().enumerate() {
-        if tree.kind == TreeKind::Work {
-            continue;
-        }
-        let here = tree.inside.strip_prefix("/").unwrap_or(&tree.inside);
-        if !here.is_dir() {
-            continue;
-        }
-        bind(
-            &Path::new(TRIPWIRE_STAGING).join(index.to_string()),
-            here,
-            false,
-        )?;
-        set_mount_attrs(here, false, HOST_ATTRS)?;
-        if tree.kind == TreeKind::Etc {
-            bind_allowed_etc(here)?;
-        }
-    }
-    Ok(())
-}
-
-/// The allow-listed `/etc` entries nearly every process reads (the loader's cache at each
-/// exec; `cc`, `c++`, `awk` are alternatives; the C library reads the locale aliases at
-/// each `setlocale`, which `gcc` and its passes all call): bound from the host over the tripwire's
-/// `/etc`, so they are read without reaching reprobe. The others are served by the
-/// mirror when a step reads them (binding each costs a look-up round trip per step).
-const ETC_BOUND: [&str; 3] = ["ld.so.cache", "alternatives", "locale.alias"];
-
-/// Binds each [`ETC_BOUND`] host file or directory (not symlinks: the tree shows those
-/// as they are) over the tripwire's `/etc` at `etc`.
-fn bind_allowed_etc(etc: &Path) -> Result<(), SetupFailure> {
-    for name in ETC_BOUND {
-        let host = Path::new("/etc").join(name);
-        let Ok(meta) = fs::symlink_metadata(&host) else {
-            continue;
-        };
-        if !meta.is_file() && !meta.is_dir() {
-            continue;
-        }
-        let here = etc.join(name);
-        bind(&host, &here, meta.is_dir())?;
-        set_mount_attrs(&here, meta.is_dir(), HOST_ATTRS)?;
-    }
-    Ok(())
-}
-
-/// Mounts the step's disk tmpfs at [`DISK_STAGING`] with `tmp`, `shm` and `work` in it,
-/// and copies the prepared host work directory into `work`, owned by the build user.
-fn make_disk(
-    request: &HelperRequest,
-    host: &HostView,
-    owner: &str,
-) -> Result<StepDisk, SetupFailure> {
-    let spec = &request.spec;
-    let staging = Path::new(DISK_STAGING);
-    make_dir(staging)?;
-    let options = format!("{}{owner}", spec.limits.tmpfs_options());
-    mount_tmpfs(staging, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &options)?;
-    let dirs = [
-        ("tmp", 0o1777),
-        ("shm", 0o1777),
-        ("work", 0o755),
-        ("ovl", 0o700),
-    ];
-    for (name, mode) in dirs {
-        let dir = staging.join(name);
-        make_dir(&dir)?;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
-            .map_err(SetupFailure::io("chmod", dir.display()))?;
-    }
-    let work = staging.join("work");
-    let (uid, gid) = (spec.user.uid, spec.user.gid);
-    std::os::unix::fs::lchown(&work, Some(uid), Some(gid))
-        .map_err(SetupFailure::io("change the owner of", work.display()))?;
-    let source = fd_path(&host.workdir);
-    limits::copy_tree(&source, &work, Some((uid, gid)))?;
-    let host_workdir = host
-        .workdir
-        .try_clone()
-        .map_err(SetupFailure::io("duplicate", "the work directory handle"))?;
-    Ok(StepDisk {
-        host_workdir,
-        work: open_path(&work)?,
-        root: open_path(staging)?,
-    })
-}
-
-/// After the step (and every process of it) ended: replaces the host work directory's
-/// contents with the tmpfs work directory's, owned by the build user.
-pub(super) fn copy_back(spec: &SandboxSpec, disk: &StepDisk) -> Result<(), SetupFailure> {
-    let host = fd_path(&disk.host_workdir);
-    limits::empty_dir(&host)?;
-    limits::copy_tree(
-        &fd_path(&disk.work),
-        &host,
-        Some((spec.user.uid, spec.user.gid)),
-    )
-}
-
-/// The `/proc/self/fd/N` path of a handle.
-fn fd_path(fd: &OwnedFd) -> PathBuf {
-    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-}
-
-/// Attributes of the writable mounts: nosuid, nodev.
-const WRITABLE_ATTRS: u64 = libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
-
 /// Makes the new root read-only, pivots into it, detaches the host root and enters
 /// the work directory.
-pub(super) fn enter_root(spec: &SandboxSpec, host: HostView) -> Result<(), SetupFailure> {
+pub(crate) fn enter_root(spec: &SandboxSpec, host: HostView) -> Result<(), SetupFailure> {
     drop(host);
     set_mount_attrs(Path::new("."), false, libc::MOUNT_ATTR_RDONLY)?;
     pivot_root(".", ".").map_err(SetupFailure::errno("pivot_root to", "the new root"))?;
@@ -344,7 +171,7 @@ pub(super) fn enter_root(spec: &SandboxSpec, host: HostView) -> Result<(), Setup
 }
 
 /// Brings the loopback interface of the new network namespace up.
-pub(super) fn loopback_up() -> Result<(), SetupFailure> {
+pub(crate) fn loopback_up() -> Result<(), SetupFailure> {
     let fail = |op| SetupFailure::errno(op, "network interface lo");
     let sock = socket(
         AddressFamily::Inet,
@@ -371,7 +198,7 @@ pub(super) fn loopback_up() -> Result<(), SetupFailure> {
 /// The directories to cover, ancestors first and without ones inside another: the
 /// always-hidden ones, the spec's, and `extra` (the host work dir and scratch dir, so
 /// the step cannot find its host path).
-pub(super) fn cover_order(hidden: &[PathBuf], extra: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn cover_order(hidden: &[PathBuf], extra: &[PathBuf]) -> Vec<PathBuf> {
     let mut all: Vec<PathBuf> = ALWAYS_HIDDEN
         .iter()
         .map(PathBuf::from)
@@ -394,94 +221,6 @@ pub(super) fn cover_order(hidden: &[PathBuf], extra: &[PathBuf]) -> Vec<PathBuf>
 fn owner_options(request: &HelperRequest) -> String {
     let (uid, gid) = request.ids.setup_ids(&request.spec.user);
     format!(",uid={uid},gid={gid}")
-}
-
-/// Opens a directory as an `O_PATH` handle.
-fn open_path(path: &Path) -> Result<OwnedFd, SetupFailure> {
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(SetupFailure::io("open", path.display()))?;
-    Ok(file.into())
-}
-
-/// Covers a host directory with an empty read-only tmpfs. Paths that do not exist or
-/// cannot be reached even by init's host identity are invisible already and skipped.
-fn cover(dir: &Path, owner: &str) -> Result<(), SetupFailure> {
-    match fs::metadata(dir) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Err(SetupFailure::new("hide", dir.display(), "not a directory")),
-        Err(err) if unreachable(&err) => return Ok(()),
-        Err(err) => return Err(SetupFailure::io("hide", dir.display())(err)),
-    }
-    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount_tmpfs(dir, flags, &format!("mode=0555,size=4k{owner}"))
-}
-
-/// Errors meaning "this path cannot be reached at all".
-fn unreachable(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::PermissionDenied
-    )
-}
-
-/// Mounts a fresh tmpfs on `target`.
-fn mount_tmpfs(target: &Path, flags: MsFlags, options: &str) -> Result<(), SetupFailure> {
-    mount(Some("tmpfs"), target, Some("tmpfs"), flags, Some(options))
-        .map_err(SetupFailure::errno("mount tmpfs on", target.display()))
-}
-
-/// Bind-mounts `source` on `target` (recursively if asked).
-fn bind(source: &Path, target: &Path, recursive: bool) -> Result<(), SetupFailure> {
-    let mut flags = MsFlags::MS_BIND;
-    if recursive {
-        flags |= MsFlags::MS_REC;
-    }
-    mount(Some(source), target, None::<&str>, flags, None::<&str>).map_err(|errno| {
-        SetupFailure::errno(
-            "bind-mount",
-            format!("{} on {}", source.display(), target.display()),
-        )(errno)
-    })
-}
-
-/// `mount_setattr(2)`: sets mount attributes, on every sub-mount too if `recursive`.
-fn set_mount_attrs(path: &Path, recursive: bool, attrs: u64) -> Result<(), SetupFailure> {
-    let fail = SetupFailure::errno(
-        "set mount attributes (read-only, nosuid, nodev) on",
-        path.display(),
-    );
-    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| SetupFailure::new("set mount attributes on", path.display(), "NUL byte"))?;
-    let attr = libc::mount_attr {
-        attr_set: attrs,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
-    // SAFETY: the path and attr pointers are valid for the call; size matches the struct.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            c_path.as_ptr(),
-            flags as libc::c_uint,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    };
-    Errno::result(rc).map(drop).map_err(fail)
-}
-
-/// Read-only, nosuid and nodev: what every host bind gets.
-const HOST_ATTRS: u64 = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
-
-/// Creates a directory in the new root.
-fn make_dir(path: &Path) -> Result<(), SetupFailure> {
-    fs::create_dir(path).map_err(SetupFailure::io("create the directory", path.display()))
 }
 
 /// Recreates every top-level entry of the host root, read-only: directories and files
@@ -706,18 +445,6 @@ fn nearest_existing_ancestor(path: &Path) -> PathBuf {
         .unwrap_or_else(|| path.to_path_buf())
 }
 
-/// The `/etc` files the sandbox makes up: (name, contents, whether the host must have a
-/// file there to cover). The build user's passwd and group, and hosts and hostname
-/// matching the sandbox's host name.
-pub(super) fn generated_etc(spec: &SandboxSpec) -> [(&'static str, String, bool); 4] {
-    [
-        ("passwd", ids::passwd(&spec.user), true),
-        ("group", ids::group(&spec.user), true),
-        ("hosts", hosts(&spec.hostname), false),
-        ("hostname", format!("{}\n", spec.hostname), false),
-    ]
-}
-
 /// Binds the [`generated_etc`] files over the host's. With the tripwire serving `/etc`
 /// there is nothing to do: it serves them itself (a bind over it would cost a look-up
 /// round trip each).
@@ -747,13 +474,6 @@ fn write_etc(spec: &SandboxSpec, tripwire: bool) -> Result<(), SetupFailure> {
     Ok(())
 }
 
-/// The sandbox's `/etc/hosts`: loopback names and its own host name.
-fn hosts(hostname: &str) -> String {
-    format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -778,13 +498,6 @@ mod tests {
         let hidden = vec![PathBuf::from("/srv/a"), PathBuf::from("/srv/a")];
         let order = cover_order(&hidden, &[]);
         assert_eq!(order.iter().filter(|p| p.ends_with("a")).count(), 1);
-    }
-
-    #[test]
-    fn hosts_names_loopback_and_the_sandbox_host() {
-        let text = hosts("builder-a");
-        assert!(text.contains("127.0.0.1\tlocalhost\n"));
-        assert!(text.ends_with("127.0.1.1\tbuilder-a\n"));
     }
 
     #[test]

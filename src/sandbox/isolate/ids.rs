@@ -1,6 +1,7 @@
-//! Who the step is: the user-namespace id maps, the generated `/etc/passwd` and
-//! `/etc/group`, the ownership of the work directory, and whether the kernel lets us
-//! create user namespaces at all.
+//! Who the step is: the user-namespace id maps, the checks of the build user, the
+//! ownership of the work directory, and whether the kernel lets us create user
+//! namespaces at all. (Its `/etc/passwd` and `/etc/group` are made up in module
+//! `generated_etc`.)
 
 use std::fs;
 use std::io;
@@ -12,15 +13,16 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, getegid, geteuid, ForkResult};
 use serde::{Deserialize, Serialize};
 
-use super::{SandboxError, SandboxUser};
+use crate::sandbox::error::SandboxError;
+use crate::sandbox::spec::SandboxUser;
 
 /// First host uid/gid of the range a root-run reprobe maps sandbox ids to: id `n` inside
 /// is `SHIFT_BASE + n` outside, an unprivileged id that owns nothing on the host.
-pub(super) const SHIFT_BASE: u32 = 3_000_000;
+pub(crate) const SHIFT_BASE: u32 = 3_000_000;
 
 /// How ids inside the sandbox relate to host ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) enum IdMode {
+pub(crate) enum IdMode {
     /// reprobe runs as root: inside id `n` is host id `base + n` (unprivileged), and the
     /// sandbox's root (used only while building the sandbox) is `base`.
     Shifted {
@@ -39,7 +41,7 @@ pub(super) enum IdMode {
 
 impl IdMode {
     /// Picks the mode for the current process and checks the build user fits in it.
-    pub(super) fn for_caller(user: &SandboxUser) -> Result<Self, SandboxError> {
+    pub(crate) fn for_caller(user: &SandboxUser) -> Result<Self, SandboxError> {
         let (uid, gid) = (geteuid().as_raw(), getegid().as_raw());
         if uid != 0 {
             return Ok(IdMode::Caller { uid, gid });
@@ -70,7 +72,7 @@ impl IdMode {
     }
 
     /// The host id of sandbox id `inner` (meaningful for `Shifted`; `Caller` has only one).
-    pub(super) fn host_id(self, inner: u32) -> u32 {
+    pub(crate) fn host_id(self, inner: u32) -> u32 {
         match self {
             IdMode::Shifted { base } => base.saturating_add(inner),
             IdMode::Caller { uid, .. } => uid,
@@ -78,7 +80,7 @@ impl IdMode {
     }
 
     /// The content of `/proc/PID/uid_map` for a build user with uid `inner`.
-    pub(super) fn uid_map(self, inner: u32) -> String {
+    pub(crate) fn uid_map(self, inner: u32) -> String {
         match self {
             IdMode::Shifted { base } => shifted_map(base, inner),
             IdMode::Caller { uid, .. } => format!("{inner} {uid} 1\n"),
@@ -86,7 +88,7 @@ impl IdMode {
     }
 
     /// The content of `/proc/PID/gid_map` for a build user with gid `inner`.
-    pub(super) fn gid_map(self, inner: u32) -> String {
+    pub(crate) fn gid_map(self, inner: u32) -> String {
         match self {
             IdMode::Shifted { base } => shifted_map(base, inner),
             IdMode::Caller { gid, .. } => format!("{inner} {gid} 1\n"),
@@ -94,7 +96,7 @@ impl IdMode {
     }
 
     /// The (uid, gid) inside the sandbox that builds it: root when shifted, else the user.
-    pub(super) fn setup_ids(self, user: &SandboxUser) -> (u32, u32) {
+    pub(crate) fn setup_ids(self, user: &SandboxUser) -> (u32, u32) {
         match self {
             IdMode::Shifted { .. } => (0, 0),
             IdMode::Caller { .. } => (user.uid, user.gid),
@@ -130,7 +132,7 @@ fn id_is_mapped(map: &[(u64, u64, u64)], id: u32) -> bool {
 }
 
 /// Rejects users that cannot be written to `/etc/passwd` or mapped.
-pub(super) fn check_user(user: &SandboxUser) -> Result<(), SandboxError> {
+pub(crate) fn check_user(user: &SandboxUser) -> Result<(), SandboxError> {
     let bad = |msg: String| Err(SandboxError::InvalidSpec(msg));
     for (what, value) in [("user name", &user.name), ("group name", &user.group)] {
         if value.is_empty() || value.contains([':', '\n', '\0', ',']) {
@@ -155,41 +157,9 @@ pub(super) fn check_user(user: &SandboxUser) -> Result<(), SandboxError> {
     Ok(())
 }
 
-/// The sandbox's `/etc/passwd`: root, the build user and nobody.
-pub(super) fn passwd(user: &SandboxUser) -> String {
-    let mut out = String::new();
-    if user.uid != 0 && user.name != "root" {
-        out.push_str("root:x:0:0:root:/root:/bin/sh\n");
-    }
-    out.push_str(&format!(
-        "{name}:x:{uid}:{gid}:{name}:{home}:/bin/sh\n",
-        name = user.name,
-        uid = user.uid,
-        gid = user.gid,
-        home = user.home.display()
-    ));
-    if user.uid != 65534 && user.name != "nobody" {
-        out.push_str("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
-    }
-    out
-}
-
-/// The sandbox's `/etc/group`: root, the build user's group and nogroup.
-pub(super) fn group(user: &SandboxUser) -> String {
-    let mut out = String::new();
-    if user.gid != 0 && user.group != "root" {
-        out.push_str("root:x:0:\n");
-    }
-    out.push_str(&format!("{}:x:{}:{}\n", user.group, user.gid, user.name));
-    if user.gid != 65534 && user.group != "nogroup" {
-        out.push_str("nogroup:x:65534:\n");
-    }
-    out
-}
-
 /// Gives the work directory tree to the build user's host ids (shifted mode only), so
 /// the step can write there although it is no one on the host.
-pub(super) fn hand_over_workdir(
+pub(crate) fn hand_over_workdir(
     dir: &Path,
     ids: IdMode,
     user: &SandboxUser,
@@ -202,7 +172,7 @@ pub(super) fn hand_over_workdir(
 
 /// Gives the work directory tree back to the caller after the step (shifted mode only),
 /// so what the step produced is owned like everything else reprobe writes.
-pub(super) fn take_back_workdir(dir: &Path, ids: IdMode) -> Result<(), SandboxError> {
+pub(crate) fn take_back_workdir(dir: &Path, ids: IdMode) -> Result<(), SandboxError> {
     match ids {
         IdMode::Shifted { .. } => chown_tree(dir, geteuid().as_raw(), getegid().as_raw()),
         IdMode::Caller { .. } => Ok(()),
@@ -237,7 +207,7 @@ fn read_sysctl(path: &str) -> Option<i64> {
 }
 
 /// Checks the sysctls known to forbid user namespaces, naming the one to change.
-pub(super) fn check_sysctls() -> Result<(), SandboxError> {
+pub(crate) fn check_sysctls() -> Result<(), SandboxError> {
     let unsupported = |reason: &str, fix: &str| {
         Err(SandboxError::Unsupported {
             reason: reason.into(),
@@ -270,7 +240,7 @@ pub(super) fn check_sysctls() -> Result<(), SandboxError> {
 }
 
 /// The namespaces every sandbox creates (the network one unless the step may fetch).
-pub(super) fn namespace_flags(network: bool) -> CloneFlags {
+pub(crate) fn namespace_flags(network: bool) -> CloneFlags {
     let mut flags = CloneFlags::CLONE_NEWUSER
         | CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
@@ -283,7 +253,7 @@ pub(super) fn namespace_flags(network: bool) -> CloneFlags {
 }
 
 /// Tries to create all the namespaces in a short-lived child.
-pub(super) fn probe_namespaces() -> Result<(), SandboxError> {
+pub(crate) fn probe_namespaces() -> Result<(), SandboxError> {
     let flags = namespace_flags(false);
     // SAFETY: the child only calls unshare and _exit, both async-signal-safe, so forking
     // a multi-threaded process is sound here.
@@ -362,31 +332,6 @@ mod tests {
         assert!(id_is_mapped(&map, 65536));
         assert!(!id_is_mapped(&map, 65537));
         assert!(!id_is_mapped(&map, 3_000_000));
-    }
-
-    #[test]
-    fn passwd_has_root_the_build_user_and_nobody() {
-        assert_eq!(
-            passwd(&user(1000, "builder")),
-            "root:x:0:0:root:/root:/bin/sh\n\
-             builder:x:1000:100:builder:/homeless-shelter:/bin/sh\n\
-             nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-        );
-    }
-
-    #[test]
-    fn a_root_build_user_replaces_the_root_entry() {
-        let text = passwd(&user(0, "root"));
-        assert_eq!(text.lines().filter(|l| l.starts_with("root:")).count(), 1);
-        assert!(text.starts_with("root:x:0:100:root:/homeless-shelter:"));
-    }
-
-    #[test]
-    fn group_has_root_the_users_group_and_nogroup() {
-        assert_eq!(
-            group(&user(1000, "builder")),
-            "root:x:0:\nusers:x:100:builder\nnogroup:x:65534:\n"
-        );
     }
 
     #[test]

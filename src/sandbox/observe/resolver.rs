@@ -3,7 +3,7 @@
 //! name like one sent with `sendto`.
 //!
 //! The supervisor answers a UDP `connect` to port 53 with success without connecting
-//! (module `observe`). `write` is not in the seccomp filter (it is far too frequent), so a
+//! (module `supervisor`). `write` is not in the seccomp filter (it is far too frequent), so a
 //! query written on that socket would fail unseen. Instead, while the `connect` is still
 //! pending, the supervisor puts one end of a fresh `AF_UNIX` datagram socket pair at the
 //! step's fd number (`SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SETFD`, which
