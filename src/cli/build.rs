@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::table::{paint, Colour, Table};
-use super::{open_store, CommonArgs, Interrupt};
-use crate::engine::exec::{self, BuildEvent, BuildOptions, LimitDefaults, SandboxProfile};
+use super::progress::BuildProgress;
+use super::{colour_enabled, open_store, CommonArgs, Interrupt};
+use crate::engine::exec::{self, BuildOptions, LimitDefaults, SandboxProfile};
 use crate::model::error::Exit;
-use crate::model::manifest::{Manifest, NetworkAttempt, StepRecord, StepStatus};
+use crate::model::manifest::{Manifest, StepStatus};
+use crate::report::build;
 use crate::sandbox::{
     format_size, Enforcement, Observation, ObserveLevel, Sandbox, SandboxSettings, FORK_SERVER_ENV,
     OBSERVE_ENV, SANDBOX_EXE_ENV, TRIPWIRE_ENV,
@@ -122,26 +123,6 @@ pub(crate) fn sandbox_settings() -> SandboxSettings {
     }
 }
 
-/// A process's argv on one line: arguments joined by spaces, control characters (the
-/// newlines of a `python3 -c` script) escaped.
-pub fn printable_argv(argv: &[String]) -> String {
-    argv.iter()
-        .map(|arg| {
-            arg.chars()
-                .flat_map(|c| {
-                    let escaped: Vec<char> = if c.is_control() {
-                        c.escape_default().collect()
-                    } else {
-                        vec![c]
-                    };
-                    escaped
-                })
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Runs `reprobe build`.
 pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
     let graph = match args
@@ -171,7 +152,7 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
         ..BuildOptions::default()
     };
     let interrupt = Interrupt::install()?;
-    let mut progress = Progress::new(args.common.quiet || args.common.json, graph.steps.len());
+    let mut progress = BuildProgress::new(args.common.quiet || args.common.json, graph.steps.len());
     let manifest = match exec::build(
         graph.clone(),
         store.clone(),
@@ -191,32 +172,24 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
     if args.common.json {
         println!("{}", manifest.to_json());
     } else if !args.common.quiet {
-        print!("{}", render_table(&manifest));
+        print!("{}", build::table(&manifest, colour_enabled()));
         println!(
             "{}",
-            summary(
+            build::summary(
                 &manifest,
                 &store.builds_dir().join(format!("{}.json", manifest.id))
             )
         );
     }
-    report_failures(&manifest);
-    report_findings(&manifest);
+    eprint!("{}", build::failures(&manifest));
+    eprint!("{}", build::warnings(&manifest));
     if let Some(dir) = &args.out {
         let failed = manifest.steps.iter().any(|s| s.content_hash.is_none());
         if !failed {
             let exported = exec::export_final_outputs(&graph, &manifest, &store, dir)
                 .map_err(|e| anyhow::anyhow!("--out {}: {e}", dir.display()))?;
             if !args.common.quiet && !args.common.json {
-                let links = match exported.links {
-                    0 => String::new(),
-                    n => format!(" and {n} symbolic link(s)"),
-                };
-                println!(
-                    "copied {} output file(s){links} of the final steps to {}",
-                    exported.files,
-                    dir.display()
-                );
+                println!("{}", build::exported(&exported, dir));
             }
         }
     }
@@ -235,71 +208,6 @@ pub fn tried_network(manifest: &Manifest) -> bool {
         .any(|s| !s.findings.network.is_empty())
 }
 
-/// Warns on stderr about every network attempt, about undeclared reads of steps that did
-/// not fail (a failed step's error names them already), and about steps that ran again
-/// though cached (their notes).
-fn report_findings(manifest: &Manifest) {
-    for step in &manifest.steps {
-        for note in &step.notes {
-            eprintln!("reprobe: warning: step `{}` {note}", step.name);
-        }
-        for attempt in &step.findings.network {
-            eprintln!(
-                "reprobe: warning: {}",
-                describe_attempt(&step.name, attempt)
-            );
-        }
-        if step.findings.network_omitted > 0 {
-            eprintln!(
-                "reprobe: warning: step `{}` made {} more distinct network attempts, counted \
-                 but not listed (the manifest's `network_omitted`)",
-                step.name, step.findings.network_omitted
-            );
-        }
-        if step.status != StepStatus::Failed && !step.findings.undeclared.is_empty() {
-            eprintln!("reprobe: warning: {}", describe_undeclared(step));
-        }
-        if step.status != StepStatus::Failed {
-            for limit in &step.findings.limits {
-                eprintln!(
-                    "reprobe: warning: step `{}` succeeded, yet a limit was reached (a write or fork may have failed unnoticed): {limit}",
-                    step.name
-                );
-            }
-        }
-    }
-}
-
-/// "step `fetch` tried to reach the network: `curl …` (pid 7) connected to inet
-/// 192.0.2.1 port 443 (denied)"; DNS queries name what was looked up.
-pub fn describe_attempt(step: &str, attempt: &NetworkAttempt) -> String {
-    let process = format!("`{}` (pid {})", printable_argv(&attempt.argv), attempt.pid);
-    let destination = if attempt.port == 0 {
-        format!("{} {}", attempt.family, attempt.address)
-    } else {
-        format!(
-            "{} {} port {}",
-            attempt.family, attempt.address, attempt.port
-        )
-    };
-    match &attempt.dns_name {
-        Some(name) => format!(
-            "step `{step}` tried to reach the network: {process} looked up {name} at {destination} (denied)"
-        ),
-        None => format!(
-            "step `{step}` tried to reach the network: {process} contacted {destination} (denied)"
-        ),
-    }
-}
-
-fn describe_undeclared(step: &StepRecord) -> String {
-    format!(
-        "step `{}` read or tried to read paths it did not declare: {}",
-        step.name,
-        step.findings.undeclared.join(", ")
-    )
-}
-
 fn report_bad_input(err: anyhow::Error) -> Exit {
     super::print_error(&err);
     Exit::BadInput
@@ -315,161 +223,5 @@ pub fn build_exit(manifest: &Manifest) -> Exit {
         Exit::StepFailed
     } else {
         Exit::Ok
-    }
-}
-
-fn render_table(manifest: &Manifest) -> String {
-    let colour = super::table::colour_enabled();
-    let mut table = Table::new(&["STEP", "STATUS", "TIME", "INPUT HASH", "CONTENT HASH"]);
-    for step in &manifest.steps {
-        let (status, hue) = match step.status {
-            StepStatus::Ran => ("ran", Colour::Green),
-            StepStatus::Cached => ("cached", Colour::Yellow),
-            StepStatus::Failed => ("FAILED", Colour::Red),
-            StepStatus::Skipped => ("skipped", Colour::Dim),
-        };
-        let time = match step.status {
-            StepStatus::Ran | StepStatus::Failed => {
-                format!("{:.2}s", step.duration_ms as f64 / 1000.0)
-            }
-            _ => "-".to_string(),
-        };
-        let mut status = paint(status, hue, colour);
-        for finding in finding_verdicts(step) {
-            status.push(' ');
-            status.push_str(&paint(finding, Colour::Red, colour));
-        }
-        table.row(vec![
-            step.name.clone(),
-            status,
-            time,
-            step.input_hash.map_or("-".into(), |h| h.short()),
-            step.content_hash.map_or("-".into(), |h| h.short()),
-        ]);
-    }
-    table.render()
-}
-
-/// The verdicts of docs/design.md section 6 that a build's findings give a step (`network`,
-/// `undeclared`), shown beside its status: a step that tried the network and still
-/// succeeded is the most dangerous kind, so it never reads as plain `ran`.
-fn finding_verdicts(step: &StepRecord) -> Vec<&'static str> {
-    let mut verdicts = Vec::new();
-    if !step.findings.network.is_empty() {
-        verdicts.push("network");
-    }
-    if !step.findings.undeclared.is_empty() {
-        verdicts.push("undeclared");
-    }
-    verdicts
-}
-
-fn summary(manifest: &Manifest, path: &std::path::Path) -> String {
-    let count = |status| manifest.steps.iter().filter(|s| s.status == status).count();
-    let (ran, cached, failed, skipped) = (
-        count(StepStatus::Ran),
-        count(StepStatus::Cached),
-        count(StepStatus::Failed),
-        count(StepStatus::Skipped),
-    );
-    let mut text = format!("{} steps: {ran} ran, {cached} cached", manifest.steps.len());
-    if failed + skipped > 0 {
-        text.push_str(&format!(", {failed} failed, {skipped} skipped"));
-    }
-    let network = manifest
-        .steps
-        .iter()
-        .filter(|s| !s.findings.network.is_empty())
-        .count();
-    if network > 0 {
-        text.push_str(&format!(", {network} tried the network"));
-    }
-    if ran == 0 && failed == 0 && skipped == 0 {
-        text.push_str(" (nothing to do: every step was a cache hit)");
-    }
-    format!("{text}\nmanifest: {}", path.display())
-}
-
-fn report_failures(manifest: &Manifest) {
-    for step in manifest
-        .steps
-        .iter()
-        .filter(|s| s.status == StepStatus::Failed)
-    {
-        eprintln!(
-            "reprobe: step `{}` failed: {}",
-            step.name,
-            step.error.as_deref().unwrap_or("unknown error")
-        );
-        if let Some(tail) = &step.stderr_tail {
-            eprintln!("--- last lines of its stderr ---");
-            for line in tail.lines() {
-                eprintln!("  {line}");
-            }
-        }
-    }
-}
-
-/// Progress on stderr: a status line on a terminal ("[3/40] running: a, b"), updated when
-/// a step starts and when one ends.
-struct Progress {
-    line: super::progress::StatusLine,
-    running: Vec<String>,
-    done: usize,
-    total: usize,
-}
-
-impl Progress {
-    fn new(quiet: bool, total: usize) -> Progress {
-        Progress {
-            line: super::progress::StatusLine::new(quiet),
-            running: Vec::new(),
-            done: 0,
-            total,
-        }
-    }
-
-    fn event(&mut self, event: BuildEvent) {
-        if !self.line.enabled() {
-            return;
-        }
-        match event {
-            BuildEvent::Started { step } => self.running.push(step),
-            BuildEvent::Finished {
-                record,
-                done,
-                total,
-            } => {
-                self.running.retain(|s| *s != record.name);
-                (self.done, self.total) = (done, total);
-            }
-        }
-        let mut text = format!("[{}/{}]", self.done, self.total);
-        if !self.running.is_empty() {
-            text.push_str(&format!(
-                " running: {}",
-                super::progress::running_list(&self.running)
-            ));
-        }
-        self.line.show(&text);
-    }
-
-    fn clear(&mut self) {
-        self.line.clear();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_argv_is_printed_on_one_line() {
-        let argv = vec![
-            "python3".to_string(),
-            "-c".into(),
-            "import os\nprint(1)\t".into(),
-        ];
-        assert_eq!(printable_argv(&argv), "python3 -c import os\\nprint(1)\\t");
     }
 }

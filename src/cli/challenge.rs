@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use rayon::prelude::*;
 
-use super::table::{colour_enabled, paint, Colour, Table};
-use super::CommonArgs;
-use crate::engine::challenge::{self, ChallengeReport, Disagreement, Labelled};
+use super::{colour_enabled, CommonArgs};
+use crate::engine::challenge::{self, ChallengeReport, Labelled};
 use crate::engine::explain::content::BlobSource;
 use crate::engine::explain::history;
 use crate::model::error::Exit;
 use crate::model::graph;
+use crate::report::challenge::{markdown, terminal};
+use crate::report::json;
 use crate::store::Store;
 
 /// Flags of `reprobe challenge`.
@@ -58,7 +59,7 @@ pub fn run(args: ChallengeArgs) -> anyhow::Result<Exit> {
     let blobs = BlobSource::new(stores(store, &args.blobs)?);
     let report = challenge::challenge(&manifests, &blobs);
     if let Some(path) = &args.markdown {
-        std::fs::write(path, markdown(&report))
+        std::fs::write(path, markdown::render(&report))
             .with_context(|| format!("{}: cannot write report", path.display()))?;
     }
     print(&args, &report)?;
@@ -81,121 +82,15 @@ fn stores(local: Option<Store>, extra: &[PathBuf]) -> anyhow::Result<Vec<Store>>
 
 fn print(args: &ChallengeArgs, report: &ChallengeReport) -> anyhow::Result<()> {
     let text = if args.common.json {
-        report.to_json()
+        json::sorted(report)
     } else if args.common.quiet {
         report.summary.iter().map(|l| format!("{l}\n")).collect()
     } else {
-        render(report, colour_enabled(), args.common.verbose)
+        terminal::render(report, colour_enabled(), args.common.verbose)
     };
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
         _ => Ok(()),
     }
-}
-
-/// The terminal view: one row per compared step, then each disagreement's files.
-pub fn render(report: &ChallengeReport, colour: bool, verbose: bool) -> String {
-    let mut out = String::new();
-    for (i, line) in report.summary.iter().enumerate() {
-        let hue = match i {
-            0 => Colour::Bold,
-            _ if line.contains("DISAGREE") => Colour::Red,
-            _ => Colour::Yellow,
-        };
-        out.push_str(&paint(line, hue, colour));
-        out.push('\n');
-    }
-    out.push('\n');
-    out.push_str(&steps_table(report, colour, verbose));
-    for d in &report.disagree {
-        render_disagreement(d, colour, &mut out);
-    }
-    out
-}
-
-fn steps_table(report: &ChallengeReport, colour: bool, verbose: bool) -> String {
-    let mut table = Table::new(&["STEP", "VERDICT", "INPUT HASH", "MANIFESTS"]);
-    for d in &report.disagree {
-        let who: Vec<String> = d
-            .outputs
-            .iter()
-            .map(|o| format!("{}: {}", o.content_hash.short(), o.manifests.join(" ")))
-            .collect();
-        table.row(vec![
-            d.step.clone(),
-            paint("DISAGREE", Colour::Red, colour),
-            d.input_hash.short(),
-            who.join(" | "),
-        ]);
-    }
-    for a in &report.agree {
-        table.row(vec![
-            a.step.clone(),
-            paint("agree", Colour::Green, colour),
-            a.input_hash.short(),
-            a.manifests.join(" "),
-        ]);
-    }
-    if verbose {
-        for o in &report.only_in {
-            table.row(vec![
-                o.step.clone(),
-                paint("only in one", Colour::Dim, colour),
-                o.input_hash.short(),
-                o.manifest.clone(),
-            ]);
-        }
-    }
-    table.render()
-}
-
-fn render_disagreement(d: &Disagreement, colour: bool, out: &mut String) {
-    out.push_str(&format!(
-        "\n{}: same inputs, different outputs\n",
-        paint(&d.step, Colour::Bold, colour)
-    ));
-    for c in &d.comparisons {
-        out.push_str(&format!("  {} vs {}\n", c.a.short(), c.b.short()));
-        for f in &c.files {
-            let reasons = if f.reasons.is_empty() {
-                String::new()
-            } else {
-                format!("  reasons: {}", f.reasons.join(", "))
-            };
-            out.push_str(&format!(
-                "    {} ({}){reasons}\n",
-                f.path,
-                f.change.as_str()
-            ));
-        }
-        if let Some(note) = &c.note {
-            out.push_str(&format!("    note: {note}\n"));
-        }
-    }
-}
-
-/// A Markdown summary, fit for a pull-request comment.
-pub fn markdown(report: &ChallengeReport) -> String {
-    let mut out = String::from("### reprobe challenge\n\n");
-    for line in &report.summary {
-        out.push_str(&format!("- {line}\n"));
-    }
-    if !report.disagree.is_empty() {
-        out.push_str("\n| step | file | change | reasons |\n|---|---|---|---|\n");
-        for d in &report.disagree {
-            for c in &d.comparisons {
-                for f in &c.files {
-                    out.push_str(&format!(
-                        "| `{}` | `{}` | {} | {} |\n",
-                        d.step,
-                        f.path.replace('|', "\\|"),
-                        f.change.as_str(),
-                        f.reasons.join(", ")
-                    ));
-                }
-            }
-        }
-    }
-    out
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 
 use crate::diff::{diff_paths, DiffError, DiffOptions, KnownValues, TimeWindow};
 use crate::model::error::Exit;
-use crate::report::{html, markdown, terminal, Report};
+use crate::report::diff::{html, markdown, terminal, Report};
 
 /// Flags of `reprobe diff`.
 #[derive(Debug, clap::Args)]
@@ -102,7 +102,7 @@ fn print(report: &Report, json: bool, verbose: bool) -> std::io::Result<()> {
     if json {
         out.write_all(report.to_json().as_bytes())?;
     } else {
-        terminal::render(report, &mut out, super::table::colour_enabled(), verbose)?;
+        terminal::render(report, &mut out, super::colour_enabled(), verbose)?;
     }
     out.flush()
 }

@@ -8,6 +8,7 @@ use anyhow::Context;
 use super::CommonArgs;
 use crate::model::error::Exit;
 use crate::model::graph::{Graph, DEFAULT_GRAPH_FILE};
+use crate::report::import::{import_json, import_text};
 use crate::sources::ninja::{self, ImportOptions, GENERATED_MARK};
 use crate::sources::wholecmd::WholeCommand;
 
@@ -143,34 +144,9 @@ fn written_by_import(output: &Path) -> std::io::Result<bool> {
 
 fn report(args: &NinjaArgs, imported: &ninja::Import, steps: usize, output: &Path) {
     if args.common.json {
-        let value = serde_json::json!({
-            "schema": "reprobe/import/1",
-            "graph": output,
-            "root": imported.root,
-            "build_dir": imported.build_dir,
-            "steps": steps,
-            "undiscovered": imported.undiscovered,
-            "notes": imported.notes,
-        });
-        println!("{value:#}");
-        return;
-    }
-    if args.common.quiet {
-        return;
-    }
-    println!(
-        "wrote {}: {} steps from {} (build directory: {})",
-        output.display(),
-        steps,
-        args.file.display(),
-        if imported.build_dir.is_empty() {
-            "."
-        } else {
-            &imported.build_dir
-        }
-    );
-    for note in &imported.notes {
-        println!("note: {note}");
+        print!("{}", import_json(imported, steps, output));
+    } else if !args.common.quiet {
+        print!("{}", import_text(imported, steps, output, &args.file));
     }
 }
 

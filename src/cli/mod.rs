@@ -1,5 +1,8 @@
 //! Command-line parsing: turns flags into plain structs and dispatches to library code.
+//! Each command's module holds its flags and its `run()`: parse, call the engine, pick a
+//! view from [`crate::report`], map the outcome to an exit code.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use std::path::{Path, PathBuf};
@@ -22,7 +25,6 @@ pub mod explain;
 pub mod import;
 pub mod progress;
 pub mod store;
-pub mod table;
 
 /// reprobe: are your builds reproducible, and why do your caches miss?
 #[derive(Debug, Parser)]
@@ -98,6 +100,12 @@ pub fn main() -> ExitCode {
             Exit::BadInput.into()
         }
     }
+}
+
+/// Whether to colour output written to stdout: on a terminal, unless `NO_COLOR` is set
+/// to a non-empty value (no-color.org).
+pub fn colour_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
 /// Prints an error with its causes on stderr, as `reprobe: error: ...`.

@@ -4,17 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use serde::Serialize;
 
 use super::CommonArgs;
 use crate::model::error::Exit;
 use crate::model::graph;
-use crate::store::{GcOptions, GcReport, OpenOptions, Store, StoreError, VerifyReport};
-
-/// The schema of `store verify --json`.
-pub const VERIFY_SCHEMA: &str = "reprobe/store-verify/1";
-/// The schema of `store gc --json`.
-pub const GC_SCHEMA: &str = "reprobe/store-gc/1";
+use crate::report::store::{gc_json, gc_text, verify_json, verify_text};
+use crate::store::{GcOptions, OpenOptions, Store, StoreError};
 
 /// Flags of `reprobe store`.
 #[derive(Debug, clap::Args)]
@@ -96,15 +91,6 @@ fn open(common: &CommonArgs, graph_arg: Option<&Path>, clean: bool) -> Result<St
     })
 }
 
-#[derive(Serialize)]
-struct VerifyJson<'a> {
-    schema: &'static str,
-    store: String,
-    ok: bool,
-    #[serde(flatten)]
-    report: &'a VerifyReport,
-}
-
 fn verify(args: VerifyArgs) -> anyhow::Result<Exit> {
     let store = match open(&args.common, args.graph.as_deref(), true) {
         Ok(store) => store,
@@ -112,66 +98,15 @@ fn verify(args: VerifyArgs) -> anyhow::Result<Exit> {
     };
     let report = store.verify();
     if args.common.json {
-        let json = VerifyJson {
-            schema: VERIFY_SCHEMA,
-            store: store.root().display().to_string(),
-            ok: report.is_ok(),
-            report: &report,
-        };
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        print!("{}", verify_json(&store, &report));
     } else {
-        print!("{}", render_verify(&store, &report, args.common.quiet));
+        print!("{}", verify_text(&store, &report, args.common.quiet));
     }
     Ok(if report.is_ok() {
         Exit::Ok
     } else {
         Exit::Findings
     })
-}
-
-/// The text of `store verify`: one line per problem, then a summary.
-fn render_verify(store: &Store, report: &VerifyReport, quiet: bool) -> String {
-    let mut text = String::new();
-    for problem in &report.problems {
-        text.push_str(&format!(
-            "{}: {}: {}\n",
-            problem.path,
-            problem.kind.as_str(),
-            problem.message
-        ));
-    }
-    if quiet && report.is_ok() {
-        return text;
-    }
-    text.push_str(&format!(
-        "store {}: {} blobs ({} bytes), {} action entries, {} manifests checked: ",
-        store.root().display(),
-        report.blobs,
-        report.blob_bytes,
-        report.actions,
-        report.manifests
-    ));
-    match report.problems.len() {
-        0 => text.push_str("ok\n"),
-        n => text.push_str(&format!("{n} problem(s)\n")),
-    }
-    if report.removed_outputs > 0 {
-        text.push_str(&format!(
-            "{} output(s) of past builds name blobs removed earlier as corrupt (noted in removed/): history that cannot be restored, nothing to do\n",
-            report.removed_outputs
-        ));
-    }
-    text
-}
-
-#[derive(Serialize)]
-struct GcJson<'a> {
-    schema: &'static str,
-    store: String,
-    dry_run: bool,
-    grace_secs: u64,
-    #[serde(flatten)]
-    report: &'a GcReport,
 }
 
 fn gc(args: GcArgs) -> anyhow::Result<Exit> {
@@ -199,16 +134,9 @@ fn gc(args: GcArgs) -> anyhow::Result<Exit> {
         }
     };
     if args.common.json {
-        let json = GcJson {
-            schema: GC_SCHEMA,
-            store: store.root().display().to_string(),
-            dry_run: args.dry_run,
-            grace_secs: grace.as_secs(),
-            report: &report,
-        };
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        print!("{}", gc_json(&store, &report, args.dry_run, grace));
     } else if !args.common.quiet {
-        print!("{}", render_gc(&store, &report, args.dry_run));
+        print!("{}", gc_text(&store, &report, args.dry_run));
     }
     for err in &report.errors {
         eprintln!("reprobe: cannot remove {err}");
@@ -227,22 +155,4 @@ fn parse_grace(text: &str) -> Option<std::time::Duration> {
         return Some(std::time::Duration::ZERO);
     }
     graph::parse_duration(text)
-}
-
-fn render_gc(store: &Store, r: &GcReport, dry_run: bool) -> String {
-    let verb = if dry_run { "would remove" } else { "removed" };
-    format!(
-        "store {}: {verb} {} blobs ({} bytes), {} action entries, {} manifests, {} stale temporaries\n\
-         kept {} blobs, {} action entries, {} manifests; {} unreferenced but younger than the grace period\n",
-        store.root().display(),
-        r.removed_blobs,
-        r.removed_bytes,
-        r.removed_actions,
-        r.removed_manifests,
-        r.removed_temporaries,
-        r.kept_blobs,
-        r.kept_actions,
-        r.kept_manifests,
-        r.spared_young
-    )
 }

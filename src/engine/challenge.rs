@@ -18,8 +18,7 @@ use crate::model::hash::{ContentHash, FileHash, InputHash};
 use crate::model::manifest::{Host, Manifest, StepRecord};
 use crate::model::tree::{EntryType, TreeEntry};
 
-/// The schema of the report.
-pub const REPORT_SCHEMA: &str = "reprobe/report/1";
+use crate::engine::REPORT_SCHEMA;
 
 /// A manifest and the name the user gave it (a path or a build id).
 #[derive(Debug, Clone)]
@@ -170,14 +169,6 @@ pub struct ChallengeReport {
 }
 
 impl ChallengeReport {
-    /// Renders with keys sorted.
-    pub fn to_json(&self) -> String {
-        let value = serde_json::to_value(self).unwrap_or_default();
-        let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        text.push('\n');
-        text
-    }
-
     /// 1 on any disagreement, else 0.
     pub fn exit(&self) -> crate::model::error::Exit {
         if self.disagree.is_empty() {

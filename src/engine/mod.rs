@@ -3,6 +3,10 @@
 //! compare a build with another's ([`challenge`]). Built on the model, the sandbox, the
 //! store and the diff engine; rendered by [`crate::report`] and [`crate::cli`].
 
+/// The schema of every report: `check`, `explain`, `challenge` and `diff` print this
+/// envelope (docs/design.md section 7a).
+pub const REPORT_SCHEMA: &str = "reprobe/report/1";
+
 pub mod challenge;
 pub mod check;
 pub mod exec;

@@ -171,17 +171,20 @@ impl InputVisitor for CanonicalHasher {
     }
 }
 
+/// The domain of both keys of a step's inputs (the input hash and the derivation hash).
+const INPUT_DOMAIN: &str = "reprobe/input/1";
+
 impl StepInputs {
     /// The cache key: inputs with each dep's content hash.
     pub fn input_hash(&self) -> InputHash {
-        let mut hasher = CanonicalHasher::new("reprobe/input/1");
+        let mut hasher = CanonicalHasher::new(INPUT_DOMAIN);
         walk(self, DepKey::Content, &mut hasher);
         InputHash(hasher.finish())
     }
 
     /// The input-addressed key: inputs with each dep's derivation hash.
     pub fn derivation_hash(&self) -> DerivationHash {
-        let mut hasher = CanonicalHasher::new("reprobe/input/1");
+        let mut hasher = CanonicalHasher::new(INPUT_DOMAIN);
         walk(self, DepKey::Derivation, &mut hasher);
         DerivationHash(hasher.finish())
     }

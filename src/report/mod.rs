@@ -1,112 +1,22 @@
-//! The `reprobe/report/1` envelope (docs/design.md section 7a) and its renderers.
+//! The views of every command's result: the terminal, Markdown, HTML, JUnit XML and JSON
+//! forms of what the engine and the diff engine found. No view computes a verdict: each
+//! only shows what its report holds.
 //!
-//! One data model, several views: JSON (serde), a terminal table ([`terminal`]), a
-//! self-contained HTML page ([`html`]) and a Markdown summary ([`markdown`]). No renderer
-//! computes a verdict: they only show what the report holds.
+//! One folder or file per command ([`check`], [`explain`], [`diff`], [`challenge`],
+//! [`build`], [`store`], [`import`]), one file per format within it; shared by all:
+//! [`table`] (terminal tables and colour), [`escape`] (the one HTML and the one Markdown
+//! escaper), [`text`] (values cut, durations, argv) and [`json`] (how JSON is printed).
+//! This layer sits above the engine and below the command line, which picks a view and
+//! decides whether to colour.
 
-use serde::Serialize;
-
-use crate::diff::{DiffItem, DiffReport, ReasonKind};
-
-pub mod html;
-pub mod markdown;
-pub mod terminal;
-
-/// The schema name written into every report.
-pub const SCHEMA: &str = "reprobe/report/1";
-
-/// The envelope shared by `check`, `diff`, `explain` and `challenge`; each command fills
-/// the fields of its own items and leaves the others out.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// Always [`SCHEMA`].
-    pub schema: &'static str,
-    /// The command that produced it: `check`, `diff`, `explain`, `challenge`.
-    pub command: String,
-    /// The overall verdict, in docs/design.md section 6 words. For `diff`: `reproducible`
-    /// when the two sides are identical, `nondeterministic` when they differ.
-    pub verdict: String,
-    /// The first input (for `diff`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub a: Option<String>,
-    /// The second input (for `diff`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub b: Option<String>,
-    /// The differing items (for `diff`), sorted by path.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub items: Option<Vec<DiffItem>>,
-}
-
-impl Report {
-    /// The report of `reprobe diff A B`.
-    pub fn for_diff(a: &str, b: &str, diff: &DiffReport) -> Report {
-        let verdict = if diff.is_identical() {
-            "reproducible"
-        } else {
-            "nondeterministic"
-        };
-        Report {
-            schema: SCHEMA,
-            command: "diff".into(),
-            verdict: verdict.into(),
-            a: Some(a.into()),
-            b: Some(b.into()),
-            items: Some(diff.items.clone()),
-        }
-    }
-
-    /// The items, or none.
-    pub fn diff_items(&self) -> &[DiffItem] {
-        self.items.as_deref().unwrap_or_default()
-    }
-
-    /// Pretty JSON with a trailing newline. Key order is the struct order, so the output
-    /// is stable across runs.
-    pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self)
-            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-        s.push('\n');
-        s
-    }
-}
-
-/// The distinct reason kinds of an item, in first-seen order.
-pub fn reason_kinds(item: &DiffItem) -> Vec<ReasonKind> {
-    let mut kinds: Vec<ReasonKind> = Vec::new();
-    for r in &item.reasons {
-        if !kinds.contains(&r.kind) {
-            kinds.push(r.kind);
-        }
-    }
-    kinds
-}
-
-/// The reason kinds of an item as one comma-separated word list (`-` when none).
-pub fn reason_words(item: &DiffItem) -> String {
-    let words: Vec<&str> = reason_kinds(item).iter().map(|k| k.as_str()).collect();
-    if words.is_empty() {
-        "-".into()
-    } else {
-        words.join(", ")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::diff::{Change, ItemKind};
-
-    #[test]
-    fn diff_report_envelope_has_schema_and_verdict() {
-        let mut diff = DiffReport::default();
-        let r = Report::for_diff("a", "b", &diff);
-        assert!(r.to_json().contains("\"schema\": \"reprobe/report/1\""));
-        assert_eq!(r.verdict, "reproducible");
-        diff.items
-            .push(DiffItem::new("x".into(), ItemKind::Text, Change::Modified));
-        assert_eq!(
-            Report::for_diff("a", "b", &diff).verdict,
-            "nondeterministic"
-        );
-    }
-}
+pub mod build;
+pub mod challenge;
+pub mod check;
+pub mod diff;
+pub mod escape;
+pub mod explain;
+pub mod import;
+pub mod json;
+pub mod store;
+pub mod table;
+pub mod text;

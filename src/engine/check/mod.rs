@@ -29,8 +29,7 @@ pub mod groups;
 pub mod remedy;
 pub mod tryfix;
 
-/// The schema of every report (docs/design.md section 7a).
-pub const REPORT_SCHEMA: &str = "reprobe/report/1";
+use crate::engine::REPORT_SCHEMA;
 
 /// The verdict of one step (docs/design.md section 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -222,12 +221,6 @@ impl CheckReport {
             .filter(|s| s.verdict == Verdict::Nondeterministic)
             .map(|s| s.name.as_str())
             .collect()
-    }
-
-    /// Renders with keys sorted.
-    pub fn to_json(&self) -> String {
-        let value = serde_json::to_value(self).expect("a report is plain data");
-        serde_json::to_string_pretty(&value).expect("a JSON value always prints")
     }
 }
 

@@ -29,8 +29,7 @@ use models::{model_rows, saved_by_cutoff, DepGraph, ModelRow, ModelStep};
 use step_tree::{step_tree, StepTree};
 use walk::WalkRecord;
 
-/// The schema of the report.
-pub const REPORT_SCHEMA: &str = "reprobe/report/1";
+use crate::engine::REPORT_SCHEMA;
 
 /// Options of one explanation.
 #[derive(Debug, Clone)]
@@ -205,14 +204,6 @@ pub struct ExplainReport {
 }
 
 impl ExplainReport {
-    /// Renders with keys sorted.
-    pub fn to_json(&self) -> String {
-        let value = serde_json::to_value(self).unwrap_or_default();
-        let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        text.push('\n');
-        text
-    }
-
     /// Whether nothing changed between the builds.
     pub fn is_empty(&self) -> bool {
         self.root_causes.is_empty()

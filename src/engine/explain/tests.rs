@@ -395,19 +395,6 @@ fn builds_are_matched_to_their_graph_by_id_and_older_manifests_by_file_name() {
     }));
 }
 
-#[test]
-fn json_has_the_envelope_and_the_items() {
-    let old = simulate(&graph(), "1");
-    let mut g = graph();
-    g[4].command = "make e -j2".into();
-    let r = run(&old, &simulate(&g, "2"));
-    let v: serde_json::Value = serde_json::from_str(&r.to_json()).expect("json");
-    assert_eq!(v["schema"], "reprobe/report/1");
-    assert_eq!(v["command"], "explain");
-    assert_eq!(v["root_causes"][0]["changes"][0]["kind"], "command");
-    assert!(v["cascades"].is_array() && v["models"].is_array());
-}
-
 /// A random graph of up to 12 steps (each step's deps are earlier steps) and a random
 /// set of edits.
 fn arb_graph() -> impl Strategy<Value = Vec<Sim>> {

@@ -3,6 +3,7 @@
 
 use super::{reason_words, Report};
 use crate::diff::DiffItem;
+use crate::report::escape;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;vertical-align:top;text-align:left}\
@@ -22,8 +23,8 @@ pub fn render(report: &Report) -> String {
     if let (Some(a), Some(b)) = (&report.a, &report.b) {
         out.push_str(&format!(
             "<p><code>{}</code> vs <code>{}</code>: ",
-            esc(a),
-            esc(b)
+            escape::html(a),
+            escape::html(b)
         ));
     }
     if items.is_empty() {
@@ -44,10 +45,10 @@ fn summary(items: &[DiffItem], out: &mut String) {
     for (i, item) in items.iter().enumerate() {
         out.push_str(&format!(
             "<tr><td><a href=\"#i{i}\"><code>{}</code></a></td><td>{}</td><td>{}</td><td class=\"kind\">{}</td></tr>\n",
-            esc(&item.path),
+            escape::html(&item.path),
             item.kind.as_str(),
             item.change.as_str(),
-            esc(&reason_words(item))
+            escape::html(&reason_words(item))
         ));
     }
     out.push_str("</table>\n");
@@ -56,7 +57,7 @@ fn summary(items: &[DiffItem], out: &mut String) {
 fn details(i: usize, item: &DiffItem, out: &mut String) {
     out.push_str(&format!(
         "<h2 id=\"i{i}\"><code>{}</code> ({}, {})</h2>\n",
-        esc(&item.path),
+        escape::html(&item.path),
         item.kind.as_str(),
         item.change.as_str()
     ));
@@ -79,11 +80,11 @@ fn details(i: usize, item: &DiffItem, out: &mut String) {
             out.push_str(&format!(
                 "<tr><td class=\"kind\">{}</td><td>{}</td><td class=\"del\"><code>{}</code></td><td class=\"add\"><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
                 r.kind.as_str(),
-                esc(&place.join(", ")),
-                esc(&r.a),
-                esc(&r.b),
-                esc(r.variation.as_deref().unwrap_or("")),
-                esc(r.remedy.as_deref().unwrap_or(""))
+                escape::html(&place.join(", ")),
+                escape::html(&r.a),
+                escape::html(&r.b),
+                escape::html(r.variation.as_deref().unwrap_or("")),
+                escape::html(r.remedy.as_deref().unwrap_or(""))
             ));
         }
         out.push_str("</table>\n");
@@ -94,10 +95,10 @@ fn details(i: usize, item: &DiffItem, out: &mut String) {
         for f in &ev.metadata {
             out.push_str(&format!(
                 "<tr><td><code>{}</code></td><td>{}</td><td class=\"del\"><code>{}</code></td><td class=\"add\"><code>{}</code></td></tr>\n",
-                esc(f.member.as_deref().unwrap_or("")),
-                esc(&f.field),
-                esc(&f.a),
-                esc(&f.b)
+                escape::html(f.member.as_deref().unwrap_or("")),
+                escape::html(&f.field),
+                escape::html(&f.a),
+                escape::html(&f.b)
             ));
         }
         out.push_str("</table>\n");
@@ -108,11 +109,14 @@ fn details(i: usize, item: &DiffItem, out: &mut String) {
     for r in &ev.byte_ranges {
         out.push_str(&format!(
             "<table class=\"sbs\"><tr><th>a @0x{:x} (+{})</th><th>b @0x{:x} (+{})</th></tr><tr><td class=\"del\">{}</td><td class=\"add\">{}</td></tr></table>\n",
-            r.offset_a, r.len_a, r.offset_b, r.len_b, esc(&r.hex_a), esc(&r.hex_b)
+            r.offset_a, r.len_a, r.offset_b, r.len_b, escape::html(&r.hex_a), escape::html(&r.hex_b)
         ));
     }
     for note in &ev.notes {
-        out.push_str(&format!("<p class=\"note\">note: {}</p>\n", esc(note)));
+        out.push_str(&format!(
+            "<p class=\"note\">note: {}</p>\n",
+            escape::html(note)
+        ));
     }
 }
 
@@ -136,7 +140,7 @@ fn side_by_side(diff: &str, out: &mut String) {
                 (la, lb) = hunk_starts(line);
                 out.push_str(&format!(
                     "<tr class=\"hunk\"><td></td><td colspan=\"3\">{}</td></tr>\n",
-                    esc(line)
+                    escape::html(line)
                 ));
             }
             _ => {
@@ -185,7 +189,7 @@ fn flush(
 fn row(r: &Row, ca: &str, cb: &str, out: &mut String) {
     let num = |n: Option<usize>| n.map(|n| n.to_string()).unwrap_or_default();
     let cell = |t: &Option<String>, c: &str| match t {
-        Some(t) => format!("<td class=\"{c}\">{}</td>", esc(t)),
+        Some(t) => format!("<td class=\"{c}\">{}</td>", escape::html(t)),
         None => "<td></td>".into(),
     };
     out.push_str(&format!(
@@ -212,21 +216,6 @@ fn hunk_starts(line: &str) -> (usize, usize) {
             .unwrap_or(1)
     };
     (start('-'), start('+'))
-}
-
-/// Escapes text for HTML.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

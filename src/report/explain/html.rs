@@ -1,10 +1,12 @@
-//! The HTML page and the Markdown summary of an explanation. They show what the report
-//! holds and compute nothing.
+//! The HTML page of an explanation: self-contained, it shows what the report holds and
+//! computes nothing.
 
-use super::{change_lines, seconds};
+use super::change::change_lines;
 use crate::engine::explain::changes::InputChange;
 use crate::engine::explain::content::{plural, ContentDiff};
 use crate::engine::explain::ExplainReport;
+use crate::report::escape;
+use crate::report::text::seconds;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}\
@@ -13,14 +15,14 @@ code,pre{font-family:ui-monospace,monospace;font-size:12px}pre{margin:.2em 0 .6e
 h2{font-size:1.1em;border-top:1px solid #ccc;padding-top:.6em}.dim{color:#777}";
 
 /// A self-contained HTML page (no external assets).
-pub fn html(report: &ExplainReport) -> String {
+pub fn render(report: &ExplainReport) -> String {
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>reprobe explain</title><style>{STYLE}</style></head><body>\n<h1>reprobe explain</h1>\n<p class=\"dim\">OLD <code>{}</code> &rarr; NEW <code>{}</code></p>\n<ul class=\"summary\">\n",
-        esc(&report.old.id),
-        esc(&report.new.id)
+        escape::html(&report.old.id),
+        escape::html(&report.new.id)
     );
     for line in &report.summary {
-        out.push_str(&format!("<li>{}</li>\n", esc(line)));
+        out.push_str(&format!("<li>{}</li>\n", escape::html(line)));
     }
     out.push_str("</ul>\n");
     html_roots(report, &mut out);
@@ -40,7 +42,7 @@ fn html_roots(report: &ExplainReport, out: &mut String) {
     for root in &report.root_causes {
         out.push_str(&format!(
             "<h2>{} <span class=\"dim\">(root cause)</span></h2>\n<ul>\n",
-            esc(&root.step)
+            escape::html(&root.step)
         ));
         for change in &root.changes {
             html_change(change, out);
@@ -55,7 +57,7 @@ fn html_roots(report: &ExplainReport, out: &mut String) {
             out.push_str(&format!(
                 "<details><summary>followed by {}</summary><p>{}</p></details>\n",
                 plural(followers.len(), "cascade"),
-                esc(&followers.join(", "))
+                escape::html(&followers.join(", "))
             ));
         }
     }
@@ -65,7 +67,7 @@ fn html_change(change: &InputChange, out: &mut String) {
     let lines = change_lines(change, false);
     out.push_str(&format!(
         "<li><code>{}</code>",
-        esc(lines.first().map_or("", String::as_str))
+        escape::html(lines.first().map_or("", String::as_str))
     ));
     if let InputChange::FileModified {
         content: ContentDiff::Text { unified, .. },
@@ -80,7 +82,10 @@ fn html_change(change: &InputChange, out: &mut String) {
                 Some(b'@') => "hunk",
                 _ => "",
             };
-            out.push_str(&format!("<span class=\"{class}\">{}</span>\n", esc(line)));
+            out.push_str(&format!(
+                "<span class=\"{class}\">{}</span>\n",
+                escape::html(line)
+            ));
         }
         out.push_str("</pre>");
     }
@@ -91,7 +96,7 @@ fn html_nondeterministic(report: &ExplainReport, out: &mut String) {
     for n in &report.nondeterministic {
         out.push_str(&format!(
             "<h2>{} <span class=\"dim\">(nondeterministic)</span></h2>\n<p>same input hash, output <code>{}</code> &rarr; <code>{}</code>; followed by {}</p>\n",
-            esc(&n.step),
+            escape::html(&n.step),
             n.old_content_hash.short(),
             n.new_content_hash.short(),
             plural(n.cascade_count, "cascade")
@@ -109,7 +114,7 @@ fn html_models(report: &ExplainReport, out: &mut String) {
         };
         out.push_str(&format!(
             "<tr><td>{title}</td><td>{}</td><td>{}/{}</td><td>{}</td></tr>\n",
-            esc(row.used_by),
+            escape::html(row.used_by),
             row.steps,
             row.total_steps,
             seconds(row.time_ms)
@@ -117,103 +122,28 @@ fn html_models(report: &ExplainReport, out: &mut String) {
     }
     out.push_str(&format!(
         "</table>\n<p class=\"dim\">{}</p>\n",
-        esc(&report.reprobe_model)
+        escape::html(&report.reprobe_model)
     ));
 }
 
 fn html_tree(tree: &crate::engine::explain::step_tree::StepTree, out: &mut String) {
     out.push_str(&format!(
         "<h2>Input tree of {}</h2>\n<table><tr><th></th><th>section</th><th>name</th><th>OLD</th><th>NEW</th></tr>\n",
-        esc(&tree.step)
+        escape::html(&tree.step)
     ));
     for line in &tree.lines {
         let mark = if line.same { "=" } else { "~" };
         out.push_str(&format!(
             "<tr><td>{mark}</td><td>{:?}</td><td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code></td></tr>\n",
             line.section,
-            esc(&line.key),
-            esc(line.old.as_deref().unwrap_or("-")),
-            esc(line.new.as_deref().unwrap_or("-"))
+            escape::html(&line.key),
+            escape::html(line.old.as_deref().unwrap_or("-")),
+            escape::html(line.new.as_deref().unwrap_or("-"))
         ));
     }
     out.push_str("</table>\n<p>Not covered by the key:</p><ul>\n");
     for item in &tree.not_covered {
-        out.push_str(&format!("<li>{}</li>\n", esc(item)));
+        out.push_str(&format!("<li>{}</li>\n", escape::html(item)));
     }
     out.push_str("</ul>\n");
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// A Markdown summary, fit for a pull-request comment.
-pub fn markdown(report: &ExplainReport) -> String {
-    let mut out = format!(
-        "### reprobe explain\n\n`{}` → `{}`\n\n",
-        md(&report.old.id),
-        md(&report.new.id)
-    );
-    for line in &report.summary {
-        out.push_str(&format!("- {}\n", md(line)));
-    }
-    for root in &report.root_causes {
-        out.push_str(&format!("\n#### `{}`\n\n", md(&root.step)));
-        for change in &root.changes {
-            md_change(change, &mut out);
-        }
-        if root.cascade_count > 0 {
-            out.push_str(&format!(
-                "\nfollowed by {}\n",
-                plural(root.cascade_count, "cascade")
-            ));
-        }
-    }
-    if !report.is_empty() {
-        md_models(report, &mut out);
-    }
-    out
-}
-
-fn md_change(change: &InputChange, out: &mut String) {
-    let lines = change_lines(change, false);
-    out.push_str(&format!(
-        "- `{}`\n",
-        md(lines.first().map_or("", String::as_str))
-    ));
-    if let InputChange::FileModified {
-        content: ContentDiff::Text { unified, .. },
-        ..
-    } = change
-    {
-        out.push_str(&format!(
-            "\n```diff\n{}```\n\n",
-            unified.replace("```", "'''")
-        ));
-    }
-}
-
-fn md_models(report: &ExplainReport, out: &mut String) {
-    out.push_str("\n| caching model | used by | rebuilds | time |\n|---|---|---|---|\n");
-    for row in &report.models {
-        let title = if row.reprobe {
-            format!("**{}** (reprobe)", row.title)
-        } else {
-            row.title.to_string()
-        };
-        out.push_str(&format!(
-            "| {title} | {} | {}/{} | {} |\n",
-            row.used_by,
-            row.steps,
-            row.total_steps,
-            seconds(row.time_ms)
-        ));
-    }
-}
-
-fn md(s: &str) -> String {
-    s.replace('|', "\\|").replace('`', "'").replace('\n', " ")
 }

@@ -1,12 +1,5 @@
-//! Plain-text tables and colour for people: colour only on a terminal, never with NO_COLOR.
-
-use std::io::IsTerminal;
-
-/// Whether to colour output written to stdout: on a terminal, unless `NO_COLOR` is set
-/// to a non-empty value (no-color.org).
-pub fn colour_enabled() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
-}
+//! Plain-text tables and ANSI colour for the terminal views. Whether to colour at all is
+//! the caller's choice (the command line checks for a terminal and `NO_COLOR`).
 
 /// Wraps text in an ANSI colour when `on`.
 pub fn paint(text: &str, colour: Colour, on: bool) -> String {

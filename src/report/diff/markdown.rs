@@ -1,6 +1,8 @@
 //! A short Markdown summary, fit for a pull-request comment.
 
 use super::{reason_words, Report};
+use crate::report::escape;
+use crate::report::text::shorten;
 
 /// Most items listed in the table.
 const MAX_ROWS: usize = 50;
@@ -10,7 +12,11 @@ pub fn render(report: &Report) -> String {
     let items = report.diff_items();
     let mut out = String::from("### reprobe diff\n\n");
     if let (Some(a), Some(b)) = (&report.a, &report.b) {
-        out.push_str(&format!("`{}` vs `{}`: ", md(a), md(b)));
+        out.push_str(&format!(
+            "`{}` vs `{}`: ",
+            escape::markdown(a),
+            escape::markdown(b)
+        ));
     }
     if items.is_empty() {
         out.push_str("**identical**.\n");
@@ -22,11 +28,17 @@ pub fn render(report: &Report) -> String {
         let first = item
             .reasons
             .first()
-            .map(|r| format!("`{}` → `{}`", md(&short(&r.a)), md(&short(&r.b))))
+            .map(|r| {
+                format!(
+                    "`{}` → `{}`",
+                    escape::markdown(&shorten(&r.a)),
+                    escape::markdown(&shorten(&r.b))
+                )
+            })
             .unwrap_or_default();
         out.push_str(&format!(
             "| `{}` | {} | {} | {} | {} |\n",
-            md(&item.path),
+            escape::markdown(&item.path),
             item.kind.as_str(),
             item.change.as_str(),
             reason_words(item),
@@ -37,19 +49,6 @@ pub fn render(report: &Report) -> String {
         out.push_str(&format!("\n…and {} more items.\n", items.len() - MAX_ROWS));
     }
     out
-}
-
-fn short(s: &str) -> String {
-    if s.chars().count() > 60 {
-        format!("{}…", s.chars().take(60).collect::<String>())
-    } else {
-        s.to_string()
-    }
-}
-
-/// Makes text safe inside a table cell and inline code.
-fn md(s: &str) -> String {
-    s.replace('|', "\\|").replace('`', "'").replace('\n', " ")
 }
 
 #[cfg(test)]

@@ -1,0 +1,6 @@
+//! The views of a challenge ([`crate::engine::challenge::ChallengeReport`]): the
+//! terminal ([`terminal`]) and a Markdown summary ([`markdown`]). The JSON is
+//! [`crate::report::json`]'s.
+
+pub mod markdown;
+pub mod terminal;

@@ -1,0 +1,12 @@
+//! The views of a check's report ([`crate::engine::check::CheckReport`]): the terminal
+//! ([`terminal`]), a Markdown summary ([`markdown`]), a self-contained HTML page
+//! ([`html`], with the [`step_graph`]) and JUnit XML ([`junit`]). They share the words of
+//! [`summary`] and the text of each [`finding`]; the JSON is [`crate::report::json`]'s.
+
+pub mod finding;
+pub mod html;
+pub mod junit;
+pub mod markdown;
+pub mod step_graph;
+pub mod summary;
+pub mod terminal;
