@@ -89,9 +89,8 @@ fn strip_comments_and_literals(text: &str) -> String {
         if rest.starts_with("//") {
             let end = rest.find('\n').map_or(bytes.len(), |n| i + n);
             i = end;
-        } else if rest.starts_with("/*") {
-            let end = rest[2..].find("*/").map_or(bytes.len(), |n| i + 2 + n + 2);
-            i = end;
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            i = comment.find("*/").map_or(bytes.len(), |n| i + 2 + n + 2);
         } else if let Some(len) = raw_string_len(rest) {
             out.push_str("\"\"");
             i += len;
@@ -362,6 +361,8 @@ impl Crate {
     /// The import edges between files, facade lines left out.
     fn edges(&self) -> BTreeMap<usize, BTreeSet<usize>> {
         let mut edges: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+        let use_line =
+            regex::Regex::new(r"(?m)^\s*(pub(\([^)]*\))?\s+)?use\s+[^;]+;").expect("pattern");
         for (from, file) in self.files.iter().enumerate() {
             let mut paths = Vec::new();
             for item in use_items(&file.code) {
@@ -372,10 +373,7 @@ impl Crate {
                     paths.push(path);
                 }
             }
-            let in_use_lines = regex::Regex::new(r"(?m)^\s*(pub(\([^)]*\))?\s+)?use\s+[^;]+;")
-                .expect("pattern")
-                .replace_all(&file.code, "");
-            paths.extend(inline_paths(&in_use_lines));
+            paths.extend(inline_paths(&use_line.replace_all(&file.code, "")));
             for path in paths {
                 let Some(abs) = absolute(&file.module, &path) else {
                     continue;
