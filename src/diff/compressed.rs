@@ -322,7 +322,7 @@ pub(crate) fn compare_files(
     cx: &Cx,
 ) -> std::io::Result<Option<Vec<DiffItem>>> {
     let open = |p: &std::path::Path| -> std::io::Result<(Vec<u8>, std::fs::File, u64)> {
-        let (mut file, len) = super::dir::open_regular(p)?;
+        let (mut file, len) = super::regular_files::open_regular(p)?;
         let mut head = vec![0u8; HEAD];
         let n = read_full(&mut file, &mut head)?;
         head.truncate(n);

@@ -546,7 +546,7 @@ fn sniff_kind(m: &Member) -> ItemKind {
     match (&m.data, m.entry) {
         (Data::File(path, size), EntryType::File) => {
             let limit = if *size <= 1 << 20 { *size } else { 64 << 10 };
-            match super::dir::read_file(path, limit) {
+            match super::regular_files::read_file(path, limit) {
                 Ok(head) => super::detect(&escape_bytes(&m.name), &head)
                     .map_or(ItemKind::Binary, |f| f.kind()),
                 Err(_) => ItemKind::Binary,

@@ -28,7 +28,7 @@ mod binary;
 pub mod budget;
 pub mod classify;
 mod compressed;
-mod dir;
+mod regular_files;
 mod elf;
 mod entropy;
 mod gzip;
@@ -531,7 +531,7 @@ pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport, 
         special::Special::of(&meta_a).is_some() || special::Special::of(&meta_b).is_some();
     let mut items = match (meta_a.is_dir(), meta_b.is_dir()) {
         _ if special => special::compare_top(&display_name(a), &meta_a, &meta_b),
-        (true, true) => dir::compare_dirs(a, b, &cx)?,
+        (true, true) => regular_files::compare_dirs(a, b, &cx)?,
         (false, false) => {
             let sizes = (meta_a.len(), meta_b.len());
             compare_files(&display_name(a), a, b, sizes, &cx).map_err(|e| io_error(a, b, e))?
@@ -615,7 +615,7 @@ pub(crate) fn compare_files(
     // Equal sizes: byte for byte first (content too large to hold is compared in place
     // below, which finds equality too).
     let fits = size_a.saturating_add(size_b) <= cx.budget.limit();
-    if size_a == size_b && fits && dir::same_content(a, b, size_a)? {
+    if size_a == size_b && fits && regular_files::same_content(a, b, size_a)? {
         return Ok(Vec::new());
     }
     let large = size_a.min(size_b) > LARGE_FILE;
@@ -632,7 +632,7 @@ pub(crate) fn compare_files(
         }
         return stream::compare_files(path, a, b, (size_a, size_b), cx);
     };
-    let (data_a, data_b) = rayon::join(|| dir::read_file(a, size_a), || dir::read_file(b, size_b));
+    let (data_a, data_b) = rayon::join(|| regular_files::read_file(a, size_a), || regular_files::read_file(b, size_b));
     let items = compare_blobs(path, &data_a?, &data_b?, cx);
     drop(held);
     Ok(items)

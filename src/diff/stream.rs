@@ -179,7 +179,7 @@ pub(crate) fn compare_files(
     sizes: (u64, u64),
     cx: &Cx,
 ) -> io::Result<Vec<DiffItem>> {
-    let ((fa, size_a), (fb, size_b)) = (super::dir::open_regular(a)?, super::dir::open_regular(b)?);
+    let ((fa, size_a), (fb, size_b)) = (super::regular_files::open_regular(a)?, super::regular_files::open_regular(b)?);
     let sizes = if (size_a, size_b) == sizes {
         sizes
     } else {
