@@ -1,7 +1,10 @@
 //! `ar` archives (static libraries, .deb): member order, timestamps, uid, gid, mode.
 
-use super::members::{compare_listings, read_member, EntryType, Listing, Member, Meta, Style};
-use super::{Cx, DiffItem, Format, ItemKind};
+use super::context::{Cx, Format};
+use super::escape::escape_bytes;
+use super::items::{DiffItem, ItemKind};
+use super::listing::{read_member, EntryType, Listing, Member, Meta, Style};
+use super::members::compare_listings;
 
 /// An `ar` archive (GNU or BSD variant).
 pub(crate) struct Ar;
@@ -49,7 +52,7 @@ fn list(data: &[u8], cx: &Cx) -> Listing {
             if got < size {
                 return Err(std::io::Error::other(format!(
                     "member {} cut short: {got} of {size} bytes",
-                    super::escape_bytes(&name),
+                    escape_bytes(&name),
                 )));
             }
             Ok(Member {

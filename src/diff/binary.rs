@@ -8,9 +8,12 @@ use similar::DiffOp;
 
 use std::sync::Arc;
 
+use super::align;
 use super::budget::Budget;
-use super::classify::{aligned_ranges, count_lines, differing_lines, split_lines, Classifier};
-use super::{align, ByteRange, Change, Cx, DiffItem, ItemKind};
+use super::classify::lines::{aligned_ranges, count_lines, differing_lines, split_lines};
+use super::classify::Classifier;
+use super::context::Cx;
+use super::items::{ByteRange, Change, DiffItem, ItemKind, Reason};
 
 /// Most byte ranges kept as evidence for one item.
 const MAX_RANGES: usize = 16;
@@ -37,7 +40,7 @@ pub(crate) fn classify(
     base: (u64, u64),
     context: Option<String>,
     notes: &mut Vec<String>,
-) -> Vec<super::Reason> {
+) -> Vec<Reason> {
     Classifier {
         path,
         known: &cx.opts.known,

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use object::{Object, ObjectSection, ObjectSymbol};
 
-use super::binary::{byte_ranges, classify};
-use super::{Change, Cx, DiffItem, FieldDiff, Format, ItemKind, Reason, ReasonKind};
+use super::binary::{self, byte_ranges, classify};
+use super::context::{Cx, Format};
+use super::items::{ByteRange, Change, DiffItem, FieldDiff, ItemKind, Reason};
+use crate::model::vocabulary::ReasonKind;
 
 /// An ELF file (parsed with the `object` crate).
 pub(crate) struct Elf;
@@ -76,7 +78,7 @@ fn compare_elf(path: &str, a: &[u8], b: &[u8], cx: &Cx) -> DiffItem {
     let (sa, sb) = match (sections(a), sections(b)) {
         (Ok(sa), Ok(sb)) => (sa, sb),
         (ra, rb) => {
-            let mut item = super::binary::compare_item(path, a, b, cx);
+            let mut item = binary::compare_item(path, a, b, cx);
             for (side, r) in [("a", ra.err()), ("b", rb.err())] {
                 if let Some(err) = r {
                     item.evidence
@@ -192,7 +194,7 @@ fn add_symbols(reasons: &mut [Reason], section: &Section, other: &Section) {
     }
 }
 
-fn shifted(ranges: Vec<super::ByteRange>, oa: u64, ob: u64) -> Vec<super::ByteRange> {
+fn shifted(ranges: Vec<ByteRange>, oa: u64, ob: u64) -> Vec<ByteRange> {
     ranges
         .into_iter()
         .take(4)

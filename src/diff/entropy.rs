@@ -6,7 +6,7 @@
 //! two it is (`Reason::high_entropy` and `Reason::note`), and a word that changed ("Dienstag"
 //! against "Tuesday") is not passed off as randomness.
 
-use super::Reason;
+use super::items::Reason;
 
 /// The shape of a value that looks random, or `None`.
 pub(crate) fn random_shape(value: &[u8]) -> Option<&'static str> {

@@ -5,8 +5,10 @@ use std::io::{BufRead, Read};
 use super::compressed::{
     compare_stream, strip_suffix, Decoder, StreamFormat, Trailer, TrailerSlot,
 };
-use super::members::Meta;
-use super::{escape_bytes, Cx, DiffItem, Format, ItemKind};
+use super::context::{Cx, Format};
+use super::escape::escape_bytes;
+use super::items::{DiffItem, ItemKind};
+use super::listing::Meta;
 
 /// A gzip stream (RFC 1952).
 pub(crate) struct Gzip;

@@ -4,10 +4,14 @@
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::classify::Classifier;
+use super::classify::{remedy, Classifier};
+use super::context::{Cx, Format};
+use super::entropy;
+use super::escape::escape_short;
+use super::items::{DiffItem, FieldDiff, ItemKind, Reason};
 use super::text::compare_text;
 use super::timestamps::{format_unix, plausible_epoch};
-use super::{escape_short, Cx, DiffItem, FieldDiff, Format, ItemKind, Reason, ReasonKind};
+use crate::model::vocabulary::{ReasonKind, Variation};
 
 /// Most key paths reported for one item.
 const MAX_KEYS: usize = 200;
@@ -184,8 +188,8 @@ impl Walk<'_> {
             line_b: None,
             a,
             b,
-            variation: super::classify::default_variation(kind).map(str::to_string),
-            remedy: super::classify::remedy(kind).map(str::to_string),
+            variation: kind.variation().map(Variation::name).map(str::to_string),
+            remedy: remedy(kind).map(str::to_string),
             context: Some(format!("key {key}")),
             high_entropy: None,
             note: None,
@@ -196,7 +200,7 @@ impl Walk<'_> {
     fn unexplained(&self, key: &str, a: String, b: String) -> Reason {
         let mut r = self.reason(ReasonKind::Random, key, a, b);
         let (x, y) = (r.a.clone(), r.b.clone());
-        super::entropy::annotate(&mut r, x.as_bytes(), y.as_bytes());
+        entropy::annotate(&mut r, x.as_bytes(), y.as_bytes());
         r
     }
 

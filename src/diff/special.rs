@@ -5,7 +5,7 @@
 use std::fs::{FileType, Metadata};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
-use super::{Change, DiffItem, FieldDiff, ItemKind};
+use super::items::{Change, DiffItem, FieldDiff, ItemKind};
 
 /// What a special file is: its type and, for a device, its device number.
 #[derive(Debug, Clone, PartialEq, Eq)]

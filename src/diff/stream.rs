@@ -12,7 +12,11 @@ use std::ops::Range;
 use std::path::Path;
 
 use super::binary::{classify, hex_view_at};
-use super::{ByteRange, Change, Cx, DiffItem, FieldDiff, ItemKind};
+use super::budget::show_bytes;
+use super::classify::lines::aligned_ranges;
+use super::context::Cx;
+use super::items::{ByteRange, Change, DiffItem, FieldDiff, ItemKind};
+use super::regular_files::open_regular;
 
 /// Bytes read from each side at a time.
 const CHUNK: usize = 1 << 20;
@@ -140,7 +144,7 @@ fn keep_tail(tail: &mut Vec<u8>, chunk: &[u8]) {
 /// Finds the differing ranges of one pair of chunks at `offset` (one side may be shorter:
 /// its end is a difference) and keeps windows around the first of them.
 fn scan(found: &mut InPlace, offset: u64, (a, b): (&[u8], &[u8]), tails: (&[u8], &[u8])) {
-    for r in super::classify::aligned_ranges(a, b, GAP) {
+    for r in aligned_ranges(a, b, GAP) {
         found.ranges += 1;
         if found.windows.len() >= MAX_WINDOWS {
             continue;
@@ -179,7 +183,7 @@ pub(crate) fn compare_files(
     sizes: (u64, u64),
     cx: &Cx,
 ) -> io::Result<Vec<DiffItem>> {
-    let ((fa, size_a), (fb, size_b)) = (super::dir::open_regular(a)?, super::dir::open_regular(b)?);
+    let ((fa, size_a), (fb, size_b)) = (open_regular(a)?, open_regular(b)?);
     let sizes = if (size_a, size_b) == sizes {
         sizes
     } else {
@@ -223,7 +227,7 @@ pub(crate) fn item(path: &str, found: InPlace, cx: &Cx) -> Option<DiffItem> {
         0,
         format!(
             "compared as two streams, in place (the content does not fit in --max-memory {}): {} differing range{}{}, explained in windows around the first {shown}",
-            super::budget::show_bytes(cx.budget.limit()),
+            show_bytes(cx.budget.limit()),
             found.ranges,
             if found.ranges == 1 { "" } else { "s" },
             if found.stopped { " before the comparison stopped" } else { "" },

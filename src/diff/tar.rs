@@ -4,11 +4,13 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use super::members::{
-    compare_listings, read_member, Data, EntryType, Listing, Member, Meta, Style,
-};
-use super::special::Special;
-use super::{Change, Cx, DiffItem, Format, ItemKind};
+use super::context::{Cx, Format};
+use super::escape::escape_bytes;
+use super::items::{Change, DiffItem, ItemKind, Reason};
+use super::listing::{read_member, Data, EntryType, Listing, Member, Meta, Style};
+use super::members::compare_listings;
+use super::special::{self, Special};
+use crate::model::vocabulary::ReasonKind;
 
 /// A tar archive (ustar, GNU or pax).
 pub(crate) struct Tar;
@@ -89,10 +91,10 @@ fn member<R: Read>(mut entry: tar::Entry<'_, R>, cx: &Cx) -> std::io::Result<Mem
         Meta::num("mode", i64::from(h.mode().unwrap_or(0))),
     ];
     if let Some(u) = h.username_bytes() {
-        meta.push(Meta::text("uname", super::escape_bytes(u)));
+        meta.push(Meta::text("uname", escape_bytes(u)));
     }
     if let Some(g) = h.groupname_bytes() {
-        meta.push(Meta::text("gname", super::escape_bytes(g)));
+        meta.push(Meta::text("gname", escape_bytes(g)));
     }
     let size = entry.size();
     let data = match entry_type {
@@ -126,11 +128,11 @@ fn special(h: &tar::Header) -> Special {
     match kind {
         tar::EntryType::Char => {
             let (major, minor) = device();
-            Special::device(super::special::CHAR, major, minor)
+            Special::device(special::CHAR, major, minor)
         }
         tar::EntryType::Block => {
             let (major, minor) = device();
-            Special::device(super::special::BLOCK, major, minor)
+            Special::device(special::BLOCK, major, minor)
         }
         tar::EntryType::Fifo => Special::plain("fifo"),
         tar::EntryType::Link => Special::plain("hard link"),
@@ -182,8 +184,8 @@ where
                 format!("{len} bytes, hash {hash:016x}")
             })
         };
-        item.reasons.push(super::Reason {
-            kind: super::ReasonKind::ArchiveMetadata,
+        item.reasons.push(Reason {
+            kind: ReasonKind::ArchiveMetadata,
             path: path.to_string(),
             offset: None,
             offset_b: None,

@@ -4,8 +4,10 @@ use std::time::Instant;
 
 use similar::{DiffOp, TextDiff};
 
+use super::align;
 use super::classify::Classifier;
-use super::{align, Change, Cx, DiffItem, Format, ItemKind};
+use super::context::{Cx, Format};
+use super::items::{Change, DiffItem, ItemKind};
 
 /// Text: valid UTF-8 without NUL bytes.
 pub(crate) struct Text;

@@ -2,10 +2,12 @@
 
 use std::io::{Cursor, Read};
 
-use super::members::{
-    compare_listings, read_member, Data, EntryType, Listing, Member, Meta, Style, TimeField,
-};
-use super::{escape_bytes, Cx, DiffItem, Format, ItemKind};
+use super::context::{Cx, Format};
+use super::escape::escape_bytes;
+use super::items::{DiffItem, ItemKind};
+use super::listing::{read_member, Data, EntryType, Listing, Member, Meta, Style, TimeField};
+use super::members::compare_listings;
+use super::timestamps::format_unix;
 
 /// A zip archive.
 pub(crate) struct Zip;
@@ -189,7 +191,7 @@ fn dos_time(t: &zip::DateTime) -> Meta {
 
 /// A UTC time of an extra field, as a metadata field.
 fn utc_time(field: &'static str, secs: i64) -> Meta {
-    let shown = format!("{} ({secs})", super::timestamps::format_unix(secs));
+    let shown = format!("{} ({secs})", format_unix(secs));
     Meta::time(field, secs, shown, TimeField::Utc)
 }
 

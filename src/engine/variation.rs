@@ -1,95 +1,16 @@
 //! The variations `check` applies between its builds (docs/design.md section 5), and the
-//! sandbox profiles they produce.
+//! sandbox profiles they produce. The variations themselves are words of the shared
+//! vocabulary ([`crate::model::vocabulary::Variation`]).
 //!
 //! The first build always runs with the base profile; the second with every chosen
 //! variation applied. Bisection builds profiles for subsets of them.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use crate::engine::exec::SandboxProfile;
+use crate::model::vocabulary::{UnknownVariation, Variation};
 use crate::sandbox::SandboxUser;
-
-/// One thing that differs between the two builds of `check`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Variation {
-    /// The work directory's path (and its length).
-    BuildPath,
-    /// The clock: real time, then far in the future (through reprobe's clock shim).
-    Clock,
-    /// Host and domain name.
-    Hostname,
-    /// uid, gid, user name, HOME.
-    User,
-    /// 022, then 002.
-    Umask,
-    /// `LANG`.
-    Locale,
-    /// `TZ`: UTC, then a zone far from it.
-    Timezone,
-    /// Input files created in sorted, then reverse order, so directory listings differ.
-    FileOrder,
-    /// All cores, then one.
-    Cpus,
-    /// One extra unrelated environment variable.
-    Env,
-}
-
-impl Variation {
-    /// Every variation, in the order of docs/design.md section 5.
-    pub const ALL: [Variation; 10] = [
-        Variation::BuildPath,
-        Variation::Clock,
-        Variation::Hostname,
-        Variation::User,
-        Variation::Umask,
-        Variation::Locale,
-        Variation::Timezone,
-        Variation::FileOrder,
-        Variation::Cpus,
-        Variation::Env,
-    ];
-
-    /// The name used on the command line and in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Variation::BuildPath => "build_path",
-            Variation::Clock => "clock",
-            Variation::Hostname => "hostname",
-            Variation::User => "user",
-            Variation::Umask => "umask",
-            Variation::Locale => "locale",
-            Variation::Timezone => "timezone",
-            Variation::FileOrder => "fileorder",
-            Variation::Cpus => "cpus",
-            Variation::Env => "env",
-        }
-    }
-}
-
-impl fmt::Display for Variation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// An unknown variation name.
-#[derive(Debug, thiserror::Error)]
-#[error("unknown variation `{0}`; known: build_path, clock, hostname, user, umask, locale, timezone, fileorder, cpus, env")]
-pub struct UnknownVariation(pub String);
-
-impl FromStr for Variation {
-    type Err = UnknownVariation;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        Variation::ALL
-            .into_iter()
-            .find(|v| v.name() == s || (s == "build-path" && *v == Variation::BuildPath))
-            .ok_or_else(|| UnknownVariation(s.to_string()))
-    }
-}
 
 /// Parses a comma-separated list of variation names.
 pub fn parse_list(text: &str) -> Result<BTreeSet<Variation>, UnknownVariation> {
@@ -199,7 +120,6 @@ pub fn varied_profile(base: &SandboxProfile, set: &BTreeSet<Variation>) -> Sandb
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     #[test]
     fn no_vary_keeps_every_other_variation() {
@@ -239,13 +159,5 @@ mod tests {
         assert_ne!(base.cpus, varied.cpus);
         assert!(varied.reverse_file_order);
         assert!(!varied.extra_env.is_empty());
-    }
-
-    proptest! {
-        #[test]
-        fn names_round_trip(index in 0usize..10) {
-            let v = Variation::ALL[index];
-            prop_assert_eq!(v.name().parse::<Variation>().unwrap(), v);
-        }
     }
 }

@@ -10,8 +10,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::NotApplied;
-use crate::engine::variation::{self, Variation};
+use crate::engine::variation;
 use crate::model::graph::Step;
+use crate::model::vocabulary::Variation;
 
 /// The variations this machine cannot apply to any step, with why.
 #[derive(Debug, Clone, Default)]

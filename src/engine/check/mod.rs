@@ -14,13 +14,14 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::diff::{self, DiffOptions, KnownValues, Reason, ReasonKind, TimeWindow};
+use crate::diff::{self, DiffOptions, KnownValues, Reason, TimeWindow};
 use crate::engine::exec::{self, BuildError, BuildOptions, SandboxProfile};
-use crate::engine::variation::{self, Variation};
+use crate::engine::variation;
 use crate::model::graph::Graph;
 use crate::model::hash::{ContentHash, InputHash};
 use crate::model::manifest::{Manifest, NetworkAttempt, StepRecord, StepStatus};
 use crate::model::tree::TreeEntry;
+use crate::model::vocabulary::{ReasonKind, Variation};
 use crate::sandbox::Sandbox;
 use crate::store::{remove_tree, Store, StoreError};
 
@@ -1215,7 +1216,7 @@ fn apply_attribution(
         varies_with.extend(set.iter().copied());
         if let [only] = set[..] {
             if reason.kind == ReasonKind::Random {
-                reason.kind = kind_of(only);
+                reason.kind = only.reason_kind();
                 reason.remedy = diff::classify::remedy(reason.kind).map(str::to_string);
                 // Explained now: the entropy guess was about an unexplained span.
                 reason.high_entropy = None;
@@ -1266,22 +1267,6 @@ fn minimize(
             }
         }
         return set;
-    }
-}
-
-/// The reason kind a variation produces.
-fn kind_of(variation: Variation) -> ReasonKind {
-    match variation {
-        Variation::BuildPath => ReasonKind::BuildPath,
-        Variation::Clock => ReasonKind::Timestamp,
-        Variation::Hostname => ReasonKind::Hostname,
-        Variation::User => ReasonKind::User,
-        Variation::Umask => ReasonKind::Umask,
-        Variation::Locale => ReasonKind::Locale,
-        Variation::Timezone => ReasonKind::Timezone,
-        Variation::FileOrder => ReasonKind::Ordering,
-        Variation::Cpus => ReasonKind::Cpus,
-        Variation::Env => ReasonKind::Env,
     }
 }
 
