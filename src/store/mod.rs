@@ -44,9 +44,9 @@ use crate::model::tree::{EntryType, TreeEntry};
 /// The schema of action-cache entries.
 pub const ACTION_SCHEMA: &str = "reprobe/action/1";
 
-mod maintenance;
+mod gc;
 mod scratch;
-pub use maintenance::{GcOptions, GcReport, Problem, ProblemKind, VerifyReport};
+pub use gc::{GcOptions, GcReport, Problem, ProblemKind, VerifyReport};
 
 /// Store layout version, written once into `VERSION`.
 pub const STORE_VERSION: &str = "reprobe-store/1";

@@ -1,0 +1,4 @@
+//! The executor (split into files per concern next).
+
+mod step_job;
+pub use step_job::*;
