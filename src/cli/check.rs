@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::table::{colour_enabled, paint, Colour, Table};
-use super::{open_store, CommonArgs, Interrupt};
+use super::{open_or_create_store, CommonArgs, Interrupt};
 use crate::engine::check::{
     self, groups, CheckContext, CheckOptions, CheckReport, StepFinding, Verdict,
 };
@@ -99,7 +99,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
     let progress = check_progress(Arc::clone(&status), graph.steps.len(), args.rounds);
     let cx = CheckContext {
         progress,
-        store: Arc::new(open_store(&args.common, &graph)?),
+        store: Arc::new(open_or_create_store(&args.common, &graph)?),
         sandbox: Arc::new(Sandbox::new().context("cannot start the sandbox")?),
         graph,
     };

@@ -324,7 +324,7 @@ pub(crate) fn compare_files(
     let open = |p: &std::path::Path| -> std::io::Result<(Vec<u8>, std::fs::File, u64)> {
         let (mut file, len) = super::dir::open_regular(p)?;
         let mut head = vec![0u8; HEAD];
-        let n = read_full(&mut file, &mut head)?;
+        let n = super::dir::read_full(&mut file, &mut head)?;
         head.truncate(n);
         Ok((head, file, len))
     };
@@ -375,19 +375,6 @@ fn sniff(head: &[u8]) -> Option<&'static StreamFormat> {
     } else {
         None
     }
-}
-
-fn read_full(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match f.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 fn compare_sources(
