@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::progress::BuildProgress;
-use super::{colour_enabled, open_store, CommonArgs, Interrupt};
+use super::{colour_enabled, open_or_create_store, CommonArgs, Interrupt};
 use crate::engine::exec::{self, BuildOptions, LimitDefaults, SandboxProfile};
 use crate::model::error::Exit;
 use crate::model::manifest::{Manifest, StepStatus};
@@ -133,7 +133,7 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
         Err(err) => return Ok(report_bad_input(err)),
     };
     Sandbox::check_support().map_err(anyhow::Error::from)?;
-    let store = Arc::new(open_store(&args.common, &graph)?);
+    let store = Arc::new(open_or_create_store(&args.common, &graph)?);
     let sandbox = Arc::new(Sandbox::new(sandbox_settings()).context("cannot start the sandbox")?);
     let limits = args.limits.defaults();
     if args.common.verbose && !args.common.quiet {

@@ -42,7 +42,7 @@ pub struct ChallengeArgs {
 /// Runs `reprobe challenge`: 0 when all agree, 1 on a disagreement, 2 on bad input.
 pub fn run(args: ChallengeArgs) -> anyhow::Result<Exit> {
     let graph_file = graph::resolve_graph_path(args.graph.as_deref());
-    let store = super::explain::find_store(&args.common, &graph_file)?;
+    let store = super::explain::find_existing_store(&args.common, &graph_file)?;
     let labels: Vec<&String> = std::iter::once(&args.mine).chain(&args.theirs).collect();
     // Read in parallel, but report the first bad manifest in argument order, whichever
     // thread finished first.

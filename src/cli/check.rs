@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::progress::{check_progress, StatusLine};
-use super::{colour_enabled, open_store, CommonArgs, Interrupt};
+use super::{colour_enabled, open_or_create_store, CommonArgs, Interrupt};
 use crate::engine::check::{self, CheckContext, CheckOptions, CheckReport};
 use crate::engine::exec::BuildError;
 use crate::engine::variation;
@@ -96,7 +96,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
     let progress = check_progress(Arc::clone(&status), graph.steps.len(), args.rounds);
     let cx = CheckContext {
         progress,
-        store: Arc::new(open_store(&args.common, &graph)?),
+        store: Arc::new(open_or_create_store(&args.common, &graph)?),
         sandbox: Arc::new(
             Sandbox::new(super::build::sandbox_settings()).context("cannot start the sandbox")?,
         ),

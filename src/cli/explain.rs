@@ -47,7 +47,7 @@ pub struct ExplainArgs {
 pub fn run(mut args: ExplainArgs) -> anyhow::Result<Exit> {
     take_positional_graph(&mut args);
     let graph_file = graph::resolve_graph_path(args.graph.as_deref());
-    let store = find_store(&args.common, &graph_file)?;
+    let store = find_existing_store(&args.common, &graph_file)?;
     let (old, new) = pick_builds(&args, store.as_ref(), &graph_file)?;
     let blobs = BlobSource::new(store.into_iter().collect());
     let options = ExplainOptions {
@@ -73,7 +73,10 @@ fn build_ref(build: &LoadedBuild) -> BuildRef {
 
 /// The store: `--store` (it must exist), else `.reprobe/` beside the graph if present.
 /// Never creates one: explain only reads.
-pub fn find_store(common: &CommonArgs, graph_file: &Path) -> anyhow::Result<Option<Store>> {
+pub fn find_existing_store(
+    common: &CommonArgs,
+    graph_file: &Path,
+) -> anyhow::Result<Option<Store>> {
     if let Some(dir) = &common.store {
         if !dir.join("builds").is_dir() {
             bail!(

@@ -172,9 +172,10 @@ pub fn load_graph(arg: Option<&Path>) -> anyhow::Result<Graph> {
     Ok(Graph::load(&file)?)
 }
 
-/// Opens the store: `--store`, `REPROBE_STORE`, or `.reprobe/` beside the graph.
-/// A link at `--store` is followed once; the default `.reprobe` is never a link.
-pub fn open_store(common: &CommonArgs, graph: &Graph) -> anyhow::Result<Store> {
+/// Opens the store, creating it when there is none: `--store`, `REPROBE_STORE`, or
+/// `.reprobe/` beside the graph. A link at `--store` is followed once; the default
+/// `.reprobe` is never a link.
+pub fn open_or_create_store(common: &CommonArgs, graph: &Graph) -> anyhow::Result<Store> {
     crate::store::set_verbose(common.verbose && !common.quiet);
     match &common.store {
         Some(dir) => Ok(Store::open_explicit(dir)?),

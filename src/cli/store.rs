@@ -1,5 +1,6 @@
 //! `reprobe store verify` and `reprobe store gc`: check a store, collect what nothing
-//! references (the rules are in [`crate::store`]'s maintenance module documentation).
+//! references (the rules are in the documentation of [`crate::store`]'s `verify` and
+//! `gc` modules).
 
 use std::path::{Path, PathBuf};
 

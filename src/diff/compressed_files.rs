@@ -8,7 +8,7 @@ use super::compressed::{compare_sources, Source, StreamFormat};
 use super::context::Cx;
 use super::gzip::GZIP;
 use super::items::DiffItem;
-use super::regular_files::open_regular;
+use super::regular_files::{open_regular, read_full};
 use super::xz::XZ;
 use super::zstd::ZSTD;
 
@@ -78,17 +78,4 @@ fn sniff(head: &[u8]) -> Option<&'static StreamFormat> {
     } else {
         None
     }
-}
-
-fn read_full(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match f.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }

@@ -56,7 +56,8 @@ pub(crate) fn same_content(a: &Path, b: &Path, size: u64) -> io::Result<bool> {
     })
 }
 
-fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+/// Reads until `buf` is full or the reader ends; returns how many bytes were read.
+pub(crate) fn read_full(f: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match f.read(&mut buf[filled..]) {

@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -162,6 +162,23 @@ pub fn hash_reader(mut reader: impl Read) -> io::Result<(FileHash, u64)> {
         size += n as u64;
     }
     Ok((FileHash(Digest(hasher.finalize().into())), size))
+}
+
+/// A reader that writes everything it reads to `to`: [`hash_reader`] over it copies and
+/// hashes in one pass.
+pub struct CopyingReader<R, W> {
+    /// Where the bytes come from.
+    pub from: R,
+    /// Where they are copied to as they are read.
+    pub to: W,
+}
+
+impl<R: Read, W: Write> Read for CopyingReader<R, W> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let n = self.from.read(buffer)?;
+        self.to.write_all(&buffer[..n])?;
+        Ok(n)
+    }
 }
 
 /// Streams one file through sha256, returning its hash and size.

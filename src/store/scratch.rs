@@ -87,7 +87,7 @@ fn verify_shared(shm: &Dir, name: &str, mode: u32) -> Result<Dir, String> {
                 meta.mode
             )
         })?;
-        super::note(&format!(
+        super::messages::note(&format!(
             "{}: mode {:o} set to {mode:o}",
             dir.path().display(),
             meta.mode
@@ -109,7 +109,7 @@ fn fallback(shm: Dir, name: &str, mode: u32, why: &str) -> Option<Scratch> {
     let dir = match shm.create_unique_dir(name, mode) {
         Ok(dir) => dir,
         Err(err) => {
-            super::note(&format!(
+            super::messages::note(&format!(
                 "{why}: not used, and no private directory could be made in {SHM} either ({err}); work directories go to the store's tmp/"
             ));
             return None;
@@ -117,7 +117,7 @@ fn fallback(shm: Dir, name: &str, mode: u32, why: &str) -> Option<Scratch> {
     };
     let path = dir.real_path();
     let unique = path.file_name()?.to_string_lossy().into_owned();
-    super::note(&format!(
+    super::messages::note(&format!(
         "{why}: not used (reprobe never follows a link or enters another user's directory there); this run's work directories go to the private {}",
         path.display()
     ));

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::NotApplied;
+use super::findings::NotApplied;
 use crate::engine::variation;
 use crate::model::graph::Step;
 use crate::model::vocabulary::Variation;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{CheckReport, StepFinding, Verdict};
+use super::findings::{verdict_rank, CheckReport, StepFinding, Verdict};
 
 /// Steps with one verdict and one cause.
 #[derive(Debug)]
@@ -88,7 +88,7 @@ pub fn group(report: &CheckReport) -> Vec<Group<'_>> {
         if finding.verdict == Verdict::Reproducible {
             continue;
         }
-        let rank = super::verdict_rank(finding.verdict);
+        let rank = verdict_rank(finding.verdict);
         groups
             .entry((rank, cause_of(finding)))
             .or_default()
@@ -102,12 +102,7 @@ pub fn group(report: &CheckReport) -> Vec<Group<'_>> {
             steps,
         })
         .collect();
-    out.sort_by_key(|g| {
-        (
-            super::verdict_rank(g.verdict),
-            std::cmp::Reverse(g.steps.len()),
-        )
-    });
+    out.sort_by_key(|g| (verdict_rank(g.verdict), std::cmp::Reverse(g.steps.len())));
     out
 }
 

@@ -157,7 +157,7 @@ mod tests {
     }
 
     fn reason(kind: ReasonKind) -> Reason {
-        crate::engine::check::reason_for_tests(kind)
+        crate::engine::check::findings::reason_for_tests(kind)
     }
 
     #[test]

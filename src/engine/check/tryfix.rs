@@ -10,9 +10,10 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
-
-use super::{diff_outputs, known_values, CheckContext, Round, StepFinding};
+use super::context::{CheckContext, CheckEvent};
+use super::diff_outputs::{diff_outputs, known_values};
+use super::findings::{FixTrial, StepFinding};
+use super::rounds::{rerun_options, Round};
 use crate::diff::{ReasonKind, TimeWindow};
 use crate::engine::exec::{self, SandboxProfile};
 use crate::model::graph::{Command, Graph, Step, ROOT_PLACEHOLDER};
@@ -60,18 +61,6 @@ impl Remedy {
         }
         Some(step)
     }
-}
-
-/// The result of trying one remedy on one step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FixTrial {
-    /// What was applied (`SOURCE_DATE_EPOCH=1700000000`).
-    pub remedy: String,
-    /// Whether the step was then reproducible.
-    pub verified: bool,
-    /// What still differed (reason kinds), or why it could not be tried.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub still: Option<String>,
 }
 
 /// The remedies matching a finding's reasons, in a stable order.
@@ -149,7 +138,7 @@ fn run_changed(
         Arc::new(graph),
         Arc::clone(&cx.store),
         Arc::clone(&cx.sandbox),
-        &super::rerun_options(profile),
+        &rerun_options(profile),
         index,
         &deps,
     )
@@ -183,7 +172,7 @@ fn trial(
     }
     let first_profile = &rounds[0].profile;
     let why = format!("trying {describe}");
-    cx.tell(super::CheckEvent::Rerun {
+    cx.tell(CheckEvent::Rerun {
         step: &cx.graph.steps[index].name,
         why: &why,
     });
@@ -284,8 +273,8 @@ mod tests {
     #[test]
     fn remedies_follow_the_reasons() {
         let step = Step::shell_for_tests("s", "gcc -g -c a.c");
-        let reason = crate::engine::check::reason_for_tests;
-        let mut finding = super::super::empty_finding_for_tests();
+        let reason = crate::engine::check::findings::reason_for_tests;
+        let mut finding = crate::engine::check::findings::empty_finding_for_tests();
         finding.reasons = vec![reason(ReasonKind::Timestamp), reason(ReasonKind::BuildPath)];
         assert_eq!(
             remedies_for(&finding, &step),
