@@ -9,7 +9,8 @@ use super::table::{paint, Colour, Table};
 use super::{open_store, CommonArgs, Interrupt};
 use crate::engine::exec::{self, BuildEvent, BuildOptions, LimitDefaults, SandboxProfile};
 use crate::model::error::Exit;
-use crate::model::manifest::{Manifest, NetworkAttempt, StepRecord, StepStatus};
+use crate::model::findings::NetworkAttempt;
+use crate::model::manifest::{Manifest, StepRecord, StepStatus};
 use crate::sandbox::{format_size, Enforcement, Observation, Sandbox};
 
 /// Flags of `reprobe build`.

@@ -14,12 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use crate::model::findings::{Observed, SandboxFindings};
 use crate::model::graph::{Graph, Step, DEFAULT_TIMEOUT};
 use crate::model::hash::{ContentHash, FileHash};
 use crate::model::inputs::{self, FileHashCache, InputDep, StepInputs};
-use crate::model::manifest::{
-    ExitRecord, Host, Manifest, Observed, SandboxFindings, StepRecord, StepStatus, MANIFEST_SCHEMA,
-};
+use crate::model::manifest::{ExitRecord, Host, Manifest, StepRecord, StepStatus, MANIFEST_SCHEMA};
 use crate::model::tree::{self, EntryType, TreeEntry};
 use crate::sandbox::{
     LimitExceeded, Limits, Observation, Sandbox, SandboxSpec, SandboxUser, StepExit,

@@ -1,12 +1,15 @@
 //! The shared vocabulary of reprobe: what a build graph is, how its inputs and outputs are
-//! hashed, and what a build records. Everything above (sources, sandbox, store, diff,
+//! hashed, what a build records (and what the sandbox found out about each step), and how
+//! a path is normalized lexically. Everything above (sources, sandbox, store, diff,
 //! engine, reports, command line) speaks in these types; this layer imports only
 //! [`crate::fsafe`].
 
 pub mod error;
 pub mod fasthash;
+pub mod findings;
 pub mod graph;
 pub mod hash;
 pub mod inputs;
+pub mod lexical_path;
 pub mod manifest;
 pub mod tree;

@@ -23,7 +23,7 @@ use super::limits::LimitExceeded;
 use super::observe::Supervisor;
 use super::tripwire::Layout;
 use super::{SandboxError, SandboxSpec, StepExit};
-use crate::model::manifest::SandboxFindings;
+use crate::model::findings::SandboxFindings;
 
 /// Stack of the cloned init process (lazily allocated, so generous is cheap).
 const INIT_STACK_BYTES: usize = 8 << 20;

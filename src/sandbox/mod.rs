@@ -76,7 +76,7 @@ pub use limits::{
 pub use observe::ETC_ALLOWED;
 pub use server::server_main;
 
-use crate::model::manifest::SandboxFindings;
+use crate::model::findings::SandboxFindings;
 
 use helper::{HelperRequest, HelperStatus, SetupFailure};
 use ids::IdMode;

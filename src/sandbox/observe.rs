@@ -31,7 +31,7 @@ use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
@@ -42,7 +42,8 @@ use super::tripwire::{Layout, Policy, Tripwire};
 use super::wire::{dns_query_name, parse_sockaddr, Destination, RESOLVER_SOCKETS};
 use super::SandboxSpec;
 use crate::fsafe::beneath;
-use crate::model::manifest::{NetworkAttempt, SandboxFindings, MAX_NETWORK_ATTEMPTS};
+use crate::model::findings::{NetworkAttempt, SandboxFindings, MAX_NETWORK_ATTEMPTS};
+use crate::model::lexical_path::normalize_abs as normalize;
 
 /// `/etc` files a step may read without a finding: the C library's and loader's own
 /// configuration, and the sandbox's generated user database.
@@ -616,21 +617,6 @@ pub(super) fn etc_allowed(rel: &str) -> bool {
 pub(super) fn etc_is_toolchain(rel: &str) -> bool {
     etc_allowed(rel)
         || (rel != "hostname" && super::packages::owned_by_a_package(&Path::new("/etc").join(rel)))
-}
-
-/// Removes `.` and resolves `..` lexically (symlinks are not followed).
-pub(crate) fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for component in path.components() {
-        match component {
-            Component::Normal(part) => out.push(part),
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    out
 }
 
 /// The directory a relative path of the call is resolved against, as the step sees it.

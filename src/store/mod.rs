@@ -37,8 +37,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::fsafe::{Dir, DirError, Kind, Meta, Opened};
+use crate::model::findings::{Observed, SandboxFindings};
 use crate::model::hash::{ContentHash, DerivationHash, Digest, FileHash, InputHash};
-use crate::model::manifest::{Observed, SandboxFindings};
 use crate::model::tree::{EntryType, TreeEntry};
 
 /// The schema of action-cache entries.
