@@ -113,7 +113,7 @@ fn refuse_to_clobber(output: &Path, force: bool) -> anyhow::Result<()> {
         anyhow::bail!(
             "{}: is a {}, not a graph file; remove it, or pass -o to write elsewhere",
             output.display(),
-            ninja::files::kind_name(kind)
+            crate::fsafe::regular::kind_name(kind)
         );
     }
     if force {
@@ -135,7 +135,7 @@ fn refuse_to_clobber(output: &Path, force: bool) -> anyhow::Result<()> {
 /// Whether a regular file starts with [`GENERATED_MARK`] (only its first bytes are read:
 /// a large graph is not read whole).
 fn written_by_import(output: &Path) -> std::io::Result<bool> {
-    let file = ninja::files::open_regular(output)?;
+    let file = crate::fsafe::regular::open_regular(output)?;
     let mut start = Vec::with_capacity(GENERATED_MARK.len());
     file.take(GENERATED_MARK.len() as u64)
         .read_to_end(&mut start)?;

@@ -3,9 +3,11 @@
 //!
 //! - [`dir`]: open directory handles and the operations relative to them (the store and
 //!   the scratch directories);
-//! - [`beneath`]: resolution below a root that never leaves it (outputs, trees).
+//! - [`beneath`]: resolution below a root that never leaves it (outputs, trees);
+//! - [`regular`]: reading a file a user names only when it is a regular file.
 
 pub mod beneath;
 pub mod dir;
+pub mod regular;
 
 pub use dir::*;

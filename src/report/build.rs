@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use crate::engine::exec::Exported;
-use crate::model::manifest::{Manifest, NetworkAttempt, StepRecord, StepStatus};
+use crate::model::findings::NetworkAttempt;
+use crate::model::manifest::{Manifest, StepRecord, StepStatus};
 use crate::report::table::{paint, Colour, Table};
 use crate::report::text::{printable_argv, seconds};
 

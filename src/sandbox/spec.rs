@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::limits::{LimitExceeded, Limits};
 use super::observation::Observation;
-use crate::model::manifest::SandboxFindings;
+use crate::model::findings::SandboxFindings;
 
 /// Directories hidden in every sandbox, whatever the spec says (docs/design.md section 4).
 pub const ALWAYS_HIDDEN: [&str; 5] = ["/home", "/root", "/tmp", "/var/tmp", "/run"];

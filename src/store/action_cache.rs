@@ -11,8 +11,8 @@ use super::handles::{read_regular, remove_odd_entry, shard};
 use super::layout::{action_name, Store};
 use super::messages::warn;
 use super::store_error::{at, StoreError};
+use crate::model::findings::{Observed, SandboxFindings};
 use crate::model::hash::{ContentHash, DerivationHash, FileHash, InputHash};
-use crate::model::manifest::{Observed, SandboxFindings};
 use crate::model::tree::TreeEntry;
 
 /// The schema of action-cache entries.

@@ -8,8 +8,9 @@ use serde::Serialize;
 #[cfg(test)]
 use crate::diff::ReasonKind;
 use crate::diff::{self, Reason};
+use crate::model::findings::NetworkAttempt;
 use crate::model::hash::{ContentHash, InputHash};
-use crate::model::manifest::{NetworkAttempt, StepRecord};
+use crate::model::manifest::StepRecord;
 
 /// The verdict of one step (docs/design.md section 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

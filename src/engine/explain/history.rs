@@ -114,7 +114,7 @@ struct StepOutline {
     outputs: Vec<crate::model::tree::TreeEntry>,
     duration_ms: u64,
     exit: Option<crate::model::manifest::ExitRecord>,
-    findings: crate::model::manifest::SandboxFindings,
+    findings: crate::model::findings::SandboxFindings,
     #[serde(default)]
     error: Option<String>,
     #[serde(default)]

@@ -19,7 +19,7 @@ use super::failure::SetupFailure;
 use super::ids::{namespace_flags, IdMode};
 use super::init;
 use super::protocol::{HelperRequest, HelperStatus, InitFds, InitReport, ReportPipe};
-use crate::model::manifest::SandboxFindings;
+use crate::model::findings::SandboxFindings;
 use crate::sandbox::observe::layout::Layout;
 use crate::sandbox::observe::seccomp_filter::FilterSet;
 use crate::sandbox::observe::supervisor::Supervisor;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::failure::SetupFailure;
 use super::ids::IdMode;
-use crate::model::manifest::SandboxFindings;
+use crate::model::findings::SandboxFindings;
 use crate::sandbox::error::SandboxError;
 use crate::sandbox::limits::LimitExceeded;
 use crate::sandbox::spec::{SandboxSpec, StepExit};

@@ -4,7 +4,7 @@
 //! allow-list.
 
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::packages;
 use crate::fsafe::beneath;
@@ -148,20 +148,7 @@ pub(crate) fn etc_is_toolchain(rel: &str) -> bool {
         || (rel != "hostname" && packages::owned_by_a_package(&Path::new("/etc").join(rel)))
 }
 
-/// Removes `.` and resolves `..` lexically (symlinks are not followed).
-pub(crate) fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for component in path.components() {
-        match component {
-            Component::Normal(part) => out.push(part),
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    out
-}
+pub(crate) use crate::model::lexical_path::normalize_abs as normalize;
 
 #[cfg(test)]
 pub(crate) mod tests {

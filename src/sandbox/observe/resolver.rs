@@ -18,7 +18,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 
 use super::wire::dns_query_name;
-use crate::model::manifest::NetworkAttempt;
+use crate::model::findings::NetworkAttempt;
 
 /// Longest query read.
 const MAX_QUERY: usize = 512;

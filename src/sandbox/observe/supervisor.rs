@@ -42,7 +42,7 @@ use super::resolver::StandIn;
 use super::seccomp_notify::{notification_valid, receive, respond, sync_wake_up, Answer, Call};
 use super::tripwire::{Policy, Tripwire};
 use super::wire::{dns_query_name, parse_sockaddr, Destination, RESOLVER_SOCKETS};
-use crate::model::manifest::{NetworkAttempt, SandboxFindings, MAX_NETWORK_ATTEMPTS};
+use crate::model::findings::{NetworkAttempt, SandboxFindings, MAX_NETWORK_ATTEMPTS};
 use crate::sandbox::spec::SandboxSpec;
 
 /// Most statically linked programs recorded per step.

@@ -37,7 +37,7 @@ pub enum DepsError {
 /// an output replace earlier ones, as in Ninja.
 pub fn read_ninja_deps(path: &Path) -> Result<HashMap<String, Vec<String>>, DepsError> {
     let file = path.display().to_string();
-    let bytes = super::files::read_regular(path).map_err(|source| DepsError::Read {
+    let bytes = crate::fsafe::regular::read_regular(path).map_err(|source| DepsError::Read {
         file: file.clone(),
         source,
     })?;

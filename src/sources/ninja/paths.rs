@@ -9,7 +9,7 @@
 //! paths stay absolute, as in the native build (so a path the compiler records differs
 //! between two checkouts in the sandbox too), and no host path enters the input hash.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::model::graph::ROOT_PLACEHOLDER;
 
@@ -27,95 +27,6 @@ pub fn is_system_path(path: &Path) -> bool {
 /// [`is_system_path`] for a path held as a string.
 pub fn is_system_str(path: &str) -> bool {
     SYSTEM_PREFIXES.iter().any(|p| path.starts_with(p))
-}
-
-/// Lexically normalizes an absolute path (`.` dropped, `a/..` folded).
-pub fn normalize_abs(path: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for component in path.components() {
-        match component {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(part) => out.push(part),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    out
-}
-
-/// Lexically normalizes `base/path` (or `path` alone when it is absolute) as a string:
-/// the fast form of [`normalize_abs`] used for every path of a large build file.
-pub fn normalize_join(base: &str, path: &str) -> String {
-    let mut out = String::with_capacity(base.len() + path.len() + 1);
-    if !path.starts_with('/') {
-        push_normalized(&mut out, base);
-    }
-    push_normalized(&mut out, path);
-    if out.is_empty() {
-        out.push('/');
-    }
-    out
-}
-
-/// [`normalize_join`] for a `base` that is already absolute and normalized (a canonical
-/// directory): only `path` is worked through.
-pub fn join_to_normal(base: &str, path: &str) -> String {
-    let mut out = String::with_capacity(base.len() + path.len() + 1);
-    join_to_normal_into(&mut out, base, path);
-    out
-}
-
-/// [`join_to_normal`] into `out`, which is cleared first (a buffer reused across calls).
-pub fn join_to_normal_into(out: &mut String, base: &str, path: &str) {
-    out.clear();
-    out.reserve(base.len() + path.len() + 1);
-    if !path.starts_with('/') && base != "/" {
-        out.push_str(base);
-    }
-    push_normalized(out, path);
-    if out.is_empty() {
-        out.push('/');
-    }
-}
-
-/// Appends the components of `path` to the normalized absolute path `out` (`""` being
-/// `/`), folding `.` and `..` as they come.
-fn push_normalized(out: &mut String, mut path: &str) {
-    // The common spellings (`obj/a.o`, `../src/a.c`) are copied whole after their
-    // leading `..` components.
-    while let Some(rest) = path.strip_prefix("../") {
-        let parent = out.rfind('/').unwrap_or(0);
-        out.truncate(parent);
-        path = rest;
-    }
-    if is_plain_relative(path) {
-        out.push('/');
-        out.push_str(path);
-        return;
-    }
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                let parent = out.rfind('/').unwrap_or(0);
-                out.truncate(parent);
-            }
-            part => {
-                out.push('/');
-                out.push_str(part);
-            }
-        }
-    }
-}
-
-/// Whether a relative path has only plain components (no empty one, no `.` or `..`, nor
-/// any starting with a dot): normalizing it changes nothing.
-fn is_plain_relative(path: &str) -> bool {
-    !path.is_empty()
-        && !path.starts_with(['.', '/'])
-        && !path.ends_with('/')
-        && !super::parse::has_empty_or_dot_part(path)
 }
 
 /// `path` relative to `base` (both absolute, normalized strings), when inside it.
@@ -246,13 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn string_normalization_matches_the_path_form() {
-        assert_eq!(normalize_join("/a/b", "../c/./d"), "/a/c/d");
-        assert_eq!(normalize_join("/a/b", "/x//y/.."), "/x");
-        assert_eq!(normalize_join("/", ".."), "/");
-        assert_eq!(join_to_normal("/a/b", "../c/./d"), "/a/c/d");
-        assert_eq!(join_to_normal("/", "x/../../y"), "/y");
-        assert_eq!(join_to_normal("/a", "/x//y/.."), "/x");
+    fn relative_paths_inside_a_base() {
         assert_eq!(relative_inside_str("/a/b", "/a/b/c/d"), Some("c/d"));
         assert_eq!(relative_inside_str("/a/b", "/a/bc"), None);
         assert_eq!(relative_inside_str("/a/b", "/a/b"), Some(""));
@@ -266,9 +171,5 @@ mod tests {
         );
         assert!(is_system_path(Path::new("/usr/include/stdio.h")));
         assert!(!is_system_path(Path::new("/home/me/x.h")));
-        assert_eq!(
-            normalize_abs(Path::new("/a/b/../c/./d")),
-            Path::new("/a/c/d")
-        );
     }
 }

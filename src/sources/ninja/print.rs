@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::parse::{BuildFile, Edge};
+use super::build_file::{BuildFile, Edge};
 
 /// The Ninja text of `file`.
 pub fn to_ninja(file: &BuildFile) -> String {
