@@ -17,6 +17,7 @@ pub mod hash;
 pub mod inputs;
 pub mod manifest;
 pub mod ninja;
+pub mod remote;
 pub mod report;
 pub mod sandbox;
 pub mod store;
