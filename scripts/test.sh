@@ -11,6 +11,8 @@ for pair in gcc:gcc ar:binutils tar:tar gzip:gzip zip:zip unzip:unzip python3:py
 done
 # locales: the sources a second UTF-8 locale is compiled from (below).
 [[ -e /usr/share/i18n/locales/en_US ]] || needed+=(locales)
+# python3-venv: the virtualenv BuildGrid is installed into (below).
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || needed+=(python3-venv)
 if [[ $(id -u) -eq 0 ]]; then sudo=(); else sudo=(sudo); fi
 if ((${#needed[@]})); then
   echo "installing missing packages: ${needed[*]}"
@@ -24,6 +26,19 @@ if ! locale -a 2>/dev/null | grep -qiE '^[a-z]{2}_[A-Z]{2}\.utf-?8$'; then
   echo "generating the en_US.UTF-8 locale"
   "${sudo[@]}" localedef -i en_US -f UTF-8 en_US.UTF-8
 fi
+
+# BuildGrid, the Remote Execution API server the remote cache tests run against
+# (tests/it/common/buildgrid.rs finds it at this fixed path). Installed from PyPI into a
+# virtualenv of its own when missing; the virtualenv ignores itself in git.
+buildgrid_version=0.4.4
+venv=.venv-buildgrid
+if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('buildgrid') != '$buildgrid_version')" >/dev/null 2>&1 \
+  || [[ ! -x $venv/bin/bgd ]]; then
+  echo "installing BuildGrid $buildgrid_version into $venv"
+  python3 -m venv --clear "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "buildgrid==$buildgrid_version"
+fi
+[[ -e $venv/.gitignore ]] || echo '*' >"$venv/.gitignore"
 
 cargo fmt --check
 cargo test --locked "$@"

@@ -2,7 +2,7 @@
 //!
 //! The modules are layers; each imports only the ones listed before it (see
 //! docs/ARCHITECTURE.md):
-//! [`fsafe`] → [`model`] → [`sources`], [`sandbox`], [`store`], [`diff`], [`attest`] →
+//! [`fsafe`] → [`model`] → [`sources`], [`sandbox`], [`store`], [`diff`], [`attest`], [`remote`] →
 //! [`engine`] → [`report`] → [`cli`]. The binary in `main.rs` only calls [`cli`].
 
 pub mod fsafe;
@@ -14,6 +14,7 @@ pub mod sources;
 pub mod store;
 
 pub mod attest;
+pub mod remote;
 
 pub mod engine;
 

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: run the real binary on real graphs.
 #![allow(dead_code)]
 
+pub mod buildgrid;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
