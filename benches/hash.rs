@@ -1,4 +1,4 @@
-//! Hashing throughput, side by side with coreutils in one run (issue: core hashing).
+//! Hashing throughput, side by side with coreutils in one run.
 //!
 //! `cargo bench --bench hash` generates, in a temp dir, one 1 GiB file and a tree of
 //! 20,000 files totalling 1 GiB, then times (best of 3, warm page cache):

@@ -3,8 +3,7 @@
 # (terminal text, JSON, Markdown, HTML, JUnit), so a reader can see reprobe's output
 # without running it. The graph examples (corpus/*/reprobe.toml) are checked as they
 # are; the CMake and Meson projects are configured and built once with ninja, then
-# checked with `--ninja`, and the make project with `--cmd` (README, "Checking your own
-# project"). Usage: bash scripts/reports.sh
+# checked with `--ninja`, and the make project with `--cmd` (docs/your-project.md). Usage: bash scripts/reports.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
@@ -37,7 +36,7 @@ report() {
 
 for graph in corpus/*/reprobe.toml; do
   name=$(basename "$(dirname "$graph")")
-  # corpus/explain is driven by tests/explain.rs (its tool directory is filled in there)
+  # corpus/explain is driven by tests/it/explain.rs (its tool directory is filled in there)
   [[ $name == explain ]] && continue
   report "$name" :
 done

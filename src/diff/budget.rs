@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How every note about a budget that ran out begins (README, "Reliability").
+/// How every note about a budget that ran out begins (docs/reliability.md).
 pub const NOT_COMPARED: &str = "not compared: budget";
 
 /// The memory and time one comparison may spend, shared by every item it compares.

@@ -1,7 +1,7 @@
 //! The fork server: one single-threaded `reprobe __sandbox-server` process per `Sandbox`
 //! forks the helper of every step, instead of reprobe re-executing its own (large) binary
 //! once per step. Re-executing cost about 3 ms a step, a quarter of the sandbox's whole
-//! cost on trivial steps (README, performance).
+//! cost on trivial steps (docs/performance.md).
 //!
 //! Why a separate process at all: reprobe is multi-threaded and must never fork to run
 //! foreign code; the server is started once (fork + exec from reprobe, as before) and is

@@ -372,7 +372,7 @@ fn a_step_sees_only_the_declared_environment_not_the_callers() {
         !env.contains("CALLER_SECRET") && !env.contains("LD_PRELOAD"),
         "{env}"
     );
-    // What reprobe itself sets, as the README lists it; nothing else.
+    // What reprobe itself sets, as docs/sandbox.md lists it; nothing else.
     let allowed = [
         "DECLARED",
         "PATH",

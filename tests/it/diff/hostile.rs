@@ -28,7 +28,7 @@ use diff_support::{item, items, scratch};
 use serde_json::Value;
 
 /// How long one run may take before it counts as a hang (a debug build, on a shared
-/// machine: generous; the release timings are in the README).
+/// machine: generous; the release timings are in docs/performance.md).
 const HANG_GUARD: Duration = Duration::from_secs(240);
 /// The most resident memory one run may reach: 1 GiB.
 const MEMORY_GUARD_KIB: u64 = 1 << 20;
