@@ -17,14 +17,14 @@ use crate::store::Store;
 
 use crate::model::error::Exit;
 
-pub mod build;
-pub mod challenge;
-pub mod check;
-pub mod diff;
-pub mod explain;
-pub mod import;
-pub mod progress;
-pub mod store;
+pub(crate) mod build;
+pub(crate) mod challenge;
+pub(crate) mod check;
+pub(crate) mod diff;
+pub(crate) mod explain;
+pub(crate) mod import;
+pub(crate) mod progress;
+pub(crate) mod store;
 
 /// reprobe: are your builds reproducible, and why do your caches miss?
 #[derive(Debug, Parser)]

@@ -8,7 +8,7 @@
 pub const REPORT_SCHEMA: &str = "reprobe/report/1";
 
 pub mod challenge;
-pub mod check;
-pub mod exec;
+pub(crate) mod check;
+pub(crate) mod exec;
 pub mod explain;
 pub mod variation;

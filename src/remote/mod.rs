@@ -17,10 +17,10 @@
 //!   helpers on top.
 
 mod client;
-pub mod digest;
+pub(crate) mod digest;
 mod error;
-pub mod keys;
-pub mod url;
+pub(crate) mod keys;
+pub(crate) mod url;
 
 use std::io;
 use std::path::{Component, Path, PathBuf};

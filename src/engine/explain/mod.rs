@@ -16,12 +16,12 @@ use serde::Serialize;
 use crate::model::hash::{ContentHash, InputHash};
 use crate::model::manifest::{Manifest, StepRecord, StepStatus};
 
-pub mod changes;
+pub(crate) mod changes;
 pub mod content;
 pub mod history;
-pub mod models;
-pub mod step_tree;
-pub mod walk;
+pub(crate) mod models;
+pub(crate) mod step_tree;
+pub(crate) mod walk;
 
 use changes::{diff_walks, InputChange};
 use content::{plural, BlobSource, ContentDiffer};
