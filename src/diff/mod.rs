@@ -239,7 +239,7 @@ pub(crate) fn detect(name: &str, data: &[u8]) -> Option<&'static dyn Format> {
 
 /// The deepest nesting ever opened, whatever `max_depth` says: every level takes stack
 /// (recursion through rayon's workers), and 10,000 nested gzip streams overflowed it.
-pub const MAX_NESTING: usize = 64;
+pub(crate) const MAX_NESTING: usize = 64;
 
 /// Compares two blobs found at `path`, recursing into containers.
 ///

@@ -20,6 +20,7 @@ pub(crate) mod print;
 pub(crate) mod shell_escape;
 
 pub use build_file::{BuildFile, Edge, Location, NinjaError};
-pub use import::{import, load_graph, Import, ImportError, ImportOptions, GENERATED_MARK};
-pub use parse::{parse_file, parse_str};
+pub(crate) use import::load_graph;
+pub use import::{import, Import, ImportOptions, GENERATED_MARK};
+pub use parse::parse_str;
 pub use print::to_ninja;
