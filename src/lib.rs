@@ -5,7 +5,7 @@
 //! [`fsafe`] → [`model`] → [`sources`], [`sandbox`], [`store`], [`diff`], [`attest`], [`remote`] →
 //! [`engine`] → [`report`] → [`cli`]. The binary in `main.rs` only calls [`cli`].
 
-pub mod fsafe;
+pub(crate) mod fsafe;
 pub mod model;
 
 pub mod diff;
@@ -18,6 +18,6 @@ pub mod remote;
 
 pub mod engine;
 
-pub mod report;
+pub(crate) mod report;
 
 pub mod cli;

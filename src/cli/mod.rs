@@ -17,19 +17,19 @@ use crate::store::Store;
 
 use crate::model::error::Exit;
 
-pub mod build;
-pub mod challenge;
-pub mod check;
-pub mod diff;
-pub mod explain;
-pub mod import;
-pub mod progress;
-pub mod store;
+pub(crate) mod build;
+pub(crate) mod challenge;
+pub(crate) mod check;
+pub(crate) mod diff;
+pub(crate) mod explain;
+pub(crate) mod import;
+pub(crate) mod progress;
+pub(crate) mod store;
 
 /// reprobe: are your builds reproducible, and why do your caches miss?
 #[derive(Debug, Parser)]
 #[command(name = "reprobe", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
@@ -104,18 +104,18 @@ pub fn main() -> ExitCode {
 
 /// Whether to colour output written to stdout: on a terminal, unless `NO_COLOR` is set
 /// to a non-empty value (no-color.org).
-pub fn colour_enabled() -> bool {
+pub(crate) fn colour_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
 /// Prints an error with its causes on stderr, as `reprobe: error: ...`.
-pub fn print_error(err: &anyhow::Error) {
+pub(crate) fn print_error(err: &anyhow::Error) {
     eprintln!("reprobe: error: {}", error_message(err));
 }
 
 /// An error and its causes joined by `: `, each said once: many library errors already
 /// end with their cause (`cannot read x: {source}`), and anyhow's `{:#}` would repeat it.
-pub fn error_message(err: &anyhow::Error) -> String {
+pub(crate) fn error_message(err: &anyhow::Error) -> String {
     let mut message = String::new();
     for cause in err.chain() {
         let text = cause.to_string();
@@ -152,7 +152,7 @@ pub struct CommonArgs {
 
 impl CommonArgs {
     /// `-j`, or the number of cores.
-    pub fn jobs(&self) -> usize {
+    pub(crate) fn jobs(&self) -> usize {
         self.jobs
             .filter(|&n| n > 0)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -160,7 +160,7 @@ impl CommonArgs {
 }
 
 /// Loads and validates the graph named on the command line.
-pub fn load_graph(arg: Option<&Path>) -> anyhow::Result<Graph> {
+pub(crate) fn load_graph(arg: Option<&Path>) -> anyhow::Result<Graph> {
     let file = graph::resolve_graph_path(arg);
     if !file.exists() {
         anyhow::bail!(
@@ -175,7 +175,7 @@ pub fn load_graph(arg: Option<&Path>) -> anyhow::Result<Graph> {
 /// Opens the store, creating it when there is none: `--store`, `REPROBE_STORE`, or
 /// `.reprobe/` beside the graph. A link at `--store` is followed once; the default
 /// `.reprobe` is never a link.
-pub fn open_or_create_store(common: &CommonArgs, graph: &Graph) -> anyhow::Result<Store> {
+pub(crate) fn open_or_create_store(common: &CommonArgs, graph: &Graph) -> anyhow::Result<Store> {
     crate::store::set_verbose(common.verbose && !common.quiet);
     match &common.store {
         Some(dir) => Ok(Store::open_explicit(dir)?),
@@ -200,7 +200,7 @@ pub fn open_or_create_store(common: &CommonArgs, graph: &Graph) -> anyhow::Resul
 
 /// Ctrl-C and SIGTERM handling: the executor polls the flag and stops; the process then
 /// exits, and every sandbox dies with it (each is tied to reprobe by PR_SET_PDEATHSIG).
-pub struct Interrupt {
+pub(crate) struct Interrupt {
     flag: Arc<AtomicBool>,
     /// Set by SIGTERM only: the exit code says which signal stopped reprobe.
     terminated: Arc<AtomicBool>,

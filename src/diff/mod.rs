@@ -26,8 +26,8 @@ use std::sync::atomic::AtomicU64;
 mod align;
 mod ar;
 mod binary;
-pub mod budget;
-pub mod classify;
+pub(crate) mod budget;
+pub(crate) mod classify;
 mod compressed;
 mod compressed_files;
 mod context;
@@ -50,10 +50,10 @@ mod special;
 mod stream;
 mod tar;
 mod text;
-pub mod timestamps;
+pub(crate) mod timestamps;
 mod xz;
 mod zip;
-pub mod zones;
+pub(crate) mod zones;
 mod zstd;
 
 pub use self::escape::escape_bytes;
@@ -239,7 +239,7 @@ pub(crate) fn detect(name: &str, data: &[u8]) -> Option<&'static dyn Format> {
 
 /// The deepest nesting ever opened, whatever `max_depth` says: every level takes stack
 /// (recursion through rayon's workers), and 10,000 nested gzip streams overflowed it.
-pub const MAX_NESTING: usize = 64;
+pub(crate) const MAX_NESTING: usize = 64;
 
 /// Compares two blobs found at `path`, recursing into containers.
 ///

@@ -323,7 +323,7 @@ fn compare_outputs(
 }
 
 /// The differing entries of two output trees, by path.
-pub fn diff_trees(a: &[TreeEntry], b: &[TreeEntry]) -> Vec<OutputFileDiff> {
+pub(crate) fn diff_trees(a: &[TreeEntry], b: &[TreeEntry]) -> Vec<OutputFileDiff> {
     let by_path = |t: &[TreeEntry]| -> BTreeMap<String, TreeEntry> {
         t.iter().map(|e| (e.path.clone(), e.clone())).collect()
     };

@@ -5,10 +5,10 @@
 
 /// The schema of every report: `check`, `explain`, `challenge` and `diff` print this
 /// envelope (docs/design.md section 7a).
-pub const REPORT_SCHEMA: &str = "reprobe/report/1";
+pub(crate) const REPORT_SCHEMA: &str = "reprobe/report/1";
 
 pub mod challenge;
-pub mod check;
-pub mod exec;
+pub(crate) mod check;
+pub(crate) mod exec;
 pub mod explain;
 pub mod variation;

@@ -13,7 +13,7 @@ use crate::model::vocabulary::{UnknownVariation, Variation};
 use crate::sandbox::SandboxUser;
 
 /// Parses a comma-separated list of variation names.
-pub fn parse_list(text: &str) -> Result<BTreeSet<Variation>, UnknownVariation> {
+pub(crate) fn parse_list(text: &str) -> Result<BTreeSet<Variation>, UnknownVariation> {
     text.split(',')
         .filter(|s| !s.trim().is_empty())
         .map(str::parse)
@@ -21,7 +21,7 @@ pub fn parse_list(text: &str) -> Result<BTreeSet<Variation>, UnknownVariation> {
 }
 
 /// The variations chosen by `--vary` (only these) and `--no-vary` (all but these).
-pub fn choose(
+pub(crate) fn choose(
     vary: Option<&str>,
     no_vary: Option<&str>,
 ) -> Result<BTreeSet<Variation>, UnknownVariation> {
@@ -57,7 +57,7 @@ pub fn other_locale() -> String {
 /// An installed UTF-8 locale other than `C.UTF-8`, as a `LANG` value (`en_US.UTF-8`):
 /// compiled ones in `/usr/lib/locale`, in its directories or its `locale-archive`, as
 /// `locale -a` lists them (asked once per process: bisection builds many profiles).
-pub fn installed_other_locale() -> Option<String> {
+pub(crate) fn installed_other_locale() -> Option<String> {
     static FOUND: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     FOUND.get_or_init(list_other_locale).clone()
 }
@@ -80,7 +80,7 @@ fn list_other_locale() -> Option<String> {
 }
 
 /// The second build's profile: `base` with each variation in `set` applied.
-pub fn varied_profile(base: &SandboxProfile, set: &BTreeSet<Variation>) -> SandboxProfile {
+pub(crate) fn varied_profile(base: &SandboxProfile, set: &BTreeSet<Variation>) -> SandboxProfile {
     let mut profile = base.clone();
     for variation in set {
         match variation {

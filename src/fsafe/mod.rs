@@ -6,8 +6,8 @@
 //! - [`beneath`]: resolution below a root that never leaves it (outputs, trees);
 //! - [`regular`]: reading a file a user names only when it is a regular file.
 
-pub mod beneath;
-pub mod dir;
-pub mod regular;
+pub(crate) mod beneath;
+pub(crate) mod dir;
+pub(crate) mod regular;
 
 pub use dir::*;

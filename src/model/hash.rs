@@ -166,7 +166,7 @@ pub fn hash_reader(mut reader: impl Read) -> io::Result<(FileHash, u64)> {
 
 /// A reader that writes everything it reads to `to`: [`hash_reader`] over it copies and
 /// hashes in one pass.
-pub struct CopyingReader<R, W> {
+pub(crate) struct CopyingReader<R, W> {
     /// Where the bytes come from.
     pub from: R,
     /// Where they are copied to as they are read.
@@ -188,7 +188,7 @@ pub fn hash_file(path: &Path) -> io::Result<(FileHash, u64)> {
 
 /// A canonical, unambiguous byte encoding fed to sha256: every field is tagged and
 /// length-prefixed, so no two different inputs encode the same.
-pub struct CanonicalHasher {
+pub(crate) struct CanonicalHasher {
     inner: Sha256,
 }
 

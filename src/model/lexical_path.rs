@@ -25,22 +25,10 @@ pub fn normalize_abs(path: &Path) -> PathBuf {
     out
 }
 
-/// Lexically normalizes `base/path` (or `path` alone when it is absolute) as a string:
-/// the fast form of [`normalize_abs`] used for every path of a large build file.
-pub fn normalize_join(base: &str, path: &str) -> String {
-    let mut out = String::with_capacity(base.len() + path.len() + 1);
-    if !path.starts_with('/') {
-        push_normalized(&mut out, base);
-    }
-    push_normalized(&mut out, path);
-    if out.is_empty() {
-        out.push('/');
-    }
-    out
-}
-
-/// [`normalize_join`] for a `base` that is already absolute and normalized (a canonical
-/// directory): only `path` is worked through.
+/// Lexically normalizes `base/path` (or `path` alone when it is absolute) as a string, for
+/// a `base` that is already absolute and normalized (a canonical directory): only `path`
+/// is worked through. The fast form of [`normalize_abs`] used for every path of a large
+/// build file.
 pub fn join_to_normal(base: &str, path: &str) -> String {
     let mut out = String::with_capacity(base.len() + path.len() + 1);
     join_to_normal_into(&mut out, base, path);
@@ -118,9 +106,7 @@ mod tests {
 
     #[test]
     fn string_normalization_matches_the_path_form() {
-        assert_eq!(normalize_join("/a/b", "../c/./d"), "/a/c/d");
-        assert_eq!(normalize_join("/a/b", "/x//y/.."), "/x");
-        assert_eq!(normalize_join("/", ".."), "/");
+        assert_eq!(join_to_normal("/", ".."), "/");
         assert_eq!(join_to_normal("/a/b", "../c/./d"), "/a/c/d");
         assert_eq!(join_to_normal("/", "x/../../y"), "/y");
         assert_eq!(join_to_normal("/a", "/x//y/.."), "/x");

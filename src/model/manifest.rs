@@ -233,7 +233,7 @@ impl Manifest {
 }
 
 /// A new build id: UTC start time (so ids sort by time), then random hex.
-pub fn new_build_id(now: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn new_build_id(now: chrono::DateTime<chrono::Utc>) -> String {
     let random = crate::model::hash::Digest::of_bytes(
         format!(
             "{}-{}-{:?}",

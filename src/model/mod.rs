@@ -5,13 +5,13 @@
 //! engine, reports, command line) speaks in these types; this layer imports only
 //! [`crate::fsafe`].
 
-pub mod error;
-pub mod fasthash;
-pub mod findings;
+pub(crate) mod error;
+pub(crate) mod fasthash;
+pub(crate) mod findings;
 pub mod graph;
 pub mod hash;
 pub mod inputs;
-pub mod lexical_path;
+pub(crate) mod lexical_path;
 pub mod manifest;
 pub mod tree;
-pub mod vocabulary;
+pub(crate) mod vocabulary;

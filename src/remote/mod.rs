@@ -17,10 +17,10 @@
 //!   helpers on top.
 
 mod client;
-pub mod digest;
+pub(crate) mod digest;
 mod error;
-pub mod keys;
-pub mod url;
+pub(crate) mod keys;
+pub(crate) mod url;
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -249,7 +249,7 @@ impl RemoteCache {
 
     /// Stores an Action Cache entry; returns what the server stored. The blobs it refers to
     /// should be in the CAS already (servers may drop entries whose blobs are missing).
-    pub fn update_action_result(
+    pub(crate) fn update_action_result(
         &self,
         action: Digest,
         result: &reapi::ActionResult,
@@ -258,7 +258,7 @@ impl RemoteCache {
     }
 
     /// Uploads the `Action`, `Command` and empty input root of a keyed action, those missing.
-    pub fn publish_action(&self, keyed: &KeyedAction) -> Result<(), RemoteError> {
+    pub(crate) fn publish_action(&self, keyed: &KeyedAction) -> Result<(), RemoteError> {
         let blobs: Vec<Blob> = keyed
             .blobs()
             .into_iter()

@@ -9,14 +9,14 @@
 //! This layer sits above the engine and below the command line, which picks a view and
 //! decides whether to colour.
 
-pub mod build;
-pub mod challenge;
-pub mod check;
-pub mod diff;
-pub mod escape;
-pub mod explain;
-pub mod import;
-pub mod json;
-pub mod store;
-pub mod table;
-pub mod text;
+pub(crate) mod build;
+pub(crate) mod challenge;
+pub(crate) mod check;
+pub(crate) mod diff;
+pub(crate) mod escape;
+pub(crate) mod explain;
+pub(crate) mod import;
+pub(crate) mod json;
+pub(crate) mod store;
+pub(crate) mod table;
+pub(crate) mod text;

@@ -15,16 +15,16 @@
 //! clock variation did not reach that step.
 
 /// The shim's bytes (an ELF shared object for the machine reprobe was built for).
-pub const SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libreprobe_clock.so"));
+pub(crate) const SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libreprobe_clock.so"));
 
 /// Directory of the sandbox's root holding the shim and its offset file.
-pub const SANDBOX_DIR: &str = "/.reprobe";
+pub(crate) const SANDBOX_DIR: &str = "/.reprobe";
 
 /// Where the shim sits in the sandbox (the value of `LD_PRELOAD`).
-pub const SANDBOX_SHIM: &str = "/.reprobe/libclock.so";
+pub(crate) const SANDBOX_SHIM: &str = "/.reprobe/libclock.so";
 
 /// Name of the file, in [`SANDBOX_DIR`], that holds the offset in seconds.
-pub const OFFSET_FILE: &str = "clock";
+pub(crate) const OFFSET_FILE: &str = "clock";
 
 /// How far the second build's clock is pushed ahead: 5 years, 63 days and 7 hours, so the
 /// year, month, day and hour all differ. Input files get mtimes that far in the past

@@ -3,4 +3,4 @@
 //! [`crate::model::graph::Graph`].
 
 pub mod ninja;
-pub mod wholecmd;
+pub(crate) mod wholecmd;

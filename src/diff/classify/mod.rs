@@ -35,9 +35,8 @@ mod time_rules;
 mod tokens;
 mod zone_rules;
 
-pub use self::alignment::REORDERED_NOTE;
 pub use self::classifier::Classifier;
-pub use self::remedies::{remedy, WORD_ORDER_REMEDY};
+pub use self::remedies::remedy;
 
 use self::classifier::{dedupe, Run};
 use self::placeholders::known_pairs;

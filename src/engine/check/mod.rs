@@ -29,14 +29,14 @@ mod coverage;
 mod diff_outputs;
 mod explanation;
 mod findings;
-pub mod groups;
+pub(crate) mod groups;
 mod judge;
-pub mod remedy;
+pub(crate) mod remedy;
 mod rounds;
-pub mod tryfix;
+pub(crate) mod tryfix;
 
 pub use context::{CheckContext, CheckEvent, CheckOptions, CheckProgress};
-pub use findings::{BuildSummary, CheckReport, FixTrial, NotApplied, StepFinding, Verdict};
+pub use findings::{BuildSummary, CheckReport, StepFinding, Verdict};
 
 use diff_outputs::materialize;
 use findings::verdict_rank;

@@ -28,9 +28,8 @@ mod step_job;
 mod workdir;
 
 pub use export::{export_final_outputs, Exported};
-pub use failure::{tail_lines, undeclared_hint};
 pub use options::BuildOptions;
-pub use profile::{LimitDefaults, SandboxProfile, SANDBOX_PROJECT_DIR};
+pub use profile::{LimitDefaults, SandboxProfile};
 
 use scheduler::{cached_dep_reruns, dep_inputs, dep_trees, failed_dep, Scheduler};
 use step_job::{skipped, StepJob};

@@ -14,7 +14,7 @@ use crate::model::hash::FileHash;
 use crate::store::Store;
 
 /// Largest blob read for a text diff; larger files get sizes and hashes only.
-pub const MAX_TEXT_BYTES: u64 = 8 << 20;
+pub(crate) const MAX_TEXT_BYTES: u64 = 8 << 20;
 
 /// Where blobs can be read: one or more stores (the local one, and any others given).
 #[derive(Debug, Clone, Default)]
@@ -92,7 +92,7 @@ pub enum ContentDiff {
 
 impl ContentDiff {
     /// A short phrase: `1 line`, `binary`, or `content not in the store`.
-    pub fn phrase(&self) -> String {
+    pub(crate) fn phrase(&self) -> String {
         match self {
             ContentDiff::Text { lines_changed, .. } => plural(*lines_changed, "line"),
             ContentDiff::Binary => "binary".into(),
@@ -102,7 +102,7 @@ impl ContentDiff {
 }
 
 /// "1 line", "3 lines".
-pub fn plural(n: usize, word: &str) -> String {
+pub(crate) fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {
@@ -112,7 +112,7 @@ pub fn plural(n: usize, word: &str) -> String {
 
 /// Computes content diffs from blobs, once per pair of hashes (a header shared by
 /// thousands of steps is diffed once).
-pub struct ContentDiffer<'b> {
+pub(crate) struct ContentDiffer<'b> {
     blobs: &'b BlobSource,
     max_lines: usize,
     cache: Mutex<HashMap<(FileHash, FileHash), ContentDiff>>,
@@ -167,7 +167,7 @@ fn as_text(bytes: &[u8]) -> Option<&str> {
 }
 
 /// A unified line diff of two texts, capped at `max_lines` lines.
-pub fn text_diff(path: &str, old: &str, new: &str, max_lines: usize) -> ContentDiff {
+pub(crate) fn text_diff(path: &str, old: &str, new: &str, max_lines: usize) -> ContentDiff {
     let diff = TextDiff::from_lines(old, new);
     let lines_changed = diff.ops().iter().map(changed_lines).sum();
     let full = diff
@@ -221,7 +221,7 @@ pub enum WordOp {
 }
 
 /// A word-level diff of two commands; an argv is diffed argument by argument.
-pub fn command_diff(old: &Command, new: &Command) -> Vec<WordSegment> {
+pub(crate) fn command_diff(old: &Command, new: &Command) -> Vec<WordSegment> {
     let (a, b) = (words_of(old), words_of(new));
     let a_refs: Vec<&str> = a.iter().map(String::as_str).collect();
     let b_refs: Vec<&str> = b.iter().map(String::as_str).collect();
@@ -261,7 +261,7 @@ fn push_word(segments: &mut Vec<WordSegment>, op: WordOp, word: &str) {
 }
 
 /// A command as one line for people.
-pub fn command_text(command: &Command) -> String {
+pub(crate) fn command_text(command: &Command) -> String {
     match command {
         Command::Shell(script) => script.clone(),
         Command::Argv(argv) => format!("{argv:?}"),

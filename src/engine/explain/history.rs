@@ -164,7 +164,7 @@ pub fn resolve(arg: &str, store: Option<&Store>) -> Result<LoadedBuild, HistoryE
 }
 
 /// [`resolve`], reading the manifest with `reader` (for example [`read_outline`]).
-pub fn resolve_with(
+pub(crate) fn resolve_with(
     arg: &str,
     store: Option<&Store>,
     reader: fn(&Path) -> Result<Manifest, ManifestError>,
@@ -213,7 +213,7 @@ fn manifest_path(store: &Store, id: &str) -> PathBuf {
 }
 
 /// The ids of the recorded builds, oldest first (ids sort by start time).
-pub fn build_ids(store: &Store) -> Result<Vec<String>, HistoryError> {
+pub(crate) fn build_ids(store: &Store) -> Result<Vec<String>, HistoryError> {
     let dir = store.builds_dir();
     let entries = fs::read_dir(&dir).map_err(|source| HistoryError::List {
         path: dir.clone(),
@@ -232,7 +232,7 @@ pub fn build_ids(store: &Store) -> Result<Vec<String>, HistoryError> {
 
 /// The graph whose builds are compared by default.
 #[derive(Debug, Clone)]
-pub struct GraphKey {
+pub(crate) struct GraphKey {
     /// The graph file as the user named it, for messages.
     pub file: PathBuf,
     /// Its file name, all that manifests recorded before [`GraphId`] tell of their graph.
@@ -266,7 +266,7 @@ impl GraphKey {
 }
 
 /// The newest `count` builds of `graph`, oldest first, skipping the build with id `skip`.
-pub fn latest_builds(
+pub(crate) fn latest_builds(
     store: &Store,
     graph: &GraphKey,
     count: usize,

@@ -16,12 +16,12 @@ use serde::Serialize;
 use crate::model::hash::{ContentHash, InputHash};
 use crate::model::manifest::{Manifest, StepRecord, StepStatus};
 
-pub mod changes;
+pub(crate) mod changes;
 pub mod content;
 pub mod history;
-pub mod models;
-pub mod step_tree;
-pub mod walk;
+pub(crate) mod models;
+pub(crate) mod step_tree;
+pub(crate) mod walk;
 
 use changes::{diff_walks, InputChange};
 use content::{plural, BlobSource, ContentDiffer};
@@ -215,7 +215,7 @@ impl ExplainReport {
 
     /// The cascades of every origin, indexed in one pass over the cascades (looking them
     /// up origin by origin would scan every cascade once per origin).
-    pub fn cascade_index(&self) -> CascadeIndex<'_> {
+    pub(crate) fn cascade_index(&self) -> CascadeIndex<'_> {
         let mut by_origin: HashMap<&str, Vec<&Cascade>> = HashMap::new();
         for cascade in &self.cascades {
             for origin in &cascade.caused_by {
@@ -229,7 +229,7 @@ impl ExplainReport {
 /// The cascades that follow from each origin (a root cause, nondeterministic or added
 /// step), by name: see [`ExplainReport::cascade_index`].
 #[derive(Debug)]
-pub struct CascadeIndex<'r> {
+pub(crate) struct CascadeIndex<'r> {
     by_origin: HashMap<&'r str, Vec<&'r Cascade>>,
 }
 
@@ -320,7 +320,7 @@ pub fn explain(
 }
 
 /// Which model reprobe caches by, and why.
-pub const REPROBE_MODEL: &str = "reprobe uses content addressing with early cutoff: a dep enters a step's input hash by the content hash of its output, so a step that re-runs to identical output stops the cascade";
+pub(crate) const REPROBE_MODEL: &str = "reprobe uses content addressing with early cutoff: a dep enters a step's input hash by the content hash of its output, so a step that re-runs to identical output stops the cascade";
 
 fn requested_tree(
     old: &Manifest,
@@ -470,7 +470,7 @@ fn root_causes(steps: &[Analysed], origins: &[BTreeSet<usize>]) -> Vec<RootCause
 }
 
 /// A step's own changes in one phrase: `src/a.h changed (1 line) and env X was added`.
-pub fn headline(changes: &[InputChange]) -> String {
+pub(crate) fn headline(changes: &[InputChange]) -> String {
     let own: Vec<String> = changes
         .iter()
         .filter(|c| c.is_own())

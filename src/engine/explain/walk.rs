@@ -56,11 +56,6 @@ impl WalkRecord {
         inputs::walk(step_inputs, DepKey::Content, &mut record);
         record
     }
-
-    /// A tool by its declared name.
-    pub fn tool(&self, name: &str) -> Option<&InputTool> {
-        self.tools.iter().find(|t| t.name == name)
-    }
 }
 
 #[cfg(test)]

@@ -34,10 +34,10 @@ pub use structure::check_relative;
 pub use units::{parse_duration, read_duration, read_size, scale_decimal, BadNumber};
 
 /// The PATH a step gets when the graph declares none.
-pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+pub(crate) const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// The default per-step timeout (docs/design.md section 4).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// A validated step, ready to hash and run.
 #[derive(Debug, Clone)]
@@ -116,7 +116,7 @@ impl Graph {
     /// `known_file(path)` may answer true only for a relative path naming a regular file
     /// below `root`, which is then not looked at again. Anything else (globs, directories,
     /// paths it does not know) is resolved as [`Graph::from_file`] does.
-    pub fn from_file_knowing(
+    pub(crate) fn from_file_knowing(
         parsed: GraphFile,
         file: &Path,
         root: &Path,
@@ -179,7 +179,7 @@ impl Graph {
     }
 
     /// Steps no other step depends on: the graph's final products.
-    pub fn final_steps(&self) -> Vec<&Step> {
+    pub(crate) fn final_steps(&self) -> Vec<&Step> {
         let used: BTreeSet<&str> = self
             .steps
             .iter()

@@ -2,5 +2,5 @@
 //! terminal ([`terminal`]) and a Markdown summary ([`markdown`]). The JSON is
 //! [`crate::report::json`]'s.
 
-pub mod markdown;
-pub mod terminal;
+pub(crate) mod markdown;
+pub(crate) mod terminal;

@@ -3,10 +3,10 @@
 //! ([`html`], with the [`step_graph`]) and JUnit XML ([`junit`]). They share the words of
 //! [`summary`] and the text of each [`finding`]; the JSON is [`crate::report::json`]'s.
 
-pub mod finding;
-pub mod html;
-pub mod junit;
-pub mod markdown;
-pub mod step_graph;
-pub mod summary;
-pub mod terminal;
+pub(crate) mod finding;
+pub(crate) mod html;
+pub(crate) mod junit;
+pub(crate) mod markdown;
+pub(crate) mod step_graph;
+pub(crate) mod summary;
+pub(crate) mod terminal;

@@ -10,9 +10,9 @@ use serde::Serialize;
 use crate::diff::{DiffItem, DiffReport, ReasonKind};
 use crate::engine::REPORT_SCHEMA;
 
-pub mod html;
-pub mod markdown;
-pub mod terminal;
+pub(crate) mod html;
+pub(crate) mod markdown;
+pub(crate) mod terminal;
 
 /// The `reprobe/report/1` envelope of `diff`: the envelope every report shares
 /// (`schema`, `command`, `verdict`), then the two inputs and their differing items.

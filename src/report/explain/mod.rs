@@ -3,7 +3,7 @@
 //! ([`markdown`]), each showing every input change as [`change`] words it. The JSON is
 //! [`crate::report::json`]'s.
 
-pub mod change;
-pub mod html;
-pub mod markdown;
-pub mod terminal;
+pub(crate) mod change;
+pub(crate) mod html;
+pub(crate) mod markdown;
+pub(crate) mod terminal;

@@ -12,7 +12,7 @@ const DEPS_MAGIC: &[u8] = b"# ninjadeps\n";
 
 /// Why a dependency file could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum DepsError {
+pub(crate) enum DepsError {
     /// The file exists but cannot be read.
     #[error("{file}: cannot read: {source}")]
     Read {
@@ -35,7 +35,7 @@ pub enum DepsError {
 /// Reads a `.ninja_deps` log (versions 3 and 4): each output's discovered inputs, as
 /// Ninja recorded them (relative to the build directory, or absolute). Later records of
 /// an output replace earlier ones, as in Ninja.
-pub fn read_ninja_deps(path: &Path) -> Result<HashMap<String, Vec<String>>, DepsError> {
+pub(crate) fn read_ninja_deps(path: &Path) -> Result<HashMap<String, Vec<String>>, DepsError> {
     let file = path.display().to_string();
     let bytes = crate::fsafe::regular::read_regular(path).map_err(|source| DepsError::Read {
         file: file.clone(),

@@ -64,11 +64,6 @@ impl FileKinds {
         }
     }
 
-    /// Whether `abs` is a regular file.
-    pub fn is_file(&mut self, abs: &str) -> bool {
-        self.kind(abs) == Some(true)
-    }
-
     /// Whether a listing already made shows `abs` as a regular file (never touches the
     /// disk: `false` when it has not been seen, or is a symlink).
     pub fn listed_file(&self, abs: &str) -> bool {
@@ -140,6 +135,6 @@ mod tests {
             assert_eq!(kinds.kind(&abs), want, "{rel}");
             assert_eq!(kinds.kind(&abs), stat(&abs), "{rel}");
         }
-        assert!(kinds.is_file(&format!("{root}/sub/link.c")));
+        assert_eq!(kinds.kind(&format!("{root}/sub/link.c")), Some(true));
     }
 }

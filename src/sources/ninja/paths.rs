@@ -19,12 +19,7 @@ const SYSTEM_PREFIXES: &[&str] = &[
     "/proc/", "/dev/",
 ];
 
-/// Whether an absolute path is a system (toolchain) file.
-pub fn is_system_path(path: &Path) -> bool {
-    is_system_str(&path.to_string_lossy())
-}
-
-/// [`is_system_path`] for a path held as a string.
+/// Whether an absolute path, held as a string, is a system (toolchain) file.
 pub fn is_system_str(path: &str) -> bool {
     SYSTEM_PREFIXES.iter().any(|p| path.starts_with(p))
 }
@@ -169,7 +164,7 @@ mod tests {
             common_ancestor(Path::new("/a/b/build"), Path::new("/a/b/src/x")),
             Path::new("/a/b")
         );
-        assert!(is_system_path(Path::new("/usr/include/stdio.h")));
-        assert!(!is_system_path(Path::new("/home/me/x.h")));
+        assert!(is_system_str("/usr/include/stdio.h"));
+        assert!(!is_system_str("/home/me/x.h"));
     }
 }

@@ -2,14 +2,7 @@
 //! into the scripts it writes): a path of safe bytes as it is, anything else in single
 //! quotes.
 
-/// Ninja's shell escaping of one path inside `$in` and `$out`.
-pub fn shell_escape(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    push_shell_escaped(&mut out, path);
-    out
-}
-
-/// The bytes [`shell_escape`] leaves as they are, by value (a table: every byte of every
+/// The bytes [`push_shell_escaped`] leaves as they are, by value (a table: every byte of every
 /// path of a large build goes through it).
 const SHELL_SAFE: [bool; 256] = {
     let mut table = [false; 256];
@@ -22,7 +15,7 @@ const SHELL_SAFE: [bool; 256] = {
     table
 };
 
-/// Appends [`shell_escape`] of `path` to `out`.
+/// Appends Ninja's shell escaping of one path inside `$in` and `$out` to `out`.
 pub fn push_shell_escaped(out: &mut String, path: &str) {
     if !path.is_empty() && path.bytes().all(|b| SHELL_SAFE[usize::from(b)]) {
         out.push_str(path);

@@ -117,7 +117,7 @@ pub fn import(ninja_file: &Path, options: &ImportOptions) -> Result<Import, Impo
 }
 
 /// Imports `ninja_file` and validates the result into a [`Graph`] (for `--ninja`).
-pub fn load_graph(
+pub(crate) fn load_graph(
     ninja_file: &Path,
     options: &ImportOptions,
 ) -> Result<(Graph, Import), ImportError> {

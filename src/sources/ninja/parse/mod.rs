@@ -34,11 +34,11 @@ const MAX_INCLUDE_DEPTH: usize = 64;
 
 /// How many `include`/`subninja` statements one parse may follow in all: files that
 /// each include the next twice, 64 deep, would otherwise be read 2^64 times.
-pub const MAX_INCLUDES: usize = 250_000;
+pub(crate) const MAX_INCLUDES: usize = 250_000;
 
 /// Reads and parses `path` (paths of `include`/`subninja` resolve against its directory,
 /// where Ninja runs).
-pub fn parse_file(path: &Path) -> Result<BuildFile, NinjaError> {
+pub(crate) fn parse_file(path: &Path) -> Result<BuildFile, NinjaError> {
     let name = path.display().to_string();
     let text = read_text(path, &name)?;
     let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
