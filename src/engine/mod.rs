@@ -7,6 +7,7 @@
 /// envelope (docs/design.md section 7a).
 pub const REPORT_SCHEMA: &str = "reprobe/report/1";
 
+pub mod attestation;
 pub mod challenge;
 pub mod check;
 pub mod exec;

@@ -9,6 +9,7 @@
 //! This layer sits above the engine and below the command line, which picks a view and
 //! decides whether to colour.
 
+pub mod attestation;
 pub mod build;
 pub mod challenge;
 pub mod check;
