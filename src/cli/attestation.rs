@@ -196,7 +196,7 @@ fn verify(args: VerifyArgs) -> anyhow::Result<Exit> {
     let verified = match attest::verify(&args.file, &key) {
         Ok(verified) => verified,
         Err(err) => {
-            if err.is_untrusted() && args.common.json {
+            if args.common.json {
                 print!("{}", invalid_json(&args.file, &err.to_string()));
             }
             eprintln!("reprobe: error: {err}");

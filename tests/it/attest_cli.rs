@@ -302,6 +302,9 @@ fn key_problems_are_reported_before_any_build() {
     assert!(err.contains("missing.json"), "{err}");
     fs::write(dir.join("notjson.json"), "{").unwrap();
     assert_eq!(verify("notjson.json", &public).0, 2);
+    let (code_json, doc, _) = verify_json(&dir.join("notjson.json"), &public, &[]);
+    assert_eq!(code_json, 2);
+    assert_eq!(doc["valid"], false, "machines learn it did not verify");
     let (code_key, err) = verify("notjson.json", &dir.join("signer.pem"));
     assert_eq!(code_key, 2, "a private key given to verify: {err}");
     assert!(err.contains("verify with its public half"), "{err}");
