@@ -191,3 +191,54 @@ pub enum AttestError {
         detail: String,
     },
 }
+
+impl AttestError {
+    /// Whether the error says the attestation must not be trusted (a signature that does
+    /// not verify, another signer, content that is not a consistent reprobe verdict), as
+    /// opposed to a file or key that could not be read at all. `attestation verify` gives
+    /// the two different exit codes.
+    pub fn is_untrusted(&self) -> bool {
+        match self {
+            AttestError::Unsigned { .. }
+            | AttestError::Tampered { .. }
+            | AttestError::WrongKey { .. }
+            | AttestError::NotVerified { .. }
+            | AttestError::WrongPayloadType { .. }
+            | AttestError::NotAVerdict { .. }
+            | AttestError::Inconsistent { .. } => true,
+            AttestError::ReadKey { .. }
+            | AttestError::NotAPrivateKey { .. }
+            | AttestError::NotAPublicKey { .. }
+            | AttestError::KeyExists { .. }
+            | AttestError::Write { .. }
+            | AttestError::Read { .. }
+            | AttestError::Malformed { .. }
+            | AttestError::Random { .. } => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_signature_is_untrusted_an_unreadable_file_is_not() {
+        let path = PathBuf::from("v.json");
+        let tampered = AttestError::Tampered {
+            path: path.clone(),
+            keyid: "k".to_string(),
+        };
+        let unreadable = AttestError::Read {
+            path: path.clone(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        };
+        let garbled = AttestError::Malformed {
+            path,
+            detail: "not JSON".to_string(),
+        };
+        assert!(tampered.is_untrusted());
+        assert!(!unreadable.is_untrusted());
+        assert!(!garbled.is_untrusted());
+    }
+}

@@ -11,7 +11,8 @@ use serde::Deserialize;
 
 use super::dsse::{Envelope, PAYLOAD_TYPE};
 use super::keys::{keyid, parent_dir};
-use super::statement::{Outcome, Statement, PREDICATE_TYPE, STATEMENT_TYPE};
+use super::predicate::{Outcome, PREDICATE_TYPE};
+use super::statement::{Statement, STATEMENT_TYPE};
 use super::AttestError;
 
 /// An envelope file larger than this is refused before it is parsed. A verdict holds a few
@@ -193,10 +194,10 @@ fn parse_statement(body: &[u8], path: &Path) -> Result<Statement, AttestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attest::digest::Sha256Digest;
     use crate::attest::dsse::decode_base64;
-    use crate::attest::statement::{
-        NotApplied, Predicate, Sha256Digest, StepAttestation, StepVerdict, Subject, Tool,
-    };
+    use crate::attest::predicate::{NotApplied, Predicate, StepAttestation, StepVerdict, Tool};
+    use crate::attest::statement::Subject;
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
     use proptest::prelude::*;
@@ -221,6 +222,8 @@ mod tests {
                     input_hash: Some(Sha256Digest::of_bytes(b"in")),
                     content_hashes: vec![Sha256Digest::of_bytes(b"c1")],
                     verdict,
+                    reasons: Vec::new(),
+                    cascade_of: Vec::new(),
                     variations_applied: vec!["clock".to_string(), "timezone".to_string()],
                     variations_not_applied: Vec::new(),
                 }],
@@ -485,6 +488,8 @@ mod tests {
                     input_hash,
                     content_hashes,
                     verdict,
+                    reasons: Vec::new(),
+                    cascade_of: Vec::new(),
                     variations_applied: applied,
                     variations_not_applied: not
                         .into_iter()

@@ -39,12 +39,15 @@
 //! # Ok(()) }
 //! ```
 
+mod digest;
 mod dsse;
 mod error;
 mod file;
 mod keys;
+mod predicate;
 mod statement;
 
+pub use digest::Sha256Digest;
 pub use dsse::{decode_base64, pae, Envelope, Signature, PAYLOAD_TYPE};
 pub use error::AttestError;
 pub use file::{
@@ -52,10 +55,10 @@ pub use file::{
     MAX_ENVELOPE_FILE,
 };
 pub use keys::{keygen, keyid, public_key_pem, read_signing_key, read_verifying_key, KeyPairFiles};
-pub use statement::{
-    DigestSet, NotApplied, Outcome, Predicate, Sha256Digest, Statement, StepAttestation,
-    StepVerdict, Subject, SubjectCheck, SubjectStatus, Tool, PREDICATE_TYPE, STATEMENT_TYPE,
+pub use predicate::{
+    NotApplied, Outcome, Predicate, StepAttestation, StepReason, StepVerdict, Tool, PREDICATE_TYPE,
 };
+pub use statement::{DigestSet, Statement, Subject, SubjectCheck, SubjectStatus, STATEMENT_TYPE};
 
 /// The key types of the signing library, re-exported so callers need no dependency of their
 /// own to hold a key.

@@ -51,6 +51,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     #[command(flatten)]
+    pub attest: super::attestation::AttestArgs,
+    #[command(flatten)]
     pub source: super::import::GraphSource,
     #[command(flatten)]
     pub limits: super::build::LimitArgs,
@@ -91,6 +93,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         super::print_error(&err);
         return Ok(Exit::BadInput);
     }
+    let signer = match args.attest.prepare() {
+        Ok(signer) => signer,
+        Err(err) => {
+            super::print_error(&err);
+            return Ok(Exit::BadInput);
+        }
+    };
     Sandbox::check_support().map_err(anyhow::Error::from)?;
     let status = Arc::new(StatusLine::new(args.common.quiet || args.common.json));
     let progress = check_progress(Arc::clone(&status), graph.steps.len(), args.rounds);
@@ -141,6 +150,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         Err(err) => return Err(err.into()),
     };
     write_reports(&args, &report)?;
+    if let Some(signer) = &signer {
+        signer.write(&report, &cx.graph, args.common.quiet || args.common.json)?;
+    }
     if args.common.json {
         print!("{}", json::sorted(&report));
     } else if !args.common.quiet {

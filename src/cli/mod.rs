@@ -17,6 +17,7 @@ use crate::store::Store;
 
 use crate::model::error::Exit;
 
+pub(crate) mod attestation;
 pub(crate) mod build;
 pub(crate) mod challenge;
 pub(crate) mod check;
@@ -60,6 +61,9 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Check the store (`verify`) or remove what nothing references (`gc`).
     Store(store::StoreArgs),
+    /// Signed verdicts: make a key pair (`keygen`), check what `check --attest` wrote
+    /// (`verify`).
+    Attestation(attestation::AttestationArgs),
     /// Internal: runs one sandboxed step from a request file (re-executed by reprobe).
     #[command(name = "__sandbox", hide = true)]
     Sandbox { request: std::path::PathBuf },
@@ -90,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Challenge(args) => challenge::run(args),
         Command::Import(args) => import::run(args),
         Command::Store(args) => store::run(args),
+        Command::Attestation(args) => attestation::run(args),
         Command::Sandbox { request } => crate::sandbox::helper_main(&request),
         Command::SandboxServer => crate::sandbox::server_main(),
     };

@@ -7,6 +7,7 @@
 /// envelope (docs/design.md section 7a).
 pub(crate) const REPORT_SCHEMA: &str = "reprobe/report/1";
 
+pub(crate) mod attestation;
 pub mod challenge;
 pub(crate) mod check;
 pub(crate) mod exec;

@@ -9,6 +9,7 @@
 //! This layer sits above the engine and below the command line, which picks a view and
 //! decides whether to colour.
 
+pub(crate) mod attestation;
 pub(crate) mod build;
 pub(crate) mod challenge;
 pub(crate) mod check;

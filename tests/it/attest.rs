@@ -56,6 +56,8 @@ fn project(dir: &Path) -> Statement {
         input_hash: Some(Sha256Digest::of_bytes(name.as_bytes())),
         content_hashes: vec![Sha256Digest::of_bytes(b"tree")],
         verdict,
+        reasons: Vec::new(),
+        cascade_of: Vec::new(),
         variations_applied: vec!["build_path".into(), "clock".into()],
         variations_not_applied: not_applied,
     };

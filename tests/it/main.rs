@@ -6,6 +6,7 @@ mod diff_support;
 
 mod architecture;
 mod attest;
+mod attest_cli;
 mod build;
 mod challenge;
 mod check;

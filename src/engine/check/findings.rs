@@ -10,7 +10,7 @@ use crate::diff::ReasonKind;
 use crate::diff::{self, Reason};
 use crate::model::findings::NetworkAttempt;
 use crate::model::hash::{ContentHash, InputHash};
-use crate::model::manifest::StepRecord;
+use crate::model::manifest::{Manifest, StepRecord};
 
 /// The verdict of one step (docs/design.md section 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -153,6 +153,11 @@ pub struct CheckReport {
     pub builds: Vec<BuildSummary>,
     /// One finding per step, in topological order.
     pub steps: Vec<StepFinding>,
+    /// The first build's manifest as judged (steps re-run with the real clock included):
+    /// the output trees and tools a signed verdict names (docs/attest.md). Not part of the
+    /// JSON report, which lists builds by id.
+    #[serde(skip)]
+    pub first_build: Manifest,
 }
 
 impl CheckReport {

@@ -102,7 +102,7 @@ pub fn check(
         .filter(|v| !options.variations.contains(v))
         .map(|v| v.name().to_string())
         .collect();
-    let _ = first;
+    let first_build = first.manifest.clone();
     Ok(CheckReport {
         schema: REPORT_SCHEMA,
         command: "check",
@@ -126,6 +126,7 @@ pub fn check(
             })
             .collect(),
         steps: findings,
+        first_build,
     })
 }
 
