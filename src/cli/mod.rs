@@ -24,6 +24,7 @@ pub mod diff;
 pub mod explain;
 pub mod import;
 pub mod progress;
+pub mod remote_args;
 pub mod store;
 
 /// reprobe: are your builds reproducible, and why do your caches miss?
