@@ -45,6 +45,50 @@ impl RemoteTier {
         }
     }
 
+    /// The server's entry for the step whose key is `key`, its blobs copied into `store`
+    /// (verified) but the entry not recorded there: what `check --against-remote`
+    /// compares a local run with. `Ok(Err(why))`: the server's entry was refused.
+    pub fn fetch_entry(
+        &self,
+        store: &Store,
+        key: &InputHash,
+        declared: &[String],
+    ) -> Result<Option<Result<ActionEntry, String>>, RemoteError> {
+        let Some(cache) = self.cache.as_ref() else {
+            return Ok(None);
+        };
+        let fetched = self.try_fetch(cache, store, key, declared);
+        if let Err(RemoteError::Corrupt { digest, .. }) = &fetched {
+            self.note_corrupt(*digest);
+        }
+        fetched
+    }
+
+    fn try_fetch(
+        &self,
+        cache: &RemoteCache,
+        store: &Store,
+        key: &InputHash,
+        declared: &[String],
+    ) -> Result<Option<Result<ActionEntry, String>>, RemoteError> {
+        let keyed = step_action(&key.0.to_hex())?;
+        let Some(result) = cache.get_action_result(keyed.action_digest)? else {
+            return Ok(None);
+        };
+        let Some(entry_digest) = entry_blob(&result) else {
+            return Ok(None);
+        };
+        let bytes = cache.read_blob(entry_digest)?;
+        let entry = match decode_entry(&bytes, key, declared) {
+            Ok(entry) => entry,
+            Err(why) => return Ok(Some(Err(why))),
+        };
+        if let Err(why) = self.fetch_blobs(cache, store, &entry)? {
+            return Ok(Some(Err(why)));
+        }
+        Ok(Some(Ok(entry)))
+    }
+
     fn try_fill(
         &self,
         cache: &RemoteCache,
@@ -52,21 +96,11 @@ impl RemoteTier {
         key: &InputHash,
         declared: &[String],
     ) -> Result<Fill, RemoteError> {
-        let keyed = step_action(&key.0.to_hex())?;
-        let Some(result) = cache.get_action_result(keyed.action_digest)? else {
-            return Ok(Fill::Miss);
+        let entry = match self.try_fetch(cache, store, key, declared)? {
+            None => return Ok(Fill::Miss),
+            Some(Err(why)) => return Ok(Fill::Refused(refusal(self, &why))),
+            Some(Ok(entry)) => entry,
         };
-        let Some(entry_digest) = entry_blob(&result) else {
-            return Ok(Fill::Miss);
-        };
-        let bytes = cache.read_blob(entry_digest)?;
-        let entry = match decode_entry(&bytes, key, declared) {
-            Ok(entry) => entry,
-            Err(why) => return Ok(Fill::Refused(refusal(self, &why))),
-        };
-        if let Err(why) = self.fetch_blobs(cache, store, &entry)? {
-            return Ok(Fill::Refused(refusal(self, &why)));
-        }
         if let Err(err) = store.record_action(&entry) {
             return Ok(Fill::Refused(refusal(self, &err.to_string())));
         }

@@ -2,6 +2,7 @@
 //! server (tests/it/common/buildgrid.rs), real gcc. Each test starts one server of its own
 //! and plays two machines with two checkouts and two stores (docs/remote.md).
 
+mod against;
 mod failures;
 mod sharing;
 

@@ -5,6 +5,7 @@ use std::fs;
 use super::{steps_where, Machine};
 use crate::common::buildgrid::BuildGrid;
 use crate::common::{code, json, stderr};
+use reprobe::remote::Digest;
 
 #[test]
 fn a_second_checkout_with_its_own_store_takes_every_step_from_the_server() {
@@ -51,5 +52,49 @@ fn a_second_checkout_with_its_own_store_takes_every_step_from_the_server() {
     assert_eq!(
         steps_where(&json(&again), "cache_source", "local"),
         vec!["compile", "link"]
+    );
+}
+
+#[test]
+fn after_a_server_restart_its_blobs_remain_and_its_lost_entries_are_plain_misses() {
+    let mut server = BuildGrid::start();
+    let first = Machine::of_corpus("hello-c");
+    let built = first.run(&server, &["build", "--json"]);
+    assert_eq!(code(&built), 0, "{}", stderr(&built));
+    let blobs: Vec<Digest> = json(&built)["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["outputs"].as_array().unwrap().clone())
+        .filter_map(|o| {
+            Some(Digest {
+                hash: hex::decode(o["sha256"].as_str()?).ok()?.try_into().ok()?,
+                size_bytes: o["size"].as_u64()?,
+            })
+        })
+        .collect();
+    assert_eq!(blobs.len(), 2);
+
+    server.restart();
+    // The disk storage kept every blob; the test config's in-memory action cache did not
+    // keep the entries (docs/remote.md names a persistent one).
+    assert!(server.connect().find_missing(&blobs).unwrap().is_empty());
+    let second = Machine::of_corpus("hello-c");
+    let rebuilt = second.run(&server, &["build", "--json"]);
+    assert_eq!(code(&rebuilt), 0, "{}", stderr(&rebuilt));
+    assert!(
+        !stderr(&rebuilt).contains("warning"),
+        "a miss is no failure: {}",
+        stderr(&rebuilt)
+    );
+    assert_eq!(steps_where(&json(&rebuilt), "status", "ran").len(), 2);
+
+    // The rebuild published the entries again: a third machine gets everything.
+    let third = Machine::of_corpus("hello-c");
+    let fetched = third.run(&server, &["build", "--json"]);
+    assert_eq!(code(&fetched), 0, "{}", stderr(&fetched));
+    assert_eq!(
+        steps_where(&json(&fetched), "cache_source", "remote").len(),
+        2
     );
 }
