@@ -176,6 +176,7 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
     progress.clear();
     if let Some(remote) = &remote {
         remote.publish_manifest(&manifest);
+        remote.publish_index(&store, &manifest);
     }
     super::remote_args::print_warnings(remote.as_deref());
     if args.common.json {

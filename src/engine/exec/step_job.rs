@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::failure::{describe_failure, exit_record, failed, undeclared_hint};
 use super::options::BuildOptions;
+use super::slots::Slots;
 use super::workdir::{PrepareError, WorkdirSources};
 use crate::engine::remote_cache::Fill;
 use crate::model::findings::{Observed, SandboxFindings};
@@ -66,6 +67,8 @@ pub(super) struct StepJob {
     pub(super) is_final: bool,
     /// The records of cached deps this step ran again (a blob of theirs was bad).
     pub(super) reran: std::sync::Mutex<Vec<(usize, StepRecord)>>,
+    /// The build's sandbox-run slots (`None`: a step run inside another's, or alone).
+    pub(super) run_slots: Option<Arc<Slots>>,
 }
 
 impl StepJob {
@@ -107,6 +110,7 @@ impl StepJob {
                 Err(err) => return failed(record, err.to_string(), None),
             }
         }
+        let _slot = self.run_slots.as_ref().map(|slots| slots.take());
         self.run_in_sandbox(record, &inputs, &dep_outputs)
     }
 
@@ -127,7 +131,7 @@ impl StepJob {
             Ok(Lookup::Broken { blob, why }) => Some(rerun_note(blob, why)),
             _ => return (local, CacheSource::Local),
         };
-        match remote.fill(&self.store, key, &self.step().outputs) {
+        match remote.fill(&self.store, &self.graph, key, &self.step().outputs) {
             Fill::Filled => return (self.store.lookup(key), CacheSource::Remote),
             Fill::Refused(note) => record.notes.push(note),
             Fill::Miss => {}
@@ -334,6 +338,7 @@ impl StepJob {
             reruns: Vec::new(),
             is_final: false,
             reran: Default::default(),
+            run_slots: None,
         };
         let name = &self.graph.steps[dep.index].name;
         let mut record = job.run(dep.deps.clone(), dep.dep_outputs.clone());

@@ -1,6 +1,6 @@
 //! Build manifests on the server, by graph id: what `explain --remote` compares with.
 
-use super::RemoteTier;
+use super::{retry_busy, RemoteTier};
 use crate::model::manifest::{GraphId, Manifest};
 use crate::remote::RemoteError;
 
@@ -19,12 +19,12 @@ impl RemoteTier {
             return;
         };
         let name = graph.0.to_hex();
-        let published = (|| {
+        let published = retry_busy(|| {
             if let Some(latest) = cache.get_document(MANIFEST_KIND, &name)? {
                 cache.put_document(PREVIOUS_KIND, &name, &latest)?;
             }
             cache.put_document(MANIFEST_KIND, &name, manifest.to_json().as_bytes())
-        })();
+        });
         if let Err(err) = published {
             self.give_up(&err);
         }

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use super::entry::{blob_digest, decode_entry, entry_blob};
-use super::{is_blob_problem, RemoteTier};
+use super::{is_blob_problem, retry_busy, RemoteTier};
+use crate::model::graph::Graph;
 use crate::model::hash::{FileHash, InputHash};
 use crate::remote::{step_action, Digest, RemoteCache, RemoteError};
 use crate::store::{ActionEntry, Store};
@@ -24,13 +25,19 @@ pub enum Fill {
 }
 
 impl RemoteTier {
-    /// Looks the step whose key is `key` up on the server and, on a hit, copies its entry
-    /// and blobs into `store`. `declared` are the step's declared outputs.
-    pub fn fill(&self, store: &Store, key: &InputHash, declared: &[String]) -> Fill {
+    /// Looks the step whose key is `key` up on the server (the index of `graph`'s last
+    /// published build, then the action cache) and, on a hit, copies its entry and blobs
+    /// into `store`. `declared` are the step's declared outputs.
+    pub fn fill(&self, store: &Store, graph: &Graph, key: &InputHash, declared: &[String]) -> Fill {
         let Some(cache) = self.cache() else {
             return Fill::Miss;
         };
-        match self.try_fill(cache, store, key, declared) {
+        if let Some(entry) = self.index(store, graph).get(key) {
+            if let Some(fill) = self.fill_from_index(cache, store, key, declared, entry) {
+                return fill;
+            }
+        }
+        match retry_busy(|| self.try_fill(cache, store, key, declared)) {
             Ok(fill) => fill,
             Err(err) if is_blob_problem(&err) => {
                 if let RemoteError::Corrupt { digest, .. } = &err {
@@ -45,6 +52,41 @@ impl RemoteTier {
         }
     }
 
+    /// Fills from the index's entry for `key`; `None` when the entry does not fit the
+    /// step (the action cache is asked then).
+    fn fill_from_index(
+        &self,
+        cache: &RemoteCache,
+        store: &Store,
+        key: &InputHash,
+        declared: &[String],
+        entry: &ActionEntry,
+    ) -> Option<Fill> {
+        let bytes = serde_json::to_vec(entry).ok()?;
+        let entry = decode_entry(&bytes, key, declared).ok()?;
+        let fetched = retry_busy(|| self.fetch_blobs(cache, store, &entry));
+        Some(match fetched {
+            Ok(Ok(())) => match store.record_action(&entry) {
+                Ok(()) => {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    Fill::Filled
+                }
+                Err(err) => Fill::Refused(refusal(self, &err.to_string())),
+            },
+            Ok(Err(why)) => Fill::Refused(refusal(self, &why)),
+            Err(err) if is_blob_problem(&err) => {
+                if let RemoteError::Corrupt { digest, .. } = &err {
+                    self.note_corrupt(*digest);
+                }
+                Fill::Refused(refusal(self, &err.to_string()))
+            }
+            Err(err) => {
+                self.give_up(&err);
+                Fill::Miss
+            }
+        })
+    }
+
     /// The server's entry for the step whose key is `key`, its blobs copied into `store`
     /// (verified) but the entry not recorded there: what `check --against-remote`
     /// compares a local run with. `Ok(Err(why))`: the server's entry was refused.
@@ -57,7 +99,7 @@ impl RemoteTier {
         let Some(cache) = self.cache.as_ref() else {
             return Ok(None);
         };
-        let fetched = self.try_fetch(cache, store, key, declared);
+        let fetched = retry_busy(|| self.try_fetch(cache, store, key, declared));
         if let Err(RemoteError::Corrupt { digest, .. }) = &fetched {
             self.note_corrupt(*digest);
         }
@@ -78,11 +120,41 @@ impl RemoteTier {
         let Some(entry_digest) = entry_blob(&result) else {
             return Ok(None);
         };
-        let bytes = cache.read_blob(entry_digest)?;
+        // The entry and the small output blobs the result lists, in one batch; what the
+        // entry then names beyond them is fetched after it.
+        let limit = cache.max_batch_bytes() / 2;
+        let mut first: Vec<Digest> = vec![entry_digest];
+        first.extend(
+            result
+                .output_files
+                .iter()
+                .filter_map(|f| f.digest.as_ref().and_then(Digest::from_proto))
+                .filter(|d| d.size_bytes <= limit && d.size_bytes > 0)
+                .filter(|d| !store.has_blob(&FileHash(crate::model::hash::Digest(d.hash)))),
+        );
+        first.sort_unstable_by_key(|d| *d != entry_digest);
+        first.dedup();
+        let mut read = cache.read_many(&first).into_iter();
+        let bytes = read.next().expect("one answer per digest")?;
         let entry = match decode_entry(&bytes, key, declared) {
             Ok(entry) => entry,
             Err(why) => return Ok(Some(Err(why))),
         };
+        let named: std::collections::BTreeSet<Digest> = entry
+            .outputs
+            .iter()
+            .filter_map(|o| o.sha256.map(|h| blob_digest(&h, o.size)))
+            .collect();
+        for (digest, bytes) in first[1..].iter().zip(read) {
+            // Only what the verified entry names enters the store.
+            if !named.contains(digest) {
+                continue;
+            }
+            let bytes = bytes?;
+            if let Err(why) = ingest(store, &bytes, *digest, self) {
+                return Ok(Some(Err(why)));
+            }
+        }
         if let Err(why) = self.fetch_blobs(cache, store, &entry)? {
             return Ok(Some(Err(why)));
         }
@@ -128,13 +200,9 @@ impl RemoteTier {
         let limit = cache.max_batch_bytes() / 2;
         let (small, large): (Vec<Digest>, Vec<Digest>) =
             wanted.keys().partition(|d| d.size_bytes <= limit);
-        let origin = |d: &Digest| Path::new(&format!("{} blob {d}", self.url)).to_path_buf();
         for (digest, bytes) in small.iter().zip(cache.read_many(&small)) {
-            let bytes = bytes?;
-            match store.ingest_bytes(&bytes, &origin(digest)) {
-                Ok((hash, _)) if hash == wanted[digest] => {}
-                Ok(_) => return Ok(Err(format!("blob {digest} did not store as itself"))),
-                Err(err) => return Ok(Err(err.to_string())),
+            if let Err(why) = ingest(store, &bytes?, *digest, self) {
+                return Ok(Err(why));
             }
         }
         if large.is_empty() {
@@ -166,6 +234,16 @@ impl RemoteTier {
         }
         crate::store::remove_tree(&temp);
         outcome
+    }
+}
+
+/// Writes a blob received (and verified) from the server into the store.
+fn ingest(store: &Store, bytes: &[u8], digest: Digest, tier: &RemoteTier) -> Result<(), String> {
+    let origin = Path::new(&format!("{} blob {digest}", tier.url)).to_path_buf();
+    match store.ingest_bytes(bytes, &origin) {
+        Ok((hash, _)) if hash.0 .0 == digest.hash => Ok(()),
+        Ok(_) => Err(format!("blob {digest} did not store as itself")),
+        Err(err) => Err(err.to_string()),
     }
 }
 

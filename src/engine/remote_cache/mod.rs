@@ -14,11 +14,13 @@
 //! the build goes on locally and its exit code does not change.
 //!
 //! Files by concern: `entry` (a local action entry as an ordinary REAPI `ActionResult`),
-//! `fill` (local miss, remote hit), `publish` (uploads), `documents` (manifests).
+//! `fill` (local miss, remote hit), `index` (a build's entries in one document, read
+//! once), `publish` (uploads), `documents` (manifests).
 
 mod documents;
 mod entry;
 mod fill;
+mod index;
 mod publish;
 
 use std::collections::BTreeSet;
@@ -50,6 +52,8 @@ pub struct RemoteTier {
     hits: AtomicUsize,
     /// Steps published to the server.
     published: AtomicUsize,
+    /// The graph's published entries, read at the first local miss.
+    index: std::sync::OnceLock<index::Index>,
 }
 
 impl std::fmt::Debug for RemoteTier {
@@ -74,6 +78,7 @@ impl RemoteTier {
             corrupt: Mutex::new(BTreeSet::new()),
             hits: AtomicUsize::new(0),
             published: AtomicUsize::new(0),
+            index: std::sync::OnceLock::new(),
         };
         match RemoteCache::connect(url, options) {
             Ok(cache) => RemoteTier {
@@ -152,6 +157,32 @@ impl RemoteTier {
     fn corrupt_blobs(&self) -> BTreeSet<Digest> {
         self.corrupt.lock().map(|c| c.clone()).unwrap_or_default()
     }
+}
+
+/// How often a call the server refused for load (`RESOURCE_EXHAUSTED`: a server at its
+/// limit of concurrent calls) is tried again, waiting twice as long each time from
+/// [`BUSY_FIRST_WAIT`], before the failure counts.
+const BUSY_RETRIES: u32 = 6;
+
+/// The first wait before trying a refused call again.
+const BUSY_FIRST_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Runs `call` again while the server says it is busy, a bounded number of times.
+fn retry_busy<T>(mut call: impl FnMut() -> Result<T, RemoteError>) -> Result<T, RemoteError> {
+    let mut wait = BUSY_FIRST_WAIT;
+    for _ in 0..BUSY_RETRIES {
+        match call() {
+            Err(RemoteError::Rpc {
+                code: tonic::Code::ResourceExhausted,
+                ..
+            }) => {
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+            other => return other,
+        }
+    }
+    call()
 }
 
 /// Whether an error is about one blob (a miss to report) rather than about the server

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 
 use super::entry::{blob_digest, encode_entry};
-use super::RemoteTier;
+use super::{retry_busy, RemoteTier};
 use crate::remote::{step_action, Blob, BlobSource, Digest, RemoteCache, RemoteError};
 use crate::store::{ActionEntry, Store};
 
@@ -15,7 +15,7 @@ impl RemoteTier {
         let Some(cache) = self.cache() else {
             return;
         };
-        match self.try_publish(cache, store, entry) {
+        match retry_busy(|| self.try_publish(cache, store, entry)) {
             Ok(()) => {
                 self.published.fetch_add(1, Ordering::Relaxed);
             }
