@@ -7,6 +7,8 @@
 # preceded by the machine and the date.
 #
 # Usage: bash benches/remote.sh [STEPS] [RUNS]     (RUNS: median of, default 3)
+# BENCH_DIR: where the stores go (default $TMPDIR or /tmp); /dev/shm takes the disk's
+# file-creation cost out of the remote figure (a remote hit writes a blob and an entry).
 # Needs the BuildGrid virtualenv of scripts/test.sh (.venv-buildgrid) and a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +19,7 @@ bgd=$root/.venv-buildgrid/bin/bgd
 [ -x "$bgd" ] || { echo "remote.sh: no $bgd; run scripts/test.sh once to install BuildGrid" >&2; exit 1; }
 cargo build --release --quiet
 reprobe=$root/target/release/reprobe
-work=$(mktemp -d)
+work=$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}")
 server_pid=
 cleanup() {
     [ -n "$server_pid" ] && kill -9 -- "-$server_pid" 2>/dev/null || true
@@ -73,14 +75,14 @@ for r in $(seq 1 "$runs"); do
     remote_times+=("$(seconds "$reprobe" build "$work/project" --store "$work/fresh$r" --remote "$url" -q)")
 done
 # The fresh store's last build must have taken every step from the server.
-cached=$("$reprobe" build "$work/project" --store "$work/fresh2" --remote "$url" --json \
+cached=$("$reprobe" build "$work/project" --store "$work/check" --remote "$url" --json \
     | grep -c '"cache_source": "remote"' || true)
 [ "$cached" = "$steps" ] || { echo "remote.sh: only $cached of $steps steps came from the server" >&2; exit 1; }
 
 local_s=$(printf '%s\n' "${local_times[@]}" | median)
 remote_s=$(printf '%s\n' "${remote_times[@]}" | median)
 ratio=$(awk -v a="$remote_s" -v b="$local_s" 'BEGIN { printf "%.2f", a / b }')
-echo "machine: $(nproc) cores, $(uname -m), load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%d)"
+echo "machine: $(nproc) cores, $(uname -m), load $(cut -d' ' -f1-3 /proc/loadavg); stores on $(df --output=fstype "$work" | tail -1) ($work); $(date -u +%Y-%m-%d)"
 echo
 echo "| all-hit build of $steps trivial steps | local store | remote (BuildGrid, loopback, fresh store) | ratio (target <= 2x) |"
 echo "| --- | --- | --- | --- |"
