@@ -69,7 +69,7 @@ fn check_against_remote_finds_and_classifies_what_another_machine_built_differen
 }
 
 #[test]
-fn explain_remote_from_a_second_store_compares_with_the_first_machines_build() {
+fn explain_and_challenge_remote_from_a_second_store_find_the_first_machines_build() {
     let server = BuildGrid::start();
     let first = Machine::of_corpus("hello-c");
     let built = first.run(&server, &["build", "-q"]);
@@ -83,8 +83,9 @@ fn explain_remote_from_a_second_store_compares_with_the_first_machines_build() {
     let source = second.path().join("src/hello.c");
     let text = fs::read_to_string(&source).unwrap();
     fs::write(&source, format!("{text}\n/* edited */\n")).unwrap();
-    let rebuilt = second.run(&server, &["build", "-q"]);
+    let rebuilt = second.run(&server, &["build", "--json"]);
     assert_eq!(code(&rebuilt), 0, "{}", stderr(&rebuilt));
+    let mine = json(&rebuilt)["id"].as_str().unwrap().to_string();
 
     let explained = second.run(&server, &["explain", "--json"]);
     let err = stderr(&explained);
@@ -99,5 +100,14 @@ fn explain_remote_from_a_second_store_compares_with_the_first_machines_build() {
     assert!(
         stdout(&explained).contains("latest published build"),
         "OLD is the server's: {report}"
+    );
+
+    // `challenge --remote` takes the same build as the other machine's.
+    let challenged = second.run(&server, &["challenge", &mine]);
+    assert_eq!(code(&challenged), 0, "{}", stderr(&challenged));
+    assert!(
+        stdout(&challenged).contains("latest published build"),
+        "{}",
+        stdout(&challenged)
     );
 }

@@ -46,6 +46,29 @@ fn a_second_checkout_with_its_own_store_takes_every_step_from_the_server() {
         "the program from the server is the one the first machine built"
     );
 
+    // A graph of another shape has no index on the server: its steps are looked up one
+    // by one in the action cache.
+    let third = Machine::of_corpus("hello-c");
+    let graph = third.path().join("reprobe.toml");
+    let text = fs::read_to_string(&graph).unwrap();
+    fs::write(
+        &graph,
+        format!(
+            "{text}\n[steps.size]\nrun = \"wc -c < hello > size.txt\"\n\
+             deps = [\"link\"]\noutputs = [\"size.txt\"]\n"
+        ),
+    )
+    .unwrap();
+    let looked_up = third.run(&server, &["build", "--json"]);
+    assert_eq!(code(&looked_up), 0, "{}", stderr(&looked_up));
+    let manifest = json(&looked_up);
+    assert_eq!(
+        steps_where(&manifest, "cache_source", "remote"),
+        vec!["compile", "link"],
+        "{manifest}"
+    );
+    assert_eq!(steps_where(&manifest, "status", "ran"), vec!["size"]);
+
     // The second machine's store now holds the steps: a local hit, no server needed.
     let again = second.run_against("grpc://127.0.0.1:1/none", &["build", "--json"]);
     assert_eq!(code(&again), 0, "{}", stderr(&again));
