@@ -16,6 +16,10 @@ use crate::store::Store;
 /// The environment variable that names the remote cache when `--remote` does not.
 pub const REMOTE_ENV: &str = "REPROBE_REMOTE";
 
+/// The environment variable that bounds each call to the remote cache (a duration:
+/// "20s", "2m"; default 20 s), as the timeout errors suggest raising it.
+pub const REMOTE_TIMEOUT_ENV: &str = "REPROBE_REMOTE_TIMEOUT";
+
 /// The remote cache flag.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RemoteArgs {
@@ -57,9 +61,21 @@ impl RemoteArgs {
     /// Connects to the server named, if any. A server that cannot be reached is not an
     /// error: the tier is off and says so once (`build` goes on locally).
     pub fn connect(&self) -> anyhow::Result<Option<Arc<RemoteTier>>> {
-        Ok(self
-            .url()?
-            .map(|url| Arc::new(RemoteTier::connect(&url, RemoteOptions::default()))))
+        let Some(url) = self.url()? else {
+            return Ok(None);
+        };
+        let mut options = RemoteOptions::default();
+        if let Some(text) = std::env::var(REMOTE_TIMEOUT_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            options.call_timeout = crate::model::graph::parse_duration(text.trim())
+                .filter(|d| !d.is_zero())
+                .with_context(|| {
+                    format!("{REMOTE_TIMEOUT_ENV}=`{text}` is not a duration (write 20s, 2m)")
+                })?;
+        }
+        Ok(Some(Arc::new(RemoteTier::connect(&url, options))))
     }
 }
 

@@ -12,6 +12,7 @@ pub fn reprobe() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reprobe"));
     cmd.env_remove("REPROBE_STORE")
         .env_remove("REPROBE_REMOTE")
+        .env_remove("REPROBE_REMOTE_TIMEOUT")
         .env("NO_COLOR", "1");
     cmd
 }

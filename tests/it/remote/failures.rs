@@ -124,3 +124,24 @@ fn a_corrupt_blob_on_the_server_is_reported_and_rebuilt_never_served() {
     );
     assert!(out.join("hello").is_file());
 }
+
+#[test]
+fn a_server_that_stops_answering_is_given_up_within_its_bound() {
+    let server = BuildGrid::start();
+    let machine = Machine::of_corpus("hello-c");
+    server.pause();
+    let output = reprobe()
+        .args(["build", "--json", "--remote"])
+        .arg(server.url().to_string())
+        .env("REPROBE_STORE", machine.store.path())
+        .env("REPROBE_REMOTE_TIMEOUT", "2s")
+        .current_dir(machine.path())
+        .output()
+        .expect("reprobe runs");
+    server.resume();
+    let err = stderr(&output);
+    assert_eq!(code(&output), 0, "{err}");
+    assert_eq!(err.matches(OFF).count(), 1, "exactly one warning: {err}");
+    assert!(err.contains("did not answer"), "{err}");
+    assert_eq!(steps_where(&json(&output), "status", "ran").len(), 2);
+}
