@@ -121,3 +121,21 @@ fn after_a_server_restart_its_blobs_remain_and_its_lost_entries_are_plain_misses
         2
     );
 }
+
+#[test]
+fn a_server_with_a_persistent_action_cache_serves_every_step_after_a_restart() {
+    let mut server = BuildGrid::start_persistent();
+    let first = Machine::of_corpus("hello-c");
+    let built = first.run(&server, &["build", "-q"]);
+    assert_eq!(code(&built), 0, "{}", stderr(&built));
+
+    server.restart();
+    let second = Machine::of_corpus("hello-c");
+    let fetched = second.run(&server, &["build", "--json"]);
+    assert_eq!(code(&fetched), 0, "{}", stderr(&fetched));
+    assert_eq!(
+        steps_where(&json(&fetched), "cache_source", "remote"),
+        vec!["compile", "link"],
+        "entries and blobs survived the restart of BuildGrid and Redis"
+    );
+}
