@@ -50,10 +50,19 @@ impl RemoteTier {
             .filter_map(|s| s.input_hash)
             .filter_map(|key| store.lookup_action(&key).ok().flatten())
             .collect();
-        let Ok(bytes) = serde_json::to_vec(&entries) else {
-            return;
-        };
-        if let Err(err) = retry_busy(|| cache.put_document(INDEX_KIND, &name, &bytes)) {
+        let published = retry_busy(|| {
+            // Only entries whose blobs the server has (a local hit from before the store
+            // used this server may have none there): the index promises a complete step.
+            let digests: Vec<Digest> = entries.iter().flat_map(entry_blobs).collect();
+            let missing: BTreeSet<Digest> = cache.find_missing(&digests)?.into_iter().collect();
+            let complete: Vec<&ActionEntry> = entries
+                .iter()
+                .filter(|e| entry_blobs(e).all(|d| !missing.contains(&d)))
+                .collect();
+            let bytes = serde_json::to_vec(&complete).unwrap_or_default();
+            cache.put_document(INDEX_KIND, &name, &bytes)
+        });
+        if let Err(err) = published {
             self.give_up(&err);
         }
     }
@@ -83,6 +92,14 @@ impl RemoteTier {
             index
         })
     }
+}
+
+/// The digests of an entry's blobs.
+fn entry_blobs(entry: &ActionEntry) -> impl Iterator<Item = Digest> + '_ {
+    entry
+        .outputs
+        .iter()
+        .filter_map(|o| o.sha256.map(|h| blob_digest(&h, o.size)))
 }
 
 /// Fetches the small blobs the index names that the store lacks, in batches; what fails

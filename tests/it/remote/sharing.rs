@@ -139,3 +139,24 @@ fn a_server_with_a_persistent_action_cache_serves_every_step_after_a_restart() {
         "entries and blobs survived the restart of BuildGrid and Redis"
     );
 }
+
+#[test]
+fn local_hits_whose_blobs_the_server_lacks_are_not_offered_to_other_machines() {
+    let server = BuildGrid::start();
+    let first = Machine::of_corpus("hello-c");
+    // Built before the server was used: its blobs never reached the server.
+    let local = first.run_against("grpc://127.0.0.1:1/none", &["build", "-q"]);
+    assert_eq!(code(&local), 0, "{}", stderr(&local));
+    let hits = first.run(&server, &["build", "-q"]);
+    assert_eq!(code(&hits), 0, "{}", stderr(&hits));
+
+    let second = Machine::of_corpus("hello-c");
+    let built = second.run(&server, &["build", "--json"]);
+    let err = stderr(&built);
+    assert_eq!(code(&built), 0, "{err}");
+    assert!(
+        !err.contains("warning"),
+        "a plain miss, not a damaged server: {err}"
+    );
+    assert_eq!(steps_where(&json(&built), "status", "ran").len(), 2);
+}
