@@ -145,3 +145,23 @@ fn a_server_that_stops_answering_is_given_up_within_its_bound() {
     assert!(err.contains("did not answer"), "{err}");
     assert_eq!(steps_where(&json(&output), "status", "ran").len(), 2);
 }
+
+#[test]
+fn a_remote_url_that_is_not_one_is_bad_input_naming_the_form() {
+    let machine = Machine::of_corpus("hello-c");
+    let output = machine.run_against("cache.example:8980", &["build"]);
+    let err = stderr(&output);
+    assert_eq!(code(&output), 2, "{err}");
+    assert!(
+        err.contains("cache.example:8980") && err.contains("grpc://HOST:PORT"),
+        "{err}"
+    );
+    let output = reprobe()
+        .args(["check", "--against-remote"])
+        .current_dir(machine.path())
+        .output()
+        .expect("reprobe runs");
+    let err = stderr(&output);
+    assert_eq!(code(&output), 2, "{err}");
+    assert!(err.contains("REPROBE_REMOTE"), "{err}");
+}
