@@ -167,6 +167,7 @@ fn record(i: usize, inputs: StepInputs, variant: Variant) -> StepRecord {
         name: format!("step{i:05}"),
         status: StepStatus::Ran,
         cached: false,
+        cache_source: None,
         input_hash: Some(input_hash),
         derivation_hash: Some(inputs.derivation_hash()),
         content_hash: Some(reprobe::model::tree::content_hash(&outputs)),

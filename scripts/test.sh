@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages used by the corpus and the tests: real compilers and archivers.
 needed=()
-for pair in gcc:gcc ar:binutils tar:tar gzip:gzip zip:zip unzip:unzip python3:python3 xz:xz-utils zstd:zstd make:make cmake:cmake meson:meson ninja:ninja-build strace:strace gdb:gdb curl:curl script:bsdutils jar:openjdk-17-jdk-headless; do
+for pair in gcc:gcc ar:binutils tar:tar gzip:gzip zip:zip unzip:unzip python3:python3 xz:xz-utils zstd:zstd make:make cmake:cmake meson:meson ninja:ninja-build strace:strace gdb:gdb curl:curl script:bsdutils jar:openjdk-17-jdk-headless redis-server:redis-server; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || needed+=("${pair#*:}")
 done
 # locales: the sources a second UTF-8 locale is compiled from (below).
@@ -28,15 +28,17 @@ if ! locale -a 2>/dev/null | grep -qiE '^[a-z]{2}_[A-Z]{2}\.utf-?8$'; then
 fi
 
 # BuildGrid, the Remote Execution API server the remote cache tests run against
-# (tests/it/common/buildgrid.rs finds it at this fixed path). Installed from PyPI into a
-# virtualenv of its own when missing; the virtualenv ignores itself in git.
+# (tests/it/common/buildgrid.rs finds it at this fixed path), with its Redis support (the
+# persistent action cache of tests/it/buildgrid/config-persistent.yml, beside Debian's
+# redis-server above). Installed from PyPI into a virtualenv of its own when missing; the
+# virtualenv ignores itself in git.
 buildgrid_version=0.4.4
 venv=.venv-buildgrid
-if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('buildgrid') != '$buildgrid_version')" >/dev/null 2>&1 \
+if ! "$venv/bin/python" -c "import importlib.metadata as m, sys, redis; sys.exit(m.version('buildgrid') != '$buildgrid_version')" >/dev/null 2>&1 \
   || [[ ! -x $venv/bin/bgd ]]; then
   echo "installing BuildGrid $buildgrid_version into $venv"
   python3 -m venv --clear "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "buildgrid==$buildgrid_version"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "buildgrid[redis]==$buildgrid_version"
 fi
 [[ -e $venv/.gitignore ]] || echo '*' >"$venv/.gitignore"
 

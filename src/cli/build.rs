@@ -38,6 +38,8 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
+    pub remote: super::remote_args::RemoteArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
 }
 
@@ -136,6 +138,8 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
     let store = Arc::new(open_or_create_store(&args.common, &graph)?);
     let sandbox = Arc::new(Sandbox::new(sandbox_settings()).context("cannot start the sandbox")?);
     let limits = args.limits.defaults();
+    let remote = args.remote.connect()?;
+    super::remote_args::print_warnings(remote.as_deref());
     if args.common.verbose && !args.common.quiet {
         eprintln!("reprobe: {}", describe_limits(&limits));
         eprintln!("reprobe: {}", describe_observation(false));
@@ -149,6 +153,7 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
             limits,
             ..SandboxProfile::default()
         },
+        remote: remote.clone(),
         ..BuildOptions::default()
     };
     let interrupt = Interrupt::install()?;
@@ -169,6 +174,11 @@ pub fn run(args: BuildArgs) -> anyhow::Result<Exit> {
         Err(err) => return Err(err.into()),
     };
     progress.clear();
+    if let Some(remote) = &remote {
+        remote.publish_manifest(&manifest);
+        remote.publish_index(&store, &manifest);
+    }
+    super::remote_args::print_warnings(remote.as_deref());
     if args.common.json {
         println!("{}", manifest.to_json());
     } else if !args.common.quiet {

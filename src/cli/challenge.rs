@@ -22,7 +22,7 @@ pub struct ChallengeArgs {
     /// My build: a manifest file or a build id in the store.
     pub mine: String,
     /// Their builds: manifest files (from other machines, CI artifacts) or build ids.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "remote")]
     pub theirs: Vec<String>,
     /// The graph whose store (.reprobe/ beside it) resolves build ids and holds blobs
     /// [default: ./reprobe.toml]
@@ -35,6 +35,10 @@ pub struct ChallengeArgs {
     /// Write a Markdown summary.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Also challenge the latest build another machine published for the graph on the
+    /// remote cache (docs/remote.md).
+    #[command(flatten)]
+    pub remote: super::remote_args::RemoteArgs,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -55,7 +59,14 @@ pub fn run(args: ChallengeArgs) -> anyhow::Result<Exit> {
             })
         })
         .collect();
-    let manifests: Vec<Labelled> = read.into_iter().collect::<Result<_, _>>()?;
+    let mut manifests: Vec<Labelled> = read.into_iter().collect::<Result<_, _>>()?;
+    if args.remote.given() {
+        manifests.push(super::remote_args::remote_labelled(
+            &args.remote,
+            &manifests[0].manifest,
+            &graph_file,
+        )?);
+    }
     let blobs = BlobSource::new(stores(store, &args.blobs)?);
     let report = challenge::challenge(&manifests, &blobs);
     if let Some(path) = &args.markdown {

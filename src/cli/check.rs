@@ -54,6 +54,12 @@ pub struct CheckArgs {
     pub attest: super::attestation::AttestArgs,
     #[command(flatten)]
     pub source: super::import::GraphSource,
+    /// Build once here and compare each step with the remote cache's entry for the same
+    /// inputs (another machine's build) instead of building twice (docs/remote.md).
+    #[arg(long)]
+    pub against_remote: bool,
+    #[command(flatten)]
+    pub remote: super::remote_args::RemoteArgs,
     #[command(flatten)]
     pub limits: super::build::LimitArgs,
     #[command(flatten)]
@@ -100,9 +106,17 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::BadInput);
         }
     };
+    let remote = match super::remote_args::against_remote(&args.remote, args.against_remote) {
+        Ok(remote) => remote,
+        Err(err) => {
+            super::print_error(&err);
+            return Ok(Exit::BadInput);
+        }
+    };
     Sandbox::check_support().map_err(anyhow::Error::from)?;
     let status = Arc::new(StatusLine::new(args.common.quiet || args.common.json));
-    let progress = check_progress(Arc::clone(&status), graph.steps.len(), args.rounds);
+    let rounds = if remote.is_some() { 1 } else { args.rounds };
+    let progress = check_progress(Arc::clone(&status), graph.steps.len(), rounds);
     let cx = CheckContext {
         progress,
         store: Arc::new(open_or_create_store(&args.common, &graph)?),
@@ -128,7 +142,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         eprintln!("reprobe: {}", super::build::describe_observation(true));
     }
     let interrupt = Interrupt::install()?;
-    if !args.common.quiet && !args.common.json {
+    if !args.common.quiet && !args.common.json && remote.is_none() {
         let steps = cx.graph.steps.len();
         eprintln!(
             "reprobe: checking {steps} {} with {} builds; varying: {}",
@@ -142,7 +156,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
                 .join(", ")
         );
     }
-    let result = check::check(&cx, &options, interrupt.flag());
+    let result = match &remote {
+        Some(remote) => check::check_against_remote(&cx, &options, remote, interrupt.flag()),
+        None => check::check(&cx, &options, interrupt.flag()),
+    };
     status.clear();
     let report = match result {
         Ok(report) => report,

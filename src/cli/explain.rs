@@ -39,6 +39,10 @@ pub struct ExplainArgs {
     /// Write a Markdown summary.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Compare NEW with the latest build any machine published for the graph on the
+    /// remote cache (`build --remote`), instead of OLD (docs/remote.md).
+    #[command(flatten)]
+    pub remote: super::remote_args::RemoteArgs,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -48,7 +52,16 @@ pub fn run(mut args: ExplainArgs) -> anyhow::Result<Exit> {
     take_positional_graph(&mut args);
     let graph_file = graph::resolve_graph_path(args.graph.as_deref());
     let store = find_existing_store(&args.common, &graph_file)?;
-    let (old, new) = pick_builds(&args, store.as_ref(), &graph_file)?;
+    let (old, new) = if args.remote.given() {
+        super::remote_args::remote_pair(
+            &args.remote,
+            args.old.as_deref(),
+            store.as_ref(),
+            &graph_file,
+        )?
+    } else {
+        pick_builds(&args, store.as_ref(), &graph_file)?
+    };
     let blobs = BlobSource::new(store.into_iter().collect());
     let options = ExplainOptions {
         step: args.step.clone(),

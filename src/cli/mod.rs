@@ -25,6 +25,7 @@ pub(crate) mod diff;
 pub(crate) mod explain;
 pub(crate) mod import;
 pub(crate) mod progress;
+pub(crate) mod remote_args;
 pub(crate) mod store;
 
 /// reprobe: are your builds reproducible, and why do your caches miss?

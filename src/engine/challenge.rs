@@ -483,6 +483,7 @@ mod tests {
             name: name.into(),
             status: crate::model::manifest::StepStatus::Ran,
             cached: false,
+            cache_source: None,
             input_hash: Some(InputHash(Digest::of_bytes(key))),
             derivation_hash: None,
             content_hash: Some(content),

@@ -103,6 +103,17 @@ pub enum StepStatus {
     Skipped,
 }
 
+/// Where a cache hit came from: this machine's store or the shared remote cache
+/// (docs/remote.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheSource {
+    /// The local store's action cache.
+    Local,
+    /// A Remote Execution API server's action cache, copied into the local store first.
+    Remote,
+}
+
 /// How a step's process ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -130,6 +141,9 @@ pub struct StepRecord {
     pub status: StepStatus,
     /// Whether the outputs came from the cache.
     pub cached: bool,
+    /// Which cache a cached step's outputs came from (absent when it was not cached).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cache_source: Option<CacheSource>,
     /// The cache key (absent when the inputs could not be gathered).
     pub input_hash: Option<InputHash>,
     /// The input-addressed key.

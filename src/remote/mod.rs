@@ -239,6 +239,17 @@ impl RemoteCache {
         }
     }
 
+    /// Reads blobs into memory, small ones in batches, each verified against its digest;
+    /// one result per digest, in order. For blobs that fit in memory (callers stream large
+    /// ones to files with [`download_many`](Self::download_many)).
+    pub(crate) fn read_many(&self, digests: &[Digest]) -> Vec<Result<Vec<u8>, RemoteError>> {
+        let sinks: Vec<(Digest, Sink)> = digests.iter().map(|d| (*d, Sink::Memory)).collect();
+        self.block_on(self.client.download(&sinks))
+            .into_iter()
+            .map(|r| r.map(|bytes| bytes.expect("memory sinks return their bytes")))
+            .collect()
+    }
+
     /// The Action Cache entry of an action, `None` when the server has none.
     pub fn get_action_result(
         &self,

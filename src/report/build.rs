@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::engine::exec::Exported;
 use crate::model::findings::NetworkAttempt;
-use crate::model::manifest::{Manifest, StepRecord, StepStatus};
+use crate::model::manifest::{CacheSource, Manifest, StepRecord, StepStatus};
 use crate::report::table::{paint, Colour, Table};
 use crate::report::text::{printable_argv, seconds};
 
@@ -15,6 +15,9 @@ pub(crate) fn table(manifest: &Manifest, colour: bool) -> String {
     for step in &manifest.steps {
         let (status, hue) = match step.status {
             StepStatus::Ran => ("ran", Colour::Green),
+            StepStatus::Cached if step.cache_source == Some(CacheSource::Remote) => {
+                ("cached (remote)", Colour::Yellow)
+            }
             StepStatus::Cached => ("cached", Colour::Yellow),
             StepStatus::Failed => ("FAILED", Colour::Red),
             StepStatus::Skipped => ("skipped", Colour::Dim),
@@ -63,6 +66,14 @@ pub(crate) fn summary(manifest: &Manifest, path: &Path) -> String {
         count(StepStatus::Skipped),
     );
     let mut text = format!("{} steps: {ran} ran, {cached} cached", manifest.steps.len());
+    let remote = manifest
+        .steps
+        .iter()
+        .filter(|s| s.cache_source == Some(CacheSource::Remote))
+        .count();
+    if remote > 0 {
+        text.push_str(&format!(" ({remote} from the remote cache)"));
+    }
     if failed + skipped > 0 {
         text.push_str(&format!(", {failed} failed, {skipped} skipped"));
     }

@@ -57,6 +57,21 @@ impl Store {
         input: &mut File,
         src: &Path,
     ) -> Result<(FileHash, u64), StoreError> {
+        self.ingest_reader(input, src)
+    }
+
+    /// Stores bytes held in memory as a blob (a blob fetched from a remote cache and
+    /// verified there); `origin` names them in errors.
+    pub fn ingest_bytes(&self, bytes: &[u8], origin: &Path) -> Result<(FileHash, u64), StoreError> {
+        self.ingest_reader(bytes, origin)
+    }
+
+    /// Copies what `input` yields into the blob store while hashing it.
+    fn ingest_reader(
+        &self,
+        input: impl io::Read,
+        src: &Path,
+    ) -> Result<(FileHash, u64), StoreError> {
         let (tmp, mut output) = self.temp_file()?;
         let copied = hash_reader(CopyingReader {
             from: input,

@@ -14,6 +14,7 @@ mod diff;
 mod explain;
 mod import;
 mod readme;
+mod remote;
 mod remote_client;
 mod sandbox;
 mod store;

@@ -7,6 +7,9 @@
 //! Every difference is explained by the diff engine, given the values each build had, and
 //! what the values do not explain is bisected over the variations.
 //!
+//! `against_remote` compares one local build with a remote cache's entries instead
+//! (`check --against-remote`, docs/remote.md).
+//!
 //! Files by concern: `context` (what check is given and tells), `rounds` (the builds and
 //! single-step re-runs), `judge` (a step's verdict), `explanation` and `diff_outputs`
 //! (why outputs differ), `bisect` (which variations cause it), `findings` (the report),
@@ -23,6 +26,7 @@ use crate::engine::REPORT_SCHEMA;
 use crate::model::vocabulary::Variation;
 use crate::store::{Store, StoreError};
 
+mod against_remote;
 mod bisect;
 mod context;
 mod coverage;
@@ -35,6 +39,7 @@ pub(crate) mod remedy;
 mod rounds;
 pub(crate) mod tryfix;
 
+pub use against_remote::check_against_remote;
 pub use context::{CheckContext, CheckEvent, CheckOptions, CheckProgress};
 pub use findings::{BuildSummary, CheckReport, StepFinding, Verdict};
 

@@ -24,6 +24,7 @@ mod failure;
 mod options;
 mod profile;
 mod scheduler;
+mod slots;
 mod step_job;
 mod workdir;
 
@@ -33,6 +34,11 @@ pub use profile::{LimitDefaults, SandboxProfile};
 
 use scheduler::{cached_dep_reruns, dep_inputs, dep_trees, failed_dep, Scheduler};
 use step_job::{skipped, StepJob};
+
+/// Steps in flight per `-j` slot when a remote cache is in use: a step looked up on the
+/// server holds no core while it waits, so more of them overlap; sandbox runs stay at
+/// `-j` ([`slots`]).
+const REMOTE_IN_FLIGHT: usize = 4;
 
 /// Something that happened during a build, for progress output.
 #[derive(Debug, Clone)]
@@ -87,6 +93,13 @@ pub fn build(
     let (sender, receiver) = mpsc::channel::<(usize, StepRecord, Vec<(usize, StepRecord)>)>();
     let hash_cache = Arc::new(FileHashCache::default());
     let jobs = options.jobs.max(1);
+    // With a remote cache, most steps in flight wait for the server, not for a core.
+    let run_slots = Arc::new(slots::Slots::new(jobs));
+    let in_flight = if options.remote.as_ref().is_some_and(|r| r.is_on()) {
+        jobs * REMOTE_IN_FLIGHT
+    } else {
+        jobs
+    };
     let finals: std::collections::HashSet<&str> = graph
         .final_steps()
         .iter()
@@ -96,7 +109,7 @@ pub fn build(
         if interrupted.load(Ordering::SeqCst) {
             return Err(BuildError::Interrupted);
         }
-        while running < jobs {
+        while running < in_flight {
             let Some(index) = scheduler.next_ready() else {
                 break;
             };
@@ -127,6 +140,7 @@ pub fn build(
                 reruns: cached_dep_reruns(&graph, step, &records),
                 is_final: finals.contains(step.name.as_str()),
                 reran: Default::default(),
+                run_slots: Some(Arc::clone(&run_slots)),
             };
             let deps = dep_inputs(&graph, step, &records);
             let dep_outputs = dep_trees(&graph, step, &records);
@@ -221,6 +235,7 @@ pub fn run_one(
         reruns: Vec::new(),
         is_final: false,
         reran: Default::default(),
+        run_slots: None,
     };
     job.run(deps, dep_outputs)
 }

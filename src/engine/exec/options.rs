@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use super::profile::SandboxProfile;
+use crate::engine::remote_cache::RemoteTier;
 
 /// How to run a build.
 #[derive(Debug, Clone)]
@@ -34,6 +37,9 @@ pub struct BuildOptions {
     /// them): a corrupt one is removed and the step runs again in this build, so a
     /// flipped byte is never exported.
     pub verify_final_outputs: bool,
+    /// A shared remote cache behind the local one (docs/remote.md): looked up on a local
+    /// miss, and given what this build runs when `record_cache` is on.
+    pub remote: Option<Arc<RemoteTier>>,
 }
 
 impl Default for BuildOptions {
@@ -48,6 +54,7 @@ impl Default for BuildOptions {
             work_root: None,
             observe_work_names: false,
             verify_final_outputs: false,
+            remote: None,
         }
     }
 }

@@ -8,12 +8,15 @@ use std::sync::Arc;
 
 use super::failure::{describe_failure, exit_record, failed, undeclared_hint};
 use super::options::BuildOptions;
+use super::slots::Slots;
 use super::workdir::{PrepareError, WorkdirSources};
+use crate::engine::remote_cache::Fill;
 use crate::model::findings::{Observed, SandboxFindings};
 use crate::model::graph::{Graph, Step};
+use crate::model::hash::InputHash;
 use crate::model::hash::{ContentHash, FileHash};
 use crate::model::inputs::{self, FileHashCache, InputDep, StepInputs};
-use crate::model::manifest::{StepRecord, StepStatus};
+use crate::model::manifest::{CacheSource, StepRecord, StepStatus};
 use crate::model::tree::{self, EntryType, TreeEntry};
 use crate::sandbox::{Observation, Sandbox, SandboxSpec, StepExit};
 use crate::store::{remove_tree, ActionEntry, Lookup, Store, ACTION_SCHEMA};
@@ -36,6 +39,7 @@ pub(super) fn skipped(step: &Step, why: String) -> StepRecord {
         name: step.name.clone(),
         status: StepStatus::Skipped,
         cached: false,
+        cache_source: None,
         input_hash: None,
         derivation_hash: None,
         content_hash: None,
@@ -63,6 +67,8 @@ pub(super) struct StepJob {
     pub(super) is_final: bool,
     /// The records of cached deps this step ran again (a blob of theirs was bad).
     pub(super) reran: std::sync::Mutex<Vec<(usize, StepRecord)>>,
+    /// The build's sandbox-run slots (`None`: a step run inside another's, or alone).
+    pub(super) run_slots: Option<Arc<Slots>>,
 }
 
 impl StepJob {
@@ -82,7 +88,8 @@ impl StepJob {
         record.derivation_hash = Some(inputs.derivation_hash());
         record.inputs = Some(inputs.clone());
         if let Some(key) = record.input_hash.filter(|_| self.options.use_cache) {
-            match self.store.lookup(&key) {
+            let (lookup, source) = self.lookup(&key, &mut record);
+            match lookup {
                 Ok(Lookup::Hit(entry)) => {
                     if let Some(blob) = self.bad_final_blob(&entry) {
                         let why = "was corrupt (removed from the store)";
@@ -90,6 +97,7 @@ impl StepJob {
                     } else if step.network || entry.observed.covers(&self.observed()) {
                         record.status = StepStatus::Cached;
                         record.cached = true;
+                        record.cache_source = Some(source);
                         record.content_hash = Some(entry.content_hash);
                         record.outputs = entry.outputs;
                         record.duration_ms = entry.duration_ms;
@@ -102,7 +110,34 @@ impl StepJob {
                 Err(err) => return failed(record, err.to_string(), None),
             }
         }
+        let _slot = self.run_slots.as_ref().map(|slots| slots.take());
         self.run_in_sandbox(record, &inputs, &dep_outputs)
+    }
+
+    /// Looks the step up in the local store, then, on a miss, in the remote cache (which
+    /// copies a hit into the local store); says which answered. A remote entry that was
+    /// refused leaves its note on `record`.
+    fn lookup(
+        &self,
+        key: &InputHash,
+        record: &mut StepRecord,
+    ) -> (Result<Lookup, crate::store::StoreError>, CacheSource) {
+        let local = self.store.lookup(key);
+        let Some(remote) = self.options.remote.as_ref().filter(|r| r.is_on()) else {
+            return (local, CacheSource::Local);
+        };
+        let broken = match &local {
+            Ok(Lookup::Miss) => None,
+            Ok(Lookup::Broken { blob, why }) => Some(rerun_note(blob, why)),
+            _ => return (local, CacheSource::Local),
+        };
+        match remote.fill(&self.store, &self.graph, key, &self.step().outputs) {
+            Fill::Filled => return (self.store.lookup(key), CacheSource::Remote),
+            Fill::Refused(note) => record.notes.push(note),
+            Fill::Miss => {}
+        }
+        record.notes.extend(broken);
+        (Ok(Lookup::Miss), CacheSource::Local)
     }
 
     /// What this build observes in its steps (after `REPROBE_OBSERVE`), as kept with
@@ -303,6 +338,7 @@ impl StepJob {
             reruns: Vec::new(),
             is_final: false,
             reran: Default::default(),
+            run_slots: None,
         };
         let name = &self.graph.steps[dep.index].name;
         let mut record = job.run(dep.deps.clone(), dep.dep_outputs.clone());
@@ -379,6 +415,9 @@ impl StepJob {
             };
             if let Err(err) = self.store.record_action(&entry) {
                 return failed(record, err.to_string(), None);
+            }
+            if let Some(remote) = &self.options.remote {
+                remote.publish(&self.store, &step.name, &entry);
             }
         }
         record

@@ -130,6 +130,7 @@ impl Outline {
                 name: s.name,
                 status: s.status,
                 cached: s.cached,
+                cache_source: None,
                 input_hash: s.input_hash,
                 derivation_hash: s.derivation_hash,
                 content_hash: s.content_hash,

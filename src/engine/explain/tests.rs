@@ -85,6 +85,7 @@ pub(crate) fn simulate(steps: &[Sim], id: &str) -> Manifest {
             name: sim.name.clone(),
             status: StepStatus::Ran,
             cached: false,
+            cache_source: None,
             input_hash: Some(input_hash),
             derivation_hash: Some(inputs.derivation_hash()),
             content_hash: Some(ContentHash(content)),

@@ -25,11 +25,14 @@ pub fn bgd() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-buildgrid/bin/bgd")
 }
 
-/// A running BuildGrid server with a private disk storage.
+/// A running BuildGrid server with a private disk storage (and, for a persistent one,
+/// its own Redis holding the action cache).
 pub struct BuildGrid {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    /// The Redis server's port and process, for a persistent server.
+    redis: Option<(u16, Option<Child>)>,
 }
 
 impl BuildGrid {
@@ -49,7 +52,27 @@ impl BuildGrid {
             dir,
             port: 0,
             child: None,
+            redis: None,
         };
+        server.launch(free_port());
+        server
+    }
+
+    /// Starts a server whose action cache outlives restarts (`config-persistent.yml`):
+    /// entries in a Redis of its own that keeps an append-only file; [`restart`](Self::restart)
+    /// restarts both. Panics, saying how to install them, when Redis or BuildGrid's Redis
+    /// support is missing.
+    pub fn start_persistent() -> BuildGrid {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::create_dir(dir.path().join("cas")).expect("storage dir");
+        fs::create_dir(dir.path().join("redis")).expect("redis dir");
+        let mut server = BuildGrid {
+            dir,
+            port: 0,
+            child: None,
+            redis: Some((free_port(), None)),
+        };
+        server.launch_redis();
         server.launch(free_port());
         server
     }
@@ -118,20 +141,83 @@ impl BuildGrid {
         }
     }
 
-    /// Kills the server and starts it again on the same port and storage.
+    /// Kills the server (and its Redis) and starts it again on the same port and storage.
     pub fn restart(&mut self) {
         self.kill();
+        if self.redis.is_some() {
+            self.kill_redis();
+            self.launch_redis();
+        }
         self.launch(self.port);
+    }
+
+    /// Starts `redis-server` with an append-only file in the server's directory and
+    /// waits until it answers.
+    fn launch_redis(&mut self) {
+        let port = self.redis.as_ref().expect("a persistent server").0;
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path().join("redis"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = command.spawn().unwrap_or_else(|e| {
+            panic!("cannot run redis-server ({e}); run scripts/test.sh once (it installs Debian's redis-server)")
+        });
+        self.redis = Some((port, Some(child)));
+        let deadline = Instant::now() + START_TIMEOUT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops Redis (SIGTERM: it finishes writing its append-only file) and waits for it.
+    fn kill_redis(&mut self) {
+        if let Some((_, Some(mut child))) = self.redis.as_mut().map(|(p, c)| (*p, c.take())) {
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGTERM);
+            }
+            let _ = child.wait();
+        }
     }
 
     /// Writes the config for `port` and starts the server, then waits until it answers.
     fn launch(&mut self, port: u16) {
         self.port = port;
+        let name = if self.redis.is_some() {
+            "config-persistent.yml"
+        } else {
+            "config.yml"
+        };
         let template = fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/buildgrid/config.yml"),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/it/buildgrid")
+                .join(name),
         )
-        .expect("read tests/it/buildgrid/config.yml");
+        .unwrap_or_else(|e| panic!("read tests/it/buildgrid/{name}: {e}"));
+        let redis_port = self.redis.as_ref().map_or(0, |(port, _)| *port);
         let config = template
+            .replace("@REDIS_PORT@", &redis_port.to_string())
             .replace("@PORT@", &port.to_string())
             .replace("@STORAGE@", &self.storage_dir().to_string_lossy())
             .replace("@INSTANCE@", INSTANCE);
@@ -196,6 +282,7 @@ impl BuildGrid {
 impl Drop for BuildGrid {
     fn drop(&mut self) {
         self.kill();
+        self.kill_redis();
     }
 }
 

@@ -10,7 +10,10 @@ use std::process::{Command, Output};
 /// The reprobe binary under test.
 pub fn reprobe() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reprobe"));
-    cmd.env_remove("REPROBE_STORE").env("NO_COLOR", "1");
+    cmd.env_remove("REPROBE_STORE")
+        .env_remove("REPROBE_REMOTE")
+        .env_remove("REPROBE_REMOTE_TIMEOUT")
+        .env("NO_COLOR", "1");
     cmd
 }
 
