@@ -9,7 +9,7 @@ use anyhow::Context;
 use crate::engine::challenge::Labelled;
 use crate::engine::explain::history::{self, LoadedBuild};
 use crate::engine::remote_cache::RemoteTier;
-use crate::model::manifest::{GraphId, Manifest};
+use crate::model::manifest::Manifest;
 use crate::remote::{RemoteOptions, RemoteUrl};
 use crate::store::Store;
 
@@ -152,15 +152,12 @@ fn latest_published(
     let tier = args
         .connect()?
         .with_context(|| format!("--remote without a URL needs {REMOTE_ENV} to name the server"))?;
-    let graph = mine
-        .graph_id
-        .unwrap_or_else(|| GraphId::of_file(graph_file));
     let found = tier
-        .latest_manifest(&graph, &mine.id)
+        .latest_manifest(mine)
         .with_context(|| format!("cannot read the latest build of the graph from {}", tier.url()))?
         .with_context(|| {
             format!(
-                "the remote cache {} holds no build of {} from another machine: run `reprobe build --remote` there first (builds are published by graph: one graph file at one path)",
+                "the remote cache {} holds no build of {} from another machine: run `reprobe build --remote` there first (builds are published under their graph's step names)",
                 tier.url(),
                 graph_file.display()
             )

@@ -18,16 +18,17 @@ use crate::model::manifest::Manifest;
 use crate::remote::{Digest, RemoteCache};
 use crate::store::{ActionEntry, Store};
 
-/// The document kind the index is stored under (named by [`index_name`]).
+/// The document kind the index is stored under (named by [`shape_name`]).
 const INDEX_KIND: &str = "entries";
 
 /// At most this many bytes of small blobs are fetched ahead from an index.
 const PREFETCH_BUDGET: u64 = 256 * 1024 * 1024;
 
-/// The name of a graph's index: the hash of its sorted step names, the same for every
-/// checkout of the project wherever it is (a graph id is not: it names a path). Two
-/// graphs of the same shape share an index harmlessly: an entry is only used for its key.
-fn index_name<'a>(steps: impl Iterator<Item = &'a str>) -> String {
+/// The name a graph's documents (its index, its manifests) are published under: the hash
+/// of its sorted step names, the same for every checkout of the project wherever it is (a
+/// graph id is not: it names a path). Two graphs of the same shape share a name
+/// harmlessly: an entry is only used for its key, and a manifest is only compared.
+pub(super) fn shape_name<'a>(steps: impl Iterator<Item = &'a str>) -> String {
     let mut names: Vec<&str> = steps.collect();
     names.sort_unstable();
     Sha256::of_bytes(names.join("\n").as_bytes()).to_hex()
@@ -43,7 +44,7 @@ impl RemoteTier {
         let Some(cache) = self.cache() else {
             return;
         };
-        let name = index_name(manifest.steps.iter().map(|s| s.name.as_str()));
+        let name = shape_name(manifest.steps.iter().map(|s| s.name.as_str()));
         let entries: Vec<ActionEntry> = manifest
             .steps
             .iter()
@@ -75,7 +76,7 @@ impl RemoteTier {
             let Some(cache) = self.cache() else {
                 return Index::new();
             };
-            let name = index_name(graph.steps.iter().map(|s| s.name.as_str()));
+            let name = shape_name(graph.steps.iter().map(|s| s.name.as_str()));
             let read = retry_busy(|| cache.get_document(INDEX_KIND, &name));
             let entries: Vec<ActionEntry> = match read {
                 Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
@@ -131,13 +132,13 @@ fn prefetch(cache: &RemoteCache, store: &Store, index: &Index) {
 
 #[cfg(test)]
 mod tests {
-    use super::index_name;
+    use super::shape_name;
 
     #[test]
-    fn the_index_name_is_the_graphs_shape_not_its_order() {
-        let a = index_name(["compile", "link"].into_iter());
-        assert_eq!(a, index_name(["link", "compile"].into_iter()));
-        assert_ne!(a, index_name(["compile", "link", "test"].into_iter()));
-        assert_ne!(a, index_name(["compile\nlink"].into_iter().chain(["x"])));
+    fn the_shape_name_is_the_graphs_shape_not_its_order() {
+        let a = shape_name(["compile", "link"].into_iter());
+        assert_eq!(a, shape_name(["link", "compile"].into_iter()));
+        assert_ne!(a, shape_name(["compile", "link", "test"].into_iter()));
+        assert_ne!(a, shape_name(["compile\nlink"].into_iter().chain(["x"])));
     }
 }

@@ -75,11 +75,10 @@ fn explain_and_challenge_remote_from_a_second_store_find_the_first_machines_buil
     let built = first.run(&server, &["build", "-q"]);
     assert_eq!(code(&built), 0, "{}", stderr(&built));
 
-    // The same checkout, another store: an edit, a build that publishes its own manifest.
-    let second = Machine {
-        checkout: first.checkout,
-        store: tempfile::tempdir().unwrap(),
-    };
+    // Another checkout at another path, another store: an edit, a build that publishes
+    // its own manifest.
+    let second = Machine::of_corpus("hello-c");
+    assert_ne!(first.path(), second.path());
     let source = second.path().join("src/hello.c");
     let text = fs::read_to_string(&source).unwrap();
     fs::write(&source, format!("{text}\n/* edited */\n")).unwrap();
