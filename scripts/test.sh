@@ -27,20 +27,10 @@ if ! locale -a 2>/dev/null | grep -qiE '^[a-z]{2}_[A-Z]{2}\.utf-?8$'; then
   "${sudo[@]}" localedef -i en_US -f UTF-8 en_US.UTF-8
 fi
 
-# BuildGrid, the Remote Execution API server the remote cache tests run against
-# (tests/it/common/buildgrid.rs finds it at this fixed path), with its Redis support (the
-# persistent action cache of tests/it/buildgrid/config-persistent.yml, beside Debian's
-# redis-server above). Installed from PyPI into a virtualenv of its own when missing; the
-# virtualenv ignores itself in git.
-buildgrid_version=0.4.4
-venv=.venv-buildgrid
-if ! "$venv/bin/python" -c "import importlib.metadata as m, sys, redis; sys.exit(m.version('buildgrid') != '$buildgrid_version')" >/dev/null 2>&1 \
-  || [[ ! -x $venv/bin/bgd ]]; then
-  echo "installing BuildGrid $buildgrid_version into $venv"
-  python3 -m venv --clear "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "buildgrid[redis]==$buildgrid_version"
-fi
-[[ -e $venv/.gitignore ]] || echo '*' >"$venv/.gitignore"
+# BuildGrid, the Remote Execution API server the remote cache tests run against, with
+# its Redis support (the persistent action cache of tests/it/buildgrid/config-persistent.yml,
+# beside Debian's redis-server above).
+bash scripts/install-buildgrid.sh
 
 cargo fmt --check
 cargo test --locked "$@"

@@ -14,7 +14,7 @@ use super::{retry_busy, RemoteTier};
 use crate::model::graph::Graph;
 use crate::model::hash::Digest as Sha256;
 use crate::model::hash::InputHash;
-use crate::model::manifest::Manifest;
+use crate::model::manifest::{CacheSource, Manifest};
 use crate::remote::{Digest, RemoteCache};
 use crate::store::{ActionEntry, Store};
 
@@ -44,6 +44,14 @@ impl RemoteTier {
         let Some(cache) = self.cache() else {
             return;
         };
+        // A build whose every step came from the server has nothing to add to it.
+        if manifest
+            .steps
+            .iter()
+            .all(|s| s.cache_source == Some(CacheSource::Remote))
+        {
+            return;
+        }
         let name = shape_name(manifest.steps.iter().map(|s| s.name.as_str()));
         let entries: Vec<ActionEntry> = manifest
             .steps
