@@ -258,10 +258,11 @@ pub struct Tool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn step(name: &str, verdict: StepVerdict) -> StepAttestation {
+    /// A step attestation for tests: one content hash, the clock varied.
+    pub(crate) fn step(name: &str, verdict: StepVerdict) -> StepAttestation {
         StepAttestation {
             name: name.to_string(),
             input_hash: Some(Sha256Digest::of_bytes(name.as_bytes())),

@@ -215,20 +215,8 @@ pub enum SubjectStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attest::predicate::{StepAttestation, StepVerdict, Tool};
-
-    fn step(name: &str, verdict: StepVerdict) -> StepAttestation {
-        StepAttestation {
-            name: name.to_string(),
-            input_hash: Some(Sha256Digest::of_bytes(name.as_bytes())),
-            content_hashes: vec![Sha256Digest::of_bytes(b"out")],
-            verdict,
-            reasons: Vec::new(),
-            cascade_of: Vec::new(),
-            variations_applied: vec!["clock".to_string()],
-            variations_not_applied: Vec::new(),
-        }
-    }
+    use crate::attest::predicate::tests::step;
+    use crate::attest::predicate::{StepVerdict, Tool};
 
     #[test]
     fn json_shape_is_the_documented_one() {

@@ -8,7 +8,6 @@
 //! that dep. A step the server has no entry for is not compared, and says so.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use super::context::{CheckContext, CheckEvent, CheckOptions};
 use super::diff_outputs::diff_outputs;
@@ -16,8 +15,9 @@ use super::findings::{
     empty_finding, verdict_rank, BuildSummary, CheckReport, NotApplied, StepFinding, Verdict,
 };
 use super::remedy;
+use super::rounds::run_round;
 use crate::diff::KnownValues;
-use crate::engine::exec::{self, BuildError, BuildOptions, SandboxProfile};
+use crate::engine::exec::{BuildError, SandboxProfile};
 use crate::engine::remote_cache::RemoteTier;
 use crate::engine::REPORT_SCHEMA;
 use crate::model::manifest::{StepRecord, StepStatus};
@@ -38,29 +38,7 @@ pub fn check_against_remote(
         limits: options.limits,
         ..SandboxProfile::default()
     };
-    let build_options = BuildOptions {
-        jobs: options.jobs,
-        use_cache: false,
-        profile,
-        record_cache: false,
-        record_manifest: false,
-        work_root: crate::store::tmpfs_work_root(),
-        observe_work_names: true,
-        ..BuildOptions::default()
-    };
-    let manifest = exec::build(
-        Arc::clone(&cx.graph),
-        Arc::clone(&cx.store),
-        Arc::clone(&cx.sandbox),
-        &build_options,
-        interrupted,
-        &mut |event| {
-            cx.tell(CheckEvent::Build {
-                round: 1,
-                event: &event,
-            })
-        },
-    )?;
+    let manifest = run_round(cx, 1, profile, options.jobs, interrupted)?.manifest;
     let mut findings: Vec<StepFinding> = Vec::new();
     for (index, step) in cx.graph.steps.iter().enumerate() {
         cx.tell(CheckEvent::Judging {

@@ -163,7 +163,8 @@ fn run_in_round(
     )
 }
 
-fn run_round(
+/// Builds the graph once with `profile`, without the cache: one round of `check`.
+pub(super) fn run_round(
     cx: &CheckContext,
     number: usize,
     profile: SandboxProfile,
