@@ -96,7 +96,11 @@ pub fn against_remote(args: &RemoteArgs, wanted: bool) -> anyhow::Result<Option<
         format!("--against-remote needs a server: pass --remote grpc://HOST:PORT[/INSTANCE] or set {REMOTE_ENV}")
     })?;
     if !tier.is_on() {
-        anyhow::bail!("--against-remote: {}", tier.take_warnings().join("; "));
+        anyhow::bail!(
+            "--against-remote: {}",
+            tier.connect_error()
+                .unwrap_or("the remote cache cannot be used")
+        );
     }
     Ok(Some(tier))
 }

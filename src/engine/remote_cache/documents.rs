@@ -42,7 +42,7 @@ impl RemoteTier {
     ) -> Result<Option<Manifest>, RemoteManifestError> {
         let Some(cache) = self.cache.as_ref() else {
             return Err(RemoteManifestError::Unreachable(
-                self.take_warnings().join("; "),
+                self.connect_error().unwrap_or_default().to_string(),
             ));
         };
         let name = manifest_name(mine);

@@ -40,6 +40,8 @@ pub struct RemoteTier {
     url: RemoteUrl,
     /// `None` when the connection could not be made.
     cache: Option<RemoteCache>,
+    /// Why the connection could not be made.
+    connect_error: Option<String>,
     /// Set at the first failure of the server: the tier is not used any more.
     off: AtomicBool,
     /// Warnings for the end of the run (the first failure; entries not published).
@@ -71,6 +73,7 @@ impl RemoteTier {
         let tier = RemoteTier {
             url: url.clone(),
             cache: None,
+            connect_error: None,
             off: AtomicBool::new(false),
             warnings: Mutex::new(Vec::new()),
             corrupt: Mutex::new(BTreeSet::new()),
@@ -85,9 +88,18 @@ impl RemoteTier {
             },
             Err(err) => {
                 tier.give_up(&err);
-                tier
+                RemoteTier {
+                    connect_error: Some(err.to_string()),
+                    ..tier
+                }
             }
         }
+    }
+
+    /// Why the connection could not be made, when it could not: what a command that
+    /// cannot do without the server reports.
+    pub fn connect_error(&self) -> Option<&str> {
+        self.connect_error.as_deref()
     }
 
     /// The server's address.
