@@ -376,10 +376,22 @@ impl RemoteCache {
         name: &str,
         bytes: &[u8],
     ) -> Result<Digest, RemoteError> {
-        let keyed = document_action(kind, name)?;
         let blob = Blob::from_bytes(bytes.to_vec());
         let digest = blob.digest;
         self.upload_missing(&[blob])?;
+        self.point_document(kind, name, digest)?;
+        Ok(digest)
+    }
+
+    /// Stores the blob `digest`, already in the CAS, as the document under `kind` and
+    /// `name`: what moves a document to another name without its bytes travelling.
+    pub fn point_document(
+        &self,
+        kind: &str,
+        name: &str,
+        digest: Digest,
+    ) -> Result<(), RemoteError> {
+        let keyed = document_action(kind, name)?;
         self.publish_action(&keyed)?;
         let result = reapi::ActionResult {
             output_files: vec![reapi::OutputFile {
@@ -390,12 +402,25 @@ impl RemoteCache {
             ..Default::default()
         };
         self.update_action_result(keyed.action_digest, &result)?;
-        Ok(digest)
+        Ok(())
     }
 
     /// The document stored under `kind` and `name`, verified; `None` when there is none or
     /// its blob has left the CAS. A corrupt blob is an error ([`RemoteError::Corrupt`]).
     pub fn get_document(&self, kind: &str, name: &str) -> Result<Option<Vec<u8>>, RemoteError> {
+        let Some(digest) = self.document_digest(kind, name)? else {
+            return Ok(None);
+        };
+        match self.read_blob(digest) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(RemoteError::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The digest of the document stored under `kind` and `name`, without reading it;
+    /// `None` when there is none.
+    pub fn document_digest(&self, kind: &str, name: &str) -> Result<Option<Digest>, RemoteError> {
         let keyed = document_action(kind, name)?;
         let Some(result) = self.get_action_result(keyed.action_digest)? else {
             return Ok(None);
@@ -412,11 +437,7 @@ impl RemoteCache {
                 op: format!("GetActionResult of {kind} {name}"),
                 detail: "the document has no valid digest".to_string(),
             })?;
-        match self.read_blob(digest) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(RemoteError::NotFound { .. }) => Ok(None),
-            Err(err) => Err(err),
-        }
+        Ok(Some(digest))
     }
 }
 

@@ -132,7 +132,7 @@ impl StepJob {
             _ => return (local, CacheSource::Local),
         };
         match remote.fill(&self.store, &self.graph, key, &self.step().outputs) {
-            Fill::Filled => return (self.store.lookup(key), CacheSource::Remote),
+            Fill::Filled(entry) => return (Ok(Lookup::Hit(entry)), CacheSource::Remote),
             Fill::Refused(note) => record.notes.push(note),
             Fill::Miss => {}
         }

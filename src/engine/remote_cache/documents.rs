@@ -22,8 +22,8 @@ impl RemoteTier {
         };
         let name = manifest_name(manifest);
         let published = retry_busy(|| {
-            if let Some(latest) = cache.get_document(MANIFEST_KIND, &name)? {
-                cache.put_document(PREVIOUS_KIND, &name, &latest)?;
+            if let Some(latest) = cache.document_digest(MANIFEST_KIND, &name)? {
+                cache.point_document(PREVIOUS_KIND, &name, latest)?;
             }
             cache.put_document(MANIFEST_KIND, &name, manifest.to_json().as_bytes())
         });

@@ -13,10 +13,11 @@ use crate::remote::{step_action, Digest, RemoteCache, RemoteError};
 use crate::store::{ActionEntry, Store};
 
 /// What asking the server for a step gave.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Fill {
-    /// The step's entry and blobs are now in the local store: look it up again.
-    Filled,
+    /// The step's entry and blobs are now in the local store; the entry, as recorded
+    /// there (verified: its blobs are in the store), so the step need not read it back.
+    Filled(Box<ActionEntry>),
     /// The server has no usable entry (or the tier is off).
     Miss,
     /// The server has an entry that was refused (a blob corrupt or gone, an entry that
@@ -69,7 +70,7 @@ impl RemoteTier {
             Ok(Ok(())) => match store.record_action(&entry) {
                 Ok(()) => {
                     self.hits.fetch_add(1, Ordering::Relaxed);
-                    Fill::Filled
+                    Fill::Filled(Box::new(entry))
                 }
                 Err(err) => Fill::Refused(refusal(self, &err.to_string())),
             },
@@ -177,7 +178,7 @@ impl RemoteTier {
             return Ok(Fill::Refused(refusal(self, &err.to_string())));
         }
         self.hits.fetch_add(1, Ordering::Relaxed);
-        Ok(Fill::Filled)
+        Ok(Fill::Filled(Box::new(entry)))
     }
 
     /// Downloads the entry's blobs the local store lacks, small ones in batches into

@@ -9,6 +9,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rayon::prelude::*;
+
 use super::entry::blob_digest;
 use super::{retry_busy, RemoteTier};
 use crate::model::graph::Graph;
@@ -130,12 +132,16 @@ fn prefetch(cache: &RemoteCache, store: &Store, index: &Index) {
         }
     }
     let wanted: Vec<Digest> = wanted.into_iter().collect();
-    for (digest, bytes) in wanted.iter().zip(cache.read_many(&wanted)) {
-        if let Ok(bytes) = bytes {
-            let origin = std::path::PathBuf::from(format!("remote blob {digest}"));
-            let _ = store.ingest_bytes(&bytes, &origin);
-        }
-    }
+    let fetched: Vec<(Digest, Vec<u8>)> = wanted
+        .iter()
+        .zip(cache.read_many(&wanted))
+        .filter_map(|(digest, bytes)| Some((*digest, bytes.ok()?)))
+        .collect();
+    // Every step waits for this: the writes (file creations, mostly) go on all cores.
+    fetched.par_iter().for_each(|(digest, bytes)| {
+        let origin = std::path::PathBuf::from(format!("remote blob {digest}"));
+        let _ = store.ingest_bytes(bytes, &origin);
+    });
 }
 
 #[cfg(test)]
