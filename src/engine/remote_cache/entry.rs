@@ -92,6 +92,17 @@ pub fn decode_entry(
 ) -> Result<ActionEntry, String> {
     let entry: ActionEntry =
         serde_json::from_slice(bytes).map_err(|e| format!("its entry does not parse ({e})"))?;
+    check_entry(entry, key, declared)
+}
+
+/// Accepts an entry the server sent for the step whose key is `key` and whose declared
+/// outputs are `declared` only when it is one: this reprobe's schema, the same key, only
+/// declared outputs, and a content hash that is its outputs'.
+pub fn check_entry(
+    entry: ActionEntry,
+    key: &InputHash,
+    declared: &[String],
+) -> Result<ActionEntry, String> {
     if entry.schema != ACTION_SCHEMA {
         return Err(format!(
             "its entry has schema `{}`, not `{ACTION_SCHEMA}`",

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-use super::entry::{blob_digest, decode_entry, entry_blob};
+use super::entry::{blob_digest, check_entry, decode_entry, entry_blob};
 use super::{is_blob_problem, retry_busy, RemoteTier};
 use crate::model::graph::Graph;
 use crate::model::hash::{FileHash, InputHash};
@@ -63,8 +63,7 @@ impl RemoteTier {
         declared: &[String],
         entry: &ActionEntry,
     ) -> Option<Fill> {
-        let bytes = serde_json::to_vec(entry).ok()?;
-        let entry = decode_entry(&bytes, key, declared).ok()?;
+        let entry = check_entry(entry.clone(), key, declared).ok()?;
         let fetched = retry_busy(|| self.fetch_blobs(cache, store, &entry));
         Some(match fetched {
             Ok(Ok(())) => match store.record_action(&entry) {
