@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use super::context::{CheckContext, CheckEvent, CheckOptions};
 use super::diff_outputs::diff_outputs;
 use super::findings::{
-    empty_finding, verdict_rank, BuildSummary, CheckReport, NotApplied, StepFinding, Verdict,
+    empty_finding, overall_verdict, BuildSummary, CheckReport, NotApplied, StepFinding, Verdict,
 };
 use super::remedy;
 use super::rounds::run_round;
@@ -48,22 +48,10 @@ pub fn check_against_remote(
         });
         let record = &manifest.steps[index];
         let mut finding = judge(cx, remote, record, &step.outputs, &step.deps, &findings);
-        finding.name = step.name.clone();
-        finding.deps = step.deps.clone();
-        let tool = remedy::tool_of(&cx.graph.steps, step);
-        for reason in &mut finding.reasons {
-            if let Some(fix) = remedy::fix_for(tool, step, reason) {
-                reason.remedy = Some(fix);
-            }
-        }
+        remedy::name_and_fix(&mut finding, &cx.graph.steps, step);
         findings.push(finding);
     }
-    let verdict = findings
-        .iter()
-        .map(|f| f.verdict)
-        .filter(|v| *v != Verdict::Reproducible)
-        .min_by_key(|v| verdict_rank(*v))
-        .unwrap_or(Verdict::Reproducible);
+    let verdict = overall_verdict(&findings);
     let count = |v: Verdict| findings.iter().filter(|f| f.verdict == v).count();
     let unmatched = findings
         .iter()

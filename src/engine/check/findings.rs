@@ -190,6 +190,17 @@ impl CheckReport {
     }
 }
 
+/// The verdict of a whole check: the most serious of its steps' (reproducible when every
+/// step is).
+pub(super) fn overall_verdict(findings: &[StepFinding]) -> Verdict {
+    findings
+        .iter()
+        .map(|f| f.verdict)
+        .filter(|v| *v != Verdict::Reproducible)
+        .min_by_key(|v| verdict_rank(*v))
+        .unwrap_or(Verdict::Reproducible)
+}
+
 /// The overall verdict is the most serious one found.
 pub(super) fn verdict_rank(verdict: Verdict) -> u8 {
     match verdict {

@@ -44,7 +44,7 @@ pub use context::{CheckContext, CheckEvent, CheckOptions, CheckProgress};
 pub use findings::{BuildSummary, CheckReport, StepFinding, Verdict};
 
 use diff_outputs::materialize;
-use findings::verdict_rank;
+use findings::overall_verdict;
 use judge::judge_step;
 use rounds::{run_rounds, Round};
 
@@ -73,14 +73,7 @@ pub fn check(
             total: cx.graph.steps.len(),
         });
         let mut finding = judge_step(cx, options, &rounds, index, &findings, &varied);
-        finding.name = step.name.clone();
-        finding.deps = step.deps.clone();
-        let tool = remedy::tool_of(&cx.graph.steps, step);
-        for reason in &mut finding.reasons {
-            if let Some(fix) = remedy::fix_for(tool, step, reason) {
-                reason.remedy = Some(fix);
-            }
-        }
+        remedy::name_and_fix(&mut finding, &cx.graph.steps, step);
         let clock_gaps = clock_gaps(&rounds, index);
         (finding.variations, finding.not_applied) =
             coverage::step_coverage(step, &options.variations, &machine, clock_gaps);
@@ -96,12 +89,7 @@ pub fn check(
     if let Some(dir) = &options.keep {
         keep_outputs(&cx.store, &rounds, dir).map_err(BuildError::Store)?;
     }
-    let verdict = findings
-        .iter()
-        .map(|f| f.verdict)
-        .filter(|v| *v != Verdict::Reproducible)
-        .min_by_key(|v| verdict_rank(*v))
-        .unwrap_or(Verdict::Reproducible);
+    let verdict = overall_verdict(&findings);
     let not_varied = Variation::ALL
         .into_iter()
         .filter(|v| !options.variations.contains(v))

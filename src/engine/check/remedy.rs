@@ -5,6 +5,7 @@
 //! A `-ffile-prefix-map=$PWD=.` that only maps CMake's build directory, or a `zip -X`
 //! for a jar, is not a fix anyone can apply.
 
+use super::findings::StepFinding;
 use crate::diff::{Reason, ReasonKind};
 use crate::model::graph::Step;
 
@@ -110,6 +111,19 @@ fn build_path_fix(tool: Tool) -> &'static str {
             "build with `RUSTFLAGS=--remap-path-prefix=$PWD=.` (or `trim-paths` in the Cargo profile)"
         }
         _ => "add `-ffile-prefix-map=$PWD=.` to the compiler's flags in the step's command (it runs in the project's root)",
+    }
+}
+
+/// Gives a judged step its name and deps, and each of its reasons the fix its tool takes
+/// (when the tool has its own): what every way of judging a step ends with.
+pub fn name_and_fix(finding: &mut StepFinding, steps: &[Step], step: &Step) {
+    finding.name = step.name.clone();
+    finding.deps = step.deps.clone();
+    let tool = tool_of(steps, step);
+    for reason in &mut finding.reasons {
+        if let Some(fix) = fix_for(tool, step, reason) {
+            reason.remedy = Some(fix);
+        }
     }
 }
 
